@@ -1,0 +1,107 @@
+/**
+ * REST calls to nb2pipe's server extension and the JSON they exchange.
+ *
+ * The interfaces mirror `nb2pipe/server/handlers.py`; every call goes through
+ * `requestAPI`, which uses `ServerConnection.makeRequest` so the token and the
+ * XSRF header are always sent.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+/** Body of `POST /nb2pipe/export`. */
+export interface IExportRequest {
+  /** Notebook path relative to the server root (the contents API path). */
+  path: string;
+  /** Replace an existing script that nb2pipe did not generate (CLI `--force`). */
+  overwrite: boolean;
+}
+
+/** One hazard as serialized by nb2pipe's `Hazard.to_json()`. */
+export interface IHazard {
+  message?: string;
+  [key: string]: unknown;
+}
+
+/** Export summary as serialized by nb2pipe's `ExportSummary.to_json()`. */
+export interface IExportSummary {
+  cells: number;
+  parameters: unknown[];
+  removed: unknown[];
+  notes: unknown[];
+}
+
+/** Reply of `POST /nb2pipe/export`. */
+export interface IExportResponse {
+  /** Script path relative to the server root. */
+  path: string;
+  summary: IExportSummary;
+  /** The summary as human readable lines (what the CLI prints). */
+  summary_lines: string[];
+  hazards: IHazard[];
+}
+
+/** Reply of `GET /nb2pipe/hazards`. */
+export interface IHazardsResponse {
+  hazards: IHazard[];
+}
+
+/** A non-2xx reply, carrying the server's `message`. */
+export class APIError extends Error {
+  constructor(
+    readonly status: number,
+    message: string
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Call an nb2pipe endpoint and decode its JSON reply.
+ *
+ * @throws {APIError} when the server answers with an error status.
+ */
+export async function requestAPI<T>(
+  endPoint: string,
+  init: RequestInit = {}
+): Promise<T> {
+  const settings = ServerConnection.makeSettings();
+  const url = URLExt.join(settings.baseUrl, 'nb2pipe', endPoint);
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new ServerConnection.NetworkError(error as TypeError);
+  }
+  const text = await response.text();
+  let data: any = null;
+  if (text.length > 0) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    const message =
+      data && typeof data.message === 'string'
+        ? data.message
+        : `${response.status} ${response.statusText}`;
+    throw new APIError(response.status, message);
+  }
+  return data as T;
+}
+
+/** Export a notebook to a script on the server. */
+export function requestExport(body: IExportRequest): Promise<IExportResponse> {
+  return requestAPI<IExportResponse>('export', {
+    method: 'POST',
+    body: JSON.stringify(body)
+  });
+}
+
+/** Static (and `%track` history) hazards of a notebook. */
+export function requestHazards(path: string): Promise<IHazardsResponse> {
+  return requestAPI<IHazardsResponse>(
+    `hazards?path=${encodeURIComponent(path)}`
+  );
+}
