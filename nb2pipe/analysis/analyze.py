@@ -1,0 +1,182 @@
+"""Analyse a whole notebook: parse every code cell once, build the dataflow, find static hazards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Iterator
+
+from nb2pipe.analysis.dataflow import Dataflow, build_dataflow
+from nb2pipe.analysis.hazards import Hazard, HazardKind
+from nb2pipe.analysis.parse import ParsedCell, parse_cell
+from nb2pipe.analysis.randomness import classify_random_call, is_seed_call, resolve_callee
+from nb2pipe.analysis.symbols import ImportBinding
+from nb2pipe.model import Notebook
+
+__all__ = ["NotebookAnalysis", "analyze_notebook", "find_static_hazards"]
+
+#: Names that several cells rebind on purpose (matplotlib's ``fig, ax = plt.subplots()``).
+_CONVENTIONAL_REBINDS = frozenset({"fig", "ax", "axes", "axs", "_", "i", "j", "k"})
+
+
+@dataclass(frozen=True)
+class NotebookAnalysis:
+    """A notebook's parsed code cells and their dataflow in top-to-bottom order."""
+
+    notebook: Notebook
+    #: every code cell, in notebook order
+    cells: tuple[ParsedCell, ...]
+    _by_index: dict[int, ParsedCell] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_index.update({parsed.cell.index: parsed for parsed in self.cells})
+
+    def parsed(self, cell_index: int) -> ParsedCell | None:
+        return self._by_index.get(cell_index)
+
+    @cached_property
+    def dataflow(self) -> Dataflow:
+        """The dataflow over all code cells (what a fresh kernel running everything sees)."""
+        return build_dataflow(self.cells)
+
+    def import_bindings(self) -> dict[str, ImportBinding]:
+        """The last import binding of each imported name across the notebook."""
+        out: dict[str, ImportBinding] = {}
+        for parsed in self.cells:
+            for binding in parsed.symbols.imports:
+                out[binding.name] = binding
+        return out
+
+
+def analyze_notebook(notebook: Notebook) -> NotebookAnalysis:
+    """Parse and analyse every code cell of ``notebook``.
+
+    Raises
+    ------
+    CellParseError
+        For the first code cell that is not Python.
+    """
+    cells = tuple(parse_cell(cell, notebook.path) for cell in notebook.code_cells)
+    return NotebookAnalysis(notebook, cells)
+
+
+def find_static_hazards(analysis: NotebookAnalysis) -> list[Hazard]:
+    """Hazards visible in the saved notebook alone, in notebook order."""
+    hazards = [
+        *_saved_order_hazards(analysis),
+        *_undefined_hazards(analysis),
+        *_unseeded_random_hazards(analysis),
+        *_multiple_definition_hazards(analysis),
+    ]
+    return sorted(hazards, key=lambda h: (h.cell_index if h.cell_index is not None else -1))
+
+
+def _saved_order_hazards(analysis: NotebookAnalysis) -> Iterator[Hazard]:
+    previous: tuple[int, ParsedCell] | None = None
+    for parsed in analysis.cells:
+        count = parsed.cell.execution_count
+        if count is None:
+            continue
+        if previous is not None and count < previous[0]:
+            earlier = previous[1].cell
+            yield Hazard(
+                HazardKind.OUT_OF_ORDER,
+                parsed.cell.index,
+                parsed.cell.id,
+                (),
+                f"saved outputs are not from a top-to-bottom run: [{parsed.cell.index + 1}] ran "
+                f"as In [{count}] after [{earlier.index + 1}] ran as In [{previous[0]}]",
+                "restart the kernel and run all cells before saving",
+            )
+            return
+        previous = (count, parsed)
+
+
+def _undefined_hazards(analysis: NotebookAnalysis) -> Iterator[Hazard]:
+    producers = analysis.dataflow.producers()
+    for flow in analysis.dataflow.flows:
+        if not flow.undefined:
+            continue
+        cell = analysis.notebook.cells[flow.cell_index]
+        names = tuple(sorted(flow.undefined))
+        later = []
+        for name in names:
+            below = [index for index in producers.get(name, ()) if index > cell.index]
+            later.append(f"{name} (defined below in [{below[0] + 1}])" if below else name)
+        yield Hazard(
+            HazardKind.UNDEFINED_IN_FRESH_KERNEL,
+            cell.index,
+            cell.id,
+            names,
+            f"a fresh kernel raises NameError here: no earlier cell defines {', '.join(later)}",
+            "move the defining cell above this one, or define the name in an earlier cell",
+        )
+
+
+def _unseeded_random_hazards(analysis: NotebookAnalysis) -> Iterator[Hazard]:
+    imports: dict[str, ImportBinding] = {}
+    seeded: set[str] = set()
+    for parsed in analysis.cells:
+        for binding in parsed.symbols.imports:
+            imports[binding.name] = binding
+        draws = []
+        for call in parsed.symbols.calls:
+            qualified = resolve_callee(call.callee, imports)
+            family = is_seed_call(qualified)
+            if family is not None:
+                seeded.add(family)
+                continue
+            draw = classify_random_call(call, qualified)
+            if draw is not None and (draw.seeded_by is None or draw.seeded_by not in seeded):
+                draws.append(draw)
+        if draws:
+            first = draws[0]
+            names = tuple(sorted({draw.call.callee for draw in draws}))
+            yield Hazard(
+                HazardKind.UNSEEDED_RANDOM,
+                parsed.cell.index,
+                parsed.cell.id,
+                names,
+                f"draws random numbers with no seed set: {', '.join(names)} "
+                f"(line {first.call.line})",
+                _seed_fix(first.qualified),
+                line=first.call.line,
+            )
+
+
+def _seed_fix(qualified: str) -> str:
+    if qualified.startswith("sklearn"):
+        return "pass random_state=<int> (or call numpy.random.seed(<int>) in an earlier cell)"
+    if qualified == "numpy.random.default_rng":
+        return "pass a seed: numpy.random.default_rng(<int>)"
+    if qualified.startswith("torch"):
+        return "call torch.manual_seed(<int>) in an earlier cell"
+    if qualified.startswith("numpy"):
+        return "use rng = numpy.random.default_rng(<int>), or call numpy.random.seed(<int>) first"
+    return "call random.seed(<int>) in an earlier cell"
+
+
+def _multiple_definition_hazards(analysis: NotebookAnalysis) -> Iterator[Hazard]:
+    definers: dict[str, list[ParsedCell]] = {}
+    for parsed in analysis.cells:
+        symbols = parsed.symbols
+        imported = {binding.name for binding in symbols.imports}
+        for name in symbols.defines - symbols.loop_targets - imported - _CONVENTIONAL_REBINDS:
+            definers.setdefault(name, []).append(parsed)
+    for name, cells in sorted(definers.items(), key=lambda item: item[1][-1].cell.index):
+        if len(cells) < 2:
+            continue
+        # ``df = df.dropna()`` refines a value; it is not a second, competing definition
+        competing = [c for c in cells if name not in c.symbols.rebinds]
+        if len(competing) < 2:
+            continue
+        last = cells[-1].cell
+        where = ", ".join(f"[{c.cell.index + 1}]" for c in cells)
+        yield Hazard(
+            HazardKind.MULTIPLE_DEFINITIONS,
+            last.index,
+            last.id,
+            (name,),
+            f"{name!r} is defined by several cells: {where}",
+            "give each value its own name, or keep one defining cell",
+        )

@@ -1,0 +1,119 @@
+"""The notebook's dataflow: for each code cell, which earlier cell produced each name it reads.
+
+Calls of functions the notebook defines count at the call site: calling ``train(df)`` reads the
+globals ``train`` reads, rebinds the globals it declares ``global`` and mutates what it mutates
+(its mutated parameters are mapped to the arguments passed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+from nb2pipe.analysis.parse import ParsedCell
+from nb2pipe.analysis.symbols import BUILTIN_NAMES, NOTEBOOK_NAMES, CellSymbols, FunctionSymbols
+
+__all__ = ["CellEffects", "CellFlow", "Dataflow", "build_dataflow", "cell_effects"]
+
+
+@dataclass(frozen=True)
+class CellEffects:
+    """A cell's symbols with the effects of the notebook functions it calls folded in."""
+
+    reads: frozenset[str]
+    defines: frozenset[str]
+    mutates: frozenset[str]
+    deletes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class CellFlow:
+    """Where the names a cell reads come from, in top-to-bottom order."""
+
+    cell_index: int
+    effects: CellEffects
+    #: name -> index of the cell whose definition (or mutation) reaches this cell
+    inputs: Mapping[str, int]
+    #: names read that no earlier cell defines: a fresh kernel raises NameError
+    undefined: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Dataflow:
+    """Per-cell flows over a sequence of cells (all code cells, or only the exported ones)."""
+
+    flows: tuple[CellFlow, ...]
+
+    def flow(self, cell_index: int) -> CellFlow | None:
+        for flow in self.flows:
+            if flow.cell_index == cell_index:
+                return flow
+        return None
+
+    def producers(self) -> dict[str, list[int]]:
+        """Name -> indices of every cell that binds it, in order."""
+        out: dict[str, list[int]] = {}
+        for flow in self.flows:
+            for name in flow.effects.defines:
+                out.setdefault(name, []).append(flow.cell_index)
+        return out
+
+
+def cell_effects(symbols: CellSymbols, functions: Mapping[str, FunctionSymbols]) -> CellEffects:
+    """Fold the effects of called notebook functions (``functions``: visible definitions) in."""
+    reads = set(symbols.reads)
+    defines = set(symbols.defines)
+    mutates = set(symbols.mutates)
+    local_functions = {info.name: info for info in symbols.functions}
+    seen: set[str] = set()
+    pending = [(call.callee, call.arg_roots) for call in symbols.calls if "." not in call.callee]
+    while pending:
+        callee, arg_roots = pending.pop()
+        info = local_functions.get(callee) or functions.get(callee)
+        if info is None:
+            continue
+        for position, _name in info.mutated_params:
+            if 0 <= position < len(arg_roots) and arg_roots[position] is not None:
+                mutates.add(arg_roots[position])  # type: ignore[arg-type]
+        if callee in seen:
+            continue
+        seen.add(callee)
+        # globals read by the function are read now, unless this cell bound them before
+        reads |= info.free_globals - symbols.defines
+        defines |= info.global_writes
+        mutates |= info.global_mutations
+        # functions calling notebook functions: follow free names that are known functions
+        pending.extend((name, ()) for name in info.free_globals if name in functions)
+    reads -= BUILTIN_NAMES
+    return CellEffects(frozenset(reads), frozenset(defines), frozenset(mutates), symbols.deletes)
+
+
+def build_dataflow(cells: Sequence[ParsedCell], ignore: Iterable[str] = ()) -> Dataflow:
+    """Follow ``cells`` top to bottom and link each read to the cell that last bound the name.
+
+    ``ignore`` names are taken as always defined (e.g. the parameters the CLI provides).
+    """
+    last_writer: dict[str, int] = {name: -1 for name in ignore}
+    functions: dict[str, FunctionSymbols] = {}
+    opaque_seen = False
+    flows = []
+    for parsed in cells:
+        symbols = parsed.symbols
+        effects = cell_effects(symbols, functions)
+        inputs = {name: last_writer[name] for name in effects.reads if name in last_writer}
+        undefined = frozenset()
+        if not opaque_seen:
+            undefined = frozenset(
+                name
+                for name in effects.reads
+                if name not in last_writer and name not in NOTEBOOK_NAMES
+            )
+        flows.append(CellFlow(parsed.cell.index, effects, inputs, undefined))
+        for name in effects.defines | effects.mutates:
+            last_writer[name] = parsed.cell.index
+        for name in effects.deletes:
+            last_writer.pop(name, None)
+        for info in symbols.functions:
+            functions[info.name] = info
+        opaque_seen = opaque_seen or symbols.opaque_defines
+    return Dataflow(tuple(flows))

@@ -1,0 +1,86 @@
+"""Hazards: the typed findings shared by static analysis, ``%track``, verify and the server."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Hazard", "HazardKind", "Severity"]
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class HazardKind(str, enum.Enum):
+    """Stable identifiers (PRODUCT.md §2), used in JSON, docs and messages."""
+
+    OUT_OF_ORDER = "out-of-order"
+    STALE = "stale"
+    EDITED = "edited"
+    HIDDEN_STATE = "hidden-state"
+    UNDEFINED_IN_FRESH_KERNEL = "undefined-in-fresh-kernel"
+    MUTATION = "mutation"
+    NON_IDEMPOTENT = "non-idempotent"
+    MULTIPLE_DEFINITIONS = "multiple-definitions"
+    UNSEEDED_RANDOM = "unseeded-random"
+    EXTERNAL_FILE = "external-file"
+
+    @property
+    def severity(self) -> Severity:
+        return _SEVERITIES[self]
+
+
+_SEVERITIES = {
+    HazardKind.OUT_OF_ORDER: Severity.ERROR,
+    HazardKind.STALE: Severity.WARNING,
+    HazardKind.EDITED: Severity.WARNING,
+    HazardKind.HIDDEN_STATE: Severity.ERROR,
+    HazardKind.UNDEFINED_IN_FRESH_KERNEL: Severity.ERROR,
+    HazardKind.MUTATION: Severity.WARNING,
+    HazardKind.NON_IDEMPOTENT: Severity.WARNING,
+    HazardKind.MULTIPLE_DEFINITIONS: Severity.INFO,
+    HazardKind.UNSEEDED_RANDOM: Severity.WARNING,
+    HazardKind.EXTERNAL_FILE: Severity.WARNING,
+}
+
+
+@dataclass(frozen=True)
+class Hazard:
+    """One finding about one cell."""
+
+    kind: HazardKind
+    cell_index: int | None  #: 0-based position in the notebook (``None``: not in the saved file)
+    cell_id: str | None
+    names: tuple[str, ...]
+    message: str  #: one line, names the cells and names involved
+    fix: str  #: one line: what to do about it
+    line: int | None = None
+
+    @property
+    def severity(self) -> Severity:
+        return self.kind.severity
+
+    @property
+    def cell_label(self) -> str:
+        position = f"[{self.cell_index + 1}]" if self.cell_index is not None else "[?]"
+        return f"{position} {self.cell_id}" if self.cell_id else position
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``%track report --json`` / server shape of one hazard."""
+        return {
+            "kind": self.kind.value,
+            "severity": self.severity.value,
+            "cell_id": self.cell_id,
+            "cell_index": self.cell_index,
+            "names": list(self.names),
+            "message": self.message,
+            "fix": self.fix,
+            "line": self.line,
+        }
+
+    def __str__(self) -> str:
+        return f"{self.severity.value}: {self.kind.value}: {self.cell_label}: {self.message} Fix: {self.fix}"

@@ -1,0 +1,117 @@
+"""IPython syntax in cells: turn it into Python with ``get_ipython()`` calls, and find those calls.
+
+Like black's ``handle_ipynb_magics``, a cell is first tried as plain Python; only when that fails
+does IPython's own ``TransformerManager`` rewrite magics, shell escapes and ``?`` help into
+``get_ipython().run_line_magic(...)`` / ``run_cell_magic`` / ``system`` / ``getoutput`` calls.
+Every later stage (symbols, export, tracking) then works on one Python syntax tree, and the
+calls are recognised structurally (:func:`magic_from_call`), never by matching text.
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = [
+    "CODE_MAGICS",
+    "Magic",
+    "MagicKind",
+    "magic_from_call",
+    "mask_ipython",
+]
+
+
+class MagicKind(str, enum.Enum):
+    LINE = "line"  #: ``%name args``
+    CELL = "cell"  #: ``%%name args`` + body
+    SYSTEM = "system"  #: ``!command``
+    GETOUTPUT = "getoutput"  #: ``x = !command``
+
+
+#: Magics whose argument (line magics) or body (cell magics) is Python code that runs in the
+#: user's namespace; analysis looks into that code and export keeps it as plain Python.
+CODE_MAGICS = frozenset({"time", "timeit", "prun", "capture"})
+
+
+@dataclass(frozen=True)
+class Magic:
+    """One use of IPython syntax in a cell, as IPython itself understood it."""
+
+    kind: MagicKind
+    name: str  #: magic name without ``%``; ``""`` for shell escapes
+    args: str  #: the magic's line (for cell magics, the text after ``%%name``) or the command
+    body: str | None  #: the cell magic's body
+    line: int  #: 1-based line in the cell's source
+
+    @property
+    def display(self) -> str:
+        if self.kind is MagicKind.LINE:
+            return f"%{self.name}"
+        if self.kind is MagicKind.CELL:
+            return f"%%{self.name}"
+        return "!" + self.args.split(" ", 1)[0]
+
+
+@lru_cache(maxsize=1)
+def _transformer_manager() -> object:
+    # IPython is imported only for cells that are not plain Python: most cells never need it.
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager()
+
+
+def mask_ipython(source: str) -> str:
+    """Return ``source`` as Python: IPython syntax becomes ``get_ipython()`` calls.
+
+    Plain Python comes back unchanged. The result may still not parse (a real syntax error);
+    the caller reports that.
+    """
+    try:
+        ast.parse(source)
+    except SyntaxError:
+        pass
+    else:
+        return source
+    manager = _transformer_manager()
+    try:
+        return manager.transform_cell(source)  # type: ignore[attr-defined,no-any-return]
+    except Exception:  # IPython raises assorted errors on malformed escapes
+        return source
+
+
+def _string_args(call: ast.Call) -> list[str] | None:
+    values = []
+    for arg in call.args:
+        if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+            return None
+        values.append(arg.value)
+    return values
+
+
+def magic_from_call(node: ast.AST) -> Magic | None:
+    """The :class:`Magic` that ``node`` is, if it is a ``get_ipython().<method>(...)`` call."""
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+        return None
+    receiver = node.func.value
+    if not (
+        isinstance(receiver, ast.Call)
+        and isinstance(receiver.func, ast.Name)
+        and receiver.func.id == "get_ipython"
+        and not receiver.args
+    ):
+        return None
+    args = _string_args(node)
+    if args is None:
+        return None
+    method = node.func.attr
+    if method == "run_line_magic" and len(args) >= 2:
+        return Magic(MagicKind.LINE, args[0], args[1], None, node.lineno)
+    if method == "run_cell_magic" and len(args) == 3:
+        return Magic(MagicKind.CELL, args[0], args[1], args[2], node.lineno)
+    if method == "system" and len(args) == 1:
+        return Magic(MagicKind.SYSTEM, "", args[0], None, node.lineno)
+    if method == "getoutput" and len(args) == 1:
+        return Magic(MagicKind.GETOUTPUT, "", args[0], None, node.lineno)
+    return None

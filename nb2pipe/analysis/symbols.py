@@ -1,0 +1,730 @@
+"""Which names a cell defines, reads, mutates and deletes: the one cell-symbol analysis.
+
+Export, verify, the server and ``%track`` all call :func:`gather_cell_symbols`; the tracker
+hands it the tree IPython already parsed, so nothing parses a cell twice. The visitor walks the
+standard-library ``ast`` (fast enough for the kernel's hot path) and follows Python's scoping
+rules for module-level code: functions and lambdas read globals when called, comprehensions and
+class bodies run at once, walrus targets in comprehensions bind in the enclosing scope.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+from nb2pipe.analysis.magics import CODE_MAGICS, Magic, MagicKind, magic_from_call
+
+__all__ = [
+    "BUILTIN_NAMES",
+    "CallSite",
+    "CellSymbols",
+    "FunctionSymbols",
+    "ImportBinding",
+    "NOTEBOOK_NAMES",
+    "gather_cell_symbols",
+]
+
+BUILTIN_NAMES = frozenset(dir(builtins)) | {"__name__", "__doc__", "__builtins__", "__file__"}
+#: Names a notebook kernel provides that a plain Python process does not.
+NOTEBOOK_NAMES = frozenset({"get_ipython", "display", "In", "Out", "_", "__", "___", "exit", "quit"})
+
+#: Methods that change their receiver in place (list, dict, set, bytearray, numpy, pandas,
+#: scikit-learn). ``x.<method>(...)`` counts as a mutation of ``x``.
+MUTATING_METHODS = frozenset(
+    {
+        # list / dict / set / deque
+        "append", "extend", "insert", "remove", "pop", "popitem", "clear", "sort", "reverse",
+        "update", "setdefault", "add", "discard", "difference_update", "intersection_update",
+        "symmetric_difference_update", "appendleft", "extendleft", "popleft", "rotate",
+        # numpy
+        "fill", "resize", "put", "itemset", "partition", "setflags",
+        # pandas (``insert``/``pop``/``update`` above too)
+        "set_axis_inplace", "drop_duplicates_inplace",
+        # scikit-learn and friends
+        "fit", "partial_fit", "set_params", "fit_transform", "fit_predict",
+    }
+)
+#: Functions that mutate their first argument: ``random.shuffle(x)``, ``np.random.shuffle(x)``.
+MUTATING_FUNCTIONS = frozenset({"shuffle"})
+
+
+@dataclass(frozen=True)
+class ImportBinding:
+    """A name an ``import`` statement binds: ``import numpy as np`` binds ``np`` to ``numpy``."""
+
+    name: str  #: the bound name (``np``; ``os`` for ``import os.path``)
+    module: str  #: absolute or relative module (``numpy``, ``.local``)
+    attribute: str | None  #: for ``from m import a``: ``a``
+    line: int
+
+    @property
+    def top_level_module(self) -> str:
+        return self.module.lstrip(".").split(".", 1)[0]
+
+    @property
+    def is_relative(self) -> bool:
+        return self.module.startswith(".")
+
+    @property
+    def qualified_name(self) -> str:
+        """What the bound name refers to: ``numpy``, ``sklearn.model_selection.train_test_split``."""
+        return f"{self.module}.{self.attribute}" if self.attribute else self.module
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """A call of a (possibly dotted) name: ``np.random.seed(0)``, ``train(model, X)``."""
+
+    callee: str  #: dotted name as written: ``np.random.seed``
+    line: int
+    arg_roots: tuple[str | None, ...]  #: root name of each positional argument, if a name
+    keywords: tuple[str, ...]  #: keyword argument names passed (``None`` for ``**kw``)
+    none_keywords: tuple[str, ...] = ()  #: keywords passed a literal ``None``
+
+
+@dataclass(frozen=True)
+class FunctionSymbols:
+    """What a function or class defined at cell level touches when it runs."""
+
+    name: str
+    line: int
+    #: globals the body reads when called (free names that are not builtins)
+    free_globals: frozenset[str]
+    #: globals the body rebinds through ``global`` declarations
+    global_writes: frozenset[str]
+    #: globals whose objects the body mutates in place
+    global_mutations: frozenset[str]
+    #: positions and names of parameters the body mutates in place
+    mutated_params: tuple[tuple[int, str], ...]
+    is_class: bool = False
+
+
+@dataclass(frozen=True)
+class CellSymbols:
+    """Names and effects of one cell's code, in the order a top-to-bottom run would see them."""
+
+    #: names bound at cell level (assignment, import, def, class, for/with/except targets, walrus)
+    defines: frozenset[str] = frozenset()
+    #: names read at cell level before the cell binds them (they come from earlier cells)
+    reads: frozenset[str] = frozenset()
+    #: names whose objects are changed in place (item/attribute assignment, mutating methods, ...)
+    mutates: frozenset[str] = frozenset()
+    #: names removed with ``del``
+    deletes: frozenset[str] = frozenset()
+    #: names both read and rebound, like ``x += 1`` or ``df = df.dropna()``
+    rebinds: frozenset[str] = frozenset()
+    imports: tuple[ImportBinding, ...] = ()
+    functions: tuple[FunctionSymbols, ...] = ()
+    calls: tuple[CallSite, ...] = ()
+    magics: tuple[Magic, ...] = ()
+    #: the cell may define names no tree shows (``from m import *``, ``%run script.py``)
+    opaque_defines: bool = False
+    #: line of each cell-level ``await`` (IPython's autoawait)
+    top_level_awaits: tuple[int, ...] = ()
+    #: first line of each cell-level `for` loop target (loop variables are redefined by design)
+    loop_targets: frozenset[str] = frozenset()
+
+    def function(self, name: str) -> FunctionSymbols | None:
+        for info in self.functions:
+            if info.name == name:
+                return info
+        return None
+
+
+def gather_cell_symbols(tree: ast.Module) -> CellSymbols:
+    """Analyse a parsed cell (IPython syntax already turned into ``get_ipython()`` calls)."""
+    visitor = _CellVisitor()
+    for statement in tree.body:
+        visitor.visit(statement)
+    return visitor.result()
+
+
+def _root_name(node: ast.AST) -> str | None:
+    """``df`` for ``df``, ``df.a``, ``df["a"].b``, ``df.loc[0]``; ``None`` for calls etc."""
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def dotted_name(node: ast.AST) -> str | None:
+    """``np.random.seed`` for that attribute chain; ``None`` if it is not a plain chain."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _target_names(target: ast.AST) -> Iterator[str]:
+    if isinstance(target, ast.Name):
+        yield target.id
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            yield from _target_names(element)
+    elif isinstance(target, ast.Starred):
+        yield from _target_names(target.value)
+
+
+_SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _mutation_roots(call: ast.Call) -> Iterator[str]:
+    """Names a call mutates in place, judged from its shape alone."""
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        root = _root_name(func.value)
+        if root is not None and (
+            func.attr in MUTATING_METHODS
+            or any(
+                kw.arg == "inplace" and isinstance(kw.value, ast.Constant) and kw.value.value is True
+                for kw in call.keywords
+            )
+        ):
+            yield root
+        if func.attr in MUTATING_FUNCTIONS and call.args:
+            arg_root = _root_name(call.args[0])
+            if arg_root is not None:
+                yield arg_root
+    elif isinstance(func, ast.Name) and func.id in MUTATING_FUNCTIONS and call.args:
+        arg_root = _root_name(call.args[0])
+        if arg_root is not None:
+            yield arg_root
+    for kw in call.keywords:
+        if kw.arg == "out":
+            for element in kw.value.elts if isinstance(kw.value, ast.Tuple) else [kw.value]:
+                root = _root_name(element)
+                if root is not None:
+                    yield root
+
+
+class _FunctionScanner(ast.NodeVisitor):
+    """Collects a function body's locals, loads, global writes and mutations (one scope)."""
+
+    def __init__(self) -> None:
+        self.stores: set[str] = set()
+        self.loads: set[str] = set()
+        self.declared_global: set[str] = set()
+        self.declared_nonlocal: set[str] = set()
+        self.mutated_roots: set[str] = set()
+        #: free names of nested scopes, resolved against this scope's locals afterwards
+        self.nested_free: set[str] = set()
+        self.nested_global_writes: set[str] = set()
+
+    def scan_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
+        args = node.args
+        for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+            if arg is not None:
+                self.stores.add(arg.arg)
+        body = node.body if isinstance(node.body, list) else [node.body]
+        for statement in body:
+            self.visit(statement)
+
+    # scopes nested in the function: their free names are looked up here first
+    def _nested(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
+        inner = _FunctionScanner()
+        inner.scan_function(node)
+        self.nested_free |= inner.free_names()
+        self.nested_global_writes |= inner.global_writes()
+        self.mutated_roots |= inner.mutated_roots - inner.local_names()
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.stores.add(node.name)
+        for expr in _definition_time_exprs(node):
+            self.visit(expr)
+        self._nested(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        for expr in [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]:
+            self.visit(expr)
+        self._nested(node)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self.stores.add(node.name)
+        for expr in [*node.decorator_list, *node.bases, *(kw.value for kw in node.keywords)]:
+            self.visit(expr)
+        inner = _FunctionScanner()
+        for statement in node.body:
+            inner.visit(statement)
+        # class bodies do not enclose their methods, but they run in this scope's context
+        self.nested_free |= inner.free_names()
+        self.nested_global_writes |= inner.global_writes()
+
+    def visit_Global(self, node: ast.Global) -> None:
+        self.declared_global.update(node.names)
+
+    def visit_Nonlocal(self, node: ast.Nonlocal) -> None:
+        self.declared_nonlocal.update(node.names)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.loads.add(node.id)
+        else:
+            self.stores.add(node.id)
+
+    def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
+        for alias in node.names:
+            if alias.name != "*":
+                self.stores.add(alias.asname or alias.name.split(".", 1)[0])
+
+    visit_ImportFrom = visit_Import  # type: ignore[assignment]
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.name:
+            self.stores.add(node.name)
+        self.generic_visit(node)
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> None:
+        if node.name:
+            self.stores.add(node.name)
+        self.generic_visit(node)
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> None:
+        if node.name:
+            self.stores.add(node.name)
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        if node.rest:
+            self.stores.add(node.rest)
+        self.generic_visit(node)
+
+    def _mutate_target(self, target: ast.AST) -> None:
+        if isinstance(target, (ast.Attribute, ast.Subscript)):
+            root = _root_name(target)
+            if root is not None:
+                self.mutated_roots.add(root)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                self._mutate_target(element)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            self._mutate_target(target)
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self._mutate_target(node.target)
+        if isinstance(node.target, ast.Name):
+            self.loads.add(node.target.id)
+        self.generic_visit(node)
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            self._mutate_target(target)
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        self.mutated_roots.update(_mutation_roots(node))
+        self.generic_visit(node)
+
+    def local_names(self) -> set[str]:
+        return (self.stores | self.declared_nonlocal) - self.declared_global
+
+    def free_names(self) -> set[str]:
+        local = self.local_names()
+        return ((self.loads | self.nested_free) - local) | (self.declared_global & self.loads)
+
+    def global_writes(self) -> set[str]:
+        return (self.declared_global & self.stores) | (self.nested_global_writes - self.local_names())
+
+
+def _definition_time_exprs(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.expr]:
+    """Expressions evaluated when ``def`` runs: decorators, defaults, annotations."""
+    args = node.args
+    exprs: list[ast.expr] = [*node.decorator_list, *args.defaults]
+    exprs += [d for d in args.kw_defaults if d is not None]
+    for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+        if arg is not None and arg.annotation is not None:
+            exprs.append(arg.annotation)
+    if node.returns is not None:
+        exprs.append(node.returns)
+    return exprs
+
+
+def _function_symbols(node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionSymbols:
+    scanner = _FunctionScanner()
+    scanner.scan_function(node)
+    args = node.args
+    params = [a.arg for a in [*args.posonlyargs, *args.args]]
+    local = scanner.local_names()
+    return FunctionSymbols(
+        name=node.name,
+        line=node.lineno,
+        free_globals=frozenset(scanner.free_names() - BUILTIN_NAMES),
+        global_writes=frozenset(scanner.global_writes()),
+        global_mutations=frozenset(scanner.mutated_roots - local),
+        mutated_params=tuple(
+            (position, name) for position, name in enumerate(params) if name in scanner.mutated_roots
+        )
+        + tuple((-1, a.arg) for a in args.kwonlyargs if a.arg in scanner.mutated_roots),
+    )
+
+
+def _class_symbols(node: ast.ClassDef) -> FunctionSymbols:
+    scanner = _FunctionScanner()
+    for statement in node.body:
+        scanner.visit(statement)
+    return FunctionSymbols(
+        name=node.name,
+        line=node.lineno,
+        free_globals=frozenset(scanner.free_names() - BUILTIN_NAMES),
+        global_writes=frozenset(scanner.global_writes()),
+        global_mutations=frozenset(scanner.mutated_roots - scanner.local_names()),
+        mutated_params=(),
+        is_class=True,
+    )
+
+
+@dataclass
+class _Collected:
+    defines: set[str] = field(default_factory=set)
+    reads: set[str] = field(default_factory=set)
+    mutates: set[str] = field(default_factory=set)
+    deletes: set[str] = field(default_factory=set)
+    rebinds: set[str] = field(default_factory=set)
+    loop_targets: set[str] = field(default_factory=set)
+    imports: list[ImportBinding] = field(default_factory=list)
+    functions: list[FunctionSymbols] = field(default_factory=list)
+    calls: list[CallSite] = field(default_factory=list)
+    magics: list[Magic] = field(default_factory=list)
+    awaits: list[int] = field(default_factory=list)
+    opaque_defines: bool = False
+
+
+class _CellVisitor(ast.NodeVisitor):
+    """Walks cell-level code in execution order."""
+
+    def __init__(self) -> None:
+        self.out = _Collected()
+        #: names read at cell level, in this cell, after the cell bound them
+        self._bound: set[str] = set()
+        self._line_offset = 0
+
+    def result(self) -> CellSymbols:
+        out = self.out
+        return CellSymbols(
+            defines=frozenset(out.defines),
+            reads=frozenset(out.reads - BUILTIN_NAMES),
+            mutates=frozenset(out.mutates),
+            deletes=frozenset(out.deletes),
+            rebinds=frozenset(out.rebinds),
+            imports=tuple(out.imports),
+            functions=tuple(out.functions),
+            calls=tuple(out.calls),
+            magics=tuple(out.magics),
+            opaque_defines=out.opaque_defines,
+            top_level_awaits=tuple(out.awaits),
+            loop_targets=frozenset(out.loop_targets),
+        )
+
+    # -- names -------------------------------------------------------------------------------
+    def _read(self, name: str) -> None:
+        if name not in self._bound:
+            self.out.reads.add(name)
+
+    def _define(self, name: str) -> None:
+        self.out.defines.add(name)
+        self._bound.add(name)
+
+    def _mutate(self, name: str) -> None:
+        self._read(name)
+        self.out.mutates.add(name)
+
+    def _store(self, target: ast.AST) -> None:
+        if isinstance(target, ast.Name):
+            self._define(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                self._store(element)
+        elif isinstance(target, ast.Starred):
+            self._store(target.value)
+        elif isinstance(target, (ast.Attribute, ast.Subscript)):
+            root = _root_name(target)
+            self.visit(target.value)
+            if isinstance(target, ast.Subscript):
+                self.visit(target.slice)
+            if root is not None:
+                self._mutate(root)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self._read(node.id)
+
+    # -- statements --------------------------------------------------------------------------
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        value_reads = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+        for target in node.targets:
+            names = set(_target_names(target))
+            self.out.rebinds |= names & value_reads
+            self._store(target)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self.visit(node.annotation)
+        if node.value is not None:
+            self.visit(node.value)
+            self._store(node.target)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self.visit(node.value)
+        if isinstance(node.target, ast.Name):
+            self._read(node.target.id)
+            self.out.rebinds.add(node.target.id)
+            self.out.mutates.add(node.target.id)
+            self._define(node.target.id)
+        else:
+            self._store(node.target)
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self.visit(node.iter)
+        self._store(node.target)
+        self.out.loop_targets.update(_target_names(node.target))
+        for statement in [*node.body, *node.orelse]:
+            self.visit(statement)
+
+    visit_AsyncFor = visit_For  # type: ignore[assignment]
+
+    def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
+        for item in node.items:
+            self.visit(item.context_expr)
+            if item.optional_vars is not None:
+                self._store(item.optional_vars)
+        for statement in node.body:
+            self.visit(statement)
+
+    visit_AsyncWith = visit_With  # type: ignore[assignment]
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name:
+            self._define(node.name)
+        for statement in node.body:
+            self.visit(statement)
+
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                self._read(target.id)
+                self.out.deletes.add(target.id)
+                self._bound.discard(target.id)
+            else:
+                self._store(target)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            bound = alias.asname or alias.name.split(".", 1)[0]
+            module = alias.name if alias.asname else alias.name
+            self.out.imports.append(ImportBinding(bound, module, None, node.lineno + self._line_offset))
+            self._define(bound)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = "." * node.level + (node.module or "")
+        for alias in node.names:
+            if alias.name == "*":
+                self.out.opaque_defines = True
+                continue
+            bound = alias.asname or alias.name
+            self.out.imports.append(
+                ImportBinding(bound, module, alias.name, node.lineno + self._line_offset)
+            )
+            self._define(bound)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        for expr in _definition_time_exprs(node):
+            self.visit(expr)
+        self.out.functions.append(_function_symbols(node))
+        self._define(node.name)
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for expr in [*node.decorator_list, *node.bases, *(kw.value for kw in node.keywords)]:
+            self.visit(expr)
+        info = _class_symbols(node)
+        # a class body runs now: what it reads from globals is read by the cell
+        for name in info.free_globals:
+            self._read(name)
+        self.out.functions.append(info)
+        self._define(node.name)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        pass  # a no-op at cell level
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> None:
+        if node.pattern is not None:
+            self.visit(node.pattern)
+        if node.name:
+            self._define(node.name)
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> None:
+        if node.name:
+            self._define(node.name)
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        self.generic_visit(node)
+        if node.rest:
+            self._define(node.rest)
+
+    # -- expressions -------------------------------------------------------------------------
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.visit(node.value)
+        self._store(node.target)
+
+    def visit_Await(self, node: ast.Await) -> None:
+        self.out.awaits.append(node.lineno + self._line_offset)
+        self.visit(node.value)
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        scanner = _FunctionScanner()
+        scanner.scan_function(node)
+        for expr in [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]:
+            self.visit(expr)
+        # usually called at once (``key=lambda r: r[col]``): count its free names as reads
+        for name in scanner.free_names():
+            self._read(name)
+
+    def _visit_comprehension(self, node: ast.expr, elements: Iterable[ast.expr]) -> None:
+        generators: list[ast.comprehension] = node.generators  # type: ignore[attr-defined]
+        # the first iterable is evaluated in the enclosing scope
+        self.visit(generators[0].iter)
+        local: set[str] = set()
+        for generator in generators:
+            local.update(_target_names(generator.target))
+        nodes: list[ast.AST] = [*elements]
+        for index, generator in enumerate(generators):
+            if index:
+                nodes.append(generator.iter)
+            nodes.extend(generator.ifs)
+        for sub in nodes:
+            for inner in ast.walk(sub):
+                if isinstance(inner, ast.NamedExpr) and isinstance(inner.target, ast.Name):
+                    self._define(inner.target.id)  # walrus binds in the enclosing scope
+                elif isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Load):
+                    if inner.id not in local:
+                        self._read(inner.id)
+                elif isinstance(inner, _COMPREHENSIONS):
+                    for gen in inner.generators:
+                        local.update(_target_names(gen.target))
+                elif isinstance(inner, ast.Call):
+                    self._record_call(inner, local)
+                elif isinstance(inner, ast.Lambda):
+                    local.update(a.arg for a in inner.args.args)
+
+    def visit_ListComp(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp) -> None:
+        self._visit_comprehension(node, [node.elt])
+
+    visit_SetComp = visit_ListComp  # type: ignore[assignment]
+    visit_GeneratorExp = visit_ListComp  # type: ignore[assignment]
+
+    def visit_DictComp(self, node: ast.DictComp) -> None:
+        self._visit_comprehension(node, [node.key, node.value])
+
+    def _record_call(self, node: ast.Call, local: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        callee = dotted_name(node.func)
+        if callee is not None:
+            self.out.calls.append(
+                CallSite(
+                    callee=callee,
+                    line=node.lineno + self._line_offset,
+                    arg_roots=tuple(_root_name(arg) for arg in node.args),
+                    keywords=tuple(kw.arg or "**" for kw in node.keywords),
+                    none_keywords=tuple(
+                        kw.arg
+                        for kw in node.keywords
+                        if kw.arg and isinstance(kw.value, ast.Constant) and kw.value.value is None
+                    ),
+                )
+            )
+        for root in _mutation_roots(node):
+            if root not in local:
+                self._mutate(root)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        magic = magic_from_call(node)
+        if magic is not None:
+            self._visit_magic(magic)
+            return
+        self.visit(node.func)
+        for arg in node.args:
+            self.visit(arg)
+        for kw in node.keywords:
+            self.visit(kw.value)
+        self._record_call(node)
+
+    def _visit_magic(self, magic: Magic) -> None:
+        magic = Magic(magic.kind, magic.name, magic.args, magic.body, magic.line + self._line_offset)
+        self.out.magics.append(magic)
+        if magic.kind is MagicKind.LINE and magic.name in ("run", "store"):
+            self.out.opaque_defines = True
+        if magic.kind in (MagicKind.SYSTEM, MagicKind.GETOUTPUT):
+            self._visit_shell_command(magic.args)
+            return
+        code = embedded_code(magic)
+        if code is None:
+            return
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            return  # reported by the exporter, which has to translate it
+        saved = self._line_offset
+        # line magics sit on the magic's line; a cell magic's body starts on the next one
+        self._line_offset = magic.line - 1 + (1 if magic.kind is MagicKind.CELL else 0)
+        for statement in tree.body:
+            self.visit(statement)
+        self._line_offset = saved
+
+
+    def _visit_shell_command(self, command: str) -> None:
+        from nb2pipe.analysis.shell import split_shell_command
+
+        for piece in split_shell_command(command):
+            if piece.is_expression:
+                for node in ast.walk(ast.parse(piece.text, mode="eval")):
+                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                        self._read(node.id)
+
+
+def definition_time_reads(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> set[str]:
+    """Globals a ``def``/``class`` statement itself evaluates (not its function bodies).
+
+    Decorators, defaults and annotations of a function; for a class also its bases, keywords
+    and the statements of its body, which run when the class is created.
+    """
+    scanner = _FunctionScanner()
+    if isinstance(node, ast.ClassDef):
+        for expr in [*node.decorator_list, *node.bases, *(kw.value for kw in node.keywords)]:
+            scanner.visit(expr)
+        body = _FunctionScanner()
+        for statement in node.body:
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for expr in _definition_time_exprs(statement):
+                    body.visit(expr)
+            else:
+                body.visit(statement)
+        return (scanner.loads | (body.loads - body.stores) | body.nested_free) - BUILTIN_NAMES
+    for expr in _definition_time_exprs(node):
+        scanner.visit(expr)
+    return (scanner.loads | scanner.nested_free) - BUILTIN_NAMES
+
+
+def embedded_code(magic: Magic) -> str | None:
+    """The Python code a code magic runs (``%time x = f()`` → ``x = f()``), else ``None``."""
+    if magic.name not in CODE_MAGICS or magic.kind not in (MagicKind.LINE, MagicKind.CELL):
+        return None
+    from nb2pipe.analysis.magic_args import split_magic_options
+
+    options, rest = split_magic_options(magic.name, magic.args)
+    del options
+    if magic.kind is MagicKind.LINE:
+        return rest
+    if magic.name == "timeit" and rest.strip():
+        return rest + "\n" + (magic.body or "")  # ``%%timeit setup`` runs setup first
+    return magic.body or ""

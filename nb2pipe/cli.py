@@ -1,0 +1,89 @@
+"""The ``nb2pipe`` command: parse options, call the public API, map outcomes to exit codes.
+
+Exit codes: 0 success, 1 a check failed (stale script, verification differences), 2 bad input
+or usage. Every error is one line naming the file (and cell and line), never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from nb2pipe import __version__
+from nb2pipe.errors import Nb2PipeError
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_DIFFERS = 1
+EXIT_BAD_INPUT = 2
+
+
+def _error(message: str) -> None:
+    click.echo(f"nb2pipe: error: {message}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nb2pipe")
+def cli() -> None:
+    """Make notebook work reproducible: export notebooks to scripts, verify they reproduce."""
+
+
+@cli.command()
+@click.argument("notebooks", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path),
+    help="Script path (one notebook) or an existing directory; default: NOTEBOOK.py beside it.",
+)
+@click.option("--force", is_flag=True, help="Overwrite an output file nb2pipe did not generate.")
+@click.option(
+    "--check", is_flag=True,
+    help="Write nothing; exit 1 if a script is missing or out of date (for pre-commit).",
+)
+@click.option(
+    "--allow-ipython", is_flag=True,
+    help="Keep magics without a Python translation; the script then runs under `ipython`.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+def export(
+    notebooks: tuple[Path, ...],
+    output: Path | None,
+    force: bool,
+    check: bool,
+    allow_ipython: bool,
+    quiet: bool,
+) -> None:
+    """Export tagged NOTEBOOKS to clean, parameterized Python scripts."""
+    from nb2pipe.export import CheckStatus, ExportOptions, check_notebook, export_notebook
+
+    if output is not None and len(notebooks) > 1 and not output.is_dir():
+        raise click.UsageError("-o must be an existing directory when exporting several notebooks")
+    options = ExportOptions(output=output, force=force, allow_ipython=allow_ipython)
+    exit_code = EXIT_OK
+    for notebook in notebooks:
+        try:
+            if check:
+                status = check_notebook(notebook, options)
+                if status is not CheckStatus.IN_SYNC:
+                    click.echo(
+                        f"{notebook}: the script is {status.value}; run `nb2pipe export {notebook}`",
+                        err=True,
+                    )
+                    exit_code = max(exit_code, EXIT_DIFFERS)
+                continue
+            result = export_notebook(notebook, options)
+        except Nb2PipeError as exc:
+            _error(str(exc))
+            exit_code = EXIT_BAD_INPUT
+            continue
+        if not quiet:
+            for line in result.summary.lines():
+                click.echo(line)
+    sys.exit(exit_code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``nb2pipe`` command and ``python -m nb2pipe``."""
+    cli.main(args=argv, prog_name="nb2pipe")

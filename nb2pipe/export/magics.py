@@ -1,0 +1,291 @@
+"""Plain-Python translations of IPython magics and shell escapes (PRODUCT.md §3 table)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field
+from typing import Callable
+
+from nb2pipe.analysis.magic_args import split_magic_options
+from nb2pipe.analysis.magics import Magic, MagicKind
+from nb2pipe.analysis.shell import split_shell_command
+
+__all__ = ["HELPERS", "MagicTranslation", "translate_magic", "python_string"]
+
+#: Magics that only configure the interactive session or display information.
+DROPPED_LINE_MAGICS = frozenset(
+    {
+        "matplotlib", "load_ext", "reload_ext", "unload_ext", "autoreload", "aimport", "config",
+        "track", "who", "whos", "who_ls", "pinfo", "pinfo2", "psearch", "pdoc", "pdef",
+        "psource", "pfile", "xmode", "pdb", "lsmagic", "magic", "precision", "colors",
+        "automagic", "autocall", "doctest_mode", "pprint", "pwd", "env_list", "history",
+    }
+)
+#: Cell magics that only render their body in the notebook.
+DISPLAY_CELL_MAGICS = frozenset({"html", "markdown", "latex", "javascript", "js", "svg"})
+#: IPython's shell aliases on POSIX systems: ``%ls -l`` runs ``ls -l``.
+SHELL_ALIASES = frozenset({"ls", "mkdir", "rmdir", "cp", "mv", "rm", "cat", "ll", "lf", "lk", "lx", "ldir"})
+_ALIAS_COMMANDS = {"ll": "ls -F -l", "lf": "ls -F -l", "lk": "ls -F -l", "lx": "ls -F -l", "ldir": "ls -F -d"}
+
+
+@dataclass
+class MagicTranslation:
+    """What one magic becomes in the script."""
+
+    #: Python statements (a statement magic) or an expression (``x = !ls``); ``None``: dropped
+    code: str | None
+    #: what the export summary says about it
+    note: str
+    imports: set[str] = field(default_factory=set)
+    helpers: set[str] = field(default_factory=set)
+    requirements: list[str] = field(default_factory=list)
+    #: for code magics: the Python code that runs (to be translated recursively)
+    inner_code: str | None = None
+    #: ``%%capture``: wrap ``inner_code`` so its output is swallowed
+    capture: bool = False
+
+
+class Untranslatable(Exception):
+    """The magic has no faithful plain-Python form."""
+
+
+def python_string(text: str) -> str:
+    """A Python string literal for ``text`` (double quotes, like most notebook code)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _fstring(command: str, is_variable: Callable[[str], bool]) -> str:
+    """The Python expression that builds ``command`` the way IPython expands it."""
+    pieces = split_shell_command(command, is_variable)
+    if not any(piece.is_expression for piece in pieces):
+        return python_string(command if len(pieces) != 1 else pieces[0].text)
+    if any('"' in p.text or "\\" in p.text for p in pieces if p.is_expression):
+        return " + ".join(
+            f"str({p.text})" if p.is_expression else python_string(p.text) for p in pieces
+        )
+    body = "".join(
+        "{" + p.text + "}"
+        if p.is_expression
+        else python_string(p.text)[1:-1].replace("{", "{{").replace("}", "}}")
+        for p in pieces
+    )
+    return f'f"{body}"'
+
+
+def _pip_requirements(args: str) -> list[str]:
+    """Requirement strings of a ``pip install`` argument line (options left out)."""
+    try:
+        words = shlex.split(args)
+    except ValueError:
+        words = args.split()
+    if not words or words[0] != "install":
+        return []
+    requirements = []
+    skip_next = False
+    for word in words[1:]:
+        if skip_next:
+            skip_next = False
+            continue
+        if word.startswith("-"):
+            skip_next = word in ("-r", "--requirement", "-c", "--constraint", "-i", "--index-url",
+                                 "--extra-index-url", "-f", "--find-links", "-t", "--target")
+            continue
+        requirements.append(word)
+    return requirements
+
+
+def _pip_command(command: str) -> str | None:
+    """``install x`` for ``pip install x`` / ``python -m pip install x``, else ``None``."""
+    words = command.split(None, 3)
+    if words[:1] in (["pip"], ["pip3"]):
+        return command.split(None, 1)[1] if len(words) > 1 else ""
+    if len(words) >= 3 and words[1:3] == ["-m", "pip"]:
+        return command.split(None, 3)[3] if len(words) > 3 else ""
+    return None
+
+
+def translate_magic(
+    magic: Magic, is_variable: Callable[[str], bool], as_expression: bool = False
+) -> MagicTranslation:
+    """Translate ``magic``; ``as_expression`` when its value is used (``x = %time f()``).
+
+    Raises
+    ------
+    Untranslatable
+        No faithful translation exists (the caller reports the cell and line).
+    """
+    kind, name = magic.kind, magic.name
+    if kind is MagicKind.SYSTEM or kind is MagicKind.GETOUTPUT or (
+        kind is MagicKind.LINE and name in ("sx", "system")
+    ):
+        return _translate_shell(magic, is_variable, as_expression)
+    if kind is MagicKind.LINE:
+        return _translate_line(magic, is_variable, as_expression)
+    return _translate_cell(magic, is_variable, as_expression)
+
+
+def _translate_shell(
+    magic: Magic, is_variable: Callable[[str], bool], as_expression: bool
+) -> MagicTranslation:
+    command = magic.args
+    pip_args = _pip_command(command.strip())
+    if pip_args is not None and not as_expression:
+        requirements = _pip_requirements(pip_args)
+        return MagicTranslation(
+            None, f"`!{command.strip()}` became script dependencies", requirements=requirements
+        )
+    expression = _fstring(command, is_variable)
+    if magic.kind is MagicKind.GETOUTPUT or as_expression:
+        return MagicTranslation(
+            f"_shell_output({expression})",
+            f"`!{command.strip()}` became _shell_output(...)",
+            imports={"subprocess", "sys"},
+            helpers={"_shell_output"},
+        )
+    return MagicTranslation(
+        f"_shell({expression})",
+        f"`!{command.strip()}` became _shell(...)",
+        imports={"subprocess", "sys"},
+        helpers={"_shell"},
+    )
+
+
+def _translate_line(
+    magic: Magic, is_variable: Callable[[str], bool], as_expression: bool
+) -> MagicTranslation:
+    name, args = magic.name, magic.args
+    if name in ("time", "timeit", "prun"):
+        options, code = split_magic_options(name, args)
+        if as_expression and ("-o" in options or name != "time"):
+            raise Untranslatable(f"the value of %{name} has no plain-Python equivalent")
+        return MagicTranslation(None, f"%{name} became the statement it timed", inner_code=code)
+    if as_expression:
+        if name == "pwd":
+            return MagicTranslation("os.getcwd()", "%pwd became os.getcwd()", imports={"os"})
+        if name == "env" and args.strip() and "=" not in args and " " not in args.strip():
+            return MagicTranslation(
+                f"os.environ[{python_string(args.strip())}]", "%env became os.environ", imports={"os"}
+            )
+        raise Untranslatable(f"the value of %{name} has no plain-Python equivalent")
+    if name in DROPPED_LINE_MAGICS:
+        return MagicTranslation(None, f"dropped %{name} (interactive only)")
+    if name in ("pip", "conda"):
+        requirements = _pip_requirements(args) if name == "pip" else []
+        note = f"%{name} {args.strip()}: " + (
+            "became script dependencies" if requirements else "dropped (not a pip dependency)"
+        )
+        return MagicTranslation(None, note, requirements=requirements)
+    if name == "cd":
+        options, target = split_magic_options("cd", args)
+        if target.startswith("-") or "-b" in options:
+            raise Untranslatable("%cd with history or bookmarks has no plain-Python equivalent")
+        path = _fstring(target.strip() or "~", is_variable)
+        code = f"os.chdir(os.path.expanduser({path}))"
+        if "-q" not in options:
+            code += "\nprint(os.getcwd())"  # IPython's %cd prints the new directory
+        return MagicTranslation(code, "%cd became os.chdir(...)", imports={"os"})
+    if name == "env":
+        text = args.strip()
+        if not text or ("=" not in text and " " not in text):
+            return MagicTranslation(None, "dropped %env (display only)")
+        key, _, value = text.partition("=") if "=" in text else text.partition(" ")
+        key, value = key.strip(), value.strip()
+        value_code = _fstring(value, is_variable)
+        key_code = python_string(key)
+        # IPython's %env says what it set
+        code = f"os.environ[{key_code}] = {value_code}\nprint({python_string('env: ' + key + '=')} + os.environ[{key_code}])"
+        return MagicTranslation(code, f"%env {key}=... became os.environ", imports={"os"})
+    if name == "run":
+        options, rest = split_magic_options("run", args)
+        target = rest.strip()
+        if options not in ([], ["-i"]) or " " in target or not target.endswith(".py"):
+            raise Untranslatable("%run of anything but a .py file without arguments")
+        init = ", init_globals=globals()" if options == ["-i"] else ""
+        code = (
+            f"globals().update(runpy.run_path({_fstring(target, is_variable)}{init}, "
+            'run_name="__main__"))'
+        )
+        return MagicTranslation(code, f"%run {target} became runpy.run_path(...)", imports={"runpy"})
+    if name in SHELL_ALIASES:
+        command = _ALIAS_COMMANDS.get(name, name) + (" " + args if args.strip() else "")
+        return MagicTranslation(
+            f"_shell({_fstring(command, is_variable)})",
+            f"%{name} became _shell(...)",
+            imports={"subprocess", "sys"},
+            helpers={"_shell"},
+        )
+    raise Untranslatable(f"unknown magic %{name}")
+
+
+def _translate_cell(
+    magic: Magic, is_variable: Callable[[str], bool], as_expression: bool
+) -> MagicTranslation:
+    name, args, body = magic.name, magic.args, magic.body or ""
+    if as_expression:
+        raise Untranslatable(f"the value of %%{name} has no plain-Python equivalent")
+    if name in ("time", "timeit", "prun"):
+        _options, setup = split_magic_options(name, args)
+        code = (setup + "\n" + body) if name == "timeit" and setup.strip() else body
+        return MagicTranslation(None, f"%%{name} became the code it timed", inner_code=code)
+    if name == "capture":
+        options, variable = split_magic_options("capture", args)
+        if variable.strip():
+            raise Untranslatable("%%capture into a variable has no plain-Python equivalent")
+        return MagicTranslation(
+            None, "%%capture became contextlib.redirect_stdout", inner_code=body, capture=True,
+            imports={"contextlib", "io"},
+        )
+    if name in ("bash", "sh") or (name == "script" and args.split()[:1] in (["bash"], ["sh"])):
+        shell = name if name != "script" else args.split()[0]
+        return MagicTranslation(
+            f"_shell_script({python_string(shell)}, {python_string(body)})",
+            f"%%{name} became _shell_script(...)",
+            imports={"subprocess", "sys"},
+            helpers={"_shell_script"},
+        )
+    if name == "writefile":
+        options, target = split_magic_options("writefile", args)
+        append = "-a" in options or "--append" in options
+        code = (
+            f"_write_file({_fstring(target.strip(), is_variable)}, {python_string(body)}"
+            + (", append=True)" if append else ")")
+        )
+        return MagicTranslation(
+            code, f"%%writefile {target.strip()} became _write_file(...)", imports={"os"},
+            helpers={"_write_file"},
+        )
+    if name in DISPLAY_CELL_MAGICS:
+        return MagicTranslation(None, f"dropped %%{name} cell (display only)")
+    raise Untranslatable(f"unknown cell magic %%{name}")
+
+
+#: Helper functions a script gets when its magics need them.
+HELPERS = {
+    "_shell": '''
+def _shell(command: str) -> None:
+    """Run a shell command, as the notebook's `!command` did; fail on a non-zero exit."""
+    sys.stdout.flush()
+    subprocess.run(command, shell=True, check=True)
+''',
+    "_shell_output": '''
+def _shell_output(command: str) -> list[str]:
+    """Run a shell command and return its output lines, as `x = !command` did."""
+    result = subprocess.run(command, shell=True, check=True, capture_output=True, text=True)
+    return result.stdout.splitlines()
+''',
+    "_shell_script": '''
+def _shell_script(shell: str, script: str) -> None:
+    """Run a script with a shell, as a `%%bash` / `%%sh` cell did; fail on a non-zero exit."""
+    sys.stdout.flush()
+    subprocess.run([shell], input=script, text=True, check=True)
+''',
+    "_write_file": '''
+def _write_file(path: str, text: str, append: bool = False) -> None:
+    """Write a file, as a `%%writefile` cell did (with its message)."""
+    exists = os.path.exists(path)
+    print(("Appending to" if append else "Overwriting" if exists else "Writing"), path)
+    with open(path, "a" if append else "w", encoding="utf-8") as file:
+        file.write(text)
+''',
+}

@@ -1,0 +1,20 @@
+"""Options of an export, as one typed value instead of keyword tunnels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ExportOptions"]
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What the user asked of ``nb2pipe export``."""
+
+    #: the script to write; default ``<notebook stem>.py`` beside the notebook
+    output: Path | None = None
+    #: overwrite an output file that nb2pipe did not generate
+    force: bool = False
+    #: keep magics without a Python translation as ``get_ipython()`` calls (script needs IPython)
+    allow_ipython: bool = False

@@ -1,0 +1,208 @@
+"""Read the ``parameters`` cell into typed :class:`Parameter` values (libcst, never regex)."""
+
+from __future__ import annotations
+
+import ast
+import datetime
+import enum
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import libcst as cst
+from libcst.metadata import PositionProvider
+
+from nb2pipe.analysis.parse import ParsedCell
+from nb2pipe.errors import ParameterError
+
+__all__ = ["ParamType", "Parameter", "read_parameters"]
+
+
+class ParamType(str, enum.Enum):
+    """How a parameter is typed on the command line and in config files."""
+
+    INT = "int"
+    FLOAT = "float"
+    STR = "str"
+    BOOL = "bool"
+    PATH = "Path"
+    DATE = "date"
+    JSON = "json"  #: lists, dicts and tuples, given as JSON
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of the notebook, as the exported script's CLI exposes it."""
+
+    name: str
+    type: ParamType
+    default: Any  #: the value (``Path``/``date`` objects for those types)
+    default_source: str  #: the default as written in the notebook
+    optional: bool  #: ``None`` is allowed (annotated ``X | None`` / ``Optional[X]``)
+    help: str | None
+    line: int
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type.value,
+            "default": _jsonable(self.default),
+            "optional": self.optional,
+            "help": self.help,
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (Path, datetime.date)):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+_ANNOTATION_TYPES = {
+    "int": ParamType.INT,
+    "float": ParamType.FLOAT,
+    "str": ParamType.STR,
+    "bool": ParamType.BOOL,
+    "Path": ParamType.PATH,
+    "pathlib.Path": ParamType.PATH,
+    "date": ParamType.DATE,
+    "datetime.date": ParamType.DATE,
+    "list": ParamType.JSON,
+    "dict": ParamType.JSON,
+    "tuple": ParamType.JSON,
+}
+
+
+def read_parameters(parsed: ParsedCell, path: Path | None = None) -> tuple[Parameter, ...]:
+    """Read the assignments of a parameters cell.
+
+    Raises
+    ------
+    ParameterError
+        A statement that is not an assignment of a literal (or of ``Path(...)`` /
+        ``datetime.date(...)`` with literal arguments), or ``None`` without an annotation.
+    """
+    wrapper = cst.MetadataWrapper(cst.parse_module(parsed.python_source))
+    positions = wrapper.resolve(PositionProvider)
+    module = wrapper.module
+    parameters: list[Parameter] = []
+    for statement in module.body:
+        line = positions[statement].start.line
+        where = parsed.cell.location(path, line)
+        if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
+            raise ParameterError(where, "the parameters cell may only hold one assignment a line")
+        comment = statement.trailing_whitespace.comment
+        help_text = comment.value.lstrip("#").strip() if comment else None
+        parameters.append(_read_assignment(statement.body[0], module, help_text or None, line, where))
+    names = [p.name for p in parameters]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise ParameterError(
+                parsed.cell.location(path, parameters[index].line), f"parameter {name!r} is set twice"
+            )
+    return tuple(parameters)
+
+
+def _read_assignment(
+    small: cst.BaseSmallStatement, module: cst.Module, help_text: str | None, line: int, where: Any
+) -> Parameter:
+    annotation: str | None = None
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        target = small.targets[0].target
+        value = small.value
+    elif isinstance(small, cst.AnnAssign) and small.value is not None:
+        target = small.target
+        value = small.value
+        annotation = module.code_for_node(small.annotation.annotation)
+    else:
+        code = module.code_for_node(small).strip()
+        raise ParameterError(where, f"not a parameter assignment: {code}")
+    if not isinstance(target, cst.Name):
+        raise ParameterError(where, "a parameter must be assigned to a plain name")
+    source = module.code_for_node(value)
+    default = _literal_value(source)
+    if default is _NOT_LITERAL:
+        raise ParameterError(
+            where,
+            f"parameter {target.value!r} is not a literal ({source.strip()}); parameters must be "
+            "literals, Path(...) or datetime.date(...)",
+        )
+    kind, optional = _param_type(annotation, default)
+    if kind is None:
+        raise ParameterError(
+            where,
+            f"parameter {target.value!r} is None; annotate it (e.g. `{target.value}: int | None = None`)",
+        )
+    return Parameter(target.value, kind, default, source.strip(), optional, help_text, line)
+
+
+_NOT_LITERAL = object()
+
+
+def _literal_value(source: str) -> Any:
+    try:
+        node = ast.parse(source.strip(), mode="eval").body
+    except SyntaxError:
+        return _NOT_LITERAL
+    if isinstance(node, ast.Call) and not node.keywords:
+        func = ast.unparse(node.func)
+        try:
+            args = [ast.literal_eval(arg) for arg in node.args]
+        except ValueError:
+            return _NOT_LITERAL
+        if func in ("Path", "pathlib.Path") and all(isinstance(a, str) for a in args):
+            return Path(*args)
+        if func in ("date", "datetime.date") and all(isinstance(a, int) for a in args):
+            try:
+                return datetime.date(*args)
+            except (TypeError, ValueError):
+                return _NOT_LITERAL
+        return _NOT_LITERAL
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return _NOT_LITERAL
+
+
+def _param_type(annotation: str | None, default: Any) -> tuple[ParamType | None, bool]:
+    optional = False
+    if annotation is not None:
+        text = annotation.replace(" ", "")
+        for wrapper in ("Optional[", "typing.Optional["):
+            if text.startswith(wrapper) and text.endswith("]"):
+                text, optional = text[len(wrapper) : -1], True
+        parts = text.split("|")
+        if "None" in parts:
+            optional = True
+            parts = [p for p in parts if p != "None"]
+        base = parts[0].split("[", 1)[0] if len(parts) == 1 else None
+        if base in _ANNOTATION_TYPES:
+            return _ANNOTATION_TYPES[base], optional or default is None
+    if default is None:
+        return None, True
+    if isinstance(default, bool):
+        return ParamType.BOOL, optional
+    if isinstance(default, int):
+        return ParamType.INT, optional
+    if isinstance(default, float):
+        return ParamType.FLOAT, optional
+    if isinstance(default, str):
+        return ParamType.STR, optional
+    if isinstance(default, Path):
+        return ParamType.PATH, optional
+    if isinstance(default, datetime.date):
+        return ParamType.DATE, optional
+    if isinstance(default, (list, dict, tuple)):
+        try:
+            json.dumps(default)
+        except (TypeError, ValueError):
+            return None, optional
+        return ParamType.JSON, optional
+    return None, optional

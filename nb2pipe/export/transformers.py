@@ -1,0 +1,286 @@
+"""libcst transformers that turn one cell's code into the statements of the script's ``main``."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Callable, Sequence, Union
+
+import libcst as cst
+import libcst.matchers as m
+
+from nb2pipe.analysis.magics import Magic, magic_from_call, mask_ipython
+from nb2pipe.export.magics import MagicTranslation, Untranslatable, translate_magic
+
+__all__ = ["CellRewrite", "RewriteCellTransformer"]
+
+_GET_IPYTHON_CALL = m.Call(
+    func=m.Attribute(value=m.Call(func=m.Name("get_ipython"), args=())),
+)
+_DISPLAY_ONLY = m.Name() | m.Attribute() | m.Subscript()
+
+
+class MagicError(Exception):
+    """A magic without translation; ``line`` is 1-based in the cell (for the error message)."""
+
+    def __init__(self, magic: Magic, reason: str) -> None:
+        self.magic = magic
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass
+class CellRewrite:
+    """What rewriting a cell found and needs: notes for the summary, imports, helpers."""
+
+    notes: list[str] = field(default_factory=list)
+    imports: set[str] = field(default_factory=set)
+    helpers: set[str] = field(default_factory=set)
+    requirements: list[str] = field(default_factory=list)
+    saves_figures: bool = False
+
+
+def _is_display_only(expr: cst.BaseExpression) -> bool:
+    if isinstance(expr, cst.Tuple):
+        return all(_is_display_only(element.value) for element in expr.elements)
+    if not m.matches(expr, _DISPLAY_ONLY):
+        return False
+    return not any(isinstance(node, cst.Call) for node in _walk(expr))
+
+
+def _walk(node: cst.CSTNode) -> list[cst.CSTNode]:
+    out = [node]
+    for child in node.children:
+        out.extend(_walk(child))
+    return out
+
+
+def _magic_of(call: cst.Call) -> Magic | None:
+    """The :class:`Magic` of a ``get_ipython()`` call node: one recogniser, shared with analysis."""
+    code = cst.Module([]).code_for_node(call)
+    try:
+        tree = ast.parse(code, mode="eval")
+    except SyntaxError:
+        return None
+    return magic_from_call(tree.body)
+
+
+def _dotted(node: cst.BaseExpression) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name):
+        return None
+    parts.append(node.value)
+    return ".".join(reversed(parts))
+
+
+class RewriteCellTransformer(cst.CSTTransformer):
+    """Rewrites IPython syntax, drops display-only lines and saves figures instead of showing.
+
+    Runs on the statements that stay in ``main`` and on hoisted definitions. Changes are made
+    only where code runs in ``main``'s own scope (not inside function or class bodies), except
+    magic rewriting, which applies everywhere.
+    """
+
+    def __init__(
+        self,
+        *,
+        cell_label: str,
+        cell_number: int,
+        is_variable: Callable[[str], bool],
+        pyplot_names: frozenset[str],
+        keep_display: bool,
+        allow_ipython: bool,
+        figure_call: str | None,
+        line_offset: int = 0,
+    ) -> None:
+        super().__init__()
+        self.cell_label = cell_label
+        self.cell_number = cell_number
+        self.is_variable = is_variable
+        self.pyplot_names = pyplot_names
+        self.keep_display = keep_display
+        self.allow_ipython = allow_ipython
+        self.figure_call = figure_call
+        self.line_offset = line_offset
+        self.result = CellRewrite()
+        self._scope_depth = 0
+        self._block_depth = 0
+
+    # -- scopes ------------------------------------------------------------------------------
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self._scope_depth += 1
+        return True
+
+    def leave_FunctionDef(
+        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
+    ) -> cst.FunctionDef:
+        self._scope_depth -= 1
+        return updated_node
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self._scope_depth += 1
+        return True
+
+    def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
+        self._scope_depth -= 1
+        return updated_node
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> bool:
+        self._block_depth += 1
+        return True
+
+    def leave_IndentedBlock(
+        self, original_node: cst.IndentedBlock, updated_node: cst.IndentedBlock
+    ) -> cst.IndentedBlock:
+        self._block_depth -= 1
+        if not updated_node.body:  # every statement was dropped: keep the block valid
+            return updated_node.with_changes(body=[cst.SimpleStatementLine([cst.Pass()])])
+        return updated_node
+
+    # -- statements --------------------------------------------------------------------------
+    def leave_SimpleStatementLine(
+        self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
+    ) -> Union[cst.BaseStatement, cst.FlattenSentinel[cst.BaseStatement], cst.RemovalSentinel]:
+        replacement: list[cst.BaseStatement] = []
+        kept: list[cst.BaseSmallStatement] = []
+        changed = False
+        for small in updated_node.body:
+            new = self._rewrite_small(small)
+            if new is None:
+                kept.append(small)
+                continue
+            changed = True
+            if kept:
+                replacement.append(updated_node.with_changes(body=kept, leading_lines=()))
+                kept = []
+            replacement.extend(new)
+        if not changed:
+            return updated_node
+        if kept:
+            replacement.append(updated_node.with_changes(body=kept, leading_lines=()))
+        if not replacement:
+            if any(line.comment for line in updated_node.leading_lines):
+                # keep the comments that stood above the dropped line; the renderer moves
+                # them onto the next statement and drops the `pass`
+                return cst.SimpleStatementLine([cst.Pass()], leading_lines=updated_node.leading_lines)
+            return cst.RemoveFromParent()
+        first = replacement[0]
+        replacement[0] = first.with_changes(  # type: ignore[call-arg]
+            leading_lines=[*updated_node.leading_lines, *first.leading_lines]  # type: ignore[attr-defined]
+        )
+        return cst.FlattenSentinel(replacement)
+
+    def _rewrite_small(self, small: cst.BaseSmallStatement) -> list[cst.BaseStatement] | None:
+        """Replacement statements for ``small``, or ``None`` to keep it as it is."""
+        if isinstance(small, cst.Expr) and m.matches(small.value, _GET_IPYTHON_CALL):
+            magic = _magic_of(small.value)  # type: ignore[arg-type]
+            if magic is not None:
+                return self._translate(magic, None)
+        if isinstance(small, cst.Assign) and m.matches(small.value, _GET_IPYTHON_CALL):
+            magic = _magic_of(small.value)  # type: ignore[arg-type]
+            if magic is not None:
+                return self._translate(magic, small)
+        if self._scope_depth:
+            return None
+        if isinstance(small, cst.AnnAssign):
+            # main declares the notebook's globals `global`, and annotated globals are a
+            # SyntaxError there: keep the assignment, drop the annotation
+            if small.value is None:
+                return []
+            target = cst.AssignTarget(small.target)
+            return [cst.SimpleStatementLine([cst.Assign([target], small.value)])]
+        if isinstance(small, cst.Expr):
+            return self._rewrite_expression_statement(small)
+        return None
+
+    def _rewrite_expression_statement(self, small: cst.Expr) -> list[cst.BaseStatement] | None:
+        value = small.value
+        if not self.keep_display and self._block_depth == 0 and _is_display_only(value):
+            code = cst.Module([]).code_for_node(value)
+            self.result.notes.append(f"{self.cell_label}: dropped display-only `{code}`")
+            return []
+        if isinstance(value, cst.Call) and not self.keep_display:
+            callee = _dotted(value.func)
+            if callee in ("display", "IPython.display.display") and self._block_depth == 0:
+                self.result.notes.append(f"{self.cell_label}: dropped `display(...)`")
+                return []
+            if (
+                self.figure_call is not None
+                and callee is not None
+                and callee.count(".") == 1
+                and callee.split(".")[0] in self.pyplot_names
+                and callee.endswith(".show")
+            ):
+                self.result.saves_figures = True
+                self.result.notes.append(f"{self.cell_label}: `{callee}()` saves figures instead")
+                return [cst.parse_statement(self.figure_call)]
+        return None
+
+    # -- magics ------------------------------------------------------------------------------
+    def _translate(self, magic: Magic, assign: cst.Assign | None) -> list[cst.BaseStatement] | None:
+        magic = Magic(magic.kind, magic.name, magic.args, magic.body, magic.line + self.line_offset)
+        try:
+            translation = translate_magic(magic, self.is_variable, as_expression=assign is not None)
+        except Untranslatable as exc:
+            if self.allow_ipython:
+                self.result.notes.append(f"{self.cell_label}: kept {magic.display} (runs under IPython)")
+                self.result.imports.add("from IPython import get_ipython")
+                return None
+            raise MagicError(magic, str(exc)) from None
+        self._collect(translation)
+        if translation.inner_code is not None:
+            statements = self._inner_statements(translation.inner_code, magic)
+            if translation.capture:
+                statements = [_captured(statements)]
+            if assign is not None:
+                return _assign_last_expression(assign, statements, magic)
+            return statements
+        if translation.code is None:
+            return []
+        if assign is not None:
+            value = cst.parse_expression(translation.code)
+            return [cst.SimpleStatementLine([assign.with_changes(value=value)])]
+        return list(cst.parse_module(translation.code + "\n").body)
+
+    def _collect(self, translation: MagicTranslation) -> None:
+        self.result.notes.append(f"{self.cell_label}: {translation.note}")
+        self.result.imports |= translation.imports
+        self.result.helpers |= translation.helpers
+        self.result.requirements += translation.requirements
+
+    def _inner_statements(self, code: str, magic: Magic) -> list[cst.BaseStatement]:
+        """The statements of a code magic's code, themselves rewritten."""
+        python = mask_ipython(code)
+        try:
+            module = cst.parse_module(python if python.endswith("\n") else python + "\n")
+        except cst.ParserSyntaxError as exc:
+            raise MagicError(magic, f"the code of {magic.display} does not parse: {exc.message}") from None
+        rewritten = module.visit(self)
+        body = list(rewritten.body)
+        if body and module.header:
+            body[0] = body[0].with_changes(leading_lines=[*module.header, *body[0].leading_lines])
+        return body
+
+
+def _captured(statements: Sequence[cst.BaseStatement]) -> cst.BaseStatement:
+    """``with redirect_stdout(StringIO()), redirect_stderr(StringIO()):`` around ``statements``."""
+    template = cst.parse_statement(
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+        "    pass\n"
+    )
+    assert isinstance(template, cst.With)
+    body = list(statements) or [cst.SimpleStatementLine([cst.Pass()])]
+    return template.with_changes(body=cst.IndentedBlock(body=body))
+
+
+def _assign_last_expression(
+    assign: cst.Assign, statements: list[cst.BaseStatement], magic: Magic
+) -> list[cst.BaseStatement]:
+    """``x = %time f()`` → ``x = f()``: the timed code must be one expression."""
+    if len(statements) == 1 and m.matches(statements[0], m.SimpleStatementLine(body=[m.Expr()])):
+        expr = statements[0].body[0]  # type: ignore[attr-defined]
+        return [cst.SimpleStatementLine([assign.with_changes(value=expr.value)])]
+    raise MagicError(magic, f"the value of {magic.display} is not a single expression")

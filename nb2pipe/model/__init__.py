@@ -1,0 +1,7 @@
+"""The notebook model: typed, immutable cells and notebooks, and the loader that builds them."""
+
+from nb2pipe.model.load import load_notebook, notebook_from_json
+from nb2pipe.model.notebook import Cell, CellKind, Notebook, Output
+from nb2pipe.model.tags import CellRole
+
+__all__ = ["Cell", "CellKind", "CellRole", "Notebook", "Output", "load_notebook", "notebook_from_json"]

@@ -1,0 +1,107 @@
+"""The typed, immutable notebook model every layer of nb2pipe works on."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from nb2pipe.errors import CellLocation
+from nb2pipe.model.tags import CellRole
+
+__all__ = ["Cell", "CellKind", "Notebook", "Output"]
+
+
+class CellKind(str, enum.Enum):
+    CODE = "code"
+    MARKDOWN = "markdown"
+    RAW = "raw"
+
+
+@dataclass(frozen=True)
+class Output:
+    """One saved output of a code cell (nbformat v4 output, typed)."""
+
+    output_type: str  #: "stream", "execute_result", "display_data" or "error"
+    name: str | None = None  #: stream name ("stdout"/"stderr") for streams
+    text: str | None = None  #: stream text
+    data: Mapping[str, str] = field(default_factory=dict)  #: MIME type -> content (joined)
+    execution_count: int | None = None
+    ename: str | None = None
+    evalue: str | None = None
+    traceback: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A notebook cell. ``index`` is its 0-based position among all cells of the notebook."""
+
+    index: int
+    kind: CellKind
+    source: str
+    id: str | None = None
+    tags: tuple[str, ...] = ()
+    role: CellRole = field(default_factory=CellRole)
+    execution_count: int | None = None
+    outputs: tuple[Output, ...] = ()
+
+    @property
+    def is_code(self) -> bool:
+        return self.kind is CellKind.CODE
+
+    @property
+    def source_hash(self) -> str:
+        return hashlib.sha256(self.source.encode()).hexdigest()[:16]
+
+    def location(self, path: Path | None, line: int | None = None) -> CellLocation:
+        return CellLocation(path, self.index, self.id, line)
+
+    @property
+    def label(self) -> str:
+        """How messages name this cell: ``cell 3 (id ab12)``, 1-based like the UI shows."""
+        return f"cell {self.index + 1}" + (f" (id {self.id})" if self.id else "")
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """A loaded notebook: its cells and the metadata nb2pipe needs."""
+
+    cells: tuple[Cell, ...]
+    path: Path | None = None
+    kernel_name: str | None = None
+    language: str = "python"
+    nbformat: tuple[int, int] = (4, 5)
+
+    @property
+    def code_cells(self) -> tuple[Cell, ...]:
+        return tuple(cell for cell in self.cells if cell.is_code)
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path is not None else "notebook.ipynb"
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem if self.path is not None else "notebook"
+
+    @property
+    def title(self) -> str | None:
+        """The text of the first Markdown heading, if any."""
+        for cell in self.cells:
+            if cell.kind is not CellKind.MARKDOWN:
+                continue
+            for line in cell.source.splitlines():
+                stripped = line.strip()
+                if stripped.startswith("#"):
+                    text = stripped.lstrip("#").strip()
+                    if text:
+                        return text
+        return None
+
+    def cell_by_id(self, cell_id: str) -> Cell | None:
+        for cell in self.cells:
+            if cell.id == cell_id:
+                return cell
+        return None
