@@ -330,7 +330,10 @@ class _ScriptBuilder:
             global_names.append(names.figures_dir)
         for chunk in _chunks(global_names, 80):
             head.append(cst.parse_statement(f"global {', '.join(chunk)}\n"))
-        head.append(cst.parse_statement(f"{names.params} = {names.parse_params}({names.argv})\n"))
+        if self.plan.parameters or self.plan.uses_matplotlib:
+            head.append(cst.parse_statement(f"{names.params} = {names.parse_params}({names.argv})\n"))
+        else:
+            head.append(cst.parse_statement(f"{names.parse_params}({names.argv})  # --help\n"))
         if self.plan.uses_matplotlib:
             head.append(cst.parse_statement(f"{names.figures_dir} = {names.params}.figures_dir\n"))
         body = head + self.main_body

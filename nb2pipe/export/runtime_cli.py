@@ -10,11 +10,8 @@ level.
 from __future__ import annotations
 
 import argparse
-import pathlib
-from typing import Callable
-
 # --- nb2pipe runtime: copied into exported scripts below this line ---
-def _convert(kind: str, optional: bool) -> "Callable[[object], object]":
+def _convert(kind: str, optional: bool):  # noqa: ANN202 (copied into scripts: no typing import)
     """The converter for one parameter kind, for command-line text and config-file values."""
     import datetime
     import json
@@ -60,7 +57,7 @@ def _convert(kind: str, optional: bool) -> "Callable[[object], object]":
     return convert
 
 
-def _read_config(path: "pathlib.Path") -> dict:
+def _read_config(path) -> dict:  # noqa: ANN001
     """Read a YAML, TOML or JSON config file into a dict of parameter values."""
     import json
 
@@ -88,7 +85,7 @@ def _read_config(path: "pathlib.Path") -> dict:
 
 
 def _parse_params(
-    parser: argparse.ArgumentParser, kinds: "dict[str, tuple[str, bool]]", argv: "list[str] | None"
+    parser: argparse.ArgumentParser, kinds: dict, argv: list | None
 ) -> argparse.Namespace:
     """Parse ``argv`` with precedence: notebook defaults < ``--config`` file < command line."""
     import datetime

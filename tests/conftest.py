@@ -1,0 +1,82 @@
+"""Shared fixtures: tiny notebooks built inline, the sample notebooks, golden-file updating."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "sample_notebooks"
+#: Real public notebooks (with their data) laid beside the repo; read-only in CI.
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden", action="store_true", help="rewrite the expected golden outputs"
+    )
+    parser.addoption(
+        "--corpus", default="subset", choices=["subset", "all", "none"],
+        help="which ../shared/corpus notebooks the corpus tests run",
+    )
+
+
+Cell = str | tuple[str, list[str]] | dict[str, Any]
+
+
+def notebook_json(*cells: Cell, kernel: str = "python3", language: str = "python") -> dict[str, Any]:
+    """nbformat 4.5 JSON for ``cells``: a string is a code cell, ``(source, tags)`` a tagged
+    code cell, and a dict is merged into a cell (``{"cell_type": "markdown", "source": ...}``)."""
+    out = []
+    for index, cell in enumerate(cells):
+        base: dict[str, Any] = {
+            "cell_type": "code",
+            "id": f"c{index}",
+            "metadata": {},
+            "source": "",
+            "outputs": [],
+            "execution_count": None,
+        }
+        if isinstance(cell, str):
+            base["source"] = cell
+        elif isinstance(cell, tuple):
+            base["source"], base["metadata"]["tags"] = cell[0], list(cell[1])
+        else:
+            base.update(cell)
+            if base["cell_type"] != "code":
+                base.pop("outputs", None)
+                base.pop("execution_count", None)
+        out.append(base)
+    return {
+        "cells": out,
+        "metadata": {
+            "kernelspec": {"name": kernel, "display_name": kernel, "language": language},
+            "language_info": {"name": language},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+@pytest.fixture
+def make_notebook(tmp_path: Path) -> Callable[..., Path]:
+    """Write a notebook of ``cells`` into ``tmp_path`` and return its path."""
+
+    def make(*cells: Cell, name: str = "notebook.ipynb", **kwargs: Any) -> Path:
+        path = tmp_path / name
+        path.write_text(json.dumps(notebook_json(*cells, **kwargs), indent=1), encoding="utf-8")
+        return path
+
+    return make
+
+
+@pytest.fixture
+def samples_copy(tmp_path: Path) -> Path:
+    """A writable copy of ``sample_notebooks/`` (scripts get exported beside the notebooks)."""
+    target = tmp_path / "samples"
+    shutil.copytree(SAMPLES, target, ignore=shutil.ignore_patterns("*.py", "figures", "runs"))
+    return target

@@ -1,0 +1,64 @@
+"""Run a notebook in a fresh kernel and its exported script, and compare their stdout."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from nb2pipe.analysis import parse_cell
+from nb2pipe.model import load_notebook
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
+#: What %time / %timeit print; the script runs the statement without timing it.
+_TIMING_LINE = re.compile(
+    r"^(CPU times: .*|Wall time: .*|\S+ ± \S+ \S+ per loop .*|\d+(\.\d+)? \S+ ± .*per loop.*)$"
+)
+_TIMING_MAGICS = frozenset({"time", "timeit", "prun"})
+
+
+def normalize(text: str) -> str:
+    lines = [_ADDRESS.sub("0xADDR", line).rstrip() for line in text.splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines)
+
+
+def notebook_stdout(notebook_path: Path, timeout: int = 300) -> str:
+    """The stdout the exported cells of ``notebook_path`` print in a fresh kernel."""
+    model = load_notebook(notebook_path)
+    nb = nbformat.read(notebook_path, as_version=4)
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3",
+        resources={"metadata": {"path": str(notebook_path.parent)}},
+    )
+    client.execute()
+    chunks = []
+    for cell, executed in zip(model.cells, nb.cells):
+        role = cell.role
+        if not cell.is_code or role.skip or role.raises_exception or role.injected_parameters:
+            continue
+        text = "".join(
+            out.get("text", "")
+            for out in executed.get("outputs", [])
+            if out.get("output_type") == "stream" and out.get("name") == "stdout"
+        )
+        magics = parse_cell(cell).symbols.magics
+        if any(magic.name in _TIMING_MAGICS for magic in magics):
+            text = "\n".join(l for l in text.splitlines() if not _TIMING_LINE.match(l.strip()))
+            text += "\n" if text else ""
+        chunks.append(text)
+    return normalize("".join(chunks))
+
+
+def script_stdout(script: Path, *args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+    result = subprocess.run(
+        [sys.executable, str(script), *args], cwd=cwd or script.parent,
+        capture_output=True, text=True, timeout=300,
+        env={"MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin", "HOME": str(script.parent)},
+    )
+    return result.returncode, normalize(result.stdout), result.stderr
