@@ -1,0 +1,35 @@
+# The README's two commands: `make demo` and `make test`. Both set up .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := build/demo
+
+.PHONY: demo test bench clean
+
+$(VENV)/.installed: pyproject.toml labextension/package.json labextension/yarn.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Export every sample notebook to a script, then run the training script twice with
+# different parameters: what a user does on their first day.
+demo: $(VENV)/.installed
+	rm -rf $(DEMO) && mkdir -p $(DEMO) && cp -r sample_notebooks/. $(DEMO)/
+	$(BIN)/nb2pipe export $(DEMO)/*.ipynb
+	cd $(DEMO) && ../../$(BIN)/python train_classifier.py --help
+	cd $(DEMO) && ../../$(BIN)/python train_classifier.py
+	cd $(DEMO) && ../../$(BIN)/python train_classifier.py --n-estimators 10 --max-depth 2
+	@echo "Scripts and figures are in $(DEMO)/"
+
+# The whole test suite, browser tests included (installs Debian's chromium when missing).
+test: $(VENV)/.installed
+	bash .ci/install-browser
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/bench_export.py
+
+clean:
+	rm -rf build $(VENV)

@@ -1,0 +1,79 @@
+"""Exported scripts print what their notebooks print, in a fresh kernel and in a subprocess."""
+
+from __future__ import annotations
+
+import difflib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nb2pipe.analysis import MagicKind, analyze_notebook
+from nb2pipe.export import export_notebook
+from nb2pipe.model import load_notebook
+
+from ..conftest import CORPUS, SAMPLES
+from .equivalence import notebook_stdout, script_stdout
+
+
+def _has_shell_escapes(notebook: Path) -> bool:
+    analysis = analyze_notebook(load_notebook(notebook))
+    return any(
+        magic.kind in (MagicKind.SYSTEM, MagicKind.GETOUTPUT)
+        for parsed in analysis.cells
+        for magic in parsed.symbols.magics
+    )
+
+
+def assert_same_stdout(notebook: Path) -> None:
+    """Run the notebook in its folder and the script in a pristine copy of that folder."""
+    copy = notebook.parent.with_name(notebook.parent.name + "-script")
+    shutil.copytree(notebook.parent, copy)
+    script = export_notebook(copy / notebook.name).script_path
+    expected = notebook_stdout(notebook)
+    code, actual, stderr = script_stdout(script)
+    assert code == 0, stderr
+    if _has_shell_escapes(notebook):
+        # `!ls` formats in columns on the kernel's pty and one name a line on a pipe
+        expected, actual = " ".join(expected.split()), " ".join(actual.split())
+    assert actual == expected, "\n".join(
+        difflib.unified_diff(expected.splitlines(), actual.splitlines(), "notebook", "script", lineterm="")
+    )
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.glob("*.ipynb")))
+def test_sample_script_prints_what_the_notebook_prints(samples_copy: Path, name: str) -> None:
+    assert_same_stdout(samples_copy / name)
+
+
+@pytest.mark.kernel
+def test_parameters_on_the_command_line_reach_notebook_functions(samples_copy: Path) -> None:
+    script = export_notebook(samples_copy / "train_classifier.ipynb").script_path
+    code, default_run, _ = script_stdout(script)
+    code2, changed_run, stderr = script_stdout(script, "--n-estimators", "5", "--max-depth", "1")
+    assert code == code2 == 0, stderr
+    # build_model() reads n_estimators / max_depth as globals: the metrics change
+    assert default_run != changed_run
+    assert (samples_copy / "figures").is_dir()
+
+
+def _corpus_notebooks() -> list[Path]:
+    folder = CORPUS / "runnable"
+    return sorted(folder.rglob("*.ipynb")) if folder.is_dir() else []
+
+
+@pytest.mark.kernel
+@pytest.mark.corpus
+@pytest.mark.parametrize("notebook", _corpus_notebooks() or [None], ids=lambda p: p.stem if p else "absent")
+def test_corpus_script_prints_what_the_notebook_prints(
+    notebook: Path | None, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if notebook is None:
+        pytest.skip(f"no corpus at {CORPUS / 'runnable'}")
+    selection = request.config.getoption("--corpus")
+    if selection == "none" or (selection == "subset" and _corpus_notebooks().index(notebook) % 4):
+        pytest.skip("not in the CI subset (run with --corpus=all)")
+    copy = tmp_path / notebook.parent.name
+    shutil.copytree(notebook.parent, copy)
+    assert_same_stdout(copy / notebook.name)

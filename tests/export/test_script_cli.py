@@ -1,0 +1,115 @@
+"""The exported script's own CLI: typed options, --config files, precedence, --dump-config."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nb2pipe.export import export_notebook
+
+PARAMETERS = '''
+import datetime
+from pathlib import Path
+'''
+
+
+@pytest.fixture
+def script(make_notebook) -> Path:
+    notebook = make_notebook(
+        "import datetime\nfrom pathlib import Path",
+        (
+            "lr = 0.1  # learning rate\n"
+            "epochs: int = 3  # passes over the data\n"
+            "name = 'base'\n"
+            "shuffle = True  # shuffle rows\n"
+            "limit: int | None = None  # row cap\n"
+            "layers = [64, 32]\n"
+            "data_dir = Path('data')\n"
+            "start = datetime.date(2024, 1, 31)",
+            ["parameters"],
+        ),
+        "def show():\n    print(lr, epochs, name, shuffle, limit, layers, data_dir, start)\nshow()",
+    )
+    return export_notebook(notebook).script_path
+
+
+def run(script: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
+                          cwd=script.parent)
+
+
+def test_defaults(script: Path) -> None:
+    assert run(script).stdout == "0.1 3 base True None [64, 32] data 2024-01-31\n"
+
+
+def test_help_lists_parameters_with_types_and_help(script: Path) -> None:
+    out = run(script, "--help").stdout
+    for expected in ("--lr FLOAT", "learning rate", "--epochs INT", "passes over the data",
+                     "--shuffle, --no-shuffle", "--limit INT", "--layers JSON",
+                     "--data-dir PATH", "--start DATE", "--config FILE", "--dump-config"):
+        assert expected in out
+
+
+def test_command_line_values(script: Path) -> None:
+    out = run(script, "--lr", "0.5", "--epochs", "7", "--no-shuffle", "--limit", "10",
+              "--layers", "[8]", "--data-dir", "x/y", "--start", "2025-02-03", "--name", "z").stdout
+    assert out == "0.5 7 z False 10 [8] x/y 2025-02-03\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "many"], "argument --epochs: invalid int value: 'many'"),
+    (["--lr", "fast"], "argument --lr: invalid float value"),
+    (["--layers", "[1,"], "argument --layers: invalid json value"),
+    (["--start", "yesterday"], "argument --start: invalid date value"),
+    (["--unknown", "1"], "unrecognized arguments: --unknown"),
+])
+def test_bad_values_are_argparse_errors(script: Path, args: list[str], message: str) -> None:
+    result = run(script, *args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("suffix, text", [
+    (".yaml", "lr: 0.25\nepochs: 5\nlayers: [1, 2]\nstart: 2023-05-06\n"),
+    (".toml", 'lr = 0.25\nepochs = 5\nlayers = [1, 2]\nstart = "2023-05-06"\n'),
+    (".json", json.dumps({"lr": 0.25, "epochs": 5, "layers": [1, 2], "start": "2023-05-06"})),
+])
+def test_config_files_and_precedence(script: Path, suffix: str, text: str) -> None:
+    config = script.parent / f"params{suffix}"
+    config.write_text(text)
+    assert run(script, "--config", str(config)).stdout == "0.25 5 base True None [1, 2] data 2023-05-06\n"
+    # command line beats config file, which beats the notebook default
+    out = run(script, "--config", str(config), "--epochs", "9").stdout
+    assert out == "0.25 9 base True None [1, 2] data 2023-05-06\n"
+
+
+def test_unknown_config_key_and_bad_config_value(script: Path) -> None:
+    config = script.parent / "bad.yaml"
+    config.write_text("lr: 0.2\nlearning_rate: 0.3\n")
+    result = run(script, "--config", str(config))
+    assert result.returncode == 2 and "unknown parameter(s) learning_rate" in result.stderr
+    config.write_text("epochs: lots\n")
+    result = run(script, "--config", str(config))
+    assert result.returncode == 2 and "epochs: invalid literal" in result.stderr
+
+
+def test_dump_config_round_trips(script: Path) -> None:
+    dumped = run(script, "--lr", "0.7", "--dump-config").stdout
+    assert "lr: 0.7\n" in dumped and 'data_dir: "data"' in dumped
+    config = script.parent / "dumped.yaml"
+    config.write_text(dumped)
+    assert run(script, "--config", str(config)).stdout == "0.7 3 base True None [64, 32] data 2024-01-31\n"
+
+
+def test_importing_the_script_runs_no_notebook_work(script: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import importlib.util, sys; "
+         f"spec = importlib.util.spec_from_file_location('s', {str(script)!r}); "
+         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); print('imported')"],
+        capture_output=True, text=True,
+    )
+    assert result.stdout == "imported\n"
