@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import os
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,16 +145,27 @@ def check_notebook(notebook_path: str | Path, options: ExportOptions = ExportOpt
     return CheckStatus.STALE
 
 
-# ``"pandas==2.2.3",`` and ``requires-python = ">=3.11"`` differ across machines; --check
-# compares the distribution names only. This reads the PEP 723 block's TOML lines, not Python.
-_VERSION_IN_SCRIPT_BLOCK = re.compile(r'^(#\s+"[A-Za-z0-9_.\-\[\]]+)(?:[=<>!~][^"]*)?(",)$|^(# requires-python = ).*$', re.M)
-
-
 def _without_versions(code: str) -> str:
-    head, sep, rest = code.partition("# ///\n")  # the block ends at the second "# ///"
-    block, sep2, tail = rest.partition("# ///\n")
-    block = _VERSION_IN_SCRIPT_BLOCK.sub(lambda m: (m.group(1) + m.group(2)) if m.group(1) else m.group(3), block)
-    return head + sep + block + sep2 + tail
+    """``code`` with the versions in its PEP 723 block blanked (they differ across machines).
+
+    This reads the block's TOML lines (``#     "pandas==2.2.3",``), not Python source.
+    """
+    out = []
+    in_block = False
+    for line in code.splitlines(keepends=True):
+        if line.startswith("# /// script"):
+            in_block = True
+        elif line.startswith("# ///"):
+            in_block = False
+        elif in_block and line.startswith("# requires-python"):
+            line = "# requires-python\n"
+        elif in_block and line.startswith('#     "'):
+            requirement = line.split('"')[1]
+            for separator in "=<>!~;[ ":
+                requirement = requirement.split(separator, 1)[0]
+            line = f'#     "{requirement.lower()}",\n'
+        out.append(line)
+    return "".join(out)
 
 
 def is_generated(path: Path) -> bool:
