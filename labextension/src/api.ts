@@ -24,10 +24,23 @@ export interface IHazard {
 
 /** Export summary as serialized by nb2pipe's `ExportSummary.to_json()`. */
 export interface IExportSummary {
+  notebook: string;
+  script: string;
+  /** Number of code cells exported. */
   cells: number;
-  parameters: unknown[];
-  removed: unknown[];
-  notes: unknown[];
+  parameters: IParameter[];
+  /** Pinned requirements written into the script's inline metadata. */
+  requirements: string[];
+  notes: string[];
+}
+
+/** One notebook parameter that became a command-line option of the script. */
+export interface IParameter {
+  name: string;
+  type: string;
+  default: unknown;
+  optional: boolean;
+  help: string | null;
 }
 
 /** Reply of `POST /nb2pipe/export`. */

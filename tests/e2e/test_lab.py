@@ -1,0 +1,122 @@
+"""The "Export to script" button and command in a real JupyterLab, driven by headless chromium."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from nb2pipe.export import ExportOptions, export_notebook
+
+pytestmark = pytest.mark.e2e
+
+EXPORT_BUTTON = '.jp-NotebookPanel-toolbar [data-command="nb2pipe:export-to-script"]'
+TOAST = ".Toastify__toast"
+DIALOG = ".jp-Dialog-content"
+LAB_START_TIMEOUT = 90_000  # ms: first paint of Lab plus the notebook on 2 cores
+
+
+def open_notebook(page, lab_server, api_path: str) -> None:
+    page.goto(lab_server.lab_url(api_path))
+    page.locator(EXPORT_BUTTON).wait_for(state="visible", timeout=LAB_START_TIMEOUT)
+    # Lab covers the notebook with a spinner until its model is loaded and rendered.
+    page.locator(".jp-NotebookPanel .jp-Spinner").wait_for(state="detached")
+    page.locator(".jp-Notebook .jp-CodeCell .cm-content").first.wait_for(state="visible")
+
+
+def open_command_palette(page) -> None:
+    """Ctrl+Shift+C, as a user would; retried because Lab may still be moving the focus."""
+    palette_input = page.locator(".lm-CommandPalette-input")
+    for _ in range(5):
+        page.locator(".jp-NotebookPanel-notebook").click(position={"x": 5, "y": 5})
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+Shift+C")
+        try:
+            palette_input.wait_for(state="visible", timeout=3_000)
+            return
+        except PlaywrightTimeoutError:
+            continue
+    palette_input.wait_for(state="visible")
+
+
+def expected_script(lab_server, api_path: str, tmp_path: Path) -> str:
+    """What nb2pipe's Python API writes for the same notebook (the UI must match it)."""
+    source = lab_server.root_dir / api_path
+    copy = tmp_path / source.parent.name / source.name
+    copy.parent.mkdir(parents=True)
+    shutil.copy(source, copy)
+    result = export_notebook(copy, ExportOptions())
+    return result.script_path.read_text().replace(str(tmp_path), str(lab_server.root_dir))
+
+
+def test_toolbar_button_exports_opens_script_and_shows_summary(
+    page, lab_server, sample_notebook: str, screenshots: Path, tmp_path: Path
+) -> None:
+    open_notebook(page, lab_server, sample_notebook)
+    button = page.locator(EXPORT_BUTTON)
+    assert button.inner_text().strip() == "Export to script"
+    page.screenshot(path=screenshots / "notebook-export-button.png")
+
+    button.click()
+
+    script_api_path = sample_notebook.removesuffix(".ipynb") + ".py"
+    script_name = Path(script_api_path).name
+    toast = page.locator(TOAST, has_text=f"Exported to {script_api_path}")
+    toast.wait_for(state="visible")
+    assert "cells" in toast.inner_text()
+    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=script_name)
+    tab.wait_for(state="visible")
+    editor = page.locator(".jp-FileEditor .cm-content")
+    editor.wait_for(state="visible")
+    page.wait_for_function(
+        "text => document.querySelector('.jp-FileEditor .cm-content')?.innerText.includes(text)",
+        arg="def build_model",
+    )
+    page.wait_for_timeout(500)  # let the toast finish sliding in
+    page.screenshot(path=screenshots / "export-result.png")
+
+    script = (lab_server.root_dir / script_api_path).read_text()
+    assert script == expected_script(lab_server, sample_notebook, tmp_path)
+    assert "def build_model():" in script and "RandomForestClassifier" in script
+
+    toast.get_by_role("button", name="Show summary").click()
+    dialog = page.locator(DIALOG, has_text=f"Exported to {script_api_path}")
+    dialog.wait_for(state="visible")
+    summary = dialog.locator(".nb2pipe-Summary").inner_text()
+    assert summary.strip()
+    page.screenshot(path=screenshots / "export-summary.png")
+
+
+def test_unknown_magic_shows_error_dialog_naming_the_cell(
+    page, lab_server, make_notebook, screenshots: Path
+) -> None:
+    make_notebook(lab_server.root_dir / "bad_magic.ipynb", "x = 1", "%foo_unknown_magic\nx")
+    open_notebook(page, lab_server, "bad_magic.ipynb")
+
+    page.locator(EXPORT_BUTTON).click()
+
+    dialog = page.locator(DIALOG, has_text="Export to script failed")
+    dialog.wait_for(state="visible")
+    message = dialog.inner_text()
+    assert "bad_magic.ipynb" in message and "cell 2" in message, message
+    page.screenshot(path=screenshots / "export-error.png")
+    assert not (lab_server.root_dir / "bad_magic.py").exists()
+
+
+def test_command_palette_entry_exports(page, lab_server, make_notebook) -> None:
+    make_notebook(lab_server.root_dir / "palette.ipynb", "import math", "area = math.pi * 2.0**2")
+    open_notebook(page, lab_server, "palette.ipynb")
+    open_command_palette(page)
+    palette_input = page.locator(".lm-CommandPalette-input")
+    palette_input.fill("Export to script")
+    item = page.locator(
+        '.lm-CommandPalette-item[data-command="nb2pipe:export-to-script"]'
+    )
+    item.wait_for(state="visible")
+    item.click()
+
+    page.locator(TOAST, has_text="Exported to palette.py").wait_for(state="visible")
+    script = (lab_server.root_dir / "palette.py").read_text()
+    assert "area = math.pi * 2.0**2" in script
