@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 import textwrap
@@ -99,11 +100,16 @@ class _ScriptBuilder:
             allow_ipython=self.plan.options.allow_ipython,
             figure_call=self._figure_call(cell.index) if self.plan.uses_matplotlib else None,
         )
+        has_magics = bool(parsed.symbols.magics)
         try:
             for statement in hoisted:
-                self._hoist(statement.visit(transformer), comment_lines if not staying else [])
+                if has_magics:
+                    statement = statement.visit(transformer)
+                self._hoist(statement, comment_lines if not staying else [])
                 comment_lines = comment_lines if staying else []
-            rewritten = cst.Module(body=staying).visit(transformer)
+            rewritten = cst.Module(body=staying)
+            if has_magics or _needs_rewrite(parsed.tree):
+                rewritten = rewritten.visit(transformer)
         except MagicError as exc:
             raise UnsupportedMagicError(
                 cell.location(self.plan.analysis.notebook.path, exc.magic.line),
@@ -345,6 +351,36 @@ class _ScriptBuilder:
             body=cst.IndentedBlock(body=body, footer=_comment_lines(self.pending_lines))
         )
         return cst.Module(body=[function]).code
+
+
+def _needs_rewrite(tree: ast.Module) -> bool:
+    """Whether code running in ``main``'s scope has anything the transformer changes.
+
+    Checked on the cell's standard-library tree so that most cells skip the libcst
+    transformer (the costliest step of an export). Must agree with
+    :class:`RewriteCellTransformer`: annotated assignments, display-only expressions,
+    ``display(...)`` and ``*.show()`` calls.
+    """
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.AnnAssign):
+            return True
+        if isinstance(node, ast.Expr):
+            value = node.value
+            if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript, ast.Tuple)):
+                return True
+            if isinstance(value, ast.Call):
+                func = value.func
+                if isinstance(func, ast.Name) and func.id == "display":
+                    return True
+                if isinstance(func, ast.Attribute) and func.attr in ("show", "display"):
+                    return True
+        if isinstance(node, ast.stmt):
+            pending.extend(ast.iter_child_nodes(node))
+    return False
 
 
 def _imported_modules(plan: CellPlan) -> list[str]:

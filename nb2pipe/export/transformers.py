@@ -7,17 +7,27 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence, Union
 
 import libcst as cst
-import libcst.matchers as m
 
 from nb2pipe.analysis.magics import Magic, magic_from_call, mask_ipython
 from nb2pipe.export.magics import MagicTranslation, Untranslatable, translate_magic
 
 __all__ = ["CellRewrite", "RewriteCellTransformer"]
 
-_GET_IPYTHON_CALL = m.Call(
-    func=m.Attribute(value=m.Call(func=m.Name("get_ipython"), args=())),
-)
-_DISPLAY_ONLY = m.Name() | m.Attribute() | m.Subscript()
+# libcst.matchers would read better here, but importing it costs 0.3 s of every export (more
+# than the whole analysis of a 1,000-cell notebook): these two shapes are checked by hand.
+
+
+def _is_get_ipython_call(node: cst.BaseExpression) -> bool:
+    """``get_ipython().<method>(...)``."""
+    if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+        return False
+    receiver = node.func.value
+    return (
+        isinstance(receiver, cst.Call)
+        and isinstance(receiver.func, cst.Name)
+        and receiver.func.value == "get_ipython"
+        and not receiver.args
+    )
 
 
 class MagicError(Exception):
@@ -43,7 +53,7 @@ class CellRewrite:
 def _is_display_only(expr: cst.BaseExpression) -> bool:
     if isinstance(expr, cst.Tuple):
         return all(_is_display_only(element.value) for element in expr.elements)
-    if not m.matches(expr, _DISPLAY_ONLY):
+    if not isinstance(expr, (cst.Name, cst.Attribute, cst.Subscript)):
         return False
     return not any(isinstance(node, cst.Call) for node in _walk(expr))
 
@@ -175,11 +185,11 @@ class RewriteCellTransformer(cst.CSTTransformer):
 
     def _rewrite_small(self, small: cst.BaseSmallStatement) -> list[cst.BaseStatement] | None:
         """Replacement statements for ``small``, or ``None`` to keep it as it is."""
-        if isinstance(small, cst.Expr) and m.matches(small.value, _GET_IPYTHON_CALL):
+        if isinstance(small, cst.Expr) and _is_get_ipython_call(small.value):
             magic = _magic_of(small.value)  # type: ignore[arg-type]
             if magic is not None:
                 return self._translate(magic, None)
-        if isinstance(small, cst.Assign) and m.matches(small.value, _GET_IPYTHON_CALL):
+        if isinstance(small, cst.Assign) and _is_get_ipython_call(small.value):
             magic = _magic_of(small.value)  # type: ignore[arg-type]
             if magic is not None:
                 return self._translate(magic, small)
@@ -280,7 +290,11 @@ def _assign_last_expression(
     assign: cst.Assign, statements: list[cst.BaseStatement], magic: Magic
 ) -> list[cst.BaseStatement]:
     """``x = %time f()`` → ``x = f()``: the timed code must be one expression."""
-    if len(statements) == 1 and m.matches(statements[0], m.SimpleStatementLine(body=[m.Expr()])):
-        expr = statements[0].body[0]  # type: ignore[attr-defined]
-        return [cst.SimpleStatementLine([assign.with_changes(value=expr.value)])]
+    only = statements[0] if len(statements) == 1 else None
+    if (
+        isinstance(only, cst.SimpleStatementLine)
+        and len(only.body) == 1
+        and isinstance(only.body[0], cst.Expr)
+    ):
+        return [cst.SimpleStatementLine([assign.with_changes(value=only.body[0].value)])]
     raise MagicError(magic, f"the value of {magic.display} is not a single expression")
