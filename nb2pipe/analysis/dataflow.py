@@ -59,8 +59,15 @@ class Dataflow:
         return out
 
 
-def cell_effects(symbols: CellSymbols, functions: Mapping[str, FunctionSymbols]) -> CellEffects:
-    """Fold the effects of called notebook functions (``functions``: visible definitions) in."""
+def cell_effects(
+    symbols: CellSymbols,
+    functions: Mapping[str, FunctionSymbols],
+    modules: frozenset[str] | set[str] = frozenset(),
+) -> CellEffects:
+    """Fold the effects of called notebook functions (``functions``: visible definitions) in.
+
+    ``modules`` are names bound to imported modules (``np``): never counted as mutated.
+    """
     reads = set(symbols.reads)
     defines = set(symbols.defines)
     mutates = set(symbols.mutates)
@@ -85,6 +92,8 @@ def cell_effects(symbols: CellSymbols, functions: Mapping[str, FunctionSymbols])
         # functions calling notebook functions: follow free names that are known functions
         pending.extend((name, ()) for name in info.free_globals if name in functions)
     reads -= BUILTIN_NAMES
+    # ``np.add(a, b)`` looks like ``s.add(x)``: modules are not mutated by calling their functions
+    mutates -= modules
     return CellEffects(frozenset(reads), frozenset(defines), frozenset(mutates), symbols.deletes)
 
 
@@ -95,11 +104,13 @@ def build_dataflow(cells: Sequence[ParsedCell], ignore: Iterable[str] = ()) -> D
     """
     last_writer: dict[str, int] = {name: -1 for name in ignore}
     functions: dict[str, FunctionSymbols] = {}
+    modules: set[str] = set()
     opaque_seen = False
     flows = []
     for parsed in cells:
         symbols = parsed.symbols
-        effects = cell_effects(symbols, functions)
+        modules.update(b.name for b in symbols.imports if b.attribute is None)
+        effects = cell_effects(symbols, functions, modules)
         inputs = {name: last_writer[name] for name in effects.reads if name in last_writer}
         undefined = frozenset()
         if not opaque_seen:

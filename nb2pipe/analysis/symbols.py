@@ -549,8 +549,8 @@ class _CellVisitor(ast.NodeVisitor):
         for expr in [*node.decorator_list, *node.bases, *(kw.value for kw in node.keywords)]:
             self.visit(expr)
         info = _class_symbols(node)
-        # a class body runs now: what it reads from globals is read by the cell
-        for name in info.free_globals:
+        # a class body runs now: what it evaluates is read by the cell (methods read later)
+        for name in definition_time_reads(node):
             self._read(name)
         self.out.functions.append(info)
         self._define(node.name)

@@ -1,0 +1,105 @@
+"""The one cell-symbol analysis: what a cell defines, reads, mutates and deletes."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from nb2pipe.analysis import gather_cell_symbols, mask_ipython
+from nb2pipe.analysis.magics import MagicKind
+
+
+def symbols(source: str):
+    return gather_cell_symbols(ast.parse(mask_ipython(source)))
+
+
+@pytest.mark.parametrize("source, defines, reads", [
+    ("x = 1", {"x"}, set()),
+    ("y = x + 1", {"y"}, {"x"}),
+    ("x = 1\ny = x", {"x", "y"}, set()),                      # read after the cell binds it
+    ("a, (b, *c) = t", {"a", "b", "c"}, {"t"}),
+    ("for i in items:\n    total += i", {"i", "total"}, {"items", "total"}),
+    ("with open(p) as fh:\n    data = fh.read()", {"fh", "data"}, {"p"}),
+    ("import numpy as np\nimport os.path", {"np", "os"}, set()),
+    ("from a.b import c as d, e", {"d", "e"}, set()),
+    ("def f(x, y=default):\n    return x + g + y", {"f"}, {"default"}),  # g is read at call time
+    ("class K(Base):\n    attr = value\n    def m(self):\n        return later", {"K"}, {"Base", "value"}),
+    ("sq = [i * k for i in rng]", {"sq"}, {"k", "rng"}),       # comprehension variable is local
+    ("ok = any((w := v) > 0 for v in vals)", {"ok", "w"}, {"vals"}),  # walrus binds outside
+    ("f = lambda r: r[col]", {"f"}, {"col"}),
+    ("try:\n    pass\nexcept E as err:\n    msg = err", {"err", "msg"}, {"E"}),
+    ("print(len(x))", set(), {"x"}),                           # builtins are not reads
+    ("%time z = heavy(n)", {"z"}, {"heavy", "n"}),             # code inside a code magic
+    ("%%time\nq = p * 2", {"q"}, {"p"}),
+    ("!ls {folder}", set(), {"folder"}),                       # shell expansion reads names
+    ("files = !ls", {"files"}, set()),
+])
+def test_defines_and_reads(source: str, defines: set[str], reads: set[str]) -> None:
+    result = symbols(source)
+    assert result.defines == defines
+    assert result.reads == reads
+
+
+@pytest.mark.parametrize("source, mutates", [
+    ("df['a'] = 1", {"df"}),
+    ("obj.attr = 2", {"obj"}),
+    ("items.append(3)", {"items"}),
+    ("d.update(e)", {"d"}),
+    ("df.dropna(inplace=True)", {"df"}),
+    ("model.fit(X, y)", {"model"}),
+    ("numpy_add(a, b, out=c)", {"c"}),
+    ("random.shuffle(deck)", {"deck"}),
+    ("x += [1]", {"x"}),
+    ("del cache['k']", {"cache"}),
+    ("arr.sort()", {"arr"}),
+    ("df = df.dropna()", set()),                               # a rebinding, not a mutation
+    ("print(items)", set()),
+])
+def test_mutations(source: str, mutates: set[str]) -> None:
+    assert symbols(source).mutates == mutates
+
+
+def test_rebinds_and_deletes() -> None:
+    result = symbols("df = df.dropna()\ncount += 1\ndel tmp")
+    assert result.rebinds == {"df", "count"}
+    assert result.deletes == {"tmp"}
+
+
+def test_function_symbols() -> None:
+    result = symbols(
+        "def train(model, X, *, log):\n"
+        "    global fitted\n"
+        "    model.fit(X, target)\n"
+        "    log.append(1)\n"
+        "    history.append(2)\n"
+        "    fitted = True\n"
+        "    def inner():\n"
+        "        return threshold\n"
+        "    return inner"
+    )
+    (train,) = result.functions
+    assert train.free_globals == {"target", "history", "threshold"}
+    assert train.global_writes == {"fitted"}
+    assert train.global_mutations == {"history"}
+    assert train.mutated_params == ((0, "model"), (-1, "log"))
+
+
+def test_magics_are_recorded_with_their_lines() -> None:
+    result = symbols("x = 1\n%matplotlib inline\n!echo hi\ny = !ls")
+    assert [(m.kind, m.name, m.line) for m in result.magics] == [
+        (MagicKind.LINE, "matplotlib", 2),
+        (MagicKind.SYSTEM, "", 3),
+        (MagicKind.GETOUTPUT, "", 4),
+    ]
+
+
+def test_star_import_and_run_make_defines_opaque() -> None:
+    assert symbols("from os.path import *").opaque_defines
+    assert symbols("%run helpers.py").opaque_defines
+    assert not symbols("import os").opaque_defines
+
+
+def test_plain_python_is_not_touched_by_masking() -> None:
+    source = "x = 1  # %not a magic\ns = '!not shell'\n"
+    assert mask_ipython(source) == source
