@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
 from dataclasses import dataclass
@@ -175,8 +176,11 @@ def _history_hazards(notebook_path: Path) -> list[dict[str, Any]]:
     if not history.is_file():
         return []
     try:
-        from nb2pipe.tracking import history_hazards
+        tracking = importlib.import_module("nb2pipe.tracking")
     except ImportError:
+        return []
+    history_hazards = getattr(tracking, "history_hazards", None)
+    if history_hazards is None:
         return []
     return [hazard.to_json() for hazard in history_hazards(notebook_path)]
 

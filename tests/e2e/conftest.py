@@ -82,7 +82,9 @@ def _wait_until_up(server: LabServer, proc: subprocess.Popen[bytes]) -> None:
                 return
         except OSError:
             time.sleep(0.25)
-    raise RuntimeError(f"jupyter lab did not answer in {SERVER_START_TIMEOUT} s:\n{server.log_tail()}")
+    raise RuntimeError(
+        f"jupyter lab did not answer in {SERVER_START_TIMEOUT} s:\n{server.log_tail()}"
+    )
 
 
 def _quiet_lab_settings(config_dir: Path) -> None:

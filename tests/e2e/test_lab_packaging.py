@@ -42,7 +42,9 @@ def test_wheel_ships_lab_extension_and_server_config(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         data = {name.split(".data/data/", 1)[1] for name in names if ".data/data/" in name}
-        remote_entries = [name for name in data if re.search(r"/static/remoteEntry\.\w+\.js$", name)]
+        remote_entries = [
+            name for name in data if re.search(r"/static/remoteEntry\.\w+\.js$", name)
+        ]
         server_config = archive.read(next(n for n in names if n.endswith("/nb2pipe.json")))
 
     assert set(WHEEL_DATA) <= data

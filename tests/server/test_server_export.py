@@ -99,7 +99,9 @@ async def test_notebook_error_is_400_naming_the_cell(post_export, jp_root_dir, w
         pytest.param(b'["work/nb.ipynb"]', "JSON object", id="not-an-object"),
         pytest.param(b"{}", "'path'", id="no-path"),
         pytest.param(b'{"path": 3}', "'path'", id="path-not-a-string"),
-        pytest.param(b'{"path": "work/nb.ipynb", "overwrite": "yes"}', "'overwrite'", id="bad-flag"),
+        pytest.param(
+            b'{"path": "work/nb.ipynb", "overwrite": "yes"}', "'overwrite'", id="bad-flag"
+        ),
         pytest.param(b'{"path": "work/notes.txt"}', "not a notebook", id="not-ipynb"),
     ],
 )
