@@ -10,7 +10,7 @@ from nb2pipe.analysis.dataflow import Dataflow, build_dataflow
 from nb2pipe.analysis.hazards import Hazard, HazardKind
 from nb2pipe.analysis.parse import ParsedCell, parse_cell
 from nb2pipe.analysis.randomness import classify_random_call, is_seed_call, resolve_callee
-from nb2pipe.analysis.symbols import ImportBinding
+from nb2pipe.analysis.symbols import NOTEBOOK_NAMES, ImportBinding
 from nb2pipe.model import Notebook
 
 __all__ = ["NotebookAnalysis", "analyze_notebook", "find_static_hazards"]
@@ -95,10 +95,12 @@ def _saved_order_hazards(analysis: NotebookAnalysis) -> Iterator[Hazard]:
 def _undefined_hazards(analysis: NotebookAnalysis) -> Iterator[Hazard]:
     producers = analysis.dataflow.producers()
     for flow in analysis.dataflow.flows:
-        if not flow.undefined:
+        # the kernel provides get_ipython, display, In, Out, ... in a fresh notebook too
+        undefined = flow.undefined - NOTEBOOK_NAMES
+        if not undefined:
             continue
         cell = analysis.notebook.cells[flow.cell_index]
-        names = tuple(sorted(flow.undefined))
+        names = tuple(sorted(undefined))
         later = []
         for name in names:
             below = [index for index in producers.get(name, ()) if index > cell.index]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from nb2pipe.analysis.parse import ParsedCell
-from nb2pipe.analysis.symbols import BUILTIN_NAMES, NOTEBOOK_NAMES, CellSymbols, FunctionSymbols
+from nb2pipe.analysis.symbols import BUILTIN_NAMES, CellSymbols, FunctionSymbols
 
 __all__ = ["CellEffects", "CellFlow", "Dataflow", "build_dataflow", "cell_effects"]
 
@@ -34,7 +34,8 @@ class CellFlow:
     effects: CellEffects
     #: name -> index of the cell whose definition (or mutation) reaches this cell
     inputs: Mapping[str, int]
-    #: names read that no earlier cell defines: a fresh kernel raises NameError
+    #: names read that no earlier cell defines. A fresh kernel raises NameError for those that
+    #: are not kernel-provided (``symbols.NOTEBOOK_NAMES``: ``display``, ``get_ipython``, ...)
     undefined: frozenset[str]
 
 
@@ -114,11 +115,7 @@ def build_dataflow(cells: Sequence[ParsedCell], ignore: Iterable[str] = ()) -> D
         inputs = {name: last_writer[name] for name in effects.reads if name in last_writer}
         undefined = frozenset()
         if not opaque_seen:
-            undefined = frozenset(
-                name
-                for name in effects.reads
-                if name not in last_writer and name not in NOTEBOOK_NAMES
-            )
+            undefined = frozenset(name for name in effects.reads if name not in last_writer)
         flows.append(CellFlow(parsed.cell.index, effects, inputs, undefined))
         for name in effects.defines | effects.mutates:
             last_writer[name] = parsed.cell.index

@@ -98,6 +98,8 @@ def read_parameters(parsed: ParsedCell, path: Path | None = None) -> tuple[Param
         where = parsed.cell.location(path, line)
         if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
             raise ParameterError(where, "the parameters cell may only hold one assignment a line")
+        if isinstance(statement.body[0], (cst.Import, cst.ImportFrom)):
+            continue  # imports the values need (``from pathlib import Path``) are exported as usual
         comment = statement.trailing_whitespace.comment
         help_text = comment.value.lstrip("#").strip() if comment else None
         parameters.append(_read_assignment(statement.body[0], module, help_text or None, line, where))

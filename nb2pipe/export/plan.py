@@ -15,7 +15,7 @@ from nb2pipe.analysis import NotebookAnalysis, ParsedCell, build_dataflow
 from nb2pipe.analysis.magics import MagicKind
 from nb2pipe.analysis.randomness import resolve_callee
 from nb2pipe.analysis.symbols import definition_time_reads, gather_cell_symbols
-from nb2pipe.errors import ExportError, ParameterError
+from nb2pipe.errors import ExportError, ParameterError, UnsupportedMagicError
 from nb2pipe.export.dependencies import ModuleOrigin, classify_module
 from nb2pipe.export.options import ExportOptions
 from nb2pipe.export.parameters import Parameter, read_parameters
@@ -75,8 +75,11 @@ class ExportPlan:
     names: ScriptNames
     pyplot_names: frozenset[str]
     uses_matplotlib: bool
-    #: names defined anywhere in the notebook (``$name`` in a shell escape expands only these)
+    #: names defined or read anywhere in the notebook (``$name`` in a shell escape expands
+    #: only these)
     notebook_names: frozenset[str]
+    #: names some cell of the notebook binds
+    notebook_defines: frozenset[str]
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -121,6 +124,7 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
                 "and call it with asyncio.run(...)",
             )
 
+    _check_ipython_only_names(analysis, exported, options)
     imports = analysis.import_bindings()
     pyplot_names = frozenset(
         name for name, binding in imports.items() if binding.qualified_name == "matplotlib.pyplot"
@@ -170,6 +174,9 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
         pyplot_names=pyplot_names,
         uses_matplotlib=uses_matplotlib and any(plan.may_draw for plan in cells),
         notebook_names=frozenset(all_names),
+        notebook_defines=frozenset(
+            name for parsed in analysis.cells for name in parsed.symbols.defines
+        ),
         notes=tuple(notes),
     )
 
@@ -219,6 +226,28 @@ def _check_skipped_inputs(analysis: NotebookAnalysis, exported: list[ParsedCell]
                 f"reads {name!r}, which only the skipped {source.cell.label} defines; "
                 "untag that cell or define the name in an exported cell",
             )
+
+
+#: IPython's namespace names with no plain-Python meaning (``display`` gets an import instead).
+_IPYTHON_ONLY = ("get_ipython", "In", "Out", "_", "__", "___", "_ih", "_oh", "_i", "_ii")
+
+
+def _check_ipython_only_names(
+    analysis: NotebookAnalysis, exported: list[ParsedCell], options: ExportOptions
+) -> None:
+    if options.allow_ipython:
+        return
+    flow = build_dataflow(exported)
+    for cell_flow in flow.flows:
+        for name in _IPYTHON_ONLY:
+            if name in cell_flow.undefined:
+                parsed = analysis.parsed(cell_flow.cell_index)
+                assert parsed is not None
+                raise UnsupportedMagicError(
+                    parsed.cell.location(analysis.notebook.path, _first_use(parsed.tree, name)),
+                    f"uses IPython's {name!r}, which a plain script does not have; "
+                    "use --allow-ipython to keep it",
+                )
 
 
 def _first_use(tree: ast.Module, name: str) -> int | None:
@@ -281,6 +310,10 @@ class _Hoisting:
             blocked_lines: set[int] = set()
             for index, statement in enumerate(parsed.tree.body):
                 line = line_of[index]
+                if isinstance(statement, ast.ImportFrom) and any(a.name == "*" for a in statement.names):
+                    # `from m import *` is only legal at module level: it always moves there
+                    hoisted_lines.add(line)
+                    continue
                 if barrier:
                     blocked_lines.add(line)
                     continue

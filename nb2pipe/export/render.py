@@ -11,7 +11,7 @@ from pathlib import Path
 
 import libcst as cst
 
-from nb2pipe.errors import UnsupportedMagicError
+from nb2pipe.errors import CellLocation, ExportError, UnsupportedMagicError
 from nb2pipe.export.dependencies import pinned_requirement, render_script_block
 from nb2pipe.export.magics import HELPERS, python_string
 from nb2pipe.export.parameters import Parameter, ParamType
@@ -76,6 +76,11 @@ class _ScriptBuilder:
         cell = parsed.cell
         comment_lines = _markdown_comments(cell_plan.markdown)
         if cell_plan.is_parameters:
+            for statement in cst.parse_module(parsed.python_source).body:
+                if isinstance(statement, cst.SimpleStatementLine) and all(
+                    isinstance(small, (cst.Import, cst.ImportFrom)) for small in statement.body
+                ):
+                    self._hoist(statement, [])
             statements = [
                 cst.parse_statement(f"{p.name} = {self.names.params}.{p.name}\n")
                 for p in self.plan.parameters
@@ -182,10 +187,30 @@ class _ScriptBuilder:
     def finish(self) -> RenderedScript:
         plan = self.plan
         notebook = plan.analysis.notebook
-        requirements = self._requirements()
+        code = self._assemble()
+        if self._uses_display(code):
+            # display() kept inside a block or function: IPython's prints a repr outside a kernel
+            self.rewrite.imports.add("from IPython.display import display")
+            self.rewrite.requirements.append(pinned_requirement("IPython") or "ipython")
+            code = self._assemble()
+        self.notes.append(
+            f"exported {len(plan.cells)} code cells of {len(notebook.code_cells)}"
+            + (f", {len(plan.parameters)} parameters" if plan.parameters else "")
+        )
+        return RenderedScript(
+            code=code,
+            notes=self.notes,
+            requirements=self._requirements(),
+            cell_count=len(plan.cells),
+            ipython_kept="from IPython import get_ipython" in self.rewrite.imports,
+        )
+
+    def _assemble(self) -> str:
         parts = [
             "#!/usr/bin/env python3\n",
-            render_script_block(requirements, f">={sys.version_info.major}.{sys.version_info.minor}"),
+            render_script_block(
+                self._requirements(), f">={sys.version_info.major}.{sys.version_info.minor}"
+            ),
             self._docstring(),
             f"{GENERATED_MARKER}{self._notebook_reference()}: edit the notebook, then re-export.\n",
         ]
@@ -196,17 +221,24 @@ class _ScriptBuilder:
         for section in sections:
             parts.append("\n\n" + section)
         parts.append(f'\n\nif __name__ == "__main__":\n    {self.names.main}()\n')
-        code = "".join(parts)
-        self.notes.append(
-            f"exported {len(plan.cells)} code cells of {len(notebook.code_cells)}"
-            + (f", {len(plan.parameters)} parameters" if plan.parameters else "")
-        )
-        return RenderedScript(
-            code=code,
-            notes=self.notes,
-            requirements=requirements,
-            cell_count=len(plan.cells),
-            ipython_kept="from IPython import get_ipython" in self.rewrite.imports,
+        return "".join(parts)
+
+    def _uses_display(self, code: str) -> bool:
+        """Parse the finished script once: a bug must not write a broken file; and find
+        ``display`` calls that stayed (in blocks or functions) and so need an import."""
+        try:
+            tree = ast.parse(code)
+        except SyntaxError as exc:  # pragma: no cover - a bug in nb2pipe, reported as such
+            raise ExportError(
+                CellLocation(self.plan.analysis.notebook.path),
+                f"nb2pipe produced invalid Python (line {exc.lineno}: {exc.msg}); "
+                "please report this with the notebook",
+            ) from None
+        if "display" in self.plan.notebook_defines:
+            return False
+        return any(
+            isinstance(node, ast.Name) and node.id == "display" and isinstance(node.ctx, ast.Load)
+            for node in ast.walk(tree)
         )
 
     def _notebook_reference(self) -> str:
@@ -366,7 +398,7 @@ def _needs_rewrite(tree: ast.Module) -> bool:
         node = pending.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
-        if isinstance(node, ast.AnnAssign):
+        if isinstance(node, (ast.AnnAssign, ast.Global)):
             return True
         if isinstance(node, ast.Expr):
             value = node.value

@@ -195,6 +195,9 @@ class RewriteCellTransformer(cst.CSTTransformer):
                 return self._translate(magic, small)
         if self._scope_depth:
             return None
+        if isinstance(small, cst.Global):
+            # a no-op in a cell; in `main` it would clash with main's own declaration
+            return []
         if isinstance(small, cst.AnnAssign):
             # main declares the notebook's globals `global`, and annotated globals are a
             # SyntaxError there: keep the assignment, drop the annotation

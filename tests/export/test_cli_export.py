@@ -111,6 +111,10 @@ BAD_INPUTS = [
                  ["cell 1 (id c0)", "unknown tag 'nb2pipe:bogus'"], id="unknown-nb2pipe-tag"),
     pytest.param(json.dumps(notebook_json(("y = 2", ["skip"]), "x = 1\nprint(y)")),
                  ["cell 2 (id c1), line 2", "only the skipped cell 1"], id="reads-skipped-name"),
+    pytest.param(json.dumps(notebook_json("x = 1", "x\nprint(Out[1])")),
+                 ["cell 2 (id c1), line 2", "uses IPython's 'Out'"], id="ipython-only-name"),
+    pytest.param(json.dumps(notebook_json("x = 1", "await something()")),
+                 ["cell 2 (id c1), line 1", "top-level await"], id="top-level-await"),
     pytest.param(json.dumps(notebook_json(("limit = None", ["parameters"]))),
                  ["line 1", "annotate it"], id="none-parameter-without-annotation"),
 ]

@@ -78,9 +78,8 @@ def undefined_names(code: str, filename: str) -> list[str]:
             self.messages: list[str] = []
 
         def flake(self, message: object) -> None:
-            text = str(message)
-            if "undefined name" in text:
-                self.messages.append(text)
+            if type(message).__name__ in ("UndefinedName", "UndefinedLocal"):
+                self.messages.append(str(message))
 
         def syntaxError(self, *args: object) -> None:  # noqa: N802 (pyflakes API)
             self.messages.append(f"syntax error {args}")
