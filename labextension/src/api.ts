@@ -18,8 +18,17 @@ export interface IExportRequest {
 
 /** One hazard as serialized by nb2pipe's `Hazard.to_json()`. */
 export interface IHazard {
-  message?: string;
-  [key: string]: unknown;
+  kind: string;
+  severity: 'error' | 'warning' | 'info';
+  /** 0-based position in the notebook; null when the cell is not in the saved file. */
+  cell_index: number | null;
+  cell_id: string | null;
+  names: string[];
+  /** One line naming the cells and names involved. */
+  message: string;
+  /** One line: what to do about it. */
+  fix: string;
+  line: number | null;
 }
 
 /** Export summary as serialized by nb2pipe's `ExportSummary.to_json()`. */

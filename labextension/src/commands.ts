@@ -53,7 +53,8 @@ async function exportNotebook(
 ): Promise<void> {
   try {
     await panel.context.save();
-    const path = panel.context.path;
+    // The server wants a path relative to its root: drop any drive prefix ("RTC:", ...).
+    const path = app.serviceManager.contents.localPath(panel.context.path);
     const result = await exportOrAskToOverwrite(path);
     if (result === null) {
       return;
@@ -145,7 +146,8 @@ function showSummary(result: IExportResponse): Promise<unknown> {
 }
 
 function describeHazard(hazard: IHazard): string {
-  return `- ${typeof hazard.message === 'string' ? hazard.message : JSON.stringify(hazard)}`;
+  const cell = hazard.cell_index === null ? '?' : String(hazard.cell_index + 1);
+  return `  [${cell}] ${hazard.severity}: ${hazard.message}\n      fix: ${hazard.fix}`;
 }
 
 function plural(count: number, noun: string): string {

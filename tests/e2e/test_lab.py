@@ -105,9 +105,18 @@ def test_unknown_magic_shows_error_dialog_naming_the_cell(
     assert not (lab_server.root_dir / "bad_magic.py").exists()
 
 
-def test_command_palette_entry_exports(page, lab_server, make_notebook) -> None:
-    make_notebook(lab_server.root_dir / "palette.ipynb", "import math", "area = math.pi * 2.0**2")
+def test_command_palette_entry_exports_and_reports_hazards(
+    page, lab_server, make_notebook, screenshots: Path
+) -> None:
+    # `radius` is assigned only after the cell that reads it: a fresh kernel would fail.
+    make_notebook(
+        lab_server.root_dir / "palette.ipynb",
+        "import math",
+        "area = math.pi * radius**2",
+        "radius = 2.0",
+    )
     open_notebook(page, lab_server, "palette.ipynb")
+
     open_command_palette(page)
     palette_input = page.locator(".lm-CommandPalette-input")
     palette_input.fill("Export to script")
@@ -115,9 +124,16 @@ def test_command_palette_entry_exports(page, lab_server, make_notebook) -> None:
     item.wait_for(state="visible")
     item.click()
 
-    page.locator(TOAST, has_text="Exported to palette.py").wait_for(state="visible")
-    script = (lab_server.root_dir / "palette.py").read_text()
-    assert "area = math.pi * 2.0**2" in script
+    toast = page.locator(TOAST, has_text="Exported to palette.py")
+    toast.wait_for(state="visible")
+    assert "1 hazard" in toast.inner_text()
+    assert "area = math.pi * radius**2" in (lab_server.root_dir / "palette.py").read_text()
+
+    toast.get_by_role("button", name="Show summary").click()
+    summary = page.locator(f"{DIALOG} .nb2pipe-Summary")
+    summary.wait_for(state="visible")
+    assert "Hazards:" in summary.inner_text() and "radius" in summary.inner_text()
+    page.screenshot(path=screenshots / "export-hazards.png")
 
 
 def test_hand_written_script_is_replaced_only_after_confirmation(
