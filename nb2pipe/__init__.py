@@ -31,6 +31,19 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'nb2pipe' has no attribute {name!r}")
 
 
+# IPython extension (``%load_ext nb2pipe``): ``%track`` lives in nb2pipe.tracking, loaded on demand.
+def load_ipython_extension(ipython: Any) -> None:
+    from nb2pipe.tracking import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from nb2pipe.tracking import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 # Jupyter entry points (server extension + prebuilt lab extension); handlers load lazily.
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
     return [{"module": "nb2pipe"}]

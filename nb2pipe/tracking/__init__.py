@@ -1,0 +1,46 @@
+"""The ``%track`` IPython extension: live kernel-state hazards (wiring only)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from nb2pipe.analysis import Hazard
+
+__all__ = ["history_hazards", "load_ipython_extension", "unload_ipython_extension"]
+
+_AUTOSTART_ENV = "NB2PIPE_TRACK"
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register ``%track`` (``%load_ext nb2pipe``); ``NB2PIPE_TRACK=1`` also starts recording."""
+    from nb2pipe.tracking.magics import TrackMagics
+    from nb2pipe.tracking.recorder import ExecutionRecorder
+
+    magics = ipython.magics_manager.registry.get("TrackMagics")
+    if magics is None:
+        recorder = ExecutionRecorder(ipython)
+        recorder.register()
+        magics = TrackMagics(ipython, recorder)
+        ipython.register_magics(magics)
+    if os.environ.get(_AUTOSTART_ENV, "").lower() in ("1", "on", "true", "yes"):
+        magics.recorder.start()
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Stop recording and remove the hooks (``%unload_ext nb2pipe``)."""
+    magics = ipython.magics_manager.registry.pop("TrackMagics", None)
+    if magics is None:
+        return
+    magics.recorder.unregister()
+    line_magics = ipython.magics_manager.magics.get("line", {})
+    line_magics.pop("track", None)
+
+
+def history_hazards(notebook_path: str | os.PathLike[str]) -> list[Hazard]:
+    """Hazards of the last ``%track`` session recorded for ``notebook_path``, without a kernel."""
+    from nb2pipe.tracking.replay import replay_history
+
+    report = replay_history(Path(notebook_path))
+    return list(report.hazards) if report is not None else []

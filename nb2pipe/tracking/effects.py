@@ -1,0 +1,76 @@
+"""What a cell's code touches, from its :class:`CellSymbols`: names, seeds and random draws.
+
+The recorder starts from these static effects and corrects them with what the kernel showed;
+the fresh-run simulation uses them as they are for cells that never ran.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from nb2pipe.analysis import CellSymbols, FunctionSymbols, ImportBinding, cell_effects
+from nb2pipe.analysis.randomness import classify_random_call, is_seed_call, resolve_callee
+from nb2pipe.tracking.log import RandomUse
+
+__all__ = ["StaticEffects", "import_bindings", "static_effects"]
+
+#: Line magics that clear the user namespace.
+_RESET_MAGICS = frozenset({"reset"})
+
+
+@dataclass(frozen=True)
+class StaticEffects:
+    defines: frozenset[str]
+    reads: frozenset[str]
+    mutates: frozenset[str]
+    deletes: frozenset[str]
+    rebinds: frozenset[str]
+    seeds: tuple[str, ...]
+    draws: tuple[RandomUse, ...]
+    imports: Mapping[str, str]
+    reset: bool
+    opaque: bool
+
+
+def import_bindings(imports: Mapping[str, str]) -> dict[str, ImportBinding]:
+    """Import bindings rebuilt from ``name -> qualified name`` (what :func:`resolve_callee` needs)."""
+    return {name: ImportBinding(name, qualified, None, 0) for name, qualified in imports.items()}
+
+
+def static_effects(
+    symbols: CellSymbols,
+    functions: Mapping[str, FunctionSymbols],
+    imports: Mapping[str, str],
+) -> StaticEffects:
+    """The effects of running a cell with ``symbols``, given the functions and imports in scope."""
+    effects = cell_effects(symbols, functions)
+    own_imports = {binding.name: binding.qualified_name.lstrip(".") for binding in symbols.imports}
+    bindings = import_bindings({**imports, **own_imports})
+    seeds: list[str] = []
+    draws: list[RandomUse] = []
+    for call in sorted(symbols.calls, key=lambda c: c.line):
+        qualified = resolve_callee(call.callee, bindings)
+        family = is_seed_call(qualified)
+        if family is not None:
+            if family not in seeds:
+                seeds.append(family)
+            continue
+        draw = classify_random_call(call, qualified)
+        if draw is not None:
+            seeded_here = draw.seeded_by is not None and draw.seeded_by in seeds
+            if not seeded_here:
+                draws.append(RandomUse(call.callee, qualified, draw.seeded_by, call.line))
+    reset = any(magic.name in _RESET_MAGICS for magic in symbols.magics)
+    return StaticEffects(
+        defines=effects.defines,
+        reads=effects.reads,
+        mutates=effects.mutates,
+        deletes=effects.deletes,
+        rebinds=symbols.rebinds,
+        seeds=tuple(seeds),
+        draws=tuple(draws),
+        imports=own_imports,
+        reset=reset,
+        opaque=symbols.opaque_defines,
+    )

@@ -1,0 +1,256 @@
+"""Runtime hazards: what the live state and a cell's last execution say is wrong, as :class:`Hazard`.
+
+Each builder returns hazards of one kind for one cell, with a one-line message naming the cells
+(``[n] id``) and names involved, and a one-line fix. The same builders serve the inline warnings
+after a cell runs and ``%track report``.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Sequence
+
+from nb2pipe.analysis import Hazard, HazardKind
+from nb2pipe.tracking.order import CellSlot, NotebookOrder
+from nb2pipe.tracking.rerun import DISK_KEY, FreshRun
+from nb2pipe.tracking.state import (
+    BASELINE_KEY,
+    FILE_PREFIX,
+    RANDOM_PREFIX,
+    CellRun,
+    TrackerState,
+    Writer,
+)
+
+__all__ = [
+    "edited_hazard",
+    "execution_hazards",
+    "file_change_hazards",
+    "format_warning",
+    "make_hazard",
+    "stale_hazards",
+]
+
+_MAX_NAMES = 4
+
+
+def _names(names: Iterable[str]) -> str:
+    shown = sorted(set(names))
+    text = ", ".join(_display_name(n) for n in shown[:_MAX_NAMES])
+    return text + (f" (+{len(shown) - _MAX_NAMES} more)" if len(shown) > _MAX_NAMES else "")
+
+
+def _display_name(name: str) -> str:
+    if name.startswith(FILE_PREFIX):
+        return name[len(FILE_PREFIX):]
+    if name.startswith(RANDOM_PREFIX):
+        return f"the {name[len(RANDOM_PREFIX):]} random generator"
+    return name
+
+
+def _cells(order: NotebookOrder, keys: Iterable[str]) -> str:
+    unique = list(dict.fromkeys(keys))
+    text = ", ".join(order.label(k) for k in unique[:_MAX_NAMES])
+    return text + (f" (+{len(unique) - _MAX_NAMES} more)" if len(unique) > _MAX_NAMES else "")
+
+
+def make_hazard(
+    kind: HazardKind, order: NotebookOrder, key: str, names: Iterable[str], message: str, fix: str
+) -> Hazard:
+    slot = order.by_key.get(key)
+    run = order.state.runs.get(key)
+    cell_id = slot.cell_id if slot is not None else (run.event.cell_id if run is not None else None)
+    index = slot.cell_index if slot is not None else None
+    shown = tuple(sorted({_display_name(n) for n in names}))
+    return Hazard(kind, index, cell_id, shown, message, fix)
+
+
+def format_warning(hazard: Hazard) -> str:
+    """The one-line inline warning printed under a cell."""
+    return f"nb2pipe {hazard.kind.value}: {hazard.message} — fix: {hazard.fix}"
+
+
+# -- hazards of one execution --------------------------------------------------------------------
+def execution_hazards(run: CellRun, order: NotebookOrder) -> list[Hazard]:
+    """Hazards of a cell's latest execution, judged against the current notebook order."""
+    key = run.key
+    if order.is_gone(key):
+        return []
+    hazards: list[Hazard] = []
+    hazards += _read_hazards(run, order)
+    hazards += _mutation_hazards(run, order)
+    if run.repeated and run.runs > 1:
+        names = run.repeated
+        hazards.append(
+            make_hazard(
+                HazardKind.NON_IDEMPOTENT, order, key, names,
+                f"{order.label(key)} ran {run.runs} times and changes {_names(names)} again each "
+                "time (it reads and rebinds or mutates it)",
+                f"re-run the cells that create {_names(names)} first, or write the result to a "
+                "new name",
+            )
+        )
+    if run.unseeded:
+        first = run.unseeded[0]
+        callees = sorted({draw.callee for draw in run.unseeded})
+        hazards.append(
+            make_hazard(
+                HazardKind.UNSEEDED_RANDOM, order, key, callees,
+                f"{order.label(key)} draws random numbers with no seed set: {', '.join(callees)} "
+                f"(line {first.line})",
+                _seed_fix(first.qualified, first.family),
+            )
+        )
+    return hazards
+
+
+def _seed_fix(qualified: str, family: str | None) -> str:
+    if family is None:
+        return "pass a seed: numpy.random.default_rng(<int>)"
+    if qualified.startswith("sklearn"):
+        return "pass random_state=<int> (or call numpy.random.seed(<int>) in an earlier cell)"
+    if family == "torch":
+        return "call torch.manual_seed(<int>) in an earlier cell"
+    if family == "numpy":
+        return "use rng = numpy.random.default_rng(<int>), or call numpy.random.seed(<int>) first"
+    return "call random.seed(<int>) in an earlier cell"
+
+
+def _creator_still_defines(order: NotebookOrder, name: str, creator: Writer) -> bool:
+    """Whether the cell that created ``name``'s value still binds it (as of its latest run)."""
+    latest = order.state.runs.get(creator[0])
+    if latest is None or latest.seq == creator[1]:
+        return True
+    event = latest.event
+    return name in event.defines or name in event.mutates
+
+
+def _read_hazards(run: CellRun, order: NotebookOrder) -> Iterator[Hazard]:
+    key = run.key
+    below: dict[str, list[str]] = {}
+    hidden: dict[str, str] = {}
+    for name, writers in run.input_writers.items():
+        others = [w for w in writers if w[0] != key and w[0] not in (DISK_KEY,)]
+        if not others:
+            continue
+        creator = writers[0]
+        if not name.startswith(FILE_PREFIX) and creator[0] != BASELINE_KEY:
+            if order.is_gone(creator[0]):
+                hidden[name] = f"only {order.label(creator[0])} defined it"
+                continue
+            if not _creator_still_defines(order, name, creator):
+                hidden[name] = f"it came from code no longer in {order.label(creator[0])}"
+                continue
+        later = [w[0] for w in others if order.is_below(w[0], key)]
+        if later:
+            below[name] = later
+    if hidden:
+        reasons = "; ".join(f"{_display_name(n)}: {why}" for n, why in sorted(hidden.items()))
+        yield make_hazard(
+            HazardKind.HIDDEN_STATE, order, key, hidden,
+            f"{order.label(key)} read {_names(hidden)}, whose value no cell in the notebook makes "
+            f"now ({reasons})",
+            "define it again in a cell above, or restart the kernel and run all cells",
+        )
+    variables = {n: ks for n, ks in below.items() if ":" not in n}
+    if variables:
+        writers = [k for ks in variables.values() for k in ks]
+        yield make_hazard(
+            HazardKind.OUT_OF_ORDER, order, key, variables,
+            f"{order.label(key)} read {_names(variables)}, last set by {_cells(order, writers)} "
+            "placed below it",
+            "move that cell above this one, or re-run the cells in notebook order "
+            "(%track report lists them)",
+        )
+    seeds = {n: ks for n, ks in below.items() if n.startswith(RANDOM_PREFIX)}
+    if seeds:
+        yield make_hazard(
+            HazardKind.UNSEEDED_RANDOM, order, key, seeds,
+            f"{order.label(key)} drew random numbers seeded by {_cells(order, [k for ks in seeds.values() for k in ks])} "
+            "below it: a fresh run draws them unseeded",
+            "move the seed call into a cell above this one",
+        )
+    files = {n: ks for n, ks in below.items() if n.startswith(FILE_PREFIX)}
+    if files:
+        yield make_hazard(
+            HazardKind.EXTERNAL_FILE, order, key, files,
+            f"{order.label(key)} read {_names(files)}, which {_cells(order, [k for ks in files.values() for k in ks])} "
+            "below it writes",
+            "move the cell that writes the file above this one",
+        )
+
+
+def _mutation_hazards(run: CellRun, order: NotebookOrder) -> Iterator[Hazard]:
+    facts = [f for f in run.mutated if f.creator[0] != run.key]
+    if not facts:
+        return
+    parts = []
+    for fact in facts:
+        via = f", also bound to {', '.join(fact.aliases)}" if fact.aliases else ""
+        parts.append(f"{fact.name} (created by {order.label(fact.creator[0])}{via})")
+    names = [fact.name for fact in facts]
+    yield make_hazard(
+        HazardKind.MUTATION, order, run.key, names,
+        f"{order.label(run.key)} changes in place {'; '.join(parts[:_MAX_NAMES])}",
+        f"work on a copy ({facts[0].name} = {facts[0].name}.copy()) or make the change in the "
+        "cell that creates it",
+    )
+
+
+# -- hazards of the whole state ----------------------------------------------------------------
+def edited_hazard(slot: CellSlot, order: NotebookOrder) -> Hazard | None:
+    if not order.is_edited(slot.key):
+        return None
+    return make_hazard(
+        HazardKind.EDITED, order, slot.key, (),
+        f"{order.label(slot.key)} was edited after it last ran: its output is from older code",
+        "re-run it (and the cells %track report lists)",
+    )
+
+
+def stale_hazards(
+    fresh: FreshRun, order: NotebookOrder, rerun: Sequence[str], skip: Iterable[str] = ()
+) -> Iterator[Hazard]:
+    """``stale`` for each cell whose inputs changed after it ran (and nothing else explains it)."""
+    state = order.state
+    skipped = set(skip)
+    fix = "re-run " + (_cells(order, rerun) if rerun else "it")
+    for key in fresh.stale:
+        if key in skipped:
+            continue
+        run, wanted = state.runs[key], fresh.runs[key]
+        changed = sorted(n for n in run.inputs if run.inputs.get(n) != wanted.inputs.get(n))
+        if not changed:
+            continue
+        sources = []
+        for name in changed:
+            token = state.names.get(name)
+            if token is not None and token.writers[-1][0] != key:
+                sources.append(token.writers[-1][0])
+        by = f" since (changed by {_cells(order, sources)})" if sources else " since"
+        yield make_hazard(
+            HazardKind.STALE, order, key, changed,
+            f"{order.label(key)} is out of date: {_names(changed)} changed{by}",
+            fix,
+        )
+
+
+def file_change_hazards(state: TrackerState, order: NotebookOrder, fresh: FreshRun) -> Iterator[Hazard]:
+    """``external-file`` for cells that read a file whose content changed since they read it."""
+    for slot in order.slots:
+        run = state.runs.get(slot.key)
+        if run is None:
+            continue
+        wanted = fresh.runs.get(slot.key)
+        changed = [
+            a.path
+            for a in run.event.files
+            if a.op == "read"
+            and wanted is not None
+            and run.inputs.get(FILE_PREFIX + a.path) != wanted.inputs.get(FILE_PREFIX + a.path)
+        ]
+        if changed:
+            yield make_hazard(
+                HazardKind.EXTERNAL_FILE, order, slot.key, [FILE_PREFIX + p for p in changed],
+                f"{order.label(slot.key)} read {_names(changed)}, which changed after it read it",
+                "re-run it so it reads the current file (and check which cell should write it)",
+            )

@@ -1,0 +1,291 @@
+"""The ``%track`` history log: one JSON object a line, append-only, flushed per execution.
+
+A log lives beside its notebook (``.nb2pipe/<stem>.history.jsonl``). Each kernel session starts
+with a ``session`` line; then one ``execution`` line per tracked cell execution. Lines carry
+names, hashes, timings and error names — never user data values — so the log can be read by the
+server (``GET /nb2pipe/hazards``) without a kernel. A partial last line (a crash mid-write) is
+skipped when reading.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Iterator, Mapping
+
+from nb2pipe.analysis.symbols import FunctionSymbols
+
+__all__ = [
+    "FileAccess",
+    "HISTORY_DIR",
+    "HistoryLog",
+    "RandomUse",
+    "ExecutionEvent",
+    "SessionHeader",
+    "history_path",
+    "read_last_session",
+]
+
+HISTORY_DIR = ".nb2pipe"
+LOG_VERSION = 1
+
+
+def history_path(notebook_path: str | os.PathLike[str]) -> Path:
+    """Where the history log of ``notebook_path`` lives."""
+    notebook = Path(notebook_path)
+    return notebook.parent / HISTORY_DIR / f"{notebook.stem}.history.jsonl"
+
+
+@dataclass(frozen=True)
+class FileAccess:
+    """A file a cell opened: ``op`` is ``read``, ``write`` (truncate/create), ``append`` or ``update``."""
+
+    path: str
+    op: str
+    #: ``(mtime_ns, size)`` right after the cell ran; ``None`` if the file was gone by then
+    stamp: tuple[int, int] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "op": self.op, "stamp": list(self.stamp) if self.stamp else None}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FileAccess:
+        stamp = data.get("stamp")
+        return cls(str(data["path"]), str(data["op"]), (int(stamp[0]), int(stamp[1])) if stamp else None)
+
+
+@dataclass(frozen=True)
+class RandomUse:
+    """A call that draws random numbers; ``family`` names the global seed that covers it.
+
+    ``family`` is ``None`` for draws no global seed makes reproducible
+    (``numpy.random.default_rng()`` without a seed).
+    """
+
+    callee: str
+    qualified: str
+    family: str | None
+    line: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"callee": self.callee, "qualified": self.qualified, "family": self.family, "line": self.line}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RandomUse:
+        return cls(
+            str(data["callee"]), str(data.get("qualified", data["callee"])), data.get("family"),
+            int(data.get("line", 0)),
+        )
+
+
+def _function_to_json(info: FunctionSymbols) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "line": info.line,
+        "free_globals": sorted(info.free_globals),
+        "global_writes": sorted(info.global_writes),
+        "global_mutations": sorted(info.global_mutations),
+        "mutated_params": [list(pair) for pair in info.mutated_params],
+        "is_class": info.is_class,
+    }
+
+
+def _function_from_json(data: Mapping[str, Any]) -> FunctionSymbols:
+    return FunctionSymbols(
+        name=str(data["name"]),
+        line=int(data.get("line", 0)),
+        free_globals=frozenset(data.get("free_globals", ())),
+        global_writes=frozenset(data.get("global_writes", ())),
+        global_mutations=frozenset(data.get("global_mutations", ())),
+        mutated_params=tuple((int(p), str(n)) for p, n in data.get("mutated_params", ())),
+        is_class=bool(data.get("is_class", False)),
+    )
+
+
+@dataclass(frozen=True)
+class ExecutionEvent:
+    """One tracked cell execution: what it ran (by hash) and the names and files it touched.
+
+    The name sets are the cell's effects as they happened: the static symbols with calls of
+    notebook functions folded in, corrected by what the kernel showed (a ``+=`` on an int
+    rebinds rather than mutates; a name bound by ``exec`` shows up in the namespace).
+    """
+
+    seq: int  #: 1-based execution number within the tracking session
+    cell_key: str  #: the cell id, or ``src:<hash>`` when the frontend sent none
+    source_hash: str
+    cell_id: str | None = None
+    execution_count: int | None = None
+    started: float = 0.0  #: wall-clock start (seconds since the epoch)
+    duration: float = 0.0  #: seconds
+    error: str | None = None  #: exception class name
+    interrupted: bool = False
+    defines: frozenset[str] = frozenset()
+    reads: frozenset[str] = frozenset()
+    mutates: frozenset[str] = frozenset()
+    deletes: frozenset[str] = frozenset()
+    rebinds: frozenset[str] = frozenset()
+    loop_targets: frozenset[str] = frozenset()
+    #: name bound by this cell -> earlier name whose object it shares (``b = a``, ``row = rows[0]``)
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    files: tuple[FileAccess, ...] = ()
+    seeds: tuple[str, ...] = ()  #: seed families set (``random``, ``numpy``, ``torch``)
+    draws: tuple[RandomUse, ...] = ()
+    functions: tuple[FunctionSymbols, ...] = ()
+    #: names bound by imports -> what they refer to (``np`` -> ``numpy``)
+    imports: Mapping[str, str] = field(default_factory=dict)
+    #: cell ids JupyterLab reported deleted since the previous execution
+    deleted_cells: tuple[str, ...] = ()
+    reset: bool = False  #: ``%reset`` cleared the namespace
+    opaque: bool = False  #: may bind names no tree shows (``from m import *``, ``%run``)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "execution",
+            "seq": self.seq,
+            "cell_key": self.cell_key,
+            "cell_id": self.cell_id,
+            "execution_count": self.execution_count,
+            "source_hash": self.source_hash,
+            "started": round(self.started, 6),
+            "duration": round(self.duration, 6),
+            "error": self.error,
+            "interrupted": self.interrupted,
+            "defines": sorted(self.defines),
+            "reads": sorted(self.reads),
+            "mutates": sorted(self.mutates),
+            "deletes": sorted(self.deletes),
+            "rebinds": sorted(self.rebinds),
+            "loop_targets": sorted(self.loop_targets),
+            "aliases": dict(sorted(self.aliases.items())),
+            "files": [access.to_json() for access in self.files],
+            "seeds": list(self.seeds),
+            "draws": [draw.to_json() for draw in self.draws],
+            "functions": [_function_to_json(info) for info in self.functions],
+            "imports": dict(sorted(self.imports.items())),
+            "deleted_cells": list(self.deleted_cells),
+            "reset": self.reset,
+            "opaque": self.opaque,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ExecutionEvent:
+        return cls(
+            seq=int(data["seq"]),
+            cell_key=str(data["cell_key"]),
+            source_hash=str(data["source_hash"]),
+            cell_id=data.get("cell_id"),
+            execution_count=data.get("execution_count"),
+            started=float(data.get("started", 0.0)),
+            duration=float(data.get("duration", 0.0)),
+            error=data.get("error"),
+            interrupted=bool(data.get("interrupted", False)),
+            defines=frozenset(data.get("defines", ())),
+            reads=frozenset(data.get("reads", ())),
+            mutates=frozenset(data.get("mutates", ())),
+            deletes=frozenset(data.get("deletes", ())),
+            rebinds=frozenset(data.get("rebinds", ())),
+            loop_targets=frozenset(data.get("loop_targets", ())),
+            aliases=dict(data.get("aliases", {})),
+            files=tuple(FileAccess.from_json(item) for item in data.get("files", ())),
+            seeds=tuple(data.get("seeds", ())),
+            draws=tuple(RandomUse.from_json(item) for item in data.get("draws", ())),
+            functions=tuple(_function_from_json(item) for item in data.get("functions", ())),
+            imports=dict(data.get("imports", {})),
+            deleted_cells=tuple(data.get("deleted_cells", ())),
+            reset=bool(data.get("reset", False)),
+            opaque=bool(data.get("opaque", False)),
+        )
+
+
+@dataclass(frozen=True)
+class SessionHeader:
+    """The first line of a tracking session: which notebook, and the names already bound."""
+
+    notebook: str | None
+    started: float
+    #: user names bound before ``%track on`` (their history is unknown)
+    baseline: frozenset[str] = frozenset()
+    #: the kernel's execution count when tracking started
+    execution_count: int = 0
+    pid: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "session",
+            "version": LOG_VERSION,
+            "notebook": self.notebook,
+            "started": round(self.started, 6),
+            "baseline": sorted(self.baseline),
+            "execution_count": self.execution_count,
+            "pid": self.pid,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SessionHeader:
+        return cls(
+            notebook=data.get("notebook"),
+            started=float(data.get("started", 0.0)),
+            baseline=frozenset(data.get("baseline", ())),
+            execution_count=int(data.get("execution_count", 0)),
+            pid=int(data.get("pid", 0)),
+        )
+
+
+class HistoryLog:
+    """An open history log: :meth:`append` writes one line and flushes it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[str] | None = None
+
+    def open(self, header: SessionHeader) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # line-buffered text: each line reaches the OS when written, so a crash loses nothing
+        self._file = open(self.path, "a", encoding="utf-8", buffering=1)
+        self._write(header.to_json())
+
+    def append(self, event: ExecutionEvent) -> None:
+        self._write(event.to_json())
+
+    def _write(self, record: dict[str, Any]) -> None:
+        if self._file is None:
+            return
+        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _records(path: Path) -> Iterator[dict[str, Any]]:
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a crash
+            if isinstance(record, dict):
+                yield record
+
+
+def read_last_session(path: Path) -> tuple[SessionHeader, list[ExecutionEvent]] | None:
+    """The last session in the log at ``path`` (``None``: no log or no session in it)."""
+    if not path.is_file():
+        return None
+    header: SessionHeader | None = None
+    events: list[ExecutionEvent] = []
+    for record in _records(path):
+        kind = record.get("event")
+        try:
+            if kind == "session":
+                header, events = SessionHeader.from_json(record), []
+            elif kind == "execution" and header is not None:
+                events.append(ExecutionEvent.from_json(record))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return (header, events) if header is not None else None

@@ -1,0 +1,190 @@
+"""Where each cell sits in the notebook and what its current source is.
+
+Order and sources come from the notebook file as of its last save; cells that ran but are not
+in the saved file yet are placed by execution order (right after the cell executed before
+them); without a notebook file the execution order is all there is. Sources of executed cells
+are the ones that ran, unless the file was saved after they ran.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from nb2pipe.errors import Nb2PipeError
+from nb2pipe.model import Cell, Notebook, load_notebook
+from nb2pipe.tracking.state import BASELINE_KEY, TrackerState
+
+__all__ = ["CellSlot", "NotebookOrder", "NotebookFile", "source_hash"]
+
+#: A save within this many seconds after a cell started may predate its execution.
+_CLOCK_SLACK = 0.5
+
+
+def source_hash(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+class NotebookFile:
+    """The saved notebook, reloaded when its modification time changes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.notebook: Notebook | None = None
+        self.mtime: float = 0.0
+        self._mtime_ns: int = -1
+        self.error: str | None = None  #: why the last load failed
+
+    def refresh(self) -> Notebook | None:
+        try:
+            mtime_ns = os.stat(self.path).st_mtime_ns
+        except OSError as exc:
+            self.error = f"cannot read {self.path}: {exc.strerror}"
+            return self.notebook
+        if mtime_ns != self._mtime_ns:
+            try:
+                self.notebook = load_notebook(self.path)
+                self.error = None
+            except Nb2PipeError as exc:
+                self.error = str(exc)  # keep the last good version (e.g. a save in progress)
+            self._mtime_ns = mtime_ns
+            self.mtime = mtime_ns / 1e9
+        return self.notebook
+
+    def cell_id_for_source(self, raw_source: str) -> str | None:
+        """The id of the one saved code cell whose source is ``raw_source`` (degraded mode)."""
+        if self.notebook is None:
+            return None
+        matches = [c for c in self.notebook.code_cells if c.source == raw_source and c.id]
+        if len(matches) == 1:
+            return matches[0].id
+        return None
+
+
+@dataclass(frozen=True)
+class CellSlot:
+    """A code cell in the current order."""
+
+    key: str
+    position: tuple[int, ...]  #: sort key (saved cells: ``(index,)``)
+    cell_index: int | None  #: 0-based position in the saved notebook; ``None``: not saved yet
+    cell_id: str | None
+    #: the source a fresh run would execute, if known as text (``None``: only its hash is known)
+    source: str | None
+    source_hash: str
+    cell: Cell | None  #: the saved cell, when in the file
+
+    def label(self, state: TrackerState | None = None) -> str:
+        """``[3] ab12`` (position and id), or ``In [7]`` for cells known only by execution."""
+        if self.cell_index is not None:
+            return f"[{self.cell_index + 1}] {self.cell_id}" if self.cell_id else f"[{self.cell_index + 1}]"
+        run = state.runs.get(self.key) if state is not None else None
+        count = run.event.execution_count if run is not None else None
+        where = f"In [{count}]" if count is not None else "[?]"
+        return f"{where} {self.cell_id}" if self.cell_id else where
+
+
+class NotebookOrder:
+    """The code cells in notebook order, merged from the saved file and the execution history."""
+
+    def __init__(
+        self,
+        state: TrackerState,
+        notebook: Notebook | None,
+        saved_at: float | None = None,
+        deleted: frozenset[str] = frozenset(),
+    ) -> None:
+        self.state = state
+        self.notebook = notebook
+        self.saved_at = saved_at
+        self.deleted = set(deleted) | state.deleted_cells
+        self.slots: list[CellSlot] = []
+        self.by_key: dict[str, CellSlot] = {}
+        self._build()
+
+    def _current_source(self, cell: Cell) -> tuple[str | None, str]:
+        run = self.state.runs.get(cell.id) if cell.id else None
+        saved_hash = source_hash(cell.source)
+        if run is None or run.event.source_hash == saved_hash:
+            return cell.source, saved_hash
+        if self.saved_at is not None and self.saved_at > run.event.started + run.event.duration + _CLOCK_SLACK:
+            return cell.source, saved_hash  # saved after it ran: the saved text is newer
+        return None, run.event.source_hash  # ran after the last save: what ran is current
+
+    def _build(self) -> None:
+        state = self.state
+        if self.notebook is not None:
+            for cell in self.notebook.code_cells:
+                key = cell.id or f"index:{cell.index}"
+                if key in self.deleted:
+                    continue
+                source, digest = self._current_source(cell)
+                self._add(CellSlot(key, (cell.index,), cell.index, cell.id, source, digest, cell))
+        pending = sorted(
+            (k for k in state.runs if k not in self.by_key and k != BASELINE_KEY),
+            key=lambda k: state.first_seq.get(k, 0),
+        )
+        for key in pending:
+            if self._is_deleted(key):
+                continue
+            run = state.runs[key]
+            position = self._placement(key)
+            self._add(
+                CellSlot(key, position, None, run.event.cell_id, None, run.event.source_hash, None)
+            )
+        self.slots.sort(key=lambda slot: slot.position)
+
+    def _add(self, slot: CellSlot) -> None:
+        self.slots.append(slot)
+        self.by_key[slot.key] = slot
+
+    def _placement(self, key: str) -> tuple[int, ...]:
+        first = self.state.first_seq.get(key, 0)
+        if self.notebook is None:
+            return (first,)
+        predecessor = self.state.predecessor.get(key)
+        before = self.by_key.get(predecessor) if predecessor is not None else None
+        if before is None:
+            return (len(self.notebook.cells), first)
+        return before.position + (first,)
+
+    def _is_deleted(self, key: str) -> bool:
+        if key in self.deleted:
+            return True
+        run = self.state.runs[key]
+        if self.notebook is None or not run.event.cell_id or self.saved_at is None:
+            return False
+        # the file was saved after the cell ran and the cell is not in it: it was deleted
+        return self.saved_at > run.event.started + run.event.duration + _CLOCK_SLACK
+
+    # -- lookups -------------------------------------------------------------------------------
+    def position(self, key: str) -> tuple[int, ...] | None:
+        slot = self.by_key.get(key)
+        return slot.position if slot is not None else None
+
+    def is_below(self, key: str, other: str) -> bool:
+        """Whether cell ``key`` sits below cell ``other``."""
+        mine, theirs = self.position(key), self.position(other)
+        return mine is not None and theirs is not None and mine > theirs
+
+    def is_gone(self, key: str) -> bool:
+        """A cell that ran but is no longer in the notebook."""
+        return key != BASELINE_KEY and key not in self.by_key
+
+    def label(self, key: str) -> str:
+        slot = self.by_key.get(key)
+        if slot is not None:
+            return slot.label(self.state)
+        if key == BASELINE_KEY:
+            return "code run before %track on"
+        run = self.state.runs.get(key)
+        count = run.event.execution_count if run is not None else None
+        ident = run.event.cell_id if run is not None and run.event.cell_id else key
+        return f"deleted cell {ident}" + (f" (In [{count}])" if count is not None else "")
+
+    def is_edited(self, key: str) -> bool:
+        slot = self.by_key.get(key)
+        run = self.state.runs.get(key)
+        return slot is not None and run is not None and slot.source_hash != run.event.source_hash

@@ -1,0 +1,533 @@
+"""ExecutionRecorder: turns IPython's cell events into :class:`ExecutionEvent` records.
+
+Hooks (all inert while tracking is off):
+
+- ``pre_run_cell``: the cell id (``info.cell_id``), JupyterLab's ``deletedCells`` (execute
+  request metadata) and the start time;
+- an ``ast_transformers`` entry that sees the tree IPython parsed, hands it to
+  :func:`gather_cell_symbols` and snapshots the identities and stamps of the names the cell
+  touches — right before the code runs; it returns the tree unchanged;
+- the file-open audit hook of :class:`FileAudit`;
+- ``post_run_cell``: compares the namespace with the snapshot, builds the event, folds it into
+  the :class:`TrackerState`, appends it to the history log and prints the cell's hazards.
+
+Any exception inside the tracker turns tracking off with one message; the user's cell result
+is never touched.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from nb2pipe.analysis import CellSymbols, Hazard, HazardKind, gather_cell_symbols
+from nb2pipe.tracking.effects import StaticEffects, static_effects
+from nb2pipe.tracking.hazards import execution_hazards, format_warning, make_hazard
+from nb2pipe.tracking.log import (
+    HISTORY_DIR,
+    ExecutionEvent,
+    FileAccess,
+    HistoryLog,
+    SessionHeader,
+    history_path,
+)
+from nb2pipe.tracking.order import NotebookFile, NotebookOrder, source_hash
+from nb2pipe.tracking.report import StaticHazardCache, TrackReport, build_report
+from nb2pipe.tracking.rerun import plan_rerun, simulate_fresh_run
+from nb2pipe.tracking.runtime import (
+    FileAudit,
+    can_alias,
+    find_alias,
+    is_random_generator,
+    is_user_name,
+    object_stamp,
+)
+from nb2pipe.tracking.state import CellRun, TrackerState
+
+__all__ = ["ExecutionRecorder", "NotebookSource"]
+
+logger = logging.getLogger("nb2pipe.tracking")
+
+_MISSING = 0  #: ``id()`` of an unbound name (no object has id 0)
+#: Line magics that may bind names no syntax tree shows.
+_OPAQUE_MAGICS = frozenset({"run", "store", "load", "reset_selective", "macro", "autoreload"})
+
+
+@dataclass
+class NotebookSource:
+    """Where the notebook path came from: ``--notebook``, ``__session__`` or ``JPY_SESSION_NAME``."""
+
+    path: Path
+    origin: str
+
+
+@dataclass
+class _Pending:
+    """What the tracker knows about the execution in flight."""
+
+    raw_cell: str
+    cell_id: str | None
+    deleted_cells: tuple[str, ...]
+    started: float
+    clock: float
+    symbols: CellSymbols | None = None
+    effects: StaticEffects | None = None
+    ids: dict[str, int] = field(default_factory=dict)
+    stamps: dict[str, Any] = field(default_factory=dict)
+    generators: set[str] = field(default_factory=set)
+    namespace_ids: dict[str, int] | None = None
+    namespace_size: int = 0
+
+
+class _TreeRecorder:
+    """The ``ast_transformers`` entry: records the tree of the cell about to run."""
+
+    def __init__(self, recorder: ExecutionRecorder) -> None:
+        self.recorder = recorder
+
+    def visit(self, node: ast.AST) -> ast.AST:
+        recorder = self.recorder
+        pending = recorder.pending
+        if recorder.enabled and pending is not None and pending.symbols is None:
+            try:
+                recorder.on_tree(pending, node)
+            except BaseException as exc:  # noqa: BLE001 - IPython would drop a failing transformer
+                recorder.fail(exc)
+        return node
+
+
+class ExecutionRecorder:
+    """Records executions of one IPython shell while tracking is on."""
+
+    def __init__(self, shell: Any, write: Callable[[str], None] | None = None) -> None:
+        self.shell = shell
+        self.enabled = False
+        self.failure: str | None = None
+        self.pending: _Pending | None = None
+        self.state = TrackerState.start()
+        self.notebook: NotebookSource | None = None
+        self.notebook_file: NotebookFile | None = None
+        self.log: HistoryLog | None = None
+        self.log_error: str | None = None
+        self.started_at_count = 0
+        self.with_cell_id = 0
+        self.without_cell_id = 0
+        self.deleted_reported = 0
+        self.live_symbols: dict[str, tuple[str, CellSymbols]] = {}
+        self.imports: dict[str, str] = {}
+        self.static_cache = StaticHazardCache()
+        self.last_hazards: list[Hazard] = []
+        self._order: NotebookOrder | None = None
+        self._order_key: object = None
+        self._depth = 0
+        self._seq = 0
+        self._write = write or (lambda text: print(text, file=sys.stderr))
+        self._transformer = _TreeRecorder(self)
+        self.audit = FileAudit.install()
+        self._registered = False
+
+    # -- wiring ------------------------------------------------------------------------------
+    def register(self) -> None:
+        if self._registered:
+            return
+        self.shell.events.register("pre_run_cell", self.pre_run_cell)
+        self.shell.events.register("post_run_cell", self.post_run_cell)
+        self.shell.ast_transformers.append(self._transformer)
+        self._registered = True
+
+    def unregister(self) -> None:
+        self.stop()
+        if not self._registered:
+            return
+        for event, callback in (("pre_run_cell", self.pre_run_cell), ("post_run_cell", self.post_run_cell)):
+            try:
+                self.shell.events.unregister(event, callback)
+            except ValueError:
+                pass
+        if self._transformer in self.shell.ast_transformers:
+            self.shell.ast_transformers.remove(self._transformer)
+        self._registered = False
+
+    # -- starting and stopping ---------------------------------------------------------------
+    def start(self, notebook: Path | None = None) -> None:
+        """Start a tracking session: names bound now count as made before tracking."""
+        self.stop()
+        self.failure = None
+        self.notebook = self._find_notebook(notebook)
+        self.notebook_file = NotebookFile(self.notebook.path) if self.notebook else None
+        if self.notebook_file is not None:
+            self.notebook_file.refresh()
+        hidden = self._hidden_names()
+        baseline = {n for n in self.shell.user_ns if is_user_name(n, hidden)}
+        self.state = TrackerState.start(baseline)
+        self.live_symbols, self.imports = {}, {}
+        self.static_cache = StaticHazardCache()
+        self._order, self._order_key = None, None
+        self.started_at_count = int(getattr(self.shell, "execution_count", 1))
+        self.with_cell_id = self.without_cell_id = self.deleted_reported = 0
+        self._seq = 0
+        self._open_log(baseline)
+        self.pending = None
+        self._depth = 0
+        self.enabled = True
+
+    def stop(self) -> None:
+        self.enabled = False
+        self.audit.active = False
+        self.pending = None
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+    def fail(self, exc: BaseException) -> None:
+        """Turn tracking off after an internal error and say so once."""
+        was_on = self.enabled
+        self.stop()
+        self.failure = f"{type(exc).__name__}: {exc}"
+        logger.error("%%track failed and turned itself off", exc_info=(type(exc), exc, exc.__traceback__))
+        if was_on:
+            try:
+                self._write(
+                    f"nb2pipe: %track hit an internal error ({self.failure}) and turned itself off; "
+                    "your cell ran normally. `%track on` starts it again."
+                )
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _find_notebook(self, given: Path | None) -> NotebookSource | None:
+        if given is not None:
+            return NotebookSource(Path(given).expanduser().resolve(), "--notebook")
+        candidates = [
+            (self.shell.user_ns.get("__session__"), "__session__"),
+            (os.environ.get("JPY_SESSION_NAME"), "JPY_SESSION_NAME"),
+        ]
+        for value, origin in candidates:
+            if not isinstance(value, str) or not value.endswith(".ipynb"):
+                continue
+            path = Path(value).expanduser()
+            for candidate in (path, Path.cwd() / path.name):
+                if candidate.is_file():
+                    return NotebookSource(candidate.resolve(), origin)
+        return None
+
+    def _open_log(self, baseline: set[str]) -> None:
+        self.log, self.log_error = None, None
+        if self.notebook is None:
+            return
+        header = SessionHeader(
+            notebook=str(self.notebook.path),
+            started=time.time(),
+            baseline=frozenset(baseline),
+            execution_count=self.started_at_count,
+            pid=os.getpid(),
+        )
+        log = HistoryLog(history_path(self.notebook.path))
+        try:
+            log.open(header)
+        except OSError as exc:
+            self.log_error = f"cannot write {log.path}: {exc.strerror}"
+            return
+        self.log = log
+
+    def _hidden_names(self) -> Any:
+        return getattr(self.shell, "user_ns_hidden", {})
+
+    # -- IPython events ----------------------------------------------------------------------
+    def pre_run_cell(self, info: Any) -> None:
+        if not self.enabled:
+            return
+        try:
+            self._depth += 1
+            if self._depth > 1:
+                return  # a cell run from inside a cell (``run_cell``): part of the outer one
+            metadata = getattr(info, "cell_meta", None)
+            if not isinstance(metadata, dict):
+                metadata = self._request_metadata()
+            cell_id = getattr(info, "cell_id", None) or metadata.get("cellId")
+            deleted = metadata.get("deletedCells") or ()
+            self.pending = _Pending(
+                raw_cell=info.raw_cell or "",
+                cell_id=str(cell_id) if cell_id else None,
+                deleted_cells=tuple(str(d) for d in deleted if isinstance(d, str)),
+                started=time.time(),
+                clock=time.perf_counter(),
+            )
+        except BaseException as exc:  # noqa: BLE001
+            self.fail(exc)
+
+    def _request_metadata(self) -> dict[str, Any]:
+        """The execute request's metadata (cellId, deletedCells), from ipykernel's parent header."""
+        kernel = getattr(self.shell, "kernel", None)
+        try:
+            parent = kernel.get_parent() if kernel is not None else None
+        except Exception:  # noqa: BLE001
+            parent = None
+        metadata = parent.get("metadata") if isinstance(parent, dict) else None
+        return metadata if isinstance(metadata, dict) else {}
+
+    def on_tree(self, pending: _Pending, tree: ast.AST) -> None:
+        """The cell is about to run: analyse IPython's tree and snapshot what it touches."""
+        if not isinstance(tree, ast.Module):
+            return
+        symbols = gather_cell_symbols(tree)
+        effects = static_effects(symbols, self.state.functions, self.imports)
+        pending.symbols, pending.effects = symbols, effects
+        namespace = self.shell.user_ns
+        watched = effects.reads | effects.defines | effects.mutates | effects.deletes
+        pending.ids = {name: id(namespace[name]) if name in namespace else _MISSING for name in watched}
+        pending.stamps = {name: object_stamp(namespace[name]) for name in effects.reads if name in namespace}
+        for call in symbols.calls:
+            head, dot, _ = call.callee.partition(".")
+            if dot and head in namespace and is_random_generator(namespace[head]):
+                pending.generators.add(head)
+        opaque = effects.opaque or effects.reset or any(m.name in _OPAQUE_MAGICS for m in symbols.magics)
+        if opaque:
+            hidden = self._hidden_names()
+            pending.namespace_ids = {
+                name: id(value) for name, value in namespace.items() if is_user_name(name, hidden)
+            }
+        pending.namespace_size = len(namespace)
+        ignore = [str(self.notebook.path.parent / HISTORY_DIR)] if self.notebook else []
+        self.audit.begin(ignore)
+
+    def post_run_cell(self, result: Any) -> None:
+        if not self.enabled:
+            return
+        try:
+            self._depth = max(0, self._depth - 1)
+            if self._depth > 0:
+                return
+            pending, self.pending = self.pending, None
+            opened = self.audit.end()
+            if pending is None:
+                return  # tracking started during this cell, or an empty cell
+            run = self._record(pending, result, opened)
+            self._warn(run)
+        except BaseException as exc:  # noqa: BLE001
+            self.fail(exc)
+
+    # -- building the event ------------------------------------------------------------------
+    def _cell_key(self, pending: _Pending, digest: str) -> str:
+        if pending.cell_id:
+            self.with_cell_id += 1
+            return pending.cell_id
+        self.without_cell_id += 1
+        if self.notebook_file is not None:
+            self.notebook_file.refresh()
+            matched = self.notebook_file.cell_id_for_source(pending.raw_cell)
+            if matched:
+                return matched
+        return f"src:{digest}"
+
+    def _record(self, pending: _Pending, result: Any, opened: list[tuple[str, str]]) -> CellRun:
+        duration = time.perf_counter() - pending.clock
+        error = None
+        if result is not None:
+            error = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
+        interrupted = result is None or isinstance(error, KeyboardInterrupt)
+        digest = source_hash(pending.raw_cell)
+        key = self._cell_key(pending, digest)
+        self._seq += 1
+        count = getattr(result, "execution_count", None) if result is not None else None
+        base = ExecutionEvent(
+            seq=self._seq,
+            cell_key=key,
+            source_hash=digest,
+            cell_id=pending.cell_id or (key if not key.startswith("src:") else None),
+            execution_count=count,
+            started=pending.started,
+            duration=duration,
+            error=type(error).__name__ if error is not None else ("KeyboardInterrupt" if result is None else None),
+            interrupted=interrupted,
+            deleted_cells=pending.deleted_cells,
+            files=self._file_accesses(opened),
+        )
+        if pending.symbols is not None and pending.effects is not None:
+            base = self._with_effects(base, pending, error is None and not interrupted)
+        self.deleted_reported += len(pending.deleted_cells)
+        previous = self.state.runs.get(key)
+        run = self.state.apply(base)
+        if pending.symbols is not None:
+            self.live_symbols[key] = (digest, pending.symbols)
+            self.imports.update(base.imports)
+        if previous is None or previous.event.source_hash != digest or pending.deleted_cells:
+            self._order = None  # a new cell or new code: rebuild the order
+        if self.log is not None:
+            try:
+                self.log.append(base)
+            except OSError as exc:
+                self.log_error = f"cannot write {self.log.path}: {exc.strerror}"
+                self.log.close()
+                self.log = None
+        return run
+
+    def _with_effects(self, event: ExecutionEvent, pending: _Pending, succeeded: bool) -> ExecutionEvent:
+        effects, symbols = pending.effects, pending.symbols
+        assert effects is not None and symbols is not None
+        namespace = self.shell.user_ns
+        hidden = self._hidden_names()
+        before = pending.ids
+
+        def now(name: str) -> int:
+            return id(namespace[name]) if name in namespace else _MISSING
+
+        defines = set()
+        for name in effects.defines:
+            after = now(name)
+            if after != _MISSING and (succeeded or after != before.get(name, _MISSING)):
+                defines.add(name)
+        deletes = {n for n in effects.deletes if before.get(n, _MISSING) != _MISSING and now(n) == _MISSING}
+        # in place: the same object before and after (``x += 1`` on an int rebinds instead)
+        mutates = {
+            n for n in effects.mutates & effects.reads
+            if before.get(n, _MISSING) != _MISSING and now(n) == before[n]
+        }
+        for name, stamp in pending.stamps.items():
+            if stamp is not None and now(name) == before.get(name) and object_stamp(namespace[name]) != stamp:
+                mutates.add(name)
+        mutates |= {n for n in pending.generators if now(n) == before.get(n)}
+        reads = set(effects.reads) | mutates
+        opaque = bool(pending.namespace_ids is not None)
+        if pending.namespace_ids is not None or self._unexpected_size(pending, defines, deletes, event):
+            changed, removed = self._namespace_changes(pending, hidden)
+            defines |= changed
+            deletes |= removed
+        aliases = {}
+        for name in defines - mutates:
+            value = namespace.get(name)
+            if name in namespace and can_alias(value):
+                candidates = [(r, namespace[r]) for r in sorted(reads) if r != name and r in namespace]
+                target = find_alias(value, candidates) if candidates else None
+                if target is not None:
+                    aliases[name] = target
+            value = None
+        tracked = [n for n in self.state.names if ":" not in n]
+        reset = effects.reset and succeeded and not any(n in namespace for n in tracked)
+        return replace(
+            event,
+            defines=frozenset(n for n in defines if is_user_name(n, hidden)),
+            reads=frozenset(n for n in reads if is_user_name(n, hidden)),
+            mutates=frozenset(mutates),
+            deletes=frozenset(deletes),
+            rebinds=effects.rebinds,
+            loop_targets=symbols.loop_targets,
+            aliases=aliases,
+            seeds=effects.seeds,
+            draws=effects.draws,
+            functions=symbols.functions if succeeded else (),
+            imports=effects.imports,
+            reset=reset,
+            opaque=opaque or effects.opaque,
+        )
+
+    def _unexpected_size(
+        self, pending: _Pending, defines: set[str], deletes: set[str], event: ExecutionEvent
+    ) -> bool:
+        """Whether the namespace grew or shrank beyond what the cell's tree explains."""
+        namespace = self.shell.user_ns
+        added = sum(1 for n in defines if pending.ids.get(n, _MISSING) == _MISSING)
+        if event.execution_count is not None and f"_{event.execution_count}" in namespace:
+            added += 1
+        return len(namespace) != pending.namespace_size + added - len(deletes)
+
+    def _namespace_changes(self, pending: _Pending, hidden: Any) -> tuple[set[str], set[str]]:
+        """Names bound or removed by means no tree shows (``exec``, ``globals()[...]``, ``%run``)."""
+        namespace = self.shell.user_ns
+        known = pending.namespace_ids
+        if known is None:
+            known = {n: -1 for n in self.state.names if ":" not in n}
+        changed = set()
+        for name, value in namespace.items():
+            if is_user_name(name, hidden) and known.get(name, _MISSING) not in (id(value), -1):
+                changed.add(name)
+        removed = {n for n in known if n not in namespace}
+        return changed, removed
+
+    def _file_accesses(self, opened: list[tuple[str, str]]) -> tuple[FileAccess, ...]:
+        ops: dict[str, str] = {}
+        for path, op in opened:
+            current = ops.get(path)
+            if current is None or (current == "read" and op != "read"):
+                ops[path] = op
+            elif current != op and op != "read":
+                ops[path] = "update" if "append" not in (current, op) else "append"
+        accesses = []
+        for path, op in ops.items():
+            try:
+                info = os.stat(path)
+                stamp: tuple[int, int] | None = (info.st_mtime_ns, info.st_size)
+            except OSError:
+                stamp = None
+            accesses.append(FileAccess(path, op, stamp))
+        return tuple(accesses)
+
+    # -- the order, the report and the inline warnings --------------------------------------
+    def order(self) -> NotebookOrder:
+        notebook = None
+        saved_at = None
+        if self.notebook_file is not None:
+            notebook = self.notebook_file.refresh()
+            saved_at = self.notebook_file.mtime if notebook is not None else None
+        key = (id(notebook), saved_at, len(self.state.runs), len(self.state.deleted_cells))
+        if self._order is None or key != self._order_key:
+            self._order = NotebookOrder(self.state, notebook, saved_at)
+            self._order_key = key
+        return self._order
+
+    def report(self) -> TrackReport:
+        path = str(self.notebook.path) if self.notebook else None
+        return build_report(self.order(), path, self.live_symbols, self.static_cache)
+
+    def _warn(self, run: CellRun) -> None:
+        order = self.order()
+        hazards = execution_hazards(run, order)
+        hazards += self._stale_after(run, order)
+        if order.notebook is not None:
+            slot = order.by_key.get(run.key)
+            if slot is not None:
+                static = self.static_cache.hazards(order, self.live_symbols)
+                hazards += [h for h in static if h.cell_id == slot.cell_id and h.cell_index == slot.cell_index
+                            and h.kind is not HazardKind.UNSEEDED_RANDOM]
+        self.last_hazards = hazards
+        for hazard in hazards:
+            self._write(format_warning(hazard))
+
+    def _stale_after(self, run: CellRun, order: NotebookOrder) -> list[Hazard]:
+        """Cells whose outputs this execution made out of date (a fresh-run check, when needed)."""
+        readers = self.state.readers or {}
+        touched = run.event.defines | run.event.mutates | {
+            n for n in self.state.names if n.startswith("file:") and any(
+                "file:" + a.path == n and a.op != "read" for a in run.event.files)
+        }
+        suspects = set()
+        for name in touched:
+            token = self.state.names.get(name)
+            for reader in readers.get(name, ()):
+                if reader == run.key or not order.is_below(reader, run.key):
+                    continue
+                if token is None or self.state.runs[reader].inputs.get(name) != token.sig:
+                    suspects.add(reader)
+        if not suspects:
+            return []
+        fresh = simulate_fresh_run(self.state, order)
+        stale = [k for k in fresh.stale if k in suspects]
+        if not stale:
+            return []
+        plan = plan_rerun(self.state, order, fresh)
+        names = sorted({n for k in stale for n in touched if n in self.state.runs[k].inputs})
+        cells = ", ".join(order.label(k) for k in stale[:4]) + (" …" if len(stale) > 4 else "")
+        todo = ", ".join(order.label(k) for k in plan.rerun[:6]) + (" …" if len(plan.rerun) > 6 else "")
+        return [
+            make_hazard(
+                HazardKind.STALE, order, stale[0], names,
+                f"{cells} now out of date: {order.label(run.key)} changed "
+                + ", ".join(n.removeprefix("file:") for n in names[:4]),
+                f"re-run {todo}" + (f"; restart: {plan.restart}" if plan.restart else ""),
+            )
+        ]

@@ -1,0 +1,229 @@
+"""``%track report``: every hazard of the current state, the cells to re-run, and the restart reason."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from nb2pipe.analysis import CellSymbols, Hazard, HazardKind, find_static_hazards
+from nb2pipe.analysis.analyze import NotebookAnalysis
+from nb2pipe.analysis.parse import ParsedCell, parse_cell
+from nb2pipe.errors import Nb2PipeError
+from nb2pipe.model import Cell, CellKind, Notebook
+from nb2pipe.tracking.hazards import (
+    make_hazard,
+    edited_hazard,
+    execution_hazards,
+    file_change_hazards,
+    stale_hazards,
+)
+from nb2pipe.tracking.order import NotebookOrder
+from nb2pipe.tracking.rerun import FreshRun, RerunPlan, plan_rerun, simulate_fresh_run
+
+__all__ = ["StaticHazardCache", "TrackReport", "build_report"]
+
+#: Kinds the static analysis of the effective notebook contributes.
+_STATIC_KINDS = frozenset(
+    {
+        HazardKind.UNDEFINED_IN_FRESH_KERNEL,
+        HazardKind.MULTIPLE_DEFINITIONS,
+        HazardKind.UNSEEDED_RANDOM,
+    }
+)
+_KIND_ORDER = {kind: rank for rank, kind in enumerate(HazardKind)}
+
+
+@dataclass(frozen=True)
+class TrackReport:
+    """What ``%track report`` shows; :meth:`to_json` is the ``--json`` shape (see docs/)."""
+
+    notebook: str | None
+    executions: int
+    hazards: tuple[Hazard, ...]
+    rerun: tuple[str, ...]  #: cell ids (or execution keys in degraded mode), notebook order
+    rerun_labels: tuple[str, ...]
+    restart: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "notebook": self.notebook,
+            "executions": self.executions,
+            "hazards": [hazard.to_json() for hazard in self.hazards],
+            "rerun": list(self.rerun),
+            "restart": self.restart,
+        }
+
+    def lines(self) -> list[str]:
+        where = self.notebook or "no notebook file"
+        head = f"%track: {where} — {self.executions} executions, {len(self.hazards)} hazard"
+        out = [head + ("" if len(self.hazards) == 1 else "s")]
+        for hazard in self.hazards:
+            out.append(f"  {hazard.severity.value:<7} {hazard.kind.value}: {hazard.message}")
+            out.append(f"          fix: {hazard.fix}")
+        if self.rerun:
+            out.append("Re-run, in this order: " + ", ".join(self.rerun_labels))
+        else:
+            out.append("Re-run: nothing — every output matches a fresh top-to-bottom run")
+        if self.restart:
+            out.append(f"Restart the kernel and run all cells: {self.restart}")
+        return out
+
+
+class StaticHazardCache:
+    """Static hazards of the effective notebook, recomputed only when a cell's source changes."""
+
+    def __init__(self) -> None:
+        self._key: object = None
+        self._hazards: list[Hazard] = []
+
+    def hazards(
+        self, order: NotebookOrder, symbols: Mapping[str, tuple[str, CellSymbols]]
+    ) -> list[Hazard]:
+        fingerprint = (id(order.notebook), tuple((s.key, s.source_hash) for s in order.slots))
+        if fingerprint != self._key:
+            self._hazards = _static_hazards(order, symbols)
+            self._key = fingerprint
+        return self._hazards
+
+
+def _event_symbols(order: NotebookOrder, key: str) -> CellSymbols | None:
+    run = order.state.runs.get(key)
+    if run is None:
+        return None
+    event = run.event
+    return CellSymbols(
+        defines=event.defines,
+        reads=event.reads,
+        mutates=event.mutates,
+        deletes=event.deletes,
+        rebinds=event.rebinds,
+        opaque_defines=event.opaque,
+        loop_targets=event.loop_targets,
+    )
+
+
+def _static_hazards(
+    order: NotebookOrder, live_symbols: Mapping[str, tuple[str, CellSymbols]]
+) -> list[Hazard]:
+    """``find_static_hazards`` over the notebook as a fresh run would execute it now."""
+    empty = ast.Module(body=[], type_ignores=[])
+    slots = order.slots
+    cells: list[Cell] = []
+    parsed: list[ParsedCell] = []
+    slot_of: dict[int, int] = {}  # synthetic index -> slot rank
+    # interleave the saved notebook's other cells so positions match what the user sees
+    others = [c for c in (order.notebook.cells if order.notebook else ()) if not c.is_code]
+    items: list[tuple[tuple[int, ...], Any]] = [((c.index,), c) for c in others]
+    items += [(slot.position, rank) for rank, slot in enumerate(slots)]
+    items.sort(key=lambda item: item[0])
+    for _, item in items:
+        index = len(cells)
+        if isinstance(item, Cell):
+            cells.append(Cell(index=index, kind=item.kind, source=item.source, id=item.id))
+            continue
+        slot = slots[item]
+        symbols: CellSymbols | None = None
+        live = live_symbols.get(slot.key)
+        if live is not None and live[0] == slot.source_hash:
+            symbols = live[1]
+        cell = Cell(index=index, kind=CellKind.CODE, source=slot.source or "", id=slot.cell_id)
+        if symbols is None and slot.source is not None:
+            try:
+                parsed.append(parse_cell(cell))
+            except Nb2PipeError:
+                cells.append(Cell(index=index, kind=CellKind.RAW, source=slot.source, id=slot.cell_id))
+                continue
+        else:
+            symbols = symbols or _event_symbols(order, slot.key) or CellSymbols()
+            parsed.append(ParsedCell(cell, cell.source, empty, symbols))
+        cells.append(cell)
+        slot_of[index] = item
+    notebook = Notebook(cells=tuple(cells), path=None)
+    analysis = NotebookAnalysis(notebook, tuple(parsed))
+    out = []
+    for hazard in find_static_hazards(analysis):
+        if hazard.kind not in _STATIC_KINDS or hazard.cell_index not in slot_of:
+            continue
+        slot = slots[slot_of[hazard.cell_index]]
+        out.append(
+            Hazard(hazard.kind, slot.cell_index, slot.cell_id, hazard.names, hazard.message,
+                   hazard.fix, hazard.line)
+        )
+    return out
+
+
+def _sort_key(order: NotebookOrder, hazard: Hazard) -> tuple[Any, ...]:
+    position: tuple[int, ...] = (1 << 30,)
+    for slot in order.slots:
+        if slot.cell_id == hazard.cell_id and slot.cell_index == hazard.cell_index:
+            position = slot.position
+            break
+    return (position, _KIND_ORDER[hazard.kind], hazard.names)
+
+
+def collect_hazards(
+    order: NotebookOrder,
+    fresh: FreshRun,
+    plan: RerunPlan,
+    static: Iterable[Hazard],
+) -> list[Hazard]:
+    state = order.state
+    hazards: list[Hazard] = []
+    explained: set[str] = set()
+    for slot in order.slots:
+        run = state.runs.get(slot.key)
+        if run is None:
+            continue
+        edited = edited_hazard(slot, order)
+        found = execution_hazards(run, order)
+        if edited is not None:
+            hazards.append(edited)
+        if edited is not None or any(
+            h.kind in (HazardKind.OUT_OF_ORDER, HazardKind.HIDDEN_STATE) for h in found
+        ):
+            explained.add(slot.key)
+        hazards += found
+    hazards += stale_hazards(fresh, order, plan.rerun, skip=explained)
+    hazards += file_change_hazards(state, order, fresh)
+    for key in plan.rerun:
+        run = state.runs.get(key)
+        appended = [a.path for a in run.event.files if a.op in ("append", "update")] if run else []
+        if appended:
+            hazards.append(
+                make_hazard(
+                    HazardKind.EXTERNAL_FILE, order, key, ["file:" + p for p in appended],
+                    f"{order.label(key)} appends to {', '.join(appended)}: re-running it appends again",
+                    "write the file in one go (mode 'w'), or restart and run all cells",
+                )
+            )
+    seen = {(h.kind, h.cell_id, h.cell_index) for h in hazards}
+    for hazard in static:
+        if (hazard.kind, hazard.cell_id, hazard.cell_index) not in seen:
+            hazards.append(hazard)
+    unique = list(dict.fromkeys(hazards))
+    return sorted(unique, key=lambda h: _sort_key(order, h))
+
+
+def build_report(
+    order: NotebookOrder,
+    notebook: str | None,
+    live_symbols: Mapping[str, tuple[str, CellSymbols]] | None = None,
+    static_cache: StaticHazardCache | None = None,
+) -> TrackReport:
+    """The full report of ``order.state`` against the notebook order ``order``."""
+    state = order.state
+    fresh = simulate_fresh_run(state, order)
+    plan = plan_rerun(state, order, fresh)
+    symbols = live_symbols or {}
+    static = (static_cache or StaticHazardCache()).hazards(order, symbols)
+    hazards = collect_hazards(order, fresh, plan, static)
+    rerun_ids = tuple(order.by_key[k].cell_id or k for k in plan.rerun)
+    return TrackReport(
+        notebook=notebook,
+        executions=state.executions,
+        hazards=tuple(hazards),
+        rerun=rerun_ids,
+        rerun_labels=tuple(order.label(k) for k in plan.rerun),
+        restart=plan.restart,
+    )
