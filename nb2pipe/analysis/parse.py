@@ -45,7 +45,7 @@ def parse_cell(cell: Cell, path: Path | None = None) -> ParsedCell:
             tree = ast.parse(python_source)
         except SyntaxError as exc:
             # IPython's masking keeps line magics on their lines, so the line is the user's
-            raise CellParseError(cell.location(path, exc.lineno), f"invalid syntax: {exc.msg}") from None
+            raise CellParseError(cell.location(path, exc.lineno), f"not valid Python: {exc.msg}") from None
         cached = (python_source, tree, gather_cell_symbols(tree))
         if len(_CACHE) >= _CACHE_LIMIT:
             _CACHE.clear()

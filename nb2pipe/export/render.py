@@ -169,7 +169,7 @@ class _ScriptBuilder:
         comment_lines: list[cst.EmptyLine],
         footer: list[cst.EmptyLine],
     ) -> None:
-        statements = _fold_comment_placeholders(statements)
+        statements = [_unindent_blank_lines(s) for s in _fold_comment_placeholders(statements)]
         lead = [*self.pending_lines, *comment_lines]
         self.pending_lines = []
         if not statements:
@@ -493,6 +493,21 @@ def _markdown_comments(markdown: tuple[str, ...]) -> list[cst.EmptyLine]:
             wrapped[-1] += " ..."
         lines += [cst.EmptyLine(comment=cst.Comment(f"# {line}".rstrip())) for line in wrapped]
     return lines
+
+
+def _unindent_blank_lines(statement: cst.BaseStatement) -> cst.BaseStatement:
+    """Blank lines above a statement get no indentation (no trailing whitespace in ``main``)."""
+    lines = statement.leading_lines  # type: ignore[attr-defined]
+    if not any(line.comment is None and line.indent for line in lines):
+        return statement
+    return statement.with_changes(  # type: ignore[call-arg]
+        leading_lines=[
+            line.with_changes(indent=False, whitespace=cst.SimpleWhitespace(""))
+            if line.comment is None
+            else line
+            for line in lines
+        ]
+    )
 
 
 def _comment_lines(lines: list[cst.EmptyLine]) -> list[cst.EmptyLine]:

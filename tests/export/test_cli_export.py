@@ -99,7 +99,7 @@ BAD_INPUTS = [
     pytest.param(json.dumps(notebook_json("x <- 1", kernel="ir", language="R")),
                  ["kernel 'ir' runs R"], id="non-python-kernel"),
     pytest.param(json.dumps(notebook_json("x = 1", "y = (1,\nprint(y)")),
-                 ["cell 2 (id c1), line", "invalid syntax"], id="cell-does-not-parse"),
+                 ["cell 2 (id c1), line", "not valid Python"], id="cell-does-not-parse"),
     pytest.param(json.dumps(notebook_json("x = 1", "%unknown_magic 3")),
                  ["cell 2 (id c1), line 1", "unknown magic %unknown_magic", "--allow-ipython"],
                  id="unknown-magic"),

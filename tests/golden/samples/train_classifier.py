@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
 
     # Which measurements matter?
     importances = pd.Series(model.feature_importances_, index=features).sort_values()
-    
+
     fig, ax = plt.subplots(figsize=(6, 4))
     importances.plot.barh(ax=ax, color="tab:purple")
     ax.set_xlabel("mean decrease in impurity")
