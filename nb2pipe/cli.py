@@ -87,3 +87,8 @@ def export(
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``nb2pipe`` command and ``python -m nb2pipe``."""
     cli.main(args=argv, prog_name="nb2pipe")
+
+
+from nb2pipe.verify.cli import verify  # noqa: E402  (registered last: it imports only click)
+
+cli.add_command(verify)

@@ -1,0 +1,318 @@
+"""Verify notebooks: static check, fresh kernel run, output comparison, script equivalence.
+
+``verify_paths`` reads like the recipe of PRODUCT.md §4: find the notebooks, prepare each one
+(load, static check, bind parameters: all usage errors surface before any kernel starts), then
+verify them ``jobs`` at a time, each in its own kernel, and collect a :class:`VerifyReport`.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterable, Protocol, Sequence
+
+from nb2pipe.analysis import Hazard, HazardKind, NotebookAnalysis, analyze_notebook, find_static_hazards
+from nb2pipe.errors import Nb2PipeError
+from nb2pipe.export.parameters import Parameter
+from nb2pipe.model import Cell, Notebook, load_notebook
+from nb2pipe.verify.errors import VerificationFailed, VerifyUsageError
+from nb2pipe.verify.file_access import data_files_read, sha256_of
+from nb2pipe.verify.judge import judge_run, pair_code_cells
+from nb2pipe.verify.options import VerifyOptions
+from nb2pipe.verify.parameters import BoundParameters, bind_parameters, notebook_parameters
+from nb2pipe.verify.report import (
+    DataFile,
+    NotebookReport,
+    NotebookStatus,
+    Reason,
+    ScriptCheck,
+    ScriptStatus,
+    VerifyReport,
+)
+from nb2pipe.verify.runner import NotebookRun, resolve_kernel, run_notebook
+from nb2pipe.verify.update import read_saved_data_hashes, write_fresh_outputs
+
+__all__ = [
+    "VerifyProgress",
+    "find_notebooks",
+    "raise_for_mismatches",
+    "verify_notebook",
+    "verify_paths",
+]
+
+#: Static hazard kinds verify reports (PRODUCT.md §4.1).
+STATIC_KINDS = frozenset(
+    {HazardKind.OUT_OF_ORDER, HazardKind.UNDEFINED_IN_FRESH_KERNEL, HazardKind.UNSEEDED_RANDOM}
+)
+#: Reasons ``--update`` resolves by saving the fresh outputs.
+_OUTPUT_REASONS = frozenset(
+    {Reason.OUTPUT_DIFFERS, Reason.NONDETERMINISTIC, Reason.OUT_OF_ORDER_SAVED, Reason.DATA_CHANGED}
+)
+
+
+class VerifyProgress(Protocol):
+    """Hooks for a progress display; called from worker threads."""
+
+    def notebook_started(self, path: Path, cells: int) -> None: ...
+
+    def cell_executed(self, path: Path) -> None: ...
+
+    def notebook_finished(self, report: NotebookReport) -> None: ...
+
+
+class _NoProgress:
+    def notebook_started(self, path: Path, cells: int) -> None:
+        pass
+
+    def cell_executed(self, path: Path) -> None:
+        pass
+
+    def notebook_finished(self, report: NotebookReport) -> None:
+        pass
+
+
+@dataclass
+class _Prepared:
+    """A notebook loaded and statically checked, ready to run."""
+
+    path: Path
+    notebook: Notebook
+    analysis: NotebookAnalysis | None
+    hazards: tuple[Hazard, ...]
+    declared_parameters: tuple[Parameter, ...] | None
+    kernel_name: str
+    notes: list[str] = field(default_factory=list)
+    parameters: BoundParameters = field(default_factory=BoundParameters)
+
+
+def find_notebooks(paths: Iterable[Path]) -> tuple[list[Path], list[NotebookReport]]:
+    """Expand directories into the notebooks under them (hidden folders left out).
+
+    Returns the notebooks in the order given (each once) and an ``invalid`` report for each
+    directory without notebooks. Missing paths are kept: loading them reports the error.
+    """
+    found: list[Path] = []
+    empty: list[NotebookReport] = []
+    seen: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(
+                p for p in path.rglob("*.ipynb")
+                if not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            if not inside:
+                empty.append(NotebookReport(path, NotebookStatus.INVALID, error=f"{path}: no notebooks found"))
+            candidates = inside
+        else:
+            candidates = [path]
+        for candidate in candidates:
+            key = candidate.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append(candidate)
+    return found, empty
+
+
+def verify_paths(
+    paths: Sequence[Path], options: VerifyOptions = VerifyOptions(), progress: VerifyProgress | None = None
+) -> VerifyReport:
+    """Verify every notebook in ``paths`` (directories are searched).
+
+    Raises
+    ------
+    VerifyUsageError
+        Options that cannot apply: ``--update`` with ``-p``, a ``-p`` name no notebook
+        declares, a value of the wrong type.
+    """
+    start = time.monotonic()
+    progress = progress or _NoProgress()
+    if options.update and options.parameters:
+        raise VerifyUsageError(
+            "--update cannot be combined with -p: saved outputs must come from the notebook's "
+            "own parameter values"
+        )
+    notebooks, reports = find_notebooks(paths)
+    prepared: list[_Prepared | NotebookReport] = [_prepare(path) for path in notebooks]
+    _bind_parameters([p for p in prepared if isinstance(p, _Prepared)], options)
+    if options.parameters:
+        from nb2pipe.verify.parameters import register_typed_translator
+
+        register_typed_translator()
+
+    def work(item: _Prepared | NotebookReport) -> NotebookReport:
+        if isinstance(item, NotebookReport):
+            progress.notebook_finished(item)
+            return item
+        report = _verify_prepared(item, options, progress)
+        progress.notebook_finished(report)
+        return report
+
+    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+        results = list(pool.map(work, prepared))
+    return VerifyReport(
+        tuple(reports + results), time.monotonic() - start, options.rtol, options.script
+    )
+
+
+def verify_notebook(
+    path: Path, options: VerifyOptions = VerifyOptions(), progress: VerifyProgress | None = None
+) -> NotebookReport:
+    """Verify one notebook (see :func:`verify_paths`)."""
+    return verify_paths([path], replace(options, jobs=1), progress).notebooks[0]
+
+
+def raise_for_mismatches(report: VerifyReport) -> None:
+    """Raise :class:`VerificationFailed` unless every notebook reproduces."""
+    if not report.ok:
+        raise VerificationFailed(report)
+
+
+# ---------------------------------------------------------------------------------------------
+# steps
+
+def _prepare(path: Path) -> _Prepared | NotebookReport:
+    """Load and statically check one notebook (PRODUCT.md §4.1)."""
+    start = time.monotonic()
+    try:
+        notebook = load_notebook(path)
+    except Nb2PipeError as exc:
+        return NotebookReport(path, NotebookStatus.INVALID, error=str(exc), duration=time.monotonic() - start)
+    notes: list[str] = []
+    analysis: NotebookAnalysis | None = None
+    hazards: tuple[Hazard, ...] = ()
+    try:
+        analysis = analyze_notebook(notebook)
+        hazards = tuple(h for h in find_static_hazards(analysis) if h.kind in STATIC_KINDS)
+    except Nb2PipeError as exc:  # a cell that is not Python: the run will say more
+        notes.append(f"static check skipped: {exc}")
+    kernel_name, kernel_note = resolve_kernel(notebook.kernel_name)
+    if kernel_note:
+        notes.append(kernel_note)
+    declared = notebook_parameters(analysis) if analysis is not None else None
+    return _Prepared(path, notebook, analysis, hazards, declared, kernel_name, notes)
+
+
+def _bind_parameters(prepared: list[_Prepared], options: VerifyOptions) -> None:
+    if not options.parameters:
+        return
+    for name, _ in options.parameters:
+        if prepared and not any(
+            p.declared_parameters is None or any(d.name == name for d in p.declared_parameters)
+            for p in prepared
+        ):
+            raise VerifyUsageError(f"-p {name}: no notebook has a parameter named {name!r}")
+    for item in prepared:
+        item.parameters = bind_parameters(options.parameters, item.declared_parameters)
+        item.notes.extend(item.parameters.notes)
+
+
+def _verify_prepared(item: _Prepared, options: VerifyOptions, progress: VerifyProgress) -> NotebookReport:
+    start = time.monotonic()
+    notebook = item.notebook
+    progress.notebook_started(item.path, len(notebook.code_cells))
+    notes = list(item.notes)
+    script_check = None
+    if options.script and item.analysis is not None:
+        from nb2pipe.verify.script import start_script_check
+
+        script_timeout = options.timeout * max(1, len(notebook.code_cells)) if options.timeout else None
+        script_check = start_script_check(
+            item.analysis, item.kernel_name, item.parameters.script_arguments, script_timeout
+        )
+    try:
+        run = run_notebook(
+            item.path,
+            kernel_name=item.kernel_name,
+            parameters=item.parameters.values,
+            timeout=options.cell_timeout,
+            on_cell_executed=lambda: progress.cell_executed(item.path),
+        )
+    except BaseException:
+        if script_check is not None:
+            script_check.cancel()
+        raise
+    data_files = _data_files(item, run, bool(item.parameters.values))
+    judgement = judge_run(
+        notebook, run,
+        analysis=item.analysis, hazards=item.hazards, parameterized=bool(item.parameters.values),
+        data_files=data_files, options=options.compare,
+    )
+    mismatches = list(judgement.mismatches)
+    notes += judgement.notes
+    script = ScriptCheck(ScriptStatus.SKIPPED, "--no-script" if not options.script else None)
+    if script_check is not None:
+        if run.failure is not None:
+            script_check.cancel()
+            script = ScriptCheck(ScriptStatus.SKIPPED, "the notebook run failed: nothing to compare")
+        else:
+            script, script_mismatches = script_check.finish(judgement.fresh_cells, options.rtol)
+            mismatches += script_mismatches
+            notes += script_check.notes
+    elif options.script:
+        script = ScriptCheck(ScriptStatus.SKIPPED, "the notebook has a cell that is not Python")
+    for data_file in data_files:
+        if data_file.changed and not any(m.reason is Reason.DATA_CHANGED for m in mismatches):
+            notes.append(f"data file {data_file.path} changed since the outputs were saved; they still reproduce")
+    updated = False
+    if options.update and run.failure is None:
+        _update(item, run, judgement.fresh_cells, data_files)
+        updated = True
+        kept = []
+        for mismatch in mismatches:
+            if mismatch.reason in _OUTPUT_REASONS:
+                notes.append(f"updated {mismatch.cell_label}: {mismatch.reason.value}")
+            else:
+                kept.append(mismatch)
+        mismatches = kept
+    status = NotebookStatus.DIFFERS if mismatches else NotebookStatus.REPRODUCES
+    return NotebookReport(
+        path=item.path,
+        status=status,
+        mismatches=tuple(mismatches),
+        hazards=item.hazards,
+        notes=tuple(notes),
+        cells_compared=judgement.cells_compared,
+        cells_ignored=judgement.cells_ignored,
+        data_files=data_files,
+        script=script,
+        duration=time.monotonic() - start,
+        updated=updated,
+    )
+
+
+def _data_files(item: _Prepared, run: NotebookRun, parameterized: bool) -> tuple[DataFile, ...]:
+    """Files the run read, hashed now, beside the hashes ``--update`` stored last time."""
+    folder = item.path.resolve().parent
+    saved_hashes = read_saved_data_hashes(item.path)
+    fresh_to_saved = {
+        fresh.index: saved for saved, fresh in pair_code_cells(item.notebook, run.notebook, parameterized).items()
+    }
+    files: dict[str, DataFile] = {}
+    for path, ordinal in data_files_read(run.accesses).items():
+        key = _relative(path, folder)
+        fresh_index = run.cell_at(ordinal)
+        reader = fresh_to_saved.get(fresh_index) if fresh_index is not None else None
+        files[key] = DataFile(key, sha256_of(path), saved_hashes.get(key), reader)
+    for key, saved in saved_hashes.items():
+        if key not in files:
+            path = Path(key) if Path(key).is_absolute() else folder / key
+            files[key] = DataFile(key, sha256_of(path), saved, None)
+    return tuple(files[key] for key in sorted(files))
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return path.relative_to(folder).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _update(
+    item: _Prepared, run: NotebookRun, fresh_cells: dict[int, Cell], data_files: tuple[DataFile, ...]
+) -> None:
+    raw_by_fresh_index = {cell.index: raw for cell, raw in zip(run.notebook.cells, run.cells_json)}
+    fresh_json = {saved_index: raw_by_fresh_index[cell.index] for saved_index, cell in fresh_cells.items()}
+    hashes = {f.path: f.sha256 for f in data_files if f.sha256 is not None and f.read_by is not None}
+    write_fresh_outputs(item.path, fresh_json, hashes)

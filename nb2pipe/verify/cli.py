@@ -1,0 +1,103 @@
+"""The ``nb2pipe verify`` command: parse options, call :func:`verify_paths`, write the reports.
+
+Only click is imported at module level: ``nb2pipe export`` loads this module to build the
+command group and must not pay for papermill, rich or the comparison code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+__all__ = ["verify"]
+
+_DEFAULT_TIMEOUT = 600  # nb2pipe.verify.options.DEFAULT_TIMEOUT, kept in sync by a test
+_DEFAULT_RTOL = 1e-6
+
+_REPORT_PATH = click.Path(path_type=Path, dir_okay=False, writable=True)
+
+
+@click.command("verify")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+    help="Verify N notebooks at once, each in its own fresh kernel.",
+)
+@click.option(
+    "--timeout", type=click.FloatRange(min=0), default=_DEFAULT_TIMEOUT, show_default=True,
+    help="Seconds one cell may run before it fails with reason `timeout` (0: no limit).",
+)
+@click.option(
+    "-p", "--parameter", "parameters", type=(str, str), multiple=True, metavar="NAME VALUE",
+    help="Run with parameter NAME set to VALUE (typed like the notebook's parameters cell); "
+    "the script gets the same value. Repeatable.",
+)
+@click.option("--no-script", is_flag=True, help="Skip script equivalence (export and run the script).")
+@click.option(
+    "--rtol", type=click.FloatRange(min=0), default=_DEFAULT_RTOL, show_default=True,
+    help="Relative tolerance for numbers in text outputs.",
+)
+@click.option(
+    "--update", is_flag=True,
+    help="Write the fresh outputs and the hashes of the data files read back into each notebook.",
+)
+@click.option("--json", "json_path", type=_REPORT_PATH, help="Write the report as JSON to this file.")
+@click.option("--junit", "junit_path", type=_REPORT_PATH, help="Write the report as JUnit XML to this file.")
+@click.option("--html", "html_path", type=_REPORT_PATH, help="Write the report as one static HTML page.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the notebooks that fail, and the summary.")
+def verify(
+    paths: tuple[Path, ...],
+    jobs: int,
+    timeout: float,
+    parameters: tuple[tuple[str, str], ...],
+    no_script: bool,
+    rtol: float,
+    update: bool,
+    json_path: Path | None,
+    junit_path: Path | None,
+    html_path: Path | None,
+    quiet: bool,
+) -> None:
+    """Verify that notebooks reproduce from a fresh kernel, and that their scripts do too.
+
+    Each notebook in PATHS (directories are searched) is checked statically, run top to bottom
+    in a fresh kernel in its own folder, and its outputs compared with the saved ones; then it
+    is exported and the script's output compared with the notebook's. The notebook file is
+    never modified unless --update. Exit status: 0 all reproduce, 1 something differs or fails,
+    2 bad input or usage.
+    """
+    from rich.console import Console
+
+    from nb2pipe.export.api import write_atomically
+    from nb2pipe.verify.api import verify_paths
+    from nb2pipe.verify.errors import VerifyUsageError
+    from nb2pipe.verify.html_report import write_html
+    from nb2pipe.verify.junit import write_junit
+    from nb2pipe.verify.options import VerifyOptions
+    from nb2pipe.verify.terminal import TerminalProgress, render_summary
+
+    options = VerifyOptions(
+        jobs=jobs,
+        timeout=timeout or None,
+        parameters=tuple(parameters),
+        script=not no_script,
+        rtol=rtol,
+        update=update,
+    )
+    console = Console(highlight=False)
+    try:
+        with TerminalProgress(console, quiet=quiet) as progress:
+            report = verify_paths(list(paths), options, progress)
+    except VerifyUsageError as exc:
+        raise click.UsageError(str(exc)) from None
+    render_summary(console, report)
+    if json_path is not None:
+        write_atomically(json_path, json.dumps(report.to_json(), indent=2) + "\n")
+    if junit_path is not None:
+        write_junit(report, junit_path)
+    if html_path is not None:
+        write_html(report, html_path)
+    sys.exit(report.exit_code)

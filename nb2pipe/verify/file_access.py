@@ -1,0 +1,150 @@
+"""Record which files a fresh kernel run reads and writes, seen at run time by an audit hook.
+
+The hook is installed by one ``IPKernelApp.exec_lines`` entry, so no cell is added to the
+notebook and no name lands in the user's namespace. It sees every ``open`` audit event
+(``open()``, ``io.open_code``, ``os.open``, ``pathlib``, and the libraries built on them, such
+as ``pandas.read_csv``), keeps the first read and first write of each path with the execution
+count of the cell that did it, and appends one line per new entry to a log file, flushed at
+once, so a kernel that dies loses nothing. Files under the Python installation and
+site-packages, temp dirs, hidden folders and pseudo file systems are left out at the source;
+files under the notebook's own folder are always kept (tests and CI often live under /tmp).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import site
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+__all__ = ["FileAccess", "hook_exec_line", "read_access_log", "sha256_of", "data_files_read"]
+
+# Runs inside the kernel. It must never raise into user code and must be cheap for the
+# thousands of opens an import of scikit-learn makes: one string test decides most events.
+_HOOK_SOURCE = '''
+def _install(log_path, inside, excluded):
+    import os, sys
+    log = open(log_path, "a", buffering=1, encoding="utf-8")
+    seen = set()
+    cells = [0]  # ordinal of the running cell: 1 for the first cell the notebook runs
+
+    def count_cell(info=None):
+        if getattr(info, "store_history", True):
+            cells[0] += 1
+
+    try:
+        from IPython import get_ipython
+        get_ipython().events.register("pre_run_cell", count_cell)
+    except Exception:
+        pass
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+    inside_prefix = inside + os.sep
+
+    def hook(event, args):
+        if event != "open":
+            return
+        try:
+            path, mode, flags = args
+            if path is None or isinstance(path, int):
+                return
+            path = os.path.abspath(os.fsdecode(path))
+            if path.startswith(inside_prefix):
+                rel = path[len(inside_prefix):]
+                if any(part.startswith(".") or part == "__pycache__" for part in rel.split(os.sep)[:-1]):
+                    return
+            elif path.startswith(excluded) or os.sep + "." in path:
+                return
+            if mode is None:
+                write = bool(flags & write_flags)
+            else:
+                write = any(c in mode for c in "wax+")
+            key = (path, write)
+            if key in seen:
+                return
+            seen.add(key)
+            log.write(("w" if write else "r") + "\\t" + str(cells[0]) + "\\t" + path + "\\n")
+        except Exception:
+            pass
+
+    sys.addaudithook(hook)
+'''
+
+
+@dataclass(frozen=True)
+class FileAccess:
+    """A file opened during the run: the first read or write of it."""
+
+    path: Path
+    write: bool
+    #: which cell opened it: 1 for the first cell the run executed, 2 for the next, ...;
+    #: 0 for kernel start-up (IPython 9 bumps ``execution_count`` before a cell runs, so
+    #: the hook counts ``pre_run_cell`` events itself)
+    ordinal: int
+
+
+def _excluded_prefixes() -> tuple[str, ...]:
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, tempfile.gettempdir()}
+    try:
+        prefixes.update(site.getsitepackages())
+    except AttributeError:  # virtualenvs of old Pythons
+        pass
+    prefixes.add(site.getusersitepackages())
+    prefixes.update({"/dev", "/proc", "/sys", "/usr", "/lib", "/etc", "/var/tmp", "/tmp"})
+    return tuple(sorted(os.path.join(os.path.abspath(p), "") for p in prefixes if p))
+
+
+def hook_exec_line(log_path: Path, notebook_dir: Path) -> str:
+    """The one line of Python, for ``--IPKernelApp.exec_lines``, that installs the hook."""
+    call = (
+        f"{_HOOK_SOURCE}\n_install({str(log_path)!r}, {str(notebook_dir.resolve())!r}, "
+        f"{_excluded_prefixes()!r})\n"
+    )
+    encoded = base64.b64encode(call.encode()).decode()
+    # the namespace is a fresh dict: nothing is left in the user's globals
+    return f"exec(__import__('base64').b64decode('{encoded}').decode(), {{}})"
+
+
+def read_access_log(log_path: Path) -> tuple[FileAccess, ...]:
+    """The accesses the hook logged, in the order they happened."""
+    try:
+        text = log_path.read_text(encoding="utf-8")
+    except OSError:
+        return ()
+    accesses = []
+    for line in text.splitlines():
+        kind, _, rest = line.partition("\t")
+        count, _, path = rest.partition("\t")
+        if kind in ("r", "w") and count.isdigit() and path:
+            accesses.append(FileAccess(Path(path), kind == "w", int(count)))
+    return tuple(accesses)
+
+
+def data_files_read(accesses: Iterable[FileAccess]) -> dict[Path, int]:
+    """Files read and never written during the run (inputs, not outputs): path -> ordinal of
+    the first cell that read it."""
+    accesses = list(accesses)
+    written = {access.path for access in accesses if access.write}
+    out: dict[Path, int] = {}
+    for access in accesses:
+        if access.write or access.path in written or access.path in out:
+            continue
+        if access.path.is_file():
+            out[access.path] = access.ordinal
+    return out
+
+
+def sha256_of(path: Path) -> str | None:
+    """SHA-256 of a file's content, or None when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()

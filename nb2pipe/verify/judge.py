@@ -1,0 +1,223 @@
+"""Judge a fresh run against the saved notebook: which cells differ, and the likely reason why.
+
+A difference gets the most specific reason the evidence supports, in this order:
+``data-changed`` (a file the cell depends on changed since ``--update`` saved the outputs),
+``out-of-order-saved`` (the saved execution counts show the cell's saved output did not come
+from a top-to-bottom run), ``nondeterministic`` (the cell draws unseeded random numbers or
+reads a value that did), else ``output-differs``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from nb2pipe.analysis import Hazard, HazardKind, NotebookAnalysis
+from nb2pipe.model import Cell, Notebook
+from nb2pipe.verify.compare import CompareOptions, compare_outputs
+from nb2pipe.verify.report import DataFile, Mismatch, Reason
+from nb2pipe.verify.runner import NotebookRun
+
+__all__ = ["Judgement", "judge_run", "pair_code_cells"]
+
+
+@dataclass
+class Judgement:
+    """What comparing the fresh run with the saved notebook found."""
+
+    mismatches: list[Mismatch] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    cells_compared: int = 0
+    cells_ignored: int = 0
+    #: saved cell index -> fresh cell, for every saved code cell the run executed
+    fresh_cells: dict[int, Cell] = field(default_factory=dict)
+
+
+def pair_code_cells(saved: Notebook, fresh: Notebook, parameterized: bool) -> dict[int, Cell]:
+    """Match saved code cells to executed ones by order.
+
+    papermill adds (or replaces) an ``injected-parameters`` cell when given parameters, and
+    drops its own error-marker cells, which are Markdown; code cells otherwise keep their
+    order, so pairing by order among code cells is exact.
+    """
+    def code(notebook: Notebook) -> list[Cell]:
+        return [c for c in notebook.code_cells if not (parameterized and c.role.injected_parameters)]
+
+    return {s.index: f for s, f in zip(code(saved), code(fresh))}
+
+
+def judge_run(
+    saved: Notebook,
+    run: NotebookRun,
+    *,
+    analysis: NotebookAnalysis | None,
+    hazards: tuple[Hazard, ...],
+    parameterized: bool,
+    data_files: tuple[DataFile, ...],
+    options: CompareOptions,
+) -> Judgement:
+    """Compare each executed cell with its saved outputs and turn a failed run into a finding."""
+    judgement = Judgement()
+    pairs = pair_code_cells(saved, run.notebook, parameterized)
+    executed = set(run.executed)
+    judgement.fresh_cells = {s: f for s, f in pairs.items() if f.index in executed}
+    reasons = _ReasonFinder(saved, analysis, hazards, data_files, _files_written(run, pairs))
+    failed_at = _failure_cell(run, pairs)
+    if run.failure is not None:
+        cell = saved.cells[failed_at] if failed_at is not None else None
+        judgement.mismatches.append(
+            Mismatch(
+                run.failure.reason,
+                cell.index if cell else None,
+                cell.id if cell else None,
+                run.failure.message,
+                run.failure.detail,
+                saved=cell.outputs if cell else (),
+                fresh=pairs[cell.index].outputs if cell and cell.index in pairs else (),
+            )
+        )
+    has_outputs = any(c.outputs or c.execution_count is not None for c in saved.code_cells)
+    if not has_outputs:
+        judgement.notes.append("saved without outputs: nothing to compare; judged the run alone")
+    not_run = 0
+    for saved_cell in saved.code_cells:
+        fresh_cell = judgement.fresh_cells.get(saved_cell.index)
+        if fresh_cell is None:
+            not_run += 1 if saved_cell.source.strip() else 0
+            continue
+        if saved_cell.index == failed_at:
+            continue  # reported as the failure itself
+        if saved_cell.role.ignore_output:
+            judgement.cells_ignored += 1
+            continue
+        if saved_cell.role.raises_exception and not any(o.output_type == "error" for o in fresh_cell.outputs):
+            judgement.mismatches.append(Mismatch(
+                Reason.ERROR, saved_cell.index, saved_cell.id,
+                "tagged raises-exception, but the cell raised nothing",
+                saved=saved_cell.outputs, fresh=fresh_cell.outputs,
+            ))
+            continue
+        if not saved_cell.outputs and saved_cell.execution_count is None:
+            continue  # never run when saved: nothing to compare
+        judgement.cells_compared += 1
+        comparison = compare_outputs(saved_cell.outputs, fresh_cell.outputs, options)
+        if comparison.equal:
+            continue
+        reason, why = reasons.reason_for(saved_cell.index)
+        first = comparison.differences[0]
+        message = "; ".join(d.message for d in comparison.differences[:3])
+        if why:
+            message += f" — {why}"
+        diff = "\n".join(
+            (f"[{d.what}] " + d.diff) if len(comparison.differences) > 1 else d.diff
+            for d in comparison.differences
+            if d.diff
+        ) or first.message
+        judgement.mismatches.append(Mismatch(
+            reason, saved_cell.index, saved_cell.id, message, diff,
+            tuple(sorted(comparison.normalizers)),
+            saved=saved_cell.outputs, fresh=fresh_cell.outputs,
+        ))
+    if not_run and run.failure is not None:
+        judgement.notes.append(f"{not_run} later code cell(s) not run after the failure")
+    elif not_run:
+        judgement.notes.append(f"{not_run} code cell(s) not run: the notebook ended early (SystemExit)")
+    return judgement
+
+
+def _failure_cell(run: NotebookRun, pairs: Mapping[int, Cell]) -> int | None:
+    if run.failure is None or run.failure.cell_index is None:
+        return None
+    for saved_index, fresh in pairs.items():
+        if fresh.index == run.failure.cell_index:
+            return saved_index
+    return None  # papermill's injected-parameters cell
+
+
+class _ReasonFinder:
+    """The evidence for why a cell's output differs: changed data, saved order, randomness."""
+
+    def __init__(
+        self,
+        saved: Notebook,
+        analysis: NotebookAnalysis | None,
+        hazards: tuple[Hazard, ...],
+        data_files: tuple[DataFile, ...],
+        written: Mapping[int, list[str]],
+    ) -> None:
+        self.changed = [f for f in data_files if f.changed]
+        self.written = written
+        self.out_of_order_from = _first_out_of_order(saved)
+        self.out_of_order = next((h for h in hazards if h.kind is HazardKind.OUT_OF_ORDER), None)
+        self.random = _random_dependents(analysis, hazards)
+
+    def reason_for(self, index: int) -> tuple[Reason, str]:
+        for data_file in self.changed:
+            # a file the fresh run did not read (gone, renamed) may explain any difference
+            if data_file.read_by is None or data_file.read_by <= index:
+                return Reason.DATA_CHANGED, (
+                    f"data file {data_file.path} changed since the outputs were saved "
+                    f"(sha256 {(data_file.saved_sha256 or '')[:12]} -> {(data_file.sha256 or 'missing')[:12]})"
+                )
+        if self.out_of_order_from is not None and index >= self.out_of_order_from:
+            detail = self.out_of_order.message if self.out_of_order else "execution counts not increasing"
+            return Reason.OUT_OF_ORDER_SAVED, detail
+        source = self.random.get(index)
+        if source is not None:
+            return Reason.NONDETERMINISTIC, source
+        files = self.written.get(index)
+        if files:
+            # `%%writefile` says "Writing" or "Overwriting", a cache says "loaded" or "built"
+            return Reason.OUTPUT_DIFFERS, (
+                f"the cell writes {', '.join(files[:3])}: its output may depend on whether "
+                "that file existed before the run"
+            )
+        return Reason.OUTPUT_DIFFERS, ""
+
+
+def _files_written(run: NotebookRun, pairs: Mapping[int, Cell]) -> dict[int, list[str]]:
+    """Saved cell index -> names of the files the cell opened for writing in the fresh run."""
+    fresh_to_saved = {fresh.index: saved for saved, fresh in pairs.items()}
+    out: dict[int, list[str]] = {}
+    for access in run.accesses:
+        fresh_index = run.cell_at(access.ordinal) if access.write else None
+        if fresh_index is not None and fresh_index in fresh_to_saved:
+            out.setdefault(fresh_to_saved[fresh_index], []).append(access.path.name)
+    return out
+
+
+def _first_out_of_order(saved: Notebook) -> int | None:
+    """The first cell whose saved count is above a count of a cell placed below it.
+
+    Cells above it ran top to bottom with nothing out of order before them, so their saved
+    outputs could come from a fresh run; from it on, they may depend on the order.
+    """
+    counted = [(c.index, c.execution_count) for c in saved.code_cells if c.execution_count is not None]
+    minimum_below = None
+    first = None
+    for index, count in reversed(counted):
+        if minimum_below is not None and count > minimum_below:
+            first = index
+        minimum_below = count if minimum_below is None else min(minimum_below, count)
+    return first
+
+
+def _random_dependents(analysis: NotebookAnalysis | None, hazards: tuple[Hazard, ...]) -> dict[int, str]:
+    """Cells that draw unseeded random numbers, and cells that read what those produced."""
+    sources = {h.cell_index: h for h in hazards if h.kind is HazardKind.UNSEEDED_RANDOM and h.cell_index is not None}
+    if not sources:
+        return {}
+    out: dict[int, str] = {}
+    for index, hazard in sources.items():
+        out[index] = f"unseeded randomness: {hazard.message}"
+    if analysis is None:
+        return out
+    for flow in analysis.dataflow.flows:
+        if flow.cell_index in out:
+            continue
+        for name, producer in sorted(flow.inputs.items()):
+            if producer in out:
+                label = analysis.notebook.cells[producer].label
+                out[flow.cell_index] = f"reads {name!r} from {label}, which draws unseeded random numbers"
+                break
+    return out

@@ -1,0 +1,81 @@
+"""The JUnit XML form of a verify report: a test case per notebook and per differing cell."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from nb2pipe.verify.report import NotebookReport, NotebookStatus, VerifyReport
+
+__all__ = ["junit_xml", "write_junit"]
+
+_SUITE = "nb2pipe verify"
+#: Characters XML 1.0 cannot carry (terminal escapes in a kernel log, say).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _clean(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
+def _case(parent: ET.Element, classname: str, name: str, time: float) -> ET.Element:
+    return ET.SubElement(parent, "testcase", classname=classname, name=name, time=f"{time:.3f}")
+
+
+def _notebook_cases(suite: ET.Element, report: NotebookReport) -> tuple[int, int]:
+    """Append the notebook's cases; return (failures, errors)."""
+    path = str(report.path)
+    case = _case(suite, "nb2pipe.verify", path, report.duration)
+    if report.status is NotebookStatus.INVALID:
+        ET.SubElement(case, "error", message=report.error or "invalid notebook", type="invalid")
+        return 0, 1
+    failures = 0
+    if report.mismatches:
+        reasons = sorted({m.reason.value for m in report.mismatches})
+        failure = ET.SubElement(
+            case, "failure", message=f"{len(report.mismatches)} finding(s): {', '.join(reasons)}",
+            type=reasons[0],
+        )
+        failure.text = "\n".join(f"{m.cell_label}: {m.reason.value}: {m.message}" for m in report.mismatches)
+        failures += 1
+    if report.notes:
+        ET.SubElement(case, "system-out").text = "\n".join(report.notes)
+    for mismatch in report.mismatches:
+        cell_case = _case(suite, path, mismatch.cell_label, 0.0)
+        failure = ET.SubElement(cell_case, "failure", message=mismatch.message, type=mismatch.reason.value)
+        body = [mismatch.diff] if mismatch.diff else []
+        if mismatch.normalizers:
+            body.append("normalized: " + ", ".join(mismatch.normalizers))
+        failure.text = "\n".join(body)
+        failures += 1
+    return failures, 0
+
+
+def junit_xml(report: VerifyReport) -> str:
+    """The report as a JUnit XML document (``<testsuites>`` with one ``<testsuite>``)."""
+    root = ET.Element("testsuites", name=_SUITE)
+    suite = ET.SubElement(root, "testsuite", name=_SUITE)
+    failures = errors = 0
+    for notebook in report.notebooks:
+        f, e = _notebook_cases(suite, notebook)
+        failures, errors = failures + f, errors + e
+    tests = len(suite.findall("testcase"))
+    for element in (root, suite):
+        element.set("tests", str(tests))
+        element.set("failures", str(failures))
+        element.set("errors", str(errors))
+        element.set("time", f"{report.duration:.3f}")
+    suite.set("skipped", "0")
+    for element in root.iter():
+        element.attrib = {key: _clean(value) for key, value in element.attrib.items()}
+        if element.text:
+            element.text = _clean(element.text)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write_junit(report: VerifyReport, path: Path) -> None:
+    from nb2pipe.export.api import write_atomically
+
+    write_atomically(path, junit_xml(report))

@@ -1,0 +1,44 @@
+"""Options of a verification, as one typed value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nb2pipe.verify.compare import CompareOptions
+from nb2pipe.verify.images import DEFAULT_IMAGE_TOLERANCE
+
+__all__ = ["DEFAULT_TIMEOUT", "VerifyOptions"]
+
+#: Seconds a cell may run by default (nbmake uses 300; training cells in CI can be slow).
+DEFAULT_TIMEOUT = 600
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """What the user asked of ``nb2pipe verify``."""
+
+    #: notebooks verified at once, each in its own kernel
+    jobs: int = 1
+    #: seconds one cell may run; None: no limit
+    timeout: float | None = DEFAULT_TIMEOUT
+    #: ``-p NAME VALUE`` pairs, in the order given
+    parameters: tuple[tuple[str, str], ...] = ()
+    #: run the exported script and compare its stdout
+    script: bool = True
+    #: relative tolerance on numbers in text outputs
+    rtol: float = 1e-6
+    #: largest mean absolute pixel difference of images, as a fraction of the value range
+    image_tolerance: float = DEFAULT_IMAGE_TOLERANCE
+    #: write the fresh outputs (and data-file hashes) back into the notebooks
+    update: bool = False
+
+    @property
+    def compare(self) -> CompareOptions:
+        return CompareOptions(rtol=self.rtol, image_tolerance=self.image_tolerance)
+
+    @property
+    def cell_timeout(self) -> int | None:
+        """The per-cell timeout as nbclient takes it (whole seconds, at least one)."""
+        if self.timeout is None or self.timeout <= 0:
+            return None
+        return max(1, int(-(-self.timeout // 1)))

@@ -1,0 +1,215 @@
+"""What verify found: typed reports per notebook and for the whole run, and their JSON form."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nb2pipe.analysis import Hazard
+from nb2pipe.model import Output
+
+__all__ = [
+    "DataFile",
+    "Mismatch",
+    "NotebookReport",
+    "NotebookStatus",
+    "Reason",
+    "ScriptCheck",
+    "ScriptStatus",
+    "VerifyReport",
+    "REPORT_VERSION",
+]
+
+#: Version of the JSON report (``docs/verify-report.schema.json``).
+REPORT_VERSION = 1
+
+
+class Reason(str, enum.Enum):
+    """Why a notebook does not reproduce (PRODUCT.md §4.5): one per mismatch."""
+
+    OUTPUT_DIFFERS = "output-differs"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    DEAD_KERNEL = "dead-kernel"
+    NONDETERMINISTIC = "nondeterministic"
+    OUT_OF_ORDER_SAVED = "out-of-order-saved"
+    DATA_CHANGED = "data-changed"
+    SCRIPT_DIFFERS = "script-differs"
+    SCRIPT_FAILED = "script-failed"
+
+
+class NotebookStatus(str, enum.Enum):
+    REPRODUCES = "reproduces"
+    DIFFERS = "differs"
+    #: not a notebook verify can run (missing, not JSON, not nbformat 4, not Python)
+    INVALID = "invalid"
+
+
+class ScriptStatus(str, enum.Enum):
+    EQUAL = "equal"
+    DIFFERS = "differs"
+    FAILED = "failed"
+    #: ``--no-script``, or the notebook run failed so there is nothing to compare with
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One failure: a reason from the fixed list, the cell, and what differs."""
+
+    reason: Reason
+    cell_index: int | None  #: 0-based position in the saved notebook; None: the notebook as a whole
+    cell_id: str | None
+    message: str  #: one line
+    diff: str = ""  #: compact diff or traceback excerpt
+    normalizers: tuple[str, ...] = ()  #: normalizers applied before the outputs still differed
+    #: saved and fresh outputs of the cell, for the HTML report (not in JSON: images are big)
+    saved: tuple[Output, ...] = field(default=(), repr=False, compare=False)
+    fresh: tuple[Output, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def cell_label(self) -> str:
+        if self.cell_index is None:
+            return "notebook"
+        return f"cell {self.cell_index + 1}" + (f" (id {self.cell_id})" if self.cell_id else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason.value,
+            "cell_index": self.cell_index,
+            "cell_id": self.cell_id,
+            "cell": self.cell_label,
+            "message": self.message,
+            "diff": self.diff,
+            "normalizers": list(self.normalizers),
+        }
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A file the fresh run read, with its hash now and the hash stored by ``--update``."""
+
+    path: str  #: relative to the notebook's folder when inside it
+    sha256: str | None  #: None: the file is gone
+    saved_sha256: str | None = None
+    #: position (0-based, saved notebook) of the first cell that read it in the fresh run
+    read_by: int | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.saved_sha256 is not None and self.saved_sha256 != self.sha256
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "saved_sha256": self.saved_sha256,
+            "changed": self.changed,
+            "read_by_cell_index": self.read_by,
+        }
+
+
+@dataclass(frozen=True)
+class ScriptCheck:
+    """Outcome of the script-equivalence step."""
+
+    status: ScriptStatus
+    detail: str | None = None
+    duration: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status.value, "detail": self.detail, "duration": round(self.duration, 3)}
+
+
+@dataclass(frozen=True)
+class NotebookReport:
+    """Everything verify found about one notebook."""
+
+    path: Path
+    status: NotebookStatus
+    mismatches: tuple[Mismatch, ...] = ()
+    #: static findings on the saved notebook (saved order, undefined names, unseeded randomness)
+    hazards: tuple[Hazard, ...] = ()
+    notes: tuple[str, ...] = ()
+    cells_compared: int = 0
+    cells_ignored: int = 0
+    data_files: tuple[DataFile, ...] = ()
+    script: ScriptCheck = ScriptCheck(ScriptStatus.SKIPPED)
+    duration: float = 0.0
+    #: ``--update`` wrote the fresh outputs into the notebook
+    updated: bool = False
+    #: why the notebook is invalid (status ``invalid``)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is NotebookStatus.REPRODUCES
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "status": self.status.value,
+            "duration": round(self.duration, 3),
+            "cells_compared": self.cells_compared,
+            "cells_ignored": self.cells_ignored,
+            "mismatches": [m.to_json() for m in self.mismatches],
+            "static_hazards": [h.to_json() for h in self.hazards],
+            "notes": list(self.notes),
+            "data_files": [f.to_json() for f in self.data_files],
+            "script": self.script.to_json(),
+            "updated": self.updated,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """The reports of every notebook of one ``nb2pipe verify`` run, in the order given."""
+
+    notebooks: tuple[NotebookReport, ...]
+    duration: float = 0.0
+    rtol: float = 1e-6
+    script: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return all(report.ok for report in self.notebooks)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all reproduce, 1 something differs or fails, 2 bad input."""
+        if any(r.status is NotebookStatus.INVALID for r in self.notebooks):
+            return 2
+        return 0 if self.ok else 1
+
+    def count(self, status: NotebookStatus) -> int:
+        return sum(1 for report in self.notebooks if report.status is status)
+
+    def summary_line(self) -> str:
+        total = len(self.notebooks)
+        parts = [f"{self.count(NotebookStatus.REPRODUCES)} reproduce"]
+        if self.count(NotebookStatus.DIFFERS):
+            parts.append(f"{self.count(NotebookStatus.DIFFERS)} differ")
+        if self.count(NotebookStatus.INVALID):
+            parts.append(f"{self.count(NotebookStatus.INVALID)} invalid")
+        noun = "notebook" if total == 1 else "notebooks"
+        return f"{total} {noun}: {', '.join(parts)} ({self.duration:.1f} s)"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": REPORT_VERSION,
+            "ok": self.ok,
+            "exit_code": self.exit_code,
+            "duration": round(self.duration, 3),
+            "rtol": self.rtol,
+            "script": self.script,
+            "summary": {
+                "notebooks": len(self.notebooks),
+                "reproduce": self.count(NotebookStatus.REPRODUCES),
+                "differ": self.count(NotebookStatus.DIFFERS),
+                "invalid": self.count(NotebookStatus.INVALID),
+            },
+            "notebooks": [report.to_json() for report in self.notebooks],
+        }

@@ -1,0 +1,373 @@
+"""Run a notebook in a fresh kernel with papermill, and its exported script in a subprocess.
+
+Both runs report what happened as data (:class:`NotebookRun`, :class:`ScriptRun`): an error,
+a timeout or a dead kernel is a result to judge, never an exception out of verify.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from nb2pipe.errors import Nb2PipeError
+from nb2pipe.model import Notebook, notebook_from_json
+from nb2pipe.verify.file_access import FileAccess, hook_exec_line, read_access_log
+from nb2pipe.verify.report import Reason
+
+__all__ = [
+    "NotebookRun",
+    "RunFailure",
+    "ScriptJob",
+    "ScriptRun",
+    "copy_folder",
+    "resolve_kernel",
+    "run_notebook",
+]
+
+#: Seconds a kernel may take to start and answer.
+KERNEL_START_TIMEOUT = 60
+#: Lines of kernel stderr kept for a dead-kernel report.
+_KERNEL_LOG_TAIL = 20
+_PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
+
+
+@dataclass(frozen=True)
+class RunFailure:
+    """Why a fresh run stopped early."""
+
+    reason: Reason  #: ``error``, ``timeout`` or ``dead-kernel``
+    cell_index: int | None  #: position in the executed notebook; None: before any cell ran
+    message: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """The fresh run of one notebook."""
+
+    #: the executed notebook as far as the run got (cells never reached are absent)
+    notebook: Notebook
+    #: the executed cells as nbformat JSON, for ``--update`` to write back
+    cells_json: tuple[Mapping[str, Any], ...]
+    #: positions (in the executed notebook) of the code cells run, in the order they ran
+    executed: tuple[int, ...]
+    failure: RunFailure | None
+    accesses: tuple[FileAccess, ...]
+    kernel_name: str
+    duration: float
+    notes: tuple[str, ...] = ()
+
+    def cell_at(self, ordinal: int) -> int | None:
+        """Position in the executed notebook of the ``ordinal``-th cell run (1-based)."""
+        if 1 <= ordinal <= len(self.executed):
+            return self.executed[ordinal - 1]
+        return None
+
+
+@lru_cache(maxsize=1)
+def _kernel_specs() -> dict[str, str]:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return dict(KernelSpecManager().find_kernel_specs())
+
+
+def resolve_kernel(name: str | None) -> tuple[str, str | None]:
+    """The kernel to run a notebook with, and a note when it is not the notebook's own."""
+    specs = _kernel_specs()
+    if name and name in specs:
+        return name, None
+    fallback = "python3" if "python3" in specs else next(iter(sorted(specs)), "python3")
+    if name:
+        return fallback, f"kernel {name!r} is not installed here; ran with {fallback!r}"
+    return fallback, None
+
+
+def kernel_python(kernel_name: str) -> str:
+    """The Python interpreter of a kernel (its kernelspec's argv[0]), else ours."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        argv = KernelSpecManager().get_kernel_spec(kernel_name).argv
+    except NoSuchKernel:
+        return sys.executable
+    if argv and argv[0] not in ("python", "python3", "{python}"):
+        found = shutil.which(argv[0])
+        if found:
+            return found
+    return sys.executable
+
+
+def _kernel_manager(kernel_name: str, log_path: Path) -> Any:
+    from jupyter_client.manager import AsyncKernelManager
+
+    class _LoggedKernelManager(AsyncKernelManager):  # type: ignore[misc]
+        """Sends the kernel's own stdout/stderr to a file: kept for dead-kernel reports and
+        kept off verify's terminal output."""
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            with open(log_path, "ab") as log:
+                kw["stdout"] = log
+                kw["stderr"] = log
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return _LoggedKernelManager(kernel_name=kernel_name)
+
+
+def run_notebook(
+    path: Path,
+    *,
+    kernel_name: str,
+    parameters: Mapping[str, Any] | None = None,
+    timeout: int | None = None,
+    on_cell_executed: Callable[[], None] | None = None,
+) -> NotebookRun:
+    """Run the notebook at ``path`` top to bottom in a fresh kernel, in the notebook's folder.
+
+    papermill writes the executed notebook into a temporary directory; the user's notebook is
+    never written. File accesses of the kernel are recorded (see :mod:`.file_access`).
+    """
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    start = time.monotonic()
+    cells: dict[int, Any] = {}
+    executed: list[int] = []
+    current = [-1]
+
+    def on_start(cell: Any, cell_index: int) -> None:
+        cells[cell_index] = cell
+        current[0] = cell_index
+
+    def on_execute(cell: Any, cell_index: int) -> None:
+        executed.append(cell_index)
+
+    def on_executed(cell: Any, cell_index: int, execute_reply: Any) -> None:
+        if on_cell_executed is not None:
+            on_cell_executed()
+
+    failure: RunFailure | None = None
+    with tempfile.TemporaryDirectory(prefix="nb2pipe-verify-") as scratch:
+        work = Path(scratch)
+        access_log, kernel_log = work / "access.log", work / "kernel.log"
+        access_log.touch()
+        folder = path.resolve().parent
+        try:
+            papermill.execute_notebook(
+                str(path),
+                str(work / path.name),
+                parameters=dict(parameters) if parameters else None,
+                kernel_name=kernel_name,
+                progress_bar=False,
+                request_save_on_cell_execute=False,
+                execution_timeout=timeout,
+                start_timeout=KERNEL_START_TIMEOUT,
+                # engine (nbclient) options: our kernel manager, the notebook's folder as the
+                # kernel's cwd (not papermill's process-wide chdir: -j runs in threads), the
+                # file-access hook, progress hooks, and no graceful-shutdown wait
+                km=_kernel_manager(kernel_name, kernel_log),
+                resources={"metadata": {"path": str(folder)}},
+                extra_arguments=[f"--IPKernelApp.exec_lines={hook_exec_line(access_log, folder)}"],
+                on_cell_start=on_start,
+                on_cell_execute=on_execute,
+                on_cell_executed=on_executed,
+                shutdown_kernel="immediate",
+            )
+        except PapermillExecutionError:
+            pass  # judged below from the outputs: raises-exception cells are allowed to fail
+        except CellTimeoutError as exc:
+            failure = RunFailure(
+                Reason.TIMEOUT, current[0], f"the cell ran longer than the {timeout} s timeout",
+                str(exc).splitlines()[0] if str(exc) else "",
+            )
+        except DeadKernelError:
+            failure = RunFailure(
+                Reason.DEAD_KERNEL, current[0], "the kernel died while running the cell",
+                _tail(kernel_log),
+            )
+        except Exception as exc:  # kernel failed to start, lost its connection, ...
+            cell = current[0] if current[0] >= 0 else None
+            failure = RunFailure(
+                Reason.DEAD_KERNEL, cell, f"the kernel failed: {type(exc).__name__}: {exc}".strip(),
+                _tail(kernel_log),
+            )
+        accesses = read_access_log(access_log)
+
+    ordered = [cells[i] for i in sorted(cells) if not _is_papermill_marker(cells[i])]
+    fresh = notebook_from_json(
+        {"cells": ordered, "metadata": {"kernelspec": {"name": kernel_name}}, "nbformat": 4,
+         "nbformat_minor": 5},
+        path,
+    )
+    if failure is None:
+        failure = _first_unexpected_error(fresh, executed)
+    return NotebookRun(
+        notebook=fresh,
+        cells_json=tuple(ordered),
+        executed=tuple(executed),
+        failure=failure,
+        accesses=accesses,
+        kernel_name=kernel_name,
+        duration=time.monotonic() - start,
+    )
+
+
+def _is_papermill_marker(cell: Mapping[str, Any]) -> bool:
+    return _PAPERMILL_ERROR_TAG in (cell.get("metadata", {}).get("tags") or [])
+
+
+def _first_unexpected_error(fresh: Notebook, executed: Sequence[int]) -> RunFailure | None:
+    """The first error output of a cell not tagged ``raises-exception``.
+
+    papermill stops at it; a ``SystemExit`` with no status is its way to end a notebook early.
+    """
+    for cell in fresh.cells:
+        if cell.index not in executed or cell.role.raises_exception:
+            continue
+        for output in cell.outputs:
+            if output.output_type != "error":
+                continue
+            if output.ename == "SystemExit" and (output.evalue or "0") == "0":
+                return None
+            return RunFailure(
+                Reason.ERROR,
+                cell.index,
+                f"raised {output.ename}: {output.evalue}".rstrip(": "),
+                _traceback_text(output.traceback),
+            )
+    return None
+
+
+def _traceback_text(lines: Sequence[str]) -> str:
+    from nb2pipe.verify.normalize import terminal_text
+
+    return "\n".join(terminal_text("\n".join(lines)).splitlines()[-15:])
+
+
+def _tail(path: Path) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    # ipykernel's start-up warnings say nothing about why the kernel died
+    lines = [line for line in lines if "running over TCP without encryption" not in line]
+    return "\n".join(lines[-_KERNEL_LOG_TAIL:])
+
+
+# ---------------------------------------------------------------------------------------------
+# the exported script
+
+_COPY_IGNORE = shutil.ignore_patterns(
+    ".git", ".hg", ".svn", ".ipynb_checkpoints", "__pycache__", ".nb2pipe", ".venv", "node_modules"
+)
+
+
+def copy_folder(source: Path, scratch: Path) -> Path:
+    """Copy ``source`` into ``scratch`` for the script to run in.
+
+    The other entries of ``source``'s parent are linked beside the copy, so ``../data`` paths
+    resolve as they do for the notebook (read through the links; the copy itself is private).
+    """
+    target = scratch / source.name
+    shutil.copytree(source, target, ignore=_COPY_IGNORE, symlinks=True)
+    parent = source.parent
+    try:
+        siblings = [entry for entry in parent.iterdir() if entry.name != source.name]
+    except OSError:
+        siblings = []
+    for entry in siblings[:1000]:
+        if not entry.name.startswith("."):
+            try:
+                (scratch / entry.name).symlink_to(entry)
+            except OSError:
+                pass
+    return target
+
+
+@dataclass(frozen=True)
+class ScriptRun:
+    """A finished (or killed) run of the exported script."""
+
+    returncode: int | None  #: None: killed (timeout, or cancelled because the notebook failed)
+    stdout: str
+    stderr: str
+    duration: float
+    timed_out: bool = False
+
+
+@dataclass
+class ScriptJob:
+    """The exported script running in the background, in a copy of the notebook's folder."""
+
+    argv: list[str]
+    cwd: Path
+    timeout: float | None
+    env: Mapping[str, str] = field(default_factory=dict)
+    _process: subprocess.Popen[bytes] | None = None
+    _start: float = 0.0
+
+    def start(self) -> None:
+        # files, not pipes: nobody has to drain them while the notebook runs
+        self._stdout = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()
+        env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONIOENCODING": "utf-8", **self.env}
+        self._start = time.monotonic()
+        self._process = subprocess.Popen(
+            self.argv, cwd=self.cwd, stdout=self._stdout, stderr=self._stderr,
+            stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+        )
+
+    def wait(self) -> ScriptRun:
+        assert self._process is not None
+        timed_out = False
+        try:
+            self._process.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            self.cancel()
+        return self._collect(timed_out)
+
+    def cancel(self) -> None:
+        if self._process is None or self._process.poll() is not None:
+            return
+        try:
+            os.killpg(self._process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, AttributeError):
+            self._process.kill()
+        self._process.wait()
+
+    def _collect(self, timed_out: bool) -> ScriptRun:
+        assert self._process is not None
+        duration = time.monotonic() - self._start
+        outputs = []
+        for file in (self._stdout, self._stderr):
+            file.seek(0)
+            outputs.append(file.read().decode("utf-8", errors="replace"))
+            file.close()
+        code = None if timed_out else self._process.returncode
+        return ScriptRun(code, outputs[0], outputs[1], duration, timed_out)
+
+
+def start_script(
+    script: Path, arguments: Sequence[str], *, python: str, under_ipython: bool, timeout: float | None
+) -> ScriptJob:
+    """Start ``script`` (already written into its folder copy) with ``arguments``."""
+    if under_ipython:
+        argv = [python, "-m", "IPython", "--no-banner", "--quick", str(script), "--", *arguments]
+    else:
+        argv = [python, str(script), *arguments]
+    job = ScriptJob(argv, script.parent, timeout)
+    try:
+        job.start()
+    except OSError as exc:
+        raise Nb2PipeError(f"{script}: cannot start the script: {exc.strerror}") from None
+    return job

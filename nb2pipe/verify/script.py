@@ -1,0 +1,214 @@
+"""Script equivalence: export the notebook, run the script, compare its stdout with the notebook's.
+
+The script runs in a copy of the notebook's folder, started before the fresh kernel run so
+both run at once. Its standard output must equal the stdout streams of the exported cells of
+the fresh run (skipped and ``raises-exception`` cells are not in the script), after the usual
+normalization, with two script-specific allowances: the lines ``%time``/``%%time``/
+``%timeit`` print are dropped from the cells that time code (the script runs the code
+untimed), and the output of magics the script leaves out (``%pip``, ``%who``, ...) is not
+expected from it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from nb2pipe.analysis import Magic, MagicKind, NotebookAnalysis
+from nb2pipe.errors import Nb2PipeError, UnsupportedMagicError
+from nb2pipe.export import ExportOptions, render_notebook
+from nb2pipe.model import Cell, Notebook
+from nb2pipe.verify.normalize import strip_timing_lines
+from nb2pipe.verify.report import Mismatch, Reason, ScriptCheck, ScriptStatus
+from nb2pipe.verify.runner import ScriptJob, ScriptRun, copy_folder, kernel_python, start_script
+from nb2pipe.verify.text import compare_text, numbers_close, unified_diff
+
+__all__ = ["ScriptCheckJob", "start_script_check"]
+
+_TIMING_MAGICS = frozenset({"time", "timeit"})
+#: Magics whose output an exported script does not reproduce (export drops or defers them).
+_UNREPRODUCED_MAGICS = frozenset({"pip", "conda", "mamba", "who", "whos", "who_ls", "prun", "lsmagic"})
+_STDERR_TAIL = 15
+
+
+@dataclass
+class ScriptCheckJob:
+    """A started script-equivalence check; :meth:`finish` judges it against the fresh run."""
+
+    notebook: Notebook
+    scratch: tempfile.TemporaryDirectory[str]
+    copy: Path | None = None
+    job: ScriptJob | None = None
+    #: the notebook cannot be exported: the reason
+    export_error: str | None = None
+    #: saved-notebook cell indices the script runs, and how to read their stdout
+    exported: tuple[int, ...] = ()
+    timing_cells: frozenset[int] = frozenset()
+    unreproduced_cells: frozenset[int] = frozenset()
+    notes: list[str] = field(default_factory=list)
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+        self.scratch.cleanup()
+
+    def finish(self, fresh_cells: dict[int, Cell], rtol: float) -> tuple[ScriptCheck, list[Mismatch]]:
+        """Wait for the script and compare its stdout with ``fresh_cells`` (saved index ->
+        fresh cell) of a notebook run that finished cleanly."""
+        try:
+            if self.export_error is not None:
+                mismatch = Mismatch(Reason.SCRIPT_FAILED, None, None, self.export_error)
+                return ScriptCheck(ScriptStatus.FAILED, self.export_error), [mismatch]
+            assert self.job is not None and self.copy is not None
+            run = self.job.wait()
+            return self._judge(run, fresh_cells, rtol)
+        finally:
+            self.scratch.cleanup()
+
+    def _judge(self, run: ScriptRun, fresh_cells: dict[int, Cell], rtol: float) -> tuple[ScriptCheck, list[Mismatch]]:
+        if run.returncode != 0:
+            if run.timed_out:
+                message = f"the script ran longer than {self.job.timeout:.0f} s" if self.job else "timed out"
+            else:
+                message = f"the script exited with status {run.returncode}"
+            tail = "\n".join(run.stderr.strip().splitlines()[-_STDERR_TAIL:])
+            last_line = tail.splitlines()[-1] if tail else ""
+            full = f"{message}: {last_line}" if last_line else message
+            return (
+                ScriptCheck(ScriptStatus.FAILED, full, run.duration),
+                [Mismatch(Reason.SCRIPT_FAILED, None, None, full, tail)],
+            )
+        expected = self._notebook_stdout(fresh_cells)
+        actual = self._script_stdout(run.stdout)
+        outcome = compare_text("".join(text for _, text in expected), actual, rtol)
+        if outcome.equal:
+            return ScriptCheck(ScriptStatus.EQUAL, None, run.duration), []
+        cell = self._first_differing_cell(expected, actual, rtol)
+        label = cell.label if cell is not None else "the notebook"
+        message = f"the script's stdout differs from the notebook's, first at {label}"
+        diff = unified_diff(
+            *_normalized_pair("".join(text for _, text in expected), actual),
+            labels=("notebook stdout", "script stdout"),
+        )
+        mismatch = Mismatch(
+            Reason.SCRIPT_DIFFERS,
+            cell.index if cell is not None else None,
+            cell.id if cell is not None else None,
+            message,
+            diff,
+            tuple(sorted(outcome.normalizers)),
+        )
+        return ScriptCheck(ScriptStatus.DIFFERS, message, run.duration), [mismatch]
+
+    def _notebook_stdout(self, fresh_cells: dict[int, Cell]) -> list[tuple[Cell, str]]:
+        parts = []
+        for index in self.exported:
+            fresh = fresh_cells.get(index)
+            if fresh is None or index in self.unreproduced_cells:
+                continue
+            text = "".join(
+                o.text or "" for o in fresh.outputs if o.output_type == "stream" and o.name == "stdout"
+            ).replace("\r\n", "\n")
+            if index in self.timing_cells:
+                text = strip_timing_lines(text)
+            if text:
+                parts.append((self.notebook.cells[index], text))
+        return parts
+
+    def _script_stdout(self, stdout: str) -> str:
+        # the script ran in a copy of the folder: paths it printed name the copy
+        assert self.copy is not None and self.notebook.path is not None
+        original = self.notebook.path.resolve().parent
+        for copy in {str(self.copy.resolve()), str(self.copy)}:
+            stdout = stdout.replace(copy, str(original))
+        return stdout.replace("\r\n", "\n")
+
+    @staticmethod
+    def _first_differing_cell(expected: list[tuple[Cell, str]], actual: str, rtol: float) -> Cell | None:
+        owners: list[tuple[Cell, str]] = []
+        for cell, text in expected:
+            owners += [(cell, line) for line in text.splitlines()]
+        left, right = _normalized_pair("\n".join(line for _, line in owners), actual)
+        left_lines, right_lines = left.splitlines(), right.splitlines()
+        for position, line in enumerate(left_lines):
+            other = right_lines[position] if position < len(right_lines) else None
+            if other is None or not _lines_match(line, other, rtol):
+                return owners[position][0] if position < len(owners) else None
+        return owners[-1][0] if owners else None
+
+
+def _magic_name(magic: Magic) -> str:
+    """``%pip`` -> "pip"; ``!pip install x`` -> "pip" too."""
+    if magic.kind in (MagicKind.SYSTEM, MagicKind.GETOUTPUT):
+        words = magic.args.split()
+        return words[0] if words else ""
+    return magic.name
+
+
+def _normalized_pair(left: str, right: str) -> tuple[str, str]:
+    from nb2pipe.verify.normalize import normalize_text
+
+    return normalize_text(left).text, normalize_text(right).text
+
+
+def _lines_match(left: str, right: str, rtol: float) -> bool:
+    if left == right:
+        return True
+    left_parts, right_parts = left.split(), right.split()
+    return len(left_parts) == len(right_parts) and all(
+        a == b or numbers_close(a, b, rtol) for a, b in zip(left_parts, right_parts)
+    )
+
+
+def start_script_check(
+    analysis: NotebookAnalysis,
+    kernel_name: str,
+    arguments: Sequence[str],
+    timeout: float | None,
+) -> ScriptCheckJob:
+    """Export the notebook into a copy of its folder and start the script there.
+
+    An export that fails is not raised: it becomes a ``script-failed`` finding.
+    """
+    notebook = analysis.notebook
+    assert notebook.path is not None
+    scratch = tempfile.TemporaryDirectory(prefix="nb2pipe-script-")
+    check = ScriptCheckJob(notebook, scratch)
+    folder = notebook.path.resolve().parent
+    try:
+        check.copy = copy_folder(folder, Path(scratch.name))
+    except OSError as exc:
+        check.export_error = f"cannot copy {folder} to run the script: {exc}"
+        return check
+    # a name no local module can have: the script must not shadow `import <stem>`
+    script_path = check.copy / f"_nb2pipe_verify_{notebook.stem}.py"
+    under_ipython = False
+    try:
+        try:
+            result = render_notebook(notebook, ExportOptions(), script_path)
+        except UnsupportedMagicError:
+            result = render_notebook(notebook, ExportOptions(allow_ipython=True), script_path)
+            under_ipython = True
+            check.notes.append("the script keeps IPython magics (--allow-ipython); ran it under IPython")
+    except Nb2PipeError as exc:
+        check.export_error = f"the notebook cannot be exported: {exc} (--no-script skips this step)"
+        return check
+    script_path.write_text(result.code, encoding="utf-8")
+    check.exported = tuple(
+        parsed.cell.index
+        for parsed in analysis.cells
+        if not (parsed.cell.role.skip or parsed.cell.role.raises_exception or parsed.cell.role.injected_parameters)
+    )
+    magics = {parsed.cell.index: {_magic_name(m) for m in parsed.symbols.magics} for parsed in analysis.cells}
+    check.timing_cells = frozenset(i for i, names in magics.items() if names & _TIMING_MAGICS)
+    check.unreproduced_cells = frozenset(i for i, names in magics.items() if names & _UNREPRODUCED_MAGICS)
+    if check.unreproduced_cells:
+        cells = ", ".join(notebook.cells[i].label for i in sorted(check.unreproduced_cells))
+        check.notes.append(f"stdout of {cells} not expected from the script (magics it leaves out)")
+    check.job = start_script(
+        script_path, arguments, python=kernel_python(kernel_name), under_ipython=under_ipython,
+        timeout=timeout,
+    )
+    return check

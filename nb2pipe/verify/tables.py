@@ -1,0 +1,116 @@
+"""Compare HTML outputs that hold tables (pandas ``DataFrame`` reprs) by value, not by markup.
+
+The markup of a pandas table changes with pandas versions and options (a ``<style>`` block,
+``Styler`` ids that are random per render, attribute order) while the values do not. So a
+table is read into rows of cell texts with the standard library's HTML parser (no lxml or
+html5lib needed) and compared cell by cell with the same normalization and float tolerance as
+text; the text outside the tables (pandas' "442 rows × 11 columns") is compared too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+from nb2pipe.verify.text import TextComparison, compare_text, unified_diff
+
+__all__ = ["HtmlTables", "compare_html_tables", "has_table", "read_html_tables"]
+
+_IGNORED_ELEMENTS = frozenset({"style", "script"})
+
+
+@dataclass
+class HtmlTables:
+    """The tables of an HTML document (rows of cell texts) and the text around them."""
+
+    tables: list[list[list[str]]] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+
+
+class _TableReader(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.result = HtmlTables()
+        self._stack: list[list[list[str]]] = []  # nested tables
+        self._cell: list[str] | None = None
+        self._ignored = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _IGNORED_ELEMENTS:
+            self._ignored += 1
+        elif tag == "table":
+            self._stack.append([])
+        elif tag == "tr" and self._stack:
+            self._stack[-1].append([])
+        elif tag in ("td", "th") and self._stack:
+            if not self._stack[-1]:
+                self._stack[-1].append([])
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _IGNORED_ELEMENTS:
+            self._ignored = max(0, self._ignored - 1)
+        elif tag in ("td", "th") and self._cell is not None and self._stack:
+            self._stack[-1][-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "table" and self._stack:
+            self.result.tables.append(self._stack.pop())
+
+    def handle_data(self, data: str) -> None:
+        if self._ignored:
+            return
+        if self._cell is not None:
+            self._cell.append(data)
+        elif not self._stack and data.strip():
+            self.result.outside.append(" ".join(data.split()))
+
+
+def has_table(html: str) -> bool:
+    return "<table" in html.lower()
+
+
+def read_html_tables(html: str) -> HtmlTables:
+    """Read every table of ``html`` (unclosed tables at the end are kept)."""
+    reader = _TableReader()
+    reader.feed(html)
+    reader.close()
+    while reader._stack:  # tolerate truncated markup
+        reader.result.tables.append(reader._stack.pop())
+    return reader.result
+
+
+def _render(tables: HtmlTables) -> str:
+    lines = []
+    for number, table in enumerate(tables.tables, 1):
+        lines.append(f"table {number}:")
+        lines += ["  | " + " | ".join(row) for row in table if row]
+    lines += tables.outside
+    return "\n".join(lines)
+
+
+def compare_html_tables(saved: str, fresh: str, rtol: float) -> TextComparison:
+    """Compare the tables of two HTML outputs cell by cell, then the text around them."""
+    left, right = read_html_tables(saved), read_html_tables(fresh)
+    applied: set[str] = set()
+    tolerated = False
+    equal = len(left.tables) == len(right.tables)
+    for table_a, table_b in zip(left.tables, right.tables):
+        rows_a = [row for row in table_a if row]
+        rows_b = [row for row in table_b if row]
+        if len(rows_a) != len(rows_b) or any(len(a) != len(b) for a, b in zip(rows_a, rows_b)):
+            equal = False
+            break
+        for row_a, row_b in zip(rows_a, rows_b):
+            for cell_a, cell_b in zip(row_a, row_b):
+                outcome = compare_text(cell_a, cell_b, rtol)
+                applied |= outcome.normalizers
+                tolerated |= outcome.within_tolerance
+                equal &= outcome.equal
+    outside = compare_text("\n".join(left.outside), "\n".join(right.outside), rtol)
+    applied |= outside.normalizers
+    tolerated |= outside.within_tolerance
+    equal &= outside.equal
+    applied.add("HTML tables by value")
+    if equal:
+        return TextComparison(True, frozenset(applied), within_tolerance=tolerated)
+    return TextComparison(False, frozenset(applied), diff=unified_diff(_render(left), _render(right)))

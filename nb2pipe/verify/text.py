@@ -1,0 +1,91 @@
+"""Compare two texts after normalization, with a relative tolerance on the numbers in them."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from nb2pipe.verify.normalize import Normalizer, normalize_text
+
+__all__ = ["TextComparison", "compare_text", "numbers_close", "unified_diff"]
+
+#: A number as printed by Python, numpy or pandas (``nan``/``inf`` included).
+_NUMBER = re.compile(
+    r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])|(?<!\w)[-+]?(?:nan|inf)(?!\w)",
+    re.I,
+)
+#: At most this many diff lines go into a report.
+MAX_DIFF_LINES = 40
+
+
+@dataclass(frozen=True)
+class TextComparison:
+    """The outcome of comparing a saved and a fresh text."""
+
+    equal: bool
+    #: normalizers that changed either side
+    normalizers: frozenset[str]
+    #: equal only thanks to the float tolerance
+    within_tolerance: bool = False
+    #: a compact unified diff of the normalized texts (empty when equal)
+    diff: str = ""
+
+
+def numbers_close(saved: str, fresh: str, rtol: float) -> bool:
+    """Whether two number tokens are equal within ``rtol`` (``nan`` equals ``nan``)."""
+    if saved == fresh:
+        return True
+    try:
+        a, b = float(saved), float(fresh)
+    except ValueError:
+        return False
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return abs(a - b) <= rtol * max(abs(a), abs(b))
+
+
+def _within_tolerance(saved: str, fresh: str, rtol: float) -> bool:
+    saved_numbers = _NUMBER.findall(saved)
+    fresh_numbers = _NUMBER.findall(fresh)
+    if len(saved_numbers) != len(fresh_numbers) or not saved_numbers:
+        return False
+    if _NUMBER.sub("<N>", saved) != _NUMBER.sub("<N>", fresh):
+        return False
+    return all(numbers_close(a, b, rtol) for a, b in zip(saved_numbers, fresh_numbers))
+
+
+def compare_text(
+    saved: str, fresh: str, rtol: float, extra: Iterable[Normalizer] = ()
+) -> TextComparison:
+    """Normalize both texts, then compare them exactly or, failing that, number by number."""
+    if saved == fresh:
+        return TextComparison(True, frozenset())
+    extra = tuple(extra)
+    left = normalize_text(saved, extra)
+    right = normalize_text(fresh, extra)
+    applied = left.applied | right.applied
+    if left.text == right.text:
+        return TextComparison(True, applied)
+    if rtol > 0 and _within_tolerance(left.text, right.text, rtol):
+        return TextComparison(True, applied, within_tolerance=True)
+    return TextComparison(False, applied, diff=unified_diff(left.text, right.text))
+
+
+def unified_diff(saved: str, fresh: str, labels: tuple[str, str] = ("saved", "fresh")) -> str:
+    """A unified diff of two texts, cut to :data:`MAX_DIFF_LINES` lines."""
+    lines = list(
+        difflib.unified_diff(
+            saved.splitlines(), fresh.splitlines(), labels[0], labels[1], n=1, lineterm=""
+        )
+    )
+    if not lines and saved != fresh:  # differ only in a trailing newline or whitespace
+        lines = [f"--- {labels[0]}", f"+++ {labels[1]}", f"-{saved!r}", f"+{fresh!r}"]
+    if len(lines) > MAX_DIFF_LINES:
+        hidden = len(lines) - MAX_DIFF_LINES
+        lines = lines[:MAX_DIFF_LINES] + [f"... ({hidden} more diff lines)"]
+    return "\n".join(lines)
