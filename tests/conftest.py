@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any, Callable
@@ -12,7 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_notebooks"
 #: Real public notebooks (with their data) laid beside the repo; read-only in CI.
-CORPUS = ROOT.parent / "shared" / "corpus"
+#: NB2PIPE_CORPUS points elsewhere (e.g. a local collection of notebooks).
+CORPUS = Path(os.environ.get("NB2PIPE_CORPUS") or ROOT.parent / "shared" / "corpus")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -1,0 +1,73 @@
+"""Export every corpus notebook (``../shared/corpus``): sound scripts, or one-line refusals.
+
+Static checks only (no kernel): each script compiles, has no ``get_ipython``, no undefined
+names (pyflakes), and ``--help`` lists every parameter with its type. The kernel-backed stdout
+comparison for the runnable corpus lives in ``test_equivalence.py``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nb2pipe.cli import cli
+from nb2pipe.export import export_notebook
+
+from ..conftest import CORPUS
+from .test_golden import assert_sound_script
+
+
+def _notebooks(kind: str) -> list[Path]:
+    folder = CORPUS / kind
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def _copy(notebook: Path, tmp_path: Path) -> Path:
+    """The corpus is read-only: export a copy of the notebook's folder."""
+    target = tmp_path / notebook.parent.name
+    shutil.copytree(notebook.parent, target)
+    return target / notebook.name
+
+
+RUNNABLE = _notebooks("runnable")
+MESSY = _notebooks("messy")
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("notebook", RUNNABLE or [None], ids=lambda p: p.stem if p else "absent")
+def test_runnable_corpus_exports_sound_scripts(notebook: Path | None, tmp_path: Path) -> None:
+    if notebook is None:
+        pytest.skip(f"no corpus at {CORPUS / 'runnable'}")
+    result = export_notebook(_copy(notebook, tmp_path))
+    assert_sound_script(result.code, result.script_path.name)
+    help_text = subprocess.run(
+        [sys.executable, str(result.script_path), "--help"], capture_output=True, text=True,
+        cwd=result.script_path.parent, timeout=120,
+    )
+    assert help_text.returncode == 0, help_text.stderr
+    flat = " ".join(help_text.stdout.split())
+    for parameter in result.summary.parameters:
+        assert parameter.option in flat
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("notebook", MESSY or [None], ids=lambda p: p.stem if p else "absent")
+def test_messy_corpus_exports_or_is_refused_in_one_line(notebook: Path | None, tmp_path: Path) -> None:
+    if notebook is None:
+        pytest.skip(f"no corpus at {CORPUS / 'messy'}")
+    copy = _copy(notebook, tmp_path)
+    outcome = CliRunner().invoke(cli, ["export", str(copy)], catch_exceptions=False)
+    if outcome.exit_code == 0:
+        assert_sound_script(copy.with_suffix(".py").read_text(), copy.name)
+    else:
+        assert outcome.exit_code == 2
+        assert outcome.stderr.count("\n") == 1 and "Traceback" not in outcome.stderr
+        assert outcome.stderr.startswith(f"nb2pipe: error: {copy.name}")
+        assert not copy.with_suffix(".py").exists()
