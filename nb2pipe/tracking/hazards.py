@@ -66,7 +66,10 @@ def make_hazard(
 
 def format_warning(hazard: Hazard) -> str:
     """The one-line inline warning printed under a cell."""
-    return f"nb2pipe {hazard.kind.value}: {hazard.message} — fix: {hazard.fix}"
+    message = hazard.message
+    if not message.startswith(("[", "In [")):
+        message = f"{hazard.cell_label}: {message}"
+    return f"nb2pipe {hazard.kind.value}: {message} — fix: {hazard.fix}"
 
 
 # -- hazards of one execution --------------------------------------------------------------------

@@ -128,6 +128,9 @@ class ExecutionEvent:
     deletes: frozenset[str] = frozenset()
     rebinds: frozenset[str] = frozenset()
     loop_targets: frozenset[str] = frozenset()
+    #: random generator objects whose state the cell advanced (``rng.normal()``): changes in
+    #: place that matter for re-runs but are no ``mutation`` hazard
+    generators: frozenset[str] = frozenset()
     #: name bound by this cell -> earlier name whose object it shares (``b = a``, ``row = rows[0]``)
     aliases: Mapping[str, str] = field(default_factory=dict)
     files: tuple[FileAccess, ...] = ()
@@ -159,6 +162,7 @@ class ExecutionEvent:
             "deletes": sorted(self.deletes),
             "rebinds": sorted(self.rebinds),
             "loop_targets": sorted(self.loop_targets),
+            "generators": sorted(self.generators),
             "aliases": dict(sorted(self.aliases.items())),
             "files": [access.to_json() for access in self.files],
             "seeds": list(self.seeds),
@@ -188,6 +192,7 @@ class ExecutionEvent:
             deletes=frozenset(data.get("deletes", ())),
             rebinds=frozenset(data.get("rebinds", ())),
             loop_targets=frozenset(data.get("loop_targets", ())),
+            generators=frozenset(data.get("generators", ())),
             aliases=dict(data.get("aliases", {})),
             files=tuple(FileAccess.from_json(item) for item in data.get("files", ())),
             seeds=tuple(data.get("seeds", ())),

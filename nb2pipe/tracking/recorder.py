@@ -391,15 +391,16 @@ class ExecutionRecorder:
         for name, stamp in pending.stamps.items():
             if stamp is not None and now(name) == before.get(name) and object_stamp(namespace[name]) != stamp:
                 mutates.add(name)
-        mutates |= {n for n in pending.generators if now(n) == before.get(n)}
-        reads = set(effects.reads) | mutates
+        generators = {n for n in pending.generators if now(n) == before.get(n)}
+        mutates -= generators
+        reads = set(effects.reads) | mutates | generators
         opaque = bool(pending.namespace_ids is not None)
         if pending.namespace_ids is not None or self._unexpected_size(pending, defines, deletes, event):
             changed, removed = self._namespace_changes(pending, hidden)
             defines |= changed
             deletes |= removed
         aliases = {}
-        for name in defines - mutates:
+        for name in defines - mutates - generators:
             value = namespace.get(name)
             if name in namespace and can_alias(value):
                 candidates = [(r, namespace[r]) for r in sorted(reads) if r != name and r in namespace]
@@ -417,6 +418,7 @@ class ExecutionRecorder:
             deletes=frozenset(deletes),
             rebinds=effects.rebinds,
             loop_targets=symbols.loop_targets,
+            generators=frozenset(generators),
             aliases=aliases,
             seeds=effects.seeds,
             draws=effects.draws,

@@ -240,7 +240,7 @@ class TrackerState:
         return run
 
     def _input_names(self, event: ExecutionEvent) -> set[str]:
-        names = set(event.reads)
+        names = set(event.reads) | set(event.generators)
         for access in event.files:
             if access.op in ("read", "update"):
                 names.add(file_name(access.path))
@@ -274,7 +274,7 @@ class TrackerState:
     ) -> tuple[MutationFact, ...]:
         key, seq = event.cell_key, event.seq
         facts = []
-        changed = [name for name in event.mutates if name in event.reads]
+        changed = [name for name in event.mutates | event.generators if name in event.reads]
         changed += [file_name(a.path) for a in event.files if a.op in ("append", "update")]
         changed += [
             random_name(d.family)
@@ -294,7 +294,7 @@ class TrackerState:
             done.add(id(token))
             if untracked and token.sig == _baseline_sig(name):
                 continue  # the baseline value already includes pre-tracking changes
-            if token.creator[0] != key and not is_pseudo_name(name):
+            if token.creator[0] != key and not is_pseudo_name(name) and name not in event.generators:
                 facts.append(MutationFact(name, token.creator, self.sharing(name)))
             token.sig = hash((token.sig, step))
             token.writers.append((key, seq))
@@ -305,7 +305,7 @@ class TrackerState:
 
     def _apply_definitions(self, event: ExecutionEvent, step: int, nondet: bool, untracked: bool) -> None:
         key, seq = event.cell_key, event.seq
-        kept = event.mutates & event.reads  # ``a += [1]``: same object, changed in place
+        kept = (event.mutates | event.generators) & event.reads  # ``a += [1]``: changed in place
         aliased = []
         for name in sorted(event.defines):
             if name in event.aliases:
