@@ -189,7 +189,7 @@ def collect_hazards(
     for key in plan.rerun:
         run = state.runs.get(key)
         appended = [a.path for a in run.event.files if a.op in ("append", "update")] if run else []
-        if appended:
+        if appended and plan.restart and "appends" in plan.restart:
             hazards.append(
                 make_hazard(
                     HazardKind.EXTERNAL_FILE, order, key, ["file:" + p for p in appended],

@@ -211,6 +211,19 @@ def plan_rerun(
     return RerunPlan(rerun, restart, tuple(unresolved))
 
 
+def _recreated_before(
+    state: TrackerState, order: NotebookOrder, rerun: tuple[str, ...], key: str, path: str
+) -> bool:
+    """Whether a cell re-run before ``key`` rewrites ``path`` from scratch (so appends start over)."""
+    for other in rerun:
+        if other == key:
+            return False
+        run = state.runs.get(other)
+        if run is not None and any(a.path == path and a.op == "write" for a in run.event.files):
+            return True
+    return False
+
+
 def _restart_reason(
     state: TrackerState,
     order: NotebookOrder,
@@ -242,7 +255,11 @@ def _restart_reason(
             reasons.append(f"{label(key)} draws unseeded random numbers ({run.unseeded[0].callee})")
         elif run.nondet and not run.event.interrupted:
             reasons.append(f"{label(key)} depends on unseeded random numbers drawn earlier")
-        appended = [a.path for a in run.event.files if a.op in ("append", "update")]
+        appended = [
+            a.path
+            for a in run.event.files
+            if a.op in ("append", "update") and not _recreated_before(state, order, rerun, key, a.path)
+        ]
         if appended:
             reasons.append(f"{label(key)} appends to {appended[0]}: re-running appends again")
     if state.resets and rerun:
