@@ -53,6 +53,8 @@ from nb2pipe.tracking.state import CellRun, TrackerState
 __all__ = ["ExecutionRecorder", "NotebookSource"]
 
 logger = logging.getLogger("nb2pipe.tracking")
+# the kernel's stderr is the cell's output: without a handler, logging's last resort prints there
+logger.addHandler(logging.NullHandler())
 
 _MISSING = 0  #: ``id()`` of an unbound name (no object has id 0)
 #: Line magics that may bind names no syntax tree shows.
