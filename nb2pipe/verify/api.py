@@ -103,7 +103,7 @@ def find_notebooks(paths: Iterable[Path]) -> tuple[list[Path], list[NotebookRepo
                 if not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
             if not inside:
-                empty.append(NotebookReport(path, NotebookStatus.INVALID, error=f"{path}: no notebooks found"))
+                empty.append(NotebookReport(path, NotebookStatus.INVALID, error="no notebooks found"))
             candidates = inside
         else:
             candidates = [path]
@@ -134,6 +134,8 @@ def verify_paths(
             "own parameter values"
         )
     notebooks, reports = find_notebooks(paths)
+    for report in reports:
+        progress.notebook_finished(report)
     prepared: list[_Prepared | NotebookReport] = [_prepare(path) for path in notebooks]
     _bind_parameters([p for p in prepared if isinstance(p, _Prepared)], options)
     if options.parameters:
@@ -266,6 +268,8 @@ def _verify_prepared(item: _Prepared, options: VerifyOptions, progress: VerifyPr
             else:
                 kept.append(mismatch)
         mismatches = kept
+    # in notebook order; findings about the notebook as a whole (script failed) last
+    mismatches.sort(key=lambda m: float("inf") if m.cell_index is None else m.cell_index)
     status = NotebookStatus.DIFFERS if mismatches else NotebookStatus.REPRODUCES
     return NotebookReport(
         path=item.path,
@@ -275,6 +279,7 @@ def _verify_prepared(item: _Prepared, options: VerifyOptions, progress: VerifyPr
         notes=tuple(notes),
         cells_compared=judgement.cells_compared,
         cells_ignored=judgement.cells_ignored,
+        normalizers=tuple(sorted(judgement.normalizers)),
         data_files=data_files,
         script=script,
         duration=time.monotonic() - start,

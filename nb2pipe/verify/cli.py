@@ -7,6 +7,7 @@ command group and must not pay for papermill, rich or the comparison code.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ __all__ = ["verify"]
 
 _DEFAULT_TIMEOUT = 600  # nb2pipe.verify.options.DEFAULT_TIMEOUT, kept in sync by a test
 _DEFAULT_RTOL = 1e-6
+_DEFAULT_IMAGE_TOLERANCE = 0.01  # nb2pipe.verify.images.DEFAULT_IMAGE_TOLERANCE
 
 _REPORT_PATH = click.Path(path_type=Path, dir_okay=False, writable=True)
 
@@ -41,6 +43,12 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False, writable=True)
     help="Relative tolerance for numbers in text outputs.",
 )
 @click.option(
+    "--image-tolerance", type=click.FloatRange(min=0, max=1), default=_DEFAULT_IMAGE_TOLERANCE,
+    show_default=True,
+    help="Largest mean absolute pixel difference of images, over the whole image and over "
+    "each 32x32 tile, as a fraction of the value range.",
+)
+@click.option(
     "--update", is_flag=True,
     help="Write the fresh outputs and the hashes of the data files read back into each notebook.",
 )
@@ -55,6 +63,7 @@ def verify(
     parameters: tuple[tuple[str, str], ...],
     no_script: bool,
     rtol: float,
+    image_tolerance: float,
     update: bool,
     json_path: Path | None,
     junit_path: Path | None,
@@ -85,8 +94,13 @@ def verify(
         parameters=tuple(parameters),
         script=not no_script,
         rtol=rtol,
+        image_tolerance=image_tolerance,
         update=update,
     )
+    # papermill, nbclient and jupyter_client log each failure they hand back to us; verify
+    # reports it once, with its cell, so their log lines would only repeat it
+    for logger in ("papermill", "traitlets", "nbclient"):
+        logging.getLogger(logger).setLevel(logging.CRITICAL)
     console = Console(highlight=False)
     try:
         with TerminalProgress(console, quiet=quiet) as progress:

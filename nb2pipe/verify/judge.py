@@ -29,6 +29,8 @@ class Judgement:
     notes: list[str] = field(default_factory=list)
     cells_compared: int = 0
     cells_ignored: int = 0
+    #: normalizers that made some output of a compared cell equal (or were applied to it)
+    normalizers: set[str] = field(default_factory=set)
     #: saved cell index -> fresh cell, for every saved code cell the run executed
     fresh_cells: dict[int, Cell] = field(default_factory=dict)
 
@@ -101,6 +103,7 @@ def judge_run(
             continue  # never run when saved: nothing to compare
         judgement.cells_compared += 1
         comparison = compare_outputs(saved_cell.outputs, fresh_cell.outputs, options)
+        judgement.normalizers |= comparison.normalizers
         if comparison.equal:
             continue
         reason, why = reasons.reason_for(saved_cell.index)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import pathlib
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -89,9 +88,9 @@ def _convert(parameter: Parameter, text: str) -> Any:
                 return text.lower() in _TRUE
             raise ValueError(text)
         if kind is ParamType.PATH:
-            return pathlib.Path(text)
+            return PathValue(text)
         if kind is ParamType.DATE:
-            return datetime.date.fromisoformat(text)
+            return DateValue(datetime.date.fromisoformat(text).isoformat())
         if kind is ParamType.JSON:
             value = json.loads(text)
             if not isinstance(value, (list, dict)):
@@ -126,22 +125,34 @@ def _literal(text: str) -> Any:
     return text
 
 
-def register_typed_translator() -> None:
-    """Make papermill inject ``Path`` and ``date`` values as such, not as strings.
+class PathValue(str):
+    """A ``Path`` parameter value: a string to papermill's JSON metadata, a ``Path`` in the
+    injected cell (see :func:`register_typed_translator`)."""
 
-    The injected source imports what it needs inline, so it works whatever the notebook
-    imported. papermill keeps one translator per language for the process; ours only adds
-    these two types to its Python translator.
+
+class DateValue(str):
+    """A ``date`` parameter value (ISO text), injected as ``datetime.date``."""
+
+
+def register_typed_translator() -> None:
+    """Make papermill inject ``Path`` and ``date`` parameters as such, not as strings.
+
+    papermill also records the parameters in the notebook's metadata as JSON, so the values
+    stay strings (subclasses) and only their translation into source changes. The injected
+    source imports what it needs inline, so it works whatever the notebook imported.
+    papermill keeps one translator per language for the process; ours only adds these two
+    types to its Python translator.
     """
     from papermill.translators import PythonTranslator, papermill_translators
 
     class _TypedPythonTranslator(PythonTranslator):  # type: ignore[misc]
         @classmethod
         def translate(cls, val: Any) -> str:
-            if isinstance(val, pathlib.PurePath):
+            if isinstance(val, PathValue):
                 return f"__import__('pathlib').Path({str(val)!r})"
-            if isinstance(val, datetime.date) and not isinstance(val, datetime.datetime):
-                return f"__import__('datetime').date({val.year}, {val.month}, {val.day})"
+            if isinstance(val, DateValue):
+                day = datetime.date.fromisoformat(val)
+                return f"__import__('datetime').date({day.year}, {day.month}, {day.day})"
             return str(super().translate(val))
 
     papermill_translators.register("python", _TypedPythonTranslator)

@@ -135,6 +135,8 @@ class NotebookReport:
     notes: tuple[str, ...] = ()
     cells_compared: int = 0
     cells_ignored: int = 0
+    #: normalizers applied to the compared outputs of the notebook
+    normalizers: tuple[str, ...] = ()
     data_files: tuple[DataFile, ...] = ()
     script: ScriptCheck = ScriptCheck(ScriptStatus.SKIPPED)
     duration: float = 0.0
@@ -154,6 +156,7 @@ class NotebookReport:
             "duration": round(self.duration, 3),
             "cells_compared": self.cells_compared,
             "cells_ignored": self.cells_ignored,
+            "normalizers": list(self.normalizers),
             "mismatches": [m.to_json() for m in self.mismatches],
             "static_hazards": [h.to_json() for h in self.hazards],
             "notes": list(self.notes),

@@ -194,11 +194,16 @@ def run_notebook(
                 Reason.DEAD_KERNEL, current[0], "the kernel died while running the cell",
                 _tail(kernel_log),
             )
-        except Exception as exc:  # kernel failed to start, lost its connection, ...
+        except (RuntimeError, TimeoutError, OSError) as exc:  # start-up failed, connection lost
             cell = current[0] if current[0] >= 0 else None
             failure = RunFailure(
                 Reason.DEAD_KERNEL, cell, f"the kernel failed: {type(exc).__name__}: {exc}".strip(),
                 _tail(kernel_log),
+            )
+        except Exception as exc:  # papermill could not run it (bad parameters, ...)
+            cell = current[0] if current[0] >= 0 else None
+            failure = RunFailure(
+                Reason.ERROR, cell, f"papermill could not run the notebook: {type(exc).__name__}: {exc}",
             )
         accesses = read_access_log(access_log)
 

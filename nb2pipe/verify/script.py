@@ -3,10 +3,10 @@
 The script runs in a copy of the notebook's folder, started before the fresh kernel run so
 both run at once. Its standard output must equal the stdout streams of the exported cells of
 the fresh run (skipped and ``raises-exception`` cells are not in the script), after the usual
-normalization, with two script-specific allowances: the lines ``%time``/``%%time``/
+normalization, with three script-specific allowances: the lines ``%time``/``%%time``/
 ``%timeit`` print are dropped from the cells that time code (the script runs the code
-untimed), and the output of magics the script leaves out (``%pip``, ``%who``, ...) is not
-expected from it.
+untimed), the output of magics the script leaves out (``%pip``, ``%who``, ...) is not
+expected from it, and the lines of ``ignore-output`` cells may hold anything.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from nb2pipe.analysis import Magic, MagicKind, NotebookAnalysis
 from nb2pipe.errors import Nb2PipeError, UnsupportedMagicError
 from nb2pipe.export import ExportOptions, render_notebook
 from nb2pipe.model import Cell, Notebook
-from nb2pipe.verify.normalize import strip_timing_lines
+from nb2pipe.verify.normalize import normalize_text, strip_timing_lines
 from nb2pipe.verify.report import Mismatch, Reason, ScriptCheck, ScriptStatus
 from nb2pipe.verify.runner import ScriptJob, ScriptRun, copy_folder, kernel_python, start_script
-from nb2pipe.verify.text import compare_text, numbers_close, unified_diff
+from nb2pipe.verify.text import compare_text, unified_diff
 
 __all__ = ["ScriptCheckJob", "start_script_check"]
 
@@ -80,16 +80,18 @@ class ScriptCheckJob:
                 ScriptCheck(ScriptStatus.FAILED, full, run.duration),
                 [Mismatch(Reason.SCRIPT_FAILED, None, None, full, tail)],
             )
-        expected = self._notebook_stdout(fresh_cells)
-        actual = self._script_stdout(run.stdout)
-        outcome = compare_text("".join(text for _, text in expected), actual, rtol)
-        if outcome.equal:
+        expected, applied = self._notebook_lines(fresh_cells)
+        normalized = normalize_text(self._script_stdout(run.stdout))
+        applied |= normalized.applied
+        actual = normalized.text.splitlines()
+        first = _first_difference(expected, actual, rtol)
+        if first is None:
             return ScriptCheck(ScriptStatus.EQUAL, None, run.duration), []
-        cell = self._first_differing_cell(expected, actual, rtol)
+        cell = expected[min(first, len(expected) - 1)].cell if expected else None
         label = cell.label if cell is not None else "the notebook"
         message = f"the script's stdout differs from the notebook's, first at {label}"
         diff = unified_diff(
-            *_normalized_pair("".join(text for _, text in expected), actual),
+            "\n".join(line.text for line in expected), "\n".join(actual),
             labels=("notebook stdout", "script stdout"),
         )
         mismatch = Mismatch(
@@ -98,24 +100,28 @@ class ScriptCheckJob:
             cell.id if cell is not None else None,
             message,
             diff,
-            tuple(sorted(outcome.normalizers)),
+            tuple(sorted(applied)),
         )
         return ScriptCheck(ScriptStatus.DIFFERS, message, run.duration), [mismatch]
 
-    def _notebook_stdout(self, fresh_cells: dict[int, Cell]) -> list[tuple[Cell, str]]:
-        parts = []
+    def _notebook_lines(self, fresh_cells: dict[int, Cell]) -> tuple[list[_Line], frozenset[str]]:
+        """The normalized stdout lines the script should print, each with its cell."""
+        lines: list[_Line] = []
+        applied: set[str] = set()
         for index in self.exported:
             fresh = fresh_cells.get(index)
             if fresh is None or index in self.unreproduced_cells:
                 continue
             text = "".join(
                 o.text or "" for o in fresh.outputs if o.output_type == "stream" and o.name == "stdout"
-            ).replace("\r\n", "\n")
+            )
             if index in self.timing_cells:
-                text = strip_timing_lines(text)
-            if text:
-                parts.append((self.notebook.cells[index], text))
-        return parts
+                text = strip_timing_lines(text.replace("\r\n", "\n"))
+            normalized = normalize_text(text)
+            applied |= normalized.applied
+            cell = self.notebook.cells[index]
+            lines += [_Line(cell, line, cell.role.ignore_output) for line in normalized.text.splitlines()]
+        return lines, frozenset(applied)
 
     def _script_stdout(self, stdout: str) -> str:
         # the script ran in a copy of the folder: paths it printed name the copy
@@ -123,20 +129,31 @@ class ScriptCheckJob:
         original = self.notebook.path.resolve().parent
         for copy in {str(self.copy.resolve()), str(self.copy)}:
             stdout = stdout.replace(copy, str(original))
-        return stdout.replace("\r\n", "\n")
+        return stdout
 
-    @staticmethod
-    def _first_differing_cell(expected: list[tuple[Cell, str]], actual: str, rtol: float) -> Cell | None:
-        owners: list[tuple[Cell, str]] = []
-        for cell, text in expected:
-            owners += [(cell, line) for line in text.splitlines()]
-        left, right = _normalized_pair("\n".join(line for _, line in owners), actual)
-        left_lines, right_lines = left.splitlines(), right.splitlines()
-        for position, line in enumerate(left_lines):
-            other = right_lines[position] if position < len(right_lines) else None
-            if other is None or not _lines_match(line, other, rtol):
-                return owners[position][0] if position < len(owners) else None
-        return owners[-1][0] if owners else None
+
+@dataclass(frozen=True)
+class _Line:
+    """One normalized line of a cell's stdout."""
+
+    cell: Cell
+    text: str
+    #: the cell is tagged ignore-output: the script prints this line, with any content
+    ignored: bool
+
+
+def _first_difference(expected: list[_Line], actual: list[str], rtol: float) -> int | None:
+    """Position of the first line where the script's stdout departs from the notebook's.
+
+    Line by line, so that lines of ``ignore-output`` cells can be skipped: the script runs the
+    same code, so it prints as many lines there, only with other values.
+    """
+    for position, line in enumerate(expected):
+        if position >= len(actual):
+            return position
+        if not line.ignored and not compare_text(line.text, actual[position], rtol).equal:
+            return position
+    return len(expected) if len(actual) > len(expected) else None
 
 
 def _magic_name(magic: Magic) -> str:
@@ -145,21 +162,6 @@ def _magic_name(magic: Magic) -> str:
         words = magic.args.split()
         return words[0] if words else ""
     return magic.name
-
-
-def _normalized_pair(left: str, right: str) -> tuple[str, str]:
-    from nb2pipe.verify.normalize import normalize_text
-
-    return normalize_text(left).text, normalize_text(right).text
-
-
-def _lines_match(left: str, right: str, rtol: float) -> bool:
-    if left == right:
-        return True
-    left_parts, right_parts = left.split(), right.split()
-    return len(left_parts) == len(right_parts) and all(
-        a == b or numbers_close(a, b, rtol) for a, b in zip(left_parts, right_parts)
-    )
 
 
 def start_script_check(

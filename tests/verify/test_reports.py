@@ -1,0 +1,133 @@
+"""Reports: JSON against its schema, JUnit through a real parser, HTML as one static page."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nb2pipe.analysis import Hazard, HazardKind
+from nb2pipe.model import Output
+from nb2pipe.verify import (
+    DataFile,
+    Mismatch,
+    NotebookReport,
+    NotebookStatus,
+    Reason,
+    ScriptCheck,
+    ScriptStatus,
+    VerificationFailed,
+    VerifyReport,
+    raise_for_mismatches,
+)
+from nb2pipe.verify.html_report import html_report
+from nb2pipe.verify.junit import junit_xml
+
+SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "verify-report.schema.json"
+
+
+def validate_report(report: dict[str, Any]) -> None:
+    import jsonschema
+
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(report)
+
+
+def _png() -> str:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), "purple").save(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def sample_report() -> VerifyReport:
+    image = Output("display_data", data={"image/png": _png(), "text/plain": "<Figure>"})
+    table = Output("execute_result", data={"text/html": "<table><tr><td>1</td></tr></table><script>alert(1)</script>"})
+    failing = NotebookReport(
+        path=Path("nbs/train.ipynb"),
+        status=NotebookStatus.DIFFERS,
+        mismatches=(
+            Mismatch(Reason.OUTPUT_DIFFERS, 3, "plot", "image/png differs", "mean ...", ("images by pixels",),
+                     saved=(image,), fresh=(table,)),
+            Mismatch(Reason.TIMEOUT, 5, None, "the cell ran longer than the 3 s timeout", "\x1b[31mred\x1b[0m"),
+            Mismatch(Reason.SCRIPT_FAILED, None, None, "the script exited with status 1: boom"),
+        ),
+        hazards=(Hazard(HazardKind.UNSEEDED_RANDOM, 2, "c2", ("random.random",), "draws", "seed it", line=1),),
+        notes=("a note",),
+        cells_compared=4,
+        data_files=(DataFile("data/x.csv", "a" * 64, "b" * 64, 1), DataFile("/abs/y.csv", None)),
+        script=ScriptCheck(ScriptStatus.FAILED, "boom", 1.5),
+        duration=2.0,
+    )
+    passing = NotebookReport(Path("nbs/ok.ipynb"), NotebookStatus.REPRODUCES, cells_compared=2)
+    invalid = NotebookReport(Path("nbs/bad.ipynb"), NotebookStatus.INVALID, error="bad.ipynb: invalid JSON")
+    return VerifyReport((failing, passing, invalid), duration=3.0)
+
+
+def test_json_report_validates() -> None:
+    report = sample_report()
+    data = report.to_json()
+    validate_report(data)
+    assert data["exit_code"] == 2
+    assert data["summary"] == {"notebooks": 3, "reproduce": 1, "differ": 1, "invalid": 1}
+    assert data["notebooks"][0]["data_files"][0]["changed"] is True
+    assert data["notebooks"][0]["mismatches"][0]["cell"] == "cell 4 (id plot)"
+
+
+def test_schema_rejects_an_unknown_reason() -> None:
+    import jsonschema
+
+    data = sample_report().to_json()
+    data["notebooks"][0]["mismatches"][0]["reason"] = "flaky"
+    with pytest.raises(jsonschema.ValidationError):
+        validate_report(data)
+
+
+def test_schema_lists_exactly_the_reasons() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    assert schema["$defs"]["reason"]["enum"] == [reason.value for reason in Reason]
+
+
+def test_junit_parses_back(tmp_path: Path) -> None:
+    from junitparser import Error, Failure, JUnitXml
+
+    path = tmp_path / "report.xml"
+    path.write_text(junit_xml(sample_report()), encoding="utf-8")
+    xml = JUnitXml.fromfile(str(path))
+    cases = {(case.classname, case.name): case for suite in xml for case in suite}
+    assert len(cases) == 3 + 3  # a case per notebook and per finding
+    notebook_case = cases[("nb2pipe.verify", "nbs/train.ipynb")]
+    assert isinstance(notebook_case.result[0], Failure)
+    timeout = cases[("nbs/train.ipynb", "cell 6")].result[0]
+    assert timeout.type == "timeout" and "red" in (timeout.text or "") and "\x1b" not in (timeout.text or "")
+    assert cases[("nb2pipe.verify", "nbs/ok.ipynb")].is_passed
+    assert isinstance(cases[("nb2pipe.verify", "nbs/bad.ipynb")].result[0], Error)
+    suite = next(iter(xml))
+    assert (suite.tests, suite.failures, suite.errors) == (6, 4, 1)
+
+
+def test_html_is_one_static_page_with_outputs_side_by_side() -> None:
+    page = html_report(sample_report())
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<script>" not in page  # the output's script only lives escaped in a sandboxed srcdoc
+    assert '<iframe sandbox="" srcdoc="&lt;table&gt;' in page
+    assert f'<img alt="image/png" src="data:image/png;base64,{_png()}">' in page
+    assert "<th>saved</th><th>fresh</th>" in page
+    assert "static unseeded-random" in page
+    assert "\x1b" not in page
+    assert "http://" not in page and "https://" not in page  # nothing loaded from elsewhere
+
+
+def test_raise_for_mismatches() -> None:
+    report = sample_report()
+    with pytest.raises(VerificationFailed) as caught:
+        raise_for_mismatches(report)
+    assert caught.value.report is report
+    assert str(caught.value) == "2 of 3 notebooks do not reproduce: train.ipynb, bad.ipynb"
+    raise_for_mismatches(VerifyReport((report.notebooks[1],)))

@@ -1,0 +1,195 @@
+"""Each way a notebook fails to reproduce gets exit 1, the right cell and the right reason.
+
+The notebooks run in one ``nb2pipe verify -j 2`` invocation (each in its own kernel) to keep
+the suite fast; every case is still asserted on its own notebook's report.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ..conftest import notebook_json
+from .conftest import VerifyRun, code, error, invoke_verify, stdout
+
+pytestmark = pytest.mark.kernel
+
+#: notebook name -> cells (saved as if they had run) and the expected (cell index, reason) list
+CASES = {
+    # a saved output edited by hand; unseeded randomness, drawn in one cell and shown in the
+    # next; an allowed exception; then a cell that raises (the rest never runs)
+    "edited_random_error.ipynb": (
+        [
+            code('print("hello")', stdout("hallo\n"), count=1),
+            code("import random\nvalue = random.random()", count=2),
+            code("print(round(value, 3))", stdout("0.5\n"), count=3),
+            code("1 / 0", error("ZeroDivisionError", "division by zero"), count=4, tags=("raises-exception",)),
+            code("print(2 + 2)", stdout("4\n"), count=5),
+            code('raise ValueError("boom")', count=6),
+            code('print("never")', stdout("never\n"), count=7),
+        ],
+        [(0, "output-differs"), (2, "nondeterministic"), (5, "error")],
+    ),
+    # saved counts out of order, and the printed value depends on that order
+    "out_of_order.ipynb": (
+        [
+            code("x = 10", count=2),
+            code("x = 1", count=1),
+            code("print(x)", stdout("10\n"), count=3),
+        ],
+        [(2, "out-of-order-saved")],
+    ),
+    "dead_kernel.ipynb": (
+        [code('print("start")', stdout("start\n"), count=1), code("import os\nos._exit(1)", count=2)],
+        [(1, "dead-kernel")],
+    ),
+    "endless.ipynb": (
+        [code('print("start")', stdout("start\n"), count=1), code("while True:\n    pass", count=2)],
+        [(1, "timeout")],
+    ),
+    # a translated magic that behaves differently: IPython runs `!ls` in a pseudo-terminal
+    # (columns), the script's subprocess writes to a pipe (one name a line). Saved without
+    # outputs: the fresh run is judged alone, then the script against it.
+    "script_differs.ipynb": (
+        [code("!ls listing"), code('print("done")')],
+        [(0, "script-differs")],
+    ),
+    "script_fails.ipynb": (
+        [code('import sys\nassert "ipykernel" in sys.modules, "needs a kernel"\nprint("in a kernel")')],
+        [(None, "script-failed")],
+    ),
+    # -p reaches both runs, typed by the parameters cell (a Path stays a Path)
+    "parameters.ipynb": (
+        [
+            code('from pathlib import Path\nn = 1\nfolder = Path("a")', count=1, tags=("parameters",)),
+            code("print(n * 2, type(folder).__name__, folder)", stdout("4 PosixPath b\n"), count=2),
+        ],
+        [],
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def failures(tmp_path_factory: pytest.TempPathFactory) -> VerifyRun:
+    folder = tmp_path_factory.mktemp("failures")
+    for name, (cells, _) in CASES.items():
+        (folder / name).write_text(json.dumps(notebook_json(*cells)), encoding="utf-8")
+    (folder / "listing").mkdir()
+    for file in ("a.txt", "b.txt"):
+        (folder / "listing" / file).write_text("x\n")
+    return invoke_verify(
+        folder, "-j", "2", "--timeout", "3", "-p", "n", "2", "-p", "folder", "b",
+        "--junit", folder / "report.xml", "--html", folder / "report.html",
+        report_dir=folder,
+    )
+
+
+def test_exit_code_is_1(failures: VerifyRun) -> None:
+    assert failures.exit_code == 1, failures.output
+    assert failures.report["summary"] == {"notebooks": len(CASES), "reproduce": 1, "differ": len(CASES) - 1, "invalid": 0}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_each_failure_names_cell_and_reason(failures: VerifyRun, name: str) -> None:
+    assert failures.reasons(name) == CASES[name][1], failures.output
+
+
+def test_error_reports_the_exception_and_the_cells_not_run(failures: VerifyRun) -> None:
+    report = failures.notebook("edited_random_error.ipynb")
+    error_finding = report["mismatches"][-1]
+    assert error_finding["message"] == "raised ValueError: boom"
+    assert "ValueError" in error_finding["diff"]  # traceback excerpt, no ANSI codes
+    assert "\x1b" not in error_finding["diff"]
+    assert "1 later code cell(s) not run after the failure" in report["notes"]
+    # the allowed exception (raises-exception) and the cell after it compared equal
+    assert report["cells_compared"] == 5
+    assert report["script"]["status"] == "skipped"
+
+
+def test_edited_output_shows_a_diff(failures: VerifyRun) -> None:
+    edited = failures.notebook("edited_random_error.ipynb")["mismatches"][0]
+    assert edited["message"] == "stdout differs"
+    assert "-hallo" in edited["diff"] and "+hello" in edited["diff"]
+
+
+def test_nondeterministic_names_the_random_source(failures: VerifyRun) -> None:
+    report = failures.notebook("edited_random_error.ipynb")
+    random_finding = report["mismatches"][1]
+    assert "reads 'value' from cell 2 (id c1), which draws unseeded random numbers" in random_finding["message"]
+    assert [h["kind"] for h in report["static_hazards"]] == ["unseeded-random"]
+
+
+def test_out_of_order_is_found_statically_too(failures: VerifyRun) -> None:
+    report = failures.notebook("out_of_order.ipynb")
+    assert [h["kind"] for h in report["static_hazards"]] == ["out-of-order"]
+    assert "not from a top-to-bottom run" in report["mismatches"][0]["message"]
+    # the script (x = 10; x = 1; print(x)) agrees with the fresh run, not with the saved output
+    assert report["script"]["status"] == "equal"
+
+
+def test_dead_kernel_and_timeout_are_findings_not_crashes(failures: VerifyRun) -> None:
+    dead = failures.notebook("dead_kernel.ipynb")["mismatches"][0]
+    assert dead["message"] == "the kernel died while running the cell"
+    timeout = failures.notebook("endless.ipynb")["mismatches"][0]
+    assert timeout["message"] == "the cell ran longer than the 3 s timeout"
+
+
+def test_script_differs_shows_both_outputs(failures: VerifyRun) -> None:
+    report = failures.notebook("script_differs.ipynb")
+    assert "saved without outputs: nothing to compare; judged the run alone" in report["notes"]
+    finding = report["mismatches"][0]
+    assert finding["cell"] == "cell 1 (id c0)"
+    assert "-a.txt  b.txt" in finding["diff"] and "+a.txt\n+b.txt" in finding["diff"]
+
+
+def test_script_failure_quotes_its_error(failures: VerifyRun) -> None:
+    finding = failures.notebook("script_fails.ipynb")["mismatches"][0]
+    assert finding["message"] == "the script exited with status 1: AssertionError: needs a kernel"
+
+
+def test_parameters_reach_notebook_and_script(failures: VerifyRun) -> None:
+    report = failures.notebook("parameters.ipynb")
+    assert report["status"] == "reproduces", report
+    assert report["script"]["status"] == "equal"
+    assert "-p n: not a parameter of this notebook; ignored" in failures.notebook("endless.ipynb")["notes"]
+
+
+def test_terminal_output_names_cells_and_reasons(failures: VerifyRun) -> None:
+    assert "cell 6 (id c5)  error  raised ValueError: boom" in failures.output
+    assert "cell 2 (id c1)  dead-kernel" in failures.output
+    assert f"{len(CASES)} notebooks: 1 reproduce, {len(CASES) - 1} differ" in failures.output
+
+
+def test_junit_report_parses_with_a_case_per_notebook_and_per_finding(failures: VerifyRun, tmp_path: Path) -> None:
+    from junitparser import Failure, JUnitXml
+
+    path = Path(failures.report["notebooks"][0]["path"]).parent / "report.xml"
+    xml = JUnitXml.fromfile(str(path))
+    cases = [case for suite in xml for case in suite]
+    findings = sum(len(CASES[name][1]) for name in CASES)
+    assert len(cases) == len(CASES) + findings
+    by_name = {(case.classname, case.name): case for case in cases}
+    notebook = str(path.parent / "endless.ipynb")
+    assert ("nb2pipe.verify", notebook) in by_name
+    timeout_case = by_name[(notebook, "cell 2 (id c1)")]
+    assert isinstance(timeout_case.result[0], Failure)
+    assert timeout_case.result[0].type == "timeout"
+    passing = by_name[("nb2pipe.verify", str(path.parent / "parameters.ipynb"))]
+    assert passing.is_passed
+
+
+def test_html_report_shows_saved_and_fresh_side_by_side(failures: VerifyRun) -> None:
+    path = Path(failures.report["notebooks"][0]["path"]).parent / "report.html"
+    page = path.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page
+    assert '<span class="reason">output-differs</span>' in page
+    assert "<th>saved</th><th>fresh</th>" in page
+    assert "hallo" in page and "hello" in page
+
+
+def test_json_report_validates_against_the_schema(failures: VerifyRun) -> None:
+    from .test_reports import validate_report
+
+    validate_report(failures.report)
