@@ -370,3 +370,36 @@ def test_every_kind_is_covered_here() -> None:
     source = Path(__file__).read_text()
     for kind in KINDS:
         assert f'"{kind}"' in source
+
+
+# -- notebook order -----------------------------------------------------------------------------
+def test_unsaved_new_cell_is_placed_after_the_cell_run_before_it(session) -> None:
+    nb = session(("a", "x = 1"), ("b", "print(x, w)"))
+    nb.run("a")
+    nb.insert("a", "new", "w = x + 1", save=False)  # added below [1] and run; not autosaved yet
+    assert_silent(nb.run("new"), nb.run("b"))
+    report = nb.report()
+    assert report["hazards"] == [] and report["rerun"] == []
+
+
+def test_cell_deleted_and_saved_is_hidden_state(session) -> None:
+    nb = session(("a", "tmp = [1]"), ("b", "y = len(tmp)"), ("c", "print(y)"))
+    nb.run("a", "b", "c")
+    nb.order.remove("a")
+    nb.save(later=True)  # saved after the deletion, no deletedCells sent (e.g. another frontend)
+    report = nb.report()
+    assert "hidden-state" in kinds_of(report)["b"]
+    assert report["restart"] and "tmp" in report["restart"]
+
+
+def test_status_in_jupyterlab_mode(lab_kernel) -> None:
+    lab_kernel.execute("%track off")
+    lab_kernel.execute("%track on")
+    lab_kernel.execute("q = 1", cell_id="x1")
+    status = lab_kernel.execute("%track status", cell_id="x2").stdout
+    # ``%reset`` in earlier tests dropped ``__session__``; the environment still names the notebook
+    assert "session.ipynb (from __session__)" in status or "session.ipynb (from JPY_SESSION_NAME)" in status
+    assert "cell ids: sent by the frontend" in status
+    [available] = [line for line in status.splitlines() if line.startswith("hazards available: ")]
+    assert set(available.removeprefix("hazards available: ").split(", ")) == KINDS
+    assert "not available here" not in status

@@ -1,0 +1,153 @@
+"""The recorder inside an in-process IPython shell: hooks, the hot path, the history log, replay."""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from nb2pipe.tracking import history_hazards
+from nb2pipe.tracking.magics import TrackMagics
+from nb2pipe.tracking.runtime import FileAudit
+from tests.tracking.conftest import write_notebook
+
+
+@pytest.fixture
+def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    monkeypatch.delenv("NB2PIPE_TRACK", raising=False)
+    ip = InteractiveShell.instance()
+    ip.user_ns.pop("__session__", None)
+    ip.run_line_magic("load_ext", "nb2pipe")
+    yield ip
+    ip.run_line_magic("unload_ext", "nb2pipe")
+    ip.run_line_magic("reset", "-f")
+
+
+def recorder(ip: Any) -> Any:
+    magics = ip.magics_manager.registry["TrackMagics"]
+    assert isinstance(magics, TrackMagics)
+    return magics.recorder
+
+
+def run(ip: Any, source: str, cell_id: str | None = None) -> Any:
+    return ip.run_cell(source, store_history=True, cell_id=cell_id)
+
+
+def test_track_help_is_the_magic_docstring(shell: Any) -> None:
+    doc = shell.find_line_magic("track").__doc__
+    for command in ("%track on", "%track off", "%track status", "%track report", "--json", "--notebook"):
+        assert command in doc
+
+
+def test_trees_come_from_ipython_and_are_not_parsed_again(shell: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    run(shell, "%track on")
+    calls = []
+    real_parse = ast.parse
+    monkeypatch.setattr(ast, "parse", lambda *a, **k: calls.append(a) or real_parse(*a, **k))
+    for index in range(20):
+        run(shell, f"a{index} = {index}\nb{index} = a{index} + 1", cell_id=f"c{index}")
+    assert calls == []
+    assert recorder(shell).state.executions == 20
+
+
+def test_tree_is_returned_unchanged(shell: Any) -> None:
+    run(shell, "%track on")
+    transformer = recorder(shell)._transformer
+    assert transformer in shell.ast_transformers
+    result = run(shell, "x = [i * 2 for i in range(3)]\nx", cell_id="t")
+    assert result.result == [0, 2, 4]
+
+
+def test_off_means_inert(shell: Any) -> None:
+    run(shell, "%track on")
+    run(shell, "%track off")
+    rec = recorder(shell)
+    before = rec.state.executions
+    run(shell, "y = 1", cell_id="y")
+    assert rec.state.executions == before and rec.pending is None
+
+
+def test_audit_hook_returns_at_once_while_off(shell: Any, tmp_path: Path) -> None:
+    audit = FileAudit.install()
+    assert not audit.active
+    (tmp_path / "f.txt").write_text("x")
+    open(tmp_path / "f.txt").close()
+    assert audit.opened == []
+    # cost of the installed hook for any audited event while tracking is off
+    start = time.perf_counter()
+    for _ in range(100_000):
+        sys.audit("nb2pipe.test")
+    per_event = (time.perf_counter() - start) / 100_000
+    assert per_event < 5e-6
+
+
+def test_file_reads_and_writes_are_recorded_while_on(shell: Any, tmp_path: Path) -> None:
+    notebook = write_notebook(tmp_path / "nb.ipynb", [("w", "open('out.txt', 'w').write('1')"), ("r", "open('out.txt').read()")])
+    run(shell, f"%track --notebook {notebook}")
+    run(shell, "open('out.txt', 'w').write('1')", cell_id="w")
+    run(shell, "open('out.txt').read()", cell_id="r")
+    runs = recorder(shell).state.runs
+    assert [(a.path, a.op) for a in runs["w"].event.files] == [(str(tmp_path / "out.txt"), "write")]
+    assert [(a.path, a.op) for a in runs["r"].event.files] == [(str(tmp_path / "out.txt"), "read")]
+    # the history log itself is not a file the notebook reads or writes
+    assert all(".nb2pipe" not in a.path for r in runs.values() for a in r.event.files)
+
+
+def test_unload_removes_magic_and_hooks(shell: Any) -> None:
+    rec = recorder(shell)
+    shell.run_line_magic("unload_ext", "nb2pipe")
+    assert shell.find_line_magic("track") is None
+    assert rec._transformer not in shell.ast_transformers
+    assert rec.pre_run_cell not in shell.events.callbacks["pre_run_cell"]
+    shell.run_line_magic("load_ext", "nb2pipe")
+
+
+def test_nested_run_cell_is_part_of_the_outer_execution(shell: Any) -> None:
+    run(shell, "%track on")
+    run(shell, "get_ipython().run_cell('inner = 1')\nouter = inner + 1", cell_id="o")
+    rec = recorder(shell)
+    assert rec.state.executions == 1 and "outer" in rec.state.runs["o"].event.defines
+
+
+def test_history_hazards_replay_the_log_without_a_kernel(shell: Any, tmp_path: Path) -> None:
+    cells = [("a", "x = 1"), ("b", "y = x + 1"), ("c", "x = 10"), ("d", "total = 0"), ("e", "total += 1")]
+    notebook = write_notebook(tmp_path / "nb.ipynb", cells)
+    run(shell, f"%track --notebook {notebook}")
+    for cell_id in ["a", "b", "c", "b", "d", "e", "e"]:
+        run(shell, dict(cells)[cell_id], cell_id=cell_id)
+    live = recorder(shell).report()
+    replayed = history_hazards(notebook)
+    assert {(h.kind.value, h.cell_id) for h in replayed} == {(h.kind.value, h.cell_id) for h in live.hazards}
+    assert {("out-of-order", "b"), ("non-idempotent", "e"), ("multiple-definitions", "c")} <= {
+        (h.kind.value, h.cell_id) for h in replayed
+    }
+    assert all(h.to_json()["kind"] for h in replayed)
+
+
+def test_history_hazards_without_a_log(tmp_path: Path) -> None:
+    notebook = write_notebook(tmp_path / "nb.ipynb", ["x = 1"])
+    assert history_hazards(notebook) == []
+
+
+def test_report_json_is_json(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    run(shell, "%track on")
+    run(shell, "v = [1]", cell_id="v")
+    capsys.readouterr()
+    run(shell, "%track report --json")
+    data = json.loads(capsys.readouterr().out)
+    assert data["executions"] >= 1 and data["notebook"] is None
+
+
+def test_usage_errors(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    for line in ("bogus", "on off", "status --json", "--notebook", "--notebook /no/such.ipynb"):
+        shell.run_line_magic("track", line)
+        out = capsys.readouterr().out
+        assert "usage" in out or "no notebook" in out or "needs a path" in out or "--json goes" in out
