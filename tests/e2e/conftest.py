@@ -158,8 +158,10 @@ def make_notebook() -> Callable[..., Path]:
     return _write_notebook
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(lab_server: LabServer) -> Iterator[object]:
+    # Module scope, not session: while sync_playwright() is open it marks an asyncio loop as
+    # running in this thread, which breaks every later test that runs a loop (pytest-jupyter).
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
