@@ -1,0 +1,49 @@
+"""docs/ci.md holds a GitHub Actions workflow that installs nb2pipe and runs `nb2pipe verify`."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from nb2pipe.cli import cli
+from nb2pipe.verify import Reason
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def _workflow() -> dict:
+    text = (DOCS / "ci.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(.*?)```", text, re.S)
+    assert block is not None
+    return yaml.safe_load(block.group(1))
+
+
+def test_ci_workflow_installs_nb2pipe_and_runs_verify() -> None:
+    workflow = _workflow()
+    steps = workflow["jobs"]["verify"]["steps"]
+    runs = " ".join(step.get("run", "") for step in steps)
+    assert "pip install nb2pipe" in runs
+    verify = next(step["run"] for step in steps if "nb2pipe verify" in step.get("run", ""))
+    arguments = shlex.split(verify)[2:]
+    # every option the workflow uses exists (parsed without running: --help stops there)
+    outcome = CliRunner().invoke(cli, ["verify", *arguments, "--help"])
+    assert outcome.exit_code == 0, outcome.output
+    assert any(step.get("uses", "").startswith("actions/upload-artifact") for step in steps)
+
+
+def test_ci_doc_lists_every_reason() -> None:
+    text = (DOCS / "ci.md").read_text(encoding="utf-8")
+    for reason in Reason:
+        assert f"| `{reason.value}` |" in text
+
+
+def test_verify_command_is_documented_and_has_help() -> None:
+    outcome = CliRunner().invoke(cli, ["--help"])
+    assert "verify" in outcome.output
+    help_text = CliRunner().invoke(cli, ["verify", "--help"]).output
+    for option in ("-j", "--timeout", "-p", "--no-script", "--rtol", "--update", "--json", "--junit", "--html"):
+        assert option in help_text
