@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from nb2pipe.analysis import analyze_notebook
-from nb2pipe.errors import Nb2PipeError, OutputExistsError
+from nb2pipe.errors import CellLocation, ExportError, Nb2PipeError, OutputExistsError
 from nb2pipe.export.options import ExportOptions
 from nb2pipe.export.parameters import Parameter
-from nb2pipe.export.plan import plan_export
+from nb2pipe.export.dvc import render_dvc_files
+from nb2pipe.export.pipeline import render_pipeline
 from nb2pipe.export.render import GENERATED_MARKER, render_script
+from nb2pipe.export.steps import plan_pipeline
 from nb2pipe.model import Notebook, load_notebook
 
 __all__ = [
@@ -93,8 +95,18 @@ def render_notebook(
         base = notebook.path if notebook.path is not None else Path(notebook.name)
         script_path = default_script_path(base, options)
     analysis = analyze_notebook(notebook)
-    plan = plan_export(analysis, options, script_path)
-    rendered = render_script(plan)
+    plan, pipeline = plan_pipeline(analysis, options, script_path)
+    if pipeline is None:
+        if options.dvc:
+            raise ExportError(
+                CellLocation(notebook.path),
+                "--dvc needs pipeline steps: tag the first cell of each step step:NAME",
+            )
+        rendered = render_script(plan)
+    else:
+        rendered, pipeline = render_pipeline(plan, pipeline)
+        if options.dvc:
+            rendered.files += render_dvc_files(plan, pipeline, rendered)
     summary = ExportSummary(
         notebook=notebook.name,
         script=script_path.name,

@@ -18,3 +18,5 @@ class ExportOptions:
     force: bool = False
     #: keep magics without a Python translation as ``get_ipython()`` calls (script needs IPython)
     allow_ipython: bool = False
+    #: also write a DVC pipeline: a module per step, ``dvc.yaml`` and ``params.yaml``
+    dvc: bool = False

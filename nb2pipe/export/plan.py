@@ -20,7 +20,7 @@ from nb2pipe.export.dependencies import ModuleOrigin, classify_module
 from nb2pipe.export.options import ExportOptions
 from nb2pipe.export.parameters import Parameter, read_parameters
 
-__all__ = ["CellPlan", "ExportPlan", "ScriptNames", "plan_export"]
+__all__ = ["CellPlan", "ExportPlan", "ScriptNames", "names_bound_in_main", "plan_export"]
 
 #: Calls after which moving an import to the top of the script could change what it imports.
 _IMPORT_BARRIER_CALLS = ("os.chdir", "sys.path.", "matplotlib.use", "site.addsitedir", "os.environ")
@@ -45,6 +45,7 @@ class ScriptNames:
     argv: str = "argv"
     save_figures: str = "save_figures"
     figures_dir: str = "FIGURES_DIR"
+    run: str = "run"
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,16 @@ class ExportPlan:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path: Path) -> ExportPlan:
+def plan_export(
+    analysis: NotebookAnalysis,
+    options: ExportOptions,
+    script_path: Path,
+    keep_in_body: frozenset[str] = frozenset(),
+) -> ExportPlan:
     """Decide the script's shape, refusing what cannot be exported faithfully.
+
+    ``keep_in_body`` names definitions that stay where the notebook has them instead of
+    moving to module level (a pipeline step's helper that reads the step's values).
 
     Raises
     ------
@@ -132,7 +141,7 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
     uses_matplotlib = any(
         binding.top_level_module in ("matplotlib", "seaborn") for binding in imports.values()
     )
-    hoisting = _Hoisting(analysis, exported, path.parent if path else None)
+    hoisting = _Hoisting(analysis, exported, path.parent if path else None, keep_in_body)
     cells = []
     markdown: list[str] = []
     exported_indices = {parsed.cell.index for parsed in exported}
@@ -158,7 +167,7 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
     bound_in_main: set[str] = {p.name for p in parameters}
     for plan in cells:
         if not plan.is_parameters:
-            bound_in_main |= _names_bound_in_main(plan)
+            bound_in_main |= names_bound_in_main(plan)
     all_names = set()
     for parsed in analysis.cells:
         all_names |= parsed.symbols.defines | parsed.symbols.reads
@@ -181,7 +190,7 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
     )
 
 
-def _names_bound_in_main(plan: CellPlan) -> set[str]:
+def names_bound_in_main(plan: CellPlan) -> set[str]:
     """Names the statements left in ``main`` bind (hoisted ones bind at module level)."""
     tree = plan.parsed.tree
     if plan.hoisted_statements:
@@ -283,7 +292,13 @@ class _Hoisting:
     Hoisting keeps behaviour: the definitions still read the notebook's globals at call time.
     """
 
-    def __init__(self, analysis: NotebookAnalysis, exported: list[ParsedCell], folder: Path | None):
+    def __init__(
+        self,
+        analysis: NotebookAnalysis,
+        exported: list[ParsedCell],
+        folder: Path | None,
+        keep: frozenset[str] = frozenset(),
+    ):
         self.hoisted: dict[int, frozenset[int]] = {}
         self.hoisted_names: set[str] = set()
         binders: dict[str, int] = {}
@@ -329,7 +344,11 @@ class _Hoisting:
                         continue
                     blocked_lines.add(line)
                 elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    if binders.get(statement.name, 0) == 1 and definition_time_reads(statement) <= safe:
+                    if (
+                        statement.name not in keep
+                        and binders.get(statement.name, 0) == 1
+                        and definition_time_reads(statement) <= safe
+                    ):
                         hoisted_lines.add(line)
                         safe.add(statement.name)
                         self.hoisted_names.add(statement.name)

@@ -42,6 +42,9 @@ class RenderedScript:
     requirements: list[str] = field(default_factory=list)
     cell_count: int = 0
     ipython_kept: bool = False
+    #: further files (a pipeline's step modules, ``dvc.yaml``, ...): path relative to the
+    #: script's folder, and text
+    files: list[tuple[str, str]] = field(default_factory=list)
 
 
 def render_script(plan: ExportPlan) -> RenderedScript:
@@ -214,14 +217,20 @@ class _ScriptBuilder:
             self._docstring(),
             f"{GENERATED_MARKER}{self._notebook_reference()}: edit the notebook, then re-export.\n",
         ]
-        for group in (self.future_imports, self._script_imports(), self.imports):
+        for group in self._import_groups():
             if group:
                 parts.append("\n" + "\n".join(group) + "\n")
-        sections = [*self.definitions, *self._helpers(), self._parse_params(), self._main()]
-        for section in sections:
+        for section in self._sections():
             parts.append("\n\n" + section)
         parts.append(f'\n\nif __name__ == "__main__":\n    {self.names.main}()\n')
         return "".join(parts)
+
+    def _import_groups(self) -> list[list[str]]:
+        return [self.future_imports, self._script_imports(), self.imports]
+
+    def _sections(self) -> list[str]:
+        """The script's top-level sections after its imports, in order."""
+        return [*self.definitions, *self._helpers(), self._parse_params(), self._main()]
 
     def _uses_display(self, code: str) -> bool:
         """Parse the finished script once: a bug must not write a broken file; and find
@@ -340,11 +349,7 @@ class _ScriptBuilder:
                 '    parser.add_argument("--dump-config", action="store_true",',
                 '                        help="print the effective parameters as YAML and exit")',
             ]
-        if plan.uses_matplotlib:
-            lines += [
-                f'    parser.add_argument("--figures-dir", metavar="DIR", default={names.figures_dir},',
-                '                        help="where figures the notebook showed are saved")',
-            ]
+        lines += self._runner_arguments()
         for parameter in plan.parameters:
             lines += _add_argument(parameter)
         if plan.parameters:
@@ -355,6 +360,15 @@ class _ScriptBuilder:
         else:
             lines.append(f"    return parser.parse_args({names.argv})")
         return "\n".join(lines) + "\n"
+
+    def _runner_arguments(self) -> list[str]:
+        """``add_argument`` lines of the script's own options (not the notebook's parameters)."""
+        if not self.plan.uses_matplotlib:
+            return []
+        return [
+            f'    parser.add_argument("--figures-dir", metavar="DIR", default={self.names.figures_dir},',
+            '                        help="where figures the notebook showed are saved")',
+        ]
 
     def _main(self) -> str:
         names = self.names

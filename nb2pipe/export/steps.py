@@ -1,0 +1,420 @@
+"""Plan a notebook's pipeline steps from its dataflow: cells, parameters, inputs and outputs.
+
+``step:NAME`` cells and the untagged cells after them form step ``NAME``; the cells before the
+first step form ``prepare`` unless everything in them moves to module level (imports and
+definitions). A step's inputs are the names it reads that an earlier step produced; its
+outputs are the names it binds or mutates in place that a later step reads, so a step that
+only reads a value does not output it. Parameters are read from ``params`` by each step that
+uses them (also through the notebook functions it calls).
+
+Module-level notebook functions read globals. A function that reads a value a step computes
+(not a parameter) cannot stay at module level: when it is defined in that step it stays there
+as a nested function (a closure over the step's variables, planned again with
+``keep_in_body``); otherwise the export is refused, naming the function, the name and the cell.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nb2pipe.analysis import NotebookAnalysis, build_dataflow
+from nb2pipe.analysis.symbols import FunctionSymbols, gather_cell_symbols
+from nb2pipe.errors import CellLocation, ExportError
+from nb2pipe.export.options import ExportOptions
+from nb2pipe.export.plan import (
+    CellPlan,
+    ExportPlan,
+    _statement_lines,
+    names_bound_in_main,
+    plan_export,
+)
+from nb2pipe.export.runtime_runs import RUNTIME_NAMES
+
+__all__ = ["PREPARE", "RUNNER_OPTIONS", "PipelinePlan", "StepPlan", "plan_pipeline"]
+
+#: The step the cells before the first ``step:`` cell form.
+PREPARE = "prepare"
+#: Options a pipeline script adds to its parameters (a parameter may not take these names).
+RUNNER_OPTIONS = ("step", "outputs_dir", "runs_dir", "tracking_uri", "metrics_file")
+_MAX_ROUNDS = 20
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """One step of the pipeline and its interface."""
+
+    name: str  #: the step's name (``--step NAME``, the DVC stage)
+    function: str  #: its function's name in the script (the name, unless that clashes)
+    cells: tuple[CellPlan, ...]
+    #: parameters the step reads (unpacked from ``params`` at the top of its function)
+    params: tuple[str, ...]
+    #: (name, producing step) of each input, sorted by name
+    inputs: tuple[tuple[str, str], ...]
+    #: names later steps read, sorted
+    outputs: tuple[str, ...]
+    #: per ``metrics`` cell (its index): the names it assigns at top level
+    metrics: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    #: files the step's code names in string literals (relative to the notebook's folder)
+    data_files: tuple[str, ...] = ()
+    #: parameters whose default value names a data file
+    data_params: tuple[str, ...] = ()
+    #: a ``prepare`` step without outputs: process set-up that also runs before ``--step X``
+    setup: bool = False
+
+    @property
+    def first_cell(self) -> int:
+        return self.cells[0].parsed.cell.index
+
+    @property
+    def last_cell(self) -> int:
+        return self.cells[-1].parsed.cell.index
+
+
+@dataclass(frozen=True)
+class PipelinePlan:
+    """The steps of a notebook with ``step:`` cells, in notebook order."""
+
+    steps: tuple[StepPlan, ...]
+    #: parameters module-level notebook functions read as globals (``main`` sets them)
+    function_params: tuple[str, ...]
+    #: definitions kept inside their step (closures over the step's values)
+    kept_in_steps: frozenset[str]
+    #: which step each exported cell (by index) belongs to; parameters cell and module-level
+    #: cells are absent
+    step_of_cell: dict[int, str]
+
+    def step(self, name: str) -> StepPlan:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(name)
+
+
+def plan_pipeline(
+    analysis: NotebookAnalysis, options: ExportOptions, script_path: Path
+) -> tuple[ExportPlan, PipelinePlan | None]:
+    """Plan the export and, when the notebook has ``step:`` cells, its steps.
+
+    Raises
+    ------
+    ExportError
+        A step tag used twice, a notebook function that reads a step's value from outside
+        that step, a step output that is a function, class or module, or a name that clashes
+        with the pipeline runtime.
+    """
+    kept: frozenset[str] = frozenset()
+    for _ in range(_MAX_ROUNDS):
+        plan = plan_export(analysis, options, script_path, keep_in_body=kept)
+        if not any(cell.parsed.cell.role.step for cell in plan.cells):
+            return plan, None
+        planner = _StepPlanner(plan, kept)
+        more = planner.definitions_to_keep()
+        if more <= kept:
+            return plan, planner.finish()
+        kept |= more
+    raise ExportError(CellLocation(analysis.notebook.path), "could not plan the steps")  # pragma: no cover
+
+
+class _StepPlanner:
+    def __init__(self, plan: ExportPlan, kept: frozenset[str]) -> None:
+        self.plan = plan
+        self.kept = kept
+        self.path = plan.analysis.notebook.path
+        self.groups = self._group_cells()
+        self.step_of_cell = {
+            cell.parsed.cell.index: name for name, cells in self.groups for cell in cells
+        }
+        self.parameter_names = {p.name for p in plan.parameters}
+        self.parameters_cell = next(
+            (cell.parsed.cell.index for cell in plan.cells if cell.is_parameters), None
+        )
+        # names bound by code that stays in a step's function (not moved to module level)
+        self.bound_in_step: dict[int, set[str]] = {
+            cell.parsed.cell.index: names_bound_in_main(cell)
+            for cell in plan.cells
+            if not cell.is_parameters
+        }
+        self.step_scoped = {
+            name for index, names in self.bound_in_step.items() if index in self.step_of_cell
+            for name in names
+        }
+        self.module_level = {name for cell in plan.cells for name in _module_level_names(cell)}
+        self.module_functions = self._module_functions()
+
+    # -- cells into steps --------------------------------------------------------------------
+    def _group_cells(self) -> list[tuple[str, list[CellPlan]]]:
+        groups: list[tuple[str, list[CellPlan]]] = []
+        seen: dict[str, CellPlan] = {}
+        pending: list[CellPlan] = []  # cells before the first step
+        current: str | None = None
+        for cell in self.plan.cells:
+            if cell.is_parameters:
+                continue
+            tag = cell.parsed.cell.role.step
+            if tag is not None and tag != current:
+                if tag in seen:
+                    first = seen[tag].parsed.cell
+                    raise ExportError(
+                        cell.parsed.cell.location(self.path),
+                        f"step {tag!r} is tagged again (it starts at {first.label}); "
+                        "give each step one run of cells",
+                    )
+                seen[tag] = cell
+                current = tag
+                groups.append((tag, []))
+            if current is None:
+                pending.append(cell)
+            else:
+                groups[-1][1].append(cell)
+        prepare = [cell for cell in pending if _has_work(cell)]
+        if prepare:
+            if groups and groups[0][0] == PREPARE:
+                groups[0] = (PREPARE, [*pending, *groups[0][1]])
+            elif PREPARE in seen:
+                raise ExportError(
+                    seen[PREPARE].parsed.cell.location(self.path),
+                    f"the cells before the first step form step {PREPARE!r}, and this cell is "
+                    f"tagged step:{PREPARE} too; tag the first cell step:{PREPARE} instead",
+                )
+            else:
+                groups.insert(0, (PREPARE, pending))
+        return groups
+
+    # -- module-level functions that read step values ----------------------------------------
+    def _module_functions(self) -> dict[str, tuple[FunctionSymbols, CellPlan]]:
+        """Notebook functions and classes that the export moves to module level."""
+        out: dict[str, tuple[FunctionSymbols, CellPlan]] = {}
+        for cell in self.plan.cells:
+            if cell.is_parameters:
+                continue
+            staying = self.bound_in_step.get(cell.parsed.cell.index, set())
+            for info in cell.parsed.symbols.functions:
+                if info.name not in staying:
+                    out[info.name] = (info, cell)
+        return out
+
+    def definitions_to_keep(self) -> frozenset[str]:
+        """Module-level definitions reading step values that can stay in their step instead."""
+        keep: set[str] = set()
+        for name, (info, cell) in sorted(self.module_functions.items()):
+            problem = self._step_values_used(info)
+            if not problem:
+                continue
+            index = cell.parsed.cell.index
+            if index in self.step_of_cell:
+                keep.add(name)
+                continue
+            value = sorted(problem)[0]
+            raise ExportError(
+                cell.parsed.cell.location(self.path, info.line),
+                f"function {name!r} reads {value!r}, a value a pipeline step computes, as a "
+                f"global; pass {value!r} to it as an argument (or define {name!r} in the step "
+                "that uses it)",
+            )
+        return frozenset(keep)
+
+    def _step_values_used(self, info: FunctionSymbols) -> set[str]:
+        """Step-computed names ``info`` reads or rebinds as globals (parameters excluded,
+        unless a step rebinds them)."""
+        used = info.free_globals | info.global_writes | info.global_mutations
+        return used & self.step_scoped
+
+    # -- the steps' interfaces ---------------------------------------------------------------
+    def finish(self) -> PipelinePlan:
+        flow = build_dataflow([cell.parsed for cell in self.plan.cells])
+        order = [name for name, _ in self.groups]
+        reads: dict[str, dict[str, str]] = {name: {} for name in order}  # name -> producer step
+        params: dict[str, set[str]] = {name: set() for name in order}
+        outputs: dict[str, set[str]] = {name: set() for name in order}
+        first_use: dict[tuple[str, str], int] = {}
+        for name, cells in self.groups:
+            for cell in cells:
+                index = cell.parsed.cell.index
+                cell_flow = flow.flow(index)
+                assert cell_flow is not None
+                for value, producer in sorted(cell_flow.inputs.items()):
+                    if producer == self.parameters_cell and value in self.parameter_names:
+                        params[name].add(value)
+                        continue
+                    if value in self.module_level:
+                        continue  # bound at module level (an import or definition)
+                    source = self.step_of_cell.get(producer)
+                    if source is None or source == name:
+                        continue
+                    reads[name].setdefault(value, source)
+                    outputs[source].add(value)
+                    first_use.setdefault((source, value), index)
+        self._refuse_unsaveable(outputs, first_use)
+        kept_reads = self._kept_function_params()
+        taken = set(self.plan.notebook_names) | set(vars(self.plan.names).values()) | set(RUNTIME_NAMES)
+        self._refuse_runtime_clashes()
+        folder = self.path.parent if self.path is not None else None
+        steps = []
+        for name, cells in self.groups:
+            function = name
+            while function in taken:
+                function += "_step"
+            taken.add(function)
+            step_params = params[name] | kept_reads.get(name, set())
+            data_files, data_params = _data_files(cells, step_params, self.plan, folder)
+            steps.append(
+                StepPlan(
+                    name=name,
+                    function=function,
+                    cells=tuple(cells),
+                    params=tuple(p.name for p in self.plan.parameters if p.name in step_params),
+                    inputs=tuple(sorted(reads[name].items())),
+                    outputs=tuple(sorted(outputs[name])),
+                    metrics={
+                        cell.parsed.cell.index: _assigned_names(cell.parsed.tree)
+                        for cell in cells
+                        if cell.parsed.cell.role.metrics
+                    },
+                    data_files=data_files,
+                    data_params=data_params,
+                    setup=name == PREPARE and not outputs[name],
+                )
+            )
+        function_params = set()
+        for info, _cell in self.module_functions.values():
+            function_params |= (info.free_globals | info.global_mutations) & self.parameter_names
+        return PipelinePlan(
+            steps=tuple(steps),
+            function_params=tuple(p.name for p in self.plan.parameters if p.name in function_params),
+            kept_in_steps=self.kept,
+            step_of_cell=dict(self.step_of_cell),
+        )
+
+    def _kept_function_params(self) -> dict[str, set[str]]:
+        """Parameters read by definitions kept in a step (the dataflow sees them only where the
+        function is called, which may be nowhere)."""
+        out: dict[str, set[str]] = {}
+        for cell in self.plan.cells:
+            step = self.step_of_cell.get(cell.parsed.cell.index)
+            if step is None:
+                continue
+            for info in cell.parsed.symbols.functions:
+                if info.name in self.kept:
+                    out.setdefault(step, set()).update(info.free_globals & self.parameter_names)
+        return out
+
+    def _refuse_unsaveable(
+        self, outputs: dict[str, set[str]], first_use: dict[tuple[str, str], int]
+    ) -> None:
+        """Functions, classes and modules cannot be saved between steps."""
+        for name, cells in self.groups:
+            for cell in cells:
+                for statement in cell.parsed.tree.body:
+                    kind = _definition_kind(statement)
+                    if kind is None:
+                        continue
+                    for bound in _statement_names(statement):
+                        if bound in outputs[name] and bound in self.bound_in_step[cell.parsed.cell.index]:
+                            user = self.plan.analysis.notebook.cells[first_use[(name, bound)]]
+                            raise ExportError(
+                                cell.parsed.cell.location(self.path, statement.lineno),
+                                f"step {name!r} {kind} {bound!r}, which {user.label} of a later step "
+                                "uses; a step can only pass data to later steps: move it before "
+                                "the first step, or into the step that uses it",
+                            )
+
+    def _refuse_runtime_clashes(self) -> None:
+        clashes = sorted(set(self.plan.notebook_names) & RUNTIME_NAMES)
+        if clashes:
+            raise ExportError(
+                CellLocation(self.path),
+                f"the notebook uses {clashes[0]!r}, a name the pipeline runtime defines; rename it",
+            )
+        for parameter in self.plan.parameters:
+            if parameter.name in (*RUNNER_OPTIONS, "config", "dump_config"):
+                raise ExportError(
+                    CellLocation(self.path, self.parameters_cell, None, parameter.line),
+                    f"parameter {parameter.name!r} clashes with the pipeline option "
+                    f"{parameter.option}; rename it",
+                )
+
+
+def _has_work(cell: CellPlan) -> bool:
+    """Whether statements of ``cell`` stay in the body (not everything moves to module level)."""
+    return bool(set(_statement_lines(cell.parsed.tree)) - cell.hoisted_statements)
+
+
+def _module_level_names(cell: CellPlan) -> set[str]:
+    """Names the statements of ``cell`` that move to module level bind."""
+    if not cell.hoisted_statements:
+        return set()
+    lines = _statement_lines(cell.parsed.tree)
+    body = [s for i, s in enumerate(cell.parsed.tree.body) if lines[i] in cell.hoisted_statements]
+    return set(gather_cell_symbols(ast.Module(body=body, type_ignores=[])).defines)
+
+
+def _definition_kind(statement: ast.stmt) -> str | None:
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return "defines function"
+    if isinstance(statement, ast.ClassDef):
+        return "defines class"
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return "imports"
+    return None
+
+
+def _statement_names(statement: ast.stmt) -> set[str]:
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return {alias.asname or alias.name.split(".", 1)[0] for alias in statement.names}
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {statement.name}
+    return set()
+
+
+def _assigned_names(tree: ast.Module) -> tuple[str, ...]:
+    """Names a cell assigns at top level, in order (a ``metrics`` cell's candidate metrics)."""
+    names: list[str] = []
+
+    def add(target: ast.AST) -> None:
+        if isinstance(target, ast.Name):
+            if target.id not in names:
+                names.append(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                add(element)
+
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign):
+            for target in statement.targets:
+                add(target)
+        elif isinstance(statement, (ast.AnnAssign, ast.AugAssign)) and (
+            not isinstance(statement, ast.AnnAssign) or statement.value is not None
+        ):
+            add(statement.target)
+    return tuple(names)
+
+
+def _data_files(
+    cells: list[CellPlan], params: set[str], plan: ExportPlan, folder: Path | None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Files a step names: string literals and parameter defaults that are existing files."""
+    if folder is None:
+        return (), ()
+    literals: set[str] = set()
+    for cell in cells:
+        for node in ast.walk(cell.parsed.tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if _is_data_file(folder, node.value):
+                    literals.add(Path(node.value).as_posix())
+    data_params = tuple(
+        p.name for p in plan.parameters
+        if p.name in params and _is_data_file(folder, p.default)
+    )
+    return tuple(sorted(literals)), data_params
+
+
+def _is_data_file(folder: Path, value: object) -> bool:
+    text = str(value) if isinstance(value, (str, Path)) else None
+    if not text or "\n" in text or len(text) > 500 or Path(text).is_absolute():
+        return False
+    try:
+        return (folder / text).is_file()
+    except (OSError, ValueError):
+        return False
