@@ -21,7 +21,6 @@ def load_ipython_extension(ipython: Any) -> None:
     magics = ipython.magics_manager.registry.get("TrackMagics")
     if magics is None:
         recorder = ExecutionRecorder(ipython)
-        recorder.register()
         magics = TrackMagics(ipython, recorder)
         ipython.register_magics(magics)
     if os.environ.get(_AUTOSTART_ENV, "").lower() in ("1", "on", "true", "yes"):

@@ -8,6 +8,7 @@ are the ones that ran, unless the file was saved after they ran.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 from dataclasses import dataclass
@@ -102,6 +103,9 @@ class NotebookOrder:
         self.deleted = set(deleted) | state.deleted_cells
         self.slots: list[CellSlot] = []
         self.by_key: dict[str, CellSlot] = {}
+        #: source hash of each cell's latest run when its slot was built
+        self._seen: dict[str, str] = {}
+        self._executions = 0
         self._build()
 
     def _current_source(self, cell: Cell) -> tuple[str | None, str]:
@@ -127,14 +131,48 @@ class NotebookOrder:
             key=lambda k: state.first_seq.get(k, 0),
         )
         for key in pending:
-            if self._is_deleted(key):
-                continue
-            run = state.runs[key]
-            position = self._placement(key)
-            self._add(
-                CellSlot(key, position, None, run.event.cell_id, None, run.event.source_hash, None)
-            )
+            self._add_unsaved(key)
         self.slots.sort(key=lambda slot: slot.position)
+        self._seen = {k: r.event.source_hash for k, r in state.runs.items()}
+        self._executions = state.executions
+
+    def _add_unsaved(self, key: str) -> None:
+        if self._is_deleted(key):
+            return
+        run = self.state.runs[key]
+        position = self._placement(key)
+        self._add(CellSlot(key, position, None, run.event.cell_id, None, run.event.source_hash, None))
+
+    def refresh_runs(self) -> None:
+        """Take in executions since the order was built: new cells, and code that changed."""
+        state = self.state
+        if state.executions == self._executions:
+            return
+        if state.executions == self._executions + 1 and state.last_key is not None:
+            changed = [state.last_key]  # the usual case: one cell ran since
+        else:
+            changed = list(state.runs)
+        self._executions = state.executions
+        for key in changed:
+            run = state.runs.get(key)
+            if run is None or self._seen.get(key) == run.event.source_hash:
+                continue
+            self._seen[key] = run.event.source_hash
+            slot = self.by_key.get(key)
+            if slot is None:
+                if key == BASELINE_KEY or self._is_deleted(key):
+                    continue
+                self._add_unsaved(key)
+                added = self.slots.pop()
+                bisect.insort(self.slots, added, key=lambda s: s.position)
+                continue
+            if slot.cell is not None:
+                source, digest = self._current_source(slot.cell)
+            else:
+                source, digest = None, run.event.source_hash
+            updated = CellSlot(key, slot.position, slot.cell_index, slot.cell_id, source, digest, slot.cell)
+            self.slots[self.slots.index(slot)] = updated
+            self.by_key[key] = updated
 
     def _add(self, slot: CellSlot) -> None:
         self.slots.append(slot)

@@ -132,20 +132,24 @@ class ExecutionRecorder:
         self._write = write or (lambda text: print(text, file=sys.stderr))
         self._transformer = _TreeRecorder(self)
         self.audit = FileAudit.install()
-        self._registered = False
+        self._hooked = False
+        self._unhook_pending = False
 
     # -- wiring ------------------------------------------------------------------------------
-    def register(self) -> None:
-        if self._registered:
+    # The hooks are in place only while tracking is on, so a kernel with tracking off runs
+    # exactly like a stock one (IPython re-locates every tree when any AST transformer is set).
+    def _hook(self) -> None:
+        self._unhook_pending = False
+        if self._hooked:
             return
         self.shell.events.register("pre_run_cell", self.pre_run_cell)
         self.shell.events.register("post_run_cell", self.post_run_cell)
         self.shell.ast_transformers.append(self._transformer)
-        self._registered = True
+        self._hooked = True
 
-    def unregister(self) -> None:
-        self.stop()
-        if not self._registered:
+    def _unhook(self) -> None:
+        self._unhook_pending = False
+        if not self._hooked:
             return
         for event, callback in (("pre_run_cell", self.pre_run_cell), ("post_run_cell", self.post_run_cell)):
             try:
@@ -154,7 +158,11 @@ class ExecutionRecorder:
                 pass
         if self._transformer in self.shell.ast_transformers:
             self.shell.ast_transformers.remove(self._transformer)
-        self._registered = False
+        self._hooked = False
+
+    def unregister(self) -> None:
+        """Stop and remove every hook (``%unload_ext``)."""
+        self.stop()
 
     # -- starting and stopping ---------------------------------------------------------------
     def start(self, notebook: Path | None = None) -> None:
@@ -177,20 +185,26 @@ class ExecutionRecorder:
         self._open_log(baseline)
         self.pending = None
         self._depth = 0
+        self._hook()
         self.enabled = True
 
-    def stop(self) -> None:
+    def stop(self, unhook: bool = True) -> None:
         self.enabled = False
         self.audit.active = False
         self.pending = None
         if self.log is not None:
             self.log.close()
             self.log = None
+        if unhook:
+            self._unhook()
+        else:
+            # called from inside IPython's loop over the AST transformers: remove them later
+            self._unhook_pending = self._hooked
 
     def fail(self, exc: BaseException) -> None:
         """Turn tracking off after an internal error and say so once."""
         was_on = self.enabled
-        self.stop()
+        self.stop(unhook=False)
         self.failure = f"{type(exc).__name__}: {exc}"
         logger.error("%%track failed and turned itself off", exc_info=(type(exc), exc, exc.__traceback__))
         if was_on:
@@ -300,6 +314,8 @@ class ExecutionRecorder:
 
     def post_run_cell(self, result: Any) -> None:
         if not self.enabled:
+            if self._unhook_pending:
+                self._unhook()
             return
         try:
             self._depth = max(0, self._depth - 1)
@@ -353,13 +369,12 @@ class ExecutionRecorder:
         if pending.symbols is not None and pending.effects is not None:
             base = self._with_effects(base, pending, error is None and not interrupted)
         self.deleted_reported += len(pending.deleted_cells)
-        previous = self.state.runs.get(key)
         run = self.state.apply(base)
         if pending.symbols is not None:
             self.live_symbols[key] = (digest, pending.symbols)
             self.imports.update(base.imports)
-        if previous is None or previous.event.source_hash != digest or pending.deleted_cells:
-            self._order = None  # a new cell or new code: rebuild the order
+        if pending.deleted_cells:
+            self._order = None  # JupyterLab deleted cells: rebuild the order
         if self.log is not None:
             try:
                 self.log.append(base)
@@ -410,8 +425,9 @@ class ExecutionRecorder:
                 if target is not None:
                     aliases[name] = target
             value = None
-        tracked = [n for n in self.state.names if ":" not in n]
-        reset = effects.reset and succeeded and not any(n in namespace for n in tracked)
+        reset = effects.reset and succeeded and not any(
+            n in namespace for n in self.state.names if ":" not in n
+        )
         return replace(
             event,
             defines=frozenset(n for n in defines if is_user_name(n, hidden)),
@@ -478,10 +494,12 @@ class ExecutionRecorder:
         if self.notebook_file is not None:
             notebook = self.notebook_file.refresh()
             saved_at = self.notebook_file.mtime if notebook is not None else None
-        key = (id(notebook), saved_at, len(self.state.runs), len(self.state.deleted_cells))
+        key = (id(notebook), saved_at, len(self.state.deleted_cells))
         if self._order is None or key != self._order_key:
             self._order = NotebookOrder(self.state, notebook, saved_at)
             self._order_key = key
+        else:
+            self._order.refresh_runs()
         return self._order
 
     def report(self) -> TrackReport:
@@ -505,9 +523,8 @@ class ExecutionRecorder:
     def _stale_after(self, run: CellRun, order: NotebookOrder) -> list[Hazard]:
         """Cells whose outputs this execution made out of date (a fresh-run check, when needed)."""
         readers = self.state.readers or {}
-        touched = run.event.defines | run.event.mutates | {
-            n for n in self.state.names if n.startswith("file:") and any(
-                "file:" + a.path == n and a.op != "read" for a in run.event.files)
+        touched = run.event.defines | run.event.mutates | run.event.generators | {
+            "file:" + a.path for a in run.event.files if a.op != "read"
         }
         suspects = set()
         for name in touched:

@@ -188,6 +188,7 @@ class FileAudit:
         self.thread = 0
         self.opened: list[tuple[str, str]] = []
         self.ignore: tuple[str, ...] = ()
+        self._base_ignore: tuple[str, ...] | None = None
         self.limit = 10_000
 
     @classmethod
@@ -211,7 +212,10 @@ class FileAudit:
     def begin(self, ignore: Iterable[str] = ()) -> None:
         self.opened = []
         self.thread = threading.get_ident()
-        self.ignore = _ignored_prefixes() + tuple(os.path.join(p, "") for p in ignore)
+        extra = tuple(os.path.join(p, "") for p in ignore)
+        if self._base_ignore is None:
+            self._base_ignore = _ignored_prefixes()
+        self.ignore = self._base_ignore + extra
         self.active = True
 
     def end(self) -> list[tuple[str, str]]:

@@ -70,6 +70,9 @@ def test_off_means_inert(shell: Any) -> None:
     run(shell, "%track on")
     run(shell, "%track off")
     rec = recorder(shell)
+    # no hooks at all: the kernel runs like a stock one
+    assert rec._transformer not in shell.ast_transformers
+    assert rec.post_run_cell not in shell.events.callbacks["post_run_cell"]
     before = rec.state.executions
     run(shell, "y = 1", cell_id="y")
     assert rec.state.executions == before and rec.pending is None
@@ -102,7 +105,9 @@ def test_file_reads_and_writes_are_recorded_while_on(shell: Any, tmp_path: Path)
 
 
 def test_unload_removes_magic_and_hooks(shell: Any) -> None:
+    run(shell, "%track on")
     rec = recorder(shell)
+    assert rec._transformer in shell.ast_transformers
     shell.run_line_magic("unload_ext", "nb2pipe")
     assert shell.find_line_magic("track") is None
     assert rec._transformer not in shell.ast_transformers
