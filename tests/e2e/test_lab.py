@@ -26,29 +26,36 @@ def open_notebook(page, lab_server, api_path: str) -> None:
     page.locator(".jp-Notebook .jp-CodeCell .cm-content").first.wait_for(state="visible")
 
 
-def open_command_palette(page) -> None:
-    """Ctrl+Shift+C, as a user would; retried because Lab may still be moving the focus."""
+def run_from_command_palette(page, command_id: str, search: str) -> None:
+    """Ctrl+Shift+C, search, click the entry, as a user would.
+
+    Retried: while Lab is still starting the kernel it may move the focus, which closes the
+    palette between the search and the click.
+    """
     palette_input = page.locator(".lm-CommandPalette-input")
+    item = page.locator(f'.lm-CommandPalette-item[data-command="{command_id}"]')
     for _ in range(5):
         page.locator(".jp-NotebookPanel-notebook").click(position={"x": 5, "y": 5})
         page.keyboard.press("Escape")
         page.keyboard.press("Control+Shift+C")
         try:
-            palette_input.wait_for(state="visible", timeout=3_000)
+            palette_input.fill(search, timeout=3_000)
+            item.click(timeout=3_000)
             return
         except PlaywrightTimeoutError:
             continue
-    palette_input.wait_for(state="visible")
+    pytest.fail(f"the command palette never offered {command_id!r} for {search!r}")
 
 
-def expected_script(lab_server, api_path: str, tmp_path: Path) -> str:
-    """What nb2pipe's Python API writes for the same notebook (the UI must match it)."""
+def export_with_api(lab_server, api_path: str, tmp_path: Path) -> tuple[str, list[str]]:
+    """Script text and summary lines from nb2pipe's Python API for the same notebook."""
     source = lab_server.root_dir / api_path
     copy = tmp_path / source.parent.name / source.name
     copy.parent.mkdir(parents=True)
     shutil.copy(source, copy)
     result = export_notebook(copy, ExportOptions())
-    return result.script_path.read_text().replace(str(tmp_path), str(lab_server.root_dir))
+    script = result.script_path.read_text().replace(str(tmp_path), str(lab_server.root_dir))
+    return script, list(result.summary.lines())
 
 
 def test_toolbar_button_exports_opens_script_and_shows_summary(
@@ -65,7 +72,8 @@ def test_toolbar_button_exports_opens_script_and_shows_summary(
     script_name = Path(script_api_path).name
     toast = page.locator(TOAST, has_text=f"Exported to {script_api_path}")
     toast.wait_for(state="visible")
-    assert "cells" in toast.inner_text()
+    toast.hover()  # pauses the toast's 10 s auto-close, however slow the steps below are
+    assert "8 cells, 6 parameters" in toast.inner_text()
     tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=script_name)
     tab.wait_for(state="visible")
     editor = page.locator(".jp-FileEditor .cm-content")
@@ -77,16 +85,18 @@ def test_toolbar_button_exports_opens_script_and_shows_summary(
     page.wait_for_timeout(500)  # let the toast finish sliding in
     page.screenshot(path=screenshots / "export-result.png")
 
-    script = (lab_server.root_dir / script_api_path).read_text()
-    assert script == expected_script(lab_server, sample_notebook, tmp_path)
-    assert "def build_model():" in script and "RandomForestClassifier" in script
-
     toast.get_by_role("button", name="Show summary").click()
     dialog = page.locator(DIALOG, has_text=f"Exported to {script_api_path}")
     dialog.wait_for(state="visible")
     summary = dialog.locator(".nb2pipe-Summary").inner_text()
-    assert summary.strip()
     page.screenshot(path=screenshots / "export-summary.png")
+
+    # The UI wrote and showed exactly what the Python API gives for the same notebook.
+    expected_script, expected_summary = export_with_api(lab_server, sample_notebook, tmp_path)
+    script = (lab_server.root_dir / script_api_path).read_text()
+    assert script == expected_script
+    assert "def build_model():" in script and "RandomForestClassifier" in script
+    assert summary.strip() == "\n".join(expected_summary).strip()
 
 
 def test_unknown_magic_shows_error_dialog_naming_the_cell(
@@ -117,12 +127,7 @@ def test_command_palette_entry_exports_and_reports_hazards(
     )
     open_notebook(page, lab_server, "palette.ipynb")
 
-    open_command_palette(page)
-    palette_input = page.locator(".lm-CommandPalette-input")
-    palette_input.fill("Export to script")
-    item = page.locator('.lm-CommandPalette-item[data-command="nb2pipe:export-to-script"]')
-    item.wait_for(state="visible")
-    item.click()
+    run_from_command_palette(page, "nb2pipe:export-to-script", "Export to script")
 
     toast = page.locator(TOAST, has_text="Exported to palette.py")
     toast.wait_for(state="visible")
