@@ -22,6 +22,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_NOTEBOOK = REPO / "sample_notebooks" / "train_classifier.ipynb"
 SCREENSHOTS = REPO / "docs" / "screenshots"
+BUILD_SCREENSHOTS = REPO / "build" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 # Playwright's own browser download is unreachable here: always drive Debian's chromium.
 CHROMIUM_ARGS = [
@@ -186,5 +187,9 @@ def page(browser: object) -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def screenshots() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+    """Where the browser tests save their screenshots: ``build/screenshots/``, or the README's
+    ``docs/screenshots/`` with ``NB2PIPE_UPDATE_SCREENSHOTS=1`` (so a test run leaves the
+    committed pictures alone)."""
+    folder = SCREENSHOTS if os.environ.get("NB2PIPE_UPDATE_SCREENSHOTS") else BUILD_SCREENSHOTS
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
