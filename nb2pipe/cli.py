@@ -13,6 +13,7 @@ import click
 
 from nb2pipe import __version__
 from nb2pipe.errors import Nb2PipeError
+from nb2pipe.runs.command import runs
 
 __all__ = ["main"]
 
@@ -46,6 +47,10 @@ def cli() -> None:
     "--allow-ipython", is_flag=True,
     help="Keep magics without a Python translation; the script then runs under `ipython`.",
 )
+@click.option(
+    "--dvc", is_flag=True,
+    help="Also write a DVC pipeline: a module per step, dvc.yaml and params.yaml.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 def export(
     notebooks: tuple[Path, ...],
@@ -53,6 +58,7 @@ def export(
     force: bool,
     check: bool,
     allow_ipython: bool,
+    dvc: bool,
     quiet: bool,
 ) -> None:
     """Export tagged NOTEBOOKS to clean, parameterized Python scripts."""
@@ -60,7 +66,7 @@ def export(
 
     if output is not None and len(notebooks) > 1 and not output.is_dir():
         raise click.UsageError("-o must be an existing directory when exporting several notebooks")
-    options = ExportOptions(output=output, force=force, allow_ipython=allow_ipython)
+    options = ExportOptions(output=output, force=force, allow_ipython=allow_ipython, dvc=dvc)
     exit_code = EXIT_OK
     for notebook in notebooks:
         try:
@@ -82,6 +88,9 @@ def export(
             for line in result.summary.lines():
                 click.echo(line)
     sys.exit(exit_code)
+
+
+cli.add_command(runs)
 
 
 def main(argv: list[str] | None = None) -> None:

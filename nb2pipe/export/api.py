@@ -65,6 +65,8 @@ class ExportResult:
     code: str
     summary: ExportSummary
     written: bool = False
+    #: further files of a ``--dvc`` export (step modules, ``dvc.yaml``, ``params.yaml``, ...)
+    files: tuple[tuple[Path, str], ...] = ()
 
 
 class CheckStatus(str, enum.Enum):
@@ -107,15 +109,19 @@ def render_notebook(
         rendered, pipeline = render_pipeline(plan, pipeline)
         if options.dvc:
             rendered.files += render_dvc_files(plan, pipeline, rendered)
+    files = tuple((script_path.parent / relative, text) for relative, text in rendered.files)
+    notes = list(rendered.notes)
+    if files:
+        notes.append("also wrote " + ", ".join(relative for relative, _ in rendered.files))
     summary = ExportSummary(
         notebook=notebook.name,
         script=script_path.name,
         cells=rendered.cell_count,
         parameters=plan.parameters,
         requirements=tuple(rendered.requirements),
-        notes=tuple(rendered.notes),
+        notes=tuple(notes),
     )
-    return ExportResult(notebook.path, script_path, rendered.code, summary)
+    return ExportResult(notebook.path, script_path, rendered.code, summary, files=files)
 
 
 def export_notebook(notebook_path: str | Path, options: ExportOptions = ExportOptions()) -> ExportResult:
@@ -138,9 +144,16 @@ def export_notebook(notebook_path: str | Path, options: ExportOptions = ExportOp
         raise Nb2PipeError(f"{script_path}: the output would overwrite the notebook")
     _refuse_foreign_file(script_path, options.force)
     result = render_notebook(notebook, options, script_path)
-    if not (script_path.exists() and script_path.read_text(encoding="utf-8") == result.code):
-        write_atomically(script_path, result.code)
-    return ExportResult(result.notebook_path, script_path, result.code, result.summary, written=True)
+    for path, _text in result.files:
+        if path.name not in _MERGED_FILES:
+            _refuse_foreign_file(path, options.force)
+    for path, text in ((script_path, result.code), *result.files):
+        if not (path.exists() and path.read_text(encoding="utf-8") == text):
+            write_atomically(path, text)
+    return ExportResult(
+        result.notebook_path, script_path, result.code, result.summary, written=True,
+        files=result.files,
+    )
 
 
 def check_notebook(notebook_path: str | Path, options: ExportOptions = ExportOptions()) -> CheckStatus:
@@ -149,12 +162,19 @@ def check_notebook(notebook_path: str | Path, options: ExportOptions = ExportOpt
     notebook = load_notebook(notebook_path)
     script_path = default_script_path(notebook_path, options)
     result = render_notebook(notebook, options, script_path)
-    if not script_path.exists():
+    if not script_path.exists() or not all(path.exists() for path, _ in result.files):
         return CheckStatus.MISSING
     current = script_path.read_text(encoding="utf-8")
-    if _without_versions(current) == _without_versions(result.code):
-        return CheckStatus.IN_SYNC
-    return CheckStatus.STALE
+    if _without_versions(current) != _without_versions(result.code):
+        return CheckStatus.STALE
+    for path, text in result.files:
+        if path.read_text(encoding="utf-8") != text:
+            return CheckStatus.STALE
+    return CheckStatus.IN_SYNC
+
+
+#: Files an export merges its lines into instead of owning them.
+_MERGED_FILES = frozenset({".gitignore"})
 
 
 def _without_versions(code: str) -> str:

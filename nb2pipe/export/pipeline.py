@@ -282,12 +282,14 @@ class _PipelineBuilder(_ScriptBuilder):
             ]
             if self.future_imports:
                 parts.append("\n" + "\n".join(self.future_imports) + "\n")
-            imports = ["import argparse"]
+            local = []
             if free:
-                imports.append(_call(f"from {package}.shared import", free, indent=0, bare=True))
+                local.append(_call(f"from {package}.shared import", free, indent=0, bare=True))
             if star:
-                imports.append(f"from {package}.shared import *  # noqa: F403")
-            parts.append("\n" + "\n".join(imports) + "\n")
+                local.append(f"from {package}.shared import *  # noqa: F403")
+            parts.append("\nimport argparse\n")
+            if local:
+                parts.append("\n" + "\n".join(local) + "\n")
             parts.append("\n\n" + function)
             files.append((f"{package}/{self._module_of(step)}.py", "".join(parts)))
         return files
@@ -315,7 +317,7 @@ class _PipelineBuilder(_ScriptBuilder):
         helpers = super()._helpers()
         if self.plan.parameters:
             helpers = helpers[:-1]  # the CLI runtime stays in the entry script
-        return [*helpers, _runtime_code()]
+        return [*helpers, _RUNS_HEADER + _runtime_code()]
 
 
 def _call(callee: str, args: list[str], indent: int, bare: bool = False) -> str:

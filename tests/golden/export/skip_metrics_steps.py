@@ -271,6 +271,7 @@ class RunRecorder:
         self.outputs = {}
         self.reads = {}
         self.writes = set()
+        self.not_data = set()  # read by the runtime itself
         self.run_id = None
         self.run_dir = None
         self.cwd = os.getcwd()
@@ -395,7 +396,9 @@ class RunRecorder:
     def _is_data_file(self, path):
         import os
 
-        if path in self.writes or path.endswith((".pyc", ".pyo")) or not os.path.isfile(path):
+        if path in self.writes or path in self.not_data or path.endswith((".pyc", ".pyo")):
+            return False
+        if not os.path.isfile(path):
             return False
         inside = os.path.join(self.cwd, "")
         for special in (self.runs_dir, self.config_file):
@@ -425,6 +428,7 @@ class RunRecorder:
             ) from None
         # readers such as pyarrow open files without Python's open(): no audit event
         self.saw_open(os.path.join(directory, entry["file"]), "rb", 0)
+        self.not_data.add(os.path.abspath(os.path.join(directory, "manifest.json")))
         return _load_output(directory, value.name, entry)
 
     def _save_outputs(self, step, values):
@@ -474,10 +478,13 @@ class RunRecorder:
                 path = os.path.abspath(os.fspath(value))
                 if os.path.isfile(path) and path not in self.writes:
                     self.reads.setdefault(path, None)
+        inputs = {}  # saved outputs of earlier steps that a --step run loaded
+        outputs_dir = os.path.join(self.outputs_dir, "")
         for path in self.reads:
             if self._is_data_file(path):
+                found = inputs if path.startswith(outputs_dir) else data
                 try:
-                    data[self._relative(path)] = _sha256_of(path)
+                    found[self._relative(path)] = _sha256_of(path)
                 except OSError:
                     pass
 
@@ -502,6 +509,7 @@ class RunRecorder:
                        for name in self.parameter_names},
             "metrics": dict(sorted(self.metrics.items())),
             "data": dict(sorted(data.items())),
+            "inputs": dict(sorted(inputs.items())),
             "outputs": self.outputs,
             "artifacts": self._artifacts(),
             "git": self._git(),
