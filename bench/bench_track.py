@@ -3,18 +3,20 @@
     python bench/bench_track.py [--trivial 150] [--loops 20] [--repeat 3] [--no-ipyflow]
 
 Latency is nbclient's ``record_timing``: from ``iopub.execute_input`` to ``shell.execute_reply``
-in each cell's ``metadata.execution``. One notebook holds 150 trivial cells
+in each cell's ``metadata.execution``. The notebook holds 150 trivial cells
 (``a1 = 1; b1 = a1 + 1``) then loop-heavy cells (20+ ms of pure-Python loops or comprehensions
-each); the first cell sets up the configuration and is not measured. Configurations:
+each); a first cell sets up the configuration and is not measured. Configurations:
 
 - ``stock``: the ``python3`` kernel;
 - ``%track``: the same kernel after ``%load_ext nb2pipe`` + ``%track --notebook`` (the full
   mode: notebook order, history log flushed per execution, inline hazard checks);
 - ``ipyflow``: the ``ipyflow`` kernel (``pip install ipyflow``).
 
-Runs are interleaved (stock, track, ipyflow, stock, ...) and the table reports the median over
-runs of each run's median cell latency. Targets: ``%track`` adds at most 0.5 ms to a trivial
-cell, and a loop-heavy cell takes at most 1.05x its stock time.
+The three kernels run side by side, one ``NotebookClient`` each, and every cell is executed in
+each kernel in turn before the next cell: a busy machine slows all three alike, and per-cell
+differences (``%track`` minus stock on the same cell) cancel most of the noise. The table
+reports medians over cells of the pooled runs. Targets: ``%track`` adds at most 0.5 ms to a
+trivial cell, and a loop-heavy cell takes at most 1.05x its stock time.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import json
 import statistics
 import sys
 import tempfile
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
@@ -39,12 +42,15 @@ LOOPS = [
 ]
 
 
-def build_notebook(path: Path, trivial: int, loops: int, setup: str) -> nbformat.NotebookNode:
+def build_notebook(
+    path: Path, trivial: int, loops: int, setup: str, teardown: str
+) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     cells = [setup]
     cells += [TRIVIAL.format(i=i) for i in range(trivial)]
     cells += [LOOPS[i % len(LOOPS)].format(i=i) for i in range(loops)]
+    cells.append(teardown)
     nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
     nbformat.write(nb, path)
     return nb
@@ -54,24 +60,45 @@ def _seconds(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def run_once(path: Path, kernel: str, setup: str, trivial: int, loops: int) -> tuple[list[float], list[float]]:
-    nb = build_notebook(path, trivial, loops, setup)
-    client = NotebookClient(
-        nb, kernel_name=kernel, record_timing=True, timeout=600,
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    client.execute()
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                raise RuntimeError(f"{kernel}: {output['ename']}: {output['evalue']}")
-    latencies = []
-    for cell in nb.cells[1:]:
-        timing = cell.metadata["execution"]
-        latencies.append(
-            (_seconds(timing["shell.execute_reply"]) - _seconds(timing["iopub.execute_input"])) * 1000
+def run_round(
+    folder: Path, configs: dict[str, tuple[str, str, str]], trivial: int, loops: int
+) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """Execute the notebook in every configuration, cell by cell in turn.
+
+    Returns the latencies (ms) of the measured cells and the text the last cell printed.
+    """
+    clients = {}
+    for name, (kernel, setup, teardown) in configs.items():
+        path = folder / f"bench-{len(clients)}.ipynb"
+        nb = build_notebook(path, trivial, loops, setup.replace("{path}", path.name), teardown)
+        clients[name] = NotebookClient(
+            nb, kernel_name=kernel, record_timing=True, timeout=600,
+            resources={"metadata": {"path": str(folder)}},
         )
-    return latencies[:trivial], latencies[trivial:]
+    with ExitStack() as stack:
+        for client in clients.values():
+            stack.enter_context(client.setup_kernel())
+        count = len(next(iter(clients.values())).nb.cells)
+        for index in range(count):
+            for client in clients.values():
+                client.execute_cell(client.nb.cells[index], index)
+    out = {}
+    printed = {}
+    for name, client in clients.items():
+        last = client.nb.cells[-1]
+        printed[name] = "".join(o.get("text", "") for o in last.get("outputs", []))
+        latencies = []
+        for cell in client.nb.cells:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    raise RuntimeError(f"{name}: {output['ename']}: {output['evalue']}")
+        for cell in client.nb.cells[1:-1]:
+            timing = cell.metadata["execution"]
+            latencies.append(
+                (_seconds(timing["shell.execute_reply"]) - _seconds(timing["iopub.execute_input"])) * 1000
+            )
+        out[name] = latencies
+    return out, printed
 
 
 def main() -> None:
@@ -83,31 +110,36 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the raw medians here")
     args = parser.parse_args()
     configs = {
-        "stock": ("python3", "pass"),
-        "%track": ("python3", "%load_ext nb2pipe\n%track --notebook bench.ipynb"),
+        "stock": ("python3", "pass", "pass"),
+        "%track": ("python3", "%load_ext nb2pipe\n%track --notebook {path}", "%track status"),
     }
     if not args.no_ipyflow:
-        configs["ipyflow"] = ("ipyflow", "pass")
+        configs["ipyflow"] = ("ipyflow", "pass", "pass")
+    own: list[str] = []
     trivial: dict[str, list[float]] = {name: [] for name in configs}
     loops: dict[str, list[float]] = {name: [] for name in configs}
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.ipynb"
         for round_ in range(args.repeat):
-            for name, (kernel, setup) in configs.items():
-                fast, slow = run_once(path, kernel, setup, args.trivial, args.loops)
-                trivial[name].append(statistics.median(fast))
-                loops[name].append(statistics.median(slow))
-                print(f"round {round_ + 1} {name}: trivial {trivial[name][-1]:.2f} ms, "
-                      f"loop-heavy {loops[name][-1]:.1f} ms", file=sys.stderr)
-    base_trivial = statistics.median(trivial["stock"])
-    base_loops = statistics.median(loops["stock"])
-    print(f"\n{args.trivial} trivial cells, {args.loops} loop-heavy cells, {args.repeat} interleaved runs; "
-          "median per-cell latency (nbclient record_timing)\n")
-    print("| kernel | trivial cell ms | added ms | loop-heavy cell ms | loop-heavy / stock |")
+            latencies, printed = run_round(Path(tmp), configs, args.trivial, args.loops)
+            own += [line for line in printed["%track"].splitlines() if "tracker time" in line]
+            for name, values in latencies.items():
+                trivial[name] += values[: args.trivial]
+                loops[name] += values[args.trivial :]
+                print(f"round {round_ + 1} {name}: trivial {statistics.median(values[: args.trivial]):.2f} ms, "
+                      f"loop-heavy {statistics.median(values[args.trivial :]):.1f} ms", file=sys.stderr)
+    stock_trivial, stock_loops = trivial["stock"], loops["stock"]
+    print(f"\n{args.trivial} trivial cells + {args.loops} loop-heavy cells, {args.repeat} rounds, kernels "
+          "side by side; per-cell latency from nbclient record_timing (execute_input -> execute_reply)\n")
+    print("| kernel | trivial cell, median ms | added per trivial cell, median ms | "
+          "loop-heavy cell, median ms | loop-heavy / stock, median per cell |")
     print("|---|---|---|---|---|")
     for name in configs:
-        t, l = statistics.median(trivial[name]), statistics.median(loops[name])
-        print(f"| {name} | {t:.2f} | {t - base_trivial:+.2f} | {l:.1f} | {l / base_loops:.3f}x |")
+        added = statistics.median(t - s for t, s in zip(trivial[name], stock_trivial))
+        ratio = statistics.median(t / s for t, s in zip(loops[name], stock_loops))
+        print(f"| {name} | {statistics.median(trivial[name]):.2f} | {added:+.2f} | "
+              f"{statistics.median(loops[name]):.1f} | {ratio:.3f}x |")
+    for line in own:
+        print(f"\n%track status after a round: {line}")
     if args.json:
         args.json.write_text(json.dumps({"trivial": trivial, "loops": loops}, indent=2))
 

@@ -146,6 +146,12 @@ def status_lines(recorder: ExecutionRecorder) -> list[str]:
     lines.append(
         f"deleted cells: {recorder.deleted_reported} reported by the frontend (JupyterLab sends deletedCells)"
     )
+    if recorder.costs:
+        ordered = sorted(recorder.costs)
+        lines.append(
+            f"tracker time per execution: median {ordered[len(ordered) // 2] * 1000:.2f} ms, "
+            f"max {ordered[-1] * 1000:.1f} ms"
+        )
     lines.append("hazards available: " + ", ".join(available_hazards(recorder)))
     missing = [k.value for k in HazardKind if k.value not in available_hazards(recorder)]
     if missing:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,8 @@ __all__ = ["CellSlot", "NotebookOrder", "NotebookFile", "source_hash"]
 
 #: A save within this many seconds after a cell started may predate its execution.
 _CLOCK_SLACK = 0.5
+#: Look at the notebook file's modification time at most this often (seconds).
+_STAT_INTERVAL = 1.0
 
 
 def source_hash(source: str) -> str:
@@ -36,9 +39,16 @@ class NotebookFile:
         self.notebook: Notebook | None = None
         self.mtime: float = 0.0
         self._mtime_ns: int = -1
+        self._checked = 0.0
+        self._by_source: dict[str, str | None] | None = None
         self.error: str | None = None  #: why the last load failed
 
-    def refresh(self) -> Notebook | None:
+    def refresh(self, force: bool = False) -> Notebook | None:
+        """The saved notebook; unless ``force``, the file is looked at at most once a second."""
+        now = time.monotonic()
+        if not force and self.notebook is not None and now - self._checked < _STAT_INTERVAL:
+            return self.notebook
+        self._checked = now
         try:
             mtime_ns = os.stat(self.path).st_mtime_ns
         except OSError as exc:
@@ -47,6 +57,7 @@ class NotebookFile:
         if mtime_ns != self._mtime_ns:
             try:
                 self.notebook = load_notebook(self.path)
+                self._by_source = None
                 self.error = None
             except Nb2PipeError as exc:
                 self.error = str(exc)  # keep the last good version (e.g. a save in progress)
@@ -58,13 +69,16 @@ class NotebookFile:
         """The id of the one saved code cell whose source is ``raw_source`` (degraded mode)."""
         if self.notebook is None:
             return None
-        matches = [c for c in self.notebook.code_cells if c.source == raw_source and c.id]
-        if len(matches) == 1:
-            return matches[0].id
-        return None
+        if self._by_source is None:
+            by_source: dict[str, str | None] = {}
+            for cell in self.notebook.code_cells:
+                # a source that two cells share identifies neither
+                by_source[cell.source] = None if cell.source in by_source else cell.id
+            self._by_source = by_source
+        return self._by_source.get(raw_source)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CellSlot:
     """A code cell in the current order."""
 
@@ -106,6 +120,8 @@ class NotebookOrder:
         #: source hash of each cell's latest run when its slot was built
         self._seen: dict[str, str] = {}
         self._executions = 0
+        #: bumped whenever a slot changes, so caches keyed on the order know
+        self.version = 0
         self._build()
 
     def _current_source(self, cell: Cell) -> tuple[str | None, str]:
@@ -165,11 +181,15 @@ class NotebookOrder:
                 self._add_unsaved(key)
                 added = self.slots.pop()
                 bisect.insort(self.slots, added, key=lambda s: s.position)
+                self.version += 1
                 continue
             if slot.cell is not None:
                 source, digest = self._current_source(slot.cell)
             else:
                 source, digest = None, run.event.source_hash
+            if digest == slot.source_hash and source == slot.source:
+                continue
+            self.version += 1
             updated = CellSlot(key, slot.position, slot.cell_index, slot.cell_id, source, digest, slot.cell)
             self.slots[self.slots.index(slot)] = updated
             self.by_key[key] = updated

@@ -22,6 +22,7 @@ import logging
 import os
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -85,6 +86,7 @@ class _Pending:
     generators: set[str] = field(default_factory=set)
     namespace_ids: dict[str, int] | None = None
     namespace_size: int = 0
+    cost: float = 0.0  #: seconds the tracker itself spent on this execution so far
 
 
 class _TreeRecorder:
@@ -125,6 +127,8 @@ class ExecutionRecorder:
         self.imports: dict[str, str] = {}
         self.static_cache = StaticHazardCache()
         self.last_hazards: list[Hazard] = []
+        #: seconds the tracker spent per execution (its own hooks), most recent last
+        self.costs: deque[float] = deque(maxlen=100_000)
         self._order: NotebookOrder | None = None
         self._order_key: object = None
         self._depth = 0
@@ -182,6 +186,7 @@ class ExecutionRecorder:
         self.started_at_count = int(getattr(self.shell, "execution_count", 1))
         self.with_cell_id = self.without_cell_id = self.deleted_reported = 0
         self._seq = 0
+        self.costs.clear()
         self._open_log(baseline)
         self.pending = None
         self._depth = 0
@@ -267,13 +272,15 @@ class ExecutionRecorder:
                 metadata = self._request_metadata()
             cell_id = getattr(info, "cell_id", None) or metadata.get("cellId")
             deleted = metadata.get("deletedCells") or ()
+            clock = time.perf_counter()
             self.pending = _Pending(
                 raw_cell=info.raw_cell or "",
                 cell_id=str(cell_id) if cell_id else None,
                 deleted_cells=tuple(str(d) for d in deleted if isinstance(d, str)),
                 started=time.time(),
-                clock=time.perf_counter(),
+                clock=clock,
             )
+            self.pending.cost = time.perf_counter() - clock
         except BaseException as exc:  # noqa: BLE001
             self.fail(exc)
 
@@ -291,6 +298,7 @@ class ExecutionRecorder:
         """The cell is about to run: analyse IPython's tree and snapshot what it touches."""
         if not isinstance(tree, ast.Module):
             return
+        entered = time.perf_counter()
         symbols = gather_cell_symbols(tree)
         effects = static_effects(symbols, self.state.functions, self.imports)
         pending.symbols, pending.effects = symbols, effects
@@ -311,6 +319,7 @@ class ExecutionRecorder:
         pending.namespace_size = len(namespace)
         ignore = [str(self.notebook.path.parent / HISTORY_DIR)] if self.notebook else []
         self.audit.begin(ignore)
+        pending.cost += time.perf_counter() - entered
 
     def post_run_cell(self, result: Any) -> None:
         if not self.enabled:
@@ -325,8 +334,10 @@ class ExecutionRecorder:
             opened = self.audit.end()
             if pending is None:
                 return  # tracking started during this cell, or an empty cell
+            entered = time.perf_counter()
             run = self._record(pending, result, opened)
             self._warn(run)
+            self.costs.append(pending.cost + time.perf_counter() - entered)
         except BaseException as exc:  # noqa: BLE001
             self.fail(exc)
 
@@ -488,11 +499,12 @@ class ExecutionRecorder:
         return tuple(accesses)
 
     # -- the order, the report and the inline warnings --------------------------------------
-    def order(self) -> NotebookOrder:
+    def order(self, force: bool = False) -> NotebookOrder:
+        """The current order; ``force`` re-reads the notebook file's time stamp now."""
         notebook = None
         saved_at = None
         if self.notebook_file is not None:
-            notebook = self.notebook_file.refresh()
+            notebook = self.notebook_file.refresh(force)
             saved_at = self.notebook_file.mtime if notebook is not None else None
         key = (id(notebook), saved_at, len(self.state.deleted_cells))
         if self._order is None or key != self._order_key:
@@ -504,7 +516,7 @@ class ExecutionRecorder:
 
     def report(self) -> TrackReport:
         path = str(self.notebook.path) if self.notebook else None
-        return build_report(self.order(), path, self.live_symbols, self.static_cache)
+        return build_report(self.order(force=True), path, self.live_symbols, self.static_cache)
 
     def _warn(self, run: CellRun) -> None:
         order = self.order()

@@ -80,7 +80,7 @@ class StaticHazardCache:
     def hazards(
         self, order: NotebookOrder, symbols: Mapping[str, tuple[str, CellSymbols]]
     ) -> list[Hazard]:
-        fingerprint = (id(order.notebook), tuple((s.key, s.source_hash) for s in order.slots))
+        fingerprint = (id(order), order.version)
         if fingerprint != self._key:
             self._hazards = _static_hazards(order, symbols)
             self._key = fingerprint
