@@ -33,8 +33,11 @@ def _copy(folders: list[Path], target: Path, copies: int) -> Path:
         for copy in range(copies):
             suffix = f"-{copy}" if copies > 1 else ""
             shutil.copytree(
-                folder, target / f"{folder.name}{suffix}",
-                ignore=shutil.ignore_patterns("*.py", ".ipynb_checkpoints", "figures", "runs", "column_notes.txt"),
+                folder,
+                target / f"{folder.name}{suffix}",
+                ignore=shutil.ignore_patterns(
+                    "*.py", ".*", "__pycache__", "figures", "runs", "column_notes.txt"
+                ),
             )
     return target
 
@@ -44,7 +47,9 @@ def _run(command: list[str], cwd: Path) -> tuple[float, str]:
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if result.returncode not in (0, 1):
-        raise SystemExit(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise SystemExit(
+            f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     last = (result.stdout.strip().splitlines() or [""])[-1]
     return elapsed, last
 
@@ -53,18 +58,47 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="*", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--copies", type=int, default=1, help="verify each folder this many times over")
+    parser.add_argument(
+        "--copies", type=int, default=1, help="verify each folder this many times over"
+    )
     args = parser.parse_args()
     folders = args.folders or [CORPUS if CORPUS.is_dir() else ROOT / "sample_notebooks"]
-    if not shutil.which("pytest", path=str(BIN)) or subprocess.run(
-        [sys.executable, "-c", "import nbmake, xdist"], capture_output=True
-    ).returncode:
+    if (
+        not shutil.which("pytest", path=str(BIN))
+        or subprocess.run(
+            [sys.executable, "-c", "import nbmake, xdist"], capture_output=True
+        ).returncode
+    ):
         raise SystemExit("needs nbmake and pytest-xdist: pip install -e '.[bench]'")
     notebooks = sum(len(list(f.rglob("*.ipynb"))) for f in folders) * args.copies
     tools = {
-        "pytest --nbmake -n 2": lambda d: [str(BIN / "pytest"), "--nbmake", "-n", "2", "-q", "-p", "no:cacheprovider", str(d)],
-        "nb2pipe verify --no-script -j 2": lambda d: [str(BIN / "nb2pipe"), "verify", "--no-script", "-j", "2", "-q", str(d)],
-        "nb2pipe verify -j 2 (with script)": lambda d: [str(BIN / "nb2pipe"), "verify", "-j", "2", "-q", str(d)],
+        "pytest --nbmake -n 2": lambda d: [
+            str(BIN / "pytest"),
+            "--nbmake",
+            "-n",
+            "2",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(d),
+        ],
+        "nb2pipe verify --no-script -j 2": lambda d: [
+            str(BIN / "nb2pipe"),
+            "verify",
+            "--no-script",
+            "-j",
+            "2",
+            "-q",
+            str(d),
+        ],
+        "nb2pipe verify -j 2 (with script)": lambda d: [
+            str(BIN / "nb2pipe"),
+            "verify",
+            "-j",
+            "2",
+            "-q",
+            str(d),
+        ],
     }
     times: dict[str, list[float]] = {name: [] for name in tools}
     verdicts: dict[str, str] = {}
@@ -74,13 +108,18 @@ def main() -> None:
                 work = _copy(folders, Path(scratch) / "notebooks", args.copies)
                 elapsed, verdicts[name] = _run(command(work), Path(scratch))
                 times[name].append(elapsed)
-    print(f"{notebooks} notebooks from {', '.join(map(str, folders))}, median of {args.repeat} runs\n")
+    print(
+        f"{notebooks} notebooks from {', '.join(map(str, folders))}, median of {args.repeat} runs\n"
+    )
     print("| tool | median s | min s | verdict (last run) | / nbmake |")
     print("|---|---|---|---|---|")
     nbmake = statistics.median(times["pytest --nbmake -n 2"])
     for name, values in times.items():
         median = statistics.median(values)
-        print(f"| {name} | {median:.1f} | {min(values):.1f} | {verdicts[name]} | {median / nbmake:.2f} |")
+        print(
+            f"| {name} | {median:.1f} | {min(values):.1f} | {verdicts[name]} "
+            f"| {median / nbmake:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Protocol, Sequence
 
-from nb2pipe.analysis import Hazard, HazardKind, NotebookAnalysis, analyze_notebook, find_static_hazards
+from nb2pipe.analysis import (
+    Hazard,
+    HazardKind,
+    NotebookAnalysis,
+    analyze_notebook,
+    find_static_hazards,
+)
 from nb2pipe.errors import Nb2PipeError
 from nb2pipe.export.parameters import Parameter
 from nb2pipe.model import Cell, Notebook, load_notebook
@@ -31,7 +37,7 @@ from nb2pipe.verify.report import (
     ScriptStatus,
     VerifyReport,
 )
-from nb2pipe.verify.runner import NotebookRun, resolve_kernel, run_notebook
+from nb2pipe.verify.runner import NotebookRun, preload, resolve_kernel, run_notebook
 from nb2pipe.verify.update import read_saved_data_hashes, write_fresh_outputs
 
 __all__ = [
@@ -99,11 +105,14 @@ def find_notebooks(paths: Iterable[Path]) -> tuple[list[Path], list[NotebookRepo
     for path in paths:
         if path.is_dir():
             inside = sorted(
-                p for p in path.rglob("*.ipynb")
+                p
+                for p in path.rglob("*.ipynb")
                 if not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
             if not inside:
-                empty.append(NotebookReport(path, NotebookStatus.INVALID, error="no notebooks found"))
+                empty.append(
+                    NotebookReport(path, NotebookStatus.INVALID, error="no notebooks found")
+                )
             candidates = inside
         else:
             candidates = [path]
@@ -116,7 +125,9 @@ def find_notebooks(paths: Iterable[Path]) -> tuple[list[Path], list[NotebookRepo
 
 
 def verify_paths(
-    paths: Sequence[Path], options: VerifyOptions = VerifyOptions(), progress: VerifyProgress | None = None
+    paths: Sequence[Path],
+    options: VerifyOptions = VerifyOptions(),
+    progress: VerifyProgress | None = None,
 ) -> VerifyReport:
     """Verify every notebook in ``paths`` (directories are searched).
 
@@ -138,6 +149,8 @@ def verify_paths(
         progress.notebook_finished(report)
     prepared: list[_Prepared | NotebookReport] = [_prepare(path) for path in notebooks]
     _bind_parameters([p for p in prepared if isinstance(p, _Prepared)], options)
+    if any(isinstance(item, _Prepared) for item in prepared):
+        preload()
     if options.parameters:
         from nb2pipe.verify.parameters import register_typed_translator
 
@@ -174,13 +187,16 @@ def raise_for_mismatches(report: VerifyReport) -> None:
 # ---------------------------------------------------------------------------------------------
 # steps
 
+
 def _prepare(path: Path) -> _Prepared | NotebookReport:
     """Load and statically check one notebook (PRODUCT.md §4.1)."""
     start = time.monotonic()
     try:
         notebook = load_notebook(path)
     except Nb2PipeError as exc:
-        return NotebookReport(path, NotebookStatus.INVALID, error=str(exc), duration=time.monotonic() - start)
+        return NotebookReport(
+            path, NotebookStatus.INVALID, error=str(exc), duration=time.monotonic() - start
+        )
     notes: list[str] = []
     analysis: NotebookAnalysis | None = None
     hazards: tuple[Hazard, ...] = ()
@@ -210,7 +226,9 @@ def _bind_parameters(prepared: list[_Prepared], options: VerifyOptions) -> None:
         item.notes.extend(item.parameters.notes)
 
 
-def _verify_prepared(item: _Prepared, options: VerifyOptions, progress: VerifyProgress) -> NotebookReport:
+def _verify_prepared(
+    item: _Prepared, options: VerifyOptions, progress: VerifyProgress
+) -> NotebookReport:
     start = time.monotonic()
     notebook = item.notebook
     progress.notebook_started(item.path, len(notebook.code_cells))
@@ -219,7 +237,9 @@ def _verify_prepared(item: _Prepared, options: VerifyOptions, progress: VerifyPr
     if options.script and item.analysis is not None:
         from nb2pipe.verify.script import start_script_check
 
-        script_timeout = options.timeout * max(1, len(notebook.code_cells)) if options.timeout else None
+        script_timeout = (
+            options.timeout * max(1, len(notebook.code_cells)) if options.timeout else None
+        )
         script_check = start_script_check(
             item.analysis, item.kernel_name, item.parameters.script_arguments, script_timeout
         )
@@ -237,9 +257,13 @@ def _verify_prepared(item: _Prepared, options: VerifyOptions, progress: VerifyPr
         raise
     data_files = _data_files(item, run, bool(item.parameters.values))
     judgement = judge_run(
-        notebook, run,
-        analysis=item.analysis, hazards=item.hazards, parameterized=bool(item.parameters.values),
-        data_files=data_files, options=options.compare,
+        notebook,
+        run,
+        analysis=item.analysis,
+        hazards=item.hazards,
+        parameterized=bool(item.parameters.values),
+        data_files=data_files,
+        options=options.compare,
     )
     mismatches = list(judgement.mismatches)
     notes += judgement.notes
@@ -247,7 +271,9 @@ def _verify_prepared(item: _Prepared, options: VerifyOptions, progress: VerifyPr
     if script_check is not None:
         if run.failure is not None:
             script_check.cancel()
-            script = ScriptCheck(ScriptStatus.SKIPPED, "the notebook run failed: nothing to compare")
+            script = ScriptCheck(
+                ScriptStatus.SKIPPED, "the notebook run failed: nothing to compare"
+            )
         else:
             script, script_mismatches = script_check.finish(judgement.fresh_cells, options.rtol)
             mismatches += script_mismatches
@@ -256,7 +282,10 @@ def _verify_prepared(item: _Prepared, options: VerifyOptions, progress: VerifyPr
         script = ScriptCheck(ScriptStatus.SKIPPED, "the notebook has a cell that is not Python")
     for data_file in data_files:
         if data_file.changed and not any(m.reason is Reason.DATA_CHANGED for m in mismatches):
-            notes.append(f"data file {data_file.path} changed since the outputs were saved; they still reproduce")
+            notes.append(
+                f"data file {data_file.path} changed since the outputs were saved; "
+                "they still reproduce"
+            )
     updated = False
     if options.update and run.failure is None:
         _update(item, run, judgement.fresh_cells, data_files)
@@ -292,7 +321,8 @@ def _data_files(item: _Prepared, run: NotebookRun, parameterized: bool) -> tuple
     folder = item.path.resolve().parent
     saved_hashes = read_saved_data_hashes(item.path)
     fresh_to_saved = {
-        fresh.index: saved for saved, fresh in pair_code_cells(item.notebook, run.notebook, parameterized).items()
+        fresh.index: saved
+        for saved, fresh in pair_code_cells(item.notebook, run.notebook, parameterized).items()
     }
     files: dict[str, DataFile] = {}
     for path, ordinal in data_files_read(run.accesses).items():
@@ -315,9 +345,16 @@ def _relative(path: Path, folder: Path) -> str:
 
 
 def _update(
-    item: _Prepared, run: NotebookRun, fresh_cells: dict[int, Cell], data_files: tuple[DataFile, ...]
+    item: _Prepared,
+    run: NotebookRun,
+    fresh_cells: dict[int, Cell],
+    data_files: tuple[DataFile, ...],
 ) -> None:
     raw_by_fresh_index = {cell.index: raw for cell, raw in zip(run.notebook.cells, run.cells_json)}
-    fresh_json = {saved_index: raw_by_fresh_index[cell.index] for saved_index, cell in fresh_cells.items()}
-    hashes = {f.path: f.sha256 for f in data_files if f.sha256 is not None and f.read_by is not None}
+    fresh_json = {
+        saved_index: raw_by_fresh_index[cell.index] for saved_index, cell in fresh_cells.items()
+    }
+    hashes = {
+        f.path: f.sha256 for f in data_files if f.sha256 is not None and f.read_by is not None
+    }
     write_fresh_outputs(item.path, fresh_json, hashes)

@@ -25,37 +25,65 @@ _REPORT_PATH = click.Path(path_type=Path, dir_okay=False, writable=True)
 @click.command("verify")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
-    "-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
     help="Verify N notebooks at once, each in its own fresh kernel.",
 )
 @click.option(
-    "--timeout", type=click.FloatRange(min=0), default=_DEFAULT_TIMEOUT, show_default=True,
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=_DEFAULT_TIMEOUT,
+    show_default=True,
     help="Seconds one cell may run before it fails with reason `timeout` (0: no limit).",
 )
 @click.option(
-    "-p", "--parameter", "parameters", type=(str, str), multiple=True, metavar="NAME VALUE",
+    "-p",
+    "--parameter",
+    "parameters",
+    type=(str, str),
+    multiple=True,
+    metavar="NAME VALUE",
     help="Run with parameter NAME set to VALUE (typed like the notebook's parameters cell); "
     "the script gets the same value. Repeatable.",
 )
-@click.option("--no-script", is_flag=True, help="Skip script equivalence (export and run the script).")
 @click.option(
-    "--rtol", type=click.FloatRange(min=0), default=_DEFAULT_RTOL, show_default=True,
+    "--no-script", is_flag=True, help="Skip script equivalence (export and run the script)."
+)
+@click.option(
+    "--rtol",
+    type=click.FloatRange(min=0),
+    default=_DEFAULT_RTOL,
+    show_default=True,
     help="Relative tolerance for numbers in text outputs.",
 )
 @click.option(
-    "--image-tolerance", type=click.FloatRange(min=0, max=1), default=_DEFAULT_IMAGE_TOLERANCE,
+    "--image-tolerance",
+    type=click.FloatRange(min=0, max=1),
+    default=_DEFAULT_IMAGE_TOLERANCE,
     show_default=True,
     help="Largest mean absolute pixel difference of images, over the whole image and over "
     "each 32x32 tile, as a fraction of the value range.",
 )
 @click.option(
-    "--update", is_flag=True,
+    "--update",
+    is_flag=True,
     help="Write the fresh outputs and the hashes of the data files read back into each notebook.",
 )
-@click.option("--json", "json_path", type=_REPORT_PATH, help="Write the report as JSON to this file.")
-@click.option("--junit", "junit_path", type=_REPORT_PATH, help="Write the report as JUnit XML to this file.")
-@click.option("--html", "html_path", type=_REPORT_PATH, help="Write the report as one static HTML page.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only the notebooks that fail, and the summary.")
+@click.option(
+    "--json", "json_path", type=_REPORT_PATH, help="Write the report as JSON to this file."
+)
+@click.option(
+    "--junit", "junit_path", type=_REPORT_PATH, help="Write the report as JUnit XML to this file."
+)
+@click.option(
+    "--html", "html_path", type=_REPORT_PATH, help="Write the report as one static HTML page."
+)
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Print only the notebooks that fail, and the summary."
+)
 def verify(
     paths: tuple[Path, ...],
     jobs: int,

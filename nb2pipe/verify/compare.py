@@ -35,7 +35,9 @@ _MARKUP_MIME_TYPES = frozenset({"text/html", "image/svg+xml", "application/javas
 
 # Markup ids that libraries draw at random per render (matplotlib SVG clip paths, altair and
 # plotly divs, pandas Styler tables); only applied to markup, never to plain text.
-_MARKUP_ID = re.compile(r"(?<=id=\")[^\"]+|(?<=href=\"#)[^\"]+|(?<=url\(#)[^)]+|(?<=#)T_[0-9a-f]{5}\w*")
+_MARKUP_ID = re.compile(
+    r"(?<=id=\")[^\"]+|(?<=href=\"#)[^\"]+|(?<=url\(#)[^)]+|(?<=#)T_[0-9a-f]{5}\w*"
+)
 _HEX_ID = re.compile(r"\b[0-9a-f]{16,}\b")
 
 
@@ -143,13 +145,13 @@ def compare_outputs(
         differences = [OutputDifference("outputs", message, unified_diff(summary_a, summary_b))]
         # still show how the texts differ where the two runs agree on the output kinds
         comparison = _compare_aligned(left, right, options)
-        return CellComparison(
-            tuple(differences) + comparison.differences, comparison.normalizers
-        )
+        return CellComparison(tuple(differences) + comparison.differences, comparison.normalizers)
     return _compare_aligned(left, right, options)
 
 
-def _compare_aligned(left: list[_Item], right: list[_Item], options: CompareOptions) -> CellComparison:
+def _compare_aligned(
+    left: list[_Item], right: list[_Item], options: CompareOptions
+) -> CellComparison:
     differences: list[OutputDifference] = []
     applied: set[str] = set()
     for saved, fresh in zip(left, right):
@@ -170,7 +172,9 @@ def _compare_item(
     results: list[tuple[str, TextComparison, str]] = []
     if saved.kind == "streams":
         for name in sorted(set(saved.streams) | set(fresh.streams)):
-            outcome = compare_text(saved.streams.get(name, ""), fresh.streams.get(name, ""), options.rtol)
+            outcome = compare_text(
+                saved.streams.get(name, ""), fresh.streams.get(name, ""), options.rtol
+            )
             results.append((name, outcome, f"{name} differs"))
     elif saved.kind == "error":
         outcome = compare_text(
@@ -187,13 +191,17 @@ def _compare_item(
     return results
 
 
-def _compare_mime(mime: str, saved: str, fresh: str, options: CompareOptions) -> tuple[TextComparison, str]:
+def _compare_mime(
+    mime: str, saved: str, fresh: str, options: CompareOptions
+) -> tuple[TextComparison, str]:
     if mime in IMAGE_MIME_TYPES:
         image = compare_images(saved, fresh, options.image_tolerance)
-        applied = frozenset() if image.message == "identical bytes" else frozenset({"images by pixels"})
-        return TextComparison(image.equal, applied, diff=image.message if not image.equal else ""), (
-            f"{mime} differs: {image.message}"
+        applied = (
+            frozenset() if image.message == "identical bytes" else frozenset({"images by pixels"})
         )
+        return TextComparison(
+            image.equal, applied, diff=image.message if not image.equal else ""
+        ), (f"{mime} differs: {image.message}")
     if mime == "text/html" and (has_table(saved) or has_table(fresh)):
         return compare_html_tables(saved, fresh, options.rtol), "an HTML table differs"
     extra = _MARKUP_NORMALIZERS if mime in _MARKUP_MIME_TYPES else ()

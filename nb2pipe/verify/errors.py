@@ -27,7 +27,9 @@ class VerificationFailed(Nb2PipeError):
         self.report = report
         failing = [r for r in report.notebooks if not r.ok]
         names = ", ".join(r.path.name for r in failing[:3]) + (", ..." if len(failing) > 3 else "")
-        super().__init__(f"{len(failing)} of {len(report.notebooks)} notebooks do not reproduce: {names}")
+        super().__init__(
+            f"{len(failing)} of {len(report.notebooks)} notebooks do not reproduce: {names}"
+        )
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.report,))

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["FileAccess", "hook_exec_line", "read_access_log", "sha256_of", "data_files_read"]
+__all__ = ["FileAccess", "data_files_read", "hook_exec_line", "read_access_log", "sha256_of"]
 
 # Runs inside the kernel. It must never raise into user code and must be cheap for the
 # thousands of opens an import of scikit-learn makes: one string test decides most events.
-_HOOK_SOURCE = '''
+_HOOK_SOURCE = """
 def _install(log_path, inside, excluded):
     import os, sys
     log = open(log_path, "a", buffering=1, encoding="utf-8")
@@ -55,7 +55,8 @@ def _install(log_path, inside, excluded):
             path = os.path.abspath(os.fsdecode(path))
             if path.startswith(inside_prefix):
                 rel = path[len(inside_prefix):]
-                if any(part.startswith(".") or part == "__pycache__" for part in rel.split(os.sep)[:-1]):
+                folders = rel.split(os.sep)[:-1]
+                if any(part.startswith(".") or part == "__pycache__" for part in folders):
                     return
             elif path.startswith(excluded) or os.sep + "." in path:
                 return
@@ -72,7 +73,7 @@ def _install(log_path, inside, excluded):
             pass
 
     sys.addaudithook(hook)
-'''
+"""
 
 
 @dataclass(frozen=True)

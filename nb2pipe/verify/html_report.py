@@ -27,11 +27,13 @@ h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 2em; } h3 { font-si
 .reason { font-family: monospace; background: #ffebe9; padding: 0 .4em; border-radius: 3px; }
 .note { color: #57606a; } .hazard { color: #9a6700; }
 pre { background: #f6f8fa; padding: .6em; overflow-x: auto; white-space: pre-wrap; margin: .3em 0; }
-pre.diff .add { color: #1a7f37; } pre.diff .del { color: #cf222e; } pre.diff .hunk { color: #0969da; }
+pre.diff .add { color: #1a7f37; } pre.diff .del { color: #cf222e; }
+pre.diff .hunk { color: #0969da; }
 pre.stderr { background: #fff8c5; } pre.error { background: #ffebe9; }
 table.sides { width: 100%; table-layout: fixed; border-collapse: collapse; }
 table.sides th { text-align: left; background: #eaeef2; padding: .3em .6em; }
-table.sides td { vertical-align: top; padding: .3em .6em; border: 1px solid #d0d7de; overflow-x: auto; }
+table.sides td { vertical-align: top; padding: .3em .6em; border: 1px solid #d0d7de;
+                 overflow-x: auto; }
 table.sides img { max-width: 100%; }
 iframe { width: 100%; min-height: 14em; border: 1px solid #d0d7de; background: white; }
 """
@@ -48,7 +50,8 @@ def _render_output(output: Output) -> str:
     if output.output_type == "error":
         traceback = terminal_text("\n".join(output.traceback))
         return (
-            f'<pre class="error"><b>{_escape(output.ename or "")}: {_escape(output.evalue or "")}</b>'
+            f'<pre class="error"><b>{_escape(output.ename or "")}: '
+            f"{_escape(output.evalue or '')}</b>"
             f"\n{_escape(traceback)}</pre>"
         )
     data = output.data
@@ -92,7 +95,8 @@ def _render_diff(diff: str) -> str:
 
 def _render_mismatch(mismatch: Mismatch) -> str:
     parts = [
-        f'<h3>{_escape(mismatch.cell_label)} <span class="reason">{mismatch.reason.value}</span></h3>',
+        f"<h3>{_escape(mismatch.cell_label)} "
+        f'<span class="reason">{mismatch.reason.value}</span></h3>',
         f"<p>{_escape(mismatch.message)}</p>",
     ]
     if mismatch.diff:
@@ -109,7 +113,11 @@ def _render_mismatch(mismatch: Mismatch) -> str:
 
 
 def _render_notebook(report: NotebookReport) -> str:
-    css = {NotebookStatus.REPRODUCES: "ok", NotebookStatus.DIFFERS: "bad", NotebookStatus.INVALID: "invalid"}
+    css = {
+        NotebookStatus.REPRODUCES: "ok",
+        NotebookStatus.DIFFERS: "bad",
+        NotebookStatus.INVALID: "invalid",
+    }
     parts = [
         f'<section><h2><span class="{css[report.status]}">{report.status.value}</span> '
         f"{_escape(str(report.path))}</h2>"
@@ -118,11 +126,13 @@ def _render_notebook(report: NotebookReport) -> str:
         parts.append(f"<p>{_escape(report.error)}</p>")
     else:
         parts.append(
-            f'<p class="note">{report.cells_compared} cells compared, {report.cells_ignored} ignored, '
+            f'<p class="note">{report.cells_compared} cells compared, '
+            f"{report.cells_ignored} ignored, "
             f"script {report.script.status.value}, {report.duration:.1f} s</p>"
         )
     parts += [
-        f'<p class="hazard">static {h.kind.value}: {_escape(h.cell_label)}: {_escape(h.message)}</p>'
+        f'<p class="hazard">static {h.kind.value}: '
+        f"{_escape(h.cell_label)}: {_escape(h.message)}</p>"
         for h in report.hazards
     ]
     parts += [_render_mismatch(m) for m in report.mismatches]
@@ -136,10 +146,11 @@ def html_report(report: VerifyReport) -> str:
     body = "\n".join(_render_notebook(notebook) for notebook in report.notebooks)
     verdict = "ok" if report.ok else "bad"
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         "<title>nb2pipe verify</title>"
         f"<style>{_CSS}</style></head><body>\n"
-        f'<h1>nb2pipe verify: <span class="{verdict}">{_escape(report.summary_line())}</span></h1>\n'
+        f'<h1>nb2pipe verify: <span class="{verdict}">'
+        f"{_escape(report.summary_line())}</span></h1>\n"
         f"{body}\n</body></html>\n"
     )
 

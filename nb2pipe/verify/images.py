@@ -15,7 +15,7 @@ import binascii
 import io
 from dataclasses import dataclass
 
-__all__ = ["ImageComparison", "compare_images", "DEFAULT_IMAGE_TOLERANCE"]
+__all__ = ["DEFAULT_IMAGE_TOLERANCE", "ImageComparison", "compare_images"]
 
 #: Largest mean absolute pixel difference, as a fraction of the value range (0–255), that
 #: still counts as the same image: anti-aliasing and font hinting differ by far less.
@@ -34,23 +34,27 @@ def _decode(data: str) -> bytes:
     return base64.b64decode("".join(data.split()), validate=False)
 
 
-def compare_images(saved: str, fresh: str, tolerance: float = DEFAULT_IMAGE_TOLERANCE) -> ImageComparison:
+def compare_images(
+    saved: str, fresh: str, tolerance: float = DEFAULT_IMAGE_TOLERANCE
+) -> ImageComparison:
     """Compare two base64-encoded images (PNG, JPEG, GIF, ...) pixel by pixel."""
     if "".join(saved.split()) == "".join(fresh.split()):
         return ImageComparison(True, "identical bytes")
     from PIL import Image, ImageChops, ImageStat, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(_decode(saved))) as left_file, Image.open(
-            io.BytesIO(_decode(fresh))
-        ) as right_file:
+        with (
+            Image.open(io.BytesIO(_decode(saved))) as left_file,
+            Image.open(io.BytesIO(_decode(fresh))) as right_file,
+        ):
             left, right = left_file.convert("RGBA"), right_file.convert("RGBA")
     except (UnidentifiedImageError, binascii.Error, OSError, ValueError) as exc:
         return ImageComparison(False, f"cannot decode an image ({exc}); the bytes differ")
     if left.size != right.size:
         return ImageComparison(
-            False, f"image size differs: saved {left.size[0]}x{left.size[1]}, "
-            f"fresh {right.size[0]}x{right.size[1]}"
+            False,
+            f"image size differs: saved {left.size[0]}x{left.size[1]}, "
+            f"fresh {right.size[0]}x{right.size[1]}",
         )
     difference = ImageChops.difference(left, right)
     bands = ImageStat.Stat(difference).mean
@@ -59,7 +63,9 @@ def compare_images(saved: str, fresh: str, tolerance: float = DEFAULT_IMAGE_TOLE
     # band by band, since on RGBA it would weigh colours by the (zero) alpha difference
     reduced = [band.reduce(TILE) for band in difference.split()]
     columns = reduced[0].size[0]
-    tile_means = [sum(pixel) / len(pixel) / 255 for pixel in zip(*(band.tobytes() for band in reduced))]
+    tile_means = [
+        sum(pixel) / len(pixel) / 255 for pixel in zip(*(band.tobytes() for band in reduced))
+    ]
     worst = max(range(len(tile_means)), key=tile_means.__getitem__)
     worst_mean = tile_means[worst]
     x, y = (worst % columns) * TILE, (worst // columns) * TILE

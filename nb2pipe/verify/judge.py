@@ -42,8 +42,11 @@ def pair_code_cells(saved: Notebook, fresh: Notebook, parameterized: bool) -> di
     drops its own error-marker cells, which are Markdown; code cells otherwise keep their
     order, so pairing by order among code cells is exact.
     """
+
     def code(notebook: Notebook) -> list[Cell]:
-        return [c for c in notebook.code_cells if not (parameterized and c.role.injected_parameters)]
+        return [
+            c for c in notebook.code_cells if not (parameterized and c.role.injected_parameters)
+        ]
 
     return {s.index: f for s, f in zip(code(saved), code(fresh))}
 
@@ -92,12 +95,19 @@ def judge_run(
         if saved_cell.role.ignore_output:
             judgement.cells_ignored += 1
             continue
-        if saved_cell.role.raises_exception and not any(o.output_type == "error" for o in fresh_cell.outputs):
-            judgement.mismatches.append(Mismatch(
-                Reason.ERROR, saved_cell.index, saved_cell.id,
-                "tagged raises-exception, but the cell raised nothing",
-                saved=saved_cell.outputs, fresh=fresh_cell.outputs,
-            ))
+        if saved_cell.role.raises_exception and not any(
+            o.output_type == "error" for o in fresh_cell.outputs
+        ):
+            judgement.mismatches.append(
+                Mismatch(
+                    Reason.ERROR,
+                    saved_cell.index,
+                    saved_cell.id,
+                    "tagged raises-exception, but the cell raised nothing",
+                    saved=saved_cell.outputs,
+                    fresh=fresh_cell.outputs,
+                )
+            )
             continue
         if not saved_cell.outputs and saved_cell.execution_count is None:
             continue  # never run when saved: nothing to compare
@@ -111,20 +121,32 @@ def judge_run(
         message = "; ".join(d.message for d in comparison.differences[:3])
         if why:
             message += f" — {why}"
-        diff = "\n".join(
-            (f"[{d.what}] " + d.diff) if len(comparison.differences) > 1 else d.diff
-            for d in comparison.differences
-            if d.diff
-        ) or first.message
-        judgement.mismatches.append(Mismatch(
-            reason, saved_cell.index, saved_cell.id, message, diff,
-            tuple(sorted(comparison.normalizers)),
-            saved=saved_cell.outputs, fresh=fresh_cell.outputs,
-        ))
+        diff = (
+            "\n".join(
+                (f"[{d.what}] " + d.diff) if len(comparison.differences) > 1 else d.diff
+                for d in comparison.differences
+                if d.diff
+            )
+            or first.message
+        )
+        judgement.mismatches.append(
+            Mismatch(
+                reason,
+                saved_cell.index,
+                saved_cell.id,
+                message,
+                diff,
+                tuple(sorted(comparison.normalizers)),
+                saved=saved_cell.outputs,
+                fresh=fresh_cell.outputs,
+            )
+        )
     if not_run and run.failure is not None:
         judgement.notes.append(f"{not_run} later code cell(s) not run after the failure")
     elif not_run:
-        judgement.notes.append(f"{not_run} code cell(s) not run: the notebook ended early (SystemExit)")
+        judgement.notes.append(
+            f"{not_run} code cell(s) not run: the notebook ended early (SystemExit)"
+        )
     return judgement
 
 
@@ -160,10 +182,15 @@ class _ReasonFinder:
             if data_file.read_by is None or data_file.read_by <= index:
                 return Reason.DATA_CHANGED, (
                     f"data file {data_file.path} changed since the outputs were saved "
-                    f"(sha256 {(data_file.saved_sha256 or '')[:12]} -> {(data_file.sha256 or 'missing')[:12]})"
+                    f"(sha256 {(data_file.saved_sha256 or '')[:12]} -> "
+                    f"{(data_file.sha256 or 'missing')[:12]})"
                 )
         if self.out_of_order_from is not None and index >= self.out_of_order_from:
-            detail = self.out_of_order.message if self.out_of_order else "execution counts not increasing"
+            detail = (
+                self.out_of_order.message
+                if self.out_of_order
+                else "execution counts not increasing"
+            )
             return Reason.OUT_OF_ORDER_SAVED, detail
         source = self.random.get(index)
         if source is not None:
@@ -195,7 +222,9 @@ def _first_out_of_order(saved: Notebook) -> int | None:
     Cells above it ran top to bottom with nothing out of order before them, so their saved
     outputs could come from a fresh run; from it on, they may depend on the order.
     """
-    counted = [(c.index, c.execution_count) for c in saved.code_cells if c.execution_count is not None]
+    counted = [
+        (c.index, c.execution_count) for c in saved.code_cells if c.execution_count is not None
+    ]
     minimum_below = None
     first = None
     for index, count in reversed(counted):
@@ -205,9 +234,15 @@ def _first_out_of_order(saved: Notebook) -> int | None:
     return first
 
 
-def _random_dependents(analysis: NotebookAnalysis | None, hazards: tuple[Hazard, ...]) -> dict[int, str]:
+def _random_dependents(
+    analysis: NotebookAnalysis | None, hazards: tuple[Hazard, ...]
+) -> dict[int, str]:
     """Cells that draw unseeded random numbers, and cells that read what those produced."""
-    sources = {h.cell_index: h for h in hazards if h.kind is HazardKind.UNSEEDED_RANDOM and h.cell_index is not None}
+    sources = {
+        h.cell_index: h
+        for h in hazards
+        if h.kind is HazardKind.UNSEEDED_RANDOM and h.cell_index is not None
+    }
     if not sources:
         return {}
     out: dict[int, str] = {}
@@ -221,6 +256,8 @@ def _random_dependents(analysis: NotebookAnalysis | None, hazards: tuple[Hazard,
         for name, producer in sorted(flow.inputs.items()):
             if producer in out:
                 label = analysis.notebook.cells[producer].label
-                out[flow.cell_index] = f"reads {name!r} from {label}, which draws unseeded random numbers"
+                out[flow.cell_index] = (
+                    f"reads {name!r} from {label}, which draws unseeded random numbers"
+                )
                 break
     return out

@@ -34,16 +34,22 @@ def _notebook_cases(suite: ET.Element, report: NotebookReport) -> tuple[int, int
     if report.mismatches:
         reasons = sorted({m.reason.value for m in report.mismatches})
         failure = ET.SubElement(
-            case, "failure", message=f"{len(report.mismatches)} finding(s): {', '.join(reasons)}",
+            case,
+            "failure",
+            message=f"{len(report.mismatches)} finding(s): {', '.join(reasons)}",
             type=reasons[0],
         )
-        failure.text = "\n".join(f"{m.cell_label}: {m.reason.value}: {m.message}" for m in report.mismatches)
+        failure.text = "\n".join(
+            f"{m.cell_label}: {m.reason.value}: {m.message}" for m in report.mismatches
+        )
         failures += 1
     if report.notes:
         ET.SubElement(case, "system-out").text = "\n".join(report.notes)
     for mismatch in report.mismatches:
         cell_case = _case(suite, path, mismatch.cell_label, 0.0)
-        failure = ET.SubElement(cell_case, "failure", message=mismatch.message, type=mismatch.reason.value)
+        failure = ET.SubElement(
+            cell_case, "failure", message=mismatch.message, type=mismatch.reason.value
+        )
         body = [mismatch.diff] if mismatch.diff else []
         if mismatch.normalizers:
             body.append("normalized: " + ", ".join(mismatch.normalizers))

@@ -1,4 +1,4 @@
-"""Normalize volatile text in outputs (addresses, times, progress bars, temp paths) before comparing.
+"""Normalize volatile text in outputs (addresses, times, progress, temp paths) before comparing.
 
 Each normalizer has a stable name; a comparison reports the names of those that changed either
 side, so a reader of a report knows what was ignored. Normalizers only ever replace volatile
@@ -126,7 +126,9 @@ _DURATION = re.compile(rf"(?<![\w.])\d+(?:\.\d+)?(?:e[-+]?\d+)?\s?(?:{_UNITS})(?
 _TIMEIT_LINE = re.compile(r"^.*± .* per loop \(mean ± std\. dev\. of .*\)$", re.M)
 _TIMEIT_SLOWEST = re.compile(r"^The slowest run took .* times longer than the fastest\..*$", re.M)
 
-_UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+_UUID = re.compile(
+    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+)
 
 
 def _addresses(text: str) -> str:

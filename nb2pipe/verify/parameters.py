@@ -143,7 +143,10 @@ def register_typed_translator() -> None:
     papermill keeps one translator per language for the process; ours only adds these two
     types to its Python translator.
     """
-    from papermill.translators import PythonTranslator, papermill_translators
+    from papermill.translators import (  # type: ignore[import-untyped,unused-ignore]
+        PythonTranslator,
+        papermill_translators,
+    )
 
     class _TypedPythonTranslator(PythonTranslator):  # type: ignore[misc]
         @classmethod

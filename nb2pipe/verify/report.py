@@ -11,6 +11,7 @@ from nb2pipe.analysis import Hazard
 from nb2pipe.model import Output
 
 __all__ = [
+    "REPORT_VERSION",
     "DataFile",
     "Mismatch",
     "NotebookReport",
@@ -19,7 +20,6 @@ __all__ = [
     "ScriptCheck",
     "ScriptStatus",
     "VerifyReport",
-    "REPORT_VERSION",
 ]
 
 #: Version of the JSON report (``docs/verify-report.schema.json``).
@@ -120,7 +120,11 @@ class ScriptCheck:
     duration: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"status": self.status.value, "detail": self.detail, "duration": round(self.duration, 3)}
+        return {
+            "status": self.status.value,
+            "detail": self.detail,
+            "duration": round(self.duration, 3),
+        }
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ def kernel_python(kernel_name: str) -> str:
 def _kernel_manager(kernel_name: str, log_path: Path) -> Any:
     from jupyter_client.manager import AsyncKernelManager
 
-    class _LoggedKernelManager(AsyncKernelManager):  # type: ignore[misc]
+    class _LoggedKernelManager(AsyncKernelManager):
         """Sends the kernel's own stdout/stderr to a file: kept for dead-kernel reports and
         kept off verify's terminal output."""
 
@@ -120,6 +120,20 @@ def _kernel_manager(kernel_name: str, log_path: Path) -> Any:
                 await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return _LoggedKernelManager(kernel_name=kernel_name)
+
+
+def preload() -> None:
+    """Import what runs a notebook, once, before worker threads need it.
+
+    Worker threads would otherwise race to import papermill and its dependencies (~2 s of
+    imports) at the same moment, which Python's per-module import locks allow but which
+    buys nothing and has been seen to fail under load.
+    """
+    import jupyter_client.manager  # noqa: F401
+    import nbclient.exceptions  # noqa: F401
+    import papermill  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
+    import papermill.exceptions  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
+    from PIL import Image, ImageChops, ImageStat  # noqa: F401
 
 
 def run_notebook(
@@ -135,9 +149,9 @@ def run_notebook(
     papermill writes the executed notebook into a temporary directory; the user's notebook is
     never written. File accesses of the kernel are recorded (see :mod:`.file_access`).
     """
-    import papermill
+    import papermill  # type: ignore[import-untyped,unused-ignore]
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from papermill.exceptions import PapermillExecutionError
+    from papermill.exceptions import PapermillExecutionError  # type: ignore[import-untyped,unused-ignore]
 
     start = time.monotonic()
     cells: dict[int, Any] = {}
@@ -186,31 +200,43 @@ def run_notebook(
             pass  # judged below from the outputs: raises-exception cells are allowed to fail
         except CellTimeoutError as exc:
             failure = RunFailure(
-                Reason.TIMEOUT, current[0], f"the cell ran longer than the {timeout} s timeout",
+                Reason.TIMEOUT,
+                current[0],
+                f"the cell ran longer than the {timeout} s timeout",
                 str(exc).splitlines()[0] if str(exc) else "",
             )
         except DeadKernelError:
             failure = RunFailure(
-                Reason.DEAD_KERNEL, current[0], "the kernel died while running the cell",
+                Reason.DEAD_KERNEL,
+                current[0],
+                "the kernel died while running the cell",
                 _tail(kernel_log),
             )
         except (RuntimeError, TimeoutError, OSError) as exc:  # start-up failed, connection lost
             cell = current[0] if current[0] >= 0 else None
             failure = RunFailure(
-                Reason.DEAD_KERNEL, cell, f"the kernel failed: {type(exc).__name__}: {exc}".strip(),
+                Reason.DEAD_KERNEL,
+                cell,
+                f"the kernel failed: {type(exc).__name__}: {exc}".strip(),
                 _tail(kernel_log),
             )
         except Exception as exc:  # papermill could not run it (bad parameters, ...)
             cell = current[0] if current[0] >= 0 else None
             failure = RunFailure(
-                Reason.ERROR, cell, f"papermill could not run the notebook: {type(exc).__name__}: {exc}",
+                Reason.ERROR,
+                cell,
+                f"papermill could not run the notebook: {type(exc).__name__}: {exc}",
             )
         accesses = read_access_log(access_log)
 
     ordered = [cells[i] for i in sorted(cells) if not _is_papermill_marker(cells[i])]
     fresh = notebook_from_json(
-        {"cells": ordered, "metadata": {"kernelspec": {"name": kernel_name}}, "nbformat": 4,
-         "nbformat_minor": 5},
+        {
+            "cells": ordered,
+            "metadata": {"kernelspec": {"name": kernel_name}},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        },
         path,
     )
     if failure is None:
@@ -327,8 +353,13 @@ class ScriptJob:
         env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONIOENCODING": "utf-8", **self.env}
         self._start = time.monotonic()
         self._process = subprocess.Popen(
-            self.argv, cwd=self.cwd, stdout=self._stdout, stderr=self._stderr,
-            stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+            self.argv,
+            cwd=self.cwd,
+            stdout=self._stdout,
+            stderr=self._stderr,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
         )
 
     def wait(self) -> ScriptRun:
@@ -363,7 +394,12 @@ class ScriptJob:
 
 
 def start_script(
-    script: Path, arguments: Sequence[str], *, python: str, under_ipython: bool, timeout: float | None
+    script: Path,
+    arguments: Sequence[str],
+    *,
+    python: str,
+    under_ipython: bool,
+    timeout: float | None,
 ) -> ScriptJob:
     """Start ``script`` (already written into its folder copy) with ``arguments``."""
     if under_ipython:

@@ -29,7 +29,9 @@ __all__ = ["ScriptCheckJob", "start_script_check"]
 
 _TIMING_MAGICS = frozenset({"time", "timeit"})
 #: Magics whose output an exported script does not reproduce (export drops or defers them).
-_UNREPRODUCED_MAGICS = frozenset({"pip", "conda", "mamba", "who", "whos", "who_ls", "prun", "lsmagic"})
+_UNREPRODUCED_MAGICS = frozenset(
+    {"pip", "conda", "mamba", "who", "whos", "who_ls", "prun", "lsmagic"}
+)
 _STDERR_TAIL = 15
 
 
@@ -54,7 +56,9 @@ class ScriptCheckJob:
             self.job.cancel()
         self.scratch.cleanup()
 
-    def finish(self, fresh_cells: dict[int, Cell], rtol: float) -> tuple[ScriptCheck, list[Mismatch]]:
+    def finish(
+        self, fresh_cells: dict[int, Cell], rtol: float
+    ) -> tuple[ScriptCheck, list[Mismatch]]:
         """Wait for the script and compare its stdout with ``fresh_cells`` (saved index ->
         fresh cell) of a notebook run that finished cleanly."""
         try:
@@ -67,10 +71,16 @@ class ScriptCheckJob:
         finally:
             self.scratch.cleanup()
 
-    def _judge(self, run: ScriptRun, fresh_cells: dict[int, Cell], rtol: float) -> tuple[ScriptCheck, list[Mismatch]]:
+    def _judge(
+        self, run: ScriptRun, fresh_cells: dict[int, Cell], rtol: float
+    ) -> tuple[ScriptCheck, list[Mismatch]]:
         if run.returncode != 0:
             if run.timed_out:
-                message = f"the script ran longer than {self.job.timeout:.0f} s" if self.job else "timed out"
+                message = (
+                    f"the script ran longer than {self.job.timeout:.0f} s"
+                    if self.job
+                    else "timed out"
+                )
             else:
                 message = f"the script exited with status {run.returncode}"
             tail = "\n".join(run.stderr.strip().splitlines()[-_STDERR_TAIL:])
@@ -91,7 +101,8 @@ class ScriptCheckJob:
         label = cell.label if cell is not None else "the notebook"
         message = f"the script's stdout differs from the notebook's, first at {label}"
         diff = unified_diff(
-            "\n".join(line.text for line in expected), "\n".join(actual),
+            "\n".join(line.text for line in expected),
+            "\n".join(actual),
             labels=("notebook stdout", "script stdout"),
         )
         mismatch = Mismatch(
@@ -113,14 +124,18 @@ class ScriptCheckJob:
             if fresh is None or index in self.unreproduced_cells:
                 continue
             text = "".join(
-                o.text or "" for o in fresh.outputs if o.output_type == "stream" and o.name == "stdout"
+                o.text or ""
+                for o in fresh.outputs
+                if o.output_type == "stream" and o.name == "stdout"
             )
             if index in self.timing_cells:
                 text = strip_timing_lines(text.replace("\r\n", "\n"))
             normalized = normalize_text(text)
             applied |= normalized.applied
             cell = self.notebook.cells[index]
-            lines += [_Line(cell, line, cell.role.ignore_output) for line in normalized.text.splitlines()]
+            lines += [
+                _Line(cell, line, cell.role.ignore_output) for line in normalized.text.splitlines()
+            ]
         return lines, frozenset(applied)
 
     def _script_stdout(self, stdout: str) -> str:
@@ -193,7 +208,9 @@ def start_script_check(
         except UnsupportedMagicError:
             result = render_notebook(notebook, ExportOptions(allow_ipython=True), script_path)
             under_ipython = True
-            check.notes.append("the script keeps IPython magics (--allow-ipython); ran it under IPython")
+            check.notes.append(
+                "the script keeps IPython magics (--allow-ipython); ran it under IPython"
+            )
     except Nb2PipeError as exc:
         check.export_error = f"the notebook cannot be exported: {exc} (--no-script skips this step)"
         return check
@@ -201,16 +218,28 @@ def start_script_check(
     check.exported = tuple(
         parsed.cell.index
         for parsed in analysis.cells
-        if not (parsed.cell.role.skip or parsed.cell.role.raises_exception or parsed.cell.role.injected_parameters)
+        if not (
+            parsed.cell.role.skip
+            or parsed.cell.role.raises_exception
+            or parsed.cell.role.injected_parameters
+        )
     )
-    magics = {parsed.cell.index: {_magic_name(m) for m in parsed.symbols.magics} for parsed in analysis.cells}
+    magics = {
+        parsed.cell.index: {_magic_name(m) for m in parsed.symbols.magics}
+        for parsed in analysis.cells
+    }
     check.timing_cells = frozenset(i for i, names in magics.items() if names & _TIMING_MAGICS)
-    check.unreproduced_cells = frozenset(i for i, names in magics.items() if names & _UNREPRODUCED_MAGICS)
+    check.unreproduced_cells = frozenset(
+        i for i, names in magics.items() if names & _UNREPRODUCED_MAGICS
+    )
     if check.unreproduced_cells:
         cells = ", ".join(notebook.cells[i].label for i in sorted(check.unreproduced_cells))
         check.notes.append(f"stdout of {cells} not expected from the script (magics it leaves out)")
     check.job = start_script(
-        script_path, arguments, python=kernel_python(kernel_name), under_ipython=under_ipython,
+        script_path,
+        arguments,
+        python=kernel_python(kernel_name),
+        under_ipython=under_ipython,
         timeout=timeout,
     )
     return check

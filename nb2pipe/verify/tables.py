@@ -113,4 +113,6 @@ def compare_html_tables(saved: str, fresh: str, rtol: float) -> TextComparison:
     applied.add("HTML tables by value")
     if equal:
         return TextComparison(True, frozenset(applied), within_tolerance=tolerated)
-    return TextComparison(False, frozenset(applied), diff=unified_diff(_render(left), _render(right)))
+    return TextComparison(
+        False, frozenset(applied), diff=unified_diff(_render(left), _render(right))
+    )

@@ -59,7 +59,13 @@ def render_notebook_report(console: Console, report: NotebookReport, quiet: bool
     line.append(f" ({', '.join(details)}; {report.duration:.1f} s)", style="dim")
     console.print(line, soft_wrap=True)
     for hazard in report.hazards:
-        console.print(Text(f"    static {hazard.kind.value}: {hazard.cell_label}: {hazard.message}", style="yellow"), soft_wrap=True)
+        console.print(
+            Text(
+                f"    static {hazard.kind.value}: {hazard.cell_label}: {hazard.message}",
+                style="yellow",
+            ),
+            soft_wrap=True,
+        )
     for mismatch in report.mismatches:
         head = Text("    ")
         head.append(mismatch.cell_label, style="bold")
@@ -69,7 +75,10 @@ def render_notebook_report(console: Console, report: NotebookReport, quiet: bool
         if mismatch.diff:
             console.print(_coloured_diff(mismatch.diff), soft_wrap=True)
         if mismatch.normalizers:
-            console.print(Text(f"      normalized: {', '.join(mismatch.normalizers)}", style="dim"), soft_wrap=True)
+            console.print(
+                Text(f"      normalized: {', '.join(mismatch.normalizers)}", style="dim"),
+                soft_wrap=True,
+            )
     for note in report.notes:
         console.print(Text(f"    note: {note}", style="dim"), soft_wrap=True)
 
@@ -122,7 +131,10 @@ class TerminalProgress:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self._progress.stop()
 

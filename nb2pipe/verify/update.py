@@ -44,14 +44,14 @@ def write_fresh_outputs(
     """
     import nbformat
 
-    node = nbformat.read(str(path), as_version=4)
+    node = nbformat.read(str(path), as_version=4)  # type: ignore[no-untyped-call]
     for index, raw in enumerate(node.cells):
         fresh = fresh_cells.get(index)
         if raw.cell_type != "code" or fresh is None:
             continue
-        raw.outputs = nbformat.from_dict(list(fresh.get("outputs") or []))
+        raw.outputs = nbformat.from_dict(list(fresh.get("outputs") or []))  # type: ignore[no-untyped-call]
         raw.execution_count = fresh.get("execution_count")
     node.metadata.setdefault(METADATA_KEY, {})[_DATA_FILES] = dict(sorted(data_hashes.items()))
     # nbformat's own writer: the file keeps the layout Jupyter gives it
-    text = nbformat.writes(node)
+    text = nbformat.writes(node)  # type: ignore[no-untyped-call]
     write_atomically(path, text if text.endswith("\n") else text + "\n")

@@ -25,7 +25,12 @@ def stderr(text: str) -> dict[str, Any]:
 def result(plain: str, count: int | None = None, **data: str) -> dict[str, Any]:
     """A saved ``execute_result``; extra MIME types as ``image_png=...`` style keywords."""
     bundle = {"text/plain": plain, **{k.replace("_", "/", 1): v for k, v in data.items()}}
-    return {"output_type": "execute_result", "execution_count": count, "data": bundle, "metadata": {}}
+    return {
+        "output_type": "execute_result",
+        "execution_count": count,
+        "data": bundle,
+        "metadata": {},
+    }
 
 
 def display(**data: str) -> dict[str, Any]:
@@ -34,10 +39,17 @@ def display(**data: str) -> dict[str, Any]:
 
 
 def error(ename: str, evalue: str) -> dict[str, Any]:
-    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
+    return {
+        "output_type": "error",
+        "ename": ename,
+        "evalue": evalue,
+        "traceback": [f"{ename}: {evalue}"],
+    }
 
 
-def code(source: str, *outputs: dict[str, Any], count: int | None = None, tags: tuple[str, ...] = ()) -> dict[str, Any]:
+def code(
+    source: str, *outputs: dict[str, Any], count: int | None = None, tags: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """A code cell with saved outputs and execution count (for ``make_notebook``)."""
     cell: dict[str, Any] = {"source": source, "outputs": list(outputs), "execution_count": count}
     if tags:

@@ -24,7 +24,11 @@ from .conftest import VerifyRun
         ("data.json", json.dumps({"a": 1}), "not a Jupyter notebook (no 'cells' list)"),
         ("empty.ipynb", "", "the file is empty"),
         ("old.ipynb", json.dumps({"worksheets": [], "nbformat": 3}), "nbformat 3 is not supported"),
-        ("r.ipynb", json.dumps(notebook_json("x <- 1", kernel="ir", language="R")), "nb2pipe handles Python notebooks"),
+        (
+            "r.ipynb",
+            json.dumps(notebook_json("x <- 1", kernel="ir", language="R")),
+            "nb2pipe handles Python notebooks",
+        ),
     ],
 )
 def test_bad_notebook_exits_2(
@@ -45,7 +49,9 @@ def test_missing_path_exits_2(tmp_path: Path, run_verify: Callable[..., VerifyRu
     assert outcome.notebook("nowhere.ipynb")["error"] == "nowhere.ipynb: no such file"
 
 
-def test_directory_without_notebooks_exits_2(tmp_path: Path, run_verify: Callable[..., VerifyRun]) -> None:
+def test_directory_without_notebooks_exits_2(
+    tmp_path: Path, run_verify: Callable[..., VerifyRun]
+) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / ".ipynb_checkpoints").mkdir()
     (tmp_path / "empty" / ".ipynb_checkpoints" / "x-checkpoint.ipynb").write_text("{}")
@@ -65,7 +71,10 @@ def test_directory_without_notebooks_exits_2(tmp_path: Path, run_verify: Callabl
     ],
 )
 def test_bad_usage_exits_2(
-    make_notebook: Callable[..., Path], run_verify: Callable[..., VerifyRun], args: list[str], message: str
+    make_notebook: Callable[..., Path],
+    run_verify: Callable[..., VerifyRun],
+    args: list[str],
+    message: str,
 ) -> None:
     notebook = make_notebook(("n = 1", ["parameters"]), "print(n)")
     outcome = run_verify(notebook, *args)
@@ -87,8 +96,11 @@ def test_registering_verify_does_not_import_heavy_modules() -> None:
 
     code = (
         "import sys, nb2pipe.cli; "
-        "heavy = [m for m in ('papermill', 'nbclient', 'rich', 'PIL', 'nb2pipe.verify.api') if m in sys.modules]; "
+        "heavy = [m for m in ('papermill', 'nbclient', 'rich', 'PIL', 'nb2pipe.verify.api') "
+        "if m in sys.modules]; "
         "print(heavy)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"

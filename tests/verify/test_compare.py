@@ -23,6 +23,7 @@ def out_data(**data: str) -> Output:
 
 # ---- streams ------------------------------------------------------------------------------
 
+
 def test_stdout_split_into_several_streams_compares_as_one() -> None:
     saved = [out_stream("alpha=0.1\nalpha=1.0\n"), out_stream("alpha=10\n")]
     fresh = [out_stream("alpha=0.1\n"), out_stream("alpha=1.0\nalpha=10\n")]
@@ -49,13 +50,25 @@ def test_missing_output_is_a_difference() -> None:
 
 
 def test_missing_mime_type_is_a_difference() -> None:
-    comparison = compare_outputs([out_data(text_plain="x", text_html="<b>x</b>")], [out_data(text_plain="x")])
+    comparison = compare_outputs(
+        [out_data(text_plain="x", text_html="<b>x</b>")], [out_data(text_plain="x")]
+    )
     assert [d.what for d in comparison.differences] == ["text/html"]
 
 
 def test_widget_views_are_not_compared() -> None:
-    saved = [out_data(text_plain="HBox()", **{"application_vnd.jupyter.widget-view+json": '{"model_id": "a1"}'})]
-    fresh = [out_data(text_plain="HBox()", **{"application_vnd.jupyter.widget-view+json": '{"model_id": "b2"}'})]
+    saved = [
+        out_data(
+            text_plain="HBox()",
+            **{"application_vnd.jupyter.widget-view+json": '{"model_id": "a1"}'},
+        )
+    ]
+    fresh = [
+        out_data(
+            text_plain="HBox()",
+            **{"application_vnd.jupyter.widget-view+json": '{"model_id": "b2"}'},
+        )
+    ]
     assert compare_outputs(saved, fresh).equal
 
 
@@ -68,11 +81,15 @@ def test_errors_compare_by_name_and_message_not_traceback() -> None:
 
 
 def test_svg_ids_that_change_per_render_are_normalized() -> None:
-    saved = '<svg><clipPath id="p1a2b3c4d5e"/><use xlink:href="#p1a2b3c4d5e" clip-path="url(#p1a2b3c4d5e)"/></svg>'
+    saved = (
+        '<svg><clipPath id="p1a2b3c4d5e"/>'
+        '<use xlink:href="#p1a2b3c4d5e" clip-path="url(#p1a2b3c4d5e)"/></svg>'
+    )
     fresh = saved.replace("p1a2b3c4d5e", "p9f8e7d6c5b")
     assert compare_outputs([out_data(image_svg="x")], [out_data(image_svg="x")]).equal
     comparison = compare_outputs(
-        [Output("display_data", data={"image/svg+xml": saved})], [Output("display_data", data={"image/svg+xml": fresh})]
+        [Output("display_data", data={"image/svg+xml": saved})],
+        [Output("display_data", data={"image/svg+xml": fresh})],
     )
     assert comparison.equal and "markup ids" in comparison.normalizers
 
@@ -86,7 +103,11 @@ def test_pandas_table_compared_by_value_not_markup() -> None:
     frame = pd.DataFrame({"a": [1.0, 2.5], "b": ["x", "y"]})
     saved = frame.to_html()
     # another pandas version / option set: a <style> block, other attributes, no border
-    fresh = '<div><style scoped>.dataframe td {color: red}</style>' + frame.to_html(border=0, classes="dataframe x") + "</div>"
+    fresh = (
+        "<div><style scoped>.dataframe td {color: red}</style>"
+        + frame.to_html(border=0, classes="dataframe x")
+        + "</div>"
+    )
     outcome = compare_html_tables(saved, fresh, rtol=1e-6)
     assert outcome.equal and "HTML tables by value" in outcome.normalizers
 
@@ -107,8 +128,12 @@ def test_pandas_table_floats_within_rtol() -> None:
 
 def test_table_shape_and_caption_text_matter() -> None:
     saved = "<table><tr><td>1</td></tr></table><p>1 rows × 1 columns</p>"
-    assert not compare_html_tables(saved, "<table><tr><td>1</td><td>2</td></tr></table><p>1 rows × 1 columns</p>", 0).equal
-    assert not compare_html_tables(saved, "<table><tr><td>1</td></tr></table><p>2 rows × 1 columns</p>", 0).equal
+    assert not compare_html_tables(
+        saved, "<table><tr><td>1</td><td>2</td></tr></table><p>1 rows × 1 columns</p>", 0
+    ).equal
+    assert not compare_html_tables(
+        saved, "<table><tr><td>1</td></tr></table><p>2 rows × 1 columns</p>", 0
+    ).equal
 
 
 def test_styler_tables_with_random_ids_compare_equal() -> None:
@@ -117,7 +142,8 @@ def test_styler_tables_with_random_ids_compare_equal() -> None:
     fresh = frame.style.set_uuid("9f8e7").highlight_max().to_html()
     assert saved != fresh
     assert compare_outputs(
-        [Output("execute_result", data={"text/html": saved})], [Output("execute_result", data={"text/html": fresh})]
+        [Output("execute_result", data={"text/html": saved})],
+        [Output("execute_result", data={"text/html": fresh})],
     ).equal
 
 
@@ -180,7 +206,9 @@ def test_changed_curve_or_title_differs_though_the_whole_image_mean_is_small() -
     outcome = compare_images(sine, cosine)
     assert not outcome.equal
     assert "mean absolute pixel difference 0." in outcome.message  # whole image: under 1%
-    titled = [_png(lambda ax, t=t: ax.set_title(f"accuracy {t}"), dpi=100) for t in ("0.91", "0.93")]
+    titled = [
+        _png(lambda ax, t=t: ax.set_title(f"accuracy {t}"), dpi=100) for t in ("0.91", "0.93")
+    ]
     assert not compare_images(*titled).equal
 
 
@@ -200,9 +228,33 @@ def test_undecodable_image_differs_without_crashing() -> None:
 
 
 def test_image_outputs_in_cells_compare_by_pixels() -> None:
-    saved = [Output("display_data", data={"image/png": _png(_bars([3, 1, 2])), "text/plain": "<Figure size 400x300 with 1 Axes>"})]
-    same = [Output("display_data", data={"image/png": _png(_bars([3, 1, 2]), optimize=True), "text/plain": "<Figure size 400x300 with 1 Axes>"})]
-    changed = [Output("display_data", data={"image/png": _png(_bars([1, 3, 2])), "text/plain": "<Figure size 400x300 with 1 Axes>"})]
+    saved = [
+        Output(
+            "display_data",
+            data={
+                "image/png": _png(_bars([3, 1, 2])),
+                "text/plain": "<Figure size 400x300 with 1 Axes>",
+            },
+        )
+    ]
+    same = [
+        Output(
+            "display_data",
+            data={
+                "image/png": _png(_bars([3, 1, 2]), optimize=True),
+                "text/plain": "<Figure size 400x300 with 1 Axes>",
+            },
+        )
+    ]
+    changed = [
+        Output(
+            "display_data",
+            data={
+                "image/png": _png(_bars([1, 3, 2])),
+                "text/plain": "<Figure size 400x300 with 1 Axes>",
+            },
+        )
+    ]
     assert compare_outputs(saved, same, CompareOptions()).equal
     comparison = compare_outputs(saved, changed, CompareOptions())
     assert [d.what for d in comparison.differences] == ["image/png"]

@@ -35,7 +35,9 @@ NOTEBOOKS = _notebooks()
 
 def _writable_copy(notebook: Path, tmp_path: Path) -> Path:
     target = tmp_path / notebook.parent.name
-    shutil.copytree(notebook.parent, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints", ".git"))
+    shutil.copytree(
+        notebook.parent, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints", ".git")
+    )
     for root, dirs, files in os.walk(target):
         for name in dirs + files:
             path = Path(root) / name
@@ -50,7 +52,9 @@ def _writable_copy(notebook: Path, tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     "notebook", NOTEBOOKS or [None], ids=lambda p: str(p.relative_to(EXECUTED)) if p else "absent"
 )
-def test_corpus_notebook_gets_a_verdict(notebook: Path | None, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_corpus_notebook_gets_a_verdict(
+    notebook: Path | None, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     if notebook is None:
         pytest.skip(f"no executed corpus at {EXECUTED} (set NB2PIPE_CORPUS to the corpus folder)")
     selection = request.config.getoption("--corpus")

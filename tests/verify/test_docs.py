@@ -45,5 +45,15 @@ def test_verify_command_is_documented_and_has_help() -> None:
     outcome = CliRunner().invoke(cli, ["--help"])
     assert "verify" in outcome.output
     help_text = CliRunner().invoke(cli, ["verify", "--help"]).output
-    for option in ("-j", "--timeout", "-p", "--no-script", "--rtol", "--update", "--json", "--junit", "--html"):
+    for option in (
+        "-j",
+        "--timeout",
+        "-p",
+        "--no-script",
+        "--rtol",
+        "--update",
+        "--json",
+        "--junit",
+        "--html",
+    ):
         assert option in help_text

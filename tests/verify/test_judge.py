@@ -24,7 +24,9 @@ def _notebook(*cells: Any) -> Any:
     return notebook_from_json(notebook_json(*cells), Path("nb.ipynb"))
 
 
-def _run(fresh: Any, failure: RunFailure | None = None, accesses: tuple[FileAccess, ...] = ()) -> NotebookRun:
+def _run(
+    fresh: Any, failure: RunFailure | None = None, accesses: tuple[FileAccess, ...] = ()
+) -> NotebookRun:
     executed = tuple(c.index for c in fresh.code_cells if c.execution_count is not None)
     return NotebookRun(fresh, (), executed, failure, accesses, "python3", 0.0)
 
@@ -35,8 +37,12 @@ def _judge(saved: Any, fresh: Any, **kwargs: Any) -> Any:
 
     hazards = tuple(h for h in find_static_hazards(analysis) if h.kind in STATIC_KINDS)
     return judge_run(
-        saved, kwargs.pop("run", None) or _run(fresh), analysis=analysis, hazards=hazards,
-        parameterized=kwargs.pop("parameterized", False), data_files=kwargs.pop("data_files", ()),
+        saved,
+        kwargs.pop("run", None) or _run(fresh),
+        analysis=analysis,
+        hazards=hazards,
+        parameterized=kwargs.pop("parameterized", False),
+        data_files=kwargs.pop("data_files", ()),
         options=CompareOptions(),
     )
 
@@ -63,29 +69,55 @@ def test_only_cells_from_the_first_out_of_order_one_get_that_reason() -> None:
         code("y = 1", count=2),
         code("print(y)", stdout("2\n"), count=4),
     )
-    fresh = _notebook(*numbered(code('print("a")', stdout("a\n")), code("y = 2"), code("y = 1"), code("print(y)", stdout("1\n"))))
+    fresh = _notebook(
+        *numbered(
+            code('print("a")', stdout("a\n")),
+            code("y = 2"),
+            code("y = 1"),
+            code("print(y)", stdout("1\n")),
+        )
+    )
     judgement = _judge(saved, fresh)
     assert [(m.cell_index, m.reason) for m in judgement.mismatches] == [
-        (0, Reason.OUTPUT_DIFFERS), (3, Reason.OUT_OF_ORDER_SAVED),
+        (0, Reason.OUTPUT_DIFFERS),
+        (3, Reason.OUT_OF_ORDER_SAVED),
     ]
 
 
 def test_changed_data_file_explains_cells_from_its_reader_on() -> None:
-    saved = _notebook(*numbered(code('print("x")', stdout("y\n")), code("d = open('d.csv').read()"), code("print(d)", stdout("1\n"))))
-    fresh = _notebook(*numbered(code('print("x")', stdout("x\n")), code("d = open('d.csv').read()"), code("print(d)", stdout("2\n"))))
+    saved = _notebook(
+        *numbered(
+            code('print("x")', stdout("y\n")),
+            code("d = open('d.csv').read()"),
+            code("print(d)", stdout("1\n")),
+        )
+    )
+    fresh = _notebook(
+        *numbered(
+            code('print("x")', stdout("x\n")),
+            code("d = open('d.csv').read()"),
+            code("print(d)", stdout("2\n")),
+        )
+    )
     changed = (DataFile("d.csv", "b" * 64, "a" * 64, read_by=1),)
     judgement = _judge(saved, fresh, data_files=changed)
     assert [(m.cell_index, m.reason) for m in judgement.mismatches] == [
-        (0, Reason.OUTPUT_DIFFERS), (2, Reason.DATA_CHANGED),
+        (0, Reason.OUTPUT_DIFFERS),
+        (2, Reason.DATA_CHANGED),
     ]
-    assert "data file d.csv changed since the outputs were saved (sha256 aaaaaaaaaaaa -> bbbbbbbbbbbb)" in judgement.mismatches[1].message
+    assert (
+        "data file d.csv changed since the outputs were saved (sha256 aaaaaaaaaaaa -> bbbbbbbbbbbb)"
+        in judgement.mismatches[1].message
+    )
 
 
 def test_unchanged_data_file_explains_nothing() -> None:
     saved = _notebook(*numbered(code("print(1)", stdout("2\n"))))
     fresh = _notebook(*numbered(code("print(1)", stdout("1\n"))))
     same = (DataFile("d.csv", "a" * 64, "a" * 64, read_by=0),)
-    assert [m.reason for m in _judge(saved, fresh, data_files=same).mismatches] == [Reason.OUTPUT_DIFFERS]
+    assert [m.reason for m in _judge(saved, fresh, data_files=same).mismatches] == [
+        Reason.OUTPUT_DIFFERS
+    ]
 
 
 def test_randomness_reaches_readers_through_the_dataflow() -> None:
@@ -101,18 +133,23 @@ def test_randomness_reaches_readers_through_the_dataflow() -> None:
     fresh_cells[3] = code("print(other)", stdout("1\n"))
     judgement = _judge(saved, _notebook(*numbered(*fresh_cells)))
     assert [(m.cell_index, m.reason) for m in judgement.mismatches] == [
-        (2, Reason.NONDETERMINISTIC), (3, Reason.NONDETERMINISTIC),
+        (2, Reason.NONDETERMINISTIC),
+        (3, Reason.NONDETERMINISTIC),
     ]
     assert "reads 'total' from cell 2 (id c1)" in judgement.mismatches[0].message
 
 
 def test_tags_ignore_output_and_raises_exception() -> None:
-    saved = _notebook(*numbered(
-        code("print(1)", stdout("9\n"), tags=("nb2pipe:ignore-output",)),
-        code("print(1)", stdout("9\n"), tags=("nbval-ignore-output",)),
-        code("x = 1", tags=("raises-exception",)),
-    ))
-    fresh = _notebook(*numbered(code("print(1)", stdout("1\n")), code("print(1)", stdout("1\n")), code("x = 1")))
+    saved = _notebook(
+        *numbered(
+            code("print(1)", stdout("9\n"), tags=("nb2pipe:ignore-output",)),
+            code("print(1)", stdout("9\n"), tags=("nbval-ignore-output",)),
+            code("x = 1", tags=("raises-exception",)),
+        )
+    )
+    fresh = _notebook(
+        *numbered(code("print(1)", stdout("1\n")), code("print(1)", stdout("1\n")), code("x = 1"))
+    )
     judgement = _judge(saved, fresh)
     assert judgement.cells_ignored == 2
     assert [(m.cell_index, m.reason, m.message) for m in judgement.mismatches] == [
@@ -121,8 +158,16 @@ def test_tags_ignore_output_and_raises_exception() -> None:
 
 
 def test_failure_is_reported_on_its_cell_and_later_cells_are_not_compared() -> None:
-    saved = _notebook(*numbered(code("print(1)", stdout("1\n")), code("while True: pass"), code("print(3)", stdout("3\n"))))
-    fresh = _notebook(*numbered(code("print(1)", stdout("1\n")), code("while True: pass")), code("print(3)"))
+    saved = _notebook(
+        *numbered(
+            code("print(1)", stdout("1\n")),
+            code("while True: pass"),
+            code("print(3)", stdout("3\n")),
+        )
+    )
+    fresh = _notebook(
+        *numbered(code("print(1)", stdout("1\n")), code("while True: pass")), code("print(3)")
+    )
     run = _run(fresh, RunFailure(Reason.TIMEOUT, 1, "the cell ran longer than the 3 s timeout"))
     judgement = _judge(saved, fresh, run=run)
     assert [(m.cell_index, m.reason) for m in judgement.mismatches] == [(1, Reason.TIMEOUT)]
@@ -131,8 +176,15 @@ def test_failure_is_reported_on_its_cell_and_later_cells_are_not_compared() -> N
 
 def test_pairing_skips_papermills_injected_parameters_cell() -> None:
     saved = _notebook(code("a = 1", tags=("parameters",)), code("print(a)"))
-    fresh = _notebook(code("a = 1", tags=("parameters",)), code("a = 2", tags=("injected-parameters",)), code("print(a)"))
-    assert {s: f.index for s, f in pair_code_cells(saved, fresh, parameterized=True).items()} == {0: 0, 1: 2}
+    fresh = _notebook(
+        code("a = 1", tags=("parameters",)),
+        code("a = 2", tags=("injected-parameters",)),
+        code("print(a)"),
+    )
+    assert {s: f.index for s, f in pair_code_cells(saved, fresh, parameterized=True).items()} == {
+        0: 0,
+        1: 2,
+    }
 
 
 def test_notebook_saved_without_outputs_is_judged_on_the_run() -> None:
@@ -144,9 +196,16 @@ def test_notebook_saved_without_outputs_is_judged_on_the_run() -> None:
 
 
 def test_a_cell_that_writes_a_file_hints_at_it() -> None:
-    saved = _notebook(*numbered(code("%%writefile notes.txt\nhello", stdout("Overwriting notes.txt\n"))))
-    fresh = _notebook(*numbered(code("%%writefile notes.txt\nhello", stdout("Writing notes.txt\n"))))
+    saved = _notebook(
+        *numbered(code("%%writefile notes.txt\nhello", stdout("Overwriting notes.txt\n")))
+    )
+    fresh = _notebook(
+        *numbered(code("%%writefile notes.txt\nhello", stdout("Writing notes.txt\n")))
+    )
     run = _run(fresh, accesses=(FileAccess(Path("/x/notes.txt"), True, 1),))
     mismatch = _judge(saved, fresh, run=run).mismatches[0]
     assert mismatch.reason is Reason.OUTPUT_DIFFERS
-    assert "the cell writes notes.txt: its output may depend on whether that file existed" in mismatch.message
+    assert (
+        "the cell writes notes.txt: its output may depend on whether that file existed"
+        in mismatch.message
+    )

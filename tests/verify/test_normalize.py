@@ -12,7 +12,11 @@ from nb2pipe.verify.text import compare_text
     ("saved", "fresh", "normalizer"),
     [
         # memory addresses in default reprs
-        ("<__main__.Model object at 0x7f3a2c1d5e50>", "<__main__.Model object at 0x7fe01b2c3d40>", "memory addresses"),
+        (
+            "<__main__.Model object at 0x7f3a2c1d5e50>",
+            "<__main__.Model object at 0x7fe01b2c3d40>",
+            "memory addresses",
+        ),
         ("<function f at 0x10a2b3c4d>", "<function f at 0x10f9e8d7c>", "memory addresses"),
         # timestamps: str(datetime), ISO with zone, ctime, a time of day, a timedelta
         ("started 2024-05-01 12:34:56.789012", "started 2025-01-02 08:00:01.000001", "timestamps"),
@@ -20,25 +24,50 @@ from nb2pipe.verify.text import compare_text
         ("Wed May  1 12:34:56 2024", "Thu Jan 16 09:10:11 2025", "timestamps"),
         ("elapsed 0:00:01.234567", "elapsed 0:00:03.100000", "timestamps"),
         # durations: %time, %timeit, ad-hoc prints
-        ("CPU times: user 1.71 ms, sys: 496 μs, total: 2.21 ms\nWall time: 2.21 ms\n",
-         "CPU times: user 3 ms, sys: 0 ns, total: 3 ms\nWall time: 2.95 ms\n", "durations"),
-        ("12.3 µs ± 1.23 µs per loop (mean ± std. dev. of 7 runs, 100,000 loops each)",
-         "9.87 µs ± 310 ns per loop (mean ± std. dev. of 7 runs, 10,000 loops each)", "durations"),
+        (
+            "CPU times: user 1.71 ms, sys: 496 μs, total: 2.21 ms\nWall time: 2.21 ms\n",
+            "CPU times: user 3 ms, sys: 0 ns, total: 3 ms\nWall time: 2.95 ms\n",
+            "durations",
+        ),
+        (
+            "12.3 µs ± 1.23 µs per loop (mean ± std. dev. of 7 runs, 100,000 loops each)",
+            "9.87 µs ± 310 ns per loop (mean ± std. dev. of 7 runs, 10,000 loops each)",
+            "durations",
+        ),
         ("fit took 3.2s", "fit took 11.05s", "durations"),
         # ANSI colour codes (a traceback, a coloured log line)
         ("\x1b[0;31mValueError\x1b[0m: bad", "ValueError: bad", "ANSI codes"),
         # tqdm: updates overwritten with \r, rates and times vary, and so does the update count
-        ("\r  0%|          | 0/50 [00:00<?, ?it/s]\r100%|██████████| 50/50 [00:00<00:00, 977.34it/s]\n",
-         "\r  0%|          | 0/50 [00:00<?, ?it/s]\r 62%|██████▏   | 31/50 [00:00<00:00, 301.2it/s]"
-         "\r100%|██████████| 50/50 [00:00<00:00, 412.90it/s]\n", "progress output"),
-        ("100%|██████████| 50/50 [00:01<00:00, 45.12it/s]\n", "100%|██████████| 50/50 [00:02<00:00, 20.01it/s]\n",
-         "progress output"),
+        (
+            "\r  0%|          | 0/50 [00:00<?, ?it/s]"
+            "\r100%|██████████| 50/50 [00:00<00:00, 977.34it/s]\n",
+            "\r  0%|          | 0/50 [00:00<?, ?it/s]"
+            "\r 62%|██████▏   | 31/50 [00:00<00:00, 301.2it/s]"
+            "\r100%|██████████| 50/50 [00:00<00:00, 412.90it/s]\n",
+            "progress output",
+        ),
+        (
+            "100%|██████████| 50/50 [00:01<00:00, 45.12it/s]\n",
+            "100%|██████████| 50/50 [00:02<00:00, 20.01it/s]\n",
+            "progress output",
+        ),
         # temp paths: mkdtemp, ipykernel's cell files, macOS
         ("wrote /tmp/tmpa1b2c3d4/model.pkl", "wrote /tmp/tmpzz9x_8qw/model.pkl", "temp paths"),
-        ("/tmp/ipykernel_4242/3323461.py:3: FutureWarning: x", "/tmp/ipykernel_977/11122.py:3: FutureWarning: x",
-         "temp paths"),
-        ("/var/folders/xy/abc123/T/tmpq1/f.csv", "/var/folders/xy/abc123/T/tmpz9/f.csv", "temp paths"),
-        ("run 123e4567-e89b-12d3-a456-426614174000", "run 9f0c2a71-5a3d-4b8e-9c1f-0a2b3c4d5e6f", "UUIDs"),
+        (
+            "/tmp/ipykernel_4242/3323461.py:3: FutureWarning: x",
+            "/tmp/ipykernel_977/11122.py:3: FutureWarning: x",
+            "temp paths",
+        ),
+        (
+            "/var/folders/xy/abc123/T/tmpq1/f.csv",
+            "/var/folders/xy/abc123/T/tmpz9/f.csv",
+            "temp paths",
+        ),
+        (
+            "run 123e4567-e89b-12d3-a456-426614174000",
+            "run 9f0c2a71-5a3d-4b8e-9c1f-0a2b3c4d5e6f",
+            "UUIDs",
+        ),
     ],
 )
 def test_normalizer_makes_volatile_values_equal(saved: str, fresh: str, normalizer: str) -> None:

@@ -48,17 +48,38 @@ def _png() -> str:
 
 def sample_report() -> VerifyReport:
     image = Output("display_data", data={"image/png": _png(), "text/plain": "<Figure>"})
-    table = Output("execute_result", data={"text/html": "<table><tr><td>1</td></tr></table><script>alert(1)</script>"})
+    table = Output(
+        "execute_result",
+        data={"text/html": "<table><tr><td>1</td></tr></table><script>alert(1)</script>"},
+    )
     failing = NotebookReport(
         path=Path("nbs/train.ipynb"),
         status=NotebookStatus.DIFFERS,
         mismatches=(
-            Mismatch(Reason.OUTPUT_DIFFERS, 3, "plot", "image/png differs", "mean ...", ("images by pixels",),
-                     saved=(image,), fresh=(table,)),
-            Mismatch(Reason.TIMEOUT, 5, None, "the cell ran longer than the 3 s timeout", "\x1b[31mred\x1b[0m"),
+            Mismatch(
+                Reason.OUTPUT_DIFFERS,
+                3,
+                "plot",
+                "image/png differs",
+                "mean ...",
+                ("images by pixels",),
+                saved=(image,),
+                fresh=(table,),
+            ),
+            Mismatch(
+                Reason.TIMEOUT,
+                5,
+                None,
+                "the cell ran longer than the 3 s timeout",
+                "\x1b[31mred\x1b[0m",
+            ),
             Mismatch(Reason.SCRIPT_FAILED, None, None, "the script exited with status 1: boom"),
         ),
-        hazards=(Hazard(HazardKind.UNSEEDED_RANDOM, 2, "c2", ("random.random",), "draws", "seed it", line=1),),
+        hazards=(
+            Hazard(
+                HazardKind.UNSEEDED_RANDOM, 2, "c2", ("random.random",), "draws", "seed it", line=1
+            ),
+        ),
         notes=("a note",),
         cells_compared=4,
         data_files=(DataFile("data/x.csv", "a" * 64, "b" * 64, 1), DataFile("/abs/y.csv", None)),
@@ -66,7 +87,9 @@ def sample_report() -> VerifyReport:
         duration=2.0,
     )
     passing = NotebookReport(Path("nbs/ok.ipynb"), NotebookStatus.REPRODUCES, cells_compared=2)
-    invalid = NotebookReport(Path("nbs/bad.ipynb"), NotebookStatus.INVALID, error="bad.ipynb: invalid JSON")
+    invalid = NotebookReport(
+        Path("nbs/bad.ipynb"), NotebookStatus.INVALID, error="bad.ipynb: invalid JSON"
+    )
     return VerifyReport((failing, passing, invalid), duration=3.0)
 
 
@@ -105,7 +128,11 @@ def test_junit_parses_back(tmp_path: Path) -> None:
     notebook_case = cases[("nb2pipe.verify", "nbs/train.ipynb")]
     assert isinstance(notebook_case.result[0], Failure)
     timeout = cases[("nbs/train.ipynb", "cell 6")].result[0]
-    assert timeout.type == "timeout" and "red" in (timeout.text or "") and "\x1b" not in (timeout.text or "")
+    assert (
+        timeout.type == "timeout"
+        and "red" in (timeout.text or "")
+        and "\x1b" not in (timeout.text or "")
+    )
     assert cases[("nb2pipe.verify", "nbs/ok.ipynb")].is_passed
     assert isinstance(cases[("nb2pipe.verify", "nbs/bad.ipynb")].result[0], Error)
     suite = next(iter(xml))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -24,8 +23,17 @@ def samples_run(tmp_path_factory: pytest.TempPathFactory) -> VerifyRun:
     from .conftest import invoke_verify
 
     folder = tmp_path_factory.mktemp("samples") / "samples"
-    shutil.copytree(SAMPLES, folder, ignore=shutil.ignore_patterns("*.py", "figures", "runs", "column_notes.txt"))
-    return invoke_verify(folder, "-j", "2", "--html", folder / "report.html", report_dir=folder.parent)
+    shutil.copytree(
+        SAMPLES,
+        folder,
+        # what other runs leave beside the samples (scripts, figures, %track logs) stays out
+        ignore=shutil.ignore_patterns(
+            "*.py", "figures", "runs", "column_notes.txt", ".*", "__pycache__"
+        ),
+    )
+    return invoke_verify(
+        folder, "-j", "2", "--html", folder / "report.html", report_dir=folder.parent
+    )
 
 
 @pytest.mark.parametrize("name", ["train_classifier.ipynb", "pipeline_steps.ipynb"])
@@ -42,9 +50,12 @@ def test_explore_messy_differs_only_where_it_really_does(samples_run: VerifyRun)
     (its output depends on a file the notebook itself writes), and `!ls data` prints columns
     in the kernel's pseudo-terminal but one name a line in the script."""
     report = samples_run.notebook("explore_messy.ipynb")
-    assert not any(m["cell_index"] in TIMING_CELLS for m in report["mismatches"]), samples_run.output
+    assert not any(m["cell_index"] in TIMING_CELLS for m in report["mismatches"]), (
+        samples_run.output
+    )
     assert {(m["cell_index"], m["reason"]) for m in report["mismatches"]} <= {
-        (20, "output-differs"), (3, "script-differs"),
+        (20, "output-differs"),
+        (3, "script-differs"),
     }
     assert "durations" in report["normalizers"]
     writefile = [m for m in report["mismatches"] if m["cell_index"] == 20]

@@ -25,7 +25,12 @@ CASES = {
             code('print("hello")', stdout("hallo\n"), count=1),
             code("import random\nvalue = random.random()", count=2),
             code("print(round(value, 3))", stdout("0.5\n"), count=3),
-            code("1 / 0", error("ZeroDivisionError", "division by zero"), count=4, tags=("raises-exception",)),
+            code(
+                "1 / 0",
+                error("ZeroDivisionError", "division by zero"),
+                count=4,
+                tags=("raises-exception",),
+            ),
             code("print(2 + 2)", stdout("4\n"), count=5),
             code('raise ValueError("boom")', count=6),
             code('print("never")', stdout("never\n"), count=7),
@@ -42,11 +47,17 @@ CASES = {
         [(2, "out-of-order-saved")],
     ),
     "dead_kernel.ipynb": (
-        [code('print("start")', stdout("start\n"), count=1), code("import os\nos._exit(1)", count=2)],
+        [
+            code('print("start")', stdout("start\n"), count=1),
+            code("import os\nos._exit(1)", count=2),
+        ],
         [(1, "dead-kernel")],
     ),
     "endless.ipynb": (
-        [code('print("start")', stdout("start\n"), count=1), code("while True:\n    pass", count=2)],
+        [
+            code('print("start")', stdout("start\n"), count=1),
+            code("while True:\n    pass", count=2),
+        ],
         [(1, "timeout")],
     ),
     # a translated magic that behaves differently: IPython runs `!ls` in a pseudo-terminal
@@ -57,13 +68,20 @@ CASES = {
         [(0, "script-differs")],
     ),
     "script_fails.ipynb": (
-        [code('import sys\nassert "ipykernel" in sys.modules, "needs a kernel"\nprint("in a kernel")')],
+        [
+            code(
+                'import sys\nassert "ipykernel" in sys.modules, "needs a kernel"\n'
+                'print("in a kernel")'
+            )
+        ],
         [(None, "script-failed")],
     ),
     # -p reaches both runs, typed by the parameters cell (a Path stays a Path)
     "parameters.ipynb": (
         [
-            code('from pathlib import Path\nn = 1\nfolder = Path("a")', count=1, tags=("parameters",)),
+            code(
+                'from pathlib import Path\nn = 1\nfolder = Path("a")', count=1, tags=("parameters",)
+            ),
             code("print(n * 2, type(folder).__name__, folder)", stdout("4 PosixPath b\n"), count=2),
         ],
         [],
@@ -80,15 +98,33 @@ def failures(tmp_path_factory: pytest.TempPathFactory) -> VerifyRun:
     for file in ("a.txt", "b.txt"):
         (folder / "listing" / file).write_text("x\n")
     return invoke_verify(
-        folder, "-j", "2", "--timeout", "3", "-p", "n", "2", "-p", "folder", "b",
-        "--junit", folder / "report.xml", "--html", folder / "report.html",
+        folder,
+        "-j",
+        "2",
+        "--timeout",
+        "3",
+        "-p",
+        "n",
+        "2",
+        "-p",
+        "folder",
+        "b",
+        "--junit",
+        folder / "report.xml",
+        "--html",
+        folder / "report.html",
         report_dir=folder,
     )
 
 
 def test_exit_code_is_1(failures: VerifyRun) -> None:
     assert failures.exit_code == 1, failures.output
-    assert failures.report["summary"] == {"notebooks": len(CASES), "reproduce": 1, "differ": len(CASES) - 1, "invalid": 0}
+    assert failures.report["summary"] == {
+        "notebooks": len(CASES),
+        "reproduce": 1,
+        "differ": len(CASES) - 1,
+        "invalid": 0,
+    }
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -117,7 +153,10 @@ def test_edited_output_shows_a_diff(failures: VerifyRun) -> None:
 def test_nondeterministic_names_the_random_source(failures: VerifyRun) -> None:
     report = failures.notebook("edited_random_error.ipynb")
     random_finding = report["mismatches"][1]
-    assert "reads 'value' from cell 2 (id c1), which draws unseeded random numbers" in random_finding["message"]
+    assert (
+        "reads 'value' from cell 2 (id c1), which draws unseeded random numbers"
+        in random_finding["message"]
+    )
     assert [h["kind"] for h in report["static_hazards"]] == ["unseeded-random"]
 
 
@@ -153,7 +192,10 @@ def test_parameters_reach_notebook_and_script(failures: VerifyRun) -> None:
     report = failures.notebook("parameters.ipynb")
     assert report["status"] == "reproduces", report
     assert report["script"]["status"] == "equal"
-    assert "-p n: not a parameter of this notebook; ignored" in failures.notebook("endless.ipynb")["notes"]
+    assert (
+        "-p n: not a parameter of this notebook; ignored"
+        in failures.notebook("endless.ipynb")["notes"]
+    )
 
 
 def test_terminal_output_names_cells_and_reasons(failures: VerifyRun) -> None:
@@ -162,7 +204,9 @@ def test_terminal_output_names_cells_and_reasons(failures: VerifyRun) -> None:
     assert f"{len(CASES)} notebooks: 1 reproduce, {len(CASES) - 1} differ" in failures.output
 
 
-def test_junit_report_parses_with_a_case_per_notebook_and_per_finding(failures: VerifyRun, tmp_path: Path) -> None:
+def test_junit_report_parses_with_a_case_per_notebook_and_per_finding(
+    failures: VerifyRun, tmp_path: Path
+) -> None:
     from junitparser import Failure, JUnitXml
 
     path = Path(failures.report["notebooks"][0]["path"]).parent / "report.xml"

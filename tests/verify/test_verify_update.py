@@ -23,7 +23,8 @@ CLEAN_CELLS = [
     "import pandas as pd\nfrom tqdm import tqdm",
     "class Model:\n    pass\n\nprint(Model())",  # memory address
     'print("now", datetime.datetime.now())',  # timestamp
-    "%time total = sum(range(10**5))\nprint(total)",  # durations (and timing lines the script lacks)
+    # durations (and timing lines the script does not print)
+    "%time total = sum(range(10**5))\nprint(total)",
     'print("\\x1b[32mgreen\\x1b[0m")',  # ANSI codes
     "for _ in tqdm(range(30), mininterval=0):\n    time.sleep(0.001)",  # tqdm on stderr
     'print("scratch", tempfile.mkdtemp())',  # temp path
@@ -62,7 +63,10 @@ def _edit_outputs(path: Path) -> None:
     sub(text(2), r"\d{4}-\d{2}-\d{2} [\d:.]+", "2001-02-03 04:05:06.789012")
     sub(text(3), r"Wall time: .*", "Wall time: 987 µs")
     text(4)["text"] = "green\n"
-    text(5, "stderr")["text"] = "\r  0%|          | 0/30 [00:00<?, ?it/s]\r100%|##########| 30/30 [00:03<00:00,  9.12it/s]\n"
+    text(5, "stderr")["text"] = (
+        "\r  0%|          | 0/30 [00:00<?, ?it/s]"
+        "\r100%|##########| 30/30 [00:03<00:00,  9.12it/s]\n"
+    )
     sub(text(6), r"/tmp/\S+", "/tmp/tmpq1w2e3r4")
     text(7)["text"] = "0.3\n"
     figure = next(o for o in cells[8]["outputs"] if "image/png" in o.get("data", {}))
@@ -73,7 +77,9 @@ def _edit_outputs(path: Path) -> None:
     figure["data"]["image/png"] = base64.b64encode(buffer.getvalue()).decode()
     table = cells[9]["outputs"][0]["data"]
     html = "".join(table["text/html"])
-    table["text/html"] = re.sub(r"<style.*?</style>", "", html, flags=re.S).replace('border="1"', 'border="0"')
+    table["text/html"] = re.sub(r"<style.*?</style>", "", html, flags=re.S).replace(
+        'border="1"', 'border="0"'
+    )
     text(10)["text"] = "0.123\n"
     text(11)["text"] = "1.0\n"
     path.write_text(json.dumps(notebook, indent=1), encoding="utf-8")
@@ -99,7 +105,9 @@ def test_update_writes_outputs_and_data_hashes(project: dict[str, Any]) -> None:
     assert update.exit_code == 0, update.output
     assert all(nb["updated"] for nb in update.report["notebooks"])
     saved = json.loads((project["clean"] / "clean.ipynb").read_text())
-    assert saved["metadata"]["nb2pipe"]["data_files"] == {"data.csv": _sha(project["clean"] / "data.csv")}
+    assert saved["metadata"]["nb2pipe"]["data_files"] == {
+        "data.csv": _sha(project["clean"] / "data.csv")
+    }
     counts = [cell["execution_count"] for cell in saved["cells"]]
     assert counts == list(range(1, len(CLEAN_CELLS) + 1))
     assert saved["cells"][12]["outputs"][0]["ename"] == "ZeroDivisionError"
@@ -110,10 +118,15 @@ def test_update_writes_outputs_and_data_hashes(project: dict[str, Any]) -> None:
     ]
     # the data file is recorded at run time, by the kernel's audit hook, with the reading cell
     report = next(nb for nb in update.report["notebooks"] if nb["path"].endswith("clean.ipynb"))
-    assert report["data_files"] == [{
-        "path": "data.csv", "sha256": _sha(project["clean"] / "data.csv"), "saved_sha256": None,
-        "changed": False, "read_by_cell_index": 13,
-    }]
+    assert report["data_files"] == [
+        {
+            "path": "data.csv",
+            "sha256": _sha(project["clean"] / "data.csv"),
+            "saved_sha256": None,
+            "changed": False,
+            "read_by_cell_index": 13,
+        }
+    ]
 
 
 def test_clean_notebook_passes_through_volatile_outputs(project: dict[str, Any]) -> None:
@@ -127,14 +140,23 @@ def test_clean_notebook_passes_through_volatile_outputs(project: dict[str, Any])
     assert report["script"]["status"] == "equal"
     assert [h["kind"] for h in report["static_hazards"]] == ["unseeded-random"]
     assert set(report["normalizers"]) >= {
-        "memory addresses", "timestamps", "durations", "ANSI codes", "progress output", "temp paths",
-        "float tolerance", "HTML tables by value", "images by pixels",
+        "memory addresses",
+        "timestamps",
+        "durations",
+        "ANSI codes",
+        "progress output",
+        "temp paths",
+        "float tolerance",
+        "HTML tables by value",
+        "images by pixels",
     }
     assert notebook.read_bytes() == before  # never modified without --update
     assert "1 notebook: 1 reproduce" in outcome.output
 
 
-def test_edited_value_still_fails_after_normalization(project: dict[str, Any], tmp_path: Path) -> None:
+def test_edited_value_still_fails_after_normalization(
+    project: dict[str, Any], tmp_path: Path
+) -> None:
     notebook = json.loads((project["clean"] / "clean.ipynb").read_text())
     output = next(o for o in notebook["cells"][13]["outputs"])
     output["text"] = "4 rows\n"
