@@ -104,8 +104,17 @@ def _save_output(directory, name, value):
             else:
                 value.to_parquet(base + ".parquet")
             entry.update(file=name + ".parquet", format="parquet")
+            # parquet must give the value back exactly (column names, index, dtypes)
+            import pandas.testing
+
+            loaded = _load_output(directory, name, entry)
+            if kind.__name__ == "Series":
+                pandas.testing.assert_series_equal(loaded, value, check_exact=True)
+            else:
+                pandas.testing.assert_frame_equal(loaded, value, check_exact=True)
             return entry, None
-        except Exception:  # no parquet engine, or a frame parquet cannot hold
+        except Exception:  # no parquet engine, or a value parquet does not hold exactly
+            entry.pop("series_name", None)
             if os.path.exists(base + ".parquet"):
                 os.remove(base + ".parquet")
         with open(base + ".pkl", "wb") as file:

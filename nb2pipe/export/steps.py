@@ -16,6 +16,8 @@ as a nested function (a closure over the step's variables, planned again with
 from __future__ import annotations
 
 import ast
+import builtins
+import keyword
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -248,7 +250,10 @@ class _StepPlanner:
                     first_use.setdefault((source, value), index)
         self._refuse_unsaveable(outputs, first_use)
         kept_reads = self._kept_function_params()
-        taken = set(self.plan.notebook_names) | set(vars(self.plan.names).values()) | set(RUNTIME_NAMES)
+        taken = (
+            set(self.plan.notebook_names) | set(vars(self.plan.names).values())
+            | set(RUNTIME_NAMES) | set(dir(builtins)) | set(keyword.softkwlist)
+        )
         self._refuse_runtime_clashes()
         folder = self.path.parent if self.path is not None else None
         steps = []

@@ -1,0 +1,168 @@
+"""The run-record runtime that pipeline scripts carry, tested in-process."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from nb2pipe.export import runtime_runs
+from nb2pipe.export.runtime_runs import RunRecorder, _load_output, _save_output, record_metrics
+
+
+class Opaque:
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Opaque) and other.value == self.value
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt", "warns"),
+    [
+        (pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}, index=[5, 7]), "parquet", False),
+        (pd.Series([1.5, 2.5], name="target", index=[3, 4]), "parquet", False),
+        (pd.Series([1, 2]), "parquet", False),  # unnamed series keep name None
+        (pd.DataFrame({"mixed": [1, "x"]}), "pickle", False),  # parquet cannot hold mixed columns
+        (np.arange(6).reshape(2, 3), "npy", False),
+        (np.array([{"a": 1}], dtype=object), "pickle", False),
+        (["a", 1, 2.5, None, {"k": [True]}], "json", False),
+        ((1, 2), "pickle", True),  # a tuple would come back as a list from JSON
+        (Opaque(3), "pickle", True),
+    ],
+    ids=["frame", "series", "unnamed-series", "mixed-column", "array", "object-array", "json",
+         "tuple", "object"],
+)
+def test_outputs_round_trip_by_type(tmp_path: Path, value: object, fmt: str, warns: bool) -> None:
+    entry, warning = _save_output(str(tmp_path), "value", value)
+    assert entry["format"] == fmt
+    assert (warning is not None) == warns
+    loaded = _load_output(str(tmp_path), "value", json.loads(json.dumps(entry)))
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        if isinstance(value, pd.DataFrame):
+            pd.testing.assert_frame_equal(loaded, value)
+        else:
+            pd.testing.assert_series_equal(loaded, value)
+    elif isinstance(value, np.ndarray):
+        assert loaded.dtype == value.dtype and (loaded == value).all()
+    else:
+        assert type(loaded) is type(value) and loaded == value
+
+
+def test_estimators_are_saved_with_joblib(tmp_path: Path) -> None:
+    model = LogisticRegression(C=0.3).fit([[0.0], [1.0]], [0, 1])
+    entry, warning = _save_output(str(tmp_path), "model", model)
+    assert (entry["format"], entry["model"], warning) == ("joblib", True, None)
+    loaded = _load_output(str(tmp_path), "model", entry)
+    assert loaded.get_params() == model.get_params() and (loaded.coef_ == model.coef_).all()
+
+
+def _params(**values: object) -> argparse.Namespace:
+    defaults = {"config": None, "dump_config": False, "step": None, "outputs_dir": "outputs",
+                "runs_dir": "runs", "tracking_uri": None, "metrics_file": None}
+    return argparse.Namespace(**{**defaults, **values})
+
+
+def test_a_run_records_params_metrics_data_and_outputs(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    (tmp_path / "data.csv").write_text("a\n1\n")
+    (tmp_path / "config.yaml").write_text("limit: 2\n")
+    params = _params(limit=2, path=pathlib.Path("data.csv"), config=tmp_path / "config.yaml",
+                     metrics_file="metrics/m.json")
+
+    def load(params: argparse.Namespace) -> list[str]:
+        open("config.yaml").close()  # the --config file is not data
+        Path("scratch.txt").write_text("written")  # files the run writes are not data
+        open("scratch.txt").close()
+        return open(params.path).read().split()
+
+    def score(params: argparse.Namespace, rows: list[str]) -> None:
+        record_metrics(n=len(rows), label="text", flag=True, ratio=np.float64(0.5))
+
+    with RunRecorder(params, "pipe.py", "pipe.ipynb") as run:
+        rows = run.step("load", load, params, outputs=("rows",))
+        run.step("score", score, params, rows)
+    record = json.loads((tmp_path / "runs" / run.run_id / "run.json").read_text())
+    assert record["status"] == "finished" and record["error"] is None
+    assert record["params"] == {"limit": 2, "path": "data.csv"}
+    assert record["metrics"] == {"n": 2.0, "ratio": 0.5}  # numbers only, not bool or str
+    assert list(record["data"]) == ["data.csv"]
+    assert record["outputs"]["load"]["rows"]["format"] == "json"
+    assert [step["name"] for step in record["steps"]] == ["load", "score"]
+    assert json.loads((tmp_path / "metrics" / "m.json").read_text()) == {"n": 2.0, "ratio": 0.5}
+    assert record["python"] and "numpy" in record["packages"]
+
+
+def test_a_single_step_loads_its_inputs_and_records_them(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    def make(params: argparse.Namespace) -> pd.DataFrame:
+        return pd.DataFrame({"x": [1, 2, 3]})
+
+    def total(params: argparse.Namespace, frame: pd.DataFrame) -> int:
+        return int(frame["x"].sum())
+
+    with RunRecorder(_params(), "pipe.py") as run:
+        frame = run.step("make", make, _params(), outputs=("frame",))
+        run.step("total", total, _params(), frame, outputs=("value",))
+    with RunRecorder(_params(step="total"), "pipe.py") as single:
+        frame = single.step("make", make, _params(), outputs=("frame",))
+        assert repr(frame) == "<output 'frame' of step 'make', saved on disk>"
+        assert single.step("total", total, _params(), frame, outputs=("value",)) == 6
+    record = json.loads(Path(single.run_dir, "run.json").read_text())
+    assert record["step"] == "total"
+    assert list(record["inputs"]) == ["outputs/make/frame.parquet"]  # seen though pyarrow read it
+    assert record["data"] == {}
+
+
+def test_a_failed_run_is_recorded_with_its_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    def broken(params: argparse.Namespace) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    with pytest.raises(ZeroDivisionError):
+        with RunRecorder(_params(), "pipe.py") as run:
+            run.step("broken", broken, _params())
+    record = json.loads(Path(run.run_dir, "run.json").read_text())
+    assert (record["status"], record["error"]) == ("failed", "ZeroDivisionError: division by zero")
+    assert "raise ZeroDivisionError" in record["traceback"]
+
+
+def test_a_single_step_without_saved_inputs_says_what_to_run(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match="step 'use' needs 'x' from step 'make'.*run step 'make'"):
+        with RunRecorder(_params(step="use"), "pipe.py") as run:
+            x = run.step("make", lambda params: 1, _params(), outputs=("x",))
+            run.step("use", lambda params, x: x, _params(), x)
+    record = json.loads(Path(run.run_dir, "run.json").read_text())
+    assert record["status"] == "failed" and "needs 'x'" in record["error"]
+
+
+def test_queued_dvc_experiments_record_into_the_project(tmp_path: Path, monkeypatch) -> None:
+    """`dvc queue start` runs in a temporary copy of the project that it deletes afterwards."""
+    project = tmp_path / "project"
+    (project / ".dvc").mkdir(parents=True)
+    workspace = project / ".dvc" / "tmp" / "exps" / "tmp123"
+    (workspace / ".dvc").mkdir(parents=True)
+    (workspace / "sub").mkdir()
+    monkeypatch.chdir(workspace / "sub")
+    monkeypatch.setenv("DVC_ROOT", str(project))
+    monkeypatch.setenv("DVC_EXP_NAME", "fuzzy-cat")
+    with RunRecorder(_params(), "pipe.py") as run:
+        pass
+    assert Path(run.run_dir).parent == project / "sub" / "runs"
+    record = json.loads(Path(run.run_dir, "run.json").read_text())
+    assert record["dvc"]["experiment"] == "fuzzy-cat"
+
+
+def test_the_audit_hook_is_installed_once() -> None:
+    assert getattr(runtime_runs._run_audit, "installed", False)
