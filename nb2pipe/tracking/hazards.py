@@ -156,10 +156,10 @@ def _read_hazards(run: CellRun, order: NotebookOrder) -> Iterator[Hazard]:
         )
     variables = {n: ks for n, ks in below.items() if ":" not in n}
     if variables:
-        writers = [k for ks in variables.values() for k in ks]
+        setters = [k for ks in variables.values() for k in ks]
         yield make_hazard(
             HazardKind.OUT_OF_ORDER, order, key, variables,
-            f"{order.label(key)} read {_names(variables)}, last set by {_cells(order, writers)} "
+            f"{order.label(key)} read {_names(variables)}, last set by {_cells(order, setters)} "
             "placed below it",
             "move that cell above this one, or re-run the cells in notebook order "
             "(%track report lists them)",

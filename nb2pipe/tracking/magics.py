@@ -85,7 +85,7 @@ class TrackMagics(Magics):
             print(f"%track: --json goes with report\n{_USAGE}")
             return
         recorder = self.recorder
-        if command == "on" or notebook is not None and command == "on":
+        if command == "on":
             recorder.start(notebook)
             print(self._started_message())
         elif command == "off":

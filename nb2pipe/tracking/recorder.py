@@ -23,7 +23,7 @@ import os
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,7 +33,6 @@ from nb2pipe.tracking.hazards import execution_hazards, format_warning, make_haz
 from nb2pipe.tracking.log import (
     HISTORY_DIR,
     ExecutionEvent,
-    FileAccess,
     HistoryLog,
     SessionHeader,
     history_path,
@@ -41,14 +40,8 @@ from nb2pipe.tracking.log import (
 from nb2pipe.tracking.order import NotebookFile, NotebookOrder, source_hash
 from nb2pipe.tracking.report import StaticHazardCache, TrackReport, build_report
 from nb2pipe.tracking.rerun import plan_rerun, simulate_fresh_run
-from nb2pipe.tracking.runtime import (
-    FileAudit,
-    can_alias,
-    find_alias,
-    is_random_generator,
-    is_user_name,
-    object_stamp,
-)
+from nb2pipe.tracking.runtime import FileAudit, file_accesses, is_user_name
+from nb2pipe.tracking.snapshot import NamespaceSnapshot
 from nb2pipe.tracking.state import CellRun, TrackerState
 
 __all__ = ["ExecutionRecorder", "NotebookSource"]
@@ -81,11 +74,7 @@ class _Pending:
     clock: float
     symbols: CellSymbols | None = None
     effects: StaticEffects | None = None
-    ids: dict[str, int] = field(default_factory=dict)
-    stamps: dict[str, Any] = field(default_factory=dict)
-    generators: set[str] = field(default_factory=set)
-    namespace_ids: dict[str, int] | None = None
-    namespace_size: int = 0
+    snapshot: NamespaceSnapshot | None = None
     cost: float = 0.0  #: seconds the tracker itself spent on this execution so far
 
 
@@ -302,21 +291,7 @@ class ExecutionRecorder:
         symbols = gather_cell_symbols(tree)
         effects = static_effects(symbols, self.state.functions, self.imports)
         pending.symbols, pending.effects = symbols, effects
-        namespace = self.shell.user_ns
-        watched = effects.reads | effects.defines | effects.mutates | effects.deletes
-        pending.ids = {name: id(namespace[name]) if name in namespace else _MISSING for name in watched}
-        pending.stamps = {name: object_stamp(namespace[name]) for name in effects.reads if name in namespace}
-        for call in symbols.calls:
-            head, dot, _ = call.callee.partition(".")
-            if dot and head in namespace and is_random_generator(namespace[head]):
-                pending.generators.add(head)
-        opaque = effects.opaque or effects.reset or any(m.name in _OPAQUE_MAGICS for m in symbols.magics)
-        if opaque:
-            hidden = self._hidden_names()
-            pending.namespace_ids = {
-                name: id(value) for name, value in namespace.items() if is_user_name(name, hidden)
-            }
-        pending.namespace_size = len(namespace)
+        pending.snapshot = NamespaceSnapshot.take(self.shell.user_ns, symbols, effects, self._hidden_names())
         ignore = [str(self.notebook.path.parent / HISTORY_DIR)] if self.notebook else []
         self.audit.begin(ignore)
         pending.cost += time.perf_counter() - entered
@@ -375,10 +350,16 @@ class ExecutionRecorder:
             error=type(error).__name__ if error is not None else ("KeyboardInterrupt" if result is None else None),
             interrupted=interrupted,
             deleted_cells=pending.deleted_cells,
-            files=self._file_accesses(opened),
+            files=file_accesses(opened),
         )
-        if pending.symbols is not None and pending.effects is not None:
-            base = self._with_effects(base, pending, error is None and not interrupted)
+        if pending.symbols is not None and pending.effects is not None and pending.snapshot is not None:
+            succeeded = error is None and not interrupted
+            observed = pending.snapshot.observe(
+                self.shell.user_ns, pending.effects, succeeded, self._hidden_names(),
+                self.state.names,
+                count,
+            )
+            base = observed.apply_to(base, pending.effects, pending.symbols, succeeded)
         self.deleted_reported += len(pending.deleted_cells)
         run = self.state.apply(base)
         if pending.symbols is not None:
@@ -394,109 +375,6 @@ class ExecutionRecorder:
                 self.log.close()
                 self.log = None
         return run
-
-    def _with_effects(self, event: ExecutionEvent, pending: _Pending, succeeded: bool) -> ExecutionEvent:
-        effects, symbols = pending.effects, pending.symbols
-        assert effects is not None and symbols is not None
-        namespace = self.shell.user_ns
-        hidden = self._hidden_names()
-        before = pending.ids
-
-        def now(name: str) -> int:
-            return id(namespace[name]) if name in namespace else _MISSING
-
-        defines = set()
-        for name in effects.defines:
-            after = now(name)
-            if after != _MISSING and (succeeded or after != before.get(name, _MISSING)):
-                defines.add(name)
-        deletes = {n for n in effects.deletes if before.get(n, _MISSING) != _MISSING and now(n) == _MISSING}
-        # in place: the same object before and after (``x += 1`` on an int rebinds instead)
-        mutates = {
-            n for n in effects.mutates & effects.reads
-            if before.get(n, _MISSING) != _MISSING and now(n) == before[n]
-        }
-        for name, stamp in pending.stamps.items():
-            if stamp is not None and now(name) == before.get(name) and object_stamp(namespace[name]) != stamp:
-                mutates.add(name)
-        generators = {n for n in pending.generators if now(n) == before.get(n)}
-        mutates -= generators
-        reads = set(effects.reads) | mutates | generators
-        opaque = bool(pending.namespace_ids is not None)
-        if pending.namespace_ids is not None or self._unexpected_size(pending, defines, deletes, event):
-            changed, removed = self._namespace_changes(pending, hidden)
-            defines |= changed
-            deletes |= removed
-        aliases = {}
-        for name in defines - mutates - generators:
-            value = namespace.get(name)
-            if name in namespace and can_alias(value):
-                candidates = [(r, namespace[r]) for r in sorted(reads) if r != name and r in namespace]
-                target = find_alias(value, candidates) if candidates else None
-                if target is not None:
-                    aliases[name] = target
-            value = None
-        reset = effects.reset and succeeded and not any(
-            n in namespace for n in self.state.names if ":" not in n
-        )
-        return replace(
-            event,
-            defines=frozenset(n for n in defines if is_user_name(n, hidden)),
-            reads=frozenset(n for n in reads if is_user_name(n, hidden)),
-            mutates=frozenset(mutates),
-            deletes=frozenset(deletes),
-            rebinds=effects.rebinds,
-            loop_targets=symbols.loop_targets,
-            generators=frozenset(generators),
-            aliases=aliases,
-            seeds=effects.seeds,
-            draws=effects.draws,
-            functions=symbols.functions if succeeded else (),
-            imports=effects.imports,
-            reset=reset,
-            opaque=opaque or effects.opaque,
-        )
-
-    def _unexpected_size(
-        self, pending: _Pending, defines: set[str], deletes: set[str], event: ExecutionEvent
-    ) -> bool:
-        """Whether the namespace grew or shrank beyond what the cell's tree explains."""
-        namespace = self.shell.user_ns
-        added = sum(1 for n in defines if pending.ids.get(n, _MISSING) == _MISSING)
-        if event.execution_count is not None and f"_{event.execution_count}" in namespace:
-            added += 1
-        return len(namespace) != pending.namespace_size + added - len(deletes)
-
-    def _namespace_changes(self, pending: _Pending, hidden: Any) -> tuple[set[str], set[str]]:
-        """Names bound or removed by means no tree shows (``exec``, ``globals()[...]``, ``%run``)."""
-        namespace = self.shell.user_ns
-        known = pending.namespace_ids
-        if known is None:
-            known = {n: -1 for n in self.state.names if ":" not in n}
-        changed = set()
-        for name, value in namespace.items():
-            if is_user_name(name, hidden) and known.get(name, _MISSING) not in (id(value), -1):
-                changed.add(name)
-        removed = {n for n in known if n not in namespace}
-        return changed, removed
-
-    def _file_accesses(self, opened: list[tuple[str, str]]) -> tuple[FileAccess, ...]:
-        ops: dict[str, str] = {}
-        for path, op in opened:
-            current = ops.get(path)
-            if current is None or (current == "read" and op != "read"):
-                ops[path] = op
-            elif current != op and op != "read":
-                ops[path] = "update" if "append" not in (current, op) else "append"
-        accesses = []
-        for path, op in ops.items():
-            try:
-                info = os.stat(path)
-                stamp: tuple[int, int] | None = (info.st_mtime_ns, info.st_size)
-            except OSError:
-                stamp = None
-            accesses.append(FileAccess(path, op, stamp))
-        return tuple(accesses)
 
     # -- the order, the report and the inline warnings --------------------------------------
     def order(self, force: bool = False) -> NotebookOrder:

@@ -17,8 +17,11 @@ import threading
 import types
 from typing import Any, Iterable, Iterator
 
+from nb2pipe.tracking.log import FileAccess
+
 __all__ = [
     "FileAudit",
+    "file_accesses",
     "can_alias",
     "find_alias",
     "is_random_generator",
@@ -238,6 +241,26 @@ class FileAudit:
         if path.startswith(self.ignore) or "__pycache__" in path:
             return
         self.opened.append((path, op))
+
+
+def file_accesses(opened: list[tuple[str, str]]) -> tuple[FileAccess, ...]:
+    """One access per file a cell opened (the strongest operation wins), stamped after the cell."""
+    ops: dict[str, str] = {}
+    for path, op in opened:
+        current = ops.get(path)
+        if current is None or (current == "read" and op != "read"):
+            ops[path] = op
+        elif current != op and op != "read":
+            ops[path] = "update" if "append" not in (current, op) else "append"
+    accesses = []
+    for path, op in ops.items():
+        try:
+            info = os.stat(path)
+            stamp: tuple[int, int] | None = (info.st_mtime_ns, info.st_size)
+        except OSError:
+            stamp = None
+        accesses.append(FileAccess(path, op, stamp))
+    return tuple(accesses)
 
 
 _AUDIT: FileAudit | None = None

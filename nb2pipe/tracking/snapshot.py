@@ -1,0 +1,181 @@
+"""What a cell did to the namespace: identities and stamps before it ran, compared after.
+
+The static effects of a cell (from IPython's tree) say what it *may* do; the snapshot says what
+it did: which names were really bound (an exception can stop a cell half way), whether ``+=``
+changed an object in place or rebound the name, which objects changed under a library call,
+which new names share an object with a name the cell read (aliases), and names bound by means
+no tree shows (``exec``, ``globals()[...]``, ``%run``). Only ``id()`` values and stamps are
+kept, never the objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Mapping
+
+from nb2pipe.analysis import CellSymbols
+from nb2pipe.tracking.effects import StaticEffects
+from nb2pipe.tracking.log import ExecutionEvent
+from nb2pipe.tracking.runtime import (
+    can_alias,
+    find_alias,
+    is_random_generator,
+    is_user_name,
+    object_stamp,
+)
+
+__all__ = ["NamespaceSnapshot", "ObservedEffects"]
+
+_MISSING = 0  #: ``id()`` of an unbound name (no object has id 0)
+#: Line magics that may bind names no syntax tree shows.
+_OPAQUE_MAGICS = frozenset({"run", "store", "load", "reset_selective", "macro", "autoreload"})
+
+
+@dataclass(frozen=True)
+class ObservedEffects:
+    """A cell's effects as the namespace showed them."""
+
+    defines: frozenset[str]
+    reads: frozenset[str]
+    mutates: frozenset[str]
+    deletes: frozenset[str]
+    generators: frozenset[str]
+    aliases: Mapping[str, str]
+    reset: bool
+    opaque: bool
+
+    def apply_to(self, event: ExecutionEvent, effects: StaticEffects, symbols: CellSymbols,
+                 succeeded: bool) -> ExecutionEvent:
+        return replace(
+            event,
+            defines=self.defines,
+            reads=self.reads,
+            mutates=self.mutates,
+            deletes=self.deletes,
+            rebinds=effects.rebinds,
+            loop_targets=symbols.loop_targets,
+            generators=self.generators,
+            aliases=dict(self.aliases),
+            seeds=effects.seeds,
+            draws=effects.draws,
+            functions=symbols.functions if succeeded else (),
+            imports=effects.imports,
+            reset=self.reset,
+            opaque=self.opaque,
+        )
+
+
+@dataclass
+class NamespaceSnapshot:
+    """Identities and stamps of the names a cell touches, taken right before it runs."""
+
+    ids: dict[str, int]
+    stamps: dict[str, Any]
+    generators: set[str]
+    #: every user name's identity, for cells that may bind names no tree shows
+    namespace_ids: dict[str, int] | None
+    namespace_size: int
+
+    @classmethod
+    def take(
+        cls, namespace: Mapping[str, Any], symbols: CellSymbols, effects: StaticEffects, hidden: Any
+    ) -> NamespaceSnapshot:
+        watched = effects.reads | effects.defines | effects.mutates | effects.deletes
+        ids = {name: id(namespace[name]) if name in namespace else _MISSING for name in watched}
+        stamps = {name: object_stamp(namespace[name]) for name in effects.reads if name in namespace}
+        generators = set()
+        for call in symbols.calls:
+            head, dot, _ = call.callee.partition(".")
+            if dot and head in namespace and is_random_generator(namespace[head]):
+                generators.add(head)
+        namespace_ids = None
+        if effects.opaque or effects.reset or any(m.name in _OPAQUE_MAGICS for m in symbols.magics):
+            namespace_ids = {
+                name: id(value) for name, value in namespace.items() if is_user_name(name, hidden)
+            }
+        return cls(ids, stamps, generators, namespace_ids, len(namespace))
+
+    def observe(
+        self,
+        namespace: Mapping[str, Any],
+        effects: StaticEffects,
+        succeeded: bool,
+        hidden: Any,
+        tracked: Mapping[str, object],
+        execution_count: int | None,
+    ) -> ObservedEffects:
+        """Compare the namespace after the cell with the snapshot; ``tracked``: names known.
+
+        Costs grow with the names the cell touches, not with the namespace, unless the
+        namespace changed in ways the cell's tree does not explain.
+        """
+        before = self.ids
+
+        def now(name: str) -> int:
+            return id(namespace[name]) if name in namespace else _MISSING
+
+        defines = set()
+        for name in effects.defines:
+            after = now(name)
+            if after != _MISSING and (succeeded or after != before.get(name, _MISSING)):
+                defines.add(name)
+        deletes = {n for n in effects.deletes if before.get(n, _MISSING) != _MISSING and now(n) == _MISSING}
+        # in place: the same object before and after (``x += 1`` on an int rebinds instead)
+        mutates = {
+            n for n in effects.mutates & effects.reads
+            if before.get(n, _MISSING) != _MISSING and now(n) == before[n]
+        }
+        for name, stamp in self.stamps.items():
+            if stamp is not None and now(name) == before.get(name) and object_stamp(namespace[name]) != stamp:
+                mutates.add(name)
+        generators = {n for n in self.generators if now(n) == before.get(n)}
+        mutates -= generators
+        reads = set(effects.reads) | mutates | generators
+        if self.namespace_ids is not None or self._unexpected_size(namespace, defines, deletes, execution_count):
+            known = [n for n in tracked if ":" not in n]
+            changed, removed = self._namespace_changes(namespace, hidden, known)
+            defines |= changed
+            deletes |= removed
+        aliases = {}
+        for name in sorted(defines - mutates - generators):
+            if name in namespace and can_alias(namespace[name]):
+                candidates = [(r, namespace[r]) for r in sorted(reads) if r != name and r in namespace]
+                target = find_alias(namespace[name], candidates) if candidates else None
+                if target is not None:
+                    aliases[name] = target
+        reset = effects.reset and succeeded and not any(
+            n in namespace for n in tracked if ":" not in n
+        )
+        return ObservedEffects(
+            defines=frozenset(n for n in defines if is_user_name(n, hidden)),
+            reads=frozenset(n for n in reads if is_user_name(n, hidden)),
+            mutates=frozenset(mutates),
+            deletes=frozenset(deletes),
+            generators=frozenset(generators),
+            aliases=aliases,
+            reset=reset,
+            opaque=self.namespace_ids is not None or effects.opaque,
+        )
+
+    def _unexpected_size(
+        self, namespace: Mapping[str, Any], defines: set[str], deletes: set[str], count: int | None
+    ) -> bool:
+        """Whether the namespace grew or shrank beyond what the cell's tree explains."""
+        added = sum(1 for n in defines if self.ids.get(n, _MISSING) == _MISSING)
+        if count is not None and f"_{count}" in namespace:
+            added += 1  # the output cache entry IPython adds
+        return len(namespace) != self.namespace_size + added - len(deletes)
+
+    def _namespace_changes(
+        self, namespace: Mapping[str, Any], hidden: Any, known: list[str]
+    ) -> tuple[set[str], set[str]]:
+        """Names bound or removed by means no tree shows."""
+        previous = self.namespace_ids
+        if previous is None:
+            previous = {n: -1 for n in known}  # -1: bound before, identity not recorded
+        changed = set()
+        for name, value in namespace.items():
+            if is_user_name(name, hidden) and previous.get(name, _MISSING) not in (id(value), -1):
+                changed.add(name)
+        removed = {n for n in previous if n not in namespace}
+        return changed, removed
