@@ -24,10 +24,10 @@ from nb2pipe.errors import Nb2PipeError
 from nb2pipe.export.parameters import Parameter
 from nb2pipe.model import Cell, Notebook, load_notebook
 from nb2pipe.verify.errors import VerificationFailed, VerifyUsageError
-from nb2pipe.verify.file_access import data_files_read, sha256_of
 from nb2pipe.verify.judge import judge_run, pair_code_cells
 from nb2pipe.verify.options import VerifyOptions
 from nb2pipe.verify.parameters import BoundParameters, bind_parameters, notebook_parameters
+from nb2pipe.verify.probe import data_files_read, sha256_of
 from nb2pipe.verify.report import (
     DataFile,
     NotebookReport,
@@ -249,6 +249,7 @@ def _verify_prepared(
             kernel_name=item.kernel_name,
             parameters=item.parameters.values,
             timeout=options.cell_timeout,
+            metric_names=_metric_names(item.analysis),
             on_cell_executed=lambda: progress.cell_executed(item.path),
         )
     except BaseException:
@@ -275,7 +276,11 @@ def _verify_prepared(
                 ScriptStatus.SKIPPED, "the notebook run failed: nothing to compare"
             )
         else:
-            script, script_mismatches = script_check.finish(judgement.fresh_cells, options.rtol)
+            script, script_mismatches = script_check.finish(
+                judgement.fresh_cells,
+                options.rtol,
+                _notebook_metrics(item, run, judgement.fresh_cells),
+            )
             mismatches += script_mismatches
             notes += script_check.notes
     elif options.script:
@@ -335,6 +340,37 @@ def _data_files(item: _Prepared, run: NotebookRun, parameterized: bool) -> tuple
             path = Path(key) if Path(key).is_absolute() else folder / key
             files[key] = DataFile(key, sha256_of(path), saved, None)
     return tuple(files[key] for key in sorted(files))
+
+
+def _metric_names(analysis: NotebookAnalysis | None) -> frozenset[str]:
+    """Names the ``metrics`` cells assign (the script records them in its run record)."""
+    if analysis is None:
+        return frozenset()
+    return frozenset(
+        name
+        for parsed in analysis.cells
+        if parsed.cell.role.metrics
+        for name in parsed.symbols.defines
+    )
+
+
+def _notebook_metrics(
+    item: _Prepared, run: NotebookRun, fresh_cells: dict[int, Cell]
+) -> dict[str, tuple[float, Cell]]:
+    """Each metric's value in the fresh run right after the ``metrics`` cell that sets it."""
+    out: dict[str, tuple[float, Cell]] = {}
+    if item.analysis is None:
+        return out
+    for parsed in item.analysis.cells:
+        fresh = fresh_cells.get(parsed.cell.index)
+        if not parsed.cell.role.metrics or fresh is None:
+            continue
+        ordinal = run.ordinal_of(fresh.index)
+        for name in parsed.symbols.defines:
+            value = run.probe.metric_at(name, ordinal) if ordinal is not None else None
+            if value is not None:
+                out[name] = (value, parsed.cell)
+    return out
 
 
 def _relative(path: Path, folder: Path) -> str:

@@ -1,13 +1,15 @@
-"""Record which files a fresh kernel run reads and writes, seen at run time by an audit hook.
+"""What a fresh kernel run shows beyond its outputs: the files it opens, the metrics it sets.
 
-The hook is installed by one ``IPKernelApp.exec_lines`` entry, so no cell is added to the
-notebook and no name lands in the user's namespace. It sees every ``open`` audit event
+A probe is installed by one ``IPKernelApp.exec_lines`` entry, so no cell is added to the
+notebook and no name lands in the user's namespace. Its audit hook sees every ``open`` event
 (``open()``, ``io.open_code``, ``os.open``, ``pathlib``, and the libraries built on them, such
-as ``pandas.read_csv``), keeps the first read and first write of each path with the execution
-count of the cell that did it, and appends one line per new entry to a log file, flushed at
-once, so a kernel that dies loses nothing. Files under the Python installation and
-site-packages, temp dirs, hidden folders and pseudo file systems are left out at the source;
-files under the notebook's own folder are always kept (tests and CI often live under /tmp).
+as ``pandas.read_csv``) and keeps the first read and first write of each path with the cell
+that did it. Files under the Python installation and site-packages, temp dirs, hidden folders
+and pseudo file systems are left out at the source; files under the notebook's own folder are
+always kept (tests and CI often live under /tmp). After each cell, a ``post_run_cell``
+callback notes the numeric values of the names ``metrics`` cells assign, for comparison with
+the exported script's run record. Every entry is one line appended to a log file, flushed at
+once, so a kernel that dies loses nothing.
 """
 
 from __future__ import annotations
@@ -22,24 +24,49 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["FileAccess", "data_files_read", "hook_exec_line", "read_access_log", "sha256_of"]
+__all__ = [
+    "FileAccess",
+    "MetricValue",
+    "ProbeLog",
+    "data_files_read",
+    "probe_exec_line",
+    "read_probe_log",
+    "sha256_of",
+]
 
 # Runs inside the kernel. It must never raise into user code and must be cheap for the
 # thousands of opens an import of scikit-learn makes: one string test decides most events.
 _HOOK_SOURCE = """
-def _install(log_path, inside, excluded):
-    import os, sys
+def _install(log_path, inside, excluded, metric_names):
+    import math, numbers, os, sys
     log = open(log_path, "a", buffering=1, encoding="utf-8")
     seen = set()
     cells = [0]  # ordinal of the running cell: 1 for the first cell the notebook runs
+    metrics = {}
 
     def count_cell(info=None):
         if getattr(info, "store_history", True):
             cells[0] += 1
 
+    def note_metrics(result=None):
+        try:
+            for name in metric_names:
+                value = shell.user_ns.get(name)
+                if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                    continue
+                value = float(value)
+                if math.isfinite(value) and metrics.get(name) != value:
+                    metrics[name] = value
+                    log.write("m\\t" + str(cells[0]) + "\\t" + name + "\\t" + repr(value) + "\\n")
+        except Exception:
+            pass
+
     try:
         from IPython import get_ipython
-        get_ipython().events.register("pre_run_cell", count_cell)
+        shell = get_ipython()
+        shell.events.register("pre_run_cell", count_cell)
+        if metric_names:
+            shell.events.register("post_run_cell", note_metrics)
     except Exception:
         pass
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
@@ -77,6 +104,31 @@ def _install(log_path, inside, excluded):
 
 
 @dataclass(frozen=True)
+class MetricValue:
+    """A number a metrics name held after a cell ran (logged when it changed)."""
+
+    name: str
+    value: float
+    ordinal: int  #: the cell after which it held this value (see :attr:`FileAccess.ordinal`)
+
+
+@dataclass(frozen=True)
+class ProbeLog:
+    """Everything the probe logged during one run."""
+
+    accesses: tuple[FileAccess, ...] = ()
+    metrics: tuple[MetricValue, ...] = ()
+
+    def metric_at(self, name: str, ordinal: int) -> float | None:
+        """The value of ``name`` right after the ``ordinal``-th cell ran."""
+        value = None
+        for entry in self.metrics:
+            if entry.name == name and entry.ordinal <= ordinal:
+                value = entry.value
+        return value
+
+
+@dataclass(frozen=True)
 class FileAccess:
     """A file opened during the run: the first read or write of it."""
 
@@ -99,30 +151,39 @@ def _excluded_prefixes() -> tuple[str, ...]:
     return tuple(sorted(os.path.join(os.path.abspath(p), "") for p in prefixes if p))
 
 
-def hook_exec_line(log_path: Path, notebook_dir: Path) -> str:
-    """The one line of Python, for ``--IPKernelApp.exec_lines``, that installs the hook."""
+def probe_exec_line(log_path: Path, notebook_dir: Path, metric_names: Iterable[str] = ()) -> str:
+    """The one line of Python, for ``--IPKernelApp.exec_lines``, that installs the probe."""
     call = (
         f"{_HOOK_SOURCE}\n_install({str(log_path)!r}, {str(notebook_dir.resolve())!r}, "
-        f"{_excluded_prefixes()!r})\n"
+        f"{_excluded_prefixes()!r}, {tuple(sorted(metric_names))!r})\n"
     )
     encoded = base64.b64encode(call.encode()).decode()
     # the namespace is a fresh dict: nothing is left in the user's globals
     return f"exec(__import__('base64').b64decode('{encoded}').decode(), {{}})"
 
 
-def read_access_log(log_path: Path) -> tuple[FileAccess, ...]:
-    """The accesses the hook logged, in the order they happened."""
+def read_probe_log(log_path: Path) -> ProbeLog:
+    """The file accesses and metric values the probe logged, in the order they happened."""
     try:
         text = log_path.read_text(encoding="utf-8")
     except OSError:
-        return ()
+        return ProbeLog()
     accesses = []
+    metrics = []
     for line in text.splitlines():
         kind, _, rest = line.partition("\t")
-        count, _, path = rest.partition("\t")
-        if kind in ("r", "w") and count.isdigit() and path:
-            accesses.append(FileAccess(Path(path), kind == "w", int(count)))
-    return tuple(accesses)
+        count, _, rest = rest.partition("\t")
+        if not count.isdigit() or not rest:
+            continue
+        if kind in ("r", "w"):
+            accesses.append(FileAccess(Path(rest), kind == "w", int(count)))
+        elif kind == "m":
+            name, _, value = rest.partition("\t")
+            try:
+                metrics.append(MetricValue(name, float(value), int(count)))
+            except ValueError:
+                continue
+    return ProbeLog(tuple(accesses), tuple(metrics))
 
 
 def data_files_read(accesses: Iterable[FileAccess]) -> dict[Path, int]:

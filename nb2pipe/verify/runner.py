@@ -16,11 +16,11 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from nb2pipe.errors import Nb2PipeError
 from nb2pipe.model import Notebook, notebook_from_json
-from nb2pipe.verify.file_access import FileAccess, hook_exec_line, read_access_log
+from nb2pipe.verify.probe import FileAccess, ProbeLog, probe_exec_line, read_probe_log
 from nb2pipe.verify.report import Reason
 
 __all__ = [
@@ -61,10 +61,22 @@ class NotebookRun:
     #: positions (in the executed notebook) of the code cells run, in the order they ran
     executed: tuple[int, ...]
     failure: RunFailure | None
-    accesses: tuple[FileAccess, ...]
+    #: files opened and metric values set, as the kernel probe logged them
+    probe: ProbeLog
     kernel_name: str
     duration: float
     notes: tuple[str, ...] = ()
+
+    @property
+    def accesses(self) -> tuple[FileAccess, ...]:
+        return self.probe.accesses
+
+    def ordinal_of(self, cell_index: int) -> int | None:
+        """Which cell in run order (1-based) the executed notebook's cell ``cell_index`` was."""
+        try:
+            return self.executed.index(cell_index) + 1
+        except ValueError:
+            return None
 
     def cell_at(self, ordinal: int) -> int | None:
         """Position in the executed notebook of the ``ordinal``-th cell run (1-based)."""
@@ -142,12 +154,13 @@ def run_notebook(
     kernel_name: str,
     parameters: Mapping[str, Any] | None = None,
     timeout: int | None = None,
+    metric_names: Iterable[str] = (),
     on_cell_executed: Callable[[], None] | None = None,
 ) -> NotebookRun:
     """Run the notebook at ``path`` top to bottom in a fresh kernel, in the notebook's folder.
 
     papermill writes the executed notebook into a temporary directory; the user's notebook is
-    never written. File accesses of the kernel are recorded (see :mod:`.file_access`).
+    never written. File accesses of the kernel are recorded (see :mod:`.probe`).
     """
     import papermill  # type: ignore[import-untyped,unused-ignore]
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -172,8 +185,8 @@ def run_notebook(
     failure: RunFailure | None = None
     with tempfile.TemporaryDirectory(prefix="nb2pipe-verify-") as scratch:
         work = Path(scratch)
-        access_log, kernel_log = work / "access.log", work / "kernel.log"
-        access_log.touch()
+        probe_log, kernel_log = work / "probe.log", work / "kernel.log"
+        probe_log.touch()
         folder = path.resolve().parent
         try:
             papermill.execute_notebook(
@@ -190,7 +203,9 @@ def run_notebook(
                 # file-access hook, progress hooks, and no graceful-shutdown wait
                 km=_kernel_manager(kernel_name, kernel_log),
                 resources={"metadata": {"path": str(folder)}},
-                extra_arguments=[f"--IPKernelApp.exec_lines={hook_exec_line(access_log, folder)}"],
+                extra_arguments=[
+                    f"--IPKernelApp.exec_lines={probe_exec_line(probe_log, folder, metric_names)}"
+                ],
                 on_cell_start=on_start,
                 on_cell_execute=on_execute,
                 on_cell_executed=on_executed,
@@ -227,7 +242,7 @@ def run_notebook(
                 cell,
                 f"papermill could not run the notebook: {type(exc).__name__}: {exc}",
             )
-        accesses = read_access_log(access_log)
+        probe = read_probe_log(probe_log)
 
     ordered = [cells[i] for i in sorted(cells) if not _is_papermill_marker(cells[i])]
     fresh = notebook_from_json(
@@ -246,7 +261,7 @@ def run_notebook(
         cells_json=tuple(ordered),
         executed=tuple(executed),
         failure=failure,
-        accesses=accesses,
+        probe=probe,
         kernel_name=kernel_name,
         duration=time.monotonic() - start,
     )

@@ -11,10 +11,11 @@ expected from it, and the lines of ``ignore-output`` cells may hold anything.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from nb2pipe.analysis import Magic, MagicKind, NotebookAnalysis
 from nb2pipe.errors import Nb2PipeError, UnsupportedMagicError
@@ -23,7 +24,7 @@ from nb2pipe.model import Cell, Notebook
 from nb2pipe.verify.normalize import normalize_text, strip_timing_lines
 from nb2pipe.verify.report import Mismatch, Reason, ScriptCheck, ScriptStatus
 from nb2pipe.verify.runner import ScriptJob, ScriptRun, copy_folder, kernel_python, start_script
-from nb2pipe.verify.text import compare_text, unified_diff
+from nb2pipe.verify.text import compare_text, numbers_close, unified_diff
 
 __all__ = ["ScriptCheckJob", "start_script_check"]
 
@@ -57,19 +58,67 @@ class ScriptCheckJob:
         self.scratch.cleanup()
 
     def finish(
-        self, fresh_cells: dict[int, Cell], rtol: float
+        self,
+        fresh_cells: dict[int, Cell],
+        rtol: float,
+        metrics: Mapping[str, tuple[float, Cell]] | None = None,
     ) -> tuple[ScriptCheck, list[Mismatch]]:
-        """Wait for the script and compare its stdout with ``fresh_cells`` (saved index ->
-        fresh cell) of a notebook run that finished cleanly."""
+        """Wait for the script and compare it with a notebook run that finished cleanly.
+
+        ``fresh_cells`` maps saved cell indices to the executed cells; ``metrics`` holds the
+        value each metrics name had in the notebook run right after its ``metrics`` cell.
+        """
         try:
             if self.export_error is not None:
                 mismatch = Mismatch(Reason.SCRIPT_FAILED, None, None, self.export_error)
                 return ScriptCheck(ScriptStatus.FAILED, self.export_error), [mismatch]
             assert self.job is not None and self.copy is not None
             run = self.job.wait()
-            return self._judge(run, fresh_cells, rtol)
+            check, mismatches = self._judge(run, fresh_cells, rtol)
+            if check.status is ScriptStatus.FAILED:
+                return check, mismatches
+            metric_mismatches, compared = self._compare_metrics(metrics or {}, rtol)
+            if compared:
+                self.notes.append(f"{compared} metric(s) of the script's run record compared")
+            if metric_mismatches and check.status is ScriptStatus.EQUAL:
+                check = ScriptCheck(
+                    ScriptStatus.DIFFERS, metric_mismatches[0].message, check.duration
+                )
+            return check, mismatches + metric_mismatches
         finally:
             self.scratch.cleanup()
+
+    def _compare_metrics(
+        self, notebook: Mapping[str, tuple[float, Cell]], rtol: float
+    ) -> tuple[list[Mismatch], int]:
+        """Compare the metrics of the script's run record (``runs/<id>/run.json``) with the
+        notebook's, within ``rtol``."""
+        assert self.copy is not None
+        records = sorted(self.copy.glob("runs/*/run.json"), key=lambda p: p.stat().st_mtime)
+        if not records or not notebook:
+            return [], 0
+        try:
+            recorded = json.loads(records[-1].read_text(encoding="utf-8")).get("metrics") or {}
+        except (OSError, ValueError, AttributeError):
+            return [], 0
+        mismatches = []
+        compared = 0
+        for name, value in sorted(recorded.items()):
+            if name not in notebook or not isinstance(value, (int, float)):
+                continue
+            compared += 1
+            expected, cell = notebook[name]
+            if not numbers_close(repr(float(expected)), repr(float(value)), rtol):
+                mismatches.append(
+                    Mismatch(
+                        Reason.SCRIPT_DIFFERS,
+                        cell.index,
+                        cell.id,
+                        f"metric {name}: the notebook has {expected!r}, the script's run record "
+                        f"{value!r}",
+                    )
+                )
+        return mismatches, compared
 
     def _judge(
         self, run: ScriptRun, fresh_cells: dict[int, Cell], rtol: float

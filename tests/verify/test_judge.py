@@ -11,7 +11,7 @@ from nb2pipe.analysis import analyze_notebook
 from nb2pipe.model import notebook_from_json
 from nb2pipe.verify.api import STATIC_KINDS
 from nb2pipe.verify.compare import CompareOptions
-from nb2pipe.verify.file_access import FileAccess
+from nb2pipe.verify.probe import FileAccess, ProbeLog
 from nb2pipe.verify.judge import _first_out_of_order, judge_run, pair_code_cells
 from nb2pipe.verify.report import DataFile, Reason
 from nb2pipe.verify.runner import NotebookRun, RunFailure
@@ -28,7 +28,7 @@ def _run(
     fresh: Any, failure: RunFailure | None = None, accesses: tuple[FileAccess, ...] = ()
 ) -> NotebookRun:
     executed = tuple(c.index for c in fresh.code_cells if c.execution_count is not None)
-    return NotebookRun(fresh, (), executed, failure, accesses, "python3", 0.0)
+    return NotebookRun(fresh, (), executed, failure, ProbeLog(accesses), "python3", 0.0)
 
 
 def _judge(saved: Any, fresh: Any, **kwargs: Any) -> Any:

@@ -76,6 +76,14 @@ CASES = {
         ],
         [(None, "script-failed")],
     ),
+    # a metric the script records (run.json) that differs from the notebook's value
+    "metrics_differ.ipynb": (
+        [
+            code("import sys\nprint('loaded')", tags=("step:train",)),
+            code('accuracy = 1.0 if "ipykernel" in sys.modules else 0.5', tags=("metrics",)),
+        ],
+        [(1, "script-differs")],
+    ),
     # -p reaches both runs, typed by the parameters cell (a Path stays a Path)
     "parameters.ipynb": (
         [
@@ -186,6 +194,14 @@ def test_script_differs_shows_both_outputs(failures: VerifyRun) -> None:
 def test_script_failure_quotes_its_error(failures: VerifyRun) -> None:
     finding = failures.notebook("script_fails.ipynb")["mismatches"][0]
     assert finding["message"] == "the script exited with status 1: AssertionError: needs a kernel"
+
+
+def test_metrics_of_the_run_record_are_compared(failures: VerifyRun) -> None:
+    finding = failures.notebook("metrics_differ.ipynb")["mismatches"][0]
+    assert finding["message"] == (
+        "metric accuracy: the notebook has 1.0, the script's run record 0.5"
+    )
+    assert finding["cell"] == "cell 2 (id c1)"
 
 
 def test_parameters_reach_notebook_and_script(failures: VerifyRun) -> None:
