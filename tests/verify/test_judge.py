@@ -11,8 +11,8 @@ from nb2pipe.analysis import analyze_notebook
 from nb2pipe.model import notebook_from_json
 from nb2pipe.verify.api import STATIC_KINDS
 from nb2pipe.verify.compare import CompareOptions
-from nb2pipe.verify.probe import FileAccess, ProbeLog
 from nb2pipe.verify.judge import _first_out_of_order, judge_run, pair_code_cells
+from nb2pipe.verify.probe import FileAccess, ProbeLog
 from nb2pipe.verify.report import DataFile, Reason
 from nb2pipe.verify.runner import NotebookRun, RunFailure
 
