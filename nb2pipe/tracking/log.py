@@ -145,7 +145,8 @@ class ExecutionEvent:
     opaque: bool = False  #: may bind names no tree shows (``from m import *``, ``%run``)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """One log line: the core fields always, the others only when they say something."""
+        record: dict[str, Any] = {
             "event": "execution",
             "seq": self.seq,
             "cell_key": self.cell_key,
@@ -155,10 +156,12 @@ class ExecutionEvent:
             "started": round(self.started, 6),
             "duration": round(self.duration, 6),
             "error": self.error,
-            "interrupted": self.interrupted,
             "defines": sorted(self.defines),
             "reads": sorted(self.reads),
             "mutates": sorted(self.mutates),
+        }
+        optional: dict[str, Any] = {
+            "interrupted": self.interrupted,
             "deletes": sorted(self.deletes),
             "rebinds": sorted(self.rebinds),
             "loop_targets": sorted(self.loop_targets),
@@ -173,6 +176,8 @@ class ExecutionEvent:
             "reset": self.reset,
             "opaque": self.opaque,
         }
+        record.update((key, value) for key, value in optional.items() if value)
+        return record
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ExecutionEvent:

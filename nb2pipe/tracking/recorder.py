@@ -32,7 +32,6 @@ from nb2pipe.tracking.effects import StaticEffects, static_effects
 from nb2pipe.tracking.hazards import execution_hazards, format_warning, make_hazard
 from nb2pipe.tracking.log import (
     HISTORY_DIR,
-    ExecutionEvent,
     HistoryLog,
     SessionHeader,
     history_path,
@@ -41,7 +40,7 @@ from nb2pipe.tracking.order import NotebookFile, NotebookOrder, source_hash
 from nb2pipe.tracking.report import StaticHazardCache, TrackReport, build_report
 from nb2pipe.tracking.rerun import plan_rerun, simulate_fresh_run
 from nb2pipe.tracking.runtime import FileAudit, file_accesses, is_user_name
-from nb2pipe.tracking.snapshot import NamespaceSnapshot
+from nb2pipe.tracking.snapshot import ExecutionCore, NamespaceSnapshot
 from nb2pipe.tracking.state import CellRun, TrackerState
 
 __all__ = ["ExecutionRecorder", "NotebookSource"]
@@ -176,6 +175,7 @@ class ExecutionRecorder:
         self.with_cell_id = self.without_cell_id = self.deleted_reported = 0
         self._seq = 0
         self.costs.clear()
+        self.audit.ignore_also([str(self.notebook.path.parent / HISTORY_DIR)] if self.notebook else [])
         self._open_log(baseline)
         self.pending = None
         self._depth = 0
@@ -292,8 +292,7 @@ class ExecutionRecorder:
         effects = static_effects(symbols, self.state.functions, self.imports)
         pending.symbols, pending.effects = symbols, effects
         pending.snapshot = NamespaceSnapshot.take(self.shell.user_ns, symbols, effects, self._hidden_names())
-        ignore = [str(self.notebook.path.parent / HISTORY_DIR)] if self.notebook else []
-        self.audit.begin(ignore)
+        self.audit.begin()
         pending.cost += time.perf_counter() - entered
 
     def post_run_cell(self, result: Any) -> None:
@@ -339,7 +338,7 @@ class ExecutionRecorder:
         key = self._cell_key(pending, digest)
         self._seq += 1
         count = getattr(result, "execution_count", None) if result is not None else None
-        base = ExecutionEvent(
+        core = ExecutionCore(
             seq=self._seq,
             cell_key=key,
             source_hash=digest,
@@ -355,11 +354,11 @@ class ExecutionRecorder:
         if pending.symbols is not None and pending.effects is not None and pending.snapshot is not None:
             succeeded = error is None and not interrupted
             observed = pending.snapshot.observe(
-                self.shell.user_ns, pending.effects, succeeded, self._hidden_names(),
-                self.state.names,
-                count,
+                self.shell.user_ns, pending.effects, succeeded, self._hidden_names(), self.state.names, count
             )
-            base = observed.apply_to(base, pending.effects, pending.symbols, succeeded)
+            base = observed.event(core, pending.effects, pending.symbols, succeeded)
+        else:
+            base = core.event()
         self.deleted_reported += len(pending.deleted_cells)
         run = self.state.apply(base)
         if pending.symbols is not None:

@@ -212,13 +212,17 @@ class FileAudit:
         sys.addaudithook(hook)
         return audit
 
-    def begin(self, ignore: Iterable[str] = ()) -> None:
-        self.opened = []
-        self.thread = threading.get_ident()
-        extra = tuple(os.path.join(p, "") for p in ignore)
+    def ignore_also(self, folders: Iterable[str]) -> None:
+        """Leave out files under ``folders`` too (nb2pipe's own history folder)."""
         if self._base_ignore is None:
             self._base_ignore = _ignored_prefixes()
-        self.ignore = self._base_ignore + extra
+        self.ignore = self._base_ignore + tuple(os.path.join(p, "") for p in folders)
+
+    def begin(self) -> None:
+        if self._base_ignore is None:
+            self.ignore_also(())
+        self.opened = []
+        self.thread = threading.get_ident()
         self.active = True
 
     def end(self) -> list[tuple[str, str]]:

@@ -10,12 +10,12 @@ kept, never the objects.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from nb2pipe.analysis import CellSymbols
 from nb2pipe.tracking.effects import StaticEffects
-from nb2pipe.tracking.log import ExecutionEvent
+from nb2pipe.tracking.log import ExecutionEvent, FileAccess
 from nb2pipe.tracking.runtime import (
     can_alias,
     find_alias,
@@ -24,11 +24,44 @@ from nb2pipe.tracking.runtime import (
     object_stamp,
 )
 
-__all__ = ["NamespaceSnapshot", "ObservedEffects"]
+__all__ = ["ExecutionCore", "NamespaceSnapshot", "ObservedEffects"]
 
 _MISSING = 0  #: ``id()`` of an unbound name (no object has id 0)
 #: Line magics that may bind names no syntax tree shows.
 _OPAQUE_MAGICS = frozenset({"run", "store", "load", "reset_selective", "macro", "autoreload"})
+
+
+@dataclass(frozen=True)
+class ExecutionCore:
+    """What the recorder knows of an execution without looking at its code."""
+
+    seq: int
+    cell_key: str
+    source_hash: str
+    cell_id: str | None
+    execution_count: int | None
+    started: float
+    duration: float
+    error: str | None
+    interrupted: bool
+    deleted_cells: tuple[str, ...]
+    files: tuple[FileAccess, ...]
+
+    def event(self, **effects: Any) -> ExecutionEvent:
+        return ExecutionEvent(
+            seq=self.seq,
+            cell_key=self.cell_key,
+            source_hash=self.source_hash,
+            cell_id=self.cell_id,
+            execution_count=self.execution_count,
+            started=self.started,
+            duration=self.duration,
+            error=self.error,
+            interrupted=self.interrupted,
+            deleted_cells=self.deleted_cells,
+            files=self.files,
+            **effects,
+        )
 
 
 @dataclass(frozen=True)
@@ -44,10 +77,10 @@ class ObservedEffects:
     reset: bool
     opaque: bool
 
-    def apply_to(self, event: ExecutionEvent, effects: StaticEffects, symbols: CellSymbols,
-                 succeeded: bool) -> ExecutionEvent:
-        return replace(
-            event,
+    def event(
+        self, core: ExecutionCore, effects: StaticEffects, symbols: CellSymbols, succeeded: bool
+    ) -> ExecutionEvent:
+        return core.event(
             defines=self.defines,
             reads=self.reads,
             mutates=self.mutates,
