@@ -28,8 +28,9 @@ __all__ = ["OUTPUTS_DIR", "PARAMS_FILE", "metrics_file", "render_dvc_files"]
 
 PARAMS_FILE = "params.yaml"
 OUTPUTS_DIR = "outputs"
-#: Lines ``--dvc`` makes sure ``.gitignore`` has (run records are not versioned with the code).
-GITIGNORE_LINES = ("/runs/",)
+#: Lines ``--dvc`` makes sure ``.gitignore`` has: run records are not versioned with the code,
+#: and step outputs are DVC's (outputs an earlier plain run left must not go into git).
+GITIGNORE_LINES = ("/runs/", "/outputs/")
 _PLAIN = re.compile(r"^[A-Za-z0-9_./${}][A-Za-z0-9_./${}-]*$")
 
 
@@ -148,7 +149,7 @@ def _gitignore(path: Path) -> str:
         return text
     if text and not text.endswith("\n"):
         text += "\n"
-    return text + "# run records of the exported pipeline (nb2pipe)\n" + "\n".join(missing) + "\n"
+    return text + "# run records and step outputs of the exported pipeline (nb2pipe)\n" + "\n".join(missing) + "\n"
 
 
 def _plain(value: Any) -> Any:

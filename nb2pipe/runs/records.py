@@ -82,17 +82,19 @@ class RunComparison:
         }
 
 
-def find_runs_dir(path: Path) -> Path:
+def find_runs_dir(path: Path, allow_empty: bool = False) -> Path:
     """The folder of run records for ``path``: ``path/runs`` or ``path`` itself.
 
     Raises
     ------
     Nb2PipeError
-        Neither holds run records.
+        Neither holds run records (unless ``allow_empty``: then ``path/runs``).
     """
     for candidate in (path / "runs", path):
         if candidate.is_dir() and any(candidate.glob(f"*/{RECORD_NAME}")):
             return candidate
+    if allow_empty:
+        return path / "runs"
     raise Nb2PipeError(f"{path}: no run records (runs/<run id>/{RECORD_NAME}) here")
 
 
@@ -116,13 +118,16 @@ def read_records(runs_dir: Path) -> tuple[list[dict[str, Any]], dict[str, str]]:
 
 def compare_runs(
     records: Iterable[dict[str, Any]], sort: str | None = None, ascending: bool = False,
-    unreadable: dict[str, str] | None = None,
+    unreadable: dict[str, str] | None = None, extra_rows: Iterable[RunRow] = (),
 ) -> RunComparison:
     """Group ``records`` into rows, sort them and find differing data and code.
 
-    ``sort`` names a metric (or a parameter); rows without it come last.
+    ``sort`` names a metric (or a parameter); rows without it come last. ``extra_rows`` (DVC
+    experiments) are added unless a row of the records has their label.
     """
     rows = _group(list(records))
+    labels = {row.label for row in rows}
+    rows += [row for row in extra_rows if row.label not in labels]
     if sort is not None:
         present = [row for row in rows if _sort_value(row, sort) is not None]
         absent = [row for row in rows if _sort_value(row, sort) is None]
