@@ -11,7 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Iterable, Protocol, Sequence
 
 from nb2pipe.analysis import (
     Hazard,
@@ -38,6 +38,9 @@ from nb2pipe.verify.report import (
     VerifyReport,
 )
 from nb2pipe.verify.runner import NotebookRun, preload, resolve_kernel, run_notebook
+
+if TYPE_CHECKING:
+    from nb2pipe.verify.script import ScriptCheckJob
 from nb2pipe.verify.update import read_saved_data_hashes, write_fresh_outputs
 
 __all__ = [
@@ -229,20 +232,10 @@ def _bind_parameters(prepared: list[_Prepared], options: VerifyOptions) -> None:
 def _verify_prepared(
     item: _Prepared, options: VerifyOptions, progress: VerifyProgress
 ) -> NotebookReport:
+    """Steps 2–5 of PRODUCT.md §4 for one notebook: run, compare, script, verdict."""
     start = time.monotonic()
-    notebook = item.notebook
-    progress.notebook_started(item.path, len(notebook.code_cells))
-    notes = list(item.notes)
-    script_check = None
-    if options.script and item.analysis is not None:
-        from nb2pipe.verify.script import start_script_check
-
-        script_timeout = (
-            options.timeout * max(1, len(notebook.code_cells)) if options.timeout else None
-        )
-        script_check = start_script_check(
-            item.analysis, item.kernel_name, item.parameters.script_arguments, script_timeout
-        )
+    progress.notebook_started(item.path, len(item.notebook.code_cells))
+    script_check = _start_script(item, options)
     try:
         run = run_notebook(
             item.path,
@@ -252,62 +245,52 @@ def _verify_prepared(
             metric_names=_metric_names(item.analysis),
             on_cell_executed=lambda: progress.cell_executed(item.path),
         )
-    except BaseException:
-        if script_check is not None:
-            script_check.cancel()
-        raise
-    data_files = _data_files(item, run, bool(item.parameters.values))
-    judgement = judge_run(
-        notebook,
-        run,
-        analysis=item.analysis,
-        hazards=item.hazards,
-        parameterized=bool(item.parameters.values),
-        data_files=data_files,
-        options=options.compare,
-    )
-    mismatches = list(judgement.mismatches)
-    notes += judgement.notes
-    script = ScriptCheck(ScriptStatus.SKIPPED, "--no-script" if not options.script else None)
-    if script_check is not None:
-        if run.failure is not None:
-            script_check.cancel()
+        data_files = _data_files(item, run, bool(item.parameters.values))
+        judgement = judge_run(
+            item.notebook,
+            run,
+            analysis=item.analysis,
+            hazards=item.hazards,
+            parameterized=bool(item.parameters.values),
+            data_files=data_files,
+            options=options.compare,
+        )
+        mismatches = list(judgement.mismatches)
+        notes = item.notes + judgement.notes
+        script = ScriptCheck(ScriptStatus.SKIPPED, None if options.script else "--no-script")
+        if options.script and script_check is None:
+            script = ScriptCheck(ScriptStatus.SKIPPED, "the notebook has a cell that is not Python")
+        elif script_check is not None and run.failure is not None:
             script = ScriptCheck(
                 ScriptStatus.SKIPPED, "the notebook run failed: nothing to compare"
             )
-        else:
-            script, script_mismatches = script_check.finish(
-                judgement.fresh_cells,
-                options.rtol,
-                _notebook_metrics(item, run, judgement.fresh_cells),
-            )
-            mismatches += script_mismatches
+        elif script_check is not None:
+            metrics = _notebook_metrics(item, run, judgement.fresh_cells)
+            script, found = script_check.finish(judgement.fresh_cells, options.rtol, metrics)
+            mismatches += found
             notes += script_check.notes
-    elif options.script:
-        script = ScriptCheck(ScriptStatus.SKIPPED, "the notebook has a cell that is not Python")
-    for data_file in data_files:
-        if data_file.changed and not any(m.reason is Reason.DATA_CHANGED for m in mismatches):
-            notes.append(
-                f"data file {data_file.path} changed since the outputs were saved; "
-                "they still reproduce"
-            )
-    updated = False
-    if options.update and run.failure is None:
+    finally:
+        if script_check is not None:
+            script_check.cancel()  # no-op once finished; kills the script otherwise
+    notes += [
+        f"data file {f.path} changed since the outputs were saved; they still reproduce"
+        for f in data_files
+        if f.changed and not any(m.reason is Reason.DATA_CHANGED for m in mismatches)
+    ]
+    updated = options.update and run.failure is None
+    if updated:
         _update(item, run, judgement.fresh_cells, data_files)
-        updated = True
-        kept = []
-        for mismatch in mismatches:
-            if mismatch.reason in _OUTPUT_REASONS:
-                notes.append(f"updated {mismatch.cell_label}: {mismatch.reason.value}")
-            else:
-                kept.append(mismatch)
-        mismatches = kept
+        notes += [
+            f"updated {m.cell_label}: {m.reason.value}"
+            for m in mismatches
+            if m.reason in _OUTPUT_REASONS
+        ]
+        mismatches = [m for m in mismatches if m.reason not in _OUTPUT_REASONS]
     # in notebook order; findings about the notebook as a whole (script failed) last
     mismatches.sort(key=lambda m: float("inf") if m.cell_index is None else m.cell_index)
-    status = NotebookStatus.DIFFERS if mismatches else NotebookStatus.REPRODUCES
     return NotebookReport(
         path=item.path,
-        status=status,
+        status=NotebookStatus.DIFFERS if mismatches else NotebookStatus.REPRODUCES,
         mismatches=tuple(mismatches),
         hazards=item.hazards,
         notes=tuple(notes),
@@ -318,6 +301,19 @@ def _verify_prepared(
         script=script,
         duration=time.monotonic() - start,
         updated=updated,
+    )
+
+
+def _start_script(item: _Prepared, options: VerifyOptions) -> ScriptCheckJob | None:
+    """Export the notebook and start its script, to run while the kernel runs the notebook."""
+    if not options.script or item.analysis is None:
+        return None
+    from nb2pipe.verify.script import start_script_check
+
+    cells = max(1, len(item.notebook.code_cells))
+    timeout = options.timeout * cells if options.timeout else None
+    return start_script_check(
+        item.analysis, item.kernel_name, item.parameters.script_arguments, timeout
     )
 
 
