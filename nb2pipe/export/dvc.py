@@ -121,7 +121,7 @@ def _params_yaml(parameters: tuple[Parameter, ...], reference: str, existing_pat
     if existing_path.is_file():
         text = existing_path.read_text(encoding="utf-8")
         if any(line.startswith(GENERATED_MARKER) for line in text.splitlines()[:5]):
-            import yaml
+            import yaml  # type: ignore[import-untyped]
 
             try:
                 loaded = yaml.safe_load(text)

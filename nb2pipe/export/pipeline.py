@@ -28,7 +28,7 @@ from nb2pipe.export.render import (
 )
 from nb2pipe.export.steps import PREPARE, PipelinePlan, StepPlan
 
-__all__ = ["render_pipeline", "package_name"]
+__all__ = ["package_name", "render_pipeline"]
 
 _RUNTIME_MARKER = "# --- nb2pipe runtime: copied into exported scripts below this line ---\n"
 _WIDTH = 100
@@ -117,6 +117,15 @@ class _PipelineBuilder(_ScriptBuilder):
             rendered.files = self._modules()
         return rendered
 
+    def _uses_display(self, code: str) -> bool:
+        if self.plan.options.dvc:
+            # the entry script holds no notebook code: look at the step modules' code
+            super()._uses_display(code)  # still checks that the entry script parses
+            code = "\n".join(
+                [*self.definitions, *(self._step_function(step) for step in self.pipeline.steps)]
+            )
+        return super()._uses_display(code)
+
     def _body(self, step: str) -> tuple[list[cst.BaseStatement], list[cst.EmptyLine]]:
         return self.bodies.get(step, ([], []))
 
@@ -195,8 +204,10 @@ class _PipelineBuilder(_ScriptBuilder):
         ]
         head += unpack
         if unpack and body:
-            body[0] = body[0].with_changes(  # type: ignore[call-arg]
-                leading_lines=[cst.EmptyLine(indent=False), *body[0].leading_lines]  # type: ignore[attr-defined]
+            opening = body[0]
+            assert isinstance(opening, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
+            body[0] = opening.with_changes(
+                leading_lines=[cst.EmptyLine(indent=False), *opening.leading_lines]
             )
         tail: list[cst.BaseStatement] = []
         if step.outputs:
@@ -205,7 +216,7 @@ class _PipelineBuilder(_ScriptBuilder):
             if len(statement) + 4 > _WIDTH:
                 statement = "return (\n" + "".join(f"    {name},\n" for name in step.outputs) + ")"
             returned = cst.parse_statement(statement + "\n")
-            tail.append(returned.with_changes(leading_lines=[cst.EmptyLine(indent=False)]))  # type: ignore[call-arg]
+            tail.append(returned.with_changes(leading_lines=[cst.EmptyLine(indent=False)]))
         function = cst.parse_statement(f"{header}\n    pass\n")
         assert isinstance(function, cst.FunctionDef)
         function = function.with_changes(
@@ -297,9 +308,11 @@ class _PipelineBuilder(_ScriptBuilder):
     def _shared_module(self, marker: str) -> str:
         notebook = self._notebook_reference()
         parts = [
-            f'"""What the steps of the pipeline exported from {notebook} share: the notebook\'s\n'
-            "imports and definitions, and the run-record runtime. Notebook functions read the\n"
-            'parameters as globals of this module, which the entry script sets."""\n',
+            (
+                f'"""What the steps of the pipeline exported from {notebook} share: the notebook\'s\n'
+                "imports and definitions, and the run-record runtime. Notebook functions read the\n"
+                'parameters as globals of this module, which the entry script sets."""\n'
+            ),
             marker,
         ]
         for group in (self.future_imports, [*self._script_imports()], self.imports):

@@ -208,7 +208,7 @@ class _StepPlanner:
             if index in self.step_of_cell:
                 keep.add(name)
                 continue
-            value = sorted(problem)[0]
+            value = min(problem)
             raise ExportError(
                 cell.parsed.cell.location(self.path, info.line),
                 f"function {name!r} reads {value!r}, a value a pipeline step computes, as a "
@@ -221,7 +221,7 @@ class _StepPlanner:
         """Step-computed names ``info`` reads or rebinds as globals (parameters excluded,
         unless a step rebinds them)."""
         used = info.free_globals | info.global_writes | info.global_mutations
-        return used & self.step_scoped
+        return set(used & self.step_scoped)
 
     # -- the steps' interfaces ---------------------------------------------------------------
     def finish(self) -> PipelinePlan:
@@ -282,7 +282,7 @@ class _StepPlanner:
                     setup=name == PREPARE and not outputs[name],
                 )
             )
-        function_params = set()
+        function_params: set[str] = set()
         for info, _cell in self.module_functions.values():
             function_params |= (info.free_globals | info.global_mutations) & self.parameter_names
         return PipelinePlan(
@@ -405,9 +405,12 @@ def _data_files(
     literals: set[str] = set()
     for cell in cells:
         for node in ast.walk(cell.parsed.tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if _is_data_file(folder, node.value):
-                    literals.add(Path(node.value).as_posix())
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and _is_data_file(folder, node.value)
+            ):
+                literals.add(Path(node.value).as_posix())
     data_params = tuple(
         p.name for p in plan.parameters
         if p.name in params and _is_data_file(folder, p.default)

@@ -32,7 +32,7 @@ def read_dvc_experiments(project: Path) -> list[RunRow]:
         raise Nb2PipeError("--dvc needs the dvc command (pip install dvc)")
     done = subprocess.run(
         [command, "exp", "show", "--json"], cwd=project, capture_output=True, text=True,
-        timeout=300, stdin=subprocess.DEVNULL,
+        timeout=300, stdin=subprocess.DEVNULL, check=False,
     )
     if done.returncode != 0:
         message = (done.stderr.strip().splitlines() or ["failed"])[-1]

@@ -9,9 +9,10 @@ hashes, and *in code* when their git commits differ.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from nb2pipe.errors import Nb2PipeError
 
@@ -131,7 +132,7 @@ def compare_runs(
     if sort is not None:
         present = [row for row in rows if _sort_value(row, sort) is not None]
         absent = [row for row in rows if _sort_value(row, sort) is None]
-        present.sort(key=lambda row: _sort_value(row, sort), reverse=not ascending)  # type: ignore[arg-type, return-value]
+        present.sort(key=lambda row: _sort_value(row, sort) or (False, 0), reverse=not ascending)
         rows = present + absent
     versions: dict[str, list[str]] = {}
     for row in sorted(rows, key=lambda row: row.start):
@@ -151,11 +152,12 @@ def compare_runs(
     )
 
 
-def _sort_value(row: RunRow, name: str) -> Any:
+def _sort_value(row: RunRow, name: str) -> tuple[bool, Any] | None:
+    """A sort key: numbers before text (parameters may be either), None when absent."""
     value = row.metrics.get(name, row.params.get(name))
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
-    return value
+    return (isinstance(value, str), value)
 
 
 def _group(records: list[dict[str, Any]]) -> list[RunRow]:

@@ -45,7 +45,7 @@ def sh(project: Path, command: str, env: dict[str, str], timeout: int = 300) -> 
     """Run a shell command; its combined output (the command must succeed)."""
     done = subprocess.run(
         command, shell=True, cwd=project, env=env, capture_output=True, text=True, timeout=timeout,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL, check=False,
     )
     assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
@@ -53,7 +53,7 @@ def sh(project: Path, command: str, env: dict[str, str], timeout: int = 300) -> 
 
 def stages_run(output: str) -> list[str]:
     """The stages a ``dvc repro`` / ``dvc exp run`` output says it ran."""
-    return re.findall(r"^Running stage '([^']+)'", output, re.M)
+    return re.findall(r"^Running stage '([^']+)'", output, re.MULTILINE)
 
 
 def wait_for_queue(project: Path, env: dict[str, str], timeout: float = 300) -> str:

@@ -53,10 +53,10 @@ def test_the_walkthrough_commands_run(tmp_path: Path) -> None:
     script = "set -eu\n" + "".join(f"echo {MARK}{i}\n{command}\n" for i, command in enumerate(commands))
     env = project_env(tmp_path)
     done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=900, stdin=subprocess.DEVNULL)
+                          text=True, timeout=900, stdin=subprocess.DEVNULL, check=False)
     combined = done.stdout
     assert done.returncode == 0, f"{combined[-3000:]}\n{done.stderr[-3000:]}"
-    pieces = re.split(rf"^{MARK}(\d+)\n", combined, flags=re.M)
+    pieces = re.split(rf"^{MARK}(\d+)\n", combined, flags=re.MULTILINE)
     outputs: dict[str, list[str]] = {}
     for number, text in zip(pieces[1::2], pieces[2::2]):
         outputs.setdefault(commands[int(number)], []).append(text)

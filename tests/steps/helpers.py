@@ -30,7 +30,7 @@ def run_script(script: Path, *args: str, cwd: Path | None = None,
     environment.update({"MPLBACKEND": "Agg", **(env or {})})
     return subprocess.run(
         [sys.executable, str(script), *args], cwd=cwd or script.parent, capture_output=True,
-        text=True, timeout=300, env=environment,
+        text=True, timeout=300, env=environment, check=False,
     )
 
 

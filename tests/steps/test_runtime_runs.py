@@ -129,9 +129,8 @@ def test_a_failed_run_is_recorded_with_its_error(tmp_path: Path, monkeypatch) ->
     def broken(params: argparse.Namespace) -> None:
         raise ZeroDivisionError("division by zero")
 
-    with pytest.raises(ZeroDivisionError):
-        with RunRecorder(_params(), "pipe.py") as run:
-            run.step("broken", broken, _params())
+    with pytest.raises(ZeroDivisionError), RunRecorder(_params(), "pipe.py") as run:
+        run.step("broken", broken, _params())
     record = json.loads(Path(run.run_dir, "run.json").read_text())
     assert (record["status"], record["error"]) == ("failed", "ZeroDivisionError: division by zero")
     assert "raise ZeroDivisionError" in record["traceback"]

@@ -12,7 +12,7 @@ from ..conftest import SAMPLES
 from .helpers import plan_steps
 
 
-def interface(pipeline):  # noqa: ANN001, ANN201
+def interface(pipeline):
     return {
         step.name: (dict(step.inputs), step.outputs, step.params) for step in pipeline.steps
     }
@@ -169,7 +169,7 @@ def test_step_function_names_do_not_clash_with_notebook_names(make_notebook) -> 
         ([("RunRecorder = 1", ["step:a"])], "'RunRecorder', a name the pipeline runtime defines"),
     ],
 )
-def test_refused_pipelines(make_notebook, cells, message: str) -> None:  # noqa: ANN001
+def test_refused_pipelines(make_notebook, cells, message: str) -> None:
     with pytest.raises(ExportError, match=message):
         plan_steps(make_notebook(*cells))
 

@@ -3,14 +3,12 @@ notebook's results, and every run leaves a record."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
 
-from nb2pipe.export import export_notebook
-from nb2pipe.model import load_notebook
+from nb2pipe.export import ExportOptions, export_notebook
 
 from .helpers import run_records, run_script, saved_stdout
 
@@ -41,7 +39,7 @@ def test_whole_pipeline_and_each_step_alone_give_the_notebooks_results(pipeline:
     assert [record["step"] for record in records] == [None, *STEPS]
     assert all(record["status"] == "finished" for record in records)
     # the metrics are the numbers the notebook's metrics cell assigned (and printed)
-    printed = dict(re.findall(r"^(accuracy|macro F1):\s+([\d.]+)$", expected, re.M))
+    printed = dict(re.findall(r"^(accuracy|macro F1):\s+([\d.]+)$", expected, re.MULTILINE))
     for record in (records[0], records[-1]):
         assert f"{record['metrics']['accuracy']:.4f}" == printed["accuracy"]
         assert f"{record['metrics']['f1']:.4f}" == printed["macro F1"]
@@ -101,10 +99,11 @@ def test_a_helper_kept_in_its_step_sees_the_steps_values(make_notebook) -> None:
     assert run_script(script, "--step", "show").stdout == "12\n"
 
 
-def test_step_scripts_export_the_same_text_twice(samples_copy: Path) -> None:
-    notebook = samples_copy / "pipeline_steps.ipynb"
-    first = export_notebook(notebook)
-    second = export_notebook(notebook)
-    assert first.code == second.code
-    assert load_notebook(notebook).path == notebook
-    assert json.dumps(first.summary.to_json())
+def test_display_kept_in_a_block_is_imported_in_step_modules(make_notebook) -> None:
+    notebook = make_notebook(
+        ("rows = [1, 2]", ["step:load"]),
+        ("for row in rows:\n    display(row)", ["step:show"]),
+    )
+    result = export_notebook(notebook, ExportOptions(dvc=True))
+    show = dict((path.name, text) for path, text in result.files)["show.py"]
+    assert "from notebook_steps.shared import display\n" in show

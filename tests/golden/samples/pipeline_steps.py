@@ -628,9 +628,10 @@ class RunRecorder:
             return False
         inside = os.path.join(self.cwd, "")
         for special in (self.runs_dir, self.config_file):
-            if special is not None:
-                if path == special or path.startswith(os.path.join(special, "")):
-                    return False
+            if special is not None and (
+                path == special or path.startswith(os.path.join(special, ""))
+            ):
+                return False
         if path.startswith(inside):
             parts = path[len(inside):].split(os.sep)[:-1]
             return not any(part.startswith(".") or part == "__pycache__" for part in parts)
@@ -682,7 +683,6 @@ class RunRecorder:
     # -- finishing ---------------------------------------------------------------------------
     def _finish(self, status, error, exc):
         import datetime
-        import json
         import os
         import shutil
         import sys
@@ -830,7 +830,8 @@ class RunRecorder:
 
         def git(*args):
             done = subprocess.run(
-                ["git", *args], cwd=self.cwd, capture_output=True, text=True, timeout=30
+                ["git", *args], cwd=self.cwd, capture_output=True, text=True, timeout=30,
+                check=False,
             )
             return done.stdout.strip() if done.returncode == 0 else None
 
@@ -879,7 +880,7 @@ class RunRecorder:
         import sys
 
         try:
-            from mlflow.entities import Metric, Param, RunTag
+            from mlflow.entities import Metric, Param
             from mlflow.tracking import MlflowClient
         except ModuleNotFoundError:
             print(
