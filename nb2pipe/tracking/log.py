@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Iterator, Mapping
@@ -245,28 +248,67 @@ class SessionHeader:
 
 
 class HistoryLog:
-    """An open history log: :meth:`append` writes one line and flushes it."""
+    """An open history log: each event passed to :meth:`append` becomes one line, flushed at once.
+
+    Lines are written by a small writer thread, so the cell's reply never waits on the disk; the
+    recorder calls :meth:`drain` before the next cell runs, so every execution's line is on
+    disk (flushed to the OS) before any later code can crash the kernel.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file: IO[str] | None = None
+        self._queue: queue.SimpleQueue[ExecutionEvent | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        # appended is only touched by the recorder's thread, written only by the writer
+        self._appended = 0
+        self._written = 0
+        self.error: OSError | None = None  #: the write that failed, if one did
 
     def open(self, header: SessionHeader) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # line-buffered text: each line reaches the OS when written, so a crash loses nothing
-        self._file = open(self.path, "a", encoding="utf-8", buffering=1)
-        self._write(header.to_json())
+        self._file = open(self.path, "a", encoding="utf-8")
+        self._write(header)
+        self._writer = threading.Thread(target=self._run, name="nb2pipe-history", daemon=True)
+        self._writer.start()
 
     def append(self, event: ExecutionEvent) -> None:
-        self._write(event.to_json())
+        if self._writer is not None:
+            self._appended += 1
+            self._queue.put(event)
 
-    def _write(self, record: dict[str, Any]) -> None:
+    def drain(self, timeout: float = 2.0) -> None:
+        """Wait until every appended line is written and flushed."""
+        if self._written >= self._appended:
+            return
+        deadline = time.monotonic() + timeout
+        while self._written < self._appended and time.monotonic() < deadline:
+            time.sleep(0.0002)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            try:
+                if self.error is None:
+                    self._write(item)
+            except OSError as exc:
+                self.error = exc
+            finally:
+                self._written += 1
+
+    def _write(self, record: ExecutionEvent | SessionHeader) -> None:
         if self._file is None:
             return
-        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._file.write(json.dumps(record.to_json(), separators=(",", ":")) + "\n")
         self._file.flush()
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join(timeout=5)
+            self._writer = None
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -18,6 +18,7 @@ is never touched.
 from __future__ import annotations
 
 import ast
+import atexit
 import logging
 import os
 import sys
@@ -126,6 +127,7 @@ class ExecutionRecorder:
         self.audit = FileAudit.install()
         self._hooked = False
         self._unhook_pending = False
+        self._atexit = False
 
     # -- wiring ------------------------------------------------------------------------------
     # The hooks are in place only while tracking is on, so a kernel with tracking off runs
@@ -244,6 +246,13 @@ class ExecutionRecorder:
             self.log_error = f"cannot write {log.path}: {exc.strerror}"
             return
         self.log = log
+        if not self._atexit:
+            atexit.register(self._close_log)  # the kernel's last lines reach the disk on shutdown
+            self._atexit = True
+
+    def _close_log(self) -> None:
+        if self.log is not None:
+            self.log.close()
 
     def _hidden_names(self) -> Any:
         return getattr(self.shell, "user_ns_hidden", {})
@@ -262,6 +271,8 @@ class ExecutionRecorder:
             cell_id = getattr(info, "cell_id", None) or metadata.get("cellId")
             deleted = metadata.get("deletedCells") or ()
             clock = time.perf_counter()
+            if self.log is not None:
+                self.log.drain()  # the previous execution's line is on disk before this cell runs
             self.pending = _Pending(
                 raw_cell=info.raw_cell or "",
                 cell_id=str(cell_id) if cell_id else None,
@@ -367,12 +378,12 @@ class ExecutionRecorder:
         if pending.deleted_cells:
             self._order = None  # JupyterLab deleted cells: rebuild the order
         if self.log is not None:
-            try:
-                self.log.append(base)
-            except OSError as exc:
-                self.log_error = f"cannot write {self.log.path}: {exc.strerror}"
+            if self.log.error is not None:
+                self.log_error = f"cannot write {self.log.path}: {self.log.error.strerror}"
                 self.log.close()
                 self.log = None
+            else:
+                self.log.append(base)
         return run
 
     # -- the order, the report and the inline warnings --------------------------------------

@@ -140,10 +140,13 @@ def find_alias(obj: Any, candidates: Iterable[tuple[str, Any]]) -> str | None:
 def is_random_generator(obj: Any) -> bool:
     """A random number generator object whose methods advance its state."""
     cls = type(obj)
-    module = cls.__module__ or ""
-    if module.startswith("numpy.random"):
-        return cls.__name__ in ("Generator", "RandomState")
-    return module == "random" and cls.__name__ in ("Random", "SystemRandom")
+    try:
+        module = cls.__module__ or ""
+        if module.startswith("numpy.random"):
+            return cls.__name__ in ("Generator", "RandomState")
+        return module == "random" and cls.__name__ in ("Random", "SystemRandom")
+    except Exception:  # a metaclass with odd attributes
+        return False
 
 
 # -- file reads and writes -------------------------------------------------------------------

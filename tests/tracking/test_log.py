@@ -44,6 +44,7 @@ def test_log_lines_are_flushed_one_by_one(tmp_path: Path) -> None:
     log = HistoryLog(path)
     log.open(SessionHeader("nb.ipynb", 1.0, frozenset({"pre"})))
     log.append(_event(1))
+    log.drain()  # the recorder drains before the next cell runs
     # readable while the log is still open: a crash now loses nothing
     header, events = read_last_session(path)  # type: ignore[misc]
     assert header.baseline == {"pre"} and [e.seq for e in events] == [1]

@@ -129,6 +129,7 @@ def test_history_hazards_replay_the_log_without_a_kernel(shell: Any, tmp_path: P
     for cell_id in ["a", "b", "c", "b", "d", "e", "e"]:
         run(shell, dict(cells)[cell_id], cell_id=cell_id)
     live = recorder(shell).report()
+    recorder(shell).log.drain()  # lines are written by a writer thread right after each cell
     replayed = history_hazards(notebook)
     assert {(h.kind.value, h.cell_id) for h in replayed} == {(h.kind.value, h.cell_id) for h in live.hazards}
     assert {("out-of-order", "b"), ("non-idempotent", "e"), ("multiple-definitions", "c")} <= {
@@ -156,3 +157,21 @@ def test_usage_errors(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
         shell.run_line_magic("track", line)
         out = capsys.readouterr().out
         assert "usage" in out or "no notebook" in out or "needs a path" in out or "--json goes" in out
+
+
+def test_cell_metadata_falls_back_to_the_kernels_parent_header() -> None:
+    """IPython 8 has no ``info.cell_meta``: cellId and deletedCells come from ipykernel."""
+    from types import SimpleNamespace
+
+    from nb2pipe.tracking.recorder import ExecutionRecorder
+
+    parent = {"metadata": {"cellId": "abc", "deletedCells": ["old"]}}
+    fake = SimpleNamespace(
+        kernel=SimpleNamespace(get_parent=lambda: parent), user_ns={}, execution_count=1,
+        events=None, ast_transformers=[],
+    )
+    rec = ExecutionRecorder(fake)
+    rec.enabled = True
+    rec.pre_run_cell(SimpleNamespace(raw_cell="x = 1", cell_id=None))
+    assert rec.pending is not None
+    assert (rec.pending.cell_id, rec.pending.deleted_cells) == ("abc", ("old",))
