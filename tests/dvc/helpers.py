@@ -5,14 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
-
-from ..conftest import SAMPLES
 
 BIN = Path(sys.executable).parent
 
@@ -32,15 +28,6 @@ def project_env(home: Path) -> dict[str, str]:
     return env
 
 
-def make_project(tmp_path: Path) -> Path:
-    """A fresh git repository holding the step sample notebook and its data."""
-    project = tmp_path / "project"
-    (project / "data").mkdir(parents=True)
-    shutil.copy(SAMPLES / "pipeline_steps.ipynb", project)
-    shutil.copy(SAMPLES / "data" / "wine.csv", project / "data")
-    return project
-
-
 def sh(project: Path, command: str, env: dict[str, str], timeout: int = 300) -> str:
     """Run a shell command; its combined output (the command must succeed)."""
     done = subprocess.run(
@@ -54,16 +41,6 @@ def sh(project: Path, command: str, env: dict[str, str], timeout: int = 300) -> 
 def stages_run(output: str) -> list[str]:
     """The stages a ``dvc repro`` / ``dvc exp run`` output says it ran."""
     return re.findall(r"^Running stage '([^']+)'", output, re.MULTILINE)
-
-
-def wait_for_queue(project: Path, env: dict[str, str], timeout: float = 300) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = sh(project, "dvc queue status", env)
-        if not re.search(r"\b(Queued|Running)\b", status):
-            return status
-        assert time.monotonic() < deadline, status
-        time.sleep(3)
 
 
 def experiments(project: Path, env: dict[str, str]) -> dict[str, dict[str, Any]]:

@@ -1,37 +1,15 @@
-"""The pipeline walkthrough in docs/pipelines.md: its ``bash`` blocks, run exactly as written.
-
-The commands run in order in one ``bash`` session, in a folder holding a copy of the step
-sample (the walkthrough's first command copies ``sample_notebooks``); their outputs are then
-checked against what the walkthrough says they do.
-"""
+"""The pipeline walkthrough in docs/pipelines.md: its ``bash`` blocks, run exactly as written
+(see ``conftest.walkthrough``), do what the walkthrough says; then, in the DVC project it
+leaves, a parameter change and an edit re-run only the stages they touch."""
 
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
-from pathlib import Path
+import json
 
 import pytest
 
-from ..conftest import ROOT, SAMPLES
-from .helpers import experiments, project_env, stages_run
-
-DOC = ROOT / "docs" / "pipelines.md"
-MARK = "@@nb2pipe-walkthrough-command@@"
-
-
-def doc_commands() -> list[str]:
-    """The lines of the document's ``bash`` blocks: one command a line."""
-    commands: list[str] = []
-    fence: str | None = None
-    for line in DOC.read_text(encoding="utf-8").splitlines():
-        if line.startswith("```"):
-            fence = line[3:].strip() if fence is None else None
-            continue
-        if fence == "bash" and line.strip() and not line.lstrip().startswith("#"):
-            commands.append(line)
-    return commands
+from .conftest import Walkthrough, doc_commands
+from .helpers import experiments, sh, stages_run
 
 
 def test_the_walkthrough_has_the_promised_commands() -> None:
@@ -44,24 +22,8 @@ def test_the_walkthrough_has_the_promised_commands() -> None:
 
 
 @pytest.mark.slow
-def test_the_walkthrough_commands_run(tmp_path: Path) -> None:
-    samples = tmp_path / "sample_notebooks"
-    (samples / "data").mkdir(parents=True)
-    shutil.copy(SAMPLES / "pipeline_steps.ipynb", samples)
-    shutil.copy(SAMPLES / "data" / "wine.csv", samples / "data")
-    commands = doc_commands()
-    script = "set -eu\n" + "".join(f"echo {MARK}{i}\n{command}\n" for i, command in enumerate(commands))
-    env = project_env(tmp_path)
-    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=900, stdin=subprocess.DEVNULL, check=False)
-    combined = done.stdout
-    assert done.returncode == 0, f"{combined[-3000:]}\n{done.stderr[-3000:]}"
-    pieces = re.split(rf"^{MARK}(\d+)\n", combined, flags=re.MULTILINE)
-    outputs: dict[str, list[str]] = {}
-    for number, text in zip(pieces[1::2], pieces[2::2]):
-        outputs.setdefault(commands[int(number)], []).append(text)
-    project = tmp_path / "pipeline-demo"
-
+def test_export_two_runs_and_compare(walkthrough: Walkthrough) -> None:
+    outputs = walkthrough.outputs
     exported = outputs["nb2pipe export pipeline_steps.ipynb"][0]
     assert "step train: X_train_scaled, feature_cols, y_train -> model" in exported
     assert "accuracy:          0.9556" in outputs["python pipeline_steps.py"][0]
@@ -70,16 +32,45 @@ def test_the_walkthrough_commands_run(tmp_path: Path) -> None:
     assert [line.split()[4:6] for line in compared[1:3]] == [["0.01", "1"], ["0.5", "0.9556"]]
     assert "accuracy:" in outputs["python pipeline_steps.py --step evaluate"][0]
 
+
+@pytest.mark.slow
+def test_reproduce_and_sweep_with_dvc(walkthrough: Walkthrough) -> None:
+    outputs = walkthrough.outputs
     first, second = outputs["dvc repro"]
     assert stages_run(first) == ["load", "features", "train", "evaluate"]
-    assert stages_run(second) == []
+    assert stages_run(second) == []  # nothing changed: nothing runs
     assert stages_run(outputs["dvc exp run -S C=0.01"][0]) == ["train", "evaluate"]
 
-    shown = experiments(project, env)
+    shown = experiments(walkthrough.project, walkthrough.env)
+    tried = [found for found in shown.values() if found["params"]["C"] == 0.01]
+    assert tried and tried[0]["metrics"]["accuracy"] == 1.0  # the default C=0.5 gives 0.9556
     swept = {name: found for name, found in shown.items() if found["params"]["C"] in (0.05, 0.2, 1.0)}
     assert len(swept) == 3 and all("accuracy" in found["metrics"] for found in swept.values())
+    assert all(name in outputs["dvc exp show"][0] for name in swept)
+    # the queued experiments ran in temporary copies; their run records came back here
     table = outputs["nb2pipe runs --sort accuracy"][1]
     for name, found in swept.items():
         [row] = [line for line in table.splitlines() if f" {name} " in line]
+        assert "train+evaluate" in row.split()
         assert f"{found['metrics']['accuracy']:.4f}".rstrip("0").rstrip(".") in row.split()
-    assert all(name in outputs["dvc exp show"][0] for name in swept)
+
+
+@pytest.mark.slow
+def test_only_the_stages_a_change_touches_re_run(walkthrough: Walkthrough) -> None:
+    """Runs last: it changes the project the walkthrough left."""
+    project, env = walkthrough.project, walkthrough.env
+    assert stages_run(sh(project, "dvc repro", env)) == []
+    metrics = project / "metrics" / "evaluate.json"
+    before = json.loads(metrics.read_text())["accuracy"]
+
+    # a parameter re-runs the stage that reads it, and the stages that use its outputs
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("max_iter: 500", "max_iter: 400"))
+    assert stages_run(sh(project, "dvc repro", env)) == ["train", "evaluate"]
+
+    # editing one step's module re-runs that stage and its dependents only
+    module = project / "pipeline_steps_steps" / "train.py"
+    module.write_text(module.read_text().replace("C=C,", "C=C * 50,"))
+    assert stages_run(sh(project, "dvc repro", env)) == ["train", "evaluate"]
+    assert json.loads(metrics.read_text())["accuracy"] != before
+    assert stages_run(sh(project, "dvc repro", env)) == []

@@ -138,10 +138,10 @@ def test_a_failed_run_is_recorded_with_its_error(tmp_path: Path, monkeypatch) ->
 
 def test_a_single_step_without_saved_inputs_says_what_to_run(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit, match="step 'use' needs 'x' from step 'make'.*run step 'make'"):
-        with RunRecorder(_params(step="use"), "pipe.py") as run:
-            x = run.step("make", lambda params: 1, _params(), outputs=("x",))
-            run.step("use", lambda params, x: x, _params(), x)
+    expected = "step 'use' needs 'x' from step 'make'.*run step 'make'"
+    with pytest.raises(SystemExit, match=expected), RunRecorder(_params(step="use"), "pipe.py") as run:
+        x = run.step("make", lambda params: 1, _params(), outputs=("x",))
+        run.step("use", lambda params, x: x, _params(), x)
     record = json.loads(Path(run.run_dir, "run.json").read_text())
     assert record["status"] == "failed" and "needs 'x'" in record["error"]
 

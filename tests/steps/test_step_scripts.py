@@ -105,5 +105,5 @@ def test_display_kept_in_a_block_is_imported_in_step_modules(make_notebook) -> N
         ("for row in rows:\n    display(row)", ["step:show"]),
     )
     result = export_notebook(notebook, ExportOptions(dvc=True))
-    show = dict((path.name, text) for path, text in result.files)["show.py"]
+    show = {path.name: text for path, text in result.files}["show.py"]
     assert "from notebook_steps.shared import display\n" in show
