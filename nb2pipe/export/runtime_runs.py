@@ -397,7 +397,17 @@ class RunRecorder:
         os.makedirs(directory)
         manifest = {}
         for name, value in values.items():
-            entry, warning = _save_output(directory, name, value)
+            try:
+                entry, warning = _save_output(directory, name, value)
+            except Exception as exc:  # e.g. a closure pickle cannot hold: the run goes on
+                for leftover in os.listdir(directory):
+                    if leftover.startswith(name + "."):
+                        os.remove(os.path.join(directory, leftover))
+                self.warnings.append(
+                    f"step {step!r}: output {name!r} could not be saved ({exc!r}); "
+                    "a --step run of a later step cannot load it"
+                )
+                continue
             manifest[name] = entry
             if warning:
                 self.warnings.append(f"step {step!r}: {warning}")

@@ -165,3 +165,19 @@ def test_queued_dvc_experiments_record_into_the_project(tmp_path: Path, monkeypa
 
 def test_the_audit_hook_is_installed_once() -> None:
     assert getattr(runtime_runs._run_audit, "installed", False)
+
+
+def test_an_output_that_cannot_be_saved_does_not_stop_the_run(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    def make(params: argparse.Namespace):  # noqa: ANN202
+        return lambda: 1, 2
+
+    with RunRecorder(_params(), "pipe.py") as run:
+        function, number = run.step("make", make, _params(), outputs=("function", "number"))
+    assert function() == 1 and number == 2
+    record = json.loads(Path(run.run_dir, "run.json").read_text())
+    assert record["status"] == "finished"
+    assert list(record["outputs"]["make"]) == ["number"]
+    assert "output 'function' could not be saved" in record["warnings"][0]
+    assert sorted(p.name for p in (tmp_path / "outputs" / "make").iterdir()) == ["manifest.json", "number.json"]
