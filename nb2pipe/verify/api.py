@@ -7,6 +7,7 @@ verify them ``jobs`` at a time, each in its own kernel, and collect a :class:`Ve
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -37,7 +38,13 @@ from nb2pipe.verify.report import (
     ScriptStatus,
     VerifyReport,
 )
-from nb2pipe.verify.runner import NotebookRun, preload, resolve_kernel, run_notebook
+from nb2pipe.verify.runner import (
+    NotebookRun,
+    kill_running,
+    preload,
+    resolve_kernel,
+    run_notebook,
+)
 
 if TYPE_CHECKING:
     from nb2pipe.verify.script import ScriptCheckJob
@@ -159,16 +166,30 @@ def verify_paths(
 
         register_typed_translator()
 
+    interrupted = threading.Event()
+
     def work(item: _Prepared | NotebookReport) -> NotebookReport:
-        if isinstance(item, NotebookReport):
-            progress.notebook_finished(item)
-            return item
-        report = _verify_prepared(item, options, progress)
-        progress.notebook_finished(report)
+        report = (
+            item if isinstance(item, NotebookReport) else _verify_prepared(item, options, progress)
+        )
+        if not interrupted.is_set():  # the kernels killed on an interrupt are no verdict
+            progress.notebook_finished(report)
         return report
 
-    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        results = list(pool.map(work, prepared))
+    pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
+    futures = [pool.submit(work, item) for item in prepared]
+    try:
+        results = [future.result() for future in futures]
+    except BaseException:
+        # Ctrl-C (or a bug): kernels and scripts run in their own sessions and would outlive
+        # us, and the worker threads would wait for them; end them, then the threads
+        interrupted.set()
+        for future in futures:
+            future.cancel()
+        kill_running()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return VerifyReport(
         tuple(reports + results), time.monotonic() - start, options.rtol, options.script
     )

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -20,6 +22,17 @@ _DEFAULT_RTOL = 1e-6
 _DEFAULT_IMAGE_TOLERANCE = 0.01  # nb2pipe.verify.images.DEFAULT_IMAGE_TOLERANCE
 
 _REPORT_PATH = click.Path(path_type=Path, dir_okay=False, writable=True)
+
+
+def _exit_on_sigterm() -> None:
+    """CI cancels a job with SIGTERM: leave through SystemExit, so that verify ends the kernels
+    and scripts it started (they run in their own sessions) instead of orphaning them."""
+
+    def leave(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, leave)
 
 
 @click.command("verify")
@@ -129,6 +142,7 @@ def verify(
     # reports it once, with its cell, so their log lines would only repeat it
     for logger in ("papermill", "traitlets", "nbclient"):
         logging.getLogger(logger).setLevel(logging.CRITICAL)
+    _exit_on_sigterm()
     console = Console(highlight=False)
     try:
         with TerminalProgress(console, quiet=quiet) as progress:

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -130,8 +131,46 @@ def _kernel_manager(kernel_name: str, log_path: Path) -> Any:
                 kw["stdout"] = log
                 kw["stderr"] = log
                 await super()._async_launch_kernel(kernel_cmd, **kw)
+            process = getattr(self.provisioner, "process", None)
+            if process is not None:
+                self.kernel_pid = process.pid
+                _running.add(process.pid)
 
     return _LoggedKernelManager(kernel_name=kernel_name)
+
+
+class _RunningProcesses:
+    """Process groups verify started (kernels, scripts), so an interrupted verify can end
+    them: both start in their own session, so Ctrl-C does not reach them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pids: set[int] = set()
+
+    def add(self, pid: int) -> None:
+        with self._lock:
+            self._pids.add(pid)
+
+    def discard(self, pid: int) -> None:
+        with self._lock:
+            self._pids.discard(pid)
+
+    def kill_all(self) -> None:
+        with self._lock:
+            pids, self._pids = self._pids, set()
+        for pid in pids:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError, AttributeError):
+                pass
+
+
+_running = _RunningProcesses()
+
+
+def kill_running() -> None:
+    """End every kernel and script this process started that still runs (on an interrupt)."""
+    _running.kill_all()
 
 
 def preload() -> None:
@@ -188,6 +227,7 @@ def run_notebook(
         probe_log, kernel_log = work / "probe.log", work / "kernel.log"
         probe_log.touch()
         folder = path.resolve().parent
+        kernel_manager = _kernel_manager(kernel_name, kernel_log)
         try:
             papermill.execute_notebook(
                 str(path),
@@ -201,7 +241,7 @@ def run_notebook(
                 # engine (nbclient) options: our kernel manager, the notebook's folder as the
                 # kernel's cwd (not papermill's process-wide chdir: -j runs in threads), the
                 # file-access hook, progress hooks, and no graceful-shutdown wait
-                km=_kernel_manager(kernel_name, kernel_log),
+                km=kernel_manager,
                 resources={"metadata": {"path": str(folder)}},
                 extra_arguments=[
                     f"--IPKernelApp.exec_lines={probe_exec_line(probe_log, folder, metric_names)}"
@@ -242,6 +282,8 @@ def run_notebook(
                 cell,
                 f"papermill could not run the notebook: {type(exc).__name__}: {exc}",
             )
+        finally:
+            _running.discard(getattr(kernel_manager, "kernel_pid", -1))
         probe = read_probe_log(probe_log)
 
     ordered = [cells[i] for i in sorted(cells) if not _is_papermill_marker(cells[i])]
@@ -376,6 +418,7 @@ class ScriptJob:
             env=env,
             start_new_session=True,
         )
+        _running.add(self._process.pid)
 
     def wait(self) -> ScriptRun:
         assert self._process is not None
@@ -385,6 +428,7 @@ class ScriptJob:
         except subprocess.TimeoutExpired:
             timed_out = True
             self.cancel()
+        _running.discard(self._process.pid)
         return self._collect(timed_out)
 
     def cancel(self) -> None:
@@ -395,6 +439,7 @@ class ScriptJob:
         except (ProcessLookupError, PermissionError, AttributeError):
             self._process.kill()
         self._process.wait()
+        _running.discard(self._process.pid)
 
     def _collect(self, timed_out: bool) -> ScriptRun:
         assert self._process is not None
