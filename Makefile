@@ -12,15 +12,16 @@ $(VENV)/.installed: pyproject.toml labextension/package.json labextension/yarn.l
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-# Export every sample notebook to a script, then run the training script twice with
-# different parameters: what a user does on their first day.
+# Export every sample notebook to a script, run the training script twice with different
+# parameters and compare the two recorded runs: what a user does on their first day.
 demo: $(VENV)/.installed
 	rm -rf $(DEMO) && mkdir -p $(DEMO) && cp -r sample_notebooks/. $(DEMO)/
 	$(BIN)/nb2pipe export $(DEMO)/*.ipynb
 	cd $(DEMO) && ../../$(BIN)/python train_classifier.py --help
 	cd $(DEMO) && ../../$(BIN)/python train_classifier.py
 	cd $(DEMO) && ../../$(BIN)/python train_classifier.py --n-estimators 10 --max-depth 2
-	@echo "Scripts and figures are in $(DEMO)/"
+	$(BIN)/nb2pipe runs $(DEMO) --sort accuracy
+	@echo "Scripts are in $(DEMO)/; each run's record and figures in $(DEMO)/runs/"
 
 # The whole test suite, browser tests included (installs Debian's chromium when missing).
 test: $(VENV)/.installed

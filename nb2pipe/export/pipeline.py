@@ -24,13 +24,13 @@ from nb2pipe.export.render import (
     GENERATED_MARKER,
     RenderedScript,
     _comment_lines,
+    _runs_runtime_code,
     _ScriptBuilder,
 )
 from nb2pipe.export.steps import PREPARE, PipelinePlan, StepPlan
 
 __all__ = ["package_name", "render_pipeline"]
 
-_RUNTIME_MARKER = "# --- nb2pipe runtime: copied into exported scripts below this line ---\n"
 _WIDTH = 100
 _RUNS_HEADER = (
     "# nb2pipe's run records and step outputs: the same code in every exported pipeline.\n\n"
@@ -55,14 +55,9 @@ def package_name(stem: str) -> str:
     return name + "_steps"
 
 
-def _runtime_code() -> str:
-    from nb2pipe.export import runtime_runs
-
-    text = Path(runtime_runs.__file__).read_text(encoding="utf-8")
-    return text.split(_RUNTIME_MARKER, 1)[1].strip() + "\n"
-
-
 class _PipelineBuilder(_ScriptBuilder):
+    records_metrics = False  # per step, in add_cell
+
     def __init__(self, plan: ExportPlan, pipeline: PipelinePlan) -> None:
         super().__init__(plan)
         self.pipeline = pipeline
@@ -147,7 +142,7 @@ class _PipelineBuilder(_ScriptBuilder):
         steps = [self._step_function(step) for step in self.pipeline.steps]
         return [
             *self.definitions, *self._helpers(), *steps, self._parse_params(), self._main(),
-            _RUNS_HEADER + _runtime_code(),
+            _RUNS_HEADER + _runs_runtime_code(),
         ]
 
     def _docstring(self) -> str:
@@ -330,7 +325,7 @@ class _PipelineBuilder(_ScriptBuilder):
         helpers = super()._helpers()
         if self.plan.parameters:
             helpers = helpers[:-1]  # the CLI runtime stays in the entry script
-        return [*helpers, _RUNS_HEADER + _runtime_code()]
+        return [*helpers, _RUNS_HEADER + _runs_runtime_code()]
 
 
 def _call(callee: str, args: list[str], indent: int, bare: bool = False) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import libcst as cst
 
+from nb2pipe.analysis import ParsedCell
 from nb2pipe.errors import CellLocation, ExportError, UnsupportedMagicError
 from nb2pipe.export.dependencies import pinned_requirement, render_script_block
 from nb2pipe.export.magics import HELPERS, python_string
@@ -55,6 +56,7 @@ def render_script(plan: ExportPlan) -> RenderedScript:
     UnsupportedMagicError
         A magic without a plain-Python translation (unless ``allow_ipython``).
     """
+    refuse_runtime_clashes(plan)
     builder = _ScriptBuilder(plan)
     for cell_plan in plan.cells:
         builder.add_cell(cell_plan)
@@ -62,6 +64,9 @@ def render_script(plan: ExportPlan) -> RenderedScript:
 
 
 class _ScriptBuilder:
+    #: append ``record_metrics(...)`` after each ``metrics`` cell (a pipeline does it per step)
+    records_metrics = True
+
     def __init__(self, plan: ExportPlan) -> None:
         self.plan = plan
         self.names = plan.names
@@ -134,6 +139,8 @@ class _ScriptBuilder:
         ):
             main_statements.append(cst.parse_statement(self._figure_call(cell.index)))
             transformer.result.saves_figures = True
+        if self.records_metrics and cell.role.metrics and main_statements:
+            main_statements.append(_record_metrics_call(parsed))
         self._append_main(main_statements, comment_lines, list(module.footer))
 
     def _figure_call(self, cell_index: int) -> str:
@@ -230,7 +237,13 @@ class _ScriptBuilder:
 
     def _sections(self) -> list[str]:
         """The script's top-level sections after its imports, in order."""
-        return [*self.definitions, *self._helpers(), self._parse_params(), self._main()]
+        return [
+            *self.definitions,
+            *self._helpers(),
+            self._parse_params(),
+            self._main(),
+            _RUNS_HEADER + _runs_runtime_code(),
+        ]
 
     def _uses_display(self, code: str) -> bool:
         """Parse the finished script once: a bug must not write a broken file; and find
@@ -363,11 +376,13 @@ class _ScriptBuilder:
 
     def _runner_arguments(self) -> list[str]:
         """``add_argument`` lines of the script's own options (not the notebook's parameters)."""
-        if not self.plan.uses_matplotlib:
-            return []
         return [
-            f'    parser.add_argument("--figures-dir", metavar="DIR", default={self.names.figures_dir},',
-            '                        help="where figures the notebook showed are saved")',
+            '    parser.add_argument("--runs-dir", metavar="DIR", default="runs",',
+            '                        help="where each run writes <run id>/run.json and its artifacts")',
+            '    parser.add_argument("--tracking-uri", metavar="URI", default=None,',
+            '                        help="also log the run to MLflow (default: $MLFLOW_TRACKING_URI)")',
+            '    parser.add_argument("--metrics-file", metavar="FILE", default=None,',
+            '                        help="also write the run\'s metrics to this JSON file")',
         ]
 
     def _main(self) -> str:
@@ -382,21 +397,87 @@ class _ScriptBuilder:
             global_names.append(names.figures_dir)
         for chunk in _chunks(global_names, 80):
             head.append(cst.parse_statement(f"global {', '.join(chunk)}\n"))
-        if self.plan.parameters or self.plan.uses_matplotlib:
-            head.append(cst.parse_statement(f"{names.params} = {names.parse_params}({names.argv})\n"))
-        else:
-            head.append(cst.parse_statement(f"{names.parse_params}({names.argv})  # --help\n"))
+        head.append(cst.parse_statement(f"{names.params} = {names.parse_params}({names.argv})\n"))
+        recorded: list[cst.BaseStatement] = []
         if self.plan.uses_matplotlib:
-            head.append(cst.parse_statement(f"{names.figures_dir} = {names.params}.figures_dir\n"))
-        body = head + self.main_body
+            recorded.append(
+                cst.parse_statement(f'{names.figures_dir} = {names.run}.artifact_dir("figures")\n')
+            )
+        recorded += self.main_body or [cst.SimpleStatementLine([cst.Pass()])]
+        notebook = python_string(self._notebook_reference())
+        run = cst.parse_statement(
+            f"with RunRecorder({names.params}, __file__, {notebook}) as {names.run}:\n    pass\n"
+        )
+        assert isinstance(run, cst.With)
+        run = run.with_changes(
+            body=cst.IndentedBlock(body=recorded, footer=_comment_lines(self.pending_lines))
+        )
+        body = [*head, run]
         function = cst.parse_statement(
             f"def {names.main}({names.argv}: list[str] | None = None) -> None:\n    pass\n"
         )
         assert isinstance(function, cst.FunctionDef)
-        function = function.with_changes(
-            body=cst.IndentedBlock(body=body, footer=_comment_lines(self.pending_lines))
-        )
+        function = function.with_changes(body=cst.IndentedBlock(body=body))
         return cst.Module(body=[function]).code
+
+
+#: Options every script has besides the notebook's parameters.
+SCRIPT_OPTIONS = ("config", "dump_config", "runs_dir", "tracking_uri", "metrics_file")
+
+
+def refuse_runtime_clashes(plan: ExportPlan, options: tuple[str, ...] = SCRIPT_OPTIONS) -> None:
+    """Refuse notebook names the copied run-record runtime defines, and parameters named like
+    the script's own options (``--runs-dir`` ...).
+
+    Raises
+    ------
+    ExportError
+        Naming the clashing name (and the parameter's line).
+    """
+    from nb2pipe.export.runtime_runs import RUNTIME_NAMES
+
+    notebook = plan.analysis.notebook
+    clashes = sorted(plan.notebook_names & RUNTIME_NAMES)
+    if clashes:
+        raise ExportError(
+            CellLocation(notebook.path),
+            f"the notebook uses {clashes[0]!r}, a name the run-record runtime defines; rename it",
+        )
+    parameters_cell = next((c.parsed.cell for c in plan.cells if c.is_parameters), None)
+    for parameter in plan.parameters:
+        if parameter.name in options:
+            where = (
+                parameters_cell.location(notebook.path, parameter.line)
+                if parameters_cell is not None
+                else CellLocation(notebook.path)
+            )
+            raise ExportError(
+                where,
+                f"parameter {parameter.name!r} clashes with the script's option "
+                f"{parameter.option}; rename it",
+            )
+
+
+def _record_metrics_call(parsed: ParsedCell) -> cst.BaseStatement:
+    """``record_metrics(a=a, ...)`` for the names a ``metrics`` cell binds (numbers are kept)."""
+    symbols = parsed.symbols
+    names = sorted(symbols.defines - symbols.deletes - symbols.loop_targets)
+    arguments = ", ".join(f"{name}={name}" for name in names)
+    call = f"record_metrics({arguments})"
+    if len(call) > 92:
+        call = "record_metrics(\n" + "".join(f"    {name}={name},\n" for name in names) + ")"
+    return cst.parse_statement(call + "\n")
+
+
+def _runs_runtime_code() -> str:
+    from nb2pipe.export import runtime_runs
+
+    text = Path(runtime_runs.__file__).read_text(encoding="utf-8")
+    return text.split(_RUNTIME_MARKER, 1)[1].strip() + "\n"
+
+
+#: Above the copied run-record runtime in every script.
+_RUNS_HEADER = "# nb2pipe's run records: the same code in every exported script.\n\n"
 
 
 def _needs_rewrite(tree: ast.Module) -> bool:

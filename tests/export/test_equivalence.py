@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import shutil
 from pathlib import Path
 
@@ -55,7 +56,14 @@ def test_parameters_on_the_command_line_reach_notebook_functions(samples_copy: P
     assert code == code2 == 0, stderr
     # build_model() reads n_estimators / max_depth as globals: the metrics change
     assert default_run != changed_run
-    assert (samples_copy / "figures").is_dir()
+    records = [json.loads(p.read_text()) for p in sorted(samples_copy.glob("runs/*/run.json"))]
+    assert len(records) == 2 and all(r["status"] == "finished" for r in records)
+    by_trees = {r["params"]["n_estimators"]: r for r in records}
+    assert by_trees[5]["params"]["max_depth"] == 1 and by_trees[100]["params"]["max_depth"] == 3
+    assert by_trees[5]["metrics"]["accuracy"] != by_trees[100]["metrics"]["accuracy"]
+    assert set(by_trees[100]["metrics"]) == {"accuracy", "f1", "n_test"}
+    assert list(by_trees[100]["data"]) == ["data/wine.csv"]
+    assert by_trees[100]["artifacts"] == ["figures/train_classifier-cell14-1.png"]
 
 
 def _corpus_notebooks() -> list[Path]:
