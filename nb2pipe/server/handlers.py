@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import os
 from dataclasses import dataclass
@@ -168,20 +167,12 @@ def _hazards(notebook_path: Path) -> list[dict[str, Any]]:
 
 
 def _history_hazards(notebook_path: Path) -> list[dict[str, Any]]:
-    """Hazards from the notebook's ``%track`` log, when there is one and tracking is installed.
-
-    The single place the server touches ``%track`` history: ``nb2pipe.tracking`` is optional.
-    """
+    """Hazards from the notebook's ``%track`` history log, when there is one."""
     history = notebook_path.parent / HISTORY_DIR / f"{notebook_path.stem}.history.jsonl"
     if not history.is_file():
         return []
-    try:
-        tracking = importlib.import_module("nb2pipe.tracking")
-    except ImportError:
-        return []
-    history_hazards = getattr(tracking, "history_hazards", None)
-    if history_hazards is None:
-        return []
+    from nb2pipe.tracking import history_hazards  # only when a log exists: keeps startup light
+
     return [hazard.to_json() for hazard in history_hazards(notebook_path)]
 
 
