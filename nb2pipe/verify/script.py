@@ -49,6 +49,7 @@ class ScriptCheckJob:
     #: saved-notebook cell indices the script runs, and how to read their stdout
     exported: tuple[int, ...] = ()
     timing_cells: frozenset[int] = frozenset()
+    shell_cells: frozenset[int] = frozenset()
     unreproduced_cells: frozenset[int] = frozenset()
     notes: list[str] = field(default_factory=list)
 
@@ -182,8 +183,12 @@ class ScriptCheckJob:
             normalized = normalize_text(text)
             applied |= normalized.applied
             cell = self.notebook.cells[index]
+            shell = index in self.shell_cells
+            if shell and normalized.text.strip():
+                applied.add("shell-layout")
             lines += [
-                _Line(cell, line, cell.role.ignore_output) for line in normalized.text.splitlines()
+                _Line(cell, line, cell.role.ignore_output, shell)
+                for line in normalized.text.splitlines()
             ]
         return lines, frozenset(applied)
 
@@ -204,20 +209,41 @@ class _Line:
     text: str
     #: the cell is tagged ignore-output: the script prints this line, with any content
     ignored: bool
+    #: the cell runs shell escapes: IPython ran them on a pseudo-terminal, where programs such
+    #: as ``ls`` lay out their output for an 80-column screen; the script's pipe gets one item
+    #: a line. Such runs of lines are compared word by word.
+    shell: bool = False
 
 
 def _first_difference(expected: list[_Line], actual: list[str], rtol: float) -> int | None:
     """Position of the first line where the script's stdout departs from the notebook's.
 
     Line by line, so that lines of ``ignore-output`` cells can be skipped: the script runs the
-    same code, so it prints as many lines there, only with other values.
+    same code, so it prints as many lines there, only with other values. A run of lines from a
+    cell with shell escapes matches as many script lines as hold the same words in order.
     """
-    for position, line in enumerate(expected):
-        if position >= len(actual):
+    position, cursor = 0, 0
+    while position < len(expected):
+        line = expected[position]
+        if cursor >= len(actual):
             return position
-        if not line.ignored and not compare_text(line.text, actual[position], rtol).equal:
+        if line.shell and not line.ignored:
+            end = position
+            while end < len(expected) and expected[end].shell and expected[end].cell is line.cell:
+                end += 1
+            words = " ".join(item.text for item in expected[position:end]).split()
+            taken: list[str] = []
+            while cursor < len(actual) and len(taken) < len(words):
+                taken += actual[cursor].split()
+                cursor += 1
+            if not compare_text(" ".join(words), " ".join(taken), rtol).equal:
+                return position
+            position = end
+            continue
+        if not line.ignored and not compare_text(line.text, actual[cursor], rtol).equal:
             return position
-    return len(expected) if len(actual) > len(expected) else None
+        position, cursor = position + 1, cursor + 1
+    return len(expected) if cursor < len(actual) else None
 
 
 def _magic_name(magic: Magic) -> str:
@@ -278,6 +304,11 @@ def start_script_check(
         for parsed in analysis.cells
     }
     check.timing_cells = frozenset(i for i, names in magics.items() if names & _TIMING_MAGICS)
+    check.shell_cells = frozenset(
+        parsed.cell.index
+        for parsed in analysis.cells
+        if any(m.kind is MagicKind.SYSTEM for m in parsed.symbols.magics)
+    )
     check.unreproduced_cells = frozenset(
         i for i, names in magics.items() if names & _UNREPRODUCED_MAGICS
     )

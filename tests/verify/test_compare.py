@@ -258,3 +258,19 @@ def test_image_outputs_in_cells_compare_by_pixels() -> None:
     assert compare_outputs(saved, same, CompareOptions()).equal
     comparison = compare_outputs(saved, changed, CompareOptions())
     assert [d.what for d in comparison.differences] == ["image/png"]
+
+
+def test_script_stdout_of_shell_cells_is_compared_word_by_word() -> None:
+    """`!ls` lays names out in columns on the kernel's pty, one a line on the script's pipe."""
+    from nb2pipe.model import Cell, CellKind
+    from nb2pipe.verify.script import _first_difference, _Line
+
+    shell = Cell(index=0, kind=CellKind.CODE, source="!ls")
+    plain = Cell(index=1, kind=CellKind.CODE, source="print(1)")
+    expected = [_Line(shell, "a.csv  b.csv", False, True), _Line(plain, "1", False)]
+    assert _first_difference(expected, ["a.csv", "b.csv", "1"], 1e-6) is None
+    assert _first_difference(expected, ["a.csv", "c.csv", "1"], 1e-6) == 0
+    assert _first_difference(expected, ["a.csv", "b.csv", "2"], 1e-6) == 1
+    assert _first_difference(expected, ["a.csv", "b.csv"], 1e-6) == 1
+    # outside shell cells the layout still counts
+    assert _first_difference([_Line(plain, "1 2", False)], ["1", "2"], 1e-6) == 0

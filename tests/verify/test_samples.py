@@ -10,11 +10,6 @@ from .conftest import VerifyRun
 
 pytestmark = pytest.mark.kernel
 
-#: explore_messy's %time / %%time cells (timings differ each run; the cv cell's stdout is
-#: split into several stream outputs at places that differ too)
-TIMING_CELLS = {8, 15, 24}
-
-
 @pytest.fixture(scope="module")
 def samples_run(tmp_path_factory: pytest.TempPathFactory) -> VerifyRun:
     import shutil
@@ -44,23 +39,13 @@ def test_clean_samples_reproduce_with_their_scripts(samples_run: VerifyRun, name
     assert report["data_files"][0]["path"] == "data/wine.csv"
 
 
-def test_explore_messy_differs_only_where_it_really_does(samples_run: VerifyRun) -> None:
-    """Timings and split streams are normalized away; what remains are real differences:
-    ``%%writefile`` says "Writing" in a fresh checkout where the saved run said "Overwriting"
-    (its output depends on a file the notebook itself writes), and `!ls data` prints columns
-    in the kernel's pseudo-terminal but one name a line in the script."""
+def test_explore_messy_reproduces_with_its_script(samples_run: VerifyRun) -> None:
+    """Timings and split streams are normalized away, and `!ls data` (columns on the
+    kernel's pseudo-terminal, one name a line on the script's pipe) is compared word by word."""
     report = samples_run.notebook("explore_messy.ipynb")
-    assert not any(m["cell_index"] in TIMING_CELLS for m in report["mismatches"]), (
-        samples_run.output
-    )
-    assert {(m["cell_index"], m["reason"]) for m in report["mismatches"]} <= {
-        (20, "output-differs"),
-        (3, "script-differs"),
-    }
+    assert report["status"] == "reproduces", samples_run.output
+    assert report["script"]["status"] == "equal"
     assert "durations" in report["normalizers"]
-    writefile = [m for m in report["mismatches"] if m["cell_index"] == 20]
-    if writefile:
-        assert "the cell writes column_notes.txt" in writefile[0]["message"]
 
 
 def test_samples_html_report_has_a_section_per_notebook(samples_run: VerifyRun) -> None:

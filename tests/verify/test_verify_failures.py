@@ -60,12 +60,16 @@ CASES = {
         ],
         [(1, "timeout")],
     ),
-    # a translated magic that behaves differently: IPython runs `!ls` in a pseudo-terminal
-    # (columns), the script's subprocess writes to a pipe (one name a line). Saved without
-    # outputs: the fresh run is judged alone, then the script against it.
+    # a translated magic that behaves differently: %timeit runs its statement 3 times in the
+    # kernel, the script runs it once. Saved without outputs: the fresh run is judged alone,
+    # then the script against it.
     "script_differs.ipynb": (
-        [code("!ls listing"), code('print("done")')],
-        [(0, "script-differs")],
+        [
+            code("counter = []"),
+            code("%timeit -n 3 -r 1 counter.append(1)"),
+            code("print(len(counter))"),
+        ],
+        [(2, "script-differs")],
     ),
     "script_fails.ipynb": (
         [
@@ -102,9 +106,6 @@ def failures(tmp_path_factory: pytest.TempPathFactory) -> VerifyRun:
     folder = tmp_path_factory.mktemp("failures")
     for name, (cells, _) in CASES.items():
         (folder / name).write_text(json.dumps(notebook_json(*cells)), encoding="utf-8")
-    (folder / "listing").mkdir()
-    for file in ("a.txt", "b.txt"):
-        (folder / "listing" / file).write_text("x\n")
     return invoke_verify(
         folder,
         "-j",
@@ -187,8 +188,8 @@ def test_script_differs_shows_both_outputs(failures: VerifyRun) -> None:
     report = failures.notebook("script_differs.ipynb")
     assert "saved without outputs: nothing to compare; judged the run alone" in report["notes"]
     finding = report["mismatches"][0]
-    assert finding["cell"] == "cell 1 (id c0)"
-    assert "-a.txt  b.txt" in finding["diff"] and "+a.txt\n+b.txt" in finding["diff"]
+    assert finding["cell"] == "cell 3 (id c2)"
+    assert "-3" in finding["diff"] and "+1" in finding["diff"]
 
 
 def test_script_failure_quotes_its_error(failures: VerifyRun) -> None:
