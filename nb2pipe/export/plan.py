@@ -300,7 +300,6 @@ class _Hoisting:
         keep: frozenset[str] = frozenset(),
     ):
         self.hoisted: dict[int, frozenset[int]] = {}
-        self.hoisted_names: set[str] = set()
         binders: dict[str, int] = {}
         import_texts: dict[str, set[str]] = {}
         for parsed in exported:
@@ -351,7 +350,6 @@ class _Hoisting:
                     ):
                         hoisted_lines.add(line)
                         safe.add(statement.name)
-                        self.hoisted_names.add(statement.name)
                         continue
                     blocked_lines.add(line)
                 else:
@@ -362,9 +360,6 @@ class _Hoisting:
                 barrier = True
             # a libcst line with several statements moves only if all of them move
             self.hoisted[parsed.cell.index] = frozenset(hoisted_lines - blocked_lines)
-        self.hoisted_names |= {
-            name for name, texts in import_texts.items() if len(texts) == 1 and name in safe
-        }
 
     @staticmethod
     def _hoistable_import(statement: ast.Import | ast.ImportFrom, folder: Path | None) -> bool:
