@@ -13,7 +13,6 @@ import ast
 import re
 import textwrap
 from dataclasses import replace
-from pathlib import Path
 
 import libcst as cst
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import queue
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
