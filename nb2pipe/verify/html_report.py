@@ -15,6 +15,7 @@ from typing import Sequence
 from nb2pipe.model import Output
 from nb2pipe.verify.normalize import terminal_text
 from nb2pipe.verify.report import Mismatch, NotebookReport, NotebookStatus, VerifyReport
+from nb2pipe.verify.text import diff_line_kind
 
 __all__ = ["html_report", "write_html"]
 
@@ -79,15 +80,8 @@ def _render_outputs(outputs: Sequence[Output]) -> str:
 def _render_diff(diff: str) -> str:
     lines = []
     for line in terminal_text(diff).splitlines():
-        css = ""
-        if line.startswith(("+++", "---")):
-            css = ""
-        elif line.startswith("+"):
-            css = "add"
-        elif line.startswith("-"):
-            css = "del"
-        elif line.startswith("@@"):
-            css = "hunk"
+        kind = diff_line_kind(line)
+        css = "" if kind == "header" else kind
         escaped = _escape(line)
         lines.append(f'<span class="{css}">{escaped}</span>' if css else escaped)
     return '<pre class="diff">' + "\n".join(lines) + "</pre>"

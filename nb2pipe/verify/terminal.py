@@ -19,6 +19,9 @@ from rich.progress import (
 from rich.text import Text
 
 from nb2pipe.verify.report import NotebookReport, NotebookStatus, ScriptStatus, VerifyReport
+from nb2pipe.verify.text import diff_line_kind
+
+_DIFF_STYLES = {"header": "bold", "add": "green", "del": "red", "hunk": "cyan", "": ""}
 
 __all__ = ["TerminalProgress", "render_notebook_report", "render_summary"]
 
@@ -86,15 +89,7 @@ def render_notebook_report(console: Console, report: NotebookReport, quiet: bool
 def _coloured_diff(diff: str) -> Text:
     text = Text()
     for line in diff.splitlines():
-        style = ""
-        if line.startswith(("+++", "---")):
-            style = "bold"
-        elif line.startswith("+"):
-            style = "green"
-        elif line.startswith("-"):
-            style = "red"
-        elif line.startswith("@@"):
-            style = "cyan"
+        style = _DIFF_STYLES[diff_line_kind(line)]
         text.append("      " + line + "\n", style=style)
     text.rstrip()
     return text

@@ -89,3 +89,17 @@ def unified_diff(saved: str, fresh: str, labels: tuple[str, str] = ("saved", "fr
         hidden = len(lines) - MAX_DIFF_LINES
         lines = lines[:MAX_DIFF_LINES] + [f"... ({hidden} more diff lines)"]
     return "\n".join(lines)
+
+
+def diff_line_kind(line: str) -> str:
+    """What one line of :func:`unified_diff` is: ``header``, ``add``, ``del``, ``hunk`` or ``""``
+    (context); the terminal and HTML reports colour it by this."""
+    if line.startswith(("+++", "---")):
+        return "header"
+    if line.startswith("+"):
+        return "add"
+    if line.startswith("-"):
+        return "del"
+    if line.startswith("@@"):
+        return "hunk"
+    return ""
