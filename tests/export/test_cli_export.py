@@ -27,8 +27,11 @@ def test_export_writes_script_beside_notebook(make_notebook) -> None:
     assert code == 0, err
     script = notebook.with_suffix(".py")
     assert "notebook.ipynb -> notebook.py" in out
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=notebook.parent
+    )
     assert result.stdout == "1.0\n"
+    assert len(list(notebook.parent.glob("runs/*/run.json"))) == 1  # the run recorded itself
 
 
 def test_export_is_byte_stable_and_check_passes(make_notebook) -> None:
