@@ -390,13 +390,8 @@ def _count_import_binds(exported: list[ParsedCell], name: str) -> int:
 
 
 def _bound_names(statement: ast.stmt) -> set[str]:
-    if isinstance(statement, (ast.Import, ast.ImportFrom)):
-        return {
-            alias.asname or alias.name.split(".", 1)[0] for alias in statement.names if alias.name != "*"
-        }
-    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return {statement.name}
-    return set()
+    """Names one top-level statement binds, from the cell-symbol analysis."""
+    return set(gather_cell_symbols(ast.Module(body=[statement], type_ignores=[])).defines)
 
 
 def _statement_lines(tree: ast.Module) -> list[int]:
