@@ -36,6 +36,8 @@ __all__ = [
 
 #: Seconds a kernel may take to start and answer.
 KERNEL_START_TIMEOUT = 60
+#: Kernel starts tried when a port picked for the kernel was taken before the kernel bound it.
+KERNEL_START_ATTEMPTS = 3
 #: Lines of kernel stderr kept for a dead-kernel report.
 _KERNEL_LOG_TAIL = 20
 _PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"
@@ -225,65 +227,80 @@ def run_notebook(
     with tempfile.TemporaryDirectory(prefix="nb2pipe-verify-") as scratch:
         work = Path(scratch)
         probe_log, kernel_log = work / "probe.log", work / "kernel.log"
-        probe_log.touch()
         folder = path.resolve().parent
-        kernel_manager = _kernel_manager(kernel_name, kernel_log)
-        try:
-            papermill.execute_notebook(
-                str(path),
-                str(work / path.name),
-                parameters=dict(parameters) if parameters else None,
-                kernel_name=kernel_name,
-                progress_bar=False,
-                request_save_on_cell_execute=False,
-                execution_timeout=timeout,
-                start_timeout=KERNEL_START_TIMEOUT,
-                # engine (nbclient) options: our kernel manager, the notebook's folder as the
-                # kernel's cwd (not papermill's process-wide chdir: -j runs in threads), the
-                # file-access hook, progress hooks, and no graceful-shutdown wait
-                km=kernel_manager,
-                resources={"metadata": {"path": str(folder)}},
-                extra_arguments=[
-                    f"--IPKernelApp.exec_lines={probe_exec_line(probe_log, folder, metric_names)}"
-                ],
-                on_cell_start=on_start,
-                on_cell_execute=on_execute,
-                on_cell_executed=on_executed,
-                shutdown_kernel="immediate",
-            )
-        except PapermillExecutionError:
-            pass  # judged below from the outputs: raises-exception cells are allowed to fail
-        except CellTimeoutError as exc:
-            failure = RunFailure(
-                Reason.TIMEOUT,
-                current[0],
-                f"the cell ran longer than the {timeout} s timeout",
-                str(exc).splitlines()[0] if str(exc) else "",
-            )
-        except DeadKernelError:
-            failure = RunFailure(
-                Reason.DEAD_KERNEL,
-                current[0],
-                "the kernel died while running the cell",
-                _tail(kernel_log),
-            )
-        except (RuntimeError, TimeoutError, OSError) as exc:  # start-up failed, connection lost
-            cell = current[0] if current[0] >= 0 else None
-            failure = RunFailure(
-                Reason.DEAD_KERNEL,
-                cell,
-                f"the kernel failed: {type(exc).__name__}: {exc}".strip(),
-                _tail(kernel_log),
-            )
-        except Exception as exc:  # papermill could not run it (bad parameters, ...)
-            cell = current[0] if current[0] >= 0 else None
-            failure = RunFailure(
-                Reason.ERROR,
-                cell,
-                f"papermill could not run the notebook: {type(exc).__name__}: {exc}",
-            )
-        finally:
-            _running.discard(getattr(kernel_manager, "kernel_pid", -1))
+        for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+            probe_log.write_bytes(b"")
+            kernel_log.write_bytes(b"")
+            kernel_manager = _kernel_manager(kernel_name, kernel_log)
+            try:
+                papermill.execute_notebook(
+                    str(path),
+                    str(work / path.name),
+                    parameters=dict(parameters) if parameters else None,
+                    kernel_name=kernel_name,
+                    progress_bar=False,
+                    request_save_on_cell_execute=False,
+                    execution_timeout=timeout,
+                    start_timeout=KERNEL_START_TIMEOUT,
+                    # engine (nbclient) options: our kernel manager, the notebook's folder as
+                    # the kernel's cwd (not papermill's process-wide chdir: -j runs in
+                    # threads), the file-access hook, progress hooks, and no graceful-shutdown
+                    # wait
+                    km=kernel_manager,
+                    resources={"metadata": {"path": str(folder)}},
+                    extra_arguments=[
+                        "--IPKernelApp.exec_lines="
+                        + probe_exec_line(probe_log, folder, metric_names)
+                    ],
+                    on_cell_start=on_start,
+                    on_cell_execute=on_execute,
+                    on_cell_executed=on_executed,
+                    shutdown_kernel="immediate",
+                )
+            except PapermillExecutionError:
+                pass  # judged below from the outputs: raises-exception cells may fail
+            except CellTimeoutError as exc:
+                failure = RunFailure(
+                    Reason.TIMEOUT,
+                    current[0],
+                    f"the cell ran longer than the {timeout} s timeout",
+                    str(exc).splitlines()[0] if str(exc) else "",
+                )
+            except DeadKernelError:
+                failure = RunFailure(
+                    Reason.DEAD_KERNEL,
+                    current[0],
+                    "the kernel died while running the cell",
+                    _tail(kernel_log),
+                )
+            except (RuntimeError, TimeoutError, OSError) as exc:  # start-up failed, lost link
+                cell = current[0] if current[0] >= 0 else None
+                failure = RunFailure(
+                    Reason.DEAD_KERNEL,
+                    cell,
+                    f"the kernel failed: {type(exc).__name__}: {exc}".strip(),
+                    _tail(kernel_log),
+                )
+            except Exception as exc:  # papermill could not run it (bad parameters, ...)
+                cell = current[0] if current[0] >= 0 else None
+                failure = RunFailure(
+                    Reason.ERROR,
+                    cell,
+                    f"papermill could not run the notebook: {type(exc).__name__}: {exc}",
+                )
+            finally:
+                _running.discard(getattr(kernel_manager, "kernel_pid", -1))
+            if not (
+                attempt < KERNEL_START_ATTEMPTS
+                and failure is not None
+                and not cells
+                and _lost_port_race(kernel_log)
+            ):
+                break
+            # Jupyter's connection protocol picks free ports, releases them and lets the kernel
+            # bind them: another process can take one in between (most likely with -j). No
+            # cell ran, so a fresh kernel on fresh ports starts over cleanly.
+            failure = None
         probe = read_probe_log(probe_log)
 
     ordered = [cells[i] for i in sorted(cells) if not _is_papermill_marker(cells[i])]
@@ -339,6 +356,15 @@ def _traceback_text(lines: Sequence[str]) -> str:
     from nb2pipe.verify.normalize import terminal_text
 
     return "\n".join(terminal_text("\n".join(lines)).splitlines()[-15:])
+
+
+def _lost_port_race(kernel_log: Path) -> bool:
+    """Whether the kernel died at start-up because one of its ports was already taken."""
+    try:
+        text = kernel_log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return "Address already in use" in text
 
 
 def _tail(path: Path) -> str:
