@@ -75,11 +75,21 @@ class KernelDriver:
         if notebook is not None:
             environment["JPY_SESSION_NAME"] = str(notebook)
         environment.update(env or {})
-        self.km = KernelManager(kernel_name=kernel_name)
-        self.km.start_kernel(env=environment, cwd=str(cwd or (notebook.parent if notebook else Path.cwd())))
-        self.kc = self.km.client()
-        self.kc.start_channels()
-        self.kc.wait_for_ready(timeout=60)
+        folder = str(cwd or (notebook.parent if notebook else Path.cwd()))
+        for attempt in range(3):
+            self.km = KernelManager(kernel_name=kernel_name)
+            self.km.start_kernel(env=environment, cwd=folder)
+            self.kc = self.km.client()
+            self.kc.start_channels()
+            try:
+                self.kc.wait_for_ready(timeout=60)
+                break
+            except RuntimeError:
+                # the kernel died at start-up, e.g. a port picked for it was taken before it
+                # bound it (Jupyter's port race): start it again on fresh ports
+                self.shutdown()
+                if attempt == 2:
+                    raise
 
     def execute(
         self,
