@@ -6,15 +6,21 @@ DEMO := build/demo
 
 .PHONY: demo test bench clean
 
-$(VENV)/.installed: pyproject.toml labextension/package.json labextension/yarn.lock
-	$(PYTHON) -m venv $(VENV)
+# nb2pipe itself and what the sample notebooks import: enough for the demo
+$(VENV)/.demo-installed: pyproject.toml labextension/package.json labextension/yarn.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[samples]'
+	touch $@
+
+# plus the test tools (JupyterLab, Playwright, DVC, MLflow, ...)
+$(VENV)/.installed: $(VENV)/.demo-installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
 # Export every sample notebook to a script, run the training script twice with different
 # parameters and compare the two recorded runs: what a user does on their first day.
-demo: $(VENV)/.installed
+demo: $(VENV)/.demo-installed
 	rm -rf $(DEMO) && mkdir -p $(DEMO) && cp -r sample_notebooks/. $(DEMO)/
 	$(BIN)/nb2pipe export $(DEMO)/*.ipynb
 	cd $(DEMO) && ../../$(BIN)/python train_classifier.py --help
