@@ -304,11 +304,8 @@ class _ScriptBuilder:
         title = notebook.title or notebook.stem.replace("_", " ")
         script = self.plan.script_path.name
         runner = "ipython" if "from IPython import get_ipython" in self.rewrite.imports else "python"
-        text = (
-            f"{title}\n\n"
-            f"Exported by nb2pipe from {self._notebook_reference()}. Edit the notebook and\n"
-            f"re-export with `nb2pipe export`. Run `{runner} {script} --help` for its parameters.\n"
-        )
+        # where it came from and how to change it is the marker line's job (it follows)
+        text = f"{title}\n\nRun `{runner} {script} --help` for its parameters.\n"
         if runner == "ipython":
             text += "It keeps IPython magics, so run it with `ipython`, not `python`.\n"
         text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')

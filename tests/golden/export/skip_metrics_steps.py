@@ -22,8 +22,7 @@ print(f"mean={mean}")
 # ///
 """skip metrics steps
 
-Exported by nb2pipe from skip_metrics_steps.ipynb. Edit the notebook and
-re-export with `nb2pipe export`. Run `python skip_metrics_steps.py --help` for its parameters.
+Run `python skip_metrics_steps.py --help` for its parameters.
 
 Steps, in order: prepare, train. `python skip_metrics_steps.py --step NAME` runs one step,
 loading its inputs from the outputs earlier steps saved in --outputs-dir. Every run is

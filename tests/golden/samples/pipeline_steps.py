@@ -9,8 +9,7 @@
 # ///
 """Wine classification pipeline
 
-Exported by nb2pipe from pipeline_steps.ipynb. Edit the notebook and
-re-export with `nb2pipe export`. Run `python pipeline_steps.py --help` for its parameters.
+Run `python pipeline_steps.py --help` for its parameters.
 
 Steps, in order: load, features, train, evaluate. `python pipeline_steps.py --step NAME`
 runs one step, loading its inputs from the outputs earlier steps saved in --outputs-dir.
