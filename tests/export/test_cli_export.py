@@ -160,3 +160,39 @@ def test_python_dash_m_and_nbconvert_give_the_same_script(make_notebook, tmp_pat
         check=True, capture_output=True, env=env,
     )
     assert (tmp_path / "via_nbconvert.py").read_text() == notebook.with_suffix(".py").read_text()
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("x = (1,\n", "line 1: not valid Python"),
+        ("%store x", "line 1: unknown magic %store"),
+    ],
+)
+def test_nbconvert_reports_bad_input_in_one_line(make_notebook, tmp_path: Path, source, reason) -> None:
+    notebook = make_notebook("x = 1", source)
+    jupyter = Path(sys.executable).parent / "jupyter"
+    result = subprocess.run(
+        [str(jupyter), "nbconvert", "--to", "nb2pipe", str(notebook)],
+        capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and f"notebook.ipynb, cell 2 (id c1), {reason}" in errors[0]
+    assert not notebook.with_suffix(".py").exists()
+
+
+def test_nbconvert_exporter_raises_an_ordinary_exception(make_notebook) -> None:
+    from nbconvert.utils.exceptions import ConversionException
+
+    from nb2pipe.errors import CellParseError, Nb2PipeError
+    from nb2pipe.export.nbconvert_exporter import Nb2PipeExporter
+
+    notebook = make_notebook("x = (1,\n")
+    with pytest.raises(Nb2PipeError) as caught:  # not SystemExit: servers call it in-process
+        Nb2PipeExporter().from_filename(str(notebook))
+    assert isinstance(caught.value, ConversionException)
+    assert isinstance(caught.value.__cause__, CellParseError)
+    assert str(caught.value).startswith("notebook.ipynb, cell 1 (id c0), line 1: not valid Python")
+
