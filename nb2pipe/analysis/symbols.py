@@ -23,6 +23,7 @@ __all__ = [
     "FunctionSymbols",
     "ImportBinding",
     "NOTEBOOK_NAMES",
+    "function_locals",
     "gather_cell_symbols",
 ]
 
@@ -99,6 +100,8 @@ class FunctionSymbols:
     #: positions and names of parameters the body mutates in place
     mutated_params: tuple[tuple[int, str], ...]
     is_class: bool = False
+    #: magics and shell escapes in the body (they run when the function is called)
+    magics: tuple[Magic, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,8 @@ class CellSymbols:
     top_level_awaits: tuple[int, ...] = ()
     #: first line of each cell-level `for` loop target (loop variables are redefined by design)
     loop_targets: frozenset[str] = frozenset()
+    #: names bound by cell-level ``with ... as name`` (rebound by design, like loop variables)
+    with_targets: frozenset[str] = frozenset()
 
     def function(self, name: str) -> FunctionSymbols | None:
         for info in self.functions:
@@ -215,6 +220,8 @@ class _FunctionScanner(ast.NodeVisitor):
         #: free names of nested scopes, resolved against this scope's locals afterwards
         self.nested_free: set[str] = set()
         self.nested_global_writes: set[str] = set()
+        #: magics in this scope and the scopes nested in it, in source order
+        self.magics: list[Magic] = []
 
     def scan_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
         args = node.args
@@ -232,6 +239,7 @@ class _FunctionScanner(ast.NodeVisitor):
         self.nested_free |= inner.free_names()
         self.nested_global_writes |= inner.global_writes()
         self.mutated_roots |= inner.mutated_roots - inner.local_names()
+        self.magics += inner.magics
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         self.stores.add(node.name)
@@ -256,6 +264,7 @@ class _FunctionScanner(ast.NodeVisitor):
         # class bodies do not enclose their methods, but they run in this scope's context
         self.nested_free |= inner.free_names()
         self.nested_global_writes |= inner.global_writes()
+        self.magics += inner.magics
 
     def visit_Global(self, node: ast.Global) -> None:
         self.declared_global.update(node.names)
@@ -321,8 +330,27 @@ class _FunctionScanner(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
+        magic = magic_from_call(node)
+        if magic is not None:
+            self._visit_magic(magic)
+            return
         self.mutated_roots.update(_mutation_roots(node))
         self.generic_visit(node)
+
+    def _visit_magic(self, magic: Magic) -> None:
+        """A magic in a function body: its names, not ``get_ipython``, are what it reads."""
+        self.magics.append(magic)
+        for expression in expanded_expressions(magic):
+            self.visit(expression)
+        code = embedded_code(magic)
+        if code is None:
+            return
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            return  # reported by the exporter, which has to translate it
+        for statement in tree.body:
+            self.visit(statement)
 
     def local_names(self) -> set[str]:
         return (self.stores | self.declared_nonlocal) - self.declared_global
@@ -364,7 +392,15 @@ def _function_symbols(node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionS
             (position, name) for position, name in enumerate(params) if name in scanner.mutated_roots
         )
         + tuple((-1, a.arg) for a in args.kwonlyargs if a.arg in scanner.mutated_roots),
+        magics=tuple(scanner.magics),
     )
+
+
+def function_locals(node: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:
+    """The names local to a function's body (its parameters and what it binds)."""
+    scanner = _FunctionScanner()
+    scanner.scan_function(node)
+    return frozenset(scanner.local_names())
 
 
 def _class_symbols(node: ast.ClassDef) -> FunctionSymbols:
@@ -379,6 +415,7 @@ def _class_symbols(node: ast.ClassDef) -> FunctionSymbols:
         global_mutations=frozenset(scanner.mutated_roots - scanner.local_names()),
         mutated_params=(),
         is_class=True,
+        magics=tuple(scanner.magics),
     )
 
 
@@ -390,6 +427,7 @@ class _Collected:
     deletes: set[str] = field(default_factory=set)
     rebinds: set[str] = field(default_factory=set)
     loop_targets: set[str] = field(default_factory=set)
+    with_targets: set[str] = field(default_factory=set)
     imports: list[ImportBinding] = field(default_factory=list)
     functions: list[FunctionSymbols] = field(default_factory=list)
     calls: list[CallSite] = field(default_factory=list)
@@ -422,6 +460,7 @@ class _CellVisitor(ast.NodeVisitor):
             opaque_defines=out.opaque_defines,
             top_level_awaits=tuple(out.awaits),
             loop_targets=frozenset(out.loop_targets),
+            with_targets=frozenset(out.with_targets),
         )
 
     # -- names -------------------------------------------------------------------------------
@@ -496,6 +535,7 @@ class _CellVisitor(ast.NodeVisitor):
             self.visit(item.context_expr)
             if item.optional_vars is not None:
                 self._store(item.optional_vars)
+                self.out.with_targets.update(_target_names(item.optional_vars))
         for statement in node.body:
             self.visit(statement)
 
@@ -540,7 +580,9 @@ class _CellVisitor(ast.NodeVisitor):
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         for expr in _definition_time_exprs(node):
             self.visit(expr)
-        self.out.functions.append(_function_symbols(node))
+        info = _function_symbols(node)
+        self.out.functions.append(info)
+        self._function_magics(info)
         self._define(node.name)
 
     visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
@@ -549,6 +591,7 @@ class _CellVisitor(ast.NodeVisitor):
         for expr in [*node.decorator_list, *node.bases, *(kw.value for kw in node.keywords)]:
             self.visit(expr)
         info = _class_symbols(node)
+        self._function_magics(info)
         # a class body runs now: what it evaluates is read by the cell (methods read later)
         for name in definition_time_reads(node):
             self._read(name)
@@ -659,14 +702,22 @@ class _CellVisitor(ast.NodeVisitor):
             self.visit(kw.value)
         self._record_call(node)
 
+    def _function_magics(self, info: FunctionSymbols) -> None:
+        """A body's magics are the cell's too (the exporter translates them where they stand)."""
+        for magic in info.magics:
+            self.out.magics.append(
+                Magic(magic.kind, magic.name, magic.args, magic.body, magic.line + self._line_offset)
+            )
+
     def _visit_magic(self, magic: Magic) -> None:
         magic = Magic(magic.kind, magic.name, magic.args, magic.body, magic.line + self._line_offset)
         self.out.magics.append(magic)
         if magic.kind is MagicKind.LINE and magic.name in ("run", "store"):
             self.out.opaque_defines = True
-        if magic.kind in (MagicKind.SYSTEM, MagicKind.GETOUTPUT):
-            self._visit_shell_command(magic.args)
-            return
+        for expression in expanded_expressions(magic):
+            for node in ast.walk(expression):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                    self._read(node.id)
         code = embedded_code(magic)
         if code is None:
             return
@@ -681,15 +732,6 @@ class _CellVisitor(ast.NodeVisitor):
             self.visit(statement)
         self._line_offset = saved
 
-
-    def _visit_shell_command(self, command: str) -> None:
-        from nb2pipe.analysis.shell import split_shell_command
-
-        for piece in split_shell_command(command):
-            if piece.is_expression:
-                for node in ast.walk(ast.parse(piece.text, mode="eval")):
-                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                        self._read(node.id)
 
 
 def definition_time_reads(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> set[str]:
@@ -713,6 +755,24 @@ def definition_time_reads(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Cla
     for expr in _definition_time_exprs(node):
         scanner.visit(expr)
     return (scanner.loads | scanner.nested_free) - BUILTIN_NAMES
+
+
+def expanded_expressions(magic: Magic) -> list[ast.expr]:
+    """The ``{expression}`` parts IPython evaluates in a shell command or a line magic's
+    arguments (code magics run their code instead)."""
+    if magic.kind in (MagicKind.SYSTEM, MagicKind.GETOUTPUT):
+        command = magic.args
+    elif magic.kind is MagicKind.LINE and magic.name not in CODE_MAGICS and "{" in magic.args:
+        command = magic.args
+    else:
+        return []
+    from nb2pipe.analysis.shell import split_shell_command
+
+    return [
+        ast.parse(piece.text, mode="eval").body
+        for piece in split_shell_command(command)
+        if piece.is_expression
+    ]
 
 
 def embedded_code(magic: Magic) -> str | None:

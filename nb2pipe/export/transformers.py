@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Sequence, Union
 
 import libcst as cst
 
 from nb2pipe.analysis.magics import Magic, magic_from_call, mask_ipython
+from nb2pipe.analysis.symbols import function_locals
 from nb2pipe.export.magics import MagicTranslation, Untranslatable, translate_magic
 
 __all__ = ["CellRewrite", "RewriteCellTransformer"]
@@ -75,6 +77,18 @@ def _magic_of(call: cst.Call) -> Magic | None:
     return magic_from_call(tree.body)
 
 
+@lru_cache(maxsize=64)
+def _locals_of(node: cst.FunctionDef) -> frozenset[str]:
+    """The function's local names, from the one analysis (on the stdlib tree of its code)."""
+    try:
+        tree = ast.parse(cst.Module([]).code_for_node(node))
+    except SyntaxError:
+        return frozenset()
+    function = tree.body[0]
+    assert isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+    return function_locals(function)
+
+
 def _dotted(node: cst.BaseExpression) -> str | None:
     parts: list[str] = []
     while isinstance(node, cst.Attribute):
@@ -118,17 +132,27 @@ class RewriteCellTransformer(cst.CSTTransformer):
         self.result = CellRewrite()
         self._scope_depth = 0
         self._block_depth = 0
+        self._functions: list[cst.FunctionDef] = []  # the functions being visited, innermost last
 
     # -- scopes ------------------------------------------------------------------------------
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         self._scope_depth += 1
+        self._functions.append(node)
         return True
 
     def leave_FunctionDef(
         self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
     ) -> cst.FunctionDef:
         self._scope_depth -= 1
+        self._functions.pop()
         return updated_node
+
+    def _is_variable(self, name: str) -> bool:
+        """Whether ``$name``/``{name}`` in a magic names a variable: IPython expands them
+        from the calling function's locals, then the notebook's globals."""
+        if self._functions and name in _locals_of(self._functions[-1]):
+            return True
+        return self.is_variable(name)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
         self._scope_depth += 1
@@ -236,7 +260,7 @@ class RewriteCellTransformer(cst.CSTTransformer):
     def _translate(self, magic: Magic, assign: cst.Assign | None) -> list[cst.BaseStatement] | None:
         magic = Magic(magic.kind, magic.name, magic.args, magic.body, magic.line + self.line_offset)
         try:
-            translation = translate_magic(magic, self.is_variable, as_expression=assign is not None)
+            translation = translate_magic(magic, self._is_variable, as_expression=assign is not None)
         except Untranslatable as exc:
             if self.allow_ipython:
                 self.result.notes.append(f"{self.cell_label}: kept {magic.display} (runs under IPython)")

@@ -94,6 +94,21 @@ def test_magics_are_recorded_with_their_lines() -> None:
     ]
 
 
+def test_magics_in_function_and_method_bodies_are_the_cells_and_read_their_names() -> None:
+    result = symbols(
+        "def f(path):\n    out = !ls {path} {pattern}\n    return out\n"
+        "class K:\n    def m(self):\n        %cd {home}\n"
+    )
+    assert [(m.kind, m.line) for m in result.magics] == [
+        (MagicKind.GETOUTPUT, 2),
+        (MagicKind.LINE, 6),
+    ]
+    f, k = result.functions
+    # the body reads `pattern` (a global) and `path` (its own); `get_ipython` is IPython's
+    assert f.free_globals == {"pattern"}
+    assert k.free_globals == {"home"}
+
+
 def test_star_import_and_run_make_defines_opaque() -> None:
     assert symbols("from os.path import *").opaque_defines
     assert symbols("%run helpers.py").opaque_defines

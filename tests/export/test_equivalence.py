@@ -6,6 +6,7 @@ import difflib
 import json
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -64,6 +65,24 @@ def test_parameters_on_the_command_line_reach_notebook_functions(samples_copy: P
     assert set(by_trees[100]["metrics"]) == {"accuracy", "f1", "n_test"}
     assert list(by_trees[100]["data"]) == ["data/wine.csv"]
     assert by_trees[100]["artifacts"] == ["figures/train_classifier-cell14-1.png"]
+
+
+@pytest.mark.kernel
+def test_magics_inside_functions_behave_as_in_the_notebook(
+    tmp_path: Path, make_notebook: Callable[..., Path]
+) -> None:
+    (tmp_path / "nb").mkdir()
+    notebook = make_notebook(
+        "import os\nos.makedirs('sub', exist_ok=True)",
+        # IPython expands $name and {name} from the calling function's locals
+        "def shout(name):\n    lines = !echo hi {name} $name\n    return lines",
+        "class Walker:\n    def enter(self, path):\n        %cd -q {path}\n        return path",
+        'print(shout("bob"))\nprint(Walker().enter("sub"), os.path.basename(os.getcwd()))',
+        name="nb/functions.ipynb",
+    )
+    assert_same_stdout(notebook)
+    script = notebook.parent.with_name("nb-script") / "functions.py"
+    assert "get_ipython" not in script.read_text()
 
 
 def _corpus_notebooks() -> list[Path]:
