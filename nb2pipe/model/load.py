@@ -79,9 +79,17 @@ def notebook_from_json(content: str | Mapping[str, Any], path: Path | None = Non
             f"nbformat {major} is not supported; upgrade it with "
             "`jupyter nbconvert --to notebook --inplace`",
         )
-    metadata = data.get("metadata") or {}
+    metadata = data.get("metadata")
+    metadata = {} if metadata is None else metadata
+    if not isinstance(metadata, Mapping):
+        raise NotebookLoadError(where, f"'metadata' must be an object, not {_json_type(metadata)}")
     kernelspec = metadata.get("kernelspec") or {}
     language_info = metadata.get("language_info") or {}
+    for key, value in (("kernelspec", kernelspec), ("language_info", language_info)):
+        if not isinstance(value, Mapping):
+            raise NotebookLoadError(
+                where, f"metadata.{key} must be an object, not {_json_type(value)}"
+            )
     language = str(kernelspec.get("language") or language_info.get("name") or "python")
     kernel_name = kernelspec.get("name")
     if language.lower() not in _PYTHON_LANGUAGES:
@@ -103,20 +111,96 @@ def _join(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _json_type(value: Any) -> str:
+    """The JSON name of ``value``'s type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object" if isinstance(value, Mapping) else type(value).__name__
+
+
+def _is_text(value: Any) -> bool:
+    """nbformat's ``multiline_string``: a string or a list of strings."""
+    return isinstance(value, str) or (
+        isinstance(value, list) and all(isinstance(part, str) for part in value)
+    )
+
+
+def _check_cell(raw: Mapping[str, Any], kind: CellKind) -> str | None:
+    """What is wrong with the field types of a cell, by the nbformat 4 schema, or ``None``.
+
+    A cheap stand-in for nbformat's validation (see the module docstring): the fields nb2pipe
+    and papermill read must have the schema's types, so a bad one is reported here with its
+    cell instead of failing later (``"source": null`` used to crash the verify run).
+    """
+    if "source" not in raw:
+        return "the cell has no 'source'"
+    if not _is_text(raw["source"]):
+        return f"'source' must be a string or a list of strings, not {_json_type(raw['source'])}"
+    if "metadata" in raw and not isinstance(raw["metadata"], Mapping):
+        return f"'metadata' must be an object, not {_json_type(raw['metadata'])}"
+    tags = (raw.get("metadata") or {}).get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        return "metadata.tags must be a list of strings"
+    if "attachments" in raw and not isinstance(raw["attachments"], Mapping):
+        return f"'attachments' must be an object, not {_json_type(raw['attachments'])}"
+    if kind is not CellKind.CODE:
+        return None
+    count = raw.get("execution_count")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
+        return f"'execution_count' must be an integer or null, not {_json_type(count)}"
+    outputs = raw.get("outputs", [])
+    if not isinstance(outputs, list):
+        return f"'outputs' must be an array, not {_json_type(outputs)}"
+    for number, output in enumerate(outputs, 1):
+        problem = _check_output(output)
+        if problem:
+            return f"output {number}: {problem}"
+    return None
+
+
+def _check_output(raw: Any) -> str | None:
+    if not isinstance(raw, Mapping):
+        return f"must be an object, not {_json_type(raw)}"
+    if not isinstance(raw.get("output_type"), str):
+        return "'output_type' must be a string"
+    if "text" in raw and not _is_text(raw["text"]):
+        return f"'text' must be a string or a list of strings, not {_json_type(raw['text'])}"
+    if "data" in raw and not isinstance(raw["data"], Mapping):
+        return f"'data' must be an object, not {_json_type(raw['data'])}"
+    if "traceback" in raw and not (
+        isinstance(raw["traceback"], list) and all(isinstance(x, str) for x in raw["traceback"])
+    ):
+        return "'traceback' must be a list of strings"
+    return None
+
+
 def _read_cell(index: int, raw: Any, path: Path | None) -> Cell:
     if not isinstance(raw, Mapping):
         raise NotebookLoadError(CellLocation(path, index), "the cell is not a JSON object")
     cell_id = raw.get("id")
-    cell_id = str(cell_id) if cell_id else None
+    if cell_id is not None and not isinstance(cell_id, str):
+        raise NotebookLoadError(
+            CellLocation(path, index), f"'id' must be a string, not {_json_type(cell_id)}"
+        )
+    cell_id = cell_id or None
     where = CellLocation(path, index, cell_id)
     try:
         kind = CellKind(raw.get("cell_type"))
     except ValueError:
         raise NotebookLoadError(where, f"unknown cell type {raw.get('cell_type')!r}") from None
+    problem = _check_cell(raw, kind)
+    if problem:
+        raise NotebookLoadError(where, problem)
     metadata = raw.get("metadata") or {}
-    tags = metadata.get("tags") or []
-    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-        raise NotebookLoadError(where, "metadata.tags must be a list of strings")
+    tags = metadata.get("tags", [])
     try:
         role = parse_tags(tags)
     except InvalidTag as exc:
@@ -124,13 +208,12 @@ def _read_cell(index: int, raw: Any, path: Path | None) -> Cell:
     outputs: tuple[Output, ...] = ()
     execution_count = None
     if kind is CellKind.CODE:
-        outputs = tuple(_read_output(out) for out in raw.get("outputs") or [] if isinstance(out, Mapping))
-        count = raw.get("execution_count")
-        execution_count = count if isinstance(count, int) else None
+        outputs = tuple(_read_output(out) for out in raw.get("outputs", []))
+        execution_count = raw.get("execution_count")
     return Cell(
         index=index,
         kind=kind,
-        source=_join(raw.get("source")),
+        source=_join(raw["source"]),
         id=cell_id,
         tags=tuple(tags),
         role=role,

@@ -120,6 +120,9 @@ BAD_INPUTS = [
                  ["cell 2 (id c1), line 1", "top-level await"], id="top-level-await"),
     pytest.param(json.dumps(notebook_json(("limit = None", ["parameters"]))),
                  ["line 1", "annotate it"], id="none-parameter-without-annotation"),
+    pytest.param(json.dumps(notebook_json("x = 1", {"source": None})),
+                 ["cell 2 (id c1): 'source' must be a string or a list of strings, not null"],
+                 id="null-source"),
 ]
 
 

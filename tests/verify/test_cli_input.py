@@ -29,6 +29,11 @@ from .conftest import VerifyRun
             json.dumps(notebook_json("x <- 1", kernel="ir", language="R")),
             "nb2pipe handles Python notebooks",
         ),
+        (
+            "null.ipynb",
+            json.dumps(notebook_json("x = 1", {"source": None})),
+            "null.ipynb, cell 2 (id c1): 'source' must be a string or a list of strings, not null",
+        ),
     ],
 )
 def test_bad_notebook_exits_2(
