@@ -26,6 +26,8 @@ __all__ = ["CellPlan", "ExportPlan", "ScriptNames", "names_bound_in_main", "plan
 _IMPORT_BARRIER_CALLS = ("os.chdir", "sys.path.", "matplotlib.use", "site.addsitedir", "os.environ")
 _IMPORT_BARRIER_MAGICS = frozenset({"cd", "env", "run"})
 #: Calls that draw or show a figure (names of methods of axes, frames and plotting modules).
+#: pandas' plotting entry points (DataFrame/Series/GroupBy methods)
+_PANDAS_PLOTTING = frozenset({"plot", "hist", "boxplot"})
 _PLOT_METHODS = frozenset(
     {"plot", "hist", "scatter", "bar", "barh", "boxplot", "imshow", "pie", "heatmap", "subplots",
      "figure", "pairplot", "histplot", "lineplot", "scatterplot", "countplot", "barplot",
@@ -99,7 +101,7 @@ def plan_export(
     ------
     ParameterError, ExportError
         Two parameters cells, an unreadable parameter, an exported cell that reads a name only
-        a ``skip`` cell defines, or top-level ``await``.
+        a ``skip`` or ``raises-exception`` cell defines, or top-level ``await``.
     """
     notebook = analysis.notebook
     path = notebook.path
@@ -138,8 +140,14 @@ def plan_export(
     pyplot_names = frozenset(
         name for name, binding in imports.items() if binding.qualified_name == "matplotlib.pyplot"
     )
+    # pandas plots through matplotlib, and `%matplotlib inline` shows figures of any library
     uses_matplotlib = any(
-        binding.top_level_module in ("matplotlib", "seaborn") for binding in imports.values()
+        binding.top_level_module in ("matplotlib", "seaborn", "pandas")
+        for binding in imports.values()
+    ) or any(
+        magic.kind is MagicKind.LINE and magic.name == "matplotlib"
+        for parsed in exported
+        for magic in parsed.symbols.magics
     )
     hoisting = _Hoisting(analysis, exported, path.parent if path else None, keep_in_body)
     cells = []
@@ -214,10 +222,13 @@ def _script_names(taken: set[str]) -> ScriptNames:
 
 
 def _check_skipped_inputs(analysis: NotebookAnalysis, exported: list[ParsedCell]) -> None:
-    """Refuse when an exported cell reads a name that only a skipped cell defines."""
+    """Refuse when an exported cell reads a name that only a dropped cell defines.
+
+    Dropped: tagged ``skip`` or ``raises-exception`` (neither is in the script).
+    """
     skipped_defines: dict[str, ParsedCell] = {}
     for parsed in analysis.cells:
-        if parsed.cell.role.skip:
+        if parsed.cell.role.skip or parsed.cell.role.raises_exception:
             for name in parsed.symbols.defines:
                 skipped_defines.setdefault(name, parsed)
     if not skipped_defines:
@@ -230,9 +241,13 @@ def _check_skipped_inputs(analysis: NotebookAnalysis, exported: list[ParsedCell]
                 continue
             parsed = analysis.parsed(cell_flow.cell_index)
             assert parsed is not None
+            dropped = (
+                f"the skipped {source.cell.label}" if source.cell.role.skip
+                else f"{source.cell.label}, dropped as tagged raises-exception,"
+            )
             raise ExportError(
                 parsed.cell.location(analysis.notebook.path, _first_use(parsed.tree, name)),
-                f"reads {name!r}, which only the skipped {source.cell.label} defines; "
+                f"reads {name!r}, which only {dropped} defines; "
                 "untag that cell or define the name in an exported cell",
             )
 
@@ -278,6 +293,15 @@ def _may_draw(parsed: ParsedCell, imports: dict) -> bool:  # type: ignore[type-a
             return True
         if call.callee.rsplit(".", 1)[-1] in _PLOT_METHODS and "." in call.callee:
             return True
+    # pandas' plotting on any value: `pd.Series(x).plot()`, `df.groupby(k).y.hist()`,
+    # `df.plot.bar()` (a call's receiver need not be a name)
+    for node in ast.walk(parsed.tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            receiver = node.func.value
+            if node.func.attr in _PANDAS_PLOTTING or (
+                isinstance(receiver, ast.Attribute) and receiver.attr == "plot"
+            ):
+                return True
     return False
 
 

@@ -138,7 +138,7 @@ class _ScriptBuilder:
             and main_statements
         ):
             main_statements.append(cst.parse_statement(self._figure_call(cell.index)))
-            transformer.result.saves_figures = True
+            self.rewrite.saves_figures = True
         if self.records_metrics and cell.role.metrics and main_statements:
             main_statements.append(_record_metrics_call(parsed))
         self._append_main(main_statements, comment_lines, list(module.footer))
@@ -315,7 +315,7 @@ class _ScriptBuilder:
         needed = set(self.rewrite.imports)
         needed.add("argparse")
         if self.rewrite.saves_figures or self.plan.uses_matplotlib:
-            needed.add("os")
+            needed.update(("os", "sys"))
         lines = []
         for name in sorted(needed):
             line = name if name.startswith("from ") else f"import {name}"
@@ -330,7 +330,9 @@ class _ScriptBuilder:
                 f'{self.names.figures_dir} = "figures"\n\n\n'
                 f"def {self.names.save_figures}(prefix: str) -> None:\n"
                 '    """Save the open matplotlib figures as PNG files (the notebook showed them inline)."""\n'
-                "    import matplotlib.pyplot as plt\n\n"
+                '    plt = sys.modules.get("matplotlib.pyplot")\n'
+                "    if plt is None:  # nothing has drawn yet\n"
+                "        return\n"
                 "    for number in plt.get_fignums():\n"
                 f"        os.makedirs({self.names.figures_dir}, exist_ok=True)\n"
                 f'        plt.figure(number).savefig(os.path.join({self.names.figures_dir}, f"{{prefix}}-{{number}}.png"))\n'

@@ -146,6 +146,11 @@ def test_golden_case_runs(case: Path, tmp_path: Path) -> None:
     expected_stdout = case.with_suffix(".stdout")
     if expected_stdout.exists():
         assert result.stdout == expected_stdout.read_text(encoding="utf-8")
+    # the figures the notebook showed inline, saved with the run
+    expected_figures = case.with_suffix(".figures")
+    if expected_figures.exists():
+        saved = sorted(p.name for p in tmp_path.glob("runs/*/artifacts/figures/*.png"))
+        assert saved == expected_figures.read_text(encoding="utf-8").split()
 
 
 SAMPLE_NOTEBOOKS = sorted(SAMPLES.glob("*.ipynb"))

@@ -19,6 +19,7 @@ Every run is recorded in runs/<run id>/run.json (and in MLflow with --tracking-u
 
 import argparse
 import os
+import sys
 
 import pandas as pd
 import matplotlib.pyplot as plt
@@ -33,8 +34,9 @@ FIGURES_DIR = "figures"
 
 def save_figures(prefix: str) -> None:
     """Save the open matplotlib figures as PNG files (the notebook showed them inline)."""
-    import matplotlib.pyplot as plt
-
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None:  # nothing has drawn yet
+        return
     for number in plt.get_fignums():
         os.makedirs(FIGURES_DIR, exist_ok=True)
         plt.figure(number).savefig(os.path.join(FIGURES_DIR, f"{prefix}-{number}.png"))

@@ -16,6 +16,7 @@ Run `python train_classifier.py --help` for its parameters.
 
 import argparse
 import os
+import sys
 
 import numpy as np
 import pandas as pd
@@ -40,8 +41,9 @@ FIGURES_DIR = "figures"
 
 def save_figures(prefix: str) -> None:
     """Save the open matplotlib figures as PNG files (the notebook showed them inline)."""
-    import matplotlib.pyplot as plt
-
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None:  # nothing has drawn yet
+        return
     for number in plt.get_fignums():
         os.makedirs(FIGURES_DIR, exist_ok=True)
         plt.figure(number).savefig(os.path.join(FIGURES_DIR, f"{prefix}-{number}.png"))
