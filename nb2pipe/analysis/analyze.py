@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterator
+from typing import Callable, Iterator
 
 from nb2pipe.analysis.dataflow import Dataflow, build_dataflow
 from nb2pipe.analysis.hazards import Hazard, HazardKind
 from nb2pipe.analysis.parse import ParsedCell, parse_cell
 from nb2pipe.analysis.randomness import classify_random_call, is_seed_call, resolve_callee
 from nb2pipe.analysis.symbols import NOTEBOOK_NAMES, ImportBinding
-from nb2pipe.model import Notebook
+from nb2pipe.model import Cell, Notebook
 
 __all__ = ["NotebookAnalysis", "analyze_notebook", "find_static_hazards"]
 
@@ -60,13 +60,26 @@ def analyze_notebook(notebook: Notebook) -> NotebookAnalysis:
     return NotebookAnalysis(notebook, cells)
 
 
-def find_static_hazards(analysis: NotebookAnalysis) -> list[Hazard]:
-    """Hazards visible in the saved notebook alone, in notebook order."""
+#: How a message names a cell: ``Cell -> "[3]"``.
+CellLabel = Callable[[Cell], str]
+
+
+def _position_label(cell: Cell) -> str:
+    return f"[{cell.index + 1}]"
+
+
+def find_static_hazards(analysis: NotebookAnalysis, label: CellLabel | None = None) -> list[Hazard]:
+    """Hazards visible in the saved notebook alone, in notebook order.
+
+    ``label`` names the other cells a message mentions (default: ``[n]``, the position in
+    ``analysis.notebook``); ``%track`` passes its own so positions match its other messages.
+    """
+    name = label or _position_label
     hazards = [
         *_saved_order_hazards(analysis),
-        *_undefined_hazards(analysis),
+        *_undefined_hazards(analysis, name),
         *_unseeded_random_hazards(analysis),
-        *_multiple_definition_hazards(analysis),
+        *_multiple_definition_hazards(analysis, name),
     ]
     return sorted(hazards, key=lambda h: (h.cell_index if h.cell_index is not None else -1))
 
@@ -92,7 +105,7 @@ def _saved_order_hazards(analysis: NotebookAnalysis) -> Iterator[Hazard]:
         previous = (count, parsed)
 
 
-def _undefined_hazards(analysis: NotebookAnalysis) -> Iterator[Hazard]:
+def _undefined_hazards(analysis: NotebookAnalysis, label: CellLabel) -> Iterator[Hazard]:
     producers = analysis.dataflow.producers()
     for flow in analysis.dataflow.flows:
         # the kernel provides get_ipython, display, In, Out, ... in a fresh notebook too
@@ -104,7 +117,9 @@ def _undefined_hazards(analysis: NotebookAnalysis) -> Iterator[Hazard]:
         later = []
         for name in names:
             below = [index for index in producers.get(name, ()) if index > cell.index]
-            later.append(f"{name} (defined below in [{below[0] + 1}])" if below else name)
+            if below:
+                name = f"{name} (defined below in {label(analysis.notebook.cells[below[0]])})"
+            later.append(name)
         yield Hazard(
             HazardKind.UNDEFINED_IN_FRESH_KERNEL,
             cell.index,
@@ -158,12 +173,14 @@ def _seed_fix(qualified: str) -> str:
     return "call random.seed(<int>) in an earlier cell"
 
 
-def _multiple_definition_hazards(analysis: NotebookAnalysis) -> Iterator[Hazard]:
+def _multiple_definition_hazards(analysis: NotebookAnalysis, label: CellLabel) -> Iterator[Hazard]:
     definers: dict[str, list[ParsedCell]] = {}
     for parsed in analysis.cells:
         symbols = parsed.symbols
         imported = {binding.name for binding in symbols.imports}
-        for name in symbols.defines - symbols.loop_targets - imported - _CONVENTIONAL_REBINDS:
+        # loop and ``with ... as`` targets are rebound by design, like ``fig, ax``
+        rebound = symbols.loop_targets | symbols.with_targets | _CONVENTIONAL_REBINDS
+        for name in symbols.defines - rebound - imported:
             definers.setdefault(name, []).append(parsed)
     for name, cells in sorted(definers.items(), key=lambda item: item[1][-1].cell.index):
         if len(cells) < 2:
@@ -173,7 +190,7 @@ def _multiple_definition_hazards(analysis: NotebookAnalysis) -> Iterator[Hazard]
         if len(competing) < 2:
             continue
         last = cells[-1].cell
-        where = ", ".join(f"[{c.cell.index + 1}]" for c in cells)
+        where = ", ".join(label(c.cell) for c in cells)
         yield Hazard(
             HazardKind.MULTIPLE_DEFINITIONS,
             last.index,

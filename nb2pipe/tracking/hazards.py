@@ -7,7 +7,7 @@ after a cell runs and ``%track report``.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from nb2pipe.analysis import Hazard, HazardKind
 from nb2pipe.tracking.order import CellSlot, NotebookOrder
@@ -22,6 +22,8 @@ from nb2pipe.tracking.state import (
 )
 
 __all__ = [
+    "append_hazard",
+    "appended_again",
     "edited_hazard",
     "execution_hazards",
     "file_change_hazards",
@@ -73,14 +75,19 @@ def format_warning(hazard: Hazard) -> str:
 
 
 # -- hazards of one execution --------------------------------------------------------------------
-def execution_hazards(run: CellRun, order: NotebookOrder) -> list[Hazard]:
-    """Hazards of a cell's latest execution, judged against the current notebook order."""
+def execution_hazards(
+    run: CellRun, order: NotebookOrder, namespace: Mapping[str, Any] | None = None
+) -> list[Hazard]:
+    """Hazards of a cell's latest execution, judged against the current notebook order.
+
+    ``namespace`` (the kernel's ``user_ns``, when there is one) lets fixes fit the live objects.
+    """
     key = run.key
     if order.is_gone(key):
         return []
     hazards: list[Hazard] = []
     hazards += _read_hazards(run, order)
-    hazards += _mutation_hazards(run, order)
+    hazards += _mutation_hazards(run, order, namespace)
     if run.repeated and run.runs > 1:
         names = run.repeated
         hazards.append(
@@ -182,7 +189,25 @@ def _read_hazards(run: CellRun, order: NotebookOrder) -> Iterator[Hazard]:
         )
 
 
-def _mutation_hazards(run: CellRun, order: NotebookOrder) -> Iterator[Hazard]:
+def _copy_expression(name: str, namespace: Mapping[str, Any] | None) -> str:
+    """How to copy the object bound to ``name``, judged by its type (default ``name.copy()``)."""
+    obj = namespace.get(name, namespace) if namespace is not None else namespace
+    if obj is namespace:
+        return f"{name}.copy()"
+    try:
+        kind = type(obj)
+        if any(c.__name__ == "BaseEstimator" and c.__module__ == "sklearn.base" for c in kind.__mro__):
+            return f"sklearn.base.clone({name})"  # estimators have no .copy()
+        if getattr(kind, "copy", None) is None:
+            return f"copy.deepcopy({name})"
+    except Exception:  # noqa: BLE001 - an odd metaclass: fall back to the usual advice
+        pass
+    return f"{name}.copy()"
+
+
+def _mutation_hazards(
+    run: CellRun, order: NotebookOrder, namespace: Mapping[str, Any] | None = None
+) -> Iterator[Hazard]:
     facts = [f for f in run.mutated if f.creator[0] != run.key]
     if not facts:
         return
@@ -194,8 +219,33 @@ def _mutation_hazards(run: CellRun, order: NotebookOrder) -> Iterator[Hazard]:
     yield make_hazard(
         HazardKind.MUTATION, order, run.key, names,
         f"{order.label(run.key)} changes in place {'; '.join(parts[:_MAX_NAMES])}",
-        f"work on a copy ({facts[0].name} = {facts[0].name}.copy()) or make the change in the "
-        "cell that creates it",
+        f"work on a copy ({facts[0].name} = {_copy_expression(facts[0].name, namespace)}) or "
+        "make the change in the cell that creates it",
+    )
+
+
+def appended_again(run: CellRun, state: TrackerState) -> list[tuple[str, Writer]]:
+    """Files ``run`` appended to that an earlier run of the same cell appended to already.
+
+    Each comes with the writer that created the file's current content, so that a rewrite
+    (``"w"``) starts a new count.
+    """
+    out = []
+    for access in run.event.files:
+        if access.op not in ("append", "update"):
+            continue
+        token = state.names.get(FILE_PREFIX + access.path)
+        if token is not None and any(w[0] == run.key and w[1] < run.seq for w in token.writers):
+            out.append((access.path, token.creator))
+    return out
+
+
+def append_hazard(order: NotebookOrder, key: str, paths: Sequence[str]) -> Hazard:
+    """``external-file`` for a cell that appends to files: running it again appends again."""
+    return make_hazard(
+        HazardKind.EXTERNAL_FILE, order, key, [FILE_PREFIX + p for p in paths],
+        f"{order.label(key)} appends to {', '.join(paths)}: re-running it appends again",
+        "write the file in one go (mode 'w'), or restart and run all cells",
     )
 
 

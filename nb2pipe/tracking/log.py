@@ -130,6 +130,7 @@ class ExecutionEvent:
     mutates: frozenset[str] = frozenset()
     deletes: frozenset[str] = frozenset()
     rebinds: frozenset[str] = frozenset()
+    #: names rebound by design: ``for`` loop targets and ``with ... as`` targets
     loop_targets: frozenset[str] = frozenset()
     #: random generator objects whose state the cell advanced (``rng.normal()``): changes in
     #: place that matter for re-runs but are no ``mutation`` hazard

@@ -30,7 +30,13 @@ from typing import Any, Callable
 
 from nb2pipe.analysis import CellSymbols, Hazard, HazardKind, gather_cell_symbols
 from nb2pipe.tracking.effects import StaticEffects, static_effects
-from nb2pipe.tracking.hazards import execution_hazards, format_warning, make_hazard
+from nb2pipe.tracking.hazards import (
+    append_hazard,
+    appended_again,
+    execution_hazards,
+    format_warning,
+    make_hazard,
+)
 from nb2pipe.tracking.log import (
     HISTORY_DIR,
     HistoryLog,
@@ -116,6 +122,8 @@ class ExecutionRecorder:
         self.imports: dict[str, str] = {}
         self.static_cache = StaticHazardCache()
         self.last_hazards: list[Hazard] = []
+        #: (cell key, path, file's creator) of append-again warnings already printed
+        self._appends_warned: set[tuple[str, str, tuple[str, int]]] = set()
         #: seconds the tracker spent per execution (its own hooks), most recent last
         self.costs: deque[float] = deque(maxlen=100_000)
         self._order: NotebookOrder | None = None
@@ -171,6 +179,7 @@ class ExecutionRecorder:
         baseline = {n for n in self.shell.user_ns if is_user_name(n, hidden)}
         self.state = TrackerState.start(baseline)
         self.live_symbols, self.imports = {}, {}
+        self._appends_warned = set()
         self.static_cache = StaticHazardCache()
         self._order, self._order_key = None, None
         self.started_at_count = int(getattr(self.shell, "execution_count", 1))
@@ -404,12 +413,21 @@ class ExecutionRecorder:
 
     def report(self) -> TrackReport:
         path = str(self.notebook.path) if self.notebook else None
-        return build_report(self.order(force=True), path, self.live_symbols, self.static_cache)
+        return build_report(
+            self.order(force=True), path, self.live_symbols, self.static_cache, self.shell.user_ns
+        )
 
     def _warn(self, run: CellRun) -> None:
         order = self.order()
-        hazards = execution_hazards(run, order)
+        hazards = execution_hazards(run, order, self.shell.user_ns)
         hazards += self._stale_after(run, order)
+        if run.event.files and run.runs > 1:
+            warned = self._appends_warned
+            again = [(p, w) for p, w in appended_again(run, self.state) if (run.key, p, w) not in warned]
+            if again:
+                # once per cell and file content: not again on every further run
+                self._appends_warned.update((run.key, p, w) for p, w in again)
+                hazards.append(append_hazard(order, run.key, [p for p, _ in again]))
         if order.notebook is not None:
             slot = order.by_key.get(run.key)
             if slot is not None:

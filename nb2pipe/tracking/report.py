@@ -12,7 +12,8 @@ from nb2pipe.analysis.parse import ParsedCell, parse_cell
 from nb2pipe.errors import Nb2PipeError
 from nb2pipe.model import Cell, CellKind, Notebook
 from nb2pipe.tracking.hazards import (
-    make_hazard,
+    append_hazard,
+    appended_again,
     edited_hazard,
     execution_hazards,
     file_change_hazards,
@@ -141,13 +142,21 @@ def _static_hazards(
         slot_of[index] = item
     notebook = Notebook(cells=tuple(cells), path=None)
     analysis = NotebookAnalysis(notebook, tuple(parsed))
+
+    def label(cell: Cell) -> str:
+        # the synthetic positions count unsaved cells too: name cells as every message does
+        rank = slot_of.get(cell.index)
+        return order.label(slots[rank].key) if rank is not None else f"[{cell.index + 1}]"
+
     out = []
-    for hazard in find_static_hazards(analysis):
+    for hazard in find_static_hazards(analysis, label):
         if hazard.kind not in _STATIC_KINDS or hazard.cell_index not in slot_of:
             continue
         slot = slots[slot_of[hazard.cell_index]]
+        # every report line names its cell, as the inline warnings do
+        message = f"{order.label(slot.key)}: {hazard.message}"
         out.append(
-            Hazard(hazard.kind, slot.cell_index, slot.cell_id, hazard.names, hazard.message,
+            Hazard(hazard.kind, slot.cell_index, slot.cell_id, hazard.names, message,
                    hazard.fix, hazard.line)
         )
     return out
@@ -167,6 +176,7 @@ def collect_hazards(
     fresh: FreshRun,
     plan: RerunPlan,
     static: Iterable[Hazard],
+    namespace: Mapping[str, Any] | None = None,
 ) -> list[Hazard]:
     state = order.state
     hazards: list[Hazard] = []
@@ -176,7 +186,7 @@ def collect_hazards(
         if run is None:
             continue
         edited = edited_hazard(slot, order)
-        found = execution_hazards(run, order)
+        found = execution_hazards(run, order, namespace)
         if edited is not None:
             hazards.append(edited)
         if edited is not None or any(
@@ -186,17 +196,21 @@ def collect_hazards(
         hazards += found
     hazards += stale_hazards(fresh, order, plan.rerun, skip=explained)
     hazards += file_change_hazards(state, order, fresh)
-    for key in plan.rerun:
-        run = state.runs.get(key)
-        appended = [a.path for a in run.event.files if a.op in ("append", "update")] if run else []
-        if appended and plan.restart and "appends" in plan.restart:
-            hazards.append(
-                make_hazard(
-                    HazardKind.EXTERNAL_FILE, order, key, ["file:" + p for p in appended],
-                    f"{order.label(key)} appends to {', '.join(appended)}: re-running it appends again",
-                    "write the file in one go (mode 'w'), or restart and run all cells",
-                )
-            )
+    # cells that appended to a file again (as warned under the cell), or would on re-run
+    appends: dict[str, list[str]] = {}
+    for slot in order.slots:
+        run = state.runs.get(slot.key)
+        if run is not None and run.runs > 1 and run.event.files:
+            appends[slot.key] = [path for path, _ in appended_again(run, state)]
+    if plan.restart and "appends" in plan.restart:
+        for key in plan.rerun:
+            run = state.runs.get(key)
+            if run is not None:
+                appends.setdefault(key, [])
+                appends[key] += [a.path for a in run.event.files if a.op in ("append", "update")]
+    for key, paths in appends.items():
+        if paths:
+            hazards.append(append_hazard(order, key, list(dict.fromkeys(paths))))
     seen = {(h.kind, h.cell_id, h.cell_index) for h in hazards}
     for hazard in static:
         if (hazard.kind, hazard.cell_id, hazard.cell_index) not in seen:
@@ -210,14 +224,19 @@ def build_report(
     notebook: str | None,
     live_symbols: Mapping[str, tuple[str, CellSymbols]] | None = None,
     static_cache: StaticHazardCache | None = None,
+    namespace: Mapping[str, Any] | None = None,
 ) -> TrackReport:
-    """The full report of ``order.state`` against the notebook order ``order``."""
+    """The full report of ``order.state`` against the notebook order ``order``.
+
+    ``namespace`` is the kernel's ``user_ns`` (``None`` when replaying a log): fixes fit the
+    live objects' types.
+    """
     state = order.state
     fresh = simulate_fresh_run(state, order)
     plan = plan_rerun(state, order, fresh)
     symbols = live_symbols or {}
     static = (static_cache or StaticHazardCache()).hazards(order, symbols)
-    hazards = collect_hazards(order, fresh, plan, static)
+    hazards = collect_hazards(order, fresh, plan, static, namespace)
     rerun_ids = tuple(order.by_key[k].cell_id or k for k in plan.rerun)
     return TrackReport(
         notebook=notebook,

@@ -224,6 +224,14 @@ def _recreated_before(
     return False
 
 
+def _still_binds(state: TrackerState, creator: tuple[str, int], name: str) -> bool:
+    """Whether the latest run of the cell that created ``name``'s value binds it too."""
+    latest = state.runs.get(creator[0])
+    if latest is None or latest.seq == creator[1]:
+        return True
+    return name in latest.event.defines or name in latest.event.mutates
+
+
 def _restart_reason(
     state: TrackerState,
     order: NotebookOrder,
@@ -243,9 +251,20 @@ def _restart_reason(
             reasons.append(f"{name!r} was bound before %track on, by code not in the notebook")
         elif order.is_gone(token.creator[0]):
             reasons.append(f"{name!r} is still bound from {label(token.creator[0])}")
-        else:
+        elif order.is_below(token.creator[0], key):
+            # read out of order: no re-run can unbind it, and a fresh kernel has none there
+            reasons.append(
+                f"{label(key)} read {name!r}, which a fresh kernel does not have yet there: "
+                f"{label(token.creator[0])}, below it, set it"
+            )
+        elif order.is_edited(token.creator[0]) or not _still_binds(state, token.creator, name):
             reasons.append(
                 f"{name!r} is still bound from an earlier version of {label(token.creator[0])}"
+            )
+        else:
+            reasons.append(
+                f"{label(key)} read {name!r}, which is still bound from "
+                f"{label(token.creator[0])} although a fresh kernel does not have it there"
             )
     for key in rerun:
         run = results.get(key)

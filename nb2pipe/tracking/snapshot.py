@@ -86,7 +86,8 @@ class ObservedEffects:
             mutates=self.mutates,
             deletes=self.deletes,
             rebinds=effects.rebinds,
-            loop_targets=symbols.loop_targets,
+            # ``with ... as fh`` targets are rebound by design too (multiple-definitions skips both)
+            loop_targets=symbols.loop_targets | symbols.with_targets,
             generators=self.generators,
             aliases=dict(self.aliases),
             seeds=effects.seeds,

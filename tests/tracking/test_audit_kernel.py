@@ -1,0 +1,178 @@
+"""What a user sees in cases an audit found wrong: cell labels, restart reasons, fixes, noise.
+
+Every test drives a real kernel the way JupyterLab (or nbclient, without cell ids) does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.tracking.conftest import SCHEMA
+
+pytestmark = pytest.mark.kernel
+
+_LABEL = re.compile(r"\[\d+\] \w+|In \[\d+\] \w+")
+
+
+def hazard_lines(text: str) -> list[str]:
+    """The hazard lines of a ``%track report`` (severity, kind, message)."""
+    return [
+        line.strip()
+        for line in text.splitlines()
+        if line.startswith("  ") and line.split()[0] in ("error", "warning", "info")
+    ]
+
+
+def by_kind(report: dict, kind: str) -> list[dict]:
+    jsonschema.validate(report, json.loads(SCHEMA.read_text()))
+    return [h for h in report["hazards"] if h["kind"] == kind]
+
+
+# -- 1. one way to name a cell, with cells not in the saved file around ---------------------------
+def test_cells_not_in_the_saved_file_do_not_shift_positions(session) -> None:
+    nb = session(
+        ("a", "x = 1"), ("b", "print(x)"), ("c", "x = 10"), ("d", "print(w)"), ("e", "w = 2")
+    )
+    nb.run("a")
+    # typed into a new cell right below [1], not saved yet
+    nb.driver.execute("%track status", cell_id="scratch")
+    nb.run("b", "c", "e")
+    result = nb.run("d")
+    [undefined] = [w for w in result.warnings if w.startswith("nb2pipe undefined-in-fresh-kernel")]
+    assert "[4] d" in undefined and "defined below in [5] e" in undefined, undefined
+    text = nb.driver.execute("%track report", cell_id="scratch2").stdout
+    report = nb.report()
+    [multiple] = by_kind(report, "multiple-definitions")
+    assert multiple["cell_id"] == "c" and multiple["cell_index"] == 2
+    assert "[1] a, [3] c" in multiple["message"], multiple["message"]
+    [undefined_json] = by_kind(report, "undefined-in-fresh-kernel")
+    assert "defined below in [5] e" in undefined_json["message"], undefined_json["message"]
+    lines = hazard_lines(text)
+    assert any("[1] a, [3] c" in line for line in lines), text
+    assert any("defined below in [5] e" in line for line in lines), text
+    # no position counts the unsaved cells: there are five saved cells
+    for message in [*lines, *(h["message"] for h in report["hazards"])]:
+        assert not re.search(r"\[[6-9]\]", message), message
+
+
+def test_degraded_mode_labels_match_the_saved_notebook(session) -> None:
+    """nbclient/papermill send no cell id: cells are matched by source, unsaved ones added."""
+    nb = session(("a", "print(z)"), ("b", "z = 5"), ("c", "z = 6"))
+    driver = nb.driver
+    driver.execute("z = 5")
+    driver.execute("%track status")  # matches no saved cell: placed after [2]
+    result = driver.execute("print(z)")
+    [undefined] = [w for w in result.warnings if w.startswith("nb2pipe undefined-in-fresh-kernel")]
+    assert "defined below in [2] b" in undefined, undefined
+    text = driver.execute("%track report").stdout
+    lines = hazard_lines(text)
+    [undefined_line] = [line for line in lines if "undefined-in-fresh-kernel" in line]
+    assert "[1] a" in undefined_line and "defined below in [2] b" in undefined_line, text
+    [multiple_line] = [line for line in lines if "multiple-definitions" in line]
+    assert "[2] b, [3] c" in multiple_line, text
+    assert "[4]" not in text, text
+
+
+# -- 2. every report line names its cell ----------------------------------------------------------
+def test_every_report_line_names_its_cell(session) -> None:
+    nb = session(("a", "y = w + 1"), ("b", "w = 2"), ("c", "w = 3"))
+    nb.run("b", "a")
+    text = nb.driver.execute("%track report").stdout
+    lines = hazard_lines(text)
+    assert lines, text
+    for line in lines:
+        message = line.split(":", 1)[1].strip()
+        assert _LABEL.match(message), line
+    [undefined] = by_kind(nb.report(), "undefined-in-fresh-kernel")
+    assert undefined["message"].startswith("[1] a"), undefined["message"]
+    [undefined_line] = [line for line in lines if "undefined-in-fresh-kernel" in line]
+    assert "undefined-in-fresh-kernel: [1] a" in undefined_line, undefined_line
+
+
+# -- 3. the restart reason of an out-of-order read -------------------------------------------------
+def test_restart_reason_of_an_out_of_order_read(session) -> None:
+    nb = session(("a", "x = 1"), ("b", "print(z)"), ("c", "z = 5"))
+    nb.run("a", "c")
+    assert nb.run("b").stdout == "5\n"
+    restart = nb.report()["restart"]
+    assert restart is not None
+    assert "earlier version" not in restart, restart
+    assert "[2] b" in restart and "'z'" in restart and "[3] c" in restart and "below" in restart, restart
+
+
+# -- 4. with-targets are not competing definitions --------------------------------------------------
+def test_with_targets_in_several_cells_are_not_multiple_definitions(session, tmp_path: Path) -> None:
+    first, second = tmp_path / "one.txt", tmp_path / "two.txt"
+    first.write_text("1")
+    second.write_text("2")
+    nb = session(
+        ("a", f"with open({str(first)!r}) as fh:\n    one = fh.read()"),
+        ("b", f"with open({str(second)!r}) as fh:\n    two = fh.read()"),
+    )
+    for result in (nb.run("a"), nb.run("b")):
+        assert "multiple-definitions" not in result.kinds(), result.warnings
+    assert by_kind(nb.report(), "multiple-definitions") == []
+
+
+def test_names_assigned_in_several_cells_still_are_multiple_definitions(session) -> None:
+    nb = session(("a", "with open(__file__ if False else 'x', 'w') as fh:\n    fh.write('')"),
+                 ("b", "fh = 1"), ("c", "fh = 2"))
+    nb.run("a", "b", "c")
+    [multiple] = by_kind(nb.report(), "multiple-definitions")
+    assert "[2] b, [3] c" in multiple["message"] and "fh" in multiple["names"]
+
+
+# -- 5. the copy suggestion fits the object ----------------------------------------------------------
+def test_mutation_fix_for_a_scikit_learn_estimator_clones_it(session) -> None:
+    pytest.importorskip("sklearn")
+    nb = session(
+        ("a", "from sklearn.linear_model import LinearRegression\nmodel = LinearRegression()"),
+        ("b", "model.fit([[0.0], [1.0], [2.0]], [0.0, 1.0, 2.0])"),
+    )
+    nb.run("a")
+    result = nb.run("b")
+    [line] = [w for w in result.warnings if w.startswith("nb2pipe mutation:")]
+    assert "model = sklearn.base.clone(model)" in line and "model.copy()" not in line, line
+    [mutation] = by_kind(nb.report(), "mutation")
+    assert "sklearn.base.clone(model)" in mutation["fix"], mutation["fix"]
+
+
+def test_mutation_fix_for_a_list_still_copies_it(session) -> None:
+    nb = session(("a", "items = [1]"), ("b", "items.append(2)"))
+    nb.run("a")
+    [line] = [w for w in nb.run("b").warnings if w.startswith("nb2pipe mutation:")]
+    assert "items = items.copy()" in line, line
+
+
+# -- 6. appending again is warned under the cell, once -----------------------------------------------
+def test_appending_again_is_warned_under_the_cell_once(session, tmp_path: Path) -> None:
+    target = tmp_path / "log.txt"
+    nb = session(
+        ("a", f"with open({str(target)!r}, 'a') as f:\n    f.write('line\\n')"),
+        ("b", f"print(open({str(target)!r}).read().count('line'))"),
+    )
+    assert nb.run("a").warnings == [] and nb.run("b").warnings == []
+    second = nb.run("a")
+    lines = [w for w in second.warnings if w.startswith("nb2pipe external-file:")]
+    assert len(lines) == 1, second.warnings
+    assert "[1] a" in lines[0] and "log.txt" in lines[0] and "appends again" in lines[0], lines
+    third = nb.run("a")
+    assert "external-file" not in third.kinds(), third.warnings
+    report = nb.report()
+    assert report["restart"] and "appends" in report["restart"]
+    appends = [h for h in by_kind(report, "external-file") if "appends again" in h["message"]]
+    assert [h["cell_id"] for h in appends] == ["a"]  # one hazard, as under the cell
+
+
+def test_appending_again_with_no_reader_shows_in_the_report_too(session, tmp_path: Path) -> None:
+    target = tmp_path / "log.txt"
+    nb = session(("a", f"with open({str(target)!r}, 'a') as f:\n    f.write('line\\n')"))
+    nb.run("a")
+    assert "external-file" in nb.run("a").kinds()
+    [hazard] = by_kind(nb.report(), "external-file")
+    assert hazard["cell_id"] == "a" and "appends again" in hazard["message"]
