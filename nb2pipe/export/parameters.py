@@ -142,7 +142,43 @@ def _read_assignment(
             where,
             f"parameter {target.value!r} is None; annotate it (e.g. `{target.value}: int | None = None`)",
         )
+    if annotation is not None and default is not None and not _fits(kind, default):
+        raise ParameterError(
+            where,
+            f"parameter {target.value!r} is annotated {annotation.strip()} but its value "
+            f"{source.strip()} is {type(default).__name__}; the script would reject or "
+            "change it",
+        )
     return Parameter(target.value, kind, default, source.strip(), optional, help_text, line)
+
+
+def _fits(kind: ParamType, default: Any) -> bool:
+    """Whether the notebook's value is one of the annotated type (as the script reads it).
+
+    A string is accepted where the script converts it to the same value the annotation asks
+    for without surprise (``data: Path = "in.csv"``, ``day: date = "2024-01-31"``); an int
+    where a float is asked for. Anything else would fail every run (``x: int = "s"``) or run
+    with a value of another type than the notebook's.
+    """
+    if kind is ParamType.BOOL:
+        return isinstance(default, bool)
+    if kind is ParamType.INT:
+        return isinstance(default, int) and not isinstance(default, bool)
+    if kind is ParamType.FLOAT:
+        return isinstance(default, (int, float)) and not isinstance(default, bool)
+    if kind is ParamType.STR:
+        return isinstance(default, str)
+    if kind is ParamType.PATH:
+        return isinstance(default, (str, Path))
+    if kind is ParamType.DATE:
+        if isinstance(default, str):
+            try:
+                datetime.date.fromisoformat(default)
+            except ValueError:
+                return False
+            return True
+        return isinstance(default, datetime.date)
+    return isinstance(default, (list, dict, tuple))
 
 
 _NOT_LITERAL = object()

@@ -123,6 +123,15 @@ BAD_INPUTS = [
     pytest.param(json.dumps(notebook_json("x = 1", {"source": None})),
                  ["cell 2 (id c1): 'source' must be a string or a list of strings, not null"],
                  id="null-source"),
+    pytest.param(json.dumps(notebook_json(("a = 1\nx: int = 's'", ["parameters"]))),
+                 ["cell 1 (id c0), line 2", "'x' is annotated int but its value 's' is str"],
+                 id="annotation-contradicts-value"),
+    pytest.param(json.dumps(notebook_json(("when: datetime.date = 'soon'", ["parameters"]))),
+                 ["line 1", "'when' is annotated datetime.date but its value 'soon' is str"],
+                 id="annotation-date-not-iso"),
+    pytest.param(json.dumps(notebook_json(("flag: bool = 1", ["parameters"]))),
+                 ["line 1", "'flag' is annotated bool but its value 1 is int"],
+                 id="annotation-bool-given-int"),
 ]
 
 

@@ -113,3 +113,21 @@ def test_importing_the_script_runs_no_notebook_work(script: Path) -> None:
         capture_output=True, text=True,
     )
     assert result.stdout == "imported\n"
+
+
+def test_annotations_that_fit_their_values_export(make_notebook) -> None:
+    notebook = make_notebook(
+        "import datetime\nfrom pathlib import Path",
+        (
+            "rate: float = 1\n"
+            "data: Path = 'in.csv'\n"
+            "day: datetime.date = '2024-01-31'\n"
+            "cap: int | None = None\n"
+            "sizes: list[int] = [1, 2]\n"
+            "label: str = 'x'",
+            ["parameters"],
+        ),
+        "print(rate, data, day, cap, sizes, label)",
+    )
+    script = export_notebook(notebook).script_path
+    assert run(script).stdout == "1 in.csv 2024-01-31 None [1, 2] x\n"
