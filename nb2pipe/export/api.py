@@ -11,6 +11,7 @@ from typing import Any
 
 from nb2pipe.analysis import analyze_notebook
 from nb2pipe.errors import CellLocation, ExportError, Nb2PipeError, OutputExistsError
+from nb2pipe.export.dependencies import missing_import_notes
 from nb2pipe.export.options import ExportOptions
 from nb2pipe.export.parameters import Parameter
 from nb2pipe.export.dvc import render_dvc_files
@@ -111,6 +112,9 @@ def render_notebook(
             rendered.files += render_dvc_files(plan, pipeline, rendered)
     files = tuple((script_path.parent / relative, text) for relative, text in rendered.files)
     notes = list(rendered.notes)
+    notes += missing_import_notes(
+        (cell.parsed for cell in plan.cells), notebook.path.parent if notebook.path else None
+    )
     if files:
         notes.append("also wrote " + ", ".join(relative for relative, _ in rendered.files))
     summary = ExportSummary(

@@ -10,7 +10,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["ModuleOrigin", "classify_module", "pinned_requirement", "render_script_block"]
+from nb2pipe.analysis.parse import ParsedCell
+
+__all__ = [
+    "ModuleOrigin",
+    "classify_module",
+    "missing_import_notes",
+    "pinned_requirement",
+    "render_script_block",
+]
 
 
 class ModuleOrigin(str, enum.Enum):
@@ -98,3 +106,30 @@ def render_script_block(requirements: Iterable[str], requires_python: str) -> st
     lines += [f'#     "{requirement}",' for requirement in requirements]
     lines += ["# ]", "# ///"]
     return "\n".join(lines) + "\n"
+
+
+def missing_import_notes(cells: Iterable[ParsedCell], notebook_dir: Path | None) -> list[str]:
+    """Summary notes for imports of modules that are not installed here, one per cell.
+
+    The dependency block pins what is installed; a missing module cannot be pinned (its
+    distribution is unknown), so the block is incomplete and the user must know.
+    """
+    notes: list[str] = []
+    seen: set[str] = set()
+    for parsed in cells:
+        missing: list[str] = []
+        for binding in parsed.symbols.imports:
+            top = binding.top_level_module
+            if binding.is_relative or top in seen:
+                continue
+            if classify_module(top, notebook_dir) is ModuleOrigin.MISSING:
+                seen.add(top)
+                missing.append(top)
+        if missing:
+            them = "it" if len(missing) == 1 else "them"
+            notes.append(
+                f"{parsed.cell.label}: {', '.join(missing)} not installed here, so the "
+                f"dependency list leaves {them} out; install {them} and export again, "
+                f"or add {them} by hand"
+            )
+    return notes

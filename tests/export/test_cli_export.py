@@ -212,3 +212,23 @@ def test_nbconvert_exporter_raises_an_ordinary_exception(make_notebook) -> None:
     assert isinstance(caught.value.__cause__, CellParseError)
     assert str(caught.value).startswith("notebook.ipynb, cell 1 (id c0), line 1: not valid Python")
 
+
+
+def test_imports_that_are_not_installed_are_named_in_the_summary(make_notebook) -> None:
+    notebook = make_notebook(
+        "import os\nimport numpy\nimport nb2pipe_no_such_module.sub",
+        "from nb2pipe_no_such_module import x\nimport nb2pipe_nor_this",
+    )
+    (notebook.parent / "helper.py").write_text("")  # local modules are not dependencies
+    (notebook.parent / "notebook.ipynb").write_text(
+        notebook.read_text().replace("import os", "import os\\nimport helper")
+    )
+    code, out, err = run(str(notebook))
+    assert code == 0, err
+    assert (
+        "  cell 1 (id c0): nb2pipe_no_such_module not installed here, so the dependency list "
+        "leaves it out; install it and export again, or add it by hand\n" in out
+    )
+    assert "  cell 2 (id c1): nb2pipe_nor_this not installed here" in out
+    assert "helper" not in out and "numpy" not in out
+    assert '#     "numpy==' in notebook.with_suffix(".py").read_text()
