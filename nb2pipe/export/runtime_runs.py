@@ -434,15 +434,9 @@ class RunRecorder:
                 if entry.get("model"):
                     models = self.artifact_dir("models")
                     shutil.copyfile(path, os.path.join(models, os.path.basename(path)))
+        # only files seen opened at run time (PRODUCT.md §3): a parameter naming a file is not
+        # proof the run read it (a --step run may never touch it)
         data = {}
-        # files the parameters name are data too, even when read without Python's open()
-        # (pyarrow, h5py and other C readers raise no audit event)
-        for name in self.parameter_names:
-            value = getattr(self.params, name, None)
-            if isinstance(value, (str, os.PathLike)) and value and len(os.fspath(value)) < 4096:
-                path = os.path.abspath(os.fspath(value))
-                if os.path.isfile(path) and path not in self.writes:
-                    self.reads.setdefault(path, None)
         inputs = {}  # saved outputs of earlier steps that a --step run loaded
         outputs_dir = os.path.join(self.outputs_dir, "")
         for path in self.reads:

@@ -123,6 +123,23 @@ def test_a_single_step_loads_its_inputs_and_records_them(tmp_path: Path, monkeyp
     assert record["data"] == {}
 
 
+def test_a_parameter_naming_a_file_the_run_never_opened_is_not_data(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    (tmp_path / "data.csv").write_text("a\n1\n")
+    params = _params(path=pathlib.Path("data.csv"), name="data.csv")
+
+    def idle(params: argparse.Namespace) -> int:
+        return 1  # names the file in its parameters but never opens it
+
+    with RunRecorder(params, "pipe.py") as run:
+        run.step("idle", idle, params, outputs=("value",))
+    record = json.loads(Path(run.run_dir, "run.json").read_text())
+    assert record["params"]["path"] == "data.csv" and record["data"] == {}
+
+
 def test_a_failed_run_is_recorded_with_its_error(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
 

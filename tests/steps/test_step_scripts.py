@@ -45,6 +45,8 @@ def test_whole_pipeline_and_each_step_alone_give_the_notebooks_results(pipeline:
         assert f"{record['metrics']['f1']:.4f}" == printed["macro F1"]
     whole_record, load_record, train_record = records[0], records[1], records[3]
     assert list(whole_record["data"]) == ["data/wine.csv"] == list(load_record["data"])
+    # a step that only loaded saved outputs read no data file, though data_path names one
+    assert all(record["data"] == {} for record in records[2:]), [r["data"] for r in records]
     assert whole_record["params"]["C"] == 0.5 and whole_record["notebook"] == "pipeline_steps.ipynb"
     assert sorted(train_record["inputs"]) == [
         "outputs/features/X_train_scaled.npy",
