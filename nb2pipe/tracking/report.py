@@ -81,7 +81,14 @@ class StaticHazardCache:
     def hazards(
         self, order: NotebookOrder, symbols: Mapping[str, tuple[str, CellSymbols]]
     ) -> list[Hazard]:
-        fingerprint = (id(order), order.version)
+        runs = order.state.runs
+        # messages name unsaved cells by execution count (In [k]): a re-run renames them
+        unsaved = tuple(
+            runs[slot.key].event.execution_count
+            for slot in order.slots
+            if slot.cell_index is None and slot.key in runs
+        )
+        fingerprint = (id(order), order.version, unsaved)
         if fingerprint != self._key:
             self._hazards = _static_hazards(order, symbols)
             self._key = fingerprint

@@ -176,3 +176,14 @@ def test_appending_again_with_no_reader_shows_in_the_report_too(session, tmp_pat
     assert "external-file" in nb.run("a").kinds()
     [hazard] = by_kind(nb.report(), "external-file")
     assert hazard["cell_id"] == "a" and "appends again" in hazard["message"]
+
+
+def test_an_unsaved_cell_is_named_by_its_latest_execution(session) -> None:
+    nb = session(("a", "print(w)"), ("b", "pass"))
+    nb.insert("b", "new", "w = 1", save=False)  # added below [2], not saved yet
+    first = nb.run("new").execution_count
+    result = nb.run("a")
+    assert f"defined below in In [{first}] new" in " ".join(result.warnings), result.warnings
+    again = nb.run("new").execution_count
+    [undefined] = by_kind(nb.report(), "undefined-in-fresh-kernel")
+    assert f"defined below in In [{again}] new" in undefined["message"], undefined["message"]
