@@ -14,6 +14,8 @@ import enum
 from dataclasses import dataclass
 from functools import lru_cache
 
+from nb2pipe.analysis import syntax
+
 __all__ = [
     "CODE_MAGICS",
     "Magic",
@@ -69,7 +71,7 @@ def mask_ipython(source: str) -> str:
     the caller reports that.
     """
     try:
-        ast.parse(source)
+        syntax.parse(source)
     except SyntaxError:
         pass
     else:

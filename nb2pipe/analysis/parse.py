@@ -6,6 +6,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
+from nb2pipe.analysis import syntax
 from nb2pipe.analysis.magics import mask_ipython
 from nb2pipe.analysis.symbols import CellSymbols, gather_cell_symbols
 from nb2pipe.errors import CellParseError
@@ -42,7 +43,7 @@ def parse_cell(cell: Cell, path: Path | None = None) -> ParsedCell:
     if cached is None:
         python_source = mask_ipython(cell.source)
         try:
-            tree = ast.parse(python_source)
+            tree = syntax.parse(python_source)
         except SyntaxError as exc:
             # IPython's masking keeps line magics on their lines, so the line is the user's
             raise CellParseError(cell.location(path, exc.lineno), f"not valid Python: {exc.msg}") from None

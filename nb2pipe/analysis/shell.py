@@ -8,9 +8,10 @@ source) into pieces the exporter turns into an f-string and the analysis reads n
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 from typing import Callable
+
+from nb2pipe.analysis import syntax
 
 __all__ = ["ShellPiece", "split_shell_command"]
 
@@ -91,7 +92,7 @@ def _is_expression(source: str) -> bool:
     if not source:
         return False
     try:
-        ast.parse(source, mode="eval")
+        syntax.parse(source, mode="eval")
     except SyntaxError:
         return False
     return True

@@ -14,6 +14,7 @@ import builtins
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
+from nb2pipe.analysis import syntax
 from nb2pipe.analysis.magics import CODE_MAGICS, Magic, MagicKind, magic_from_call
 
 __all__ = [
@@ -346,7 +347,7 @@ class _FunctionScanner(ast.NodeVisitor):
         if code is None:
             return
         try:
-            tree = ast.parse(code)
+            tree = syntax.parse(code)
         except SyntaxError:
             return  # reported by the exporter, which has to translate it
         for statement in tree.body:
@@ -722,7 +723,7 @@ class _CellVisitor(ast.NodeVisitor):
         if code is None:
             return
         try:
-            tree = ast.parse(code)
+            tree = syntax.parse(code)
         except SyntaxError:
             return  # reported by the exporter, which has to translate it
         saved = self._line_offset
@@ -769,7 +770,7 @@ def expanded_expressions(magic: Magic) -> list[ast.expr]:
     from nb2pipe.analysis.shell import split_shell_command
 
     return [
-        ast.parse(piece.text, mode="eval").body
+        syntax.parse(piece.text, mode="eval").body
         for piece in split_shell_command(command)
         if piece.is_expression
     ]

@@ -13,6 +13,7 @@ from typing import Any
 import libcst as cst
 from libcst.metadata import PositionProvider
 
+from nb2pipe.analysis import syntax
 from nb2pipe.analysis.parse import ParsedCell
 from nb2pipe.errors import ParameterError
 
@@ -186,7 +187,7 @@ _NOT_LITERAL = object()
 
 def _literal_value(source: str) -> Any:
     try:
-        node = ast.parse(source.strip(), mode="eval").body
+        node = syntax.parse(source.strip(), mode="eval").body
     except SyntaxError:
         return _NOT_LITERAL
     if isinstance(node, ast.Call) and not node.keywords:

@@ -16,6 +16,7 @@ from dataclasses import replace
 
 import libcst as cst
 
+from nb2pipe.analysis import syntax
 from nb2pipe.export.dependencies import pinned_requirement
 from nb2pipe.export.magics import python_string
 from nb2pipe.export.plan import CellPlan, ExportPlan
@@ -257,7 +258,7 @@ class _PipelineBuilder(_ScriptBuilder):
                     targets = "(\n" + "".join(f"            {n},\n" for n in step.outputs) + "        ) = "
             lines.append("        " + _call(f"{targets}{names.run}.step", args, indent=8).lstrip())
         code = "\n".join(lines) + "\n"
-        ast.parse(code)
+        syntax.parse(code)
         return code
 
     # -- the modules of a --dvc export -------------------------------------------------------
@@ -344,7 +345,7 @@ def _call(callee: str, args: list[str], indent: int, bare: bool = False) -> str:
 
 def _module_bindings(code: str) -> set[str]:
     """Names a module binds at top level."""
-    tree = ast.parse(code)
+    tree = syntax.parse(code)
     names: set[str] = set()
     for statement in tree.body:
         if isinstance(statement, (ast.Import, ast.ImportFrom)):
@@ -365,6 +366,6 @@ def _free_names(function_code: str) -> set[str]:
     """Globals a function's code reads."""
     from nb2pipe.analysis.symbols import gather_cell_symbols
 
-    symbols = gather_cell_symbols(ast.parse(function_code))
+    symbols = gather_cell_symbols(syntax.parse(function_code))
     info = symbols.functions[0]
     return set(info.free_globals | info.global_mutations) - {"argparse"}

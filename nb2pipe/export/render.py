@@ -11,7 +11,7 @@ from pathlib import Path
 
 import libcst as cst
 
-from nb2pipe.analysis import ParsedCell
+from nb2pipe.analysis import ParsedCell, syntax
 from nb2pipe.errors import CellLocation, ExportError, UnsupportedMagicError
 from nb2pipe.export.dependencies import pinned_requirement, render_script_block
 from nb2pipe.export.magics import HELPERS, python_string
@@ -249,7 +249,7 @@ class _ScriptBuilder:
         """Parse the finished script once: a bug must not write a broken file; and find
         ``display`` calls that stayed (in blocks or functions) and so need an import."""
         try:
-            tree = ast.parse(code)
+            tree = syntax.parse(code)
         except SyntaxError as exc:  # pragma: no cover - a bug in nb2pipe, reported as such
             raise ExportError(
                 CellLocation(self.plan.analysis.notebook.path),

@@ -9,6 +9,7 @@ from typing import Callable, Sequence, Union
 
 import libcst as cst
 
+from nb2pipe.analysis import syntax
 from nb2pipe.analysis.magics import Magic, magic_from_call, mask_ipython
 from nb2pipe.analysis.symbols import function_locals
 from nb2pipe.export.magics import MagicTranslation, Untranslatable, translate_magic
@@ -71,7 +72,7 @@ def _magic_of(call: cst.Call) -> Magic | None:
     """The :class:`Magic` of a ``get_ipython()`` call node: one recogniser, shared with analysis."""
     code = cst.Module([]).code_for_node(call)
     try:
-        tree = ast.parse(code, mode="eval")
+        tree = syntax.parse(code, mode="eval")
     except SyntaxError:
         return None
     return magic_from_call(tree.body)
@@ -81,7 +82,7 @@ def _magic_of(call: cst.Call) -> Magic | None:
 def _locals_of(node: cst.FunctionDef) -> frozenset[str]:
     """The function's local names, from the one analysis (on the stdlib tree of its code)."""
     try:
-        tree = ast.parse(cst.Module([]).code_for_node(node))
+        tree = syntax.parse(cst.Module([]).code_for_node(node))
     except SyntaxError:
         return frozenset()
     function = tree.body[0]
