@@ -1,4 +1,5 @@
-"""What a user sees in cases an audit found wrong: cell labels, restart reasons, fixes, noise.
+"""Cell labels, restart reasons, suggested fixes and noise, as a user sees them under cells
+and in `%track report`.
 
 Every test drives a real kernel the way JupyterLab (or nbclient, without cell ids) does.
 """
