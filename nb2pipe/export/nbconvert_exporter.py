@@ -86,7 +86,10 @@ class Nb2PipeExporter(Exporter):  # type: ignore[misc]
         notebook_path = folder / f"{name}.ipynb"
         try:
             notebook = notebook_from_json(_plain(nb_copy), notebook_path)
-            options = ExportOptions(allow_ipython=self.allow_ipython)
+            options = ExportOptions(
+                allow_ipython=self.allow_ipython,
+                allow_ipython_hint="--Nb2PipeExporter.allow_ipython=True",
+            )
             result = render_notebook(notebook, options, notebook_path.with_suffix(".py"))
         except NbconvertExportError:
             raise

@@ -18,5 +18,8 @@ class ExportOptions:
     force: bool = False
     #: keep magics without a Python translation as ``get_ipython()`` calls (script needs IPython)
     allow_ipython: bool = False
+    #: how the caller's user turns ``allow_ipython`` on, for the error that suggests it
+    #: (``None``: the user cannot, as with the JupyterLab button)
+    allow_ipython_hint: str | None = "--allow-ipython"
     #: also write a DVC pipeline: a module per step, ``dvc.yaml`` and ``params.yaml``
     dvc: bool = False

@@ -15,6 +15,7 @@ from nb2pipe.analysis import ParsedCell, syntax
 from nb2pipe.errors import CellLocation, ExportError, UnsupportedMagicError
 from nb2pipe.export.dependencies import pinned_requirement, render_script_block
 from nb2pipe.export.magics import HELPERS, python_string
+from nb2pipe.export.options import ExportOptions
 from nb2pipe.export.parameters import Parameter, ParamType
 from nb2pipe.export.plan import CellPlan, ExportPlan
 from nb2pipe.export.transformers import CellRewrite, MagicError, RewriteCellTransformer
@@ -61,6 +62,12 @@ def render_script(plan: ExportPlan) -> RenderedScript:
     for cell_plan in plan.cells:
         builder.add_cell(cell_plan)
     return builder.finish()
+
+
+def _allow_ipython_hint(options: ExportOptions) -> str:
+    if options.allow_ipython or options.allow_ipython_hint is None:
+        return ""
+    return f"; use {options.allow_ipython_hint} to keep it"
 
 
 class _ScriptBuilder:
@@ -127,7 +134,7 @@ class _ScriptBuilder:
             raise UnsupportedMagicError(
                 cell.location(self.plan.analysis.notebook.path, exc.magic.line),
                 f"{exc.reason}"
-                + ("" if self.plan.options.allow_ipython else "; use --allow-ipython to keep it"),
+                + _allow_ipython_hint(self.plan.options),
             ) from None
         self._merge(transformer.result)
         main_statements = list(rewritten.body)

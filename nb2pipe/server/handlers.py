@@ -141,7 +141,9 @@ class HazardsHandler(Nb2PipeHandler):
 
 
 def _export(notebook: ResolvedNotebook, overwrite: bool) -> dict[str, Any]:
-    options = ExportOptions(output=notebook.script_os_path, force=overwrite)
+    options = ExportOptions(
+        output=notebook.script_os_path, force=overwrite, allow_ipython_hint=None
+    )
     try:
         result = export_notebook(notebook.os_path, options)
         hazards = _hazards(notebook.os_path)

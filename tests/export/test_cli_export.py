@@ -182,7 +182,8 @@ def test_python_dash_m_and_nbconvert_give_the_same_script(make_notebook, tmp_pat
     ("source", "reason"),
     [
         ("x = (1,\n", "line 1: not valid Python"),
-        ("%store x", "line 1: unknown magic %store"),
+        # the hint names nbconvert's own switch, not nb2pipe export's --allow-ipython
+        ("%store x", "line 1: unknown magic %store; use --Nb2PipeExporter.allow_ipython=True"),
     ],
 )
 def test_nbconvert_reports_bad_input_in_one_line(make_notebook, tmp_path: Path, source, reason) -> None:

@@ -88,6 +88,7 @@ async def test_notebook_error_is_400_naming_the_cell(post_export, jp_root_dir, w
     assert response.code == 400
     message = reply(response)["message"]
     assert "bad.ipynb" in message and "cell 2" in message
+    assert "--allow-ipython" not in message  # a command-line switch means nothing in Lab
     assert not (jp_root_dir / "bad.py").exists()
 
 
