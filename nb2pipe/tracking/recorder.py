@@ -24,7 +24,7 @@ import os
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -61,6 +61,17 @@ _MISSING = 0  #: ``id()`` of an unbound name (no object has id 0)
 _OPAQUE_MAGICS = frozenset({"run", "store", "load", "reset_selective", "macro", "autoreload"})
 
 
+def _error_line(error: BaseException, namespace: Any) -> int | None:
+    """The line of the cell's own code where ``error`` was raised (``None`` if not found)."""
+    tb = error.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_name == "<module>" and frame.f_globals is namespace:
+            return tb.tb_lineno
+        tb = tb.tb_next
+    return None
+
+
 @dataclass
 class NotebookSource:
     """Where the notebook path came from: ``--notebook``, ``__session__`` or ``JPY_SESSION_NAME``."""
@@ -81,6 +92,7 @@ class _Pending:
     symbols: CellSymbols | None = None
     effects: StaticEffects | None = None
     snapshot: NamespaceSnapshot | None = None
+    tree: ast.Module | None = None  #: IPython's tree of the cell (code only, no values)
     cost: float = 0.0  #: seconds the tracker itself spent on this execution so far
 
 
@@ -310,7 +322,7 @@ class ExecutionRecorder:
         entered = time.perf_counter()
         symbols = gather_cell_symbols(tree)
         effects = static_effects(symbols, self.state.functions, self.imports)
-        pending.symbols, pending.effects = symbols, effects
+        pending.symbols, pending.effects, pending.tree = symbols, effects, tree
         pending.snapshot = NamespaceSnapshot.take(self.shell.user_ns, symbols, effects, self._hidden_names())
         self.audit.begin()
         pending.cost += time.perf_counter() - entered
@@ -373,8 +385,11 @@ class ExecutionRecorder:
         )
         if pending.symbols is not None and pending.effects is not None and pending.snapshot is not None:
             succeeded = error is None and not interrupted
+            effects = pending.effects
+            if not succeeded and effects.mutates:
+                effects = self._effects_until_error(pending, effects, error)
             observed = pending.snapshot.observe(
-                self.shell.user_ns, pending.effects, succeeded, self._hidden_names(), self.state.names, count
+                self.shell.user_ns, effects, succeeded, self._hidden_names(), self.state.names, count
             )
             base = observed.event(core, pending.effects, pending.symbols, succeeded)
         else:
@@ -394,6 +409,37 @@ class ExecutionRecorder:
             else:
                 self.log.append(base)
         return run
+
+    def _effects_until_error(
+        self, pending: _Pending, effects: StaticEffects, error: BaseException | None
+    ) -> StaticEffects:
+        """``effects`` with the in-place changes of statements that never ran left out.
+
+        A cell that raised (or was interrupted) at line ``n`` ran its top-level statements that
+        end before ``n`` and part of the one containing ``n``: only a compound one (a loop, a
+        ``with``) may have changed something before failing; a plain statement that raised
+        (``df.drop(columns=["gone"], inplace=True)``) did not. Changes the stamps see are
+        added back by the snapshot whatever this says.
+        """
+        line = _error_line(error, self.shell.user_ns) if error is not None else None
+        tree = pending.tree
+        if line is None or tree is None or pending.symbols is None:
+            return effects
+        ran: list[ast.stmt] = []
+        for statement in tree.body:
+            end = getattr(statement, "end_lineno", None) or statement.lineno
+            if end < line:
+                ran.append(statement)
+            elif statement.lineno <= line and hasattr(statement, "body"):
+                ran.append(statement)  # a compound statement may have changed things before
+                break
+            else:
+                break
+        if len(ran) == len(tree.body):
+            return effects
+        partial = gather_cell_symbols(ast.Module(body=ran, type_ignores=[]))
+        done = static_effects(partial, self.state.functions, self.imports).mutates
+        return replace(effects, mutates=effects.mutates & done)
 
     # -- the order, the report and the inline warnings --------------------------------------
     def order(self, force: bool = False) -> NotebookOrder:

@@ -101,8 +101,11 @@ class _Synthesizer:
     def event(self, slot: CellSlot, sim: TrackerState) -> tuple[ExecutionEvent, bool]:
         self._seq += 1
         run = self.state.runs.get(slot.key)
-        if run is not None and run.event.source_hash == slot.source_hash:
+        if run is not None and run.event.source_hash == slot.source_hash and (
+            run.event.error is None or slot.source is None
+        ):
             return _replace_seq(run.event, self._seq), False
+        # a cell whose last run raised did only part of its work: a fresh run does all of it
         untracked = run is None and bool(self.state.baseline)
         if slot.source is None:
             return ExecutionEvent(self._seq, slot.key, slot.source_hash, slot.cell_id), untracked

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import tempfile
 import threading
 import types
 from typing import Any, Iterable, Iterator
@@ -156,6 +157,8 @@ def _ignored_prefixes() -> tuple[str, ...]:
     prefixes |= {p for p in sys.path if p and "site-packages" in p}
     out = [os.path.join(p, "") for p in prefixes if p]
     out += ["/dev/", "/proc/", "/sys/", "/etc/", "/usr/"]
+    # ipykernel keeps each cell's source there; tracebacks of failed cells read it
+    out.append(os.path.join(tempfile.gettempdir(), f"ipykernel_{os.getpid()}", ""))
     out += [os.path.join(home, d, "") for d in (".ipython", ".cache", ".config", ".matplotlib", ".local", ".jupyter")]
     return tuple(out)
 
