@@ -62,15 +62,41 @@ def static_effects(
             if not seeded_here:
                 draws.append(RandomUse(call.callee, qualified, draw.seeded_by, call.line))
     reset = any(magic.name in _RESET_MAGICS for magic in symbols.magics)
+    rebinds = symbols.rebinds | _function_rebinds(symbols, functions)
     return StaticEffects(
         defines=effects.defines,
         reads=effects.reads,
         mutates=effects.mutates,
         deletes=effects.deletes,
-        rebinds=symbols.rebinds,
+        rebinds=rebinds,
         seeds=tuple(seeds),
         draws=tuple(draws),
         imports=own_imports,
         reset=reset,
         opaque=symbols.opaque_defines,
     )
+
+
+def _function_rebinds(symbols: CellSymbols, functions: Mapping[str, FunctionSymbols]) -> frozenset[str]:
+    """Globals that notebook functions the cell calls rebind from their own value.
+
+    ``def bump(): global n; n += 1`` called by the cell rebinds ``n`` from ``n``, as ``n += 1``
+    in the cell would: running the cell again changes ``n`` again.
+    """
+    local = {info.name: info for info in symbols.functions}
+    pending = [call.callee for call in symbols.calls if "." not in call.callee]
+    if not pending:
+        return frozenset()
+    out: set[str] = set()
+    seen: set[str] = set()
+    while pending:
+        callee = pending.pop()
+        if callee in seen:
+            continue
+        seen.add(callee)
+        info = local.get(callee) or functions.get(callee)
+        if info is None:
+            continue
+        out |= info.global_writes & info.free_globals
+        pending.extend(name for name in info.free_globals if name in functions or name in local)
+    return frozenset(out)

@@ -89,16 +89,7 @@ def execution_hazards(
     hazards += _read_hazards(run, order)
     hazards += _mutation_hazards(run, order, namespace)
     if run.repeated and run.runs > 1:
-        names = run.repeated
-        hazards.append(
-            make_hazard(
-                HazardKind.NON_IDEMPOTENT, order, key, names,
-                f"{order.label(key)} ran {run.runs} times and changes {_names(names)} again each "
-                "time (it reads and rebinds or mutates it)",
-                f"re-run the cells that create {_names(names)} first, or write the result to a "
-                "new name",
-            )
-        )
+        hazards.append(_repeated_hazard(run, order))
     if run.unseeded:
         first = run.unseeded[0]
         callees = sorted({draw.callee for draw in run.unseeded})
@@ -111,6 +102,26 @@ def execution_hazards(
             )
         )
     return hazards
+
+
+def _repeated_hazard(run: CellRun, order: NotebookOrder) -> Hazard:
+    """``non-idempotent``: the cell changed again what an earlier run of it had changed."""
+    key, names = run.key, run.repeated
+    if all(n.startswith(RANDOM_PREFIX) or n in run.event.generators for n in names):
+        # only random generators advanced: the same code draws other numbers
+        return make_hazard(
+            HazardKind.NON_IDEMPOTENT, order, key, names,
+            f"{order.label(key)} ran {run.runs} times and draws from {_names(names)} again each "
+            "time: its numbers differ from a fresh run's",
+            "re-run the cell that seeds it first, or seed a generator in this cell "
+            "(rng = numpy.random.default_rng(<int>))",
+        )
+    return make_hazard(
+        HazardKind.NON_IDEMPOTENT, order, key, names,
+        f"{order.label(key)} ran {run.runs} times and changes {_names(names)} again each "
+        "time (it reads and rebinds or mutates it)",
+        f"re-run the cells that create {_names(names)} first, or write the result to a new name",
+    )
 
 
 def _seed_fix(qualified: str, family: str | None) -> str:

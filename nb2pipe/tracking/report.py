@@ -197,7 +197,9 @@ def collect_hazards(
         if edited is not None:
             hazards.append(edited)
         if edited is not None or any(
-            h.kind in (HazardKind.OUT_OF_ORDER, HazardKind.HIDDEN_STATE) for h in found
+            # a cell that ran on its own earlier result: non-idempotent says why it is off
+            h.kind in (HazardKind.OUT_OF_ORDER, HazardKind.HIDDEN_STATE, HazardKind.NON_IDEMPOTENT)
+            for h in found
         ):
             explained.add(slot.key)
         hazards += found

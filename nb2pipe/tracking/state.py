@@ -194,10 +194,13 @@ class TrackerState:
             step = hash(("interrupted", key, seq))
         else:
             step = hash((key, event.source_hash, tuple(sorted(inputs.items()))))
+        # draws from a seeded generator (global or ``rng``) advance it: running again draws
+        # other numbers than a fresh run
+        advanced = set(event.generators) | {n for n in inputs if n.startswith(RANDOM_PREFIX)}
         repeated = tuple(
             sorted(
                 name
-                for name in (event.reads & (event.rebinds | event.mutates))
+                for name in (event.reads & (event.rebinds | event.mutates)) | advanced
                 if any(w[0] == key for w in input_writers.get(name, ()))
             )
         )

@@ -2,6 +2,10 @@
 
 - a cell that raised before its in-place change ran changed nothing: no ``mutation``,
   ``non-idempotent`` or ``stale`` for it (a change made before the error still counts);
+- a notebook function that rebinds a global from its own value (``global n; n += 1``) makes the
+  calling cell ``non-idempotent`` when re-run;
+- re-running a cell that draws from a seeded generator (``np.random.seed`` in another cell, or
+  an ``rng``) draws other numbers than a fresh run: ``non-idempotent``, once, not also ``stale``.
 """
 
 from __future__ import annotations
@@ -56,3 +60,44 @@ def test_a_change_made_before_the_error_still_counts(session) -> None:
     result = nb.run("c")  # the loop changed arr before it raised
     assert result.ename == "KeyError"
     assert any(w.startswith("nb2pipe mutation:") and "arr" in w for w in result.warnings), result.warnings
+
+
+# -- functions that update globals ------------------------------------------------------------
+def test_a_function_that_increments_a_global_makes_its_caller_non_idempotent(session) -> None:
+    nb = session(
+        ("a", "counter = 0\ndef bump():\n    global counter\n    counter += 1\n    return counter\n"
+              "def reset():\n    global counter\n    counter = 0"),
+        ("b", "bump()"),
+        ("c", "reset()"),
+    )
+    nb.run("a")
+    assert nb.run("b").warnings == []
+    again = nb.run("b")
+    assert any(w.startswith("nb2pipe non-idempotent: [2] b") and "counter" in w
+               for w in again.warnings), again.warnings
+    nb.run("c")
+    assert nb.run("c").warnings == []  # rebinding to a constant is idempotent
+    found = kinds(nb.report())
+    assert "non-idempotent" in found["b"] and "stale" not in found["b"]
+
+
+# -- seeded random generators -----------------------------------------------------------------
+def test_redrawing_from_a_seeded_generator_is_non_idempotent(session) -> None:
+    nb = session(
+        ("a", "import numpy as np\nnp.random.seed(0)\nrng = np.random.default_rng(0)"),
+        ("b", "noise = np.random.rand(3)"),
+        ("c", "z = rng.normal(size=2)"),
+    )
+    nb.run("a", "b", "c")
+    for cell, generator in (("b", "numpy random generator"), ("c", "rng")):
+        result = nb.run(cell)
+        lines = [w for w in result.warnings if w.startswith("nb2pipe non-idempotent:")]
+        assert len(lines) == 1 and generator in lines[0], result.warnings
+        assert "fresh run" in lines[0]
+    report = nb.report()
+    found = kinds(report)
+    assert found["b"] == {"non-idempotent"} and found["c"] == {"non-idempotent"}, report["hazards"]
+    # re-seeding first makes the draws reproduce a fresh run again
+    nb.run("a")
+    assert nb.run("b").warnings == [] and nb.run("c").warnings == []
+    assert nb.report()["hazards"] == []
