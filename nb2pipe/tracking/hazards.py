@@ -142,6 +142,8 @@ def _creator_still_defines(order: NotebookOrder, name: str, creator: Writer) -> 
     if latest is None or latest.seq == creator[1]:
         return True
     event = latest.event
+    if event.error is not None:
+        return True  # it raised before binding everything: that says nothing about its code
     return name in event.defines or name in event.mutates
 
 

@@ -62,6 +62,21 @@ def test_a_change_made_before_the_error_still_counts(session) -> None:
     assert any(w.startswith("nb2pipe mutation:") and "arr" in w for w in result.warnings), result.warnings
 
 
+def test_a_failed_rerun_of_a_rebinding_cell_is_no_hidden_state(session) -> None:
+    nb = session(
+        ("a", "import pandas as pd\ndf = pd.DataFrame({'x': [1.0, 2.0], 'city': ['P', 'L']})"),
+        ("b", "df = df.drop(columns=['city'])"),
+        ("c", "df['x'] = df['x'] / 10"),
+    )
+    nb.run("a", "b", "c")
+    failed = nb.run("b")  # runs on its own result: KeyError, df not rebound
+    assert failed.ename == "KeyError"
+    again = nb.run("c")
+    for result in (failed, again):
+        assert not any(w.startswith("nb2pipe hidden-state:") for w in result.warnings), result.warnings
+    assert "hidden-state" not in {h["kind"] for h in nb.report()["hazards"]}
+
+
 # -- functions that update globals ------------------------------------------------------------
 def test_a_function_that_increments_a_global_makes_its_caller_non_idempotent(session) -> None:
     nb = session(
