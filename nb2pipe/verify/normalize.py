@@ -86,7 +86,13 @@ def _progress(text: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # volatile values
 
-_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,16}\b")
+_ADDRESS = re.compile(
+    r"\b0x[0-9a-fA-F]{6,16}\b"
+    # a repr shortened in the middle keeps the address's tail: scikit-learn's fitted-attribute
+    # table shows `<sklearn.tree...x7ff7870d56f0>`
+    r"|(?:(?<=\.\.\.)|(?<=…))"
+    r"(?:0?x[0-9a-fA-F]{4,16}|(?=[0-9]*[a-fA-F])[0-9a-fA-F]{6,16})(?=>|&gt;)"
+)
 
 _TEMP_ROOTS = (
     r"/tmp",

@@ -18,6 +18,9 @@ from nb2pipe.verify.text import compare_text
             "memory addresses",
         ),
         ("<function f at 0x10a2b3c4d>", "<function f at 0x10f9e8d7c>", "memory addresses"),
+        # scikit-learn's fitted-attribute table shortens reprs in the middle (in HTML, too)
+        ("<sklearn.tree...x7ff7870d56f0>", "<sklearn.tree...x7fcc26d89680>", "memory addresses"),
+        ("&lt;sklearn.tree...870d56f0&gt;", "&lt;sklearn.tree...26d89680&gt;", "memory addresses"),
         # timestamps: str(datetime), ISO with zone, ctime, a time of day, a timedelta
         ("started 2024-05-01 12:34:56.789012", "started 2025-01-02 08:00:01.000001", "timestamps"),
         ("at 2024-05-01T12:34:56+02:00 ok", "at 2024-06-11T01:02:03Z ok", "timestamps"),
@@ -82,6 +85,7 @@ def test_normalizer_makes_volatile_values_equal(saved: str, fresh: str, normaliz
         ("accuracy: 0.9259", "accuracy: 0.9300"),  # a real number change survives
         ("2024-05-01", "2024-05-02"),  # a date alone is data, not a timestamp
         ("hash 0x1F", "hash 0x2F"),  # short hex constants are values, not addresses
+        ("see pages...1234>", "see pages...1235>"),  # a shortened number is not an address
         ("83 test rows", "84 test rows"),
         ("/home/me/tmpdir/a.csv", "/home/me/tmpdir/b.csv"),  # not a temp dir
     ],
@@ -120,3 +124,15 @@ def test_strip_timing_lines_removes_only_what_timing_magics_print() -> None:
 
 def test_normalize_reports_nothing_for_plain_text() -> None:
     assert normalize_text("hello world\n").applied == frozenset()
+
+
+def test_sklearn_fitted_attributes_table_compares_equal_across_runs() -> None:
+    from nb2pipe.verify.tables import compare_html_tables
+
+    def table(address: str) -> str:
+        return (
+            "<table><tr><td>tree_</td><td>Tree</td>"
+            f"<td>&lt;sklearn.tree...x{address}&gt;</td></tr></table>"
+        )
+
+    assert compare_html_tables(table("7ff7870d56f0"), table("7fcc26d89680"), rtol=1e-6).equal
