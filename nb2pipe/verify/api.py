@@ -226,7 +226,17 @@ def _prepare(path: Path) -> _Prepared | NotebookReport:
     hazards: tuple[Hazard, ...] = ()
     try:
         analysis = analyze_notebook(notebook)
-        hazards = tuple(h for h in find_static_hazards(analysis) if h.kind in STATIC_KINDS)
+        expected_to_raise = {c.index for c in notebook.cells if c.role.raises_exception}
+        hazards = tuple(
+            h
+            for h in find_static_hazards(analysis)
+            if h.kind in STATIC_KINDS
+            # a `raises-exception` cell may well raise NameError: that is what it shows
+            and not (
+                h.kind is HazardKind.UNDEFINED_IN_FRESH_KERNEL
+                and h.cell_index in expected_to_raise
+            )
+        )
     except Nb2PipeError as exc:  # a cell that is not Python: the run will say more
         notes.append(f"static check skipped: {exc}")
     kernel_name, kernel_note = resolve_kernel(notebook.kernel_name)

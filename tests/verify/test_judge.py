@@ -209,3 +209,17 @@ def test_a_cell_that_writes_a_file_hints_at_it() -> None:
         "the cell writes notes.txt: its output may depend on whether that file existed"
         in mismatch.message
     )
+
+
+def test_a_raises_exception_cell_reading_an_undefined_name_is_not_a_static_hazard(
+    make_notebook,
+) -> None:
+    from nb2pipe.verify.api import _prepare
+
+    notebook = make_notebook(
+        "x = 1", ("f(undefined_w)", ["raises-exception"]), "print(y_missing)"
+    )
+    prepared = _prepare(notebook)
+    assert [(h.kind.value, h.cell_index) for h in prepared.hazards] == [
+        ("undefined-in-fresh-kernel", 2)
+    ]
