@@ -8,7 +8,7 @@ import enum
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import libcst as cst
 from libcst.metadata import PositionProvider
@@ -81,8 +81,13 @@ _ANNOTATION_TYPES = {
 }
 
 
-def read_parameters(parsed: ParsedCell, path: Path | None = None) -> tuple[Parameter, ...]:
+def read_parameters(
+    parsed: ParsedCell, path: Path | None = None, earlier: Iterable[ParsedCell] = ()
+) -> tuple[Parameter, ...]:
     """Read the assignments of a parameters cell.
+
+    ``earlier`` are the cells above it: their imports (with the cell's own) say what a call
+    names, so ``dt.date(2024, 1, 31)`` after ``import datetime as dt`` is a date.
 
     Raises
     ------
@@ -90,6 +95,7 @@ def read_parameters(parsed: ParsedCell, path: Path | None = None) -> tuple[Param
         A statement that is not an assignment of a literal (or of ``Path(...)`` /
         ``datetime.date(...)`` with literal arguments), or ``None`` without an annotation.
     """
+    aliases = _import_aliases([*earlier, parsed])
     wrapper = cst.MetadataWrapper(cst.parse_module(parsed.python_source))
     positions = wrapper.resolve(PositionProvider)
     module = wrapper.module
@@ -103,7 +109,9 @@ def read_parameters(parsed: ParsedCell, path: Path | None = None) -> tuple[Param
             continue  # imports the values need (``from pathlib import Path``) are exported as usual
         comment = statement.trailing_whitespace.comment
         help_text = comment.value.lstrip("#").strip() if comment else None
-        parameters.append(_read_assignment(statement.body[0], module, help_text or None, line, where))
+        parameters.append(
+            _read_assignment(statement.body[0], module, help_text or None, line, where, aliases)
+        )
     names = [p.name for p in parameters]
     for index, name in enumerate(names):
         if name in names[:index]:
@@ -113,8 +121,31 @@ def read_parameters(parsed: ParsedCell, path: Path | None = None) -> tuple[Param
     return tuple(parameters)
 
 
+def _import_aliases(cells: Iterable[ParsedCell]) -> dict[str, str]:
+    """Bound name -> what it names, for imports of ``datetime``/``pathlib`` (``dt`` -> ``datetime``)."""
+    aliases: dict[str, str] = {}
+    for cell in cells:
+        for binding in cell.symbols.imports:
+            if binding.module in ("datetime", "pathlib"):
+                aliases[binding.name] = binding.qualified_name
+    return aliases
+
+
+def _canonical_call(func: str, aliases: dict[str, str]) -> str:
+    """``func`` with its first part replaced by what an import bound it to."""
+    head, dot, rest = func.partition(".")
+    if head in aliases:
+        return aliases[head] + dot + rest
+    return func
+
+
 def _read_assignment(
-    small: cst.BaseSmallStatement, module: cst.Module, help_text: str | None, line: int, where: Any
+    small: cst.BaseSmallStatement,
+    module: cst.Module,
+    help_text: str | None,
+    line: int,
+    where: Any,
+    aliases: dict[str, str] | None = None,
 ) -> Parameter:
     annotation: str | None = None
     if isinstance(small, cst.Assign) and len(small.targets) == 1:
@@ -130,14 +161,16 @@ def _read_assignment(
     if not isinstance(target, cst.Name):
         raise ParameterError(where, "a parameter must be assigned to a plain name")
     source = module.code_for_node(value)
-    default = _literal_value(source)
+    default = _literal_value(source, aliases or {})
     if default is _NOT_LITERAL:
         raise ParameterError(
             where,
             f"parameter {target.value!r} is not a literal ({source.strip()}); parameters must be "
             "literals, Path(...) or datetime.date(...)",
         )
-    kind, optional = _param_type(annotation, default)
+    kind, optional = _param_type(
+        _canonical_call(annotation.strip(), aliases or {}) if annotation else None, default
+    )
     if kind is None:
         raise ParameterError(
             where,
@@ -185,13 +218,14 @@ def _fits(kind: ParamType, default: Any) -> bool:
 _NOT_LITERAL = object()
 
 
-def _literal_value(source: str) -> Any:
+def _literal_value(source: str, aliases: dict[str, str] | None = None) -> Any:
     try:
         node = syntax.parse(source.strip(), mode="eval").body
     except SyntaxError:
         return _NOT_LITERAL
     if isinstance(node, ast.Call) and not node.keywords:
         func = ast.unparse(node.func)
+        func = _canonical_call(func, aliases or {})
         try:
             args = [ast.literal_eval(arg) for arg in node.args]
         except ValueError:

@@ -113,7 +113,15 @@ def plan_export(
             second.cell.location(path),
             f"a second parameters cell (the first is {first.cell.label}); keep one",
         )
-    parameters = read_parameters(parameter_cells[0], path) if parameter_cells else ()
+    parameters = (
+        read_parameters(
+            parameter_cells[0],
+            path,
+            analysis.cells[: analysis.cells.index(parameter_cells[0])],
+        )
+        if parameter_cells
+        else ()
+    )
 
     exported: list[ParsedCell] = []
     for parsed in analysis.cells:

@@ -37,7 +37,9 @@ def notebook_parameters(analysis: NotebookAnalysis) -> tuple[Parameter, ...] | N
     if not cells:
         return ()
     try:
-        return read_parameters(cells[0], analysis.notebook.path)
+        return read_parameters(
+            cells[0], analysis.notebook.path, analysis.cells[: analysis.cells.index(cells[0])]
+        )
     except Nb2PipeError:
         return None
 

@@ -1,0 +1,42 @@
+"""Habits of real notebooks that the exporter must take in its stride (found by QA)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from nb2pipe.cli import cli
+from nb2pipe.export import ExportOptions, render_notebook
+from nb2pipe.model import load_notebook
+
+
+def export(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["export", *args], catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_a_date_parameter_through_an_aliased_datetime_import(make_notebook) -> None:
+    notebook = make_notebook(
+        "import datetime as dt\nfrom datetime import date as day",
+        ("start = dt.date(2022, 2, 1)\nend: dt.date = day(2022, 3, 1)", ["parameters"]),
+        "print(start.isoformat(), (end - start).days)",
+    )
+    code, _, err = export(str(notebook))
+    assert code == 0, err
+    script = notebook.with_suffix(".py")
+    run = subprocess.run(
+        [sys.executable, str(script), "--start", "2022-02-15"],
+        capture_output=True, text=True, cwd=notebook.parent,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "2022-02-15 14\n"
+
+
+def test_an_alias_of_another_module_is_still_not_a_literal(make_notebook) -> None:
+    notebook = make_notebook(
+        "from datetime import datetime as dt", ("start = dt.date(2022, 2, 1)", ["parameters"])
+    )
+    code, _, err = export(str(notebook))
+    assert code == 2 and "parameter 'start' is not a literal" in err
