@@ -121,14 +121,16 @@ class _ScriptBuilder:
             figure_call=self._figure_call(cell.index) if self.plan.uses_matplotlib else None,
         )
         has_magics = bool(parsed.symbols.magics)
+        # a trailing `;` (which hid a result in the notebook) is dropped by the transformer
+        has_semicolons = ";" in source
         try:
             for statement in hoisted:
-                if has_magics:
+                if has_magics or has_semicolons:
                     statement = statement.visit(transformer)
                 self._hoist(statement, comment_lines if not staying else [])
                 comment_lines = comment_lines if staying else []
             rewritten = cst.Module(body=staying)
-            if has_magics or _needs_rewrite(parsed.tree):
+            if has_magics or has_semicolons or _needs_rewrite(parsed.tree):
                 rewritten = rewritten.visit(transformer)
         except MagicError as exc:
             raise UnsupportedMagicError(

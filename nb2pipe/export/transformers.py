@@ -179,6 +179,15 @@ class RewriteCellTransformer(cst.CSTTransformer):
     def leave_SimpleStatementLine(
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
     ) -> Union[cst.BaseStatement, cst.FlattenSentinel[cst.BaseStatement], cst.RemovalSentinel]:
+        last = updated_node.body[-1] if updated_node.body else None
+        if last is not None and isinstance(last.semicolon, cst.Semicolon):
+            # a trailing `;` only hid the cell's result in the notebook: noise in a script
+            body = [*updated_node.body[:-1], last.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)]
+            trailing = updated_node.trailing_whitespace
+            if trailing.comment is not None and not trailing.whitespace.value:
+                # `x;  # note`: the spaces before the comment belonged to the semicolon
+                trailing = trailing.with_changes(whitespace=last.semicolon.whitespace_after)
+            updated_node = updated_node.with_changes(body=body, trailing_whitespace=trailing)
         replacement: list[cst.BaseStatement] = []
         kept: list[cst.BaseSmallStatement] = []
         changed = False

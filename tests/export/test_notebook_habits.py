@@ -40,3 +40,18 @@ def test_an_alias_of_another_module_is_still_not_a_literal(make_notebook) -> Non
     )
     code, _, err = export(str(notebook))
     assert code == 2 and "parameter 'start' is not a literal" in err
+
+
+def test_trailing_semicolons_that_hid_results_are_dropped(make_notebook) -> None:
+    notebook = make_notebook(
+        "import matplotlib.pyplot as plt",
+        "plt.plot([1, 2]);\nplt.xlabel('x');  # label\nx = 1; y = 2;",
+        "def f():\n    return 1;\nprint(f());",
+    )
+    code = render_notebook(load_notebook(notebook), ExportOptions()).code
+    assert "plt.plot([1, 2])\n" in code
+    assert "plt.xlabel('x')  # label\n" in code
+    assert "x = 1; y = 2\n" in code
+    assert "return 1\n" in code and "print(f())\n" in code
+    notebook_part = code[: code.index("# nb2pipe's run records")]
+    assert ");" not in notebook_part
