@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +165,19 @@ def check_notebook(notebook_path: str | Path, options: ExportOptions = ExportOpt
     notebook_path = Path(notebook_path)
     notebook = load_notebook(notebook_path)
     script_path = default_script_path(notebook_path, options)
+    status = _check_rendered(notebook, options, script_path)
+    if status is CheckStatus.STALE and not options.dvc:
+        # a script exported with --dvc is checked as one (a pre-commit hook passes no --dvc)
+        try:
+            dvc_status = _check_rendered(notebook, replace(options, dvc=True), script_path)
+        except Nb2PipeError:
+            return status
+        if dvc_status is CheckStatus.IN_SYNC:
+            return dvc_status
+    return status
+
+
+def _check_rendered(notebook: Notebook, options: ExportOptions, script_path: Path) -> CheckStatus:
     result = render_notebook(notebook, options, script_path)
     if not script_path.exists() or not all(path.exists() for path, _ in result.files):
         return CheckStatus.MISSING

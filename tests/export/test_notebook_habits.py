@@ -55,3 +55,18 @@ def test_trailing_semicolons_that_hid_results_are_dropped(make_notebook) -> None
     assert "return 1\n" in code and "print(f())\n" in code
     notebook_part = code[: code.index("# nb2pipe's run records")]
     assert ");" not in notebook_part
+
+
+def test_check_without_dvc_accepts_a_script_exported_with_dvc(make_notebook) -> None:
+    # the pre-commit hook runs `nb2pipe export --check` with no --dvc
+    notebook = make_notebook(
+        ("n = 3", ["parameters"]), ("x = list(range(n))", ["step:make"]),
+        ("print(sum(x))", ["step:report"]),
+    )
+    assert export("--dvc", str(notebook))[0] == 0
+    code, _, err = export("--check", str(notebook))
+    assert code == 0, err
+    data = notebook.read_text().replace("print(sum(x))", "print(max(x))")
+    notebook.write_text(data)
+    code, _, err = export("--check", str(notebook))
+    assert code == 1 and "stale" in err
