@@ -257,13 +257,16 @@ class _StepPlanner:
         self._refuse_runtime_clashes()
         folder = self.path.parent if self.path is not None else None
         steps = []
+        written: set[str] = set()  # files a step so far writes: outputs, not input data
         for name, cells in self.groups:
+            for cell in cells:
+                written |= _written_files(cell.parsed.tree)
             function = name
             while function in taken:
                 function += "_step"
             taken.add(function)
             step_params = params[name] | kept_reads.get(name, set())
-            data_files, data_params = _data_files(cells, step_params, self.plan, folder)
+            data_files, data_params = _data_files(cells, step_params, self.plan, folder, written)
             steps.append(
                 StepPlan(
                     name=name,
@@ -397,9 +400,17 @@ def _assigned_names(tree: ast.Module) -> tuple[str, ...]:
 
 
 def _data_files(
-    cells: list[CellPlan], params: set[str], plan: ExportPlan, folder: Path | None
+    cells: list[CellPlan],
+    params: set[str],
+    plan: ExportPlan,
+    folder: Path | None,
+    written: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Files a step names: string literals and parameter defaults that are existing files."""
+    """Files a step names: string literals and parameter defaults that are existing files.
+
+    ``written`` holds the literals and parameter names this step or an earlier one writes to
+    (``df.to_csv("out.csv")``): they name outputs, which a fresh clone does not have.
+    """
     if folder is None:
         return (), ()
     literals: set[str] = set()
@@ -409,13 +420,79 @@ def _data_files(
                 isinstance(node, ast.Constant)
                 and isinstance(node.value, str)
                 and _is_data_file(folder, node.value)
+                and node.value not in written
             ):
                 literals.add(Path(node.value).as_posix())
     data_params = tuple(
         p.name for p in plan.parameters
-        if p.name in params and _is_data_file(folder, p.default)
+        if p.name in params and p.name not in written and _is_data_file(folder, p.default)
     )
     return tuple(sorted(literals)), data_params
+
+
+#: methods whose first argument is the file they write: ``df.to_csv(path)``, ``fig.savefig(path)``
+_WRITING_METHODS = frozenset({
+    "to_csv", "to_parquet", "to_json", "to_excel", "to_pickle", "to_feather", "to_hdf",
+    "to_html", "to_latex", "to_markdown", "to_stata", "to_orc", "to_xml", "to_netcdf",
+    "to_file", "savefig", "save", "savetxt", "savez", "savez_compressed", "save_model",
+})
+#: functions whose second argument is the file they write: ``joblib.dump(model, path)``
+_DUMPING_FUNCTIONS = frozenset({"dump", "save"})
+
+
+def _path_name(node: ast.AST | None) -> str | None:
+    """The string literal or plain name a path expression is built on (``Path("a.csv")``)."""
+    while isinstance(node, ast.Call) and node.args and not node.keywords:
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if name != "Path":
+            return None
+        node = node.args[0]
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        return node.id
+    return None
+
+
+def _opens_for_writing(call: ast.Call, mode_index: int) -> bool:
+    mode = call.args[mode_index] if len(call.args) > mode_index else None
+    for keyword_arg in call.keywords:
+        if keyword_arg.arg == "mode":
+            mode = keyword_arg.value
+    return (
+        isinstance(mode, ast.Constant)
+        and isinstance(mode.value, str)
+        and any(flag in mode.value for flag in "wax+")
+    )
+
+
+def _written_files(tree: ast.AST) -> set[str]:
+    """String literals and names that a cell's code writes a file to."""
+    written: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        target: ast.AST | None = None
+        if isinstance(func, ast.Name) and func.id == "open":
+            if node.args and _opens_for_writing(node, 1):
+                target = node.args[0]
+        elif isinstance(func, ast.Attribute):
+            if func.attr in ("write_text", "write_bytes"):
+                target = func.value
+            elif func.attr == "open" and _opens_for_writing(node, 0):
+                target = func.value
+            elif func.attr in _WRITING_METHODS and node.args:
+                target = node.args[0]
+            if func.attr in _DUMPING_FUNCTIONS and len(node.args) >= 2:
+                second = _path_name(node.args[1])
+                if second is not None:
+                    written.add(second)
+        name = _path_name(target)
+        if name is not None:
+            written.add(name)
+    return written
 
 
 def _is_data_file(folder: Path, value: object) -> bool:

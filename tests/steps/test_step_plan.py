@@ -188,3 +188,24 @@ def test_metrics_are_recorded_after_the_metrics_cell(make_notebook) -> None:
     code = render_notebook(load_notebook(notebook)).code
     # top-level assignments only (`last` is bound in a loop); non-numbers are filtered at run time
     assert "    record_metrics(mean=mean, label=label)\n" in code
+
+
+def test_a_file_a_step_writes_is_not_its_data_dependency(make_notebook) -> None:
+    # the notebook ran before export, so the files it wrote exist: they are outputs, and a
+    # fresh clone (`dvc repro`) does not have them
+    notebook = make_notebook(
+        ('data_path = "in.csv"\nout_path = "scored.csv"', ["parameters"]),
+        ('rows = open(data_path).read().split()\nopen("log.txt", "a").write("x")', ["step:load"]),
+        (
+            'from pathlib import Path\nPath("coefs.json").write_text(str(rows))\n'
+            'with open(out_path, "w") as f:\n    f.write("y")\nprint(open("lookup.csv").read())',
+            ["step:report"],
+        ),
+    )
+    for name in ("in.csv", "scored.csv", "log.txt", "coefs.json", "lookup.csv"):
+        (notebook.parent / name).write_text("a\n")
+    pipeline = plan_steps(notebook)
+    assert pipeline.step("load").data_params == ("data_path",)
+    assert pipeline.step("load").data_files == ()
+    assert pipeline.step("report").data_params == ()
+    assert pipeline.step("report").data_files == ("lookup.csv",)
