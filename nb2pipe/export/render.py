@@ -528,6 +528,8 @@ def _imported_modules(plan: CellPlan) -> list[str]:
 
 
 def _kind(parameter: Parameter) -> str:
+    if parameter.type is ParamType.JSON and isinstance(parameter.default, tuple):
+        return "tuple"  # JSON has no tuples: the script turns the list back into one
     return parameter.type.value
 
 

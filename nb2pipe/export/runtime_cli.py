@@ -51,6 +51,11 @@ def _convert(kind: str, optional: bool):  # noqa: ANN202 (copied into scripts: n
                 value = json.loads(value)
             if isinstance(value, (list, dict)):
                 return value
+        elif kind == "tuple":  # given as a JSON list: the notebook's value was a tuple
+            if isinstance(value, str):
+                value = json.loads(value)
+            if isinstance(value, (list, tuple)):
+                return tuple(value)
         raise ValueError(f"expected {kind}, got {value!r}")
 
     convert.__name__ = kind  # argparse names the type in its error messages

@@ -70,3 +70,22 @@ def test_check_without_dvc_accepts_a_script_exported_with_dvc(make_notebook) -> 
     notebook.write_text(data)
     code, _, err = export("--check", str(notebook))
     assert code == 1 and "stale" in err
+
+
+def test_a_tuple_parameter_stays_a_tuple_from_the_command_line_and_config(make_notebook) -> None:
+    notebook = make_notebook(("shape = (2, 3)", ["parameters"]), "print(shape, type(shape).__name__)")
+    assert export(str(notebook))[0] == 0
+    script = notebook.with_suffix(".py")
+    (notebook.parent / "c.json").write_text('{"shape": [4, 5]}')
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, str(script), *args], capture_output=True, text=True,
+            cwd=notebook.parent,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert run() == "(2, 3) tuple\n"
+    assert run("--shape", "[1, 2]") == "(1, 2) tuple\n"
+    assert run("--config", "c.json") == "(4, 5) tuple\n"
