@@ -589,7 +589,12 @@ def _markdown_comments(markdown: tuple[str, ...]) -> list[cst.EmptyLine]:
                 continue
             if line.startswith(("<", "![", "```", "---", "|")):
                 continue
-            paragraph.append(line.lstrip("#").strip() if line.startswith("#") else line)
+            if line.startswith("#"):
+                # a heading is a block of its own, even with text right under it
+                if not paragraph:
+                    paragraph.append(line.lstrip("#").strip())
+                break
+            paragraph.append(line)
         if not paragraph:
             continue
         wrapped = textwrap.wrap(" ".join(paragraph), 92)

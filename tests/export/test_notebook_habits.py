@@ -89,3 +89,18 @@ def test_a_tuple_parameter_stays_a_tuple_from_the_command_line_and_config(make_n
     assert run() == "(2, 3) tuple\n"
     assert run("--shape", "[1, 2]") == "(1, 2) tuple\n"
     assert run("--config", "c.json") == "(4, 5) tuple\n"
+
+
+def test_a_markdown_heading_with_text_right_under_it_is_not_run_into_one_sentence(
+    make_notebook,
+) -> None:
+    notebook = make_notebook(
+        "import os",
+        {"cell_type": "markdown", "source": "## Sensor time series\nRolling stats and anomalies"},
+        "x = 1",
+        {"cell_type": "markdown", "source": "Plain text\ncontinued\n\n## Later heading"},
+        "y = 2",
+    )
+    code = render_notebook(load_notebook(notebook), ExportOptions()).code
+    assert "# Sensor time series\n        x = 1\n" in code
+    assert "# Plain text continued\n        y = 2\n" in code
