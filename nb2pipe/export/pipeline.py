@@ -128,7 +128,10 @@ class _PipelineBuilder(_ScriptBuilder):
         if not self.plan.options.dvc:
             return super()._import_groups()
         package = self.package
-        lines = [f"from {package} import shared", f"from {package}.shared import RunRecorder"]
+        lines = [
+            f"from {package} import shared",
+            f"from {package}.shared import RunRecorder, _help_formatter",
+        ]
         lines += [
             f"from {package}.{self._module_of(step)} import {step.function}"
             for step in self.pipeline.steps

@@ -360,7 +360,7 @@ class _ScriptBuilder:
             '    """Read the parameters: notebook defaults < --config file < command line."""',
             "    parser = argparse.ArgumentParser(",
             f"        description={python_string(description)},",
-            "        formatter_class=argparse.ArgumentDefaultsHelpFormatter,",
+            "        formatter_class=_help_formatter,",
             "    )",
         ]
         if plan.parameters:

@@ -24,10 +24,35 @@ from __future__ import annotations
 #: The module-level names the copied runtime defines (exports must not clash with them).
 RUNTIME_NAMES = frozenset(
     {"RunRecorder", "record_metrics", "_ACTIVE_RUNS", "_SavedOutput", "_run_audit",
-     "_save_output", "_load_output", "_is_json_value", "_sha256_of"}
+     "_save_output", "_load_output", "_is_json_value", "_sha256_of", "_help_formatter"}
 )
 # --- nb2pipe runtime: copied into exported scripts below this line ---
 _ACTIVE_RUNS = []  # the RunRecorder running now (a list: no `global` statement needed)
+
+
+def _help_formatter(prog):
+    """``--help`` with each parameter's default, as the user would type it back: JSON for
+    lists and dicts; none for the script's own switches that are off or unset."""
+    import argparse
+    import json
+
+    class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+        def _get_help_string(self, action):
+            text = action.help or ""
+            default = action.default
+            if "%(default)" in text or default is argparse.SUPPRESS:
+                return text
+            if action.dest in ("config", "dump_config", "tracking_uri", "metrics_file"):
+                return text
+            if isinstance(default, (list, tuple, dict)):
+                try:
+                    shown = json.dumps(default)
+                except (TypeError, ValueError):
+                    shown = repr(default)
+                return text + " (default: " + shown.replace("%", "%%") + ")"
+            return super()._get_help_string(action)
+
+    return HelpFormatter(prog)
 
 
 def record_metrics(**values):

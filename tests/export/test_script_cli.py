@@ -54,6 +54,18 @@ def test_help_lists_parameters_with_types_and_help(script: Path) -> None:
         assert expected in out
 
 
+def test_help_shows_defaults_as_they_are_typed_back(script: Path) -> None:
+    out = " ".join(run(script, "--help").stdout.split())  # argparse wraps lines
+    assert "passes over the data (default: 3)" in out
+    assert "row cap (default: None)" in out  # a parameter's None is a value
+    assert "(default: [64, 32])" in out  # JSON, as --layers takes it
+    assert "shuffle rows (default: True)" in out
+    # the script's own switches: no "(default: None)" / "(default: False)" noise
+    assert "(default: False)" not in out
+    assert out.count("(default: None)") == 1
+    assert "(default: $MLFLOW_TRACKING_URI) (default" not in out
+
+
 def test_command_line_values(script: Path) -> None:
     out = run(script, "--lr", "0.5", "--epochs", "7", "--no-shuffle", "--limit", "10",
               "--layers", "[8]", "--data-dir", "x/y", "--start", "2025-02-03", "--name", "z").stdout

@@ -34,7 +34,7 @@ def parse_params(argv: list[str] | None = None) -> argparse.Namespace:
     """Read the parameters: notebook defaults < --config file < command line."""
     parser = argparse.ArgumentParser(
         description="display only",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_help_formatter,
     )
     parser.add_argument("--runs-dir", metavar="DIR", default="runs",
                         help="where each run writes <run id>/run.json and its artifacts")

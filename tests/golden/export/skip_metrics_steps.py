@@ -55,7 +55,7 @@ def parse_params(argv: list[str] | None = None) -> argparse.Namespace:
     """Read the parameters: notebook defaults < --config file < command line."""
     parser = argparse.ArgumentParser(
         description="skip metrics steps",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_help_formatter,
     )
     parser.add_argument("--step", choices=["prepare", "train"],
                         help="run only this step, loading its inputs from --outputs-dir")

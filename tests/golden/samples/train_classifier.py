@@ -57,7 +57,7 @@ def parse_params(argv: list[str] | None = None) -> argparse.Namespace:
     """Read the parameters: notebook defaults < --config file < command line."""
     parser = argparse.ArgumentParser(
         description="Wine cultivar classifier",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_help_formatter,
     )
     parser.add_argument("--config", metavar="FILE", type=_convert("Path", False),
                         help="YAML, TOML or JSON file of parameter values")
