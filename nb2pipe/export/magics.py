@@ -155,6 +155,10 @@ def _translate_line(
     magic: Magic, is_variable: Callable[[str], bool], as_expression: bool
 ) -> MagicTranslation:
     name, args = magic.name, magic.args
+    if name.startswith("%"):
+        # IPython reads `%%name` below a cell's first line as a line magic named `%name`,
+        # and fails there too
+        raise Untranslatable(f"%{name} is a cell magic: it must be the cell's first line")
     if name in ("time", "timeit", "prun"):
         options, code = split_magic_options(name, args)
         if as_expression and ("-o" in options or name != "time"):

@@ -119,6 +119,7 @@ class _ScriptBuilder:
             keep_display=cell.role.keep_display,
             allow_ipython=self.plan.options.allow_ipython,
             figure_call=self._figure_call(cell.index) if self.plan.uses_matplotlib else None,
+            cell_magics=parsed.symbols.magics,
         )
         has_magics = bool(parsed.symbols.magics)
         # a trailing `;` (which hid a result in the notebook) is dropped by the transformer

@@ -119,7 +119,7 @@ class RewriteCellTransformer(cst.CSTTransformer):
         keep_display: bool,
         allow_ipython: bool,
         figure_call: str | None,
-        line_offset: int = 0,
+        cell_magics: Sequence[Magic] = (),
     ) -> None:
         super().__init__()
         self.cell_label = cell_label
@@ -129,7 +129,9 @@ class RewriteCellTransformer(cst.CSTTransformer):
         self.keep_display = keep_display
         self.allow_ipython = allow_ipython
         self.figure_call = figure_call
-        self.line_offset = line_offset
+        #: the cell's magics as the analysis found them, with their lines in the cell
+        self.cell_magics = list(cell_magics)
+        self._placed: set[int] = set()
         self.result = CellRewrite()
         self._scope_depth = 0
         self._block_depth = 0
@@ -268,7 +270,7 @@ class RewriteCellTransformer(cst.CSTTransformer):
 
     # -- magics ------------------------------------------------------------------------------
     def _translate(self, magic: Magic, assign: cst.Assign | None) -> list[cst.BaseStatement] | None:
-        magic = Magic(magic.kind, magic.name, magic.args, magic.body, magic.line + self.line_offset)
+        magic = self._placed_in_cell(magic)
         try:
             translation = translate_magic(magic, self._is_variable, as_expression=assign is not None)
         except Untranslatable as exc:
@@ -291,6 +293,17 @@ class RewriteCellTransformer(cst.CSTTransformer):
             value = cst.parse_expression(translation.code)
             return [cst.SimpleStatementLine([assign.with_changes(value=value)])]
         return list(cst.parse_module(translation.code + "\n").body)
+
+    def _placed_in_cell(self, magic: Magic) -> Magic:
+        """``magic`` (parsed from its call alone, so on line 1) with its line in the cell: the
+        analysis lists the cell's magics in the order this transformer meets them."""
+        for index, known in enumerate(self.cell_magics):
+            if index not in self._placed and (known.kind, known.name, known.args, known.body) == (
+                magic.kind, magic.name, magic.args, magic.body
+            ):
+                self._placed.add(index)
+                return known
+        return magic
 
     def _collect(self, translation: MagicTranslation) -> None:
         self.result.notes.append(f"{self.cell_label}: {translation.note}")
