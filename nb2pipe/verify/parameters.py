@@ -97,6 +97,8 @@ def _convert(parameter: Parameter, text: str) -> Any:
             value = json.loads(text)
             if not isinstance(value, (list, dict)):
                 raise ValueError(text)
+            if isinstance(parameter.default, tuple) and isinstance(value, list):
+                return tuple(value)  # JSON has no tuples; the script turns it back too
             return value
     except ValueError:
         raise VerifyUsageError(
@@ -137,12 +139,12 @@ class DateValue(str):
 
 
 def register_typed_translator() -> None:
-    """Make papermill inject ``Path`` and ``date`` parameters as such, not as strings.
+    """Make papermill inject ``Path``, ``date`` and tuple parameters as such, not as strings.
 
     papermill also records the parameters in the notebook's metadata as JSON, so the values
     stay strings (subclasses) and only their translation into source changes. The injected
     source imports what it needs inline, so it works whatever the notebook imported.
-    papermill keeps one translator per language for the process; ours only adds these two
+    papermill keeps one translator per language for the process; ours only adds these three
     types to its Python translator.
     """
     from papermill.translators import (  # type: ignore[import-untyped,unused-ignore]
@@ -158,6 +160,9 @@ def register_typed_translator() -> None:
             if isinstance(val, DateValue):
                 day = datetime.date.fromisoformat(val)
                 return f"__import__('datetime').date({day.year}, {day.month}, {day.day})"
+            if isinstance(val, tuple):  # papermill would inject its str()
+                items = [str(cls.translate(item)) for item in val]
+                return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
             return str(super().translate(val))
 
     papermill_translators.register("python", _TypedPythonTranslator)

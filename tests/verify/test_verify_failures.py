@@ -88,13 +88,19 @@ CASES = {
         ],
         [(1, "script-differs")],
     ),
-    # -p reaches both runs, typed by the parameters cell (a Path stays a Path)
+    # -p reaches both runs, typed by the parameters cell (a Path stays a Path, a tuple a tuple)
     "parameters.ipynb": (
         [
             code(
-                'from pathlib import Path\nn = 1\nfolder = Path("a")', count=1, tags=("parameters",)
+                'from pathlib import Path\nn = 1\nfolder = Path("a")\nsizes = (1,)',
+                count=1,
+                tags=("parameters",),
             ),
-            code("print(n * 2, type(folder).__name__, folder)", stdout("4 PosixPath b\n"), count=2),
+            code(
+                "print(n * 2, type(folder).__name__, folder, type(sizes).__name__, sizes)",
+                stdout("4 PosixPath b tuple (3, 4)\n"),
+                count=2,
+            ),
         ],
         [],
     ),
@@ -118,6 +124,9 @@ def failures(tmp_path_factory: pytest.TempPathFactory) -> VerifyRun:
         "-p",
         "folder",
         "b",
+        "-p",
+        "sizes",
+        "[3, 4]",
         "--junit",
         folder / "report.xml",
         "--html",
