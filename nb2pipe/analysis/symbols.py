@@ -343,14 +343,7 @@ class _FunctionScanner(ast.NodeVisitor):
         self.magics.append(magic)
         for expression in expanded_expressions(magic):
             self.visit(expression)
-        code = embedded_code(magic)
-        if code is None:
-            return
-        try:
-            tree = syntax.parse(code)
-        except SyntaxError:
-            return  # reported by the exporter, which has to translate it
-        for statement in tree.body:
+        for statement in embedded_statements(magic):
             self.visit(statement)
 
     def local_names(self) -> set[str]:
@@ -719,17 +712,13 @@ class _CellVisitor(ast.NodeVisitor):
             for node in ast.walk(expression):
                 if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
                     self._read(node.id)
-        code = embedded_code(magic)
-        if code is None:
+        statements = embedded_statements(magic)
+        if not statements:
             return
-        try:
-            tree = syntax.parse(code)
-        except SyntaxError:
-            return  # reported by the exporter, which has to translate it
         saved = self._line_offset
         # line magics sit on the magic's line; a cell magic's body starts on the next one
         self._line_offset = magic.line - 1 + (1 if magic.kind is MagicKind.CELL else 0)
-        for statement in tree.body:
+        for statement in statements:
             self.visit(statement)
         self._line_offset = saved
 
@@ -774,6 +763,18 @@ def expanded_expressions(magic: Magic) -> list[ast.expr]:
         for piece in split_shell_command(command)
         if piece.is_expression
     ]
+
+
+def embedded_statements(magic: Magic) -> list[ast.stmt]:
+    """The statements of a code magic's code (none for other magics, or code that does not
+    parse: the exporter, which has to translate it, reports that)."""
+    code = embedded_code(magic)
+    if code is None:
+        return []
+    try:
+        return syntax.parse(code).body
+    except SyntaxError:
+        return []
 
 
 def embedded_code(magic: Magic) -> str | None:
