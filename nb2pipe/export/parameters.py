@@ -15,6 +15,8 @@ from libcst.metadata import PositionProvider
 
 from nb2pipe.analysis import syntax
 from nb2pipe.analysis.parse import ParsedCell
+from nb2pipe.analysis.randomness import resolve_callee
+from nb2pipe.analysis.symbols import ImportBinding
 from nb2pipe.errors import ParameterError
 
 __all__ = ["ParamType", "Parameter", "read_parameters"]
@@ -121,22 +123,14 @@ def read_parameters(
     return tuple(parameters)
 
 
-def _import_aliases(cells: Iterable[ParsedCell]) -> dict[str, str]:
-    """Bound name -> what it names, for imports of ``datetime``/``pathlib`` (``dt`` -> ``datetime``)."""
-    aliases: dict[str, str] = {}
-    for cell in cells:
-        for binding in cell.symbols.imports:
-            if binding.module in ("datetime", "pathlib"):
-                aliases[binding.name] = binding.qualified_name
-    return aliases
-
-
-def _canonical_call(func: str, aliases: dict[str, str]) -> str:
-    """``func`` with its first part replaced by what an import bound it to."""
-    head, dot, rest = func.partition(".")
-    if head in aliases:
-        return aliases[head] + dot + rest
-    return func
+def _import_aliases(cells: Iterable[ParsedCell]) -> dict[str, ImportBinding]:
+    """The import bindings of ``datetime``/``pathlib`` names (``dt`` -> ``datetime``)."""
+    return {
+        binding.name: binding
+        for cell in cells
+        for binding in cell.symbols.imports
+        if binding.module in ("datetime", "pathlib")
+    }
 
 
 def _read_assignment(
@@ -145,7 +139,7 @@ def _read_assignment(
     help_text: str | None,
     line: int,
     where: Any,
-    aliases: dict[str, str] | None = None,
+    aliases: dict[str, ImportBinding] | None = None,
 ) -> Parameter:
     annotation: str | None = None
     if isinstance(small, cst.Assign) and len(small.targets) == 1:
@@ -169,7 +163,7 @@ def _read_assignment(
             "literals, Path(...) or datetime.date(...)",
         )
     kind, optional = _param_type(
-        _canonical_call(annotation.strip(), aliases or {}) if annotation else None, default
+        resolve_callee(annotation.strip(), aliases or {}) if annotation else None, default
     )
     if kind is None:
         raise ParameterError(
@@ -218,14 +212,14 @@ def _fits(kind: ParamType, default: Any) -> bool:
 _NOT_LITERAL = object()
 
 
-def _literal_value(source: str, aliases: dict[str, str] | None = None) -> Any:
+def _literal_value(source: str, aliases: dict[str, ImportBinding] | None = None) -> Any:
     try:
         node = syntax.parse(source.strip(), mode="eval").body
     except SyntaxError:
         return _NOT_LITERAL
     if isinstance(node, ast.Call) and not node.keywords:
         func = ast.unparse(node.func)
-        func = _canonical_call(func, aliases or {})
+        func = resolve_callee(func, aliases or {})
         try:
             args = [ast.literal_eval(arg) for arg in node.args]
         except ValueError:
