@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from nbclient import NotebookClient
 
 from nb2pipe.analysis import parse_cell
 from nb2pipe.model import load_notebook
+from nb2pipe.verify.normalize import normalize_text
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,}")
 #: What %time / %timeit print; the script runs the statement without timing it.
@@ -22,6 +24,9 @@ _TIMING_MAGICS = frozenset({"time", "timeit", "prun"})
 
 
 def normalize(text: str) -> str:
+    """Memory addresses and clock times (statsmodels' summary tables print the time) masked,
+    as verify masks them."""
+    text = normalize_text(text).text
     lines = [_ADDRESS.sub("0xADDR", line).rstrip() for line in text.splitlines()]
     while lines and not lines[-1]:
         lines.pop()
@@ -59,6 +64,8 @@ def script_stdout(script: Path, *args: str, cwd: Path | None = None) -> tuple[in
     result = subprocess.run(
         [sys.executable, str(script), *args], cwd=cwd or script.parent,
         capture_output=True, text=True, timeout=300,
-        env={"MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin", "HOME": str(script.parent)},
+        # the kernel's environment (OPENBLAS_CORETYPE changes numerical results), with a
+        # PATH that holds no virtual environment and a HOME of its own
+        env={**os.environ, "MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin", "HOME": str(script.parent)},
     )
     return result.returncode, normalize(result.stdout), result.stderr

@@ -32,12 +32,17 @@ def assert_same_stdout(notebook: Path) -> None:
     copy = notebook.parent.with_name(notebook.parent.name + "-script")
     shutil.copytree(notebook.parent, copy)
     script = export_notebook(copy / notebook.name).script_path
+    # both folders hold the same files (`!ls` lists them): the script beside the notebook too,
+    # and the script's run records outside its folder
+    shutil.copy(script, notebook.parent / script.name)
     expected = notebook_stdout(notebook)
-    code, actual, stderr = script_stdout(script)
+    runs = copy.with_name(copy.name + "-runs")
+    code, actual, stderr = script_stdout(script, "--runs-dir", str(runs))
     assert code == 0, stderr
     if _has_shell_escapes(notebook):
-        # `!ls` formats in columns on the kernel's pty and one name a line on a pipe
-        expected, actual = " ".join(expected.split()), " ".join(actual.split())
+        # `!ls` lays names out in columns on the kernel's pty (column-major order) and one a
+        # line on the script's pipe: the same words, in another order
+        expected, actual = " ".join(sorted(expected.split())), " ".join(sorted(actual.split()))
     assert actual == expected, "\n".join(
         difflib.unified_diff(expected.splitlines(), actual.splitlines(), "notebook", "script", lineterm="")
     )
