@@ -6,16 +6,17 @@ DEMO := build/demo
 
 .PHONY: demo test bench clean
 
-# nb2pipe itself and what the sample notebooks import: enough for the demo
-$(VENV)/.demo-installed: pyproject.toml labextension/package.json labextension/yarn.lock
+# nb2pipe, its runtime (runtime/, installed from this checkout) and what the sample notebooks
+# import: enough for the demo
+$(VENV)/.demo-installed: pyproject.toml runtime/pyproject.toml labextension/package.json labextension/yarn.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[samples]'
+	$(BIN)/python -m pip install --quiet -e ./runtime -e '.[samples]'
 	touch $@
 
 # plus the test tools (JupyterLab, Playwright, DVC, MLflow, ...)
 $(VENV)/.installed: $(VENV)/.demo-installed
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e ./runtime -e '.[test]'
 	touch $@
 
 # Export every sample notebook to a script, run the training script twice with different

@@ -1,0 +1,233 @@
+"""Which files code running in this process opens: the one file audit of nb2pipe.
+
+Exported scripts use it for their run records (the data files a run read, the files it wrote),
+``nb2pipe verify`` runs this module's source inside the fresh kernel to see what a notebook
+reads, and ``%track`` uses it for its file hazards. So all three agree on what a file access is
+and on which files are the environment's rather than the user's data.
+
+Python's audit hooks (``sys.addaudithook``) see every ``open`` event: ``open()``,
+``io.open_code``, ``os.open``, ``pathlib`` and the libraries built on them (``pandas.read_csv``
+...). A hook cannot be removed, so this module installs one per process and it returns at once
+while no audit listens. Readers that open files in C (pyarrow) are not seen.
+
+The module is self-contained (standard library only, no other module of the package): verify
+executes its source in kernels that may not have the package installed.
+"""
+
+from __future__ import annotations
+
+import os
+import site
+import sys
+import tempfile
+import threading
+from typing import Any, Callable, NamedTuple
+
+__all__ = ["READ", "WRITE", "APPEND", "UPDATE", "FileAudit", "FileOpen", "is_environment_file"]
+
+READ = "read"
+WRITE = "write"  #: created or truncated
+APPEND = "append"
+UPDATE = "update"  #: opened for reading and writing without truncating
+
+#: Home folders of tools, not of the user's data.
+_HOME_TOOL_FOLDERS = (".ipython", ".cache", ".config", ".matplotlib", ".local", ".jupyter")
+_PSEUDO_FOLDERS = ("/dev", "/proc", "/sys", "/usr", "/lib", "/etc", "/tmp", "/var/tmp")
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+
+
+class FileOpen(NamedTuple):
+    """One file opened: its absolute path and how (:data:`READ`, :data:`WRITE`, ...)."""
+
+    path: str
+    mode: str
+
+    @property
+    def writes(self) -> bool:
+        return self.mode != READ
+
+
+def open_mode(mode: Any, flags: Any) -> str | None:
+    """How an ``open`` audit event opens its file, from ``open()``'s mode or ``os.open`` flags."""
+    if isinstance(mode, str):
+        if "a" in mode:
+            return APPEND
+        if "w" in mode or "x" in mode:
+            return WRITE
+        return UPDATE if "+" in mode else READ
+    if isinstance(flags, int):
+        if not flags & _WRITE_FLAGS:
+            return READ
+        if flags & os.O_APPEND:
+            return APPEND
+        if flags & os.O_TRUNC or (flags & os.O_CREAT and flags & os.O_WRONLY):
+            return WRITE
+        return UPDATE if flags & os.O_RDWR else WRITE
+    return None
+
+
+def _environment_prefixes() -> tuple[str, ...]:
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, tempfile.gettempdir()}
+    try:
+        prefixes.update(site.getsitepackages())
+    except AttributeError:  # virtualenvs of old Pythons have no getsitepackages
+        pass
+    prefixes.add(site.getusersitepackages() or "")
+    prefixes.update(path for path in sys.path if "site-packages" in path)
+    prefixes.update(_PSEUDO_FOLDERS)
+    home = os.path.expanduser("~")
+    prefixes.update(os.path.join(home, folder) for folder in _HOME_TOOL_FOLDERS)
+    return tuple(sorted(os.path.join(os.path.abspath(p), "") for p in prefixes if p))
+
+
+_PREFIXES: list[tuple[str, ...]] = []
+
+
+def environment_prefixes() -> tuple[str, ...]:
+    """The folders of the environment's files (computed once: finding the temp folder opens
+    files itself, so the audit computes this before it listens)."""
+    if not _PREFIXES:
+        _PREFIXES.append(_environment_prefixes())
+    return _PREFIXES[0]
+
+
+def is_environment_file(path: str, root: str | None = None) -> bool:
+    """Whether ``path`` (absolute) belongs to the environment rather than to the user's data.
+
+    The Python installation, site-packages, temp folders, pseudo file systems, tools' home
+    folders, hidden folders, ``__pycache__`` and compiled files are the environment's. Files
+    under ``root`` (the project: a run's working folder, the notebook's folder) are the
+    user's wherever ``root`` lies (tests and CI often work under a temp folder), unless they
+    sit in a hidden folder or ``__pycache__`` below it.
+    """
+    if path.endswith((".pyc", ".pyo")):
+        return True
+    if root is not None:
+        inside = os.path.join(root, "")
+        if path.startswith(inside):
+            folders = path[len(inside):].split(os.sep)[:-1]
+            return any(part.startswith(".") or part == "__pycache__" for part in folders)
+    if path.startswith(environment_prefixes()):
+        return True
+    return os.sep + "." in path or os.sep + "__pycache__" + os.sep in path
+
+
+class FileAudit:
+    """Collects the files opened while it is started, outside the environment's files.
+
+    ``root`` is the project folder (see :func:`is_environment_file`). ``thread``: only opens
+    made by that thread count (``%track`` listens to the kernel's executing thread only);
+    ``None`` counts every thread. ``on_open`` is called with each new :class:`FileOpen` as it
+    happens (verify's kernel probe logs each one at once, so a dying kernel loses nothing);
+    it must not raise. At most ``limit`` opens are kept.
+    """
+
+    def __init__(
+        self,
+        root: str | None = None,
+        *,
+        thread: int | None = None,
+        limit: int = 100_000,
+        on_open: Callable[[FileOpen], None] | None = None,
+    ) -> None:
+        self.root = os.path.abspath(root) if root is not None else None
+        self.thread = thread
+        self.limit = limit
+        self.on_open = on_open
+        self.opened: list[FileOpen] = []
+        self._seen: set[FileOpen] = set()
+
+    # -- starting and stopping -------------------------------------------------------------
+    def start(self) -> FileAudit:
+        """Start collecting (again: what was collected before is kept)."""
+        environment_prefixes()
+        _install_hook()
+        if self not in _ACTIVE:
+            _ACTIVE.append(self)
+        return self
+
+    def stop(self) -> list[FileOpen]:
+        """Stop collecting; the opens seen so far, in order, each (path, mode) once."""
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
+        return list(self.opened)
+
+    def take(self) -> list[FileOpen]:
+        """The opens seen since the last ``take`` (or start), forgetting them."""
+        opened, self.opened = self.opened, []
+        self._seen.clear()
+        return opened
+
+    @property
+    def active(self) -> bool:
+        return self in _ACTIVE
+
+    # -- what the hook reports -------------------------------------------------------------
+    def saw(self, path: Any, mode: Any = None, flags: Any = None) -> None:
+        """Note one open (the hook calls this; so may code that reads files in C)."""
+        if self.thread is not None and threading.get_ident() != self.thread:
+            return
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if not isinstance(path, str):
+            return  # a file descriptor, or a path-like the event did not convert
+        how = open_mode(mode, flags)
+        if how is None:
+            return
+        path = os.path.abspath(path)
+        if is_environment_file(path, self.root):
+            return
+        entry = FileOpen(path, how)
+        if entry in self._seen or len(self.opened) >= self.limit:
+            return
+        self._seen.add(entry)
+        self.opened.append(entry)
+        if self.on_open is not None:
+            self.on_open(entry)
+
+    # -- summaries ---------------------------------------------------------------------------
+    def reads(self) -> list[str]:
+        """Files read and never written while audited, in the order first read."""
+        written = {entry.path for entry in self.opened if entry.writes}
+        out: list[str] = []
+        for entry in self.opened:
+            if not entry.writes and entry.path not in written and entry.path not in out:
+                out.append(entry.path)
+        return out
+
+    def writes(self) -> list[str]:
+        """Files written (created, truncated, appended to or updated), in order."""
+        out: list[str] = []
+        for entry in self.opened:
+            if entry.writes and entry.path not in out:
+                out.append(entry.path)
+        return out
+
+
+#: The audits collecting now; the hook returns at once while it is empty.
+_ACTIVE: list[FileAudit] = []
+_HOOK: list[Callable[[str, tuple[Any, ...]], None]] = []
+
+
+def _install_hook() -> None:
+    if _HOOK:
+        return
+
+    busy = threading.local()
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        # called for every audit event of the process: two cheap tests decide almost all
+        if not _ACTIVE or event != "open" or getattr(busy, "on", False):
+            return
+        busy.on = True  # what an audit does must not be audited (nor recurse)
+        try:
+            path, mode, flags = (tuple(args) + (None, None, None))[:3]
+            for audit in list(_ACTIVE):
+                audit.saw(path, mode, flags)
+        except BaseException:  # noqa: BLE001 - an audit hook must never break the user's open()
+            pass
+        finally:
+            busy.on = False
+
+    _HOOK.append(hook)
+    sys.addaudithook(hook)

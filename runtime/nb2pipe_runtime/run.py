@@ -1,0 +1,393 @@
+"""One recorded run of an exported script: ``with Run(params, __file__, notebook):``.
+
+Entering the block starts the run: a run id, ``runs/<run id>/artifacts/``, and the file audit.
+Leaving it writes ``runs/<run id>/run.json`` (a :class:`~nb2pipe_runtime.record.RunRecord`),
+also for a failed run, whose exception then propagates. A pipeline runs its steps through
+:meth:`Run.step`, which saves their outputs and, for ``--step NAME``, stands in for the steps
+that do not run and loads their saved outputs where the selected step needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import numbers
+import os
+import secrets
+import shutil
+import sys
+import time
+import traceback
+from dataclasses import replace
+from types import TracebackType
+from typing import Any, Callable, Sequence
+
+from nb2pipe_runtime.audit import FileAudit
+from nb2pipe_runtime.cli import parameter_values
+from nb2pipe_runtime.environment import dvc_context, git_state, package_versions, sha256_of
+from nb2pipe_runtime.outputs import OutputsError, load_output, read_saved_step, save_outputs
+from nb2pipe_runtime.record import (
+    RECORD_NAME,
+    InputLineage,
+    JSONValue,
+    RunRecord,
+    SavedOutput,
+    StepTiming,
+)
+
+__all__ = ["Run", "active_run", "record_metrics"]
+
+#: The runs in progress, innermost last.
+_ACTIVE: list[Run] = []
+
+
+def active_run() -> Run | None:
+    """The run in progress, if any."""
+    return _ACTIVE[-1] if _ACTIVE else None
+
+
+def record_metrics(**values: Any) -> None:
+    """Record the numbers a ``metrics`` cell assigned as metrics of the run in progress
+    (other values are left out: metrics are numbers)."""
+    run = active_run()
+    if run is not None:
+        run.add_metrics(values)
+
+
+class _SavedValue:
+    """Stands in for an output of a step that does not run in this process."""
+
+    def __init__(self, step: str, name: str) -> None:
+        self.step = step
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<output {self.name!r} of step {self.step!r}, saved on disk>"
+
+
+class _ParamsView:
+    """The parameters as a step function sees them: notes which ones it reads."""
+
+    def __init__(self, params: argparse.Namespace, read: set[str]) -> None:
+        object.__setattr__(self, "_params", params)
+        object.__setattr__(self, "_read", read)
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._params, name)
+        self._read.add(name)
+        return value
+
+
+class Run:
+    """One run of an exported script, recorded in ``<runs dir>/<run id>/run.json``."""
+
+    def __init__(self, params: argparse.Namespace, script: str, notebook: str | None = None) -> None:
+        self.params = params
+        self.script = script
+        self.notebook = notebook
+        self.cwd = os.getcwd()
+        self.selected: str | None = getattr(params, "step", None)
+        self.experiment = (
+            getattr(params, "experiment", None)
+            or os.path.splitext(os.path.basename(notebook or script))[0]
+        )
+        # absolute now: the notebook's code may change the working directory
+        self.outputs_dir = os.path.abspath(getattr(params, "outputs_dir", None) or "outputs")
+        self.runs_dir = _runs_dir(getattr(params, "runs_dir", None) or "runs", self.cwd)
+        self.tracking_uri: str | None = getattr(params, "tracking_uri", None) or os.environ.get(
+            "MLFLOW_TRACKING_URI"
+        )
+        metrics_file = getattr(params, "metrics_file", None)
+        self.metrics_file = os.path.abspath(metrics_file) if metrics_file else None
+        config = getattr(params, "config", None)
+        self.config_file = os.path.abspath(config) if config else None
+        self.run_id = ""
+        self.run_dir = ""
+        self.started = self.ended = 0.0
+        self.metrics: dict[str, float] = {}
+        self.warnings: list[str] = []
+        self.steps: list[StepTiming] = []
+        self.outputs: dict[str, dict[str, SavedOutput]] = {}
+        self.lineage: list[InputLineage] = []
+        #: parameters the steps that ran read (a whole flat run reads them all)
+        self.params_read: set[str] = set()
+        self.audit = FileAudit(root=self.cwd)
+
+    # -- the run -----------------------------------------------------------------------------
+    def __enter__(self) -> Run:
+        self.started = time.time()
+        stamp = datetime.datetime.fromtimestamp(self.started).strftime("%Y%m%d-%H%M%S")
+        self.run_id = f"{stamp}-{secrets.token_hex(3)}"
+        self.run_dir = os.path.join(self.runs_dir, self.run_id)
+        os.makedirs(os.path.join(self.run_dir, "artifacts"), exist_ok=True)
+        _ACTIVE.append(self)
+        self.audit.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.audit.stop()
+        if _ACTIVE and _ACTIVE[-1] is self:
+            _ACTIVE.pop()
+        self.ended = time.time()
+        failed = exc is not None and not (isinstance(exc, SystemExit) and exc.code in (None, 0))
+        error = None
+        if exc is not None and failed:
+            error = str(exc.code) if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
+        try:
+            record = self._finish("failed" if failed else "finished", error, exc if failed else None)
+        except Exception as problem:  # noqa: BLE001 - recording must not hide the run's result
+            print(f"nb2pipe: could not record the run: {problem!r}", file=sys.stderr)
+            return
+        if self.tracking_uri and not failed and record.mlflow is None:
+            # the user asked for MLflow and logging failed: say so with the exit code too
+            raise SystemExit(1)
+
+    def step(
+        self,
+        name: str,
+        function: Callable[..., Any],
+        params: argparse.Namespace,
+        *inputs: Any,
+        outputs: Sequence[str] = (),
+        setup: bool = False,
+    ) -> Any:
+        """Run step ``name`` as ``function(params, *inputs)`` and save its ``outputs``.
+
+        When ``--step`` selects another step, return stand-ins for its outputs instead (the
+        selected step loads them from ``--outputs-dir``); ``setup`` steps (a ``prepare`` step
+        without outputs) always run.
+        """
+        if self.selected is not None and name != self.selected and not setup:
+            stand_ins = tuple(_SavedValue(name, output) for output in outputs)
+            return stand_ins[0] if len(stand_ins) == 1 else (stand_ins or None)
+        values = [self._load(value, name) for value in inputs]
+        started = time.time()
+        result = function(_ParamsView(params, self.params_read), *values)
+        self.steps.append(StepTiming(name, round(time.time() - started, 3)))
+        if outputs:
+            results = (result,) if len(outputs) == 1 else tuple(result)
+            saved, warnings = save_outputs(
+                os.path.join(self.outputs_dir, name), name, dict(zip(outputs, results)),
+                run_id=self.run_id, params=self._effective_params()[1], data=self._upstream_data(),
+            )
+            self.warnings += warnings
+            self.outputs[name] = saved
+        return result
+
+    def artifact_dir(self, name: str) -> str:
+        """A folder of this run's artifacts (created): figures, models, ..."""
+        path = os.path.join(self.run_dir, "artifacts", name)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def add_metrics(self, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                continue  # metrics are numbers; other values a metrics cell assigns are not
+            number = float(value)
+            if not math.isfinite(number):
+                self.warnings.append(f"metric {key!r} is {number}; not recorded")
+                continue
+            self.metrics[key] = number
+
+    # -- inputs of a --step run --------------------------------------------------------------
+    def _load(self, value: Any, step: str) -> Any:
+        if not isinstance(value, _SavedValue):
+            return value
+        directory = os.path.join(self.outputs_dir, value.step)
+        try:
+            saved_step = read_saved_step(directory)
+            saved = saved_step.outputs[value.name]
+            loaded = load_output(directory, saved)
+        except (OutputsError, KeyError) as exc:
+            detail = f" ({exc})" if isinstance(exc, OutputsError) and "needs" in str(exc) else ""
+            raise SystemExit(
+                f"step {step!r} needs {value.name!r} from step {value.step!r}, which is not "
+                f"saved in {directory}{detail}: run step {value.step!r} (or the whole pipeline) "
+                "first"
+            ) from None
+        path = os.path.join(directory, saved.file)
+        self.lineage.append(
+            InputLineage(
+                name=value.name, step=value.step, path=self._relative(path),
+                sha256=sha256_of(path), run_id=saved_step.run_id,
+                params=dict(saved_step.params), data=dict(saved_step.data),
+            )
+        )
+        for data_path, digest in saved_step.data.items():
+            current = os.path.join(self.cwd, data_path)
+            if os.path.isfile(current) and sha256_of(current) != digest:
+                self.warnings.append(
+                    f"input {value.name!r} of step {step!r} was computed from {data_path}, "
+                    "which has changed since: run the earlier steps again"
+                )
+        return loaded
+
+    # -- finishing ---------------------------------------------------------------------------
+    def _effective_params(self) -> tuple[dict[str, JSONValue], dict[str, JSONValue], list[str]]:
+        """This run's parameters, its effective parameters and the mixed ones."""
+        every = parameter_values(self.params)
+        if self.selected is None and not self.steps:
+            own = every  # a flat script's parameters cell reads them all
+        elif self.selected is None:
+            own = every  # a whole pipeline: every step ran with these values
+        else:
+            own = {name: value for name, value in every.items() if name in self.params_read}
+        effective: dict[str, JSONValue] = dict(own)
+        mixed: set[str] = set()
+        for entry in self.lineage:
+            for name, value in entry.params.items():
+                if name in effective and effective[name] != value:
+                    mixed.add(name)
+                effective.setdefault(name, value)
+        return own, effective, sorted(mixed)
+
+    def _data_files(self) -> dict[str, str]:
+        """Data files read so far: path -> SHA-256 (files the run wrote, its records, the
+        config file and saved step outputs are not data)."""
+        special = [self.runs_dir, self.outputs_dir]
+        data: dict[str, str] = {}
+        for path in self.audit.reads():
+            if path == self.config_file or not os.path.isfile(path):
+                continue
+            if any(path.startswith(os.path.join(folder, "")) for folder in special):
+                continue
+            try:
+                data[self._relative(path)] = sha256_of(path)
+            except OSError:
+                continue
+        return dict(sorted(data.items()))
+
+    def _upstream_data(self) -> dict[str, str]:
+        """The data files this run's results so far depend on: the ones it read, and the ones
+        the runs that produced its inputs read."""
+        data: dict[str, str] = {}
+        for entry in self.lineage:
+            data.update(entry.data)
+        data.update(self._data_files())
+        return dict(sorted(data.items()))
+
+    def _finish(self, status: str, error: str | None, exc: BaseException | None) -> RunRecord:
+        for step, step_outputs in self.outputs.items():
+            for name, saved in list(step_outputs.items()):
+                path = os.path.join(self.outputs_dir, step, saved.file)
+                step_outputs[name] = SavedOutput(
+                    file=saved.file, format=saved.format, type=saved.type,
+                    path=self._relative(path), sha256=sha256_of(path), model=saved.model,
+                    series_name=saved.series_name,
+                )
+                if saved.model:
+                    shutil.copyfile(path, os.path.join(self.artifact_dir("models"), saved.file))
+        own, effective, mixed = self._effective_params()
+        for name in mixed:
+            self.warnings.append(
+                f"parameter {name!r} differs between this run and the runs that produced its "
+                "inputs: run the pipeline again to get results for one value"
+            )
+        record = RunRecord(
+            run_id=self.run_id,
+            experiment=self.experiment,
+            script=os.path.basename(self.script),
+            notebook=self.notebook,
+            status="failed" if status == "failed" else "finished",
+            error=error,
+            traceback=(
+                "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                if exc is not None and not isinstance(exc, SystemExit) else None
+            ),
+            step=self.selected,
+            steps=tuple(self.steps),
+            argv=tuple(sys.argv[1:]),
+            params=own,
+            effective_params=effective,
+            mixed_params=tuple(mixed),
+            metrics=dict(sorted(self.metrics.items())),
+            data=self._data_files(),
+            lineage=tuple(self.lineage),
+            outputs=self.outputs,
+            artifacts=self._artifacts(),
+            git=git_state(self.cwd),
+            python=sys.version.split()[0],
+            packages=package_versions(),
+            start=_when(self.started),
+            end=_when(self.ended),
+            seconds=round(self.ended - self.started, 3),
+            dvc=dvc_context(),
+            warnings=tuple(self.warnings),
+        )
+        for warning in self.warnings:
+            print(f"nb2pipe: warning: {warning}", file=sys.stderr)
+        path = os.path.join(self.run_dir, RECORD_NAME)
+        record.write(path)
+        if self.metrics_file and status == "finished":
+            folder = os.path.dirname(self.metrics_file)
+            if folder:
+                os.makedirs(folder, exist_ok=True)
+            _write_json(self.metrics_file, record.metrics)
+        where = self._relative(path)
+        if self.tracking_uri:
+            from nb2pipe_runtime.mlflow_log import MlflowError, log_run
+
+            try:
+                logged = log_run(record, self.run_dir, self.tracking_uri)
+            except MlflowError as problem:
+                print(f"nb2pipe: error: {problem}; the run is recorded in {where}", file=sys.stderr)
+            else:
+                record = replace(record, mlflow=logged)
+                record.write(path)
+        print(f"nb2pipe: run {self.run_id} {record.status}; recorded in {where}", file=sys.stderr)
+        return record
+
+    def _relative(self, path: str) -> str:
+        path = os.path.abspath(path)
+        if path.startswith(os.path.join(self.cwd, "")):
+            return os.path.relpath(path, self.cwd).replace(os.sep, "/")
+        return path
+
+    def _artifacts(self) -> tuple[str, ...]:
+        base = os.path.join(self.run_dir, "artifacts")
+        found = []
+        for folder, _dirs, files in os.walk(base):
+            for name in files:
+                found.append(os.path.relpath(os.path.join(folder, name), base).replace(os.sep, "/"))
+        return tuple(sorted(found))
+
+
+def _write_json(path: str, value: Any) -> None:
+    temporary = path + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as file:
+        json.dump(value, file, indent=1, allow_nan=False)
+        file.write("\n")
+    os.replace(temporary, path)
+
+
+def _when(seconds: float) -> str:
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+    return moment.isoformat(timespec="milliseconds")
+
+
+def _runs_dir(runs_dir: str, cwd: str) -> str:
+    """``runs_dir``, moved to the DVC project a queued experiment runs for.
+
+    ``dvc queue start`` runs experiments in a temporary copy of the project that is deleted
+    afterwards; DVC then sets ``DVC_ROOT`` to the real project, so records go there.
+    """
+    root = os.environ.get("DVC_ROOT")
+    if not root or not os.environ.get("DVC_EXP_NAME") or os.path.isabs(runs_dir):
+        return os.path.abspath(runs_dir)
+    here = cwd
+    while not os.path.isdir(os.path.join(here, ".dvc")):
+        parent = os.path.dirname(here)
+        if parent == here:
+            return os.path.abspath(runs_dir)
+        here = parent
+    if os.path.realpath(here) == os.path.realpath(root):
+        return os.path.abspath(runs_dir)
+    return os.path.join(root, os.path.relpath(cwd, here), runs_dir)
