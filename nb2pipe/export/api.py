@@ -11,13 +11,14 @@ from typing import Any
 
 from nb2pipe.analysis import analyze_notebook
 from nb2pipe.errors import CellLocation, ExportError, Nb2PipeError, OutputExistsError
-from nb2pipe.export.dependencies import missing_import_notes
+from nb2pipe.export.dependencies import missing_import_notes, normalized_name
+from nb2pipe.export.dvc import PARAMS_FILE, render_dvc_files
 from nb2pipe.export.options import ExportOptions
 from nb2pipe.export.parameters import Parameter
-from nb2pipe.export.dvc import render_dvc_files
 from nb2pipe.export.pipeline import render_pipeline
-from nb2pipe.export.render import GENERATED_MARKER, render_script
-from nb2pipe.export.steps import plan_pipeline
+from nb2pipe.export.plan import plan_export
+from nb2pipe.export.scaffold import GENERATED_MARKER
+from nb2pipe.export.script import render_script
 from nb2pipe.model import Notebook, load_notebook
 
 __all__ = [
@@ -79,7 +80,7 @@ class CheckStatus(str, enum.Enum):
 def default_script_path(notebook_path: Path, options: ExportOptions) -> Path:
     if options.output is None:
         return notebook_path.with_suffix(".py")
-    if options.output.is_dir():
+    if options.output_is_folder or options.output.is_dir():
         return options.output / (notebook_path.stem + ".py")
     return options.output
 
@@ -98,8 +99,8 @@ def render_notebook(
         base = notebook.path if notebook.path is not None else Path(notebook.name)
         script_path = default_script_path(base, options)
     analysis = analyze_notebook(notebook)
-    plan, pipeline = plan_pipeline(analysis, options, script_path)
-    if pipeline is None:
+    plan = plan_export(analysis, options, script_path)
+    if plan.pipeline is None:
         if options.dvc:
             raise ExportError(
                 CellLocation(notebook.path),
@@ -107,7 +108,7 @@ def render_notebook(
             )
         rendered = render_script(plan)
     else:
-        rendered, pipeline = render_pipeline(plan, pipeline)
+        rendered, pipeline = render_pipeline(plan)
         if options.dvc:
             rendered.files += render_dvc_files(plan, pipeline, rendered)
     files = tuple((script_path.parent / relative, text) for relative, text in rendered.files)
@@ -185,9 +186,25 @@ def _check_rendered(notebook: Notebook, options: ExportOptions, script_path: Pat
     if _without_versions(current) != _without_versions(result.code):
         return CheckStatus.STALE
     for path, text in result.files:
-        if path.read_text(encoding="utf-8") != text:
+        current = path.read_text(encoding="utf-8")
+        if path.name == PARAMS_FILE:
+            # users and `dvc exp run -S` edit the values, and DVC re-formats the file: compare
+            # the parameters it holds, not its text
+            if _yaml_keys(current) != _yaml_keys(text):
+                return CheckStatus.STALE
+        elif current != text:
             return CheckStatus.STALE
     return CheckStatus.IN_SYNC
+
+
+def _yaml_keys(text: str) -> set[str] | None:
+    import yaml  # type: ignore[import-untyped]
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    return set(data) if isinstance(data, dict) else None
 
 
 #: Files an export merges its lines into instead of owning them.
@@ -212,7 +229,7 @@ def _without_versions(code: str) -> str:
             requirement = line.split('"')[1]
             for separator in "=<>!~;[ ":
                 requirement = requirement.split(separator, 1)[0]
-            line = f'#     "{requirement.lower()}",\n'
+            line = f'#     "{normalized_name(requirement)}",\n'
         out.append(line)
     return "".join(out)
 

@@ -11,7 +11,7 @@ from nb2pipe.analysis.magic_args import split_magic_options
 from nb2pipe.analysis.magics import Magic, MagicKind
 from nb2pipe.analysis.shell import split_shell_command
 
-__all__ = ["HELPERS", "MagicTranslation", "translate_magic", "python_string"]
+__all__ = ["MagicTranslation", "Untranslatable", "python_string", "translate_magic"]
 
 #: Magics that only configure the interactive session or display information.
 DROPPED_LINE_MAGICS = frozenset(
@@ -37,8 +37,10 @@ class MagicTranslation:
     code: str | None
     #: what the export summary says about it
     note: str
+    #: standard-library modules the code needs (``os``, ``runpy``, ...)
     imports: set[str] = field(default_factory=set)
-    helpers: set[str] = field(default_factory=set)
+    #: names of nb2pipe-runtime the code calls (``shell``, ``write_file``, ...)
+    runtime: set[str] = field(default_factory=set)
     requirements: list[str] = field(default_factory=list)
     #: for code magics: the Python code that runs (to be translated recursively)
     inner_code: str | None = None
@@ -106,9 +108,15 @@ def _pip_command(command: str) -> str | None:
 
 
 def translate_magic(
-    magic: Magic, is_variable: Callable[[str], bool], as_expression: bool = False
+    magic: Magic,
+    is_variable: Callable[[str], bool],
+    as_expression: bool = False,
+    runtime: Callable[[str], str] = str,
 ) -> MagicTranslation:
     """Translate ``magic``; ``as_expression`` when its value is used (``x = %time f()``).
+
+    ``runtime`` gives the script's name for a function of nb2pipe-runtime (``shell`` ...),
+    which differs when the notebook uses that name itself.
 
     Raises
     ------
@@ -119,14 +127,15 @@ def translate_magic(
     if kind is MagicKind.SYSTEM or kind is MagicKind.GETOUTPUT or (
         kind is MagicKind.LINE and name in ("sx", "system")
     ):
-        return _translate_shell(magic, is_variable, as_expression)
+        return _translate_shell(magic, is_variable, as_expression, runtime)
     if kind is MagicKind.LINE:
-        return _translate_line(magic, is_variable, as_expression)
-    return _translate_cell(magic, is_variable, as_expression)
+        return _translate_line(magic, is_variable, as_expression, runtime)
+    return _translate_cell(magic, is_variable, as_expression, runtime)
 
 
 def _translate_shell(
-    magic: Magic, is_variable: Callable[[str], bool], as_expression: bool
+    magic: Magic, is_variable: Callable[[str], bool], as_expression: bool,
+    runtime: Callable[[str], str],
 ) -> MagicTranslation:
     command = magic.args
     pip_args = _pip_command(command.strip())
@@ -138,21 +147,20 @@ def _translate_shell(
     expression = _fstring(command, is_variable)
     if magic.kind is MagicKind.GETOUTPUT or as_expression:
         return MagicTranslation(
-            f"_shell_output({expression})",
-            f"`!{command.strip()}` became _shell_output(...)",
-            imports={"subprocess", "sys"},
-            helpers={"_shell_output"},
+            f"{runtime('shell_output')}({expression})",
+            f"`!{command.strip()}` became shell_output(...)",
+            runtime={"shell_output"},
         )
     return MagicTranslation(
-        f"_shell({expression})",
-        f"`!{command.strip()}` became _shell(...)",
-        imports={"subprocess", "sys"},
-        helpers={"_shell"},
+        f"{runtime('shell')}({expression})",
+        f"`!{command.strip()}` became shell(...)",
+        runtime={"shell"},
     )
 
 
 def _translate_line(
-    magic: Magic, is_variable: Callable[[str], bool], as_expression: bool
+    magic: Magic, is_variable: Callable[[str], bool], as_expression: bool,
+    runtime: Callable[[str], str],
 ) -> MagicTranslation:
     name, args = magic.name, magic.args
     if name.startswith("%"):
@@ -214,16 +222,16 @@ def _translate_line(
     if name in SHELL_ALIASES:
         command = _ALIAS_COMMANDS.get(name, name) + (" " + args if args.strip() else "")
         return MagicTranslation(
-            f"_shell({_fstring(command, is_variable)})",
-            f"%{name} became _shell(...)",
-            imports={"subprocess", "sys"},
-            helpers={"_shell"},
+            f"{runtime('shell')}({_fstring(command, is_variable)})",
+            f"%{name} became shell(...)",
+            runtime={"shell"},
         )
     raise Untranslatable(f"unknown magic %{name}")
 
 
 def _translate_cell(
-    magic: Magic, is_variable: Callable[[str], bool], as_expression: bool
+    magic: Magic, is_variable: Callable[[str], bool], as_expression: bool,
+    runtime: Callable[[str], str],
 ) -> MagicTranslation:
     name, args, body = magic.name, magic.args, magic.body or ""
     if as_expression:
@@ -243,53 +251,22 @@ def _translate_cell(
     if name in ("bash", "sh") or (name == "script" and args.split()[:1] in (["bash"], ["sh"])):
         shell = name if name != "script" else args.split()[0]
         return MagicTranslation(
-            f"_shell_script({python_string(shell)}, {python_string(body)})",
-            f"%%{name} became _shell_script(...)",
-            imports={"subprocess", "sys"},
-            helpers={"_shell_script"},
+            f"{runtime('shell_script')}({python_string(shell)}, {python_string(body)})",
+            f"%%{name} became shell_script(...)",
+            runtime={"shell_script"},
         )
     if name == "writefile":
         options, target = split_magic_options("writefile", args)
         append = "-a" in options or "--append" in options
         code = (
-            f"_write_file({_fstring(target.strip(), is_variable)}, {python_string(body)}"
+            f"{runtime('write_file')}({_fstring(target.strip(), is_variable)}, {python_string(body)}"
             + (", append=True)" if append else ")")
         )
         return MagicTranslation(
-            code, f"%%writefile {target.strip()} became _write_file(...)", imports={"os"},
-            helpers={"_write_file"},
+            code, f"%%writefile {target.strip()} became write_file(...)",
+            runtime={"write_file"},
         )
     if name in DISPLAY_CELL_MAGICS:
         return MagicTranslation(None, f"dropped %%{name} cell (display only)")
     raise Untranslatable(f"unknown cell magic %%{name}")
 
-
-#: Helper functions a script gets when its magics need them.
-HELPERS = {
-    "_shell": '''
-def _shell(command: str) -> None:
-    """Run a shell command, as the notebook's `!command` did; fail on a non-zero exit."""
-    sys.stdout.flush()
-    subprocess.run(command, shell=True, check=True)
-''',
-    "_shell_output": '''
-def _shell_output(command: str) -> list[str]:
-    """Run a shell command and return its output lines, as `x = !command` did."""
-    result = subprocess.run(command, shell=True, check=True, capture_output=True, text=True)
-    return result.stdout.splitlines()
-''',
-    "_shell_script": '''
-def _shell_script(shell: str, script: str) -> None:
-    """Run a script with a shell, as a `%%bash` / `%%sh` cell did; fail on a non-zero exit."""
-    sys.stdout.flush()
-    subprocess.run([shell], input=script, text=True, check=True)
-''',
-    "_write_file": '''
-def _write_file(path: str, text: str, append: bool = False) -> None:
-    """Write a file, as a `%%writefile` cell did (with its message)."""
-    exists = os.path.exists(path)
-    print(("Appending to" if append else "Overwriting" if exists else "Writing"), path)
-    with open(path, "a" if append else "w", encoding="utf-8") as file:
-        file.write(text)
-''',
-}

@@ -14,6 +14,8 @@ class ExportOptions:
 
     #: the script to write; default ``<notebook stem>.py`` beside the notebook
     output: Path | None = None
+    #: ``output`` names a folder (given with a trailing ``/``): created when missing
+    output_is_folder: bool = False
     #: overwrite an output file that nb2pipe did not generate
     force: bool = False
     #: keep magics without a Python translation as ``get_ipython()`` calls (script needs IPython)
@@ -23,3 +25,5 @@ class ExportOptions:
     allow_ipython_hint: str | None = "--allow-ipython"
     #: also write a DVC pipeline: a module per step, ``dvc.yaml`` and ``params.yaml``
     dvc: bool = False
+    #: inline the parts of nb2pipe-runtime the script uses instead of importing it
+    standalone: bool = False

@@ -1,7 +1,9 @@
-"""Plan an export: which cells go where, what is hoisted, what ``main`` declares ``global``.
+"""Plan an export once: which cells go where, what moves to module level, the script's names.
 
-All decisions are made here from the notebook analysis (the standard-library trees of the
-cells); :mod:`nb2pipe.export.render` then only carries them out on libcst trees.
+Every decision is made here, from the one notebook analysis (each cell parsed once, its
+symbols gathered once), into a frozen :class:`ExportPlan`; the renderers only carry it out.
+A notebook with ``step:`` cells also gets its :class:`~nb2pipe.export.steps.PipelinePlan` here.
+Nothing here depends on which packages are installed.
 """
 
 from __future__ import annotations
@@ -10,24 +12,52 @@ import ast
 import builtins
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from nb2pipe.analysis import NotebookAnalysis, ParsedCell, build_dataflow
+from nb2pipe.analysis import ImportBinding, NotebookAnalysis, ParsedCell, build_dataflow
 from nb2pipe.analysis.magics import MagicKind
 from nb2pipe.analysis.randomness import resolve_callee
-from nb2pipe.analysis.symbols import definition_time_reads, gather_cell_symbols
-from nb2pipe.errors import ExportError, ParameterError, UnsupportedMagicError
-from nb2pipe.export.dependencies import ModuleOrigin, classify_module
+from nb2pipe.analysis.symbols import definition_time_reads
+from nb2pipe.errors import CellLocation, ExportError, ParameterError, UnsupportedMagicError
 from nb2pipe.export.options import ExportOptions
 from nb2pipe.export.parameters import Parameter, read_parameters
+from nb2pipe.export.statements import StatementGroup, statement_groups
 
-__all__ = ["CellPlan", "ExportPlan", "ScriptNames", "names_bound_in_main", "plan_export"]
+if TYPE_CHECKING:
+    from nb2pipe.export.steps import PipelinePlan
 
+__all__ = ["DISPLAY_METHODS", "RUNTIME_API", "SCRIPT_OPTIONS", "CellPlan", "ExportPlan", "ScriptNames", "plan_export"]
+
+#: What scripts import from nb2pipe-runtime (each under another name if the notebook uses it).
+RUNTIME_API = (
+    "Run", "optional", "parse_args", "record_metrics", "save_figures", "shell", "shell_output",
+    "shell_script", "write_file",
+)
+#: Options every script has (``dest`` names); a parameter may not take them. Kept equal to
+#: nb2pipe_runtime.cli's RUN_OPTIONS and STEP_OPTIONS (a test checks).
+SCRIPT_OPTIONS = (
+    "config", "dump_config", "runs_dir", "experiment", "tracking_uri", "metrics_file", "step",
+    "outputs_dir",
+)
 #: Calls after which moving an import to the top of the script could change what it imports.
 _IMPORT_BARRIER_CALLS = ("os.chdir", "sys.path.", "matplotlib.use", "site.addsitedir", "os.environ")
 _IMPORT_BARRIER_MAGICS = frozenset({"cd", "env", "run"})
-#: Calls that draw or show a figure (names of methods of axes, frames and plotting modules).
+#: Calls that give code access to its scope's variables by name: ``main`` must then keep every
+#: notebook variable global, as the notebook had them.
+_DYNAMIC_SCOPE_CALLS = frozenset({"globals", "locals", "vars", "exec", "eval"})
+#: Methods whose bare call only shows a value (``df.head()``): dropped from scripts like a bare
+#: name, when called on a plain name/attribute chain with plain arguments and no ``inplace``.
+DISPLAY_METHODS = frozenset(
+    {"head", "tail", "describe", "value_counts", "sample", "nunique", "unique", "sort_values",
+     "sort_index", "isna", "isnull", "notna", "corr", "count", "mean", "median", "min",
+     "max", "std", "var", "sum", "round", "to_frame", "memory_usage", "nlargest", "nsmallest",
+     "select_dtypes", "agg", "aggregate", "groupby", "size", "dropna", "fillna", "astype",
+     "reset_index", "rename", "drop", "query", "filter", "transpose", "pivot_table", "quantile",
+     "mode", "cumsum", "diff", "pct_change", "rolling", "resample", "sem", "skew", "kurt"}
+)
 #: pandas' plotting entry points (DataFrame/Series/GroupBy methods)
 _PANDAS_PLOTTING = frozenset({"plot", "hist", "boxplot"})
+#: Calls that draw or show a figure (names of methods of axes, frames and plotting modules).
 _PLOT_METHODS = frozenset(
     {"plot", "hist", "scatter", "bar", "barh", "boxplot", "imshow", "pie", "heatmap", "subplots",
      "figure", "pairplot", "histplot", "lineplot", "scatterplot", "countplot", "barplot",
@@ -45,9 +75,13 @@ class ScriptNames:
     parse_params: str = "parse_params"
     params: str = "params"
     argv: str = "argv"
-    save_figures: str = "save_figures"
-    figures_dir: str = "FIGURES_DIR"
     run: str = "run"
+    #: nb2pipe-runtime's names -> the script's names for them
+    runtime: dict[str, str] = field(default_factory=lambda: {name: name for name in RUNTIME_API})
+
+    def of(self, runtime_name: str) -> str:
+        """The script's name for ``runtime_name`` (``shell`` -> ``shell_`` when taken)."""
+        return self.runtime[runtime_name]
 
 
 @dataclass(frozen=True)
@@ -57,52 +91,96 @@ class CellPlan:
     parsed: ParsedCell
     #: markdown cells right above it (their text becomes comments)
     markdown: tuple[str, ...]
-    #: indices into the cell's top-level statements (libcst lines) moved to module level
+    #: the cell's top-level statements, grouped as libcst lines
+    groups: tuple[StatementGroup, ...]
+    #: indices of the groups moved to module level
     hoisted_statements: frozenset[int]
     is_parameters: bool
     may_draw: bool
+    #: the code must be rewritten (magics, display-only lines, ``;``, ...) rather than copied
+    needs_rewrite: bool = False
+
+    @property
+    def index(self) -> int:
+        return self.parsed.cell.index
+
+    def bound_in_body(self) -> frozenset[str]:
+        """Names the statements that stay in the body (``main`` or a step) bind."""
+        if not self.hoisted_statements:
+            symbols = self.parsed.symbols
+            return frozenset(symbols.defines | symbols.deletes)
+        return frozenset(
+            name
+            for group in self.groups
+            if group.index not in self.hoisted_statements
+            for name in group.bound
+        )
+
+    def module_level_names(self) -> frozenset[str]:
+        """Names the statements moved to module level bind."""
+        return frozenset(
+            name for group in self.groups if group.index in self.hoisted_statements
+            for name in group.bound
+        )
+
+    @property
+    def has_body(self) -> bool:
+        """Whether statements stay in the body (not everything moves to module level)."""
+        return len(self.hoisted_statements) < len(self.groups)
 
 
 @dataclass(frozen=True)
 class ExportPlan:
-    """Everything the renderer needs to write the script."""
+    """Everything the renderers need to write the script (and a pipeline's modules)."""
 
     analysis: NotebookAnalysis
     options: ExportOptions
     script_path: Path
     cells: tuple[CellPlan, ...]
     parameters: tuple[Parameter, ...]
-    #: names ``main`` binds: it declares them ``global`` so the notebook's code keeps
-    #: module-level semantics (functions see them, parameters reach them)
+    #: names ``main`` of a flat script declares ``global``: the ones module-level notebook
+    #: functions read or rebind (every variable when the code reaches its scope by name)
     global_names: tuple[str, ...]
     names: ScriptNames
     pyplot_names: frozenset[str]
-    uses_matplotlib: bool
+    #: some cell may draw a figure, which the script then saves
+    saves_figures: bool
     #: names defined or read anywhere in the notebook (``$name`` in a shell escape expands
     #: only these)
     notebook_names: frozenset[str]
     #: names some cell of the notebook binds
     notebook_defines: frozenset[str]
+    #: the steps, when the notebook has ``step:`` cells
+    pipeline: PipelinePlan | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def notebook_reference(self) -> str:
+        """The notebook's path relative to the script's folder (POSIX form)."""
+        import os
 
-def plan_export(
-    analysis: NotebookAnalysis,
-    options: ExportOptions,
-    script_path: Path,
-    keep_in_body: frozenset[str] = frozenset(),
-) -> ExportPlan:
+        notebook = self.analysis.notebook
+        if notebook.path is None:
+            return notebook.name
+        try:
+            relative = os.path.relpath(notebook.path.resolve(), self.script_path.resolve().parent)
+        except ValueError:  # another drive on Windows
+            relative = notebook.path.name
+        return Path(relative).as_posix()
+
+
+def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path: Path) -> ExportPlan:
     """Decide the script's shape, refusing what cannot be exported faithfully.
-
-    ``keep_in_body`` names definitions that stay where the notebook has them instead of
-    moving to module level (a pipeline step's helper that reads the step's values).
 
     Raises
     ------
     ParameterError, ExportError
         Two parameters cells, an unreadable parameter, an exported cell that reads a name only
-        a ``skip`` or ``raises-exception`` cell defines, or top-level ``await``.
+        a ``skip`` or ``raises-exception`` cell defines, top-level ``await``, a name that
+        clashes with the script's options, or a pipeline that cannot be planned.
     """
+    from nb2pipe.export.steps import plan_steps  # steps.py builds on this module
+
     notebook = analysis.notebook
     path = notebook.path
     notes: list[str] = []
@@ -115,14 +193,11 @@ def plan_export(
         )
     parameters = (
         read_parameters(
-            parameter_cells[0],
-            path,
-            analysis.cells[: analysis.cells.index(parameter_cells[0])],
+            parameter_cells[0], path, analysis.cells[: analysis.cells.index(parameter_cells[0])]
         )
         if parameter_cells
         else ()
     )
-
     exported: list[ParsedCell] = []
     for parsed in analysis.cells:
         role = parsed.cell.role
@@ -134,7 +209,9 @@ def plan_export(
             notes.append(f"{parsed.cell.label}: dropped papermill's injected-parameters cell")
         elif parsed.python_source.strip():
             exported.append(parsed)
-    _check_skipped_inputs(analysis, exported)
+    flow = build_dataflow(exported)
+    _check_skipped_inputs(analysis, flow)
+    _check_ipython_only_names(analysis, flow, options)
     for parsed in exported:
         if parsed.symbols.top_level_awaits:
             raise ExportError(
@@ -142,8 +219,8 @@ def plan_export(
                 "top-level await has no plain-script equivalent; wrap the code in a function "
                 "and call it with asyncio.run(...)",
             )
+    _check_option_clashes(parameters, parameter_cells[0] if parameter_cells else None, path)
 
-    _check_ipython_only_names(analysis, exported, options)
     imports = analysis.import_bindings()
     pyplot_names = frozenset(
         name for name, binding in imports.items() if binding.qualified_name == "matplotlib.pyplot"
@@ -157,79 +234,64 @@ def plan_export(
         for parsed in exported
         for magic in parsed.symbols.magics
     )
-    hoisting = _Hoisting(analysis, exported, path.parent if path else None, keep_in_body)
-    cells = []
-    markdown: list[str] = []
-    exported_indices = {parsed.cell.index for parsed in exported}
-    for cell in notebook.cells:
-        if cell.kind.value == "markdown":
-            markdown.append(cell.source)
-            continue
-        if cell.index not in exported_indices:
-            continue
-        parsed = analysis.parsed(cell.index)
-        assert parsed is not None
-        cells.append(
-            CellPlan(
-                parsed=parsed,
-                markdown=tuple(markdown),
-                hoisted_statements=hoisting.hoisted.get(cell.index, frozenset()),
-                is_parameters=cell.role.parameters,
-                may_draw=uses_matplotlib and _may_draw(parsed, imports),
-            )
-        )
-        markdown = []
-
-    bound_in_main: set[str] = {p.name for p in parameters}
-    for plan in cells:
-        if not plan.is_parameters:
-            bound_in_main |= names_bound_in_main(plan)
-    all_names = set()
+    groups = {parsed.cell.index: statement_groups(parsed.tree) for parsed in exported}
+    all_names: set[str] = set()
     for parsed in analysis.cells:
         all_names |= parsed.symbols.defines | parsed.symbols.reads
     names = _script_names(all_names)
+
+    def cell_plans(keep: frozenset[str]) -> tuple[CellPlan, ...]:
+        hoisted = _hoisted_groups(exported, groups, keep)
+        plans = []
+        markdown: list[str] = []
+        exported_indices = {parsed.cell.index for parsed in exported}
+        for cell in notebook.cells:
+            if cell.kind.value == "markdown":
+                markdown.append(cell.source)
+                continue
+            if cell.index not in exported_indices:
+                continue
+            parsed = analysis.parsed(cell.index)
+            assert parsed is not None
+            plans.append(
+                CellPlan(
+                    parsed=parsed,
+                    markdown=tuple(markdown),
+                    groups=groups[cell.index],
+                    hoisted_statements=hoisted.get(cell.index, frozenset()),
+                    is_parameters=cell.role.parameters,
+                    may_draw=uses_matplotlib and _may_draw(parsed, imports),
+                )
+            )
+            markdown = []
+        return tuple(plans)
+
+    cells, pipeline = plan_steps(cell_plans, analysis, parameters, names, all_names)
+    global_names = _global_names(cells, parameters) if pipeline is None else ()
+    cells = tuple(
+        _with_rewrite_decision(cell, frozenset(global_names), pyplot_names) for cell in cells
+    )
     return ExportPlan(
         analysis=analysis,
         options=options,
         script_path=script_path,
-        cells=tuple(cells),
+        cells=cells,
         parameters=parameters,
-        global_names=tuple(sorted(bound_in_main)),
+        global_names=global_names,
         names=names,
         pyplot_names=pyplot_names,
-        uses_matplotlib=uses_matplotlib and any(plan.may_draw for plan in cells),
+        saves_figures=uses_matplotlib and any(cell.may_draw for cell in cells),
         notebook_names=frozenset(all_names),
         notebook_defines=frozenset(
             name for parsed in analysis.cells for name in parsed.symbols.defines
         ),
+        pipeline=pipeline,
         notes=tuple(notes),
     )
 
 
-def names_bound_in_main(plan: CellPlan) -> set[str]:
-    """Names the statements left in ``main`` bind (hoisted ones bind at module level)."""
-    tree = plan.parsed.tree
-    if plan.hoisted_statements:
-        lines = _statement_lines(tree)
-        body = [s for i, s in enumerate(tree.body) if lines[i] not in plan.hoisted_statements]
-        symbols = gather_cell_symbols(ast.Module(body=body, type_ignores=[]))
-    else:
-        symbols = plan.parsed.symbols
-    return set(symbols.defines | symbols.deletes)
-
-
-def _script_names(taken: set[str]) -> ScriptNames:
-    def fresh(base: str) -> str:
-        name = base
-        while name in taken:
-            name += "_"
-        return name
-
-    defaults = ScriptNames()
-    return ScriptNames(**{key: fresh(value) for key, value in vars(defaults).items()})
-
-
-def _check_skipped_inputs(analysis: NotebookAnalysis, exported: list[ParsedCell]) -> None:
+# -- checks ------------------------------------------------------------------------------------
+def _check_skipped_inputs(analysis: NotebookAnalysis, flow: object) -> None:
     """Refuse when an exported cell reads a name that only a dropped cell defines.
 
     Dropped: tagged ``skip`` or ``raises-exception`` (neither is in the script).
@@ -241,8 +303,7 @@ def _check_skipped_inputs(analysis: NotebookAnalysis, exported: list[ParsedCell]
                 skipped_defines.setdefault(name, parsed)
     if not skipped_defines:
         return
-    flow = build_dataflow(exported)
-    for cell_flow in flow.flows:
+    for cell_flow in flow.flows:  # type: ignore[attr-defined]
         for name in sorted(cell_flow.undefined):
             source = skipped_defines.get(name)
             if source is None or source.cell.index > cell_flow.cell_index:
@@ -254,7 +315,7 @@ def _check_skipped_inputs(analysis: NotebookAnalysis, exported: list[ParsedCell]
                 else f"{source.cell.label}, dropped as tagged raises-exception,"
             )
             raise ExportError(
-                parsed.cell.location(analysis.notebook.path, _first_use(parsed.tree, name)),
+                parsed.cell.location(analysis.notebook.path, first_use(parsed.tree, name)),
                 f"reads {name!r}, which only {dropped} defines; "
                 "untag that cell or define the name in an exported cell",
             )
@@ -265,31 +326,215 @@ _IPYTHON_ONLY = ("get_ipython", "In", "Out", "_", "__", "___", "_ih", "_oh", "_i
 
 
 def _check_ipython_only_names(
-    analysis: NotebookAnalysis, exported: list[ParsedCell], options: ExportOptions
+    analysis: NotebookAnalysis, flow: object, options: ExportOptions
 ) -> None:
     if options.allow_ipython:
         return
-    flow = build_dataflow(exported)
-    for cell_flow in flow.flows:
+    for cell_flow in flow.flows:  # type: ignore[attr-defined]
         for name in _IPYTHON_ONLY:
             if name in cell_flow.undefined:
                 parsed = analysis.parsed(cell_flow.cell_index)
                 assert parsed is not None
                 raise UnsupportedMagicError(
-                    parsed.cell.location(analysis.notebook.path, _first_use(parsed.tree, name)),
+                    parsed.cell.location(analysis.notebook.path, first_use(parsed.tree, name)),
                     f"uses IPython's {name!r}, which a plain script does not have; "
                     "use --allow-ipython to keep it",
                 )
 
 
-def _first_use(tree: ast.Module, name: str) -> int | None:
+def _check_option_clashes(
+    parameters: tuple[Parameter, ...], cell: ParsedCell | None, path: Path | None
+) -> None:
+    for parameter in parameters:
+        if parameter.name in SCRIPT_OPTIONS:
+            where = cell.cell.location(path, parameter.line) if cell else CellLocation(path)
+            raise ExportError(
+                where,
+                f"parameter {parameter.name!r} clashes with the script's option "
+                f"{parameter.option}; rename it",
+            )
+
+
+def first_use(tree: ast.Module, name: str) -> int | None:
     lines = [
         node.lineno for node in ast.walk(tree) if isinstance(node, ast.Name) and node.id == name
     ]
     return min(lines) if lines else None
 
 
-def _may_draw(parsed: ParsedCell, imports: dict) -> bool:  # type: ignore[type-arg]
+# -- names ---------------------------------------------------------------------------------------
+def _script_names(taken: set[str]) -> ScriptNames:
+    used = set(taken) | set(dir(builtins))
+
+    def fresh(base: str) -> str:
+        name = base
+        while name in used:
+            name += "_"
+        used.add(name)
+        return name
+
+    defaults = ScriptNames()
+    return ScriptNames(
+        main=fresh(defaults.main),
+        parse_params=fresh(defaults.parse_params),
+        params=fresh(defaults.params),
+        argv=fresh(defaults.argv),
+        run=fresh(defaults.run),
+        runtime={name: fresh(name) for name in RUNTIME_API},
+    )
+
+
+def _global_names(cells: tuple[CellPlan, ...], parameters: tuple[Parameter, ...]) -> tuple[str, ...]:
+    """What a flat script's ``main`` declares ``global``.
+
+    ``main`` runs the notebook's code in its own scope, so its variables are locals unless
+    declared: functions moved to module level see them only as globals, and ``global x``
+    inside any notebook function names the module's ``x``. Code that reaches its scope by
+    name (``globals()``, ``exec``, ``%run``) gets every variable global, as in the notebook.
+    """
+    bound: set[str] = {parameter.name for parameter in parameters}
+    for cell in cells:
+        if not cell.is_parameters:
+            bound |= cell.bound_in_body()
+    if any(_reaches_scope_by_name(cell.parsed) for cell in cells):
+        return tuple(sorted(bound))
+    needed: set[str] = set()
+    for cell in cells:
+        module_level = cell.module_level_names()
+        for info in cell.parsed.symbols.functions:
+            needed |= info.global_writes
+            if info.name in module_level:
+                needed |= info.free_globals | info.global_mutations
+    return tuple(sorted(bound & needed))
+
+
+def _reaches_scope_by_name(parsed: ParsedCell) -> bool:
+    if any(
+        magic.kind is MagicKind.LINE and magic.name == "run" for magic in parsed.symbols.magics
+    ):
+        return True
+    return any(call.callee in _DYNAMIC_SCOPE_CALLS for call in parsed.symbols.calls)
+
+
+# -- what moves to module level ------------------------------------------------------------------
+def _hoisted_groups(
+    exported: list[ParsedCell],
+    groups: dict[int, tuple[StatementGroup, ...]],
+    keep: frozenset[str],
+) -> dict[int, frozenset[int]]:
+    """Which statement groups of each cell move to module level.
+
+    An import moves when it is absolute, its names are
+    bound by nothing else in the exported cells, and no earlier code changed where imports
+    come from (``os.chdir``, ``sys.path``, ``%cd``, ...). A ``def``/``class`` moves when its
+    name is bound once and everything its definition evaluates (decorators, defaults,
+    annotations, base classes, class bodies) is a builtin, a moved import or an earlier moved
+    definition; ``keep`` names definitions that stay in their step. Moving keeps behaviour:
+    definitions still read the notebook's variables when called (see ``_global_names``).
+    Whether a module is installed never matters.
+    """
+    cells = [parsed for parsed in exported if not parsed.cell.role.parameters]
+    candidates: set[str] = set()
+    import_texts: dict[str, set[str]] = {}
+    for parsed in cells:
+        for group in groups[parsed.cell.index]:
+            if group.is_import:
+                for node in group.nodes:
+                    for name in group.bound:
+                        import_texts.setdefault(name, set()).add(ast.dump(node))
+                candidates |= group.bound
+            elif group.definition is not None:
+                candidates.add(group.definition.name)
+    # how many statements bind each candidate name (a name bound twice stays in place)
+    binders: dict[str, int] = {}
+    for parsed in cells:
+        defined_here = (parsed.symbols.defines | parsed.symbols.deletes) & candidates
+        if not defined_here:
+            continue
+        cell_groups = groups[parsed.cell.index]
+        if len(cell_groups) == 1:
+            for name in defined_here:
+                binders[name] = binders.get(name, 0) + 1
+            continue
+        counted: set[str] = set()
+        for group in cell_groups:
+            for name in group.bound & defined_here:
+                binders[name] = binders.get(name, 0) + 1
+                counted.add(name)
+        for name in defined_here - counted:  # bound only inside a magic's code
+            binders[name] = binders.get(name, 0) + 1
+    import_binds: dict[str, int] = {}
+    for parsed in cells:
+        for group in groups[parsed.cell.index]:
+            if group.is_import:
+                for name in group.bound:
+                    import_binds[name] = import_binds.get(name, 0) + 1
+
+    hoisted: dict[int, frozenset[int]] = {}
+    safe = set(dir(builtins))
+    barrier = False
+    for parsed in cells:
+        moved: set[int] = set()
+        for group in groups[parsed.cell.index]:
+            nodes = group.nodes
+            if any(
+                isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)
+                for node in nodes
+            ):
+                moved.add(group.index)  # `from m import *` is only legal at module level
+                continue
+            if barrier:
+                continue
+            if group.is_import:
+                if all(_hoistable_import(node) for node in nodes) and all(
+                    len(import_texts.get(name, ())) == 1
+                    and binders.get(name, 0) == import_binds.get(name, 0)
+                    for name in group.bound
+                ):
+                    moved.add(group.index)
+                    safe |= group.bound
+                    continue
+            elif group.definition is not None:
+                definition = group.definition
+                if (
+                    definition.name not in keep
+                    and binders.get(definition.name, 0) == 1
+                    and definition_time_reads(definition) <= safe
+                ):
+                    moved.add(group.index)
+                    safe.add(definition.name)
+                    continue
+            if any(_is_barrier(node) for node in nodes):
+                barrier = True
+        if any(
+            magic.kind is MagicKind.LINE and magic.name in _IMPORT_BARRIER_MAGICS
+            for magic in parsed.symbols.magics
+        ):
+            barrier = True
+        hoisted[parsed.cell.index] = frozenset(moved)
+    return hoisted
+
+
+def _hoistable_import(statement: ast.stmt) -> bool:
+    """Absolute imports move (installed or not: the script is the same either way); a
+    relative import stays where the notebook has it."""
+    return not (isinstance(statement, ast.ImportFrom) and statement.level)
+
+
+def _is_barrier(statement: ast.stmt) -> bool:
+    for node in ast.walk(statement):
+        if isinstance(node, ast.Call):
+            text = ast.unparse(node.func)
+            if text.startswith(_IMPORT_BARRIER_CALLS):
+                return True
+        elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, ast.Store):
+            if ast.unparse(node).startswith(("os.environ", "sys.path")):
+                return True
+    return False
+
+
+# -- figures and rewrites ------------------------------------------------------------------------
+def _may_draw(parsed: ParsedCell, imports: dict[str, ImportBinding]) -> bool:
     if any(
         "image/png" in output.data or "image/svg+xml" in output.data
         for output in parsed.cell.outputs
@@ -313,139 +558,49 @@ def _may_draw(parsed: ParsedCell, imports: dict) -> bool:  # type: ignore[type-a
     return False
 
 
-class _Hoisting:
-    """Which top-level imports and definitions move to module level.
+def _with_rewrite_decision(
+    cell: CellPlan, global_names: frozenset[str], pyplot_names: frozenset[str]
+) -> CellPlan:
+    from dataclasses import replace
 
-    An import is hoisted when it imports an installed or standard module, its names are bound
-    by nothing else in the exported cells, and no earlier code changed where imports come from
-    (``os.chdir``, ``sys.path``, ``%cd``, ...). A ``def``/``class`` is hoisted when its name is
-    bound once and everything its definition evaluates (decorators, defaults, annotations, base
-    classes, class bodies) is a builtin, a hoisted import or an earlier hoisted definition.
-    Hoisting keeps behaviour: the definitions still read the notebook's globals at call time.
+    if cell.is_parameters:
+        return cell
+    return replace(cell, needs_rewrite=_needs_rewrite(cell.parsed, global_names, pyplot_names))
+
+
+def _needs_rewrite(
+    parsed: ParsedCell, global_names: frozenset[str], pyplot_names: frozenset[str]
+) -> bool:
+    """Whether the transformer may change this cell's code (else it is copied as it is).
+
+    Conservative: magics, ``;``, ``global`` statements and annotated globals in the body,
+    expression statements that may only display a value, ``display(...)`` and ``*.show()``.
     """
-
-    def __init__(
-        self,
-        analysis: NotebookAnalysis,
-        exported: list[ParsedCell],
-        folder: Path | None,
-        keep: frozenset[str] = frozenset(),
-    ):
-        self.hoisted: dict[int, frozenset[int]] = {}
-        binders: dict[str, int] = {}
-        import_texts: dict[str, set[str]] = {}
-        for parsed in exported:
-            if parsed.cell.role.parameters:
-                continue
-            for statement in parsed.tree.body:
-                for name in _bound_names(statement):
-                    binders[name] = binders.get(name, 0) + 1
-                if isinstance(statement, (ast.Import, ast.ImportFrom)):
-                    for name in _bound_names(statement):
-                        import_texts.setdefault(name, set()).add(ast.dump(statement))
-            # names bound inside compound statements, comprehensions or magics count too
-            for name in parsed.symbols.defines:
-                binders.setdefault(name, 1)
-        safe = set(dir(builtins))
-        barrier = False
-        for parsed in exported:
-            if parsed.cell.role.parameters:
-                continue
-            hoisted_lines: set[int] = set()
-            line_of = _statement_lines(parsed.tree)
-            blocked_lines: set[int] = set()
-            for index, statement in enumerate(parsed.tree.body):
-                line = line_of[index]
-                if isinstance(statement, ast.ImportFrom) and any(a.name == "*" for a in statement.names):
-                    # `from m import *` is only legal at module level: it always moves there
-                    hoisted_lines.add(line)
-                    continue
-                if barrier:
-                    blocked_lines.add(line)
-                    continue
-                if isinstance(statement, (ast.Import, ast.ImportFrom)):
-                    names = _bound_names(statement)
-                    if self._hoistable_import(statement, folder) and all(
-                        len(import_texts.get(name, ())) == 1
-                        and binders.get(name, 0) == _count_import_binds(exported, name)
-                        for name in names
-                    ):
-                        hoisted_lines.add(line)
-                        safe |= names
-                        continue
-                    blocked_lines.add(line)
-                elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    if (
-                        statement.name not in keep
-                        and binders.get(statement.name, 0) == 1
-                        and definition_time_reads(statement) <= safe
-                    ):
-                        hoisted_lines.add(line)
-                        safe.add(statement.name)
-                        continue
-                    blocked_lines.add(line)
-                else:
-                    blocked_lines.add(line)
-                if _is_barrier(statement, parsed):
-                    barrier = True
-            if any(m.kind is MagicKind.LINE and m.name in _IMPORT_BARRIER_MAGICS for m in parsed.symbols.magics):
-                barrier = True
-            # a libcst line with several statements moves only if all of them move
-            self.hoisted[parsed.cell.index] = frozenset(hoisted_lines - blocked_lines)
-
-    @staticmethod
-    def _hoistable_import(statement: ast.Import | ast.ImportFrom, folder: Path | None) -> bool:
-        if isinstance(statement, ast.ImportFrom):
-            if statement.level:
-                return False
-            modules = [statement.module or ""]
-            if modules[0] == "__future__":
-                return True
-        else:
-            modules = [alias.name for alias in statement.names]
-        return all(
-            classify_module(module.split(".", 1)[0], folder)
-            in (ModuleOrigin.STDLIB, ModuleOrigin.INSTALLED)
-            for module in modules
-        )
-
-
-def _count_import_binds(exported: list[ParsedCell], name: str) -> int:
-    count = 0
-    for parsed in exported:
-        if parsed.cell.role.parameters:
+    if parsed.symbols.magics or ";" in parsed.python_source:
+        return True
+    pending: list[ast.AST] = list(parsed.tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
             continue
-        for statement in parsed.tree.body:
-            if isinstance(statement, (ast.Import, ast.ImportFrom)) and name in _bound_names(statement):
-                count += 1
-    return count
-
-
-def _bound_names(statement: ast.stmt) -> set[str]:
-    """Names one top-level statement binds, from the cell-symbol analysis."""
-    return set(gather_cell_symbols(ast.Module(body=[statement], type_ignores=[])).defines)
-
-
-def _statement_lines(tree: ast.Module) -> list[int]:
-    """For each top-level statement, the index of the libcst line (``a; b`` is one line)."""
-    out: list[int] = []
-    index = -1
-    previous_end = -1
-    for statement in tree.body:
-        if statement.lineno > previous_end:
-            index += 1
-        out.append(index)
-        previous_end = statement.end_lineno or statement.lineno
-    return out
-
-
-def _is_barrier(statement: ast.stmt, parsed: ParsedCell) -> bool:
-    for node in ast.walk(statement):
-        if isinstance(node, ast.Call):
-            text = ast.unparse(node.func)
-            if text.startswith(_IMPORT_BARRIER_CALLS):
+        if isinstance(node, ast.Global):
+            return True
+        if isinstance(node, ast.AnnAssign) and (
+            not isinstance(node.target, ast.Name) or node.target.id in global_names
+        ):
+            return True
+        if isinstance(node, ast.Expr):
+            value = node.value
+            if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript, ast.Tuple)):
                 return True
-        elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, ast.Store):
-            if ast.unparse(node).startswith(("os.environ", "sys.path")):
-                return True
+            if isinstance(value, ast.Call):
+                func = value.func
+                if isinstance(func, ast.Name) and func.id in ("display", "help"):
+                    return True
+                if isinstance(func, ast.Attribute) and (
+                    func.attr in ("show", "display") or func.attr in DISPLAY_METHODS
+                ):
+                    return True
+        if isinstance(node, ast.stmt):
+            pending.extend(ast.iter_child_nodes(node))
     return False

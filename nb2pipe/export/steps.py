@@ -20,26 +20,18 @@ import builtins
 import keyword
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from nb2pipe.analysis import NotebookAnalysis, build_dataflow
-from nb2pipe.analysis.symbols import FunctionSymbols, gather_cell_symbols
+from nb2pipe.analysis.symbols import FunctionSymbols
 from nb2pipe.errors import CellLocation, ExportError
-from nb2pipe.export.options import ExportOptions
-from nb2pipe.export.plan import (
-    CellPlan,
-    ExportPlan,
-    _statement_lines,
-    names_bound_in_main,
-    plan_export,
-)
-from nb2pipe.export.runtime_runs import RUNTIME_NAMES
+from nb2pipe.export.parameters import Parameter
+from nb2pipe.export.plan import CellPlan, ScriptNames
 
-__all__ = ["PREPARE", "RUNNER_OPTIONS", "PipelinePlan", "StepPlan", "plan_pipeline"]
+__all__ = ["PREPARE", "PipelinePlan", "StepPlan", "plan_steps"]
 
 #: The step the cells before the first ``step:`` cell form.
 PREPARE = "prepare"
-#: Options a pipeline script adds to its parameters (a parameter may not take these names).
-RUNNER_OPTIONS = ("step", "outputs_dir", "runs_dir", "tracking_uri", "metrics_file")
 _MAX_ROUNDS = 20
 
 
@@ -94,55 +86,76 @@ class PipelinePlan:
         raise KeyError(name)
 
 
-def plan_pipeline(
-    analysis: NotebookAnalysis, options: ExportOptions, script_path: Path
-) -> tuple[ExportPlan, PipelinePlan | None]:
-    """Plan the export and, when the notebook has ``step:`` cells, its steps.
+def plan_steps(
+    cell_plans: Callable[[frozenset[str]], tuple[CellPlan, ...]],
+    analysis: NotebookAnalysis,
+    parameters: tuple[Parameter, ...],
+    names: ScriptNames,
+    notebook_names: set[str],
+) -> tuple[tuple[CellPlan, ...], PipelinePlan | None]:
+    """The exported cells and, when the notebook has ``step:`` cells, its steps.
+
+    ``cell_plans(keep)`` plans the cells with the definitions named in ``keep`` left in their
+    step (closures over the step's values): definitions that read a step's values are kept
+    until nothing more needs to be (a few rounds of cheap planning; the analysis is not
+    repeated).
 
     Raises
     ------
     ExportError
         A step tag used twice, a notebook function that reads a step's value from outside
-        that step, a step output that is a function, class or module, or a name that clashes
-        with the pipeline runtime.
+        that step, or a step output that is a function, class or module.
     """
     kept: frozenset[str] = frozenset()
+    cells = cell_plans(kept)
+    if not any(cell.parsed.cell.role.step for cell in cells):
+        return cells, None
     for _ in range(_MAX_ROUNDS):
-        plan = plan_export(analysis, options, script_path, keep_in_body=kept)
-        if not any(cell.parsed.cell.role.step for cell in plan.cells):
-            return plan, None
-        planner = _StepPlanner(plan, kept)
+        planner = _StepPlanner(cells, analysis, parameters, names, notebook_names, kept)
         more = planner.definitions_to_keep()
         if more <= kept:
-            return plan, planner.finish()
+            return cells, planner.finish()
         kept |= more
+        cells = cell_plans(kept)
     raise ExportError(CellLocation(analysis.notebook.path), "could not plan the steps")  # pragma: no cover
 
 
 class _StepPlanner:
-    def __init__(self, plan: ExportPlan, kept: frozenset[str]) -> None:
-        self.plan = plan
+    def __init__(
+        self,
+        cells: tuple[CellPlan, ...],
+        analysis: NotebookAnalysis,
+        parameters: tuple[Parameter, ...],
+        names: ScriptNames,
+        notebook_names: set[str],
+        kept: frozenset[str],
+    ) -> None:
+        self.cells = cells
+        self.analysis = analysis
+        self.parameters = parameters
+        self.names = names
+        self.notebook_names = notebook_names
         self.kept = kept
-        self.path = plan.analysis.notebook.path
+        self.path = analysis.notebook.path
         self.groups = self._group_cells()
         self.step_of_cell = {
             cell.parsed.cell.index: name for name, cells in self.groups for cell in cells
         }
-        self.parameter_names = {p.name for p in plan.parameters}
+        self.parameter_names = {p.name for p in parameters}
         self.parameters_cell = next(
-            (cell.parsed.cell.index for cell in plan.cells if cell.is_parameters), None
+            (cell.parsed.cell.index for cell in cells if cell.is_parameters), None
         )
         # names bound by code that stays in a step's function (not moved to module level)
-        self.bound_in_step: dict[int, set[str]] = {
-            cell.parsed.cell.index: names_bound_in_main(cell)
-            for cell in plan.cells
+        self.bound_in_step: dict[int, frozenset[str]] = {
+            cell.parsed.cell.index: cell.bound_in_body()
+            for cell in cells
             if not cell.is_parameters
         }
         self.step_scoped = {
             name for index, names in self.bound_in_step.items() if index in self.step_of_cell
             for name in names
         }
-        self.module_level = {name for cell in plan.cells for name in _module_level_names(cell)}
+        self.module_level = {name for cell in cells for name in cell.module_level_names()}
         self.module_functions = self._module_functions()
 
     # -- cells into steps --------------------------------------------------------------------
@@ -151,7 +164,7 @@ class _StepPlanner:
         seen: dict[str, CellPlan] = {}
         pending: list[CellPlan] = []  # cells before the first step
         current: str | None = None
-        for cell in self.plan.cells:
+        for cell in self.cells:
             if cell.is_parameters:
                 continue
             tag = cell.parsed.cell.role.step
@@ -170,7 +183,7 @@ class _StepPlanner:
                 pending.append(cell)
             else:
                 groups[-1][1].append(cell)
-        prepare = [cell for cell in pending if _has_work(cell)]
+        prepare = [cell for cell in pending if cell.has_body]
         if prepare:
             if groups and groups[0][0] == PREPARE:
                 groups[0] = (PREPARE, [*pending, *groups[0][1]])
@@ -188,10 +201,10 @@ class _StepPlanner:
     def _module_functions(self) -> dict[str, tuple[FunctionSymbols, CellPlan]]:
         """Notebook functions and classes that the export moves to module level."""
         out: dict[str, tuple[FunctionSymbols, CellPlan]] = {}
-        for cell in self.plan.cells:
+        for cell in self.cells:
             if cell.is_parameters:
                 continue
-            staying = self.bound_in_step.get(cell.parsed.cell.index, set())
+            staying = self.bound_in_step.get(cell.parsed.cell.index, frozenset())
             for info in cell.parsed.symbols.functions:
                 if info.name not in staying:
                     out[info.name] = (info, cell)
@@ -225,7 +238,7 @@ class _StepPlanner:
 
     # -- the steps' interfaces ---------------------------------------------------------------
     def finish(self) -> PipelinePlan:
-        flow = build_dataflow([cell.parsed for cell in self.plan.cells])
+        flow = build_dataflow([cell.parsed for cell in self.cells])
         order = [name for name, _ in self.groups]
         reads: dict[str, dict[str, str]] = {name: {} for name in order}  # name -> producer step
         params: dict[str, set[str]] = {name: set() for name in order}
@@ -250,11 +263,13 @@ class _StepPlanner:
                     first_use.setdefault((source, value), index)
         self._refuse_unsaveable(outputs, first_use)
         kept_reads = self._kept_function_params()
+        script_names = self.names
         taken = (
-            set(self.plan.notebook_names) | set(vars(self.plan.names).values())
-            | set(RUNTIME_NAMES) | set(dir(builtins)) | set(keyword.softkwlist)
+            set(self.notebook_names) | set(script_names.runtime.values())
+            | {script_names.main, script_names.parse_params, script_names.params,
+               script_names.argv, script_names.run}
+            | set(dir(builtins)) | set(keyword.softkwlist)
         )
-        self._refuse_runtime_clashes()
         folder = self.path.parent if self.path is not None else None
         steps = []
         written: set[str] = set()  # files a step so far writes: outputs, not input data
@@ -266,13 +281,15 @@ class _StepPlanner:
                 function += "_step"
             taken.add(function)
             step_params = params[name] | kept_reads.get(name, set())
-            data_files, data_params = _data_files(cells, step_params, self.plan, folder, written)
+            data_files, data_params = _data_files(
+                cells, step_params, self.parameters, folder, written
+            )
             steps.append(
                 StepPlan(
                     name=name,
                     function=function,
                     cells=tuple(cells),
-                    params=tuple(p.name for p in self.plan.parameters if p.name in step_params),
+                    params=tuple(p.name for p in self.parameters if p.name in step_params),
                     inputs=tuple(sorted(reads[name].items())),
                     outputs=tuple(sorted(outputs[name])),
                     metrics={
@@ -290,7 +307,7 @@ class _StepPlanner:
             function_params |= (info.free_globals | info.global_mutations) & self.parameter_names
         return PipelinePlan(
             steps=tuple(steps),
-            function_params=tuple(p.name for p in self.plan.parameters if p.name in function_params),
+            function_params=tuple(p.name for p in self.parameters if p.name in function_params),
             kept_in_steps=self.kept,
             step_of_cell=dict(self.step_of_cell),
         )
@@ -299,7 +316,7 @@ class _StepPlanner:
         """Parameters read by definitions kept in a step (the dataflow sees them only where the
         function is called, which may be nowhere)."""
         out: dict[str, set[str]] = {}
-        for cell in self.plan.cells:
+        for cell in self.cells:
             step = self.step_of_cell.get(cell.parsed.cell.index)
             if step is None:
                 continue
@@ -320,42 +337,13 @@ class _StepPlanner:
                         continue
                     for bound in _statement_names(statement):
                         if bound in outputs[name] and bound in self.bound_in_step[cell.parsed.cell.index]:
-                            user = self.plan.analysis.notebook.cells[first_use[(name, bound)]]
+                            user = self.analysis.notebook.cells[first_use[(name, bound)]]
                             raise ExportError(
                                 cell.parsed.cell.location(self.path, statement.lineno),
                                 f"step {name!r} {kind} {bound!r}, which {user.label} of a later step "
                                 "uses; a step can only pass data to later steps: move it before "
                                 "the first step, or into the step that uses it",
                             )
-
-    def _refuse_runtime_clashes(self) -> None:
-        clashes = sorted(set(self.plan.notebook_names) & RUNTIME_NAMES)
-        if clashes:
-            raise ExportError(
-                CellLocation(self.path),
-                f"the notebook uses {clashes[0]!r}, a name the pipeline runtime defines; rename it",
-            )
-        for parameter in self.plan.parameters:
-            if parameter.name in (*RUNNER_OPTIONS, "config", "dump_config"):
-                raise ExportError(
-                    CellLocation(self.path, self.parameters_cell, None, parameter.line),
-                    f"parameter {parameter.name!r} clashes with the pipeline option "
-                    f"{parameter.option}; rename it",
-                )
-
-
-def _has_work(cell: CellPlan) -> bool:
-    """Whether statements of ``cell`` stay in the body (not everything moves to module level)."""
-    return bool(set(_statement_lines(cell.parsed.tree)) - cell.hoisted_statements)
-
-
-def _module_level_names(cell: CellPlan) -> set[str]:
-    """Names the statements of ``cell`` that move to module level bind."""
-    if not cell.hoisted_statements:
-        return set()
-    lines = _statement_lines(cell.parsed.tree)
-    body = [s for i, s in enumerate(cell.parsed.tree.body) if lines[i] in cell.hoisted_statements]
-    return set(gather_cell_symbols(ast.Module(body=body, type_ignores=[])).defines)
 
 
 def _definition_kind(statement: ast.stmt) -> str | None:
@@ -402,7 +390,7 @@ def _assigned_names(tree: ast.Module) -> tuple[str, ...]:
 def _data_files(
     cells: list[CellPlan],
     params: set[str],
-    plan: ExportPlan,
+    parameters: tuple[Parameter, ...],
     folder: Path | None,
     written: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -424,7 +412,7 @@ def _data_files(
             ):
                 literals.add(Path(node.value).as_posix())
     data_params = tuple(
-        p.name for p in plan.parameters
+        p.name for p in parameters
         if p.name in params and p.name not in written and _is_data_file(folder, p.default)
     )
     return tuple(sorted(literals)), data_params

@@ -13,6 +13,7 @@ from nb2pipe.analysis import syntax
 from nb2pipe.analysis.magics import Magic, magic_from_call, mask_ipython
 from nb2pipe.analysis.symbols import function_locals
 from nb2pipe.export.magics import MagicTranslation, Untranslatable, translate_magic
+from nb2pipe.export.plan import DISPLAY_METHODS
 
 __all__ = ["CellRewrite", "RewriteCellTransformer"]
 
@@ -44,11 +45,12 @@ class MagicError(Exception):
 
 @dataclass
 class CellRewrite:
-    """What rewriting a cell found and needs: notes for the summary, imports, helpers."""
+    """What rewriting a cell found and needs: notes for the summary, imports, runtime names."""
 
     notes: list[str] = field(default_factory=list)
     imports: set[str] = field(default_factory=set)
-    helpers: set[str] = field(default_factory=set)
+    #: functions of nb2pipe-runtime the rewritten code calls (by their runtime names)
+    runtime: set[str] = field(default_factory=set)
     requirements: list[str] = field(default_factory=list)
     saves_figures: bool = False
 
@@ -59,6 +61,35 @@ def _is_display_only(expr: cst.BaseExpression) -> bool:
     if not isinstance(expr, (cst.Name, cst.Attribute, cst.Subscript)):
         return False
     return not any(isinstance(node, cst.Call) for node in _walk(expr))
+
+
+def _only_shows_a_value(call: cst.Call) -> bool:
+    """``df.head()``, ``s.value_counts().sort_index()``: well-known methods that return a value
+    to show, called on a plain name chain with plain arguments, and no ``inplace=``.
+    ``sample`` only with a ``random_state`` (else it advances the global random state)."""
+    node: cst.BaseExpression = call
+    while isinstance(node, (cst.Call, cst.Attribute, cst.Subscript)):
+        if isinstance(node, cst.Call):
+            func = node.func
+            if not isinstance(func, cst.Attribute) or func.attr.value not in DISPLAY_METHODS:
+                return False
+            keywords = {arg.keyword.value for arg in node.args if arg.keyword is not None}
+            if "inplace" in keywords or (func.attr.value == "sample" and "random_state" not in keywords):
+                return False
+            if any(_has_call(arg.value) for arg in node.args):
+                return False
+            node = func.value
+        elif isinstance(node, cst.Attribute):
+            node = node.value
+        else:
+            if any(_has_call(element) for element in node.slice):
+                return False
+            node = node.value
+    return isinstance(node, cst.Name)
+
+
+def _has_call(node: cst.CSTNode) -> bool:
+    return any(isinstance(child, (cst.Call, cst.NamedExpr, cst.Await)) for child in _walk(node))
 
 
 def _walk(node: cst.CSTNode) -> list[cst.CSTNode]:
@@ -120,6 +151,8 @@ class RewriteCellTransformer(cst.CSTTransformer):
         allow_ipython: bool,
         figure_call: str | None,
         cell_magics: Sequence[Magic] = (),
+        runtime: Callable[[str], str] = str,
+        global_names: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__()
         self.cell_label = cell_label
@@ -129,6 +162,10 @@ class RewriteCellTransformer(cst.CSTTransformer):
         self.keep_display = keep_display
         self.allow_ipython = allow_ipython
         self.figure_call = figure_call
+        #: the script's name of each nb2pipe-runtime function
+        self.runtime = runtime
+        #: names the enclosing ``main`` declares ``global`` (annotating them is a SyntaxError)
+        self.global_names = global_names
         #: the cell's magics as the analysis found them, with their lines in the cell
         self.cell_magics = list(cell_magics)
         self._placed: set[int] = set()
@@ -234,9 +271,13 @@ class RewriteCellTransformer(cst.CSTTransformer):
         if isinstance(small, cst.Global):
             # a no-op in a cell; in `main` it would clash with main's own declaration
             return []
-        if isinstance(small, cst.AnnAssign):
-            # main declares the notebook's globals `global`, and annotated globals are a
-            # SyntaxError there: keep the assignment, drop the annotation
+        if (
+            isinstance(small, cst.AnnAssign)
+            and isinstance(small.target, cst.Name)
+            and small.target.value in self.global_names
+        ):
+            # `main` declares this name `global`, and an annotated global is a SyntaxError
+            # there: keep the assignment, drop the annotation
             if small.value is None:
                 return []
             target = cst.AssignTarget(small.target)
@@ -256,6 +297,12 @@ class RewriteCellTransformer(cst.CSTTransformer):
             if callee in ("display", "IPython.display.display") and self._block_depth == 0:
                 self.result.notes.append(f"{self.cell_label}: dropped `display(...)`")
                 return []
+            if self._block_depth == 0 and (callee == "help" or _only_shows_a_value(value)):
+                code = cst.Module([]).code_for_node(value)
+                if len(code) > 60:
+                    code = code[:57] + "..."
+                self.result.notes.append(f"{self.cell_label}: dropped display-only `{code}`")
+                return []
             if (
                 self.figure_call is not None
                 and callee is not None
@@ -264,6 +311,7 @@ class RewriteCellTransformer(cst.CSTTransformer):
                 and callee.endswith(".show")
             ):
                 self.result.saves_figures = True
+                self.result.runtime.add("save_figures")
                 self.result.notes.append(f"{self.cell_label}: `{callee}()` saves figures instead")
                 return [cst.parse_statement(self.figure_call)]
         return None
@@ -272,7 +320,9 @@ class RewriteCellTransformer(cst.CSTTransformer):
     def _translate(self, magic: Magic, assign: cst.Assign | None) -> list[cst.BaseStatement] | None:
         magic = self._placed_in_cell(magic)
         try:
-            translation = translate_magic(magic, self._is_variable, as_expression=assign is not None)
+            translation = translate_magic(
+                magic, self._is_variable, as_expression=assign is not None, runtime=self.runtime
+            )
         except Untranslatable as exc:
             if self.allow_ipython:
                 self.result.notes.append(f"{self.cell_label}: kept {magic.display} (runs under IPython)")
@@ -308,7 +358,7 @@ class RewriteCellTransformer(cst.CSTTransformer):
     def _collect(self, translation: MagicTranslation) -> None:
         self.result.notes.append(f"{self.cell_label}: {translation.note}")
         self.result.imports |= translation.imports
-        self.result.helpers |= translation.helpers
+        self.result.runtime |= translation.runtime
         self.result.requirements += translation.requirements
 
     def _inner_statements(self, code: str, magic: Magic) -> list[cst.BaseStatement]:

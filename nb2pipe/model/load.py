@@ -102,7 +102,16 @@ def notebook_from_json(content: str | Mapping[str, Any], path: Path | None = Non
         kernel_name=str(kernel_name) if kernel_name else None,
         language=language,
         nbformat=(major, minor),
+        language_version=_version(language_info.get("version")),
     )
+
+
+def _version(value: Any) -> str | None:
+    """``major.minor`` of a ``language_info.version`` such as ``3.11.7``, if it is one."""
+    parts = str(value).split(".") if isinstance(value, str) else []
+    if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+        return f"{parts[0]}.{parts[1]}"
+    return None
 
 
 def _join(value: Any) -> str:

@@ -73,6 +73,8 @@ class Notebook:
     kernel_name: str | None = None
     language: str = "python"
     nbformat: tuple[int, int] = (4, 5)
+    #: the Python version the notebook last ran with (``metadata.language_info.version``)
+    language_version: str | None = None
 
     @property
     def code_cells(self) -> tuple[Cell, ...]:

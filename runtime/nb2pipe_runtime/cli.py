@@ -36,9 +36,22 @@ def optional(kind: Callable[[str], Any]) -> Callable[[str], Any]:
             return None
         return _boolean(text) if kind is bool else kind(text)
 
-    convert.__name__ = getattr(kind, "__name__", "value")  # argparse names it in its errors
-    convert.inner = kind  # type: ignore[attr-defined]
+    name = getattr(kind, "__name__", "value")
+    convert.__name__ = _TYPE_NAMES.get(name, name)  # argparse names it in its errors
+    convert.optional_of = kind  # type: ignore[attr-defined]
     return convert
+
+
+def _kind(action: argparse.Action) -> tuple[Any, bool]:
+    """The converter an action's type stands for, and whether it also accepts ``None``."""
+    kind, allows_none = action.type, False
+    while True:
+        if hasattr(kind, "optional_of"):
+            kind, allows_none = kind.optional_of, True
+        elif hasattr(kind, "wraps"):
+            kind = kind.wraps
+        else:
+            return kind, allows_none
 
 
 def _boolean(text: str) -> bool:
@@ -67,6 +80,9 @@ def parse_args(
     for action in parameters:
         if action.metavar is None and action.nargs != 0 and action.option_strings:
             action.metavar = _metavar(action)
+        _name_type(action)
+        if action.help is None and action.option_strings:
+            action.help = action.dest.replace("_", " ")  # argparse shows no default without help
     if parser.formatter_class is argparse.HelpFormatter:
         parser.formatter_class = _HelpFormatter
     group = parser.add_argument_group("run options")
@@ -144,7 +160,7 @@ def _parameter_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]
 
 
 def _metavar(action: argparse.Action) -> str:
-    kind = getattr(action.type, "inner", action.type)
+    kind = _kind(action)[0]
     if kind is int:
         return "INT"
     if kind is float:
@@ -158,6 +174,25 @@ def _metavar(action: argparse.Action) -> str:
     if kind is bool:
         return "BOOL"
     return "TEXT"
+
+
+#: How argparse's errors name a type (``invalid JSON value``, not ``invalid loads value``).
+_TYPE_NAMES = {"loads": "JSON", "fromisoformat": "date", "Path": "path"}
+
+
+def _name_type(action: argparse.Action) -> None:
+    """Give the action's converter the name its errors should show, keeping what it does."""
+    kind = action.type
+    name = getattr(kind, "__name__", None)
+    if kind is None or name not in _TYPE_NAMES or not callable(kind):
+        return
+
+    def convert(text: str) -> Any:
+        return kind(text)  # type: ignore[misc]
+
+    convert.__name__ = _TYPE_NAMES[name]
+    convert.wraps = kind  # type: ignore[attr-defined]
+    action.type = convert
 
 
 def _config_values(
@@ -185,11 +220,9 @@ def _config_values(
 
 def _from_config(action: argparse.Action, value: Any) -> Any:
     """A config file's value for ``action``, checked like the command line checks text."""
-    kind = action.type
-    if getattr(kind, "inner", None) is not None:
-        if value is None:
-            return None
-        kind = kind.inner  # type: ignore[union-attr]
+    kind, allows_none = _kind(action)
+    if allows_none and value is None:
+        return None
     if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction) or kind is bool:
         if isinstance(value, bool):
             return value

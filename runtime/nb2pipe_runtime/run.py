@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import inspect
 import json
 import math
 import numbers
@@ -65,19 +66,6 @@ class _SavedValue:
 
     def __repr__(self) -> str:
         return f"<output {self.name!r} of step {self.step!r}, saved on disk>"
-
-
-class _ParamsView:
-    """The parameters as a step function sees them: notes which ones it reads."""
-
-    def __init__(self, params: argparse.Namespace, read: set[str]) -> None:
-        object.__setattr__(self, "_params", params)
-        object.__setattr__(self, "_read", read)
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._params, name)
-        self._read.add(name)
-        return value
 
 
 class Run:
@@ -153,29 +141,37 @@ class Run:
         self,
         name: str,
         function: Callable[..., Any],
-        params: argparse.Namespace,
         *inputs: Any,
         outputs: Sequence[str] = (),
         setup: bool = False,
     ) -> Any:
-        """Run step ``name`` as ``function(params, *inputs)`` and save its ``outputs``.
+        """Run step ``name`` as ``function(*inputs, **parameters)`` and save its ``outputs``.
 
-        When ``--step`` selects another step, return stand-ins for its outputs instead (the
-        selected step loads them from ``--outputs-dir``); ``setup`` steps (a ``prepare`` step
-        without outputs) always run.
+        The step's keyword-only arguments name the parameters it reads; they are passed from
+        the run's parameters (and recorded as what a ``--step`` run used). When ``--step``
+        selects another step, return stand-ins for its outputs instead (the selected step
+        loads them from ``--outputs-dir``); ``setup`` steps (a ``prepare`` step without
+        outputs) always run.
         """
         if self.selected is not None and name != self.selected and not setup:
             stand_ins = tuple(_SavedValue(name, output) for output in outputs)
             return stand_ins[0] if len(stand_ins) == 1 else (stand_ins or None)
         values = [self._load(value, name) for value in inputs]
+        reads = [
+            parameter.name
+            for parameter in inspect.signature(function).parameters.values()
+            if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        ]
+        self.params_read.update(reads)
         started = time.time()
-        result = function(_ParamsView(params, self.params_read), *values)
+        result = function(*values, **{read: getattr(self.params, read) for read in reads})
         self.steps.append(StepTiming(name, round(time.time() - started, 3)))
         if outputs:
             results = (result,) if len(outputs) == 1 else tuple(result)
             saved, warnings = save_outputs(
                 os.path.join(self.outputs_dir, name), name, dict(zip(outputs, results)),
-                run_id=self.run_id, params=self._effective_params()[1], data=self._upstream_data(),
+                run_id=self.run_id, params=self._effective_params(whole=False)[1],
+                data=self._upstream_data(),
             )
             self.warnings += warnings
             self.outputs[name] = saved
@@ -214,30 +210,40 @@ class Run:
                 "first"
             ) from None
         path = os.path.join(directory, saved.file)
-        self.lineage.append(
-            InputLineage(
-                name=value.name, step=value.step, path=self._relative(path),
-                sha256=sha256_of(path), run_id=saved_step.run_id,
-                params=dict(saved_step.params), data=dict(saved_step.data),
-            )
-        )
-        for data_path, digest in saved_step.data.items():
-            current = os.path.join(self.cwd, data_path)
-            if os.path.isfile(current) and sha256_of(current) != digest:
-                self.warnings.append(
-                    f"input {value.name!r} of step {step!r} was computed from {data_path}, "
-                    "which has changed since: run the earlier steps again"
+        self.audit.stop()  # what the run reads to record its lineage is not the run's data
+        try:
+            self.lineage.append(
+                InputLineage(
+                    name=value.name, step=value.step, path=self._relative(path),
+                    sha256=sha256_of(path), run_id=saved_step.run_id,
+                    params=dict(saved_step.params), data=dict(saved_step.data),
                 )
+            )
+            for data_path, digest in saved_step.data.items():
+                current = os.path.join(self.cwd, data_path)
+                if os.path.isfile(current) and sha256_of(current) != digest:
+                    self.warnings.append(
+                        f"input {value.name!r} of step {step!r} was computed from {data_path}, "
+                        "which has changed since: run the earlier steps again"
+                    )
+        finally:
+            self.audit.start()
         return loaded
 
     # -- finishing ---------------------------------------------------------------------------
-    def _effective_params(self) -> tuple[dict[str, JSONValue], dict[str, JSONValue], list[str]]:
-        """This run's parameters, its effective parameters and the mixed ones."""
+    def _effective_params(
+        self, whole: bool = True
+    ) -> tuple[dict[str, JSONValue], dict[str, JSONValue], list[str]]:
+        """This run's parameters, its effective parameters and the mixed ones.
+
+        A run of the whole script (``whole``, no ``--step``) used every parameter; otherwise,
+        and for the outputs a step saves, the parameters are those the steps so far read
+        (their keyword-only arguments), plus those the runs that produced the loaded inputs
+        used.
+        """
         every = parameter_values(self.params)
-        if self.selected is None and not self.steps:
-            own = every  # a flat script's parameters cell reads them all
-        elif self.selected is None:
-            own = every  # a whole pipeline: every step ran with these values
+        if whole and self.selected is None:
+            own = every
         else:
             own = {name: value for name, value in every.items() if name in self.params_read}
         effective: dict[str, JSONValue] = dict(own)

@@ -48,7 +48,7 @@ def test_modules_are_sound_python(exported: Path) -> None:
         assert_sound_script(path.read_text(), path.name)
     train = (package / "train.py").read_text()
     assert "from pipeline_steps_steps.shared import LogisticRegression, pd\n" in train
-    assert "def train(params: argparse.Namespace, X_train_scaled, feature_cols, y_train):" in train
+    assert "def train(X_train_scaled, feature_cols, y_train, *, C, max_iter):" in train
     entry = (exported / "pipeline_steps.py").read_text()
     assert "from pipeline_steps_steps.train import train\n" in entry
     assert "def train(" not in entry  # the code is in the modules only

@@ -1,8 +1,8 @@
 """Golden files for the exporter: notebook cells in, exact script out (black-style cases).
 
 A case file ``tests/golden/export/<name>.py`` holds the notebook as ``# %%`` cells (tags in
-brackets: ``# %% [parameters]``, ``# %% [markdown]``), a line ``# output``, then the expected
-script. ``pytest --update-golden`` rewrites the expected part; review that diff.
+brackets: ``# %% [parameters]``, ``# %% [markdown]``), a line ``# output``, then the whole
+expected script. ``pytest --update-golden`` rewrites the expected part; review that diff.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import pytest
 
 from nb2pipe.export import ExportOptions, render_notebook
 from nb2pipe.export.api import _without_versions
-from nb2pipe.export.render import _runs_runtime_code, _runtime_code
 from nb2pipe.model import load_notebook, notebook_from_json
 
 from ..conftest import ROOT, SAMPLES
@@ -66,7 +65,9 @@ def export_case(path: Path) -> tuple[str, list[str], str]:
     data, flags, expected = read_case(path)
     notebook_path = path.with_suffix(".ipynb")
     notebook = notebook_from_json(json.dumps(data), notebook_path)
-    options = ExportOptions(allow_ipython="--allow-ipython" in flags)
+    options = ExportOptions(
+        allow_ipython="--allow-ipython" in flags, standalone="--standalone" in flags
+    )
     code = render_notebook(notebook, options, notebook_path.with_suffix(".py")).code
     return code, flags, expected
 
@@ -93,25 +94,6 @@ def undefined_names(code: str, filename: str) -> list[str]:
     return reporter.messages
 
 
-#: The runtime code every script carries, copied verbatim from nb2pipe/export/runtime_*.py.
-#: Golden files hold one marker line instead, so they show what differs between scripts.
-RUNTIMES = {
-    "# <runtime_cli.py: copied verbatim>\n": _runtime_code(),
-    "# <runtime_runs.py: copied verbatim>\n": _runs_runtime_code(),
-}
-
-
-def fold_runtimes(code: str) -> str:
-    """``code`` with each copied runtime replaced by its marker, checked to be verbatim."""
-    for marker, runtime in RUNTIMES.items():
-        assert code.count(runtime) <= 1
-        code = code.replace(runtime, marker)
-    assert "# --- nb2pipe runtime" not in code and "class RunRecorder" not in code, (
-        "a runtime was copied, but not verbatim"
-    )
-    return code
-
-
 def assert_sound_script(code: str, name: str) -> None:
     compile(code, name, "exec")
     libcst.parse_module(code)
@@ -124,10 +106,10 @@ def test_golden_case(case: Path, request: pytest.FixtureRequest) -> None:
     code, flags, expected = export_case(case)
     if request.config.getoption("--update-golden"):
         text = case.read_text(encoding="utf-8")
-        folded = fold_runtimes(code)
+        folded = code
         case.write_text(text.partition(OUTPUT_MARKER)[0] + OUTPUT_MARKER + folded, encoding="utf-8")
         expected = folded
-    assert _without_versions(fold_runtimes(code)) == _without_versions(expected)
+    assert _without_versions(code) == _without_versions(expected)
     assert_sound_script(code, case.name)
     # byte-stable: a second export of the same notebook gives the same text
     assert export_case(case)[0] == code
@@ -163,9 +145,9 @@ def test_golden_sample_scripts(notebook: Path, request: pytest.FixtureRequest) -
     code = render_notebook(load_notebook(notebook)).code
     if request.config.getoption("--update-golden"):
         golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(fold_runtimes(code), encoding="utf-8")
+        golden.write_text(code, encoding="utf-8")
     expected = golden.read_text(encoding="utf-8")
-    assert _without_versions(fold_runtimes(code)) == _without_versions(expected)
+    assert _without_versions(code) == _without_versions(expected)
     assert_sound_script(code, golden.name)
     assert render_notebook(load_notebook(notebook)).code == code
     ast.parse(code)

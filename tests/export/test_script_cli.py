@@ -75,7 +75,7 @@ def test_command_line_values(script: Path) -> None:
 @pytest.mark.parametrize("args, message", [
     (["--epochs", "many"], "argument --epochs: invalid int value: 'many'"),
     (["--lr", "fast"], "argument --lr: invalid float value"),
-    (["--layers", "[1,"], "argument --layers: invalid json value"),
+    (["--layers", "[1,"], "argument --layers: invalid JSON value"),
     (["--start", "yesterday"], "argument --start: invalid date value"),
     (["--unknown", "1"], "unrecognized arguments: --unknown"),
 ])

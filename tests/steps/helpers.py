@@ -11,16 +11,17 @@ from typing import Any
 
 from nb2pipe.analysis import analyze_notebook
 from nb2pipe.export import ExportOptions
-from nb2pipe.export.steps import PipelinePlan, plan_pipeline
+from nb2pipe.export.plan import plan_export
+from nb2pipe.export.steps import PipelinePlan
 from nb2pipe.model import load_notebook
 
 
 def plan_steps(notebook: Path) -> PipelinePlan:
-    _, pipeline = plan_pipeline(
+    plan = plan_export(
         analyze_notebook(load_notebook(notebook)), ExportOptions(), notebook.with_suffix(".py")
     )
-    assert pipeline is not None
-    return pipeline
+    assert plan.pipeline is not None
+    return plan.pipeline
 
 
 def run_script(script: Path, *args: str, cwd: Path | None = None,

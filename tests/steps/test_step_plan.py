@@ -92,7 +92,7 @@ def test_prepare_without_outputs_also_runs_before_a_single_step(make_notebook) -
     )
     pipeline = plan_steps(notebook)
     assert pipeline.step("prepare").setup
-    assert 'run.step("prepare", prepare, params, setup=True)' in render_notebook(
+    assert 'run.step("prepare", prepare, setup=True)' in render_notebook(
         load_notebook(notebook)
     ).code
 
@@ -132,7 +132,7 @@ def test_a_helper_defined_in_a_step_stays_there_as_a_closure(make_notebook) -> N
     pipeline = plan_steps(notebook)
     assert pipeline.kept_in_steps == {"total"}
     code = render_notebook(load_notebook(notebook)).code
-    assert "def sum_step(params: argparse.Namespace, data):\n" in code  # `sum` is a builtin
+    assert "def sum_step(data):\n" in code  # `sum` is a builtin
     assert "    def total():\n        return sum(data)\n" in code
 
 
@@ -164,14 +164,24 @@ def test_step_function_names_do_not_clash_with_notebook_names(make_notebook) -> 
 @pytest.mark.parametrize(
     ("cells", "message"),
     [
-        ([("step = 1", ["parameters"]), ("print(step)", ["step:a"])], "clashes with the pipeline option --step"),
+        ([("step = 1", ["parameters"]), ("print(step)", ["step:a"])], "clashes with the script's option --step"),
         ([("x = 1", ["step:a"]), ("y = 2", ["step:b"]), ("z = 3", ["step:a"])], "step 'a' is tagged again"),
-        ([("RunRecorder = 1", ["step:a"])], "'RunRecorder', a name the pipeline runtime defines"),
     ],
 )
 def test_refused_pipelines(make_notebook, cells, message: str) -> None:
     with pytest.raises(ExportError, match=message):
         plan_steps(make_notebook(*cells))
+
+
+def test_notebook_names_like_the_runtimes_get_the_runtime_imported_as_another_name(
+    make_notebook,
+) -> None:
+    notebook = make_notebook(
+        ("class Run:\n    pass\nrun = Run()", ["step:a"]), ("print(type(run).__name__)", ["step:b"])
+    )
+    code = render_notebook(load_notebook(notebook)).code
+    assert "from nb2pipe_runtime import Run as Run_, parse_args\n" in code
+    assert "with Run_(params, __file__, \"notebook.ipynb\") as run_:\n" in code
 
 
 def test_dvc_needs_steps(make_notebook) -> None:

@@ -48,11 +48,19 @@ def test_whole_pipeline_and_each_step_alone_give_the_notebooks_results(pipeline:
     # a step that only loaded saved outputs read no data file, though data_path names one
     assert all(record["data"] == {} for record in records[2:]), [r["data"] for r in records]
     assert whole_record["params"]["C"] == 0.5 and whole_record["notebook"] == "pipeline_steps.ipynb"
-    assert sorted(train_record["inputs"]) == [
+    assert sorted(entry["path"] for entry in train_record["lineage"]) == [
         "outputs/features/X_train_scaled.npy",
         "outputs/features/feature_cols.json",
         "outputs/features/y_train.parquet",
     ]
+    # a step run records the parameters its step reads, and where its inputs came from
+    assert train_record["params"] == {"C": 0.5, "max_iter": 500}
+    features_record = records[2]
+    assert {entry["run_id"] for entry in train_record["lineage"]} == {features_record["run_id"]}
+    assert train_record["effective_params"] == {
+        "C": 0.5, "max_iter": 500, "data_path": "data/wine.csv", "test_size": 0.25,
+        "random_state": 7,
+    }
     assert train_record["outputs"]["train"]["model"]["format"] == "joblib"
     # artifacts: the figure the notebook showed, the saved model
     run_dir = pipeline.parent / "runs" / whole_record["run_id"]

@@ -40,7 +40,8 @@ print(os.environ["MODE"], open("notes.txt").read().strip(), len(files) >= 0)
 # /// script
 # requires-python = ">=3.11"
 # dependencies = [
-#     "requests",
+#     "nb2pipe-runtime==0.2.0",
+#     "requests==2.34.2",
 # ]
 # ///
 """magics and shell
@@ -52,62 +53,31 @@ Run `python magics_and_shell.py --help` for its parameters.
 import argparse
 import contextlib
 import io
-import subprocess
 import sys
 
 import os
 
-
-def _shell(command: str) -> None:
-    """Run a shell command, as the notebook's `!command` did; fail on a non-zero exit."""
-    sys.stdout.flush()
-    subprocess.run(command, shell=True, check=True)
-
-
-def _shell_output(command: str) -> list[str]:
-    """Run a shell command and return its output lines, as `x = !command` did."""
-    result = subprocess.run(command, shell=True, check=True, capture_output=True, text=True)
-    return result.stdout.splitlines()
-
-
-def _shell_script(shell: str, script: str) -> None:
-    """Run a script with a shell, as a `%%bash` / `%%sh` cell did; fail on a non-zero exit."""
-    sys.stdout.flush()
-    subprocess.run([shell], input=script, text=True, check=True)
-
-
-def _write_file(path: str, text: str, append: bool = False) -> None:
-    """Write a file, as a `%%writefile` cell did (with its message)."""
-    exists = os.path.exists(path)
-    print(("Appending to" if append else "Overwriting" if exists else "Writing"), path)
-    with open(path, "a" if append else "w", encoding="utf-8") as file:
-        file.write(text)
+try:
+    from nb2pipe_runtime import Run, parse_args, shell, shell_output, shell_script, write_file
+except ImportError:
+    print("this script needs nb2pipe-runtime: pip install 'nb2pipe-runtime==0.2.0'", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def parse_params(argv: list[str] | None = None) -> argparse.Namespace:
     """Read the parameters: notebook defaults < --config file < command line."""
-    parser = argparse.ArgumentParser(
-        description="magics and shell",
-        formatter_class=_help_formatter,
-    )
-    parser.add_argument("--runs-dir", metavar="DIR", default="runs",
-                        help="where each run writes <run id>/run.json and its artifacts")
-    parser.add_argument("--tracking-uri", metavar="URI", default=None,
-                        help="also log the run to MLflow (default: $MLFLOW_TRACKING_URI)")
-    parser.add_argument("--metrics-file", metavar="FILE", default=None,
-                        help="also write the run's metrics to this JSON file")
-    return parser.parse_args(argv)
+    parser = argparse.ArgumentParser(description="magics and shell")
+    return parse_args(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the notebook's cells, top to bottom."""
-    global doubled, files, target, total
     params = parse_params(argv)
-    with RunRecorder(params, __file__, "magics_and_shell.ipynb") as run:
+    with Run(params, __file__, "magics_and_shell.ipynb"):
         target = "out"
-        _shell(f"mkdir -p {target}")
-        files = _shell_output("ls")
-        _shell(f"echo {target} $HOME")
+        shell(f"mkdir -p {target}")
+        files = shell_output("ls")
+        shell(f"echo {target} $HOME")
 
         total = sum(range(10))
         sum(range(10))
@@ -120,19 +90,14 @@ def main(argv: list[str] | None = None) -> None:
         os.chdir(os.path.expanduser(f"{target}"))
         print(os.getcwd())
 
-        _write_file("notes.txt", "hello\n")
+        write_file("notes.txt", "hello\n")
 
-        _shell_script("bash", "echo from bash\n")
+        shell_script("bash", "echo from bash\n")
 
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             print("hidden")
 
         print(os.environ["MODE"], open("notes.txt").read().strip(), len(files) >= 0)
-
-
-# nb2pipe's run records: the same code in every exported script.
-
-# <runtime_runs.py: copied verbatim>
 
 
 if __name__ == "__main__":

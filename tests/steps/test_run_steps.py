@@ -1,4 +1,4 @@
-"""The run-record runtime that pipeline scripts carry, tested in-process."""
+"""How a pipeline script runs its steps through nb2pipe-runtime's ``Run``, tested in-process."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from nb2pipe.export import runtime_runs
-from nb2pipe.export.runtime_runs import RunRecorder, _load_output, _save_output, record_metrics
+from nb2pipe_runtime import Run, record_metrics
+from nb2pipe_runtime.outputs import _save_one, load_output
+from nb2pipe_runtime.record import SavedOutput
 
 
 class Opaque:
@@ -41,10 +42,10 @@ class Opaque:
          "tuple", "object"],
 )
 def test_outputs_round_trip_by_type(tmp_path: Path, value: object, fmt: str, warns: bool) -> None:
-    entry, warning = _save_output(str(tmp_path), "value", value)
-    assert entry["format"] == fmt
+    entry, warning = _save_one(str(tmp_path), "value", value)
+    assert entry.format == fmt
     assert (warning is not None) == warns
-    loaded = _load_output(str(tmp_path), "value", json.loads(json.dumps(entry)))
+    loaded = load_output(str(tmp_path), SavedOutput(**json.loads(json.dumps(entry.__dict__))))
     if isinstance(value, (pd.DataFrame, pd.Series)):
         if isinstance(value, pd.DataFrame):
             pd.testing.assert_frame_equal(loaded, value)
@@ -58,15 +59,16 @@ def test_outputs_round_trip_by_type(tmp_path: Path, value: object, fmt: str, war
 
 def test_estimators_are_saved_with_joblib(tmp_path: Path) -> None:
     model = LogisticRegression(C=0.3).fit([[0.0], [1.0]], [0, 1])
-    entry, warning = _save_output(str(tmp_path), "model", model)
-    assert (entry["format"], entry["model"], warning) == ("joblib", True, None)
-    loaded = _load_output(str(tmp_path), "model", entry)
+    entry, warning = _save_one(str(tmp_path), "model", model)
+    assert (entry.format, entry.model, warning) == ("joblib", True, None)
+    loaded = load_output(str(tmp_path), entry)
     assert loaded.get_params() == model.get_params() and (loaded.coef_ == model.coef_).all()
 
 
 def _params(**values: object) -> argparse.Namespace:
     defaults = {"config": None, "dump_config": False, "step": None, "outputs_dir": "outputs",
-                "runs_dir": "runs", "tracking_uri": None, "metrics_file": None}
+                "runs_dir": "runs", "experiment": None, "tracking_uri": None,
+                "metrics_file": None}
     return argparse.Namespace(**{**defaults, **values})
 
 
@@ -78,18 +80,18 @@ def test_a_run_records_params_metrics_data_and_outputs(tmp_path: Path, monkeypat
     params = _params(limit=2, path=pathlib.Path("data.csv"), config=tmp_path / "config.yaml",
                      metrics_file="metrics/m.json")
 
-    def load(params: argparse.Namespace) -> list[str]:
+    def load(*, path: pathlib.Path) -> list[str]:
         open("config.yaml").close()  # the --config file is not data
         Path("scratch.txt").write_text("written")  # files the run writes are not data
         open("scratch.txt").close()
-        return open(params.path).read().split()
+        return open(path).read().split()
 
-    def score(params: argparse.Namespace, rows: list[str]) -> None:
+    def score(rows: list[str]) -> None:
         record_metrics(n=len(rows), label="text", flag=True, ratio=np.float64(0.5))
 
-    with RunRecorder(params, "pipe.py", "pipe.ipynb") as run:
-        rows = run.step("load", load, params, outputs=("rows",))
-        run.step("score", score, params, rows)
+    with Run(params, "pipe.py", "pipe.ipynb") as run:
+        rows = run.step("load", load, outputs=("rows",))
+        run.step("score", score, rows)
     record = json.loads((tmp_path / "runs" / run.run_id / "run.json").read_text())
     assert record["status"] == "finished" and record["error"] is None
     assert record["params"] == {"limit": 2, "path": "data.csv"}
@@ -104,22 +106,25 @@ def test_a_run_records_params_metrics_data_and_outputs(tmp_path: Path, monkeypat
 def test_a_single_step_loads_its_inputs_and_records_them(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
 
-    def make(params: argparse.Namespace) -> pd.DataFrame:
+    def make() -> pd.DataFrame:
         return pd.DataFrame({"x": [1, 2, 3]})
 
-    def total(params: argparse.Namespace, frame: pd.DataFrame) -> int:
+    def total(frame: pd.DataFrame) -> int:
         return int(frame["x"].sum())
 
-    with RunRecorder(_params(), "pipe.py") as run:
-        frame = run.step("make", make, _params(), outputs=("frame",))
-        run.step("total", total, _params(), frame, outputs=("value",))
-    with RunRecorder(_params(step="total"), "pipe.py") as single:
-        frame = single.step("make", make, _params(), outputs=("frame",))
+    with Run(_params(), "pipe.py") as run:
+        frame = run.step("make", make, outputs=("frame",))
+        run.step("total", total, frame, outputs=("value",))
+    with Run(_params(step="total"), "pipe.py") as single:
+        frame = single.step("make", make, outputs=("frame",))
         assert repr(frame) == "<output 'frame' of step 'make', saved on disk>"
-        assert single.step("total", total, _params(), frame, outputs=("value",)) == 6
+        assert single.step("total", total, frame, outputs=("value",)) == 6
     record = json.loads(Path(single.run_dir, "run.json").read_text())
     assert record["step"] == "total"
-    assert list(record["inputs"]) == ["outputs/make/frame.parquet"]  # seen though pyarrow read it
+    [lineage] = record["lineage"]  # recorded though pyarrow read it in C
+    assert (lineage["path"], lineage["step"], lineage["run_id"]) == (
+        "outputs/make/frame.parquet", "make", run.run_id
+    )
     assert record["data"] == {}
 
 
@@ -131,11 +136,11 @@ def test_a_parameter_naming_a_file_the_run_never_opened_is_not_data(
     (tmp_path / "data.csv").write_text("a\n1\n")
     params = _params(path=pathlib.Path("data.csv"), name="data.csv")
 
-    def idle(params: argparse.Namespace) -> int:
+    def idle(*, path: pathlib.Path, name: str) -> int:
         return 1  # names the file in its parameters but never opens it
 
-    with RunRecorder(params, "pipe.py") as run:
-        run.step("idle", idle, params, outputs=("value",))
+    with Run(params, "pipe.py") as run:
+        run.step("idle", idle, outputs=("value",))
     record = json.loads(Path(run.run_dir, "run.json").read_text())
     assert record["params"]["path"] == "data.csv" and record["data"] == {}
 
@@ -143,11 +148,11 @@ def test_a_parameter_naming_a_file_the_run_never_opened_is_not_data(
 def test_a_failed_run_is_recorded_with_its_error(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
 
-    def broken(params: argparse.Namespace) -> None:
+    def broken() -> None:
         raise ZeroDivisionError("division by zero")
 
-    with pytest.raises(ZeroDivisionError), RunRecorder(_params(), "pipe.py") as run:
-        run.step("broken", broken, _params())
+    with pytest.raises(ZeroDivisionError), Run(_params(), "pipe.py") as run:
+        run.step("broken", broken)
     record = json.loads(Path(run.run_dir, "run.json").read_text())
     assert (record["status"], record["error"]) == ("failed", "ZeroDivisionError: division by zero")
     assert "raise ZeroDivisionError" in record["traceback"]
@@ -156,9 +161,9 @@ def test_a_failed_run_is_recorded_with_its_error(tmp_path: Path, monkeypatch) ->
 def test_a_single_step_without_saved_inputs_says_what_to_run(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     expected = "step 'use' needs 'x' from step 'make'.*run step 'make'"
-    with pytest.raises(SystemExit, match=expected), RunRecorder(_params(step="use"), "pipe.py") as run:
-        x = run.step("make", lambda params: 1, _params(), outputs=("x",))
-        run.step("use", lambda params, x: x, _params(), x)
+    with pytest.raises(SystemExit, match=expected), Run(_params(step="use"), "pipe.py") as run:
+        x = run.step("make", lambda: 1, outputs=("x",))
+        run.step("use", lambda x: x, x)
     record = json.loads(Path(run.run_dir, "run.json").read_text())
     assert record["status"] == "failed" and "needs 'x'" in record["error"]
 
@@ -173,25 +178,21 @@ def test_queued_dvc_experiments_record_into_the_project(tmp_path: Path, monkeypa
     monkeypatch.chdir(workspace / "sub")
     monkeypatch.setenv("DVC_ROOT", str(project))
     monkeypatch.setenv("DVC_EXP_NAME", "fuzzy-cat")
-    with RunRecorder(_params(), "pipe.py") as run:
+    with Run(_params(), "pipe.py") as run:
         pass
     assert Path(run.run_dir).parent == project / "sub" / "runs"
     record = json.loads(Path(run.run_dir, "run.json").read_text())
     assert record["dvc"]["experiment"] == "fuzzy-cat"
 
 
-def test_the_audit_hook_is_installed_once() -> None:
-    assert getattr(runtime_runs._run_audit, "installed", False)
-
-
 def test_an_output_that_cannot_be_saved_does_not_stop_the_run(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
 
-    def make(params: argparse.Namespace):  # noqa: ANN202
+    def make():  # noqa: ANN202
         return lambda: 1, 2
 
-    with RunRecorder(_params(), "pipe.py") as run:
-        function, number = run.step("make", make, _params(), outputs=("function", "number"))
+    with Run(_params(), "pipe.py") as run:
+        function, number = run.step("make", make, outputs=("function", "number"))
     assert function() == 1 and number == 2
     record = json.loads(Path(run.run_dir, "run.json").read_text())
     assert record["status"] == "finished"
