@@ -6,6 +6,7 @@ or usage. Every error is one line naming the file (and cell and line), never a t
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -35,8 +36,9 @@ def cli() -> None:
 @cli.command()
 @click.argument("notebooks", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
-    "-o", "--output", type=click.Path(path_type=Path),
-    help="Script path (one notebook) or an existing directory; default: NOTEBOOK.py beside it.",
+    "-o", "--output", type=click.Path(),
+    help="Script path (one notebook) or a folder (existing, or ending in /: created); "
+    "default: NOTEBOOK.py beside it.",
 )
 @click.option("--force", is_flag=True, help="Overwrite an output file nb2pipe did not generate.")
 @click.option(
@@ -51,22 +53,40 @@ def cli() -> None:
     "--dvc", is_flag=True,
     help="Also write a DVC pipeline: a module per step, dvc.yaml and params.yaml.",
 )
+@click.option(
+    "--standalone", is_flag=True,
+    help="Inline the parts of nb2pipe-runtime the script uses, so it needs nothing but the "
+    "notebook's own packages.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 def export(
     notebooks: tuple[Path, ...],
-    output: Path | None,
+    output: str | None,
     force: bool,
     check: bool,
     allow_ipython: bool,
     dvc: bool,
+    standalone: bool,
     quiet: bool,
 ) -> None:
     """Export tagged NOTEBOOKS to clean, parameterized Python scripts."""
     from nb2pipe.export import CheckStatus, ExportOptions, check_notebook, export_notebook
 
-    if output is not None and len(notebooks) > 1 and not output.is_dir():
-        raise click.UsageError("-o must be an existing directory when exporting several notebooks")
-    options = ExportOptions(output=output, force=force, allow_ipython=allow_ipython, dvc=dvc)
+    folder = output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir())
+    if output is not None and len(notebooks) > 1 and not folder:
+        raise click.UsageError(
+            "-o must be a folder when exporting several notebooks (end it with / to create it)"
+        )
+    if folder and Path(output).exists() and not Path(output).is_dir():  # type: ignore[arg-type]
+        raise click.UsageError(f"-o {output}: exists and is not a folder")
+    options = ExportOptions(
+        output=Path(output) if output is not None else None,
+        output_is_folder=bool(folder),
+        force=force,
+        allow_ipython=allow_ipython,
+        dvc=dvc,
+        standalone=standalone,
+    )
     exit_code = EXIT_OK
     for notebook in notebooks:
         try:

@@ -11,7 +11,7 @@ name that clashes with one of them is refused.
 from __future__ import annotations
 
 import ast
-import importlib
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,16 +26,15 @@ _PACKAGE = "nb2pipe_runtime"
 
 
 def inlined_runtime(names: list[str], plan: ExportPlan) -> str:
-    """The code of the runtime modules that define ``names`` (and what they need).
+    """The runtime's definitions that ``names`` need, transitively, in dependency order.
 
     Raises
     ------
     ExportError
         A notebook name clashes with a name the inlined code defines.
     """
-    needed = _modules_for(names)
-    modules = [module for module in runtime_modules() if module.name in needed]
-    defined = {name for module in modules for name in module.defines}
+    definitions = _needed_definitions(names)
+    defined = {name for definition in definitions for name in definition.defines}
     notebook_names = set(plan.global_names)
     for cell in plan.cells:
         notebook_names |= cell.module_level_names()
@@ -47,35 +46,59 @@ def inlined_runtime(names: list[str], plan: ExportPlan) -> str:
             "--standalone inlines; rename it, or export without --standalone",
         )
     imports: list[str] = []
-    for module in modules:
-        for line in module.imports:
-            if line not in imports:
-                imports.append(line)
+    for module in runtime_modules():
+        if any(definition.module == module.name for definition in definitions):
+            for line in module.imports:
+                if line not in imports and _import_needed(line, definitions):
+                    imports.append(line)
     version = nb2pipe_runtime.__version__
     parts = [
         f"# nb2pipe-runtime {version}: the parts this script uses, inlined by "
         "`nb2pipe export --standalone`.\n",
         "\n".join(imports) + "\n",
     ]
-    for module in modules:
-        parts.append(f"\n\n# -- nb2pipe_runtime/{module.name}.py\n\n" + module.code)
-    return "".join(parts)
+    previous: _Definition | None = None
+    for definition in definitions:
+        if previous is not None and previous.module == definition.module and not (
+            definition.is_block or previous.is_block
+        ):
+            parts.append("\n" + definition.code)
+        else:
+            parts.append("\n\n\n" + definition.code)
+        previous = definition
+    return "".join(parts) + "\n"
+
+
+@dataclass(frozen=True)
+class _Definition:
+    """A top-level statement of a runtime module (with the comments right above it)."""
+
+    module: str
+    code: str
+    defines: frozenset[str]
+    #: every name the statement reads, at any depth (a superset of what it needs)
+    reads: frozenset[str]
+    is_block: bool  #: a ``def`` or ``class`` (two blank lines around it)
 
 
 class _Module:
-    """One runtime module, ready to inline."""
+    """One runtime module, split into what can be inlined."""
 
     def __init__(self, name: str, source: str) -> None:
         self.name = name
         tree = syntax.parse(source)
         lines = source.splitlines()
+        #: standard-library imports, with the names they bind
         self.imports: list[str] = []
+        self.import_names: dict[str, frozenset[str]] = {}
+        #: other runtime modules this one imports
         self.requires: set[str] = set()
-        self.defines: set[str] = set()
-        kept: list[tuple[str, bool]] = []  # code, and whether it is a def/class
+        self.definitions: list[_Definition] = []
         previous_end = 0
         for position, statement in enumerate(tree.body):
-            first = min([statement.lineno, *(d.lineno for d in getattr(statement, "decorator_list", []))])
+            first = min(
+                [statement.lineno, *(d.lineno for d in getattr(statement, "decorator_list", []))]
+            )
             chunk = lines[previous_end : statement.end_lineno]
             previous_end = statement.end_lineno or statement.lineno
             if position == 0 and isinstance(statement, ast.Expr) and isinstance(
@@ -88,32 +111,30 @@ class _Module:
                 self.requires.add((statement.module or "").split(".")[-1])
                 continue
             if isinstance(statement, (ast.Import, ast.ImportFrom)):
-                self.imports.append("\n".join(lines[first - 1 : statement.end_lineno]))
+                text = "\n".join(lines[first - 1 : statement.end_lineno])
+                self.imports.append(text)
+                self.import_names[text] = frozenset(
+                    alias.asname or alias.name.split(".", 1)[0] for alias in statement.names
+                )
                 continue
             if isinstance(statement, ast.Assign) and any(
                 isinstance(target, ast.Name) and target.id == "__all__" for target in statement.targets
             ):
                 continue
-            self.defines |= _bound(statement)
-            definition = isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-            kept.append(("\n".join(chunk).strip("\n"), definition))
-        code = ""
-        for index, (text, definition) in enumerate(kept):
-            if index:
-                code += "\n\n\n" if definition or kept[index - 1][1] else "\n"
-            code += text
-        self.code = code + "\n"
-
-
-def _bound(statement: ast.stmt) -> set[str]:
-    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return {statement.name}
-    targets: list[ast.expr] = []
-    if isinstance(statement, ast.Assign):
-        targets = list(statement.targets)
-    elif isinstance(statement, ast.AnnAssign):
-        targets = [statement.target]
-    return {node.id for target in targets for node in ast.walk(target) if isinstance(node, ast.Name)}
+            offset = statement.end_lineno - len(chunk) if statement.end_lineno else 0
+            self.definitions.append(
+                _Definition(
+                    module=name,
+                    code="\n".join(_inlinable(chunk, statement, offset)).strip("\n"),
+                    defines=frozenset(_bound(statement)),
+                    reads=frozenset(
+                        node.id for node in ast.walk(statement) if isinstance(node, ast.Name)
+                    ),
+                    is_block=isinstance(
+                        statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+                    ),
+                )
+            )
 
 
 @lru_cache(maxsize=1)
@@ -140,17 +161,115 @@ def runtime_modules() -> tuple[_Module, ...]:
 
     for name in sorted(found):
         visit(name)
+    seen: dict[str, str] = {}
+    for module in ordered:  # inlined, the modules share one namespace
+        for definition in module.definitions:
+            for bound in definition.defines:
+                if seen.setdefault(bound, module.name) != module.name:
+                    raise RuntimeError(  # pragma: no cover - tests/export keeps the names apart
+                        f"nb2pipe_runtime: {bound!r} is defined in {seen[bound]}.py and "
+                        f"{module.name}.py; --standalone needs one name for one thing"
+                    )
     return tuple(ordered)
 
 
-def _modules_for(names: list[str]) -> set[str]:
-    """The modules defining ``names`` (as ``nb2pipe_runtime`` exports them) and their needs."""
-    by_name = {module.name: module for module in runtime_modules()}
-    needed: set[str] = set()
-    pending = [importlib.import_module(_PACKAGE).__dict__[name].__module__.split(".")[-1] for name in names]
+def _inlinable(chunk: list[str], statement: ast.stmt, offset: int) -> list[str]:
+    """``chunk`` (the statement's lines; line ``offset + 1`` is its first) ready to inline.
+
+    Annotations become strings: the runtime's modules postpone their evaluation (``from
+    __future__ import annotations``), which an inlined copy cannot do without changing how the
+    notebook's own code runs. Docstrings of functions and classes are left out (the runtime
+    package documents them); comments stay.
+    """
+    edits: list[tuple[int, int, int, int, str]] = []  # (line, col, end line, end col, text)
+    for node in ast.walk(statement):
+        annotations: list[ast.expr] = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            annotations += [a.annotation for a in _arguments(node.args) if a.annotation is not None]
+            if node.returns is not None:
+                annotations.append(node.returns)
+            if _has_docstring(node):
+                edits.append(_docstring_edit(node))
+        elif isinstance(node, ast.ClassDef) and _has_docstring(node):
+            edits.append(_docstring_edit(node))
+        elif isinstance(node, ast.AnnAssign):
+            annotations.append(node.annotation)
+        for annotation in annotations:
+            if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+                continue
+            text = " ".join(ast.unparse(annotation).split())
+            edits.append((
+                annotation.lineno, annotation.col_offset, annotation.end_lineno or annotation.lineno,
+                annotation.end_col_offset or 0, repr(text),
+            ))
+    lines = list(chunk)
+    for line, col, end_line, end_col, text in sorted(edits, reverse=True):
+        first, last = line - offset - 1, end_line - offset - 1
+        if text == "":  # a docstring: drop its lines
+            del lines[first : last + 1]
+            continue
+        lines[first : last + 1] = [lines[first][:col] + text + lines[last][end_col:]]
+    return lines
+
+
+def _arguments(args: ast.arguments) -> list[ast.arg]:
+    found = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+    return found + [arg for arg in (args.vararg, args.kwarg) if arg is not None]
+
+
+def _has_docstring(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> bool:
+    first = node.body[0]
+    return (
+        len(node.body) > 1
+        and isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    )
+
+
+def _docstring_edit(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> tuple[int, int, int, int, str]:
+    first = node.body[0]
+    return (first.lineno, 0, first.end_lineno or first.lineno, 0, "")
+
+
+def _bound(statement: ast.stmt) -> set[str]:
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {statement.name}
+    targets: list[ast.expr] = []
+    if isinstance(statement, ast.Assign):
+        targets = list(statement.targets)
+    elif isinstance(statement, ast.AnnAssign):
+        targets = [statement.target]
+    return {node.id for target in targets for node in ast.walk(target) if isinstance(node, ast.Name)}
+
+
+def _needed_definitions(names: list[str]) -> list[_Definition]:
+    """The definitions ``names`` need, transitively, in module dependency and source order."""
+    modules = runtime_modules()
+    by_name: dict[str, _Definition] = {}
+    for module in modules:
+        for definition in module.definitions:
+            for name in definition.defines:
+                by_name[name] = definition
+    needed: set[int] = set()
+    pending = [by_name[name] for name in names]
     while pending:
-        name = pending.pop()
-        if name not in needed:
-            needed.add(name)
-            pending += sorted(by_name[name].requires)
-    return needed
+        definition = pending.pop()
+        if id(definition) in needed:
+            continue
+        needed.add(id(definition))
+        pending += [by_name[name] for name in sorted(definition.reads) if name in by_name]
+    return [
+        definition
+        for module in modules
+        for definition in module.definitions
+        if id(definition) in needed
+    ]
+
+
+def _import_needed(line: str, definitions: list[_Definition]) -> bool:
+    bound = next(
+        (module.import_names[line] for module in runtime_modules() if line in module.import_names),
+        frozenset(),
+    )
+    return any(bound & definition.reads for definition in definitions)

@@ -41,12 +41,12 @@ from nb2pipe_runtime.record import (
 __all__ = ["Run", "active_run", "record_metrics"]
 
 #: The runs in progress, innermost last.
-_ACTIVE: list[Run] = []
+_RUNS: list[Run] = []
 
 
 def active_run() -> Run | None:
     """The run in progress, if any."""
-    return _ACTIVE[-1] if _ACTIVE else None
+    return _RUNS[-1] if _RUNS else None
 
 
 def record_metrics(**values: Any) -> None:
@@ -110,7 +110,7 @@ class Run:
         self.run_id = f"{stamp}-{secrets.token_hex(3)}"
         self.run_dir = os.path.join(self.runs_dir, self.run_id)
         os.makedirs(os.path.join(self.run_dir, "artifacts"), exist_ok=True)
-        _ACTIVE.append(self)
+        _RUNS.append(self)
         self.audit.start()
         return self
 
@@ -121,8 +121,8 @@ class Run:
         tb: TracebackType | None,
     ) -> None:
         self.audit.stop()
-        if _ACTIVE and _ACTIVE[-1] is self:
-            _ACTIVE.pop()
+        if _RUNS and _RUNS[-1] is self:
+            _RUNS.pop()
         self.ended = time.time()
         failed = exc is not None and not (isinstance(exc, SystemExit) and exc.code in (None, 0))
         error = None
