@@ -194,6 +194,9 @@ def _inlinable(chunk: list[str], statement: ast.stmt, offset: int) -> list[str]:
             edits.append(_docstring_edit(node))
         elif isinstance(node, ast.AnnAssign):
             annotations.append(node.annotation)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(_PACKAGE):
+            # a runtime module imported where it is used: inlined, its names are already here
+            edits.append((node.lineno, 0, node.end_lineno or node.lineno, 0, ""))
         for annotation in annotations:
             if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
                 continue
@@ -205,7 +208,7 @@ def _inlinable(chunk: list[str], statement: ast.stmt, offset: int) -> list[str]:
     lines = list(chunk)
     for line, col, end_line, end_col, text in sorted(edits, reverse=True):
         first, last = line - offset - 1, end_line - offset - 1
-        if text == "":  # a docstring: drop its lines
+        if text == "":  # a docstring or an import of the runtime itself: drop its lines
             del lines[first : last + 1]
             continue
         lines[first : last + 1] = [lines[first][:col] + text + lines[last][end_col:]]
