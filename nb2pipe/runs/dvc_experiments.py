@@ -13,14 +13,26 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import yaml  # type: ignore[import-untyped]
+
 from nb2pipe.errors import Nb2PipeError
-from nb2pipe.runs.records import RunRow
+from nb2pipe.runs.rows import RunRow
 
 __all__ = ["read_dvc_experiments"]
 
 
 def read_dvc_experiments(project: Path) -> list[RunRow]:
     """The experiments ``dvc exp show --json`` lists in ``project``.
+
+    Parameters
+    ----------
+    project
+        The DVC project (holding ``dvc.yaml``).
+
+    Returns
+    -------
+    list[RunRow]
+        One row per experiment, in the nb2pipe experiment of the script its stages run.
 
     Raises
     ------
@@ -42,36 +54,64 @@ def read_dvc_experiments(project: Path) -> list[RunRow]:
         shown = json.loads(text[text.index("[") : text.rindex("]") + 1])
     except ValueError as exc:
         raise Nb2PipeError(f"{project}: dvc exp show printed no JSON") from exc
+    experiment = _pipeline_experiment(project)
     rows = []
-    for baseline in shown:
-        for experiment in baseline.get("experiments") or []:
-            executor = experiment.get("executor") or {}
-            for rev in experiment.get("revs") or []:
-                rows.append(_row(rev, executor))
+    for baseline in shown if isinstance(shown, list) else []:
+        for found in _mapping(baseline).get("experiments") or []:
+            executor = _mapping(_mapping(found).get("executor"))
+            for rev in _mapping(found).get("revs") or []:
+                rows.append(_row(_mapping(rev), executor, experiment))
     return rows
 
 
-def _row(rev: dict[str, Any], executor: dict[str, Any]) -> RunRow:
-    data = rev.get("data") or {}
+def _pipeline_experiment(project: Path) -> str:
+    """The experiment a DVC pipeline's runs are recorded under: the stem of the one script
+    its stages run (``python pipeline_steps.py --step load``), else ``dvc``."""
+    try:
+        content = yaml.safe_load((project / "dvc.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return "dvc"
+    stages = content.get("stages") if isinstance(content, dict) else None
+    scripts = set()
+    for stage in stages.values() if isinstance(stages, dict) else []:
+        command = stage.get("cmd") if isinstance(stage, dict) else None
+        for word in str(command or "").split():
+            if word.endswith(".py"):
+                scripts.add(Path(word).stem)
+                break
+    return scripts.pop() if len(scripts) == 1 else "dvc"
+
+
+def _row(rev: dict[str, Any], executor: dict[str, Any], experiment: str) -> RunRow:
+    """One experiment of ``dvc exp show --json`` (DVC's format: read here and only here)."""
+    data = _mapping(rev.get("data"))
     params: dict[str, Any] = {}
-    for found in (data.get("params") or {}).values():
-        params.update(found.get("data") or {})
+    for found in _mapping(data.get("params")).values():
+        params.update(_mapping(_mapping(found).get("data")))
     metrics: dict[str, float] = {}
-    for found in (data.get("metrics") or {}).values():
-        for key, value in (found.get("data") or {}).items():
+    for found in _mapping(data.get("metrics")).values():
+        for key, value in _mapping(_mapping(found).get("data")).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 metrics[key] = float(value)
-    state = executor.get("state") or "success"
+    state = str(executor.get("state") or "success")
+    name = str(rev.get("name") or str(rev.get("rev", ""))[:7])
     return RunRow(
-        label=str(rev.get("name") or rev.get("rev", "")[:7]),
+        label=name,
+        experiment=experiment,
         run_ids=(),
         steps=(),
         status={"success": "finished", "failed": "failed"}.get(state, state),
         start=str(data.get("timestamp") or ""),
         params=params,
+        own_params=params,
         metrics=metrics,
         data={},
         commit=rev.get("rev"),
         dirty=False,
-        experiment=rev.get("name"),
+        dvc_experiment=rev.get("name"),
     )
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """``value`` if DVC gave an object there, else an empty one (DVC leaves fields out)."""
+    return value if isinstance(value, dict) else {}

@@ -11,11 +11,12 @@ expected from it, and the lines of ``ignore-output`` cells may hold anything.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
+
+from nb2pipe_runtime.record import RunRecord, RunRecordError
 
 from nb2pipe.analysis import Magic, MagicKind, NotebookAnalysis
 from nb2pipe.errors import Nb2PipeError, UnsupportedMagicError
@@ -99,13 +100,16 @@ class ScriptCheckJob:
         if not records or not notebook:
             return [], 0
         try:
-            recorded = json.loads(records[-1].read_text(encoding="utf-8")).get("metrics") or {}
-        except (OSError, ValueError, AttributeError):
+            recorded = RunRecord.read(records[-1]).metrics
+        except RunRecordError as exc:
+            # the record lies in a temporary copy of the folder: name it from there
+            reason = str(exc).replace(f"{self.copy}/", "")
+            self.notes.append(f"the script's run record was not compared: {reason}")
             return [], 0
         mismatches = []
         compared = 0
         for name, value in sorted(recorded.items()):
-            if name not in notebook or not isinstance(value, (int, float)):
+            if name not in notebook:
                 continue
             compared += 1
             expected, cell = notebook[name]

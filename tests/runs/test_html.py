@@ -1,0 +1,152 @@
+"""``nb2pipe runs --html``: a static page of a 4-run sweep, checked as HTML and rendered in
+headless chromium (Debian's, driven by Playwright) with its plots and figures."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import DATA, SCRIPTS, invoke
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+TREES = (5, 10, 20, 40)
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder where ``train_classifier.py`` ran 4 times (n_estimators 5, 10, 20, 40)."""
+    folder = tmp_path_factory.mktemp("sweep")
+    shutil.copy(SCRIPTS / "train_classifier.py", folder)
+    shutil.copytree(DATA, folder / "data")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    for trees in TREES:
+        done = subprocess.run(
+            [sys.executable, "train_classifier.py", "--n-estimators", str(trees),
+             "--max-depth", "2"],
+            cwd=folder, capture_output=True, text=True, timeout=300, check=False,
+            env={**environment, "MPLBACKEND": "Agg"},
+        )
+        assert done.returncode == 0, done.stderr
+    return folder
+
+
+@pytest.fixture(scope="module")
+def page_file(sweep: Path) -> Path:
+    """The page, written into a subfolder (its figure links must lead back to ``runs/``)."""
+    path = sweep / "report" / "runs.html"
+    path.parent.mkdir()
+    result = invoke(str(sweep), "--html", str(path))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"wrote {path}: 1 experiment, 4 runs\n"
+    return path
+
+
+class _Links(HTMLParser):
+    """Every URL an element of the page loads or links to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[tuple[str, str]] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in ("src", "href") and value is not None:
+                self.urls.append((tag, value))
+
+
+def test_the_page_is_self_contained(page_file: Path) -> None:
+    text = page_file.read_text(encoding="utf-8")
+    links = _Links()
+    links.feed(text)
+    assert "link" not in links.tags  # no stylesheet from elsewhere
+    assert [url for tag, url in links.urls if tag == "script"] == []  # the script is inline
+    figures = [url for tag, url in links.urls if tag == "img"]
+    assert len(figures) == 4
+    for url in [url for _tag, url in links.urls if not url.startswith("#")]:
+        assert not re.match(r"[a-z]+:", url), url  # relative: no http(s), no file:
+        assert (page_file.parent / url).is_file(), url
+    assert all(url.startswith("../runs/") and url.endswith("/artifacts/figures/"
+               "train_classifier-cell14-1.png") for url in figures)
+    assert text.count('<section class="experiment"') == 1
+    assert '<select class="metric"><option>accuracy</option><option>f1</option>' in text
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.mark.e2e
+def test_the_page_renders_plots_and_figures_in_chromium(page_file: Path, chromium: Any) -> None:
+    context = chromium.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    requests: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(page_file.as_uri())
+        page.wait_for_selector("body[data-ready=true]")
+        scatter = page.locator("section.experiment svg.scatter")
+        box = scatter.bounding_box()
+        assert box is not None and box["width"] > 300 and box["height"] > 150
+        points = scatter.locator("circle.point")
+        assert points.count() == 4
+        # parameter n_estimators (the one that varies) against accuracy: 4 distinct x positions
+        assert page.locator("select.param").input_value() == "n_estimators"
+        xs = {float(points.nth(i).get_attribute("cx") or "nan") for i in range(4)}
+        assert len(xs) == 4
+        titles = sorted(points.nth(i).locator("title").text_content() or "" for i in range(4))
+        assert all(re.match(r"run \d: \S+, n_estimators=\d+, accuracy=0\.\d+", t) for t in titles)
+        for metric in ("accuracy", "f1", "n_test"):
+            trend = page.locator(f'svg.trend[data-metric="{metric}"]')
+            assert trend.locator("circle.point").count() == 4
+            assert trend.locator("polyline.trend-line").count() == 1
+        # choosing another metric redraws the scatter
+        page.select_option("select.metric", "f1")
+        assert "f1=" in (scatter.locator("circle.point title").first.text_content() or "")
+        images = page.locator(".figures img")
+        assert images.count() == 4
+        page.wait_for_function(
+            "[...document.querySelectorAll('.figures img')].every(i => i.complete && i.naturalWidth > 0)"
+        )
+        # the table sorts by a clicked column, and back
+        header = page.locator("table.runs th", has_text="n_estimators")
+        header.click()
+        header.click()
+        column = page.locator("table.runs tbody tr td:nth-child(5)")
+        assert [column.nth(i).inner_text() for i in range(4)] == ["40", "20", "10", "5"]
+        screenshots = REPO / "build" / "screenshots"
+        screenshots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screenshots / "runs-html.png"), full_page=True)
+    finally:
+        context.close()
+    assert errors == []
+    assert all(url.startswith(("file:", "data:")) for url in requests), requests
