@@ -10,6 +10,7 @@ that do not run and loads their saved outputs where the selected step needs them
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import math
@@ -20,12 +21,13 @@ import shutil
 import sys
 import time
 import traceback
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from nb2pipe_runtime.audit import FileAudit
-from nb2pipe_runtime.cli import parameter_values
+from nb2pipe_runtime.cli import command_line, parameter_values
 from nb2pipe_runtime.environment import dvc_context, git_state, package_versions, sha256_of
 from nb2pipe_runtime.outputs import OutputsError, load_output, read_saved_step, save_outputs
 from nb2pipe_runtime.record import (
@@ -83,7 +85,9 @@ class _ParamsView:
 class Run:
     """One run of an exported script, recorded in ``<runs dir>/<run id>/run.json``."""
 
-    def __init__(self, params: argparse.Namespace, script: str, notebook: str | None = None) -> None:
+    def __init__(
+        self, params: argparse.Namespace, script: str, notebook: str | None = None
+    ) -> None:
         self.params = params
         self.script = script
         self.notebook = notebook
@@ -116,7 +120,7 @@ class Run:
         self.audit = FileAudit(root=self.cwd)
 
     # -- the run -----------------------------------------------------------------------------
-    def __enter__(self) -> Run:
+    def __enter__(self) -> Run:  # noqa: PYI034 - typing.Self needs Python 3.11
         self.started = time.time()
         stamp = datetime.datetime.fromtimestamp(self.started).strftime("%Y%m%d-%H%M%S")
         self.run_id = f"{stamp}-{secrets.token_hex(3)}"
@@ -141,7 +145,9 @@ class Run:
         if exc is not None and failed:
             error = str(exc.code) if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
         try:
-            record = self._finish("failed" if failed else "finished", error, exc if failed else None)
+            record = self._finish(
+                "failed" if failed else "finished", error, exc if failed else None
+            )
         except Exception as problem:  # noqa: BLE001 - recording must not hide the run's result
             print(f"nb2pipe: could not record the run: {problem!r}", file=sys.stderr)
             return
@@ -167,16 +173,26 @@ class Run:
         if self.selected is not None and name != self.selected and not setup:
             stand_ins = tuple(_SavedValue(name, output) for output in outputs)
             return stand_ins[0] if len(stand_ins) == 1 else (stand_ins or None)
-        values = [self._load(value, name) for value in inputs]
+        with self._unaudited():
+            values = [self._load(value, name) for value in inputs]
         started = time.time()
         result = function(_ParamsView(params, self.params_read), *values)
         self.steps.append(StepTiming(name, round(time.time() - started, 3)))
         if outputs:
             results = (result,) if len(outputs) == 1 else tuple(result)
-            saved, warnings = save_outputs(
-                os.path.join(self.outputs_dir, name), name, dict(zip(outputs, results)),
-                run_id=self.run_id, params=self._effective_params()[1], data=self._upstream_data(),
-            )
+            if len(results) != len(outputs):
+                raise ValueError(
+                    f"step {name!r} returned {len(results)} values for its {len(outputs)} "
+                    f"outputs {', '.join(outputs)}"
+                )
+            with self._unaudited():
+                # what the saved values were computed with: the parameters the steps so far
+                # read, and the data files they read
+                _own, effective, _mixed = self._effective_params(whole=False)
+                saved, warnings = save_outputs(
+                    os.path.join(self.outputs_dir, name), name, dict(zip(outputs, results)),
+                    run_id=self.run_id, params=effective, data=self._upstream_data(),
+                )
             self.warnings += warnings
             self.outputs[name] = saved
         return result
@@ -188,6 +204,8 @@ class Run:
         return path
 
     def add_metrics(self, values: dict[str, Any]) -> None:
+        """Record ``values`` as metrics: numbers only, a non-finite one is left out with a
+        warning."""
         for key, value in values.items():
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 continue  # metrics are numbers; other values a metrics cell assigns are not
@@ -196,6 +214,17 @@ class Run:
                 self.warnings.append(f"metric {key!r} is {number}; not recorded")
                 continue
             self.metrics[key] = number
+
+    @contextlib.contextmanager
+    def _unaudited(self) -> Iterator[None]:
+        """The run's own reading and writing (saved outputs, hashes) is not the code's."""
+        listening = self.audit.active
+        self.audit.stop()
+        try:
+            yield
+        finally:
+            if listening:
+                self.audit.start()
 
     # -- inputs of a --step run --------------------------------------------------------------
     def _load(self, value: Any, step: str) -> Any:
@@ -231,13 +260,19 @@ class Run:
         return loaded
 
     # -- finishing ---------------------------------------------------------------------------
-    def _effective_params(self) -> tuple[dict[str, JSONValue], dict[str, JSONValue], list[str]]:
-        """This run's parameters, its effective parameters and the mixed ones."""
+    def _effective_params(
+        self, *, whole: bool
+    ) -> tuple[dict[str, JSONValue], dict[str, JSONValue], list[str]]:
+        """This run's parameters, its effective parameters and the mixed ones.
+
+        ``whole``: a run without ``--step`` has every parameter (a flat script's parameters
+        cell reads them all, a whole pipeline ran every step with these values); otherwise, and
+        for what saved outputs were computed with, the parameters are those the steps that ran
+        read.
+        """
         every = parameter_values(self.params)
-        if self.selected is None and not self.steps:
-            own = every  # a flat script's parameters cell reads them all
-        elif self.selected is None:
-            own = every  # a whole pipeline: every step ran with these values
+        if whole and self.selected is None:
+            own = every
         else:
             own = {name: value for name, value in every.items() if name in self.params_read}
         effective: dict[str, JSONValue] = dict(own)
@@ -285,7 +320,7 @@ class Run:
                 )
                 if saved.model:
                     shutil.copyfile(path, os.path.join(self.artifact_dir("models"), saved.file))
-        own, effective, mixed = self._effective_params()
+        own, effective, mixed = self._effective_params(whole=True)
         for name in mixed:
             self.warnings.append(
                 f"parameter {name!r} differs between this run and the runs that produced its "
@@ -304,7 +339,7 @@ class Run:
             ),
             step=self.selected,
             steps=tuple(self.steps),
-            argv=tuple(sys.argv[1:]),
+            argv=command_line(self.params),
             params=own,
             effective_params=effective,
             mixed_params=tuple(mixed),
