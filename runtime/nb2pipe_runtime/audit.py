@@ -21,9 +21,10 @@ import site
 import sys
 import tempfile
 import threading
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
-__all__ = ["READ", "WRITE", "APPEND", "UPDATE", "FileAudit", "FileOpen", "is_environment_file"]
+__all__ = ["APPEND", "READ", "UPDATE", "WRITE", "FileAudit", "FileOpen", "is_environment_file"]
 
 READ = "read"
 WRITE = "write"  #: created or truncated
@@ -60,7 +61,8 @@ def open_mode(mode: Any, flags: Any) -> str | None:
             return READ
         if flags & os.O_APPEND:
             return APPEND
-        if flags & os.O_TRUNC or (flags & os.O_CREAT and flags & os.O_WRONLY):
+        created = flags & os.O_CREAT and flags & (os.O_WRONLY | os.O_EXCL)
+        if flags & os.O_TRUNC or created:
             return WRITE
         return UPDATE if flags & os.O_RDWR else WRITE
     return None
@@ -91,6 +93,19 @@ def environment_prefixes() -> tuple[str, ...]:
     return _PREFIXES[0]
 
 
+#: root folder (with a trailing separator) -> the environment's folders strictly below it
+_NESTED: dict[str, tuple[str, ...]] = {}
+
+
+def _environment_prefixes_below(inside: str) -> tuple[str, ...]:
+    nested = _NESTED.get(inside)
+    if nested is None:
+        nested = tuple(p for p in environment_prefixes() if p.startswith(inside) and p != inside)
+        if len(_NESTED) < 64:  # roots are few (one a run, one a notebook): a bound, not an LRU
+            _NESTED[inside] = nested
+    return nested
+
+
 def is_environment_file(path: str, root: str | None = None) -> bool:
     """Whether ``path`` (absolute) belongs to the environment rather than to the user's data.
 
@@ -98,7 +113,9 @@ def is_environment_file(path: str, root: str | None = None) -> bool:
     folders, hidden folders, ``__pycache__`` and compiled files are the environment's. Files
     under ``root`` (the project: a run's working folder, the notebook's folder) are the
     user's wherever ``root`` lies (tests and CI often work under a temp folder), unless they
-    sit in a hidden folder or ``__pycache__`` below it.
+    sit in a hidden folder or ``__pycache__`` below it, or in one of the environment's folders
+    that lies below ``root`` (a ``venv/`` inside the project, a conda install in the home
+    folder that holds the notebook; all of them when ``root`` is ``/``).
     """
     if path.endswith((".pyc", ".pyo")):
         return True
@@ -106,7 +123,9 @@ def is_environment_file(path: str, root: str | None = None) -> bool:
         inside = os.path.join(root, "")
         if path.startswith(inside):
             folders = path[len(inside):].split(os.sep)[:-1]
-            return any(part.startswith(".") or part == "__pycache__" for part in folders)
+            if any(part.startswith(".") or part == "__pycache__" for part in folders):
+                return True
+            return path.startswith(_environment_prefixes_below(inside))
     if path.startswith(environment_prefixes()):
         return True
     return os.sep + "." in path or os.sep + "__pycache__" + os.sep in path
@@ -167,7 +186,7 @@ class FileAudit:
         """Note one open (the hook calls this; so may code that reads files in C)."""
         if self.thread is not None and threading.get_ident() != self.thread:
             return
-        if isinstance(path, bytes):
+        if isinstance(path, (bytes, os.PathLike)):
             path = os.fsdecode(path)
         if not isinstance(path, str):
             return  # a file descriptor, or a path-like the event did not convert
@@ -180,6 +199,10 @@ class FileAudit:
         entry = FileOpen(path, how)
         if entry in self._seen or len(self.opened) >= self.limit:
             return
+        if os.path.isdir(path):
+            # a folder: opened to list or sync it, or an ``open(folder, opener=...)`` whose
+            # opener creates the real file (``NamedTemporaryFile``), which is seen on its own
+            return
         self._seen.add(entry)
         self.opened.append(entry)
         if self.on_open is not None:
@@ -188,20 +211,14 @@ class FileAudit:
     # -- summaries ---------------------------------------------------------------------------
     def reads(self) -> list[str]:
         """Files read and never written while audited, in the order first read."""
-        written = {entry.path for entry in self.opened if entry.writes}
-        out: list[str] = []
-        for entry in self.opened:
-            if not entry.writes and entry.path not in written and entry.path not in out:
-                out.append(entry.path)
-        return out
+        written = set(self.writes())
+        return list(dict.fromkeys(
+            entry.path for entry in self.opened if not entry.writes and entry.path not in written
+        ))
 
     def writes(self) -> list[str]:
         """Files written (created, truncated, appended to or updated), in order."""
-        out: list[str] = []
-        for entry in self.opened:
-            if entry.writes and entry.path not in out:
-                out.append(entry.path)
-        return out
+        return list(dict.fromkeys(entry.path for entry in self.opened if entry.writes))
 
 
 #: The audits collecting now; the hook returns at once while it is empty.
@@ -222,9 +239,9 @@ def _install_hook() -> None:
         busy.on = True  # what an audit does must not be audited (nor recurse)
         try:
             path, mode, flags = (tuple(args) + (None, None, None))[:3]
-            for audit in list(_ACTIVE):
+            for audit in tuple(_ACTIVE):
                 audit.saw(path, mode, flags)
-        except BaseException:  # noqa: BLE001 - an audit hook must never break the user's open()
+        except Exception:  # noqa: BLE001, S110 - an audit hook must never break the user's open()
             pass
         finally:
             busy.on = False

@@ -13,45 +13,69 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import pathlib
-from typing import Any, Callable, Sequence
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from nb2pipe_runtime.config import ConfigError, read_config
 
-__all__ = ["RUN_OPTIONS", "STEP_OPTIONS", "optional", "parameter_values", "parse_args"]
+__all__ = [
+    "RUN_OPTIONS",
+    "STEP_OPTIONS",
+    "command_line",
+    "optional",
+    "parameter_values",
+    "parse_args",
+]
 
 #: Options of every script (``dest`` names): a parameter may not be called so.
 RUN_OPTIONS = ("config", "dump_config", "runs_dir", "experiment", "tracking_uri", "metrics_file")
 #: Options a pipeline script adds.
 STEP_OPTIONS = ("step", "outputs_dir")
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+_NONE = ("none", "null")
+
+
+#: How argparse's errors name a conversion (``invalid JSON value``, not ``invalid loads value``).
+_TYPE_NAMES = {"loads": "JSON", "fromisoformat": "date", "Path": "path"}
+
+
+def _type_name(kind: Callable[[str], Any]) -> str:
+    name = getattr(kind, "__name__", "value")
+    return _TYPE_NAMES.get(name, name)
+
+
+class _Named:
+    """A parameter's ``type=`` under the name argparse's errors should show."""
+
+    def __init__(self, inner: Callable[[str], Any]) -> None:
+        self.inner = inner
+        self.__name__ = _type_name(inner)
+
+    def __call__(self, text: str) -> Any:
+        return self.inner(text)
+
+
+class _Optional:
+    """The ``type=`` :func:`optional` returns: ``None``/``null`` or a value of ``inner``."""
+
+    def __init__(self, inner: Callable[[str], Any]) -> None:
+        self.inner = inner
+        self.__name__ = _type_name(inner)  # argparse names it in its errors
+
+    def __call__(self, text: str) -> Any:
+        if text.strip().lower() in _NONE:
+            return None
+        return _boolean(text) if self.inner is bool else self.inner(text)
 
 
 def optional(kind: Callable[[str], Any]) -> Callable[[str], Any]:
     """A ``type=`` for a parameter that may be ``None`` (annotated ``int | None``): the text
     ``None`` (or ``null``) gives ``None``, anything else goes to ``kind``."""
-
-    def convert(text: str) -> Any:
-        if text.strip().lower() in ("none", "null"):
-            return None
-        return _boolean(text) if kind is bool else kind(text)
-
-    name = getattr(kind, "__name__", "value")
-    convert.__name__ = _TYPE_NAMES.get(name, name)  # argparse names it in its errors
-    convert.optional_of = kind  # type: ignore[attr-defined]
-    return convert
-
-
-def _kind(action: argparse.Action) -> tuple[Any, bool]:
-    """The converter an action's type stands for, and whether it also accepts ``None``."""
-    kind, allows_none = action.type, False
-    while True:
-        if hasattr(kind, "optional_of"):
-            kind, allows_none = kind.optional_of, True
-        elif hasattr(kind, "wraps"):
-            kind = kind.wraps
-        else:
-            return kind, allows_none
+    return _Optional(kind)
 
 
 def _boolean(text: str) -> bool:
@@ -60,6 +84,29 @@ def _boolean(text: str) -> bool:
     if text.strip().lower() in _FALSE:
         return False
     raise ValueError(f"not a boolean: {text!r}")
+
+
+class _Parsed(argparse.Namespace):
+    """argparse's namespace that also remembers the arguments it was parsed from.
+
+    They sit in a slot, not in ``vars()``, so they are never taken for a parameter.
+    """
+
+    __slots__ = ("_argv",)
+
+    def __init__(self, argv: Sequence[str], **values: Any) -> None:
+        super().__init__(**values)
+        self._argv = tuple(argv)
+
+    def __repr__(self) -> str:
+        return repr(argparse.Namespace(**vars(self)))
+
+
+def command_line(args: argparse.Namespace) -> tuple[str, ...]:
+    """The arguments ``args`` was parsed from (``sys.argv[1:]`` for a namespace that
+    :func:`parse_args` did not make)."""
+    argv = getattr(args, "_argv", None)
+    return argv if isinstance(argv, tuple) else tuple(sys.argv[1:])
 
 
 def parse_args(
@@ -72,19 +119,26 @@ def parse_args(
 
     ``steps`` names a pipeline's steps (adds ``--step`` and ``--outputs-dir``). Values of the
     ``--config`` file replace the notebook's defaults and the command line replaces both; the
-    file's values are checked like the command line's (unknown names and wrong types are an
-    error naming the file). ``--dump-config`` prints the effective parameters and exits.
+    file's values are checked like the command line's (unknown names, wrong types and values
+    outside ``choices`` are an error naming the file and the parameter). A parameter whose
+    default is a tuple stays a tuple. ``--dump-config`` prints the effective parameters as
+    YAML and exits.
     """
+    arguments = tuple(sys.argv[1:] if argv is None else argv)
     parameters = _parameter_actions(parser)
     defaults = {action.dest: action.default for action in parameters}
     for action in parameters:
-        if action.metavar is None and action.nargs != 0 and action.option_strings:
+        if (
+            action.metavar is None
+            and action.nargs != 0
+            and action.option_strings
+            and action.choices is None  # argparse shows the choices
+        ):
             action.metavar = _metavar(action)
-        _name_type(action)
-        if action.help is None and action.option_strings:
-            action.help = action.dest.replace("_", " ")  # argparse shows no default without help
-    if parser.formatter_class is argparse.HelpFormatter:
-        parser.formatter_class = _HelpFormatter
+        if parser.formatter_class is argparse.HelpFormatter:
+            action.help = _help_with_default(action)
+        if getattr(action.type, "__name__", None) in _TYPE_NAMES:
+            action.type = _Named(action.type)  # type: ignore[arg-type]
     group = parser.add_argument_group("run options")
     if parameters:
         group.add_argument(
@@ -92,7 +146,8 @@ def parse_args(
             help="YAML, TOML or JSON file of parameter values (the command line wins)",
         )
         group.add_argument(
-            "--dump-config", action="store_true", help="print the effective parameters as YAML and exit"
+            "--dump-config", action="store_true",
+            help="print the effective parameters as YAML and exit",
         )
     if steps:
         group.add_argument(
@@ -101,11 +156,11 @@ def parse_args(
         )
         group.add_argument(
             "--outputs-dir", metavar="DIR", default="outputs",
-            help="where steps save their outputs for later steps",
+            help="where steps save their outputs for later steps (default: %(default)s)",
         )
     group.add_argument(
         "--runs-dir", metavar="DIR", default="runs",
-        help="where each run writes <run id>/run.json and its artifacts",
+        help="where each run writes <run id>/run.json and its artifacts (default: %(default)s)",
     )
     group.add_argument(
         "--experiment", metavar="NAME",
@@ -118,10 +173,14 @@ def parse_args(
     group.add_argument(
         "--metrics-file", metavar="FILE", help="also write the run's metrics to this JSON file"
     )
-    args = parser.parse_args(argv)
-    if getattr(args, "config", None) is not None:
-        parser.set_defaults(**_config_values(parser, parameters, args.config))
-        args = parser.parse_args(argv)
+    args = parser.parse_args(arguments, namespace=_Parsed(arguments))
+    config = getattr(args, "config", None)
+    if config is not None:
+        # the file's values stand in for the defaults; argparse converts a text default
+        # given this way (the very object), not the file's values (already converted)
+        values = _config_values(parser, parameters, config)
+        start = {action.dest: values.get(action.dest, action.default) for action in parameters}
+        args = parser.parse_args(arguments, namespace=_Parsed(arguments, **start))
     for action in parameters:
         # JSON has no tuples: a parameter whose notebook value is a tuple stays one
         value = getattr(args, action.dest)
@@ -129,7 +188,7 @@ def parse_args(
             setattr(args, action.dest, tuple(value))
     if getattr(args, "dump_config", False):
         for name, value in parameter_values(args).items():
-            print(f"{name}: {json.dumps(value)}")  # JSON values are valid YAML flow values
+            print(f"{name}: {_yaml(value)}")
         raise SystemExit(0)
     return args
 
@@ -144,11 +203,48 @@ def parameter_values(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, (pathlib.PurePath, datetime.date)):
+    """``value`` as a JSON value: paths and dates as text, tuples as lists."""
+    if isinstance(value, pathlib.PurePath):
         return str(value)
-    if isinstance(value, tuple):
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, (tuple, list)):
         return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
     return value
+
+
+def _yaml(value: Any) -> str:
+    """A JSON value as YAML flow text that PyYAML reads back as the same value.
+
+    JSON text is almost that, except that YAML 1.1 reads ``1e-05`` as a string (its floats
+    need a dot), has its own names for infinity and NaN, and ``\\u`` escapes of surrogate
+    pairs do not combine.
+    """
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ".nan"
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+        text = repr(value)
+        if "e" in text and "." not in text:
+            mantissa, exponent = text.split("e")
+            text = f"{mantissa}.0e{exponent}"
+        return text
+    if isinstance(value, str):
+        return re.sub(
+            r"[^\x00-\x7f]",
+            lambda found: (
+                f"\\u{ord(found[0]):04x}" if ord(found[0]) < 0x10000 else f"\\U{ord(found[0]):08x}"
+            ),
+            json.dumps(value, ensure_ascii=False),
+        )
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_yaml(str(k))}: {_yaml(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value)
 
 
 def _parameter_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
@@ -159,8 +255,13 @@ def _parameter_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]
     ]
 
 
+def _kind(action: argparse.Action) -> Any:
+    """The conversion of ``action``'s values, without :func:`optional`'s ``None``."""
+    return action.type.inner if isinstance(action.type, (_Optional, _Named)) else action.type
+
+
 def _metavar(action: argparse.Action) -> str:
-    kind = _kind(action)[0]
+    kind = _kind(action)
     if kind is int:
         return "INT"
     if kind is float:
@@ -176,90 +277,92 @@ def _metavar(action: argparse.Action) -> str:
     return "TEXT"
 
 
-#: How argparse's errors name a type (``invalid JSON value``, not ``invalid loads value``).
-_TYPE_NAMES = {"loads": "JSON", "fromisoformat": "date", "Path": "path"}
+_EXPECTED = {
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "JSON": "a list or mapping",
+    "PATH": "a path",
+    "DATE": "a date",
+    "BOOL": "true or false",
+    "TEXT": "a string",
+}
 
 
-def _name_type(action: argparse.Action) -> None:
-    """Give the action's converter the name its errors should show, keeping what it does."""
-    kind = action.type
-    name = getattr(kind, "__name__", None)
-    if kind is None or name not in _TYPE_NAMES or not callable(kind):
-        return
-
-    def convert(text: str) -> Any:
-        return kind(text)  # type: ignore[misc]
-
-    convert.__name__ = _TYPE_NAMES[name]
-    convert.wraps = kind  # type: ignore[attr-defined]
-    action.type = convert
+def _help_with_default(action: argparse.Action) -> str | None:
+    """``action``'s help with its default as the user would type it back (JSON for lists and
+    mappings), as argparse's help text (``%`` doubled)."""
+    text = action.help
+    if text == argparse.SUPPRESS or action.default is argparse.SUPPRESS:
+        return text
+    if text is not None and "%(default)" in text:
+        return text
+    default = action.default
+    shown = str(_plain(default))
+    if isinstance(default, (list, tuple, dict)):
+        try:
+            shown = json.dumps(_plain(default))
+        except (TypeError, ValueError):
+            shown = repr(default)
+    suffix = f"(default: {shown})".replace("%", "%%")
+    return f"{text} {suffix}" if text else suffix
 
 
 def _config_values(
     parser: argparse.ArgumentParser, parameters: list[argparse.Action], path: str
 ) -> dict[str, Any]:
+    """The parameter values of config file ``path``, checked and converted (a problem is an
+    argparse error naming the file and the parameter)."""
     try:
         values = read_config(path)
     except ConfigError as exc:
         parser.error(f"--config {path}: {exc}")
     by_name = {action.dest: action for action in parameters}
-    unknown = sorted(set(values) - set(by_name))
+    unknown = sorted(set(values) - set(by_name), key=str)  # YAML keys may be numbers
     if unknown:
         parser.error(
-            f"--config {path}: unknown parameter(s) {', '.join(unknown)}; "
+            f"--config {path}: unknown parameter(s) {', '.join(map(str, unknown))}; "
             f"known: {', '.join(by_name)}"
         )
     converted = {}
     for name, value in values.items():
         try:
             converted[name] = _from_config(by_name[name], value)
-        except (TypeError, ValueError) as exc:
-            parser.error(f"--config {path}: {name}: {exc}")
+        except (TypeError, ValueError, argparse.ArgumentTypeError) as exc:
+            parser.error(f"--config {path}: {name}: {' '.join(str(exc).split())}")
     return converted
 
 
 def _from_config(action: argparse.Action, value: Any) -> Any:
     """A config file's value for ``action``, checked like the command line checks text."""
-    kind, allows_none = _kind(action)
-    if allows_none and value is None:
+    if isinstance(action.type, _Optional) and value is None:
         return None
-    if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction) or kind is bool:
+    kind = _kind(action)
+    if action.nargs == 0 or kind is bool:  # flags, BooleanOptionalAction, optional(bool)
         if isinstance(value, bool):
             return value
         if isinstance(value, str):
             return _boolean(value)
         raise ValueError(f"expected true or false, got {value!r}")
-    if isinstance(value, str):
-        return value if kind is None else kind(value)
-    if kind is int and type(value) is int:
-        return value
-    if kind is float and type(value) in (int, float):
-        return float(value)
-    if kind is json.loads and isinstance(value, (list, dict)):
-        return value
-    if kind == datetime.date.fromisoformat and isinstance(value, datetime.date):
-        return value  # YAML and TOML read dates themselves
-    expected = _metavar(action).lower().replace("text", "a string").replace("json", "a list or mapping")
-    raise ValueError(f"expected {expected}, got {value!r}")
-
-
-class _HelpFormatter(argparse.HelpFormatter):
-    """``--help`` with each parameter's default as the user would type it back (JSON for
-    lists and dicts); the run options show theirs only when set."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        default = action.default
-        if "%(default)" in text or default is argparse.SUPPRESS or not action.option_strings:
-            return text
-        if action.dest in RUN_OPTIONS or action.dest in STEP_OPTIONS:
-            if default is None or default is False:
-                return text
-        if isinstance(default, (list, tuple, dict)):
-            try:
-                shown = json.dumps(_plain(default))
-            except (TypeError, ValueError):
-                shown = repr(default)
-        else:
-            shown = str(default)
-        return f"{text} (default: {shown.replace('%', '%%')})" if text else f"(default: {shown})"
+    convert = action.type if callable(action.type) else None
+    if isinstance(value, str) and convert is not None:
+        try:
+            converted = convert(value)
+        except (TypeError, ValueError) as exc:
+            name = getattr(convert, "__name__", "value")
+            raise ValueError(f"invalid {name} value: {value!r}") from exc
+    elif isinstance(value, str):
+        converted = value
+    elif (
+        (kind is int and type(value) is int)
+        or (kind is json.loads and isinstance(value, (list, dict)))
+        or (kind == datetime.date.fromisoformat and type(value) is datetime.date)
+    ):
+        converted = value  # YAML and TOML read numbers, lists and dates themselves
+    elif kind is float and type(value) in (int, float):
+        converted = float(value)
+    else:
+        raise ValueError(f"expected {_EXPECTED[_metavar(action)]}, got {value!r}")
+    if action.choices is not None and converted not in action.choices:
+        choices = ", ".join(repr(choice) for choice in action.choices)
+        raise ValueError(f"expected one of {choices}, got {value!r}")
+    return converted

@@ -24,7 +24,7 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     text_path = os.fspath(path)
     try:
-        with open(text_path, encoding="utf-8") as file:
+        with open(text_path, encoding="utf-8-sig") as file:  # editors on Windows write a BOM
             text = file.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read it: {exc}") from None
@@ -41,14 +41,16 @@ def read_config(path: str | os.PathLike[str]) -> dict[str, Any]:
             try:
                 import tomli as tomllib
             except ModuleNotFoundError:
-                raise ConfigError("reading TOML on Python 3.10 needs tomli (pip install tomli)") from None
+                raise ConfigError(
+                    "reading TOML on Python 3.10 needs tomli (pip install tomli)"
+                ) from None
         try:
             data = tomllib.loads(text)
         except ValueError as exc:
             raise ConfigError(f"not TOML: {exc}") from None
     elif suffix in (".yaml", ".yml"):
         try:
-            import yaml
+            import yaml  # type: ignore[import-untyped]
         except ModuleNotFoundError:
             raise ConfigError("reading a YAML config needs PyYAML (pip install pyyaml)") from None
         try:

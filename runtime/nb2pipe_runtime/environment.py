@@ -46,7 +46,7 @@ def git_state(folder: str) -> GitState | None:
 
 def package_versions() -> dict[str, str]:
     """Versions of the distributions whose modules this process imported (not the stdlib)."""
-    stdlib = getattr(sys, "stdlib_module_names", frozenset())
+    stdlib: frozenset[str] = getattr(sys, "stdlib_module_names", frozenset())
     tops = {name for name in list(sys.modules) if "." not in name and not name.startswith("_")}
     try:
         distributions = importlib.metadata.packages_distributions()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
 
-from nb2pipe_runtime.record import MlflowRun, RunRecord
+from nb2pipe_runtime.record import InputLineage, MlflowRun, RunRecord
 
 __all__ = ["MlflowError", "log_run"]
 
@@ -95,7 +94,7 @@ def _tags(record: RunRecord) -> dict[str, str]:
     return tags
 
 
-def _lineage_text(entry: Any) -> str:
+def _lineage_text(entry: InputLineage) -> str:
     values = ", ".join(f"{key}={value}" for key, value in sorted(entry.params.items()))
     return f"step {entry.step}, run {entry.run_id or '?'}, {entry.sha256[:12]}; {values}"[:_MAX_TAG]
 
@@ -112,5 +111,8 @@ def _reason(exc: Exception, tracking_uri: str) -> str:
         message = message[:300] + " ..."
     text = f"logging to MLflow at {tracking_uri} failed: {message}"
     if tracking_uri.startswith("file:") or "://" not in tracking_uri:
-        text += "; MLflow's file store is deprecated: use a database, e.g. --tracking-uri sqlite:///mlflow.db"
+        text += (
+            "; MLflow's file store is deprecated: use a database, e.g. "
+            "--tracking-uri sqlite:///mlflow.db"
+        )
     return text

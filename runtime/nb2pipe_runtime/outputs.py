@@ -3,8 +3,8 @@
 A step's outputs go to ``<outputs dir>/<step>/``: one file per value, chosen by its type
 (frames and series as parquet when that gives them back exactly, numpy arrays as ``.npy``,
 fitted estimators with joblib, plain JSON values as JSON, anything else with pickle), and a
-``manifest.json`` naming each file and the run that saved them, with that run's effective
-parameters and data files, so a later ``--step`` run can record where its inputs came from.
+``manifest.json`` naming each file and the run that saved them, with the parameters and data
+files they were computed from, so a later ``--step`` run can record where its inputs came from.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ import os
 import pickle
 import shutil
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast, get_args
 
-from nb2pipe_runtime.record import JSONValue, SavedOutput
+from nb2pipe_runtime.record import JSONValue, OutputFormat, SavedOutput
 
-__all__ = ["MANIFEST", "OutputsError", "SavedStep", "load_output", "read_saved_step", "save_outputs"]
+__all__ = [
+    "MANIFEST", "OutputsError", "SavedStep", "load_output", "read_saved_step", "save_outputs"
+]
 
 MANIFEST = "manifest.json"
 
@@ -70,16 +72,14 @@ def _save_one(directory: str, name: str, value: Any) -> tuple[SavedOutput, str |
             numpy.save(file, value, allow_pickle=False)
         return SavedOutput(file=name + ".npy", format="npy", type=type_name), None
     if callable(getattr(value, "fit", None)) and callable(getattr(value, "get_params", None)):
-        try:
-            import joblib
-        except ModuleNotFoundError:
-            joblib = None
-        if joblib is not None:
+        joblib = _joblib()
+        if joblib is not None:  # else saved with pickle below
             joblib.dump(value, base + ".joblib")
-            return SavedOutput(file=name + ".joblib", format="joblib", type=type_name, model=True), None
+            saved = SavedOutput(file=name + ".joblib", format="joblib", type=type_name, model=True)
+            return saved, None
     if is_json_value(value):
         with open(base + ".json", "w", encoding="utf-8") as file:
-            json.dump(value, file, sort_keys=True)
+            json.dump(value, file)  # not sort_keys: a dict comes back in its own order
         return SavedOutput(file=name + ".json", format="json", type=type_name), None
     saved = _pickle(base, name, value, type_name)
     warning = None
@@ -106,18 +106,32 @@ def _save_frame(directory: str, name: str, value: Any, type_name: str) -> SavedO
         else:
             value.to_parquet(path)
             saved = SavedOutput(file=name + ".parquet", format="parquet", type=type_name)
-        import pandas.testing
-
         loaded = load_output(directory, saved)
         if series:
-            pandas.testing.assert_series_equal(loaded, value, check_exact=True)
+            _pandas().testing.assert_series_equal(loaded, value, check_exact=True)
         else:
-            pandas.testing.assert_frame_equal(loaded, value, check_exact=True)
+            _pandas().testing.assert_frame_equal(loaded, value, check_exact=True)
         return saved
     except Exception:  # noqa: BLE001 - no parquet engine, or a value parquet does not keep exactly
         if os.path.exists(path):
             os.remove(path)
         return None
+
+
+def _pandas() -> Any:
+    """pandas, with ``pandas.testing`` (imported only where a frame or series is at hand)."""
+    import pandas.testing  # type: ignore[import-untyped]
+
+    return pandas
+
+
+def _joblib() -> Any:
+    """joblib, or ``None`` when it is not installed."""
+    try:
+        import joblib  # type: ignore[import-untyped]
+    except ModuleNotFoundError:
+        return None
+    return joblib
 
 
 def _pickle(base: str, name: str, value: Any, type_name: str) -> SavedOutput:
@@ -130,9 +144,12 @@ def load_output(directory: str, saved: SavedOutput) -> Any:
     """The value ``saved`` describes, from ``directory``."""
     path = os.path.join(directory, saved.file)
     if saved.format == "parquet":
-        import pandas
-
-        frame = pandas.read_parquet(path)
+        try:
+            frame = _pandas().read_parquet(path)
+        except ImportError:  # no pandas, or no parquet engine
+            raise OutputsError(
+                f"loading {path} needs pandas and pyarrow (pip install pandas pyarrow)"
+            ) from None
         if saved.type.endswith(".Series"):
             series = frame["series"]
             series.name = saved.series_name
@@ -143,10 +160,9 @@ def load_output(directory: str, saved: SavedOutput) -> Any:
 
         return numpy.load(path, allow_pickle=False)
     if saved.format == "joblib":
-        try:
-            import joblib
-        except ModuleNotFoundError:
-            raise OutputsError(f"loading {path} needs joblib (pip install joblib)") from None
+        joblib = _joblib()
+        if joblib is None:
+            raise OutputsError(f"loading {path} needs joblib (pip install joblib)")
         return joblib.load(path)
     if saved.format == "json":
         with open(path, encoding="utf-8") as file:
@@ -218,7 +234,7 @@ def read_saved_step(directory: str) -> SavedStep:
             manifest = json.load(file)
         outputs = {
             name: SavedOutput(
-                file=str(entry["file"]), format=entry["format"], type=str(entry["type"]),
+                file=str(entry["file"]), format=_format(entry["format"]), type=str(entry["type"]),
                 model=bool(entry.get("model", False)), series_name=entry.get("series_name"),
             )
             for name, entry in manifest["outputs"].items()
@@ -233,3 +249,10 @@ def read_saved_step(directory: str) -> SavedStep:
         params=manifest.get("params") if isinstance(manifest.get("params"), dict) else {},
         data=manifest.get("data") if isinstance(manifest.get("data"), dict) else {},
     )
+
+
+def _format(value: Any) -> OutputFormat:
+    """A manifest's ``format``, checked (an unknown one would be read with pickle)."""
+    if value not in get_args(OutputFormat):
+        raise ValueError(f"unknown output format {value!r}")
+    return cast("OutputFormat", value)

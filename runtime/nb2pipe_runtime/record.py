@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Literal, Mapping, Union
+from typing import Any, Literal, TypeAlias, get_args
 
 __all__ = [
     "FORMAT",
@@ -24,9 +25,11 @@ __all__ = [
     "InputLineage",
     "JSONValue",
     "MlflowRun",
+    "OutputFormat",
     "RunRecord",
     "RunRecordError",
     "SavedOutput",
+    "Status",
     "StepTiming",
 ]
 
@@ -34,8 +37,13 @@ FORMAT = "nb2pipe-run"
 FORMAT_VERSION = 1
 RECORD_NAME = "run.json"
 
-JSONValue = Union[None, bool, int, float, str, list["JSONValue"], dict[str, "JSONValue"]]
-Status = Literal["finished", "failed"]
+JSONValue: TypeAlias = (
+    None | bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"]
+)
+#: How a run ended.
+Status: TypeAlias = Literal["finished", "failed"]
+#: How a step output is saved (see :mod:`nb2pipe_runtime.outputs`).
+OutputFormat: TypeAlias = Literal["parquet", "npy", "joblib", "json", "pickle"]
 
 
 class RunRecordError(ValueError):
@@ -65,7 +73,7 @@ class SavedOutput:
     """One output a step saved for later steps (``--outputs-dir/<step>/<file>``)."""
 
     file: str  #: file name in the step's folder
-    format: Literal["parquet", "npy", "joblib", "json", "pickle"]
+    format: OutputFormat
     type: str  #: the value's qualified type name
     path: str = ""  #: relative to the run's working folder (absolute when outside it)
     sha256: str = ""
@@ -83,9 +91,10 @@ class InputLineage:
     sha256: str
     #: the run that saved it (``None``: saved by a script without run records)
     run_id: str | None = None
-    #: the effective parameters of that run: what the value was computed with
+    #: what the value was computed with: the parameters that run's steps up to this one read,
+    #: and the effective parameters of that run's own inputs
     params: dict[str, JSONValue] = field(default_factory=dict)
-    #: the data files that run read (path -> SHA-256)
+    #: the data files the value was computed from (path -> SHA-256)
     data: dict[str, str] = field(default_factory=dict)
 
 
@@ -153,7 +162,8 @@ class RunRecord:
     # -- JSON --------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
         """The record as JSON values (what ``run.json`` holds)."""
-        return _to_json(self)  # type: ignore[no-any-return]
+        value: dict[str, Any] = _to_json(self)
+        return value
 
     @classmethod
     def from_json(cls, data: Any) -> RunRecord:
@@ -176,7 +186,8 @@ class RunRecord:
                 f"written in run-record format {version}; this nb2pipe-runtime reads up to "
                 f"{FORMAT_VERSION} (upgrade nb2pipe)"
             )
-        return _read_dataclass(cls, data, "record")
+        record: RunRecord = _read_dataclass(cls, data, "record")
+        return record
 
     @classmethod
     def read(cls, path: str | os.PathLike[str]) -> RunRecord:
@@ -276,7 +287,6 @@ def _check(kind: Any, value: Any, where: str) -> Any:
     raise AssertionError(kind)  # pragma: no cover
 
 
-_FORMATS = ("parquet", "npy", "joblib", "json", "pickle")
 _FIELD_KINDS: dict[tuple[str, str], Any] = {
     ("GitState", "commit"): str,
     ("GitState", "dirty"): bool,
@@ -284,7 +294,7 @@ _FIELD_KINDS: dict[tuple[str, str], Any] = {
     ("StepTiming", "name"): str,
     ("StepTiming", "seconds"): float,
     ("SavedOutput", "file"): str,
-    ("SavedOutput", "format"): ("enum", _FORMATS),
+    ("SavedOutput", "format"): ("enum", get_args(OutputFormat)),
     ("SavedOutput", "type"): str,
     ("SavedOutput", "path"): str,
     ("SavedOutput", "sha256"): str,
@@ -307,7 +317,7 @@ _FIELD_KINDS: dict[tuple[str, str], Any] = {
     ("RunRecord", "experiment"): str,
     ("RunRecord", "script"): str,
     ("RunRecord", "notebook"): ("optional", str),
-    ("RunRecord", "status"): ("enum", ("finished", "failed")),
+    ("RunRecord", "status"): ("enum", get_args(Status)),
     ("RunRecord", "start"): str,
     ("RunRecord", "end"): str,
     ("RunRecord", "seconds"): float,
@@ -336,35 +346,68 @@ _FIELD_KINDS: dict[tuple[str, str], Any] = {
 
 
 def _upgrade_from_version_0(data: dict[str, Any]) -> dict[str, Any]:
-    """A record written before the format had a version (nb2pipe 0.1) in version 1's shape."""
+    """A record written before the format had a version (nb2pipe 0.1) in version 1's shape.
+
+    Fields of the wrong type are left for :func:`_read_dataclass` to name, except the ones
+    version 1 renamed or reshaped, whose errors name the old field.
+    """
     if "run_id" not in data or "params" not in data:
         return data  # not a record at all: from_json says so
-    out = {key: data[key] for key in (
-        "run_id", "script", "notebook", "status", "error", "traceback", "step", "argv", "params",
-        "metrics", "data", "artifacts", "git", "python", "packages", "start", "end", "seconds",
-        "dvc", "mlflow", "warnings",
-    ) if key in data}
+    out: dict[str, Any] = {key: data[key] for key in _VERSION_0_KEPT if key in data}
     out["format"], out["format_version"] = FORMAT, FORMAT_VERSION
-    script = str(data.get("script") or "")
-    out["experiment"] = os.path.splitext(os.path.basename(str(data.get("notebook") or script)))[0]
-    out["effective_params"] = dict(data.get("params") or {})
+    source = data.get("notebook") or data.get("script")
+    if isinstance(source, str):
+        out["experiment"] = os.path.splitext(os.path.basename(source))[0]
+    if isinstance(data["params"], dict):
+        out["effective_params"] = dict(data["params"])
+    steps = _version_0_field(data, "steps", list, [])
     out["steps"] = [
-        {"name": step.get("name"), "seconds": step.get("seconds")}
-        for step in data.get("steps") or [] if isinstance(step, dict)
+        {key: value for key, value in step.items() if key in ("name", "seconds")}
+        if isinstance(step, dict) else step
+        for step in steps
     ]
-    out["lineage"] = [
-        {"name": os.path.splitext(os.path.basename(path))[0], "step": path.split("/")[-2]
-         if path.count("/") else "", "path": path, "sha256": digest}
-        for path, digest in (data.get("inputs") or {}).items()
-    ]
-    out["outputs"] = {
-        step: {name: {k: v for k, v in entry.items() if k in _SAVED_KEYS}
-               for name, entry in (saved or {}).items()}
-        for step, saved in (data.get("outputs") or {}).items()
-    }
+    inputs = _version_0_field(data, "inputs", dict, {})
+    out["lineage"] = [_lineage_from_version_0(path, digest) for path, digest in inputs.items()]
+    outputs = _version_0_field(data, "outputs", dict, {})
+    out["outputs"] = {}
+    for step, saved in outputs.items():
+        if not isinstance(saved, dict):
+            raise RunRecordError(f"record.outputs.{step}: expected an object")
+        out["outputs"][step] = {
+            name: {key: value for key, value in entry.items() if key in _SAVED_KEYS}
+            if isinstance(entry, dict) else entry
+            for name, entry in saved.items()
+        }
     if isinstance(out.get("git"), dict):
         out["git"] = {k: v for k, v in out["git"].items() if k in ("commit", "dirty", "changed")}
     return out
 
 
+_VERSION_0_KEPT = (
+    "run_id", "script", "notebook", "status", "error", "traceback", "step", "argv", "params",
+    "metrics", "data", "artifacts", "git", "python", "packages", "start", "end", "seconds",
+    "dvc", "mlflow", "warnings",
+)
 _SAVED_KEYS = frozenset(f.name for f in fields(SavedOutput))
+
+
+def _version_0_field(data: dict[str, Any], name: str, kind: type, empty: Any) -> Any:
+    """Field ``name`` of a version 0 record, checked to be a ``kind`` (``None`` or missing:
+    ``empty``)."""
+    value = data.get(name)
+    if value is None:
+        return empty
+    if not isinstance(value, kind):
+        raise RunRecordError(f"record.{name}: expected {'a list' if kind is list else 'an object'}")
+    return value
+
+
+def _lineage_from_version_0(path: Any, digest: Any) -> dict[str, Any]:
+    """A version 0 ``inputs`` entry (``outputs/<step>/<name>.<suffix>`` -> SHA-256)."""
+    parts = str(path).replace("\\", "/").split("/")
+    return {
+        "name": os.path.splitext(parts[-1])[0],
+        "step": parts[-2] if len(parts) > 1 else "",
+        "path": path,
+        "sha256": digest,
+    }

@@ -10,6 +10,7 @@ that do not run and loads their saved outputs where the selected step needs them
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import inspect
 import json
@@ -21,12 +22,13 @@ import shutil
 import sys
 import time
 import traceback
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from nb2pipe_runtime.audit import FileAudit
-from nb2pipe_runtime.cli import parameter_values
+from nb2pipe_runtime.cli import command_line, parameter_values
 from nb2pipe_runtime.environment import dvc_context, git_state, package_versions, sha256_of
 from nb2pipe_runtime.outputs import OutputsError, load_output, read_saved_step, save_outputs
 from nb2pipe_runtime.record import (
@@ -71,7 +73,9 @@ class _SavedValue:
 class Run:
     """One run of an exported script, recorded in ``<runs dir>/<run id>/run.json``."""
 
-    def __init__(self, params: argparse.Namespace, script: str, notebook: str | None = None) -> None:
+    def __init__(
+        self, params: argparse.Namespace, script: str, notebook: str | None = None
+    ) -> None:
         self.params = params
         self.script = script
         self.notebook = notebook
@@ -104,7 +108,7 @@ class Run:
         self.audit = FileAudit(root=self.cwd)
 
     # -- the run -----------------------------------------------------------------------------
-    def __enter__(self) -> Run:
+    def __enter__(self) -> Run:  # noqa: PYI034 - typing.Self needs Python 3.11
         self.started = time.time()
         stamp = datetime.datetime.fromtimestamp(self.started).strftime("%Y%m%d-%H%M%S")
         self.run_id = f"{stamp}-{secrets.token_hex(3)}"
@@ -129,7 +133,9 @@ class Run:
         if exc is not None and failed:
             error = str(exc.code) if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
         try:
-            record = self._finish("failed" if failed else "finished", error, exc if failed else None)
+            record = self._finish(
+                "failed" if failed else "finished", error, exc if failed else None
+            )
         except Exception as problem:  # noqa: BLE001 - recording must not hide the run's result
             print(f"nb2pipe: could not record the run: {problem!r}", file=sys.stderr)
             return
@@ -156,7 +162,8 @@ class Run:
         if self.selected is not None and name != self.selected and not setup:
             stand_ins = tuple(_SavedValue(name, output) for output in outputs)
             return stand_ins[0] if len(stand_ins) == 1 else (stand_ins or None)
-        values = [self._load(value, name) for value in inputs]
+        with self._unaudited():
+            values = [self._load(value, name) for value in inputs]
         reads = [
             parameter.name
             for parameter in inspect.signature(function).parameters.values()
@@ -168,11 +175,19 @@ class Run:
         self.steps.append(StepTiming(name, round(time.time() - started, 3)))
         if outputs:
             results = (result,) if len(outputs) == 1 else tuple(result)
-            saved, warnings = save_outputs(
-                os.path.join(self.outputs_dir, name), name, dict(zip(outputs, results)),
-                run_id=self.run_id, params=self._effective_params(whole=False)[1],
-                data=self._upstream_data(),
-            )
+            if len(results) != len(outputs):
+                raise ValueError(
+                    f"step {name!r} returned {len(results)} values for its {len(outputs)} "
+                    f"outputs {', '.join(outputs)}"
+                )
+            with self._unaudited():
+                # what the saved values were computed with: the parameters the steps so far
+                # read, and the data files they read
+                _own, effective, _mixed = self._effective_params(whole=False)
+                saved, warnings = save_outputs(
+                    os.path.join(self.outputs_dir, name), name, dict(zip(outputs, results)),
+                    run_id=self.run_id, params=effective, data=self._upstream_data(),
+                )
             self.warnings += warnings
             self.outputs[name] = saved
         return result
@@ -184,6 +199,8 @@ class Run:
         return path
 
     def add_metrics(self, values: dict[str, Any]) -> None:
+        """Record ``values`` as metrics: numbers only, a non-finite one is left out with a
+        warning."""
         for key, value in values.items():
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 continue  # metrics are numbers; other values a metrics cell assigns are not
@@ -192,6 +209,17 @@ class Run:
                 self.warnings.append(f"metric {key!r} is {number}; not recorded")
                 continue
             self.metrics[key] = number
+
+    @contextlib.contextmanager
+    def _unaudited(self) -> Iterator[None]:
+        """The run's own reading and writing (saved outputs, hashes) is not the code's."""
+        listening = self.audit.active
+        self.audit.stop()
+        try:
+            yield
+        finally:
+            if listening:
+                self.audit.start()
 
     # -- inputs of a --step run --------------------------------------------------------------
     def _load(self, value: Any, step: str) -> Any:
@@ -210,36 +238,32 @@ class Run:
                 "first"
             ) from None
         path = os.path.join(directory, saved.file)
-        self.audit.stop()  # what the run reads to record its lineage is not the run's data
-        try:
-            self.lineage.append(
-                InputLineage(
-                    name=value.name, step=value.step, path=self._relative(path),
-                    sha256=sha256_of(path), run_id=saved_step.run_id,
-                    params=dict(saved_step.params), data=dict(saved_step.data),
-                )
+        self.lineage.append(
+            InputLineage(
+                name=value.name, step=value.step, path=self._relative(path),
+                sha256=sha256_of(path), run_id=saved_step.run_id,
+                params=dict(saved_step.params), data=dict(saved_step.data),
             )
-            for data_path, digest in saved_step.data.items():
-                current = os.path.join(self.cwd, data_path)
-                if os.path.isfile(current) and sha256_of(current) != digest:
-                    self.warnings.append(
-                        f"input {value.name!r} of step {step!r} was computed from {data_path}, "
-                        "which has changed since: run the earlier steps again"
-                    )
-        finally:
-            self.audit.start()
+        )
+        for data_path, digest in saved_step.data.items():
+            current = os.path.join(self.cwd, data_path)
+            if os.path.isfile(current) and sha256_of(current) != digest:
+                self.warnings.append(
+                    f"input {value.name!r} of step {step!r} was computed from {data_path}, "
+                    "which has changed since: run the earlier steps again"
+                )
         return loaded
 
     # -- finishing ---------------------------------------------------------------------------
     def _effective_params(
-        self, whole: bool = True
+        self, *, whole: bool
     ) -> tuple[dict[str, JSONValue], dict[str, JSONValue], list[str]]:
         """This run's parameters, its effective parameters and the mixed ones.
 
-        A run of the whole script (``whole``, no ``--step``) used every parameter; otherwise,
-        and for the outputs a step saves, the parameters are those the steps so far read
-        (their keyword-only arguments), plus those the runs that produced the loaded inputs
-        used.
+        ``whole``: a run without ``--step`` has every parameter (a flat script's parameters
+        cell reads them all, a whole pipeline ran every step with these values); otherwise, and
+        for what saved outputs were computed with, the parameters are those the steps that ran
+        read.
         """
         every = parameter_values(self.params)
         if whole and self.selected is None:
@@ -291,7 +315,7 @@ class Run:
                 )
                 if saved.model:
                     shutil.copyfile(path, os.path.join(self.artifact_dir("models"), saved.file))
-        own, effective, mixed = self._effective_params()
+        own, effective, mixed = self._effective_params(whole=True)
         for name in mixed:
             self.warnings.append(
                 f"parameter {name!r} differs between this run and the runs that produced its "
@@ -310,7 +334,7 @@ class Run:
             ),
             step=self.selected,
             steps=tuple(self.steps),
-            argv=tuple(sys.argv[1:]),
+            argv=command_line(self.params),
             params=own,
             effective_params=effective,
             mixed_params=tuple(mixed),

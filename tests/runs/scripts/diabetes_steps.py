@@ -30,18 +30,15 @@ except ImportError:
     sys.exit("diabetes_steps.py needs nb2pipe-runtime: pip install 'nb2pipe-runtime==0.2.0'")
 
 
-def load(params: argparse.Namespace):
+def load(*, data_path):
     """The notebook's step load."""
-    data_path = params.data_path
     df = pd.read_csv(data_path)
     print(f"{len(df)} rows")
     return df
 
 
-def train(params: argparse.Namespace, df):
+def train(df, *, test_size, alpha):
     """The notebook's step train."""
-    test_size = params.test_size
-    alpha = params.alpha
     X = df.drop(columns="progression")
     y = df["progression"]
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, random_state=0)
@@ -49,9 +46,8 @@ def train(params: argparse.Namespace, df):
     return model, X_test, y_test
 
 
-def evaluate(params: argparse.Namespace, model, X_test, y_test):
+def evaluate(model, X_test, y_test, *, test_size):
     """The notebook's step evaluate."""
-    test_size = params.test_size
     predicted = model.predict(X_test)
     r2 = r2_score(y_test, predicted)
     print(f"r2 on {test_size:.0%} held out: {r2:.4f}")
@@ -77,11 +73,9 @@ def main(argv: list[str] | None = None) -> None:
     """Run the notebook's steps in order (or the one --step names)."""
     params = parse_params(argv)
     with Run(params, __file__, "diabetes_steps.ipynb") as run:
-        df = run.step("load", load, params, outputs=("df",))
-        model, X_test, y_test = run.step(
-            "train", train, params, df, outputs=("model", "X_test", "y_test")
-        )
-        run.step("evaluate", evaluate, params, model, X_test, y_test)
+        df = run.step("load", load, outputs=("df",))
+        model, X_test, y_test = run.step("train", train, df, outputs=("model", "X_test", "y_test"))
+        run.step("evaluate", evaluate, model, X_test, y_test)
 
 
 if __name__ == "__main__":
