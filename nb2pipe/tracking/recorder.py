@@ -7,7 +7,8 @@ Hooks (all inert while tracking is off):
 - an ``ast_transformers`` entry that sees the tree IPython parsed, hands it to
   :func:`gather_cell_symbols` and snapshots the identities and stamps of the names the cell
   touches — right before the code runs; it returns the tree unchanged;
-- the file-open audit hook of :class:`FileAudit`;
+- a :class:`nb2pipe_runtime.audit.FileAudit` (the exported scripts' and verify's audit: one
+  rule for which files are the user's), listening to the executing thread while a cell runs;
 - ``post_run_cell``: compares the namespace with the snapshot, builds the event, folds it into
   the :class:`TrackerState`, appends it to the history log and prints the cell's hazards.
 
@@ -22,11 +23,14 @@ import atexit
 import logging
 import os
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
+
+from nb2pipe_runtime.audit import FileAudit, FileOpen, environment_prefixes
 
 from nb2pipe.analysis import CellSymbols, Hazard, HazardKind, gather_cell_symbols
 from nb2pipe.tracking.effects import StaticEffects, static_effects
@@ -38,7 +42,6 @@ from nb2pipe.tracking.hazards import (
     make_hazard,
 )
 from nb2pipe.tracking.log import (
-    HISTORY_DIR,
     HistoryLog,
     SessionHeader,
     history_path,
@@ -46,7 +49,7 @@ from nb2pipe.tracking.log import (
 from nb2pipe.tracking.order import NotebookFile, NotebookOrder, source_hash
 from nb2pipe.tracking.report import StaticHazardCache, TrackReport, build_report
 from nb2pipe.tracking.rerun import plan_rerun, simulate_fresh_run
-from nb2pipe.tracking.runtime import FileAudit, file_accesses, is_user_name
+from nb2pipe.tracking.runtime import file_accesses, is_user_name
 from nb2pipe.tracking.snapshot import ExecutionCore, NamespaceSnapshot
 from nb2pipe.tracking.state import CellRun, TrackerState
 
@@ -59,6 +62,9 @@ logger.addHandler(logging.NullHandler())
 _MISSING = 0  #: ``id()`` of an unbound name (no object has id 0)
 #: Line magics that may bind names no syntax tree shows.
 _OPAQUE_MAGICS = frozenset({"run", "store", "load", "reset_selective", "macro", "autoreload"})
+#: Distinct (file, mode) opens kept per execution: a cell that opens more files is not slowed
+#: down (nor the history log filled) by the rest.
+_FILE_OPEN_LIMIT = 10_000
 
 
 def _error_line(error: BaseException, namespace: Any) -> int | None:
@@ -144,7 +150,9 @@ class ExecutionRecorder:
         self._seq = 0
         self._write = write or (lambda text: print(text, file=sys.stderr))
         self._transformer = _TreeRecorder(self)
-        self.audit = FileAudit.install()
+        #: the file audit of the session; its root is the notebook's folder (its ``.nb2pipe/``
+        #: history folder is hidden, so left out), else the kernel's working folder
+        self.audit = FileAudit(limit=_FILE_OPEN_LIMIT)
         self._hooked = False
         self._unhook_pending = False
         self._atexit = False
@@ -198,7 +206,9 @@ class ExecutionRecorder:
         self.with_cell_id = self.without_cell_id = self.deleted_reported = 0
         self._seq = 0
         self.costs.clear()
-        self.audit.ignore_also([str(self.notebook.path.parent / HISTORY_DIR)] if self.notebook else [])
+        root = self.notebook.path.parent if self.notebook else Path.cwd()
+        self.audit = FileAudit(str(root), thread=threading.get_ident(), limit=_FILE_OPEN_LIMIT)
+        environment_prefixes()  # found once per process (it opens files): now, not in a cell
         self._open_log(baseline)
         self.pending = None
         self._depth = 0
@@ -207,7 +217,8 @@ class ExecutionRecorder:
 
     def stop(self, unhook: bool = True) -> None:
         self.enabled = False
-        self.audit.active = False
+        self.audit.stop()
+        self.audit.take()
         self.pending = None
         if self.log is not None:
             self.log.close()
@@ -324,7 +335,10 @@ class ExecutionRecorder:
         effects = static_effects(symbols, self.state.functions, self.imports)
         pending.symbols, pending.effects, pending.tree = symbols, effects, tree
         pending.snapshot = NamespaceSnapshot.take(self.shell.user_ns, symbols, effects, self._hidden_names())
-        self.audit.begin()
+        audit = self.audit
+        audit.take()  # opens since the last cell ended (none: it listens only while cells run)
+        audit.thread = threading.get_ident()  # the thread running the cell, the only one counted
+        audit.start()
         pending.cost += time.perf_counter() - entered
 
     def post_run_cell(self, result: Any) -> None:
@@ -337,7 +351,8 @@ class ExecutionRecorder:
             if self._depth > 0:
                 return
             pending, self.pending = self.pending, None
-            opened = self.audit.end()
+            self.audit.stop()
+            opened = self.audit.take()
             if pending is None:
                 return  # tracking started during this cell, or an empty cell
             entered = time.perf_counter()
@@ -360,7 +375,7 @@ class ExecutionRecorder:
                 return matched
         return f"src:{digest}"
 
-    def _record(self, pending: _Pending, result: Any, opened: list[tuple[str, str]]) -> CellRun:
+    def _record(self, pending: _Pending, result: Any, opened: list[FileOpen]) -> CellRun:
         duration = time.perf_counter() - pending.clock
         error = None
         if result is not None:

@@ -13,15 +13,14 @@ from __future__ import annotations
 import os
 import re
 import sys
-import tempfile
-import threading
 import types
 from typing import Any, Iterable, Iterator
+
+from nb2pipe_runtime.audit import FileOpen
 
 from nb2pipe.tracking.log import FileAccess
 
 __all__ = [
-    "FileAudit",
     "file_accesses",
     "can_alias",
     "find_alias",
@@ -151,110 +150,14 @@ def is_random_generator(obj: Any) -> bool:
 
 
 # -- file reads and writes -------------------------------------------------------------------
-def _ignored_prefixes() -> tuple[str, ...]:
-    home = os.path.expanduser("~")
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
-    prefixes |= {p for p in sys.path if p and "site-packages" in p}
-    out = [os.path.join(p, "") for p in prefixes if p]
-    out += ["/dev/", "/proc/", "/sys/", "/etc/", "/usr/"]
-    # ipykernel keeps each cell's source there; tracebacks of failed cells read it
-    out.append(os.path.join(tempfile.gettempdir(), f"ipykernel_{os.getpid()}", ""))
-    out += [os.path.join(home, d, "") for d in (".ipython", ".cache", ".config", ".matplotlib", ".local", ".jupyter")]
-    return tuple(out)
+# Which opens count (and which files are the environment's) is nb2pipe_runtime.audit's one rule;
+# the recorder runs its FileAudit. What tracking adds is the per-cell summary below.
+def file_accesses(opened: Iterable[FileOpen]) -> tuple[FileAccess, ...]:
+    """One access per file a cell opened (the strongest operation wins), stamped after the cell.
 
-
-def _op_from_mode(mode: Any, flags: Any) -> str | None:
-    if isinstance(mode, str):
-        if "a" in mode:
-            return "append"
-        if "w" in mode or "x" in mode:
-            return "write"
-        if "+" in mode:
-            return "update"
-        return "read"
-    if isinstance(flags, int):
-        if flags & os.O_APPEND:
-            return "append"
-        if flags & os.O_TRUNC or (flags & os.O_CREAT and flags & os.O_WRONLY):
-            return "write"
-        if flags & os.O_RDWR:
-            return "update"
-        if flags & os.O_WRONLY:
-            return "write"
-        return "read"
-    return None
-
-
-class FileAudit:
-    """Collects the files user code opens, through one ``sys.addaudithook`` per process.
-
-    Audit hooks cannot be removed, so the hook is installed once and returns at once while no
-    recorder listens (:attr:`active` false) or the event is not a file open.
+    ``opened`` is what the cell's :class:`~nb2pipe_runtime.audit.FileAudit` saw; its modes
+    (read, write, append, update) are the ops of :class:`FileAccess`.
     """
-
-    def __init__(self) -> None:
-        self.active = False
-        self.thread = 0
-        self.opened: list[tuple[str, str]] = []
-        self.ignore: tuple[str, ...] = ()
-        self._base_ignore: tuple[str, ...] | None = None
-        self.limit = 10_000
-
-    @classmethod
-    def install(cls) -> FileAudit:
-        global _AUDIT
-        if _AUDIT is not None:
-            return _AUDIT
-        audit = _AUDIT = cls()
-
-        def hook(event: str, args: tuple[Any, ...]) -> None:
-            if not audit.active or event != "open":
-                return
-            try:
-                audit.record(args)
-            except BaseException:  # noqa: BLE001 - an audit hook must never raise
-                pass
-
-        sys.addaudithook(hook)
-        return audit
-
-    def ignore_also(self, folders: Iterable[str]) -> None:
-        """Leave out files under ``folders`` too (nb2pipe's own history folder)."""
-        if self._base_ignore is None:
-            self._base_ignore = _ignored_prefixes()
-        self.ignore = self._base_ignore + tuple(os.path.join(p, "") for p in folders)
-
-    def begin(self) -> None:
-        if self._base_ignore is None:
-            self.ignore_also(())
-        self.opened = []
-        self.thread = threading.get_ident()
-        self.active = True
-
-    def end(self) -> list[tuple[str, str]]:
-        self.active = False
-        opened, self.opened = self.opened, []
-        return opened
-
-    def record(self, args: tuple[Any, ...]) -> None:
-        if threading.get_ident() != self.thread or len(self.opened) >= self.limit:
-            return
-        path, mode, flags = (tuple(args) + (None, None, None))[:3]
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        if not isinstance(path, str):
-            return  # a file descriptor
-        op = _op_from_mode(mode, flags)
-        if op is None or path.endswith((".pyc", ".pyo")):
-            return
-        path = os.path.abspath(path)
-        if path.startswith(self.ignore) or "__pycache__" in path:
-            return
-        self.opened.append((path, op))
-
-
-def file_accesses(opened: list[tuple[str, str]]) -> tuple[FileAccess, ...]:
-    """One access per file a cell opened (the strongest operation wins), stamped after the cell."""
     ops: dict[str, str] = {}
     for path, op in opened:
         current = ops.get(path)
@@ -272,5 +175,3 @@ def file_accesses(opened: list[tuple[str, str]]) -> tuple[FileAccess, ...]:
         accesses.append(FileAccess(path, op, stamp))
     return tuple(accesses)
 
-
-_AUDIT: FileAudit | None = None

@@ -1,28 +1,26 @@
 """What a fresh kernel run shows beyond its outputs: the files it opens, the metrics it sets.
 
 A probe is installed by one ``IPKernelApp.exec_lines`` entry, so no cell is added to the
-notebook and no name lands in the user's namespace. Its audit hook sees every ``open`` event
-(``open()``, ``io.open_code``, ``os.open``, ``pathlib``, and the libraries built on them, such
-as ``pandas.read_csv``) and keeps the first read and first write of each path with the cell
-that did it. Files under the Python installation and site-packages, temp dirs, hidden folders
-and pseudo file systems are left out at the source; files under the notebook's own folder are
-always kept (tests and CI often live under /tmp). After each cell, a ``post_run_cell``
-callback notes the numeric values of the names ``metrics`` cells assign, for comparison with
-the exported script's run record. Every entry is one line appended to a log file, flushed at
-once, so a kernel that dies loses nothing.
+notebook and no name lands in the user's namespace. It runs the source of
+:mod:`nb2pipe_runtime.audit` (the file audit of exported scripts and ``%track``) inside the
+kernel, as a private module: the kernel's environment need not have nb2pipe installed, and
+all three agree on which files a run reads and writes. Its :class:`FileAudit`, rooted at the
+notebook's folder, keeps the first read and first write of each of the user's files with the
+cell that did it. After each cell, a ``post_run_cell`` callback notes the numeric values of the
+names ``metrics`` cells assign, for comparison with the exported script's run record. Every
+entry is one line appended to a log file, flushed at once, so a kernel that dies loses nothing.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import site
-import sys
-import tempfile
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
+
+import nb2pipe_runtime.audit
 
 __all__ = [
     "FileAccess",
@@ -34,15 +32,22 @@ __all__ = [
     "sha256_of",
 ]
 
-# Runs inside the kernel. It must never raise into user code and must be cheap for the
-# thousands of opens an import of scikit-learn makes: one string test decides most events.
-_HOOK_SOURCE = """
-def _install(log_path, inside, excluded, metric_names):
-    import math, numbers, os, sys
+#: The name the kernel's copy of the audit module has in its ``sys.modules`` (private: the
+#: user's own ``import nb2pipe_runtime``, if any, gets the installed package, untouched).
+_AUDIT_MODULE = "_nb2pipe_verify_audit"
+
+# Runs inside the kernel. It must never raise into user code; the audit hook's cost is the
+# runtime's (one list test and one string test decide most events).
+_PROBE_SOURCE = """
+def _install(log_path, root, metric_names, audit_source, module_name):
+    import math, numbers, sys, types
+    audit_module = types.ModuleType(module_name)
+    sys.modules[module_name] = audit_module  # what the module defines may look itself up there
+    exec(compile(audit_source, "<nb2pipe_runtime/audit.py>", "exec"), audit_module.__dict__)
     log = open(log_path, "a", buffering=1, encoding="utf-8")
-    seen = set()
     cells = [0]  # ordinal of the running cell: 1 for the first cell the notebook runs
     metrics = {}
+    logged = set()
 
     def count_cell(info=None):
         if getattr(info, "store_history", True):
@@ -61,6 +66,16 @@ def _install(log_path, inside, excluded, metric_names):
         except Exception:
             pass
 
+    def on_open(entry):
+        try:
+            key = (entry.path, entry.writes)  # the first read and the first write of a file
+            if key not in logged:
+                logged.add(key)
+                kind = "w" if entry.writes else "r"
+                log.write(kind + "\\t" + str(cells[0]) + "\\t" + entry.path + "\\n")
+        except Exception:
+            pass
+
     try:
         from IPython import get_ipython
         shell = get_ipython()
@@ -69,37 +84,7 @@ def _install(log_path, inside, excluded, metric_names):
             shell.events.register("post_run_cell", note_metrics)
     except Exception:
         pass
-    write_flags = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
-    inside_prefix = inside + os.sep
-
-    def hook(event, args):
-        if event != "open":
-            return
-        try:
-            path, mode, flags = args
-            if path is None or isinstance(path, int):
-                return
-            path = os.path.abspath(os.fsdecode(path))
-            if path.startswith(inside_prefix):
-                rel = path[len(inside_prefix):]
-                folders = rel.split(os.sep)[:-1]
-                if any(part.startswith(".") or part == "__pycache__" for part in folders):
-                    return
-            elif path.startswith(excluded) or os.sep + "." in path:
-                return
-            if mode is None:
-                write = bool(flags & write_flags)
-            else:
-                write = any(c in mode for c in "wax+")
-            key = (path, write)
-            if key in seen:
-                return
-            seen.add(key)
-            log.write(("w" if write else "r") + "\\t" + str(cells[0]) + "\\t" + path + "\\n")
-        except Exception:
-            pass
-
-    sys.addaudithook(hook)
+    audit_module.FileAudit(root, on_open=on_open).start()
 """
 
 
@@ -140,22 +125,12 @@ class FileAccess:
     ordinal: int
 
 
-def _excluded_prefixes() -> tuple[str, ...]:
-    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix, tempfile.gettempdir()}
-    try:
-        prefixes.update(site.getsitepackages())
-    except AttributeError:  # virtualenvs of old Pythons
-        pass
-    prefixes.add(site.getusersitepackages())
-    prefixes.update({"/dev", "/proc", "/sys", "/usr", "/lib", "/etc", "/var/tmp", "/tmp"})
-    return tuple(sorted(os.path.join(os.path.abspath(p), "") for p in prefixes if p))
-
-
 def probe_exec_line(log_path: Path, notebook_dir: Path, metric_names: Iterable[str] = ()) -> str:
     """The one line of Python, for ``--IPKernelApp.exec_lines``, that installs the probe."""
+    audit_source = inspect.getsource(nb2pipe_runtime.audit)
     call = (
-        f"{_HOOK_SOURCE}\n_install({str(log_path)!r}, {str(notebook_dir.resolve())!r}, "
-        f"{_excluded_prefixes()!r}, {tuple(sorted(metric_names))!r})\n"
+        f"{_PROBE_SOURCE}\n_install({str(log_path)!r}, {str(notebook_dir.resolve())!r}, "
+        f"{tuple(sorted(metric_names))!r}, {audit_source!r}, {_AUDIT_MODULE!r})\n"
     )
     encoded = base64.b64encode(call.encode()).decode()
     # the namespace is a fresh dict: nothing is left in the user's globals

@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+import nb2pipe_runtime.audit as audit_module
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from nb2pipe.tracking import history_hazards
 from nb2pipe.tracking.magics import TrackMagics
-from nb2pipe.tracking.runtime import FileAudit
 from tests.tracking.conftest import write_notebook
 
 
@@ -79,9 +79,11 @@ def test_off_means_inert(shell: Any) -> None:
 
 
 def test_audit_hook_returns_at_once_while_off(shell: Any, tmp_path: Path) -> None:
-    audit = FileAudit.install()
-    assert not audit.active
-    (tmp_path / "f.txt").write_text("x")
+    run(shell, "%track on")
+    run(shell, f"open({str(tmp_path / 'f.txt')!r}, 'w').close()", cell_id="w")  # installs the hook
+    run(shell, "%track off")
+    audit = recorder(shell).audit
+    assert not audit.active and audit_module._HOOK
     open(tmp_path / "f.txt").close()
     assert audit.opened == []
     # cost of the installed hook for any audited event while tracking is off
