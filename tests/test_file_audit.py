@@ -166,11 +166,6 @@ def test_environment_folders_below_the_root_stay_the_environments() -> None:
 
 
 # -- one audit hook ----------------------------------------------------------------------------
-#: Exported scripts still carry their own copy of the run-record code (with its own hook) until
-#: the exporter makes them import nb2pipe_runtime; remove this entry when that lands.
-_TRANSITIONAL = {"nb2pipe/export/runtime_runs.py"}
-
-
 def _audit_hook_calls(tree: ast.AST) -> list[int]:
     """Lines that call ``addaudithook``, also in strings holding code that runs elsewhere (the
     kernel probe's source was such a string)."""
@@ -203,7 +198,7 @@ def _audit_hook_uses(folder: Path) -> dict[str, list[int]]:
 
 def test_no_audit_hook_in_nb2pipe_but_the_runtimes() -> None:
     found = _audit_hook_uses(ROOT / "nb2pipe")
-    assert set(found) <= _TRANSITIONAL, found
+    assert found == {}, found
     runtime = _audit_hook_uses(ROOT / "runtime" / "nb2pipe_runtime")
     assert list(runtime) == ["runtime/nb2pipe_runtime/audit.py"], runtime
     assert len(runtime["runtime/nb2pipe_runtime/audit.py"]) == 1, runtime

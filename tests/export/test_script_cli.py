@@ -106,7 +106,7 @@ def test_unknown_config_key_and_bad_config_value(script: Path) -> None:
     assert result.returncode == 2 and "unknown parameter(s) learning_rate" in result.stderr
     config.write_text("epochs: lots\n")
     result = run(script, "--config", str(config))
-    assert result.returncode == 2 and "epochs: invalid literal" in result.stderr
+    assert result.returncode == 2 and "epochs: invalid int value: 'lots'" in result.stderr
 
 
 def test_dump_config_round_trips(script: Path) -> None:
