@@ -41,12 +41,17 @@ def parse_cell(cell: Cell, path: Path | None = None) -> ParsedCell:
     """
     cached = _CACHE.get(cell.source)
     if cached is None:
-        python_source = mask_ipython(cell.source)
-        try:
-            tree = syntax.parse(python_source)
-        except SyntaxError as exc:
-            # IPython's masking keeps line magics on their lines, so the line is the user's
-            raise CellParseError(cell.location(path, exc.lineno), f"not valid Python: {exc.msg}") from None
+        try:  # most cells are plain Python: parse them once
+            python_source, tree = cell.source, syntax.parse(cell.source)
+        except SyntaxError:
+            python_source = mask_ipython(cell.source)
+            try:
+                tree = syntax.parse(python_source)
+            except SyntaxError as exc:
+                # IPython's masking keeps line magics on their lines, so the line is the user's
+                raise CellParseError(
+                    cell.location(path, exc.lineno), f"not valid Python: {exc.msg}"
+                ) from None
         cached = (python_source, tree, gather_cell_symbols(tree))
         if len(_CACHE) >= _CACHE_LIMIT:
             _CACHE.clear()

@@ -19,7 +19,12 @@ import libcst as cst
 
 from nb2pipe.errors import UnsupportedMagicError
 from nb2pipe.export.plan import CellPlan, ExportPlan
-from nb2pipe.export.transformers import MagicError, RewriteCellTransformer
+from nb2pipe.export.transformers import (
+    MagicError,
+    RewriteCellTransformer,
+    apply_decisions,
+    decision_notes,
+)
 
 __all__ = ["RenderedCell", "indent_code", "render_cells"]
 
@@ -71,12 +76,12 @@ def _render_cell(plan: ExportPlan, cell: CellPlan, pipeline: bool) -> RenderedCe
     if cell.needs_rewrite:
         piece = _rewritten(plan, cell)
     else:
-        piece = _copied(cell)
+        piece = _copied(plan, cell)
     body = piece.body
     runtime = set(piece.runtime)
     names = plan.names
     if body and cell.may_draw and plan.saves_figures and "save_figures" not in piece.figures:
-        body += f'\n{names.of("save_figures")}("{plan.analysis.notebook.stem}-cell{cell.index + 1}")'
+        body += "\n" + figure_call(plan, cell)
         runtime.add("save_figures")
     metrics = _metric_names(cell)
     if body and cell.parsed.cell.role.metrics and metrics:
@@ -131,26 +136,50 @@ def _parameters_cell(
 
 
 # -- cells copied as they are --------------------------------------------------------------------
-def _copied(cell: CellPlan) -> _Piece:
-    """The cell's text cut at statement boundaries: nothing in it changes."""
+def _copied(plan: ExportPlan, cell: CellPlan) -> _Piece:
+    """The cell's text cut at statement boundaries: statements that only showed a value left
+    out, ``plt.show()`` replaced; nothing else in it changes."""
     source = cell.parsed.python_source
     lines = source.splitlines()
     imports: list[str] = []
     definitions: list[str] = []
     body: list[str] = []
+    held: list[str] = []  # comments above dropped lines: kept if a statement follows
     previous_end = 0
     for group in cell.groups:
         chunk = lines[previous_end : group.last_line]
+        code_start = group.first_line - previous_end - 1  # the chunk's comments come first
         previous_end = group.last_line
-        if group.index not in cell.hoisted_statements:
-            body += chunk
-        elif group.is_import:
-            imports += [_segment(source, node) for node in group.nodes]
+        position = group.statements[0]
+        if group.index in cell.hoisted_statements:
+            if group.is_import:
+                imports += [_segment(source, node) for node in group.nodes]
+            else:
+                definitions.append("\n".join(_trim_blank_lines(chunk)))
+        elif position in cell.dropped:
+            held += chunk[:code_start]
         else:
-            definitions.append("\n".join(_trim_blank_lines(chunk)))
+            body += held
+            held = []
+            body += [*chunk[:code_start], figure_call(plan, cell)] if position in cell.shows else chunk
     footer = [line for line in lines[previous_end:] if line.strip().startswith("#")]
-    text = "\n".join(_trim_blank_lines(body + footer)) if body or footer else ""
-    return _Piece(imports=tuple(imports), definitions=tuple(definitions), body=text)
+    figures = frozenset({"save_figures"}) if cell.shows else frozenset()
+    return _Piece(
+        imports=tuple(imports),
+        definitions=tuple(definitions),
+        body="\n".join(_trim_blank_lines(body + footer)),
+        notes=tuple(decision_notes(
+            cell.parsed.cell.label, source, cell.parsed.tree, cell.dropped, cell.shows
+        )),
+        runtime=figures,
+        figures=figures,
+    )
+
+
+def figure_call(plan: ExportPlan, cell: CellPlan) -> str:
+    """``save_figures("<notebook>-cell<N>")``: what a cell that drew ends with."""
+    name = plan.names.of("save_figures")
+    return f'{name}("{plan.analysis.notebook.stem}-cell{cell.index + 1}")'
 
 
 def _segment(source: str, node: ast.stmt) -> str:
@@ -198,10 +227,17 @@ def _rewritten(plan: ExportPlan, cell: CellPlan) -> _Piece:
     definitions: list[str] = []
     staying: list[cst.BaseStatement] = []
     empty = cst.Module([])
+    figure = cst.parse_statement(figure_call(plan, cell) + "\n")
     try:
         for index, statement in enumerate(body):
             if index not in cell.hoisted_statements:
-                staying.append(statement)
+                group = cell.groups[index]
+                staying += apply_decisions(
+                    [statement],
+                    {p - group.statements[0] for p in cell.dropped if p in group.statements},
+                    {p - group.statements[0] for p in cell.shows if p in group.statements},
+                    figure,
+                )
                 continue
             statement = statement.visit(transformer)  # type: ignore[assignment]
             if isinstance(statement, cst.SimpleStatementLine) and all(
@@ -237,6 +273,10 @@ def _rewritten(plan: ExportPlan, cell: CellPlan) -> _Piece:
     if footer:
         text = "\n".join([text, *footer]) if text else "\n".join(footer)
     result = transformer.result
+    notes = decision_notes(notebook_cell.label, source, parsed.tree, cell.dropped, cell.shows)
+    if cell.shows:
+        result.saves_figures = True
+        result.runtime.add("save_figures")
     return _Piece(
         imports=tuple(imports),
         definitions=tuple(definitions),
@@ -245,7 +285,7 @@ def _rewritten(plan: ExportPlan, cell: CellPlan) -> _Piece:
         definition_runtime=definition_runtime,
         stdlib=frozenset(result.imports - {"from IPython import get_ipython"}),
         requirements=tuple(result.requirements),
-        notes=tuple(result.notes),
+        notes=tuple(notes + result.notes),
         ipython_kept="from IPython import get_ipython" in result.imports,
         figures=frozenset({"save_figures"}) if result.saves_figures else frozenset(),
     )

@@ -19,6 +19,7 @@ from nb2pipe.analysis.magics import MagicKind
 from nb2pipe.analysis.randomness import resolve_callee
 from nb2pipe.analysis.symbols import definition_time_reads
 from nb2pipe.errors import CellLocation, ExportError, ParameterError, UnsupportedMagicError
+from nb2pipe.export.display import is_pyplot_show, only_displays
 from nb2pipe.export.options import ExportOptions
 from nb2pipe.export.parameters import Parameter, read_parameters
 from nb2pipe.export.statements import StatementGroup, statement_groups
@@ -26,7 +27,7 @@ from nb2pipe.export.statements import StatementGroup, statement_groups
 if TYPE_CHECKING:
     from nb2pipe.export.steps import PipelinePlan
 
-__all__ = ["DISPLAY_METHODS", "RUNTIME_API", "SCRIPT_OPTIONS", "CellPlan", "ExportPlan", "ScriptNames", "plan_export"]
+__all__ = ["RUNTIME_API", "SCRIPT_OPTIONS", "CellPlan", "ExportPlan", "ScriptNames", "plan_export"]
 
 #: What scripts import from nb2pipe-runtime (each under another name if the notebook uses it).
 RUNTIME_API = (
@@ -42,19 +43,10 @@ SCRIPT_OPTIONS = (
 #: Calls after which moving an import to the top of the script could change what it imports.
 _IMPORT_BARRIER_CALLS = ("os.chdir", "sys.path.", "matplotlib.use", "site.addsitedir", "os.environ")
 _IMPORT_BARRIER_MAGICS = frozenset({"cd", "env", "run"})
+_IMPORT_BARRIER_WORDS = ("chdir", "sys", "matplotlib", "addsitedir", "environ")
 #: Calls that give code access to its scope's variables by name: ``main`` must then keep every
 #: notebook variable global, as the notebook had them.
 _DYNAMIC_SCOPE_CALLS = frozenset({"globals", "locals", "vars", "exec", "eval"})
-#: Methods whose bare call only shows a value (``df.head()``): dropped from scripts like a bare
-#: name, when called on a plain name/attribute chain with plain arguments and no ``inplace``.
-DISPLAY_METHODS = frozenset(
-    {"head", "tail", "describe", "value_counts", "sample", "nunique", "unique", "sort_values",
-     "sort_index", "isna", "isnull", "notna", "corr", "count", "mean", "median", "min",
-     "max", "std", "var", "sum", "round", "to_frame", "memory_usage", "nlargest", "nsmallest",
-     "select_dtypes", "agg", "aggregate", "groupby", "size", "dropna", "fillna", "astype",
-     "reset_index", "rename", "drop", "query", "filter", "transpose", "pivot_table", "quantile",
-     "mode", "cumsum", "diff", "pct_change", "rolling", "resample", "sem", "skew", "kurt"}
-)
 #: pandas' plotting entry points (DataFrame/Series/GroupBy methods)
 _PANDAS_PLOTTING = frozenset({"plot", "hist", "boxplot"})
 #: Calls that draw or show a figure (names of methods of axes, frames and plotting modules).
@@ -97,7 +89,11 @@ class CellPlan:
     hoisted_statements: frozenset[int]
     is_parameters: bool
     may_draw: bool
-    #: the code must be rewritten (magics, display-only lines, ``;``, ...) rather than copied
+    #: top-level statements (positions in the cell's ``ast.Module.body``) dropped because they
+    #: only showed a value, and ``plt.show()`` statements that save the figures instead
+    dropped: frozenset[int] = frozenset()
+    shows: frozenset[int] = frozenset()
+    #: the code must be rewritten with libcst (magics, ``;``, ...) rather than copied as text
     needs_rewrite: bool = False
 
     @property
@@ -240,6 +236,10 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
         all_names |= parsed.symbols.defines | parsed.symbols.reads
     names = _script_names(all_names)
 
+    may_draw = {
+        parsed.cell.index: uses_matplotlib and _may_draw(parsed, imports) for parsed in exported
+    }
+
     def cell_plans(keep: frozenset[str]) -> tuple[CellPlan, ...]:
         hoisted = _hoisted_groups(exported, groups, keep)
         plans = []
@@ -260,7 +260,7 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
                     groups=groups[cell.index],
                     hoisted_statements=hoisted.get(cell.index, frozenset()),
                     is_parameters=cell.role.parameters,
-                    may_draw=uses_matplotlib and _may_draw(parsed, imports),
+                    may_draw=may_draw[cell.index],
                 )
             )
             markdown = []
@@ -269,7 +269,8 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
     cells, pipeline = plan_steps(cell_plans, analysis, parameters, names, all_names)
     global_names = _global_names(cells, parameters) if pipeline is None else ()
     cells = tuple(
-        _with_rewrite_decision(cell, frozenset(global_names), pyplot_names) for cell in cells
+        _with_rewrites(cell, frozenset(global_names), pyplot_names, uses_matplotlib)
+        for cell in cells
     )
     return ExportPlan(
         analysis=analysis,
@@ -475,6 +476,8 @@ def _hoisted_groups(
     barrier = False
     for parsed in cells:
         moved: set[int] = set()
+        # (a cheap look at the text first: most cells name none of these)
+        might_move_imports = any(word in parsed.python_source for word in _IMPORT_BARRIER_WORDS)
         for group in groups[parsed.cell.index]:
             nodes = group.nodes
             if any(
@@ -504,7 +507,7 @@ def _hoisted_groups(
                     moved.add(group.index)
                     safe.add(definition.name)
                     continue
-            if any(_is_barrier(node) for node in nodes):
+            if might_move_imports and any(_is_barrier(node) for node in nodes):
                 barrier = True
         if any(
             magic.kind is MagicKind.LINE and magic.name in _IMPORT_BARRIER_MAGICS
@@ -547,7 +550,9 @@ def _may_draw(parsed: ParsedCell, imports: dict[str, ImportBinding]) -> bool:
         if call.callee.rsplit(".", 1)[-1] in _PLOT_METHODS and "." in call.callee:
             return True
     # pandas' plotting on any value: `pd.Series(x).plot()`, `df.groupby(k).y.hist()`,
-    # `df.plot.bar()` (a call's receiver need not be a name)
+    # `df.plot.bar()` (a call's receiver need not be a name); most cells name none of these
+    if not any(word in parsed.python_source for word in (*_PANDAS_PLOTTING, "plot")):
+        return False
     for node in ast.walk(parsed.tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             receiver = node.func.value
@@ -558,49 +563,60 @@ def _may_draw(parsed: ParsedCell, imports: dict[str, ImportBinding]) -> bool:
     return False
 
 
-def _with_rewrite_decision(
-    cell: CellPlan, global_names: frozenset[str], pyplot_names: frozenset[str]
+def _with_rewrites(
+    cell: CellPlan, global_names: frozenset[str], pyplot_names: frozenset[str], figures: bool
 ) -> CellPlan:
+    """``cell`` with the statements the script drops or replaces, and whether its code must go
+    through libcst."""
     from dataclasses import replace
 
     if cell.is_parameters:
         return cell
-    return replace(cell, needs_rewrite=_needs_rewrite(cell.parsed, global_names, pyplot_names))
+    parsed = cell.parsed
+    body = parsed.tree.body
+    dropped: set[int] = set()
+    shows: set[int] = set()
+    if not parsed.cell.role.keep_display:
+        dropped = {position for position, node in enumerate(body) if only_displays(node)}
+    if figures:
+        shows = {position for position, node in enumerate(body) if is_pyplot_show(node, pyplot_names)}
+    # a statement dropped or replaced shares its line with another (`x = 1; df.head()`): libcst
+    # cuts the line apart
+    changed = dropped | shows
+    shared = any(
+        len(group.statements) > 1 and changed & set(group.statements) for group in cell.groups
+    )
+    return replace(
+        cell,
+        dropped=frozenset(dropped),
+        shows=frozenset(shows),
+        needs_rewrite=shared or _needs_rewrite(parsed, global_names, pyplot_names),
+    )
 
 
 def _needs_rewrite(
     parsed: ParsedCell, global_names: frozenset[str], pyplot_names: frozenset[str]
 ) -> bool:
-    """Whether the transformer may change this cell's code (else it is copied as it is).
+    """Whether the transformer must rewrite this cell's code (else it is copied as text).
 
-    Conservative: magics, ``;``, ``global`` statements and annotated globals in the body,
-    expression statements that may only display a value, ``display(...)`` and ``*.show()``.
+    Magics, ``;``, ``global`` statements and annotated globals in the body, and ``plt.show()``
+    inside a block of the body (top-level ones are replaced as text).
     """
     if parsed.symbols.magics or ";" in parsed.python_source:
         return True
-    pending: list[ast.AST] = list(parsed.tree.body)
+    pending: list[tuple[ast.AST, bool]] = [(node, True) for node in parsed.tree.body]
     while pending:
-        node = pending.pop()
+        node, top = pending.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
             continue
         if isinstance(node, ast.Global):
             return True
         if isinstance(node, ast.AnnAssign) and (
-            not isinstance(node.target, ast.Name) or node.target.id in global_names
+            isinstance(node.target, ast.Name) and node.target.id in global_names
         ):
             return True
-        if isinstance(node, ast.Expr):
-            value = node.value
-            if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript, ast.Tuple)):
-                return True
-            if isinstance(value, ast.Call):
-                func = value.func
-                if isinstance(func, ast.Name) and func.id in ("display", "help"):
-                    return True
-                if isinstance(func, ast.Attribute) and (
-                    func.attr in ("show", "display") or func.attr in DISPLAY_METHODS
-                ):
-                    return True
+        if not top and isinstance(node, ast.stmt) and is_pyplot_show(node, pyplot_names):
+            return True
         if isinstance(node, ast.stmt):
-            pending.extend(ast.iter_child_nodes(node))
+            pending.extend((child, False) for child in ast.iter_child_nodes(node))
     return False

@@ -12,10 +12,10 @@ import libcst as cst
 from nb2pipe.analysis import syntax
 from nb2pipe.analysis.magics import Magic, magic_from_call, mask_ipython
 from nb2pipe.analysis.symbols import function_locals
+from nb2pipe.export.display import displayed_code, is_pyplot_show, only_displays
 from nb2pipe.export.magics import MagicTranslation, Untranslatable, translate_magic
-from nb2pipe.export.plan import DISPLAY_METHODS
 
-__all__ = ["CellRewrite", "RewriteCellTransformer"]
+__all__ = ["CellRewrite", "RewriteCellTransformer", "apply_decisions", "decision_notes"]
 
 # libcst.matchers would read better here, but importing it costs 0.3 s of every export (more
 # than the whole analysis of a 1,000-cell notebook): these two shapes are checked by hand.
@@ -53,50 +53,6 @@ class CellRewrite:
     runtime: set[str] = field(default_factory=set)
     requirements: list[str] = field(default_factory=list)
     saves_figures: bool = False
-
-
-def _is_display_only(expr: cst.BaseExpression) -> bool:
-    if isinstance(expr, cst.Tuple):
-        return all(_is_display_only(element.value) for element in expr.elements)
-    if not isinstance(expr, (cst.Name, cst.Attribute, cst.Subscript)):
-        return False
-    return not any(isinstance(node, cst.Call) for node in _walk(expr))
-
-
-def _only_shows_a_value(call: cst.Call) -> bool:
-    """``df.head()``, ``s.value_counts().sort_index()``: well-known methods that return a value
-    to show, called on a plain name chain with plain arguments, and no ``inplace=``.
-    ``sample`` only with a ``random_state`` (else it advances the global random state)."""
-    node: cst.BaseExpression = call
-    while isinstance(node, (cst.Call, cst.Attribute, cst.Subscript)):
-        if isinstance(node, cst.Call):
-            func = node.func
-            if not isinstance(func, cst.Attribute) or func.attr.value not in DISPLAY_METHODS:
-                return False
-            keywords = {arg.keyword.value for arg in node.args if arg.keyword is not None}
-            if "inplace" in keywords or (func.attr.value == "sample" and "random_state" not in keywords):
-                return False
-            if any(_has_call(arg.value) for arg in node.args):
-                return False
-            node = func.value
-        elif isinstance(node, cst.Attribute):
-            node = node.value
-        else:
-            if any(_has_call(element) for element in node.slice):
-                return False
-            node = node.value
-    return isinstance(node, cst.Name)
-
-
-def _has_call(node: cst.CSTNode) -> bool:
-    return any(isinstance(child, (cst.Call, cst.NamedExpr, cst.Await)) for child in _walk(node))
-
-
-def _walk(node: cst.CSTNode) -> list[cst.CSTNode]:
-    out = [node]
-    for child in node.children:
-        out.extend(_walk(child))
-    return out
 
 
 def _magic_of(call: cst.Call) -> Magic | None:
@@ -287,33 +243,22 @@ class RewriteCellTransformer(cst.CSTTransformer):
         return None
 
     def _rewrite_expression_statement(self, small: cst.Expr) -> list[cst.BaseStatement] | None:
+        """``plt.show()`` inside a block saves the figures instead (top-level statements that
+        only show something were dropped or replaced before, see :func:`apply_decisions`)."""
         value = small.value
-        if not self.keep_display and self._block_depth == 0 and _is_display_only(value):
-            code = cst.Module([]).code_for_node(value)
-            self.result.notes.append(f"{self.cell_label}: dropped display-only `{code}`")
-            return []
-        if isinstance(value, cst.Call) and not self.keep_display:
-            callee = _dotted(value.func)
-            if callee in ("display", "IPython.display.display") and self._block_depth == 0:
-                self.result.notes.append(f"{self.cell_label}: dropped `display(...)`")
-                return []
-            if self._block_depth == 0 and (callee == "help" or _only_shows_a_value(value)):
-                code = cst.Module([]).code_for_node(value)
-                if len(code) > 60:
-                    code = code[:57] + "..."
-                self.result.notes.append(f"{self.cell_label}: dropped display-only `{code}`")
-                return []
-            if (
-                self.figure_call is not None
-                and callee is not None
-                and callee.count(".") == 1
-                and callee.split(".")[0] in self.pyplot_names
-                and callee.endswith(".show")
-            ):
-                self.result.saves_figures = True
-                self.result.runtime.add("save_figures")
-                self.result.notes.append(f"{self.cell_label}: `{callee}()` saves figures instead")
-                return [cst.parse_statement(self.figure_call)]
+        if self._block_depth == 0 or self.figure_call is None or not isinstance(value, cst.Call):
+            return None
+        callee = _dotted(value.func)
+        if (
+            callee is not None
+            and callee.count(".") == 1
+            and callee.split(".")[0] in self.pyplot_names
+            and callee.endswith(".show")
+        ):
+            self.result.saves_figures = True
+            self.result.runtime.add("save_figures")
+            self.result.notes.append(f"{self.cell_label}: `{callee}()` saves figures instead")
+            return [cst.parse_statement(self.figure_call)]
         return None
 
     # -- magics ------------------------------------------------------------------------------
@@ -368,11 +313,85 @@ class RewriteCellTransformer(cst.CSTTransformer):
             module = cst.parse_module(python if python.endswith("\n") else python + "\n")
         except cst.ParserSyntaxError as exc:
             raise MagicError(magic, f"the code of {magic.display} does not parse: {exc.message}") from None
+        tree = syntax.parse(python)
+        dropped = set() if self.keep_display else {
+            position for position, node in enumerate(tree.body) if only_displays(node)
+        }
+        shows = set() if self.figure_call is None else {
+            position for position, node in enumerate(tree.body)
+            if is_pyplot_show(node, self.pyplot_names)
+        }
+        self.result.notes += decision_notes(self.cell_label, python, tree, dropped, shows)
+        if shows:
+            self.result.saves_figures = True
+            self.result.runtime.add("save_figures")
+        figure = cst.parse_statement(self.figure_call) if self.figure_call else None
+        module = module.with_changes(body=apply_decisions(list(module.body), dropped, shows, figure))
         rewritten = module.visit(self)
         body = list(rewritten.body)
         if body and module.header:
             body[0] = body[0].with_changes(leading_lines=[*module.header, *body[0].leading_lines])
         return body
+
+
+def decision_notes(
+    label: str, source: str, tree: ast.Module, dropped: set[int] | frozenset[int],
+    shows: set[int] | frozenset[int],
+) -> list[str]:
+    """What the export summary says about the statements dropped or replaced."""
+    notes = []
+    for position in sorted(set(dropped) | set(shows)):
+        node = tree.body[position]
+        if position in shows:
+            notes.append(f"{label}: `{ast.get_source_segment(source, node)}` saves figures instead")
+        else:
+            notes.append(f"{label}: dropped display-only `{displayed_code(source, node)}`")
+    return notes
+
+
+def apply_decisions(
+    body: list[cst.BaseStatement],
+    dropped: set[int] | frozenset[int],
+    shows: set[int] | frozenset[int],
+    figure: cst.BaseStatement | None,
+) -> list[cst.BaseStatement]:
+    """A module's top-level statements without those at the ``dropped`` positions (as the
+    standard-library tree counts them) and with ``figure`` in place of the ``shows``.
+
+    A line left with no statement keeps its comments on a ``pass`` placeholder, which the
+    renderer folds onto the next statement.
+    """
+    if not dropped and not shows:
+        return body
+    out: list[cst.BaseStatement] = []
+    position = 0
+    for statement in body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            out.append(statement)
+            position += 1
+            continue
+        kept: list[cst.BaseSmallStatement] = []
+        replaced = False
+        for small in statement.body:
+            if position in shows:
+                replaced = True
+            elif position not in dropped:
+                kept.append(small)
+            position += 1
+        if replaced and figure is not None:
+            if kept:
+                out.append(statement.with_changes(body=kept))
+                out.append(figure)
+            else:
+                out.append(figure.with_changes(leading_lines=statement.leading_lines))  # type: ignore[call-arg]
+        elif kept:
+            last = kept[-1]
+            if len(kept) < len(statement.body):
+                kept[-1] = last.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
+            out.append(statement.with_changes(body=kept))
+        elif any(line.comment for line in statement.leading_lines):
+            out.append(cst.SimpleStatementLine([cst.Pass()], leading_lines=statement.leading_lines))
+    return out
 
 
 def _captured(statements: Sequence[cst.BaseStatement]) -> cst.BaseStatement:
