@@ -78,7 +78,8 @@ def export(
             "-o must be a folder when exporting several notebooks (end it with / to create it)"
         )
     if folder and Path(output).exists() and not Path(output).is_dir():  # type: ignore[arg-type]
-        raise click.UsageError(f"-o {output}: exists and is not a folder")
+        _error(f"-o {output}: exists and is not a folder")
+        sys.exit(EXIT_BAD_INPUT)
     options = ExportOptions(
         output=Path(output) if output is not None else None,
         output_is_folder=bool(folder),

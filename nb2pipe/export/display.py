@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 
-__all__ = ["DISPLAY_METHODS", "displayed_code", "is_pyplot_show", "only_displays"]
+__all__ = ["DISPLAY_METHODS", "displayed_code", "is_pyplot_show", "only_displays", "prints_help"]
 
 #: Methods whose bare call only returns a value to show (no ``inplace=``).
 DISPLAY_METHODS = frozenset(
@@ -39,6 +39,16 @@ def only_displays(statement: ast.stmt) -> bool:
             return True
         return _is_display_chain(value)
     return False
+
+
+def prints_help(statement: ast.stmt) -> bool:
+    """``help(x)`` as a statement: dropped like the others, but what it printed went to stdout
+    (verify does not expect it from the script)."""
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Call)
+        and _dotted(statement.value.func) == "help"
+    )
 
 
 def is_pyplot_show(statement: ast.stmt, pyplot_names: frozenset[str]) -> bool:

@@ -21,6 +21,7 @@ from nb2pipe_runtime.record import RunRecord, RunRecordError
 from nb2pipe.analysis import Magic, MagicKind, NotebookAnalysis
 from nb2pipe.errors import Nb2PipeError, UnsupportedMagicError
 from nb2pipe.export import ExportOptions, render_notebook
+from nb2pipe.export.display import prints_help
 from nb2pipe.model import Cell, Notebook
 from nb2pipe.verify.normalize import normalize_text, strip_timing_lines
 from nb2pipe.verify.report import Mismatch, Reason, ScriptCheck, ScriptStatus
@@ -315,10 +316,16 @@ def start_script_check(
     )
     check.unreproduced_cells = frozenset(
         i for i, names in magics.items() if names & _UNREPRODUCED_MAGICS
+    ) | frozenset(
+        parsed.cell.index
+        for parsed in analysis.cells
+        if not parsed.cell.role.keep_display and any(prints_help(s) for s in parsed.tree.body)
     )
     if check.unreproduced_cells:
         cells = ", ".join(notebook.cells[i].label for i in sorted(check.unreproduced_cells))
-        check.notes.append(f"stdout of {cells} not expected from the script (magics it leaves out)")
+        check.notes.append(
+            f"stdout of {cells} not expected from the script (magics and help() it leaves out)"
+        )
     check.job = start_script(
         script_path,
         arguments,

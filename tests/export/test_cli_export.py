@@ -241,3 +241,23 @@ def test_imports_that_are_not_installed_are_named_in_the_summary(make_notebook) 
     assert '#     "numpy==' in script
     assert '#     "nb2pipe_no_such_module",' in script and '#     "nb2pipe_nor_this",' in script
     assert "helper" not in script.split("# ///")[1]
+
+
+def test_output_folder_ending_in_a_slash_is_created(make_notebook, tmp_path: Path) -> None:
+    notebook = make_notebook("print(1)")
+    code, out, err = run(str(notebook), "-o", str(tmp_path / "scripts") + "/")
+    assert code == 0, err
+    assert (tmp_path / "scripts" / "notebook.py").is_file()
+    assert not (tmp_path / "scripts").is_file()
+    # a file where a folder is asked for is a one-line error, and nothing is written
+    (tmp_path / "taken").write_text("x")
+    code, out, err = run(str(notebook), "-o", str(tmp_path / "taken") + "/")
+    assert code == 2 and err.count("\n") == 1 and "taken/: exists and is not a folder" in err
+
+
+def test_the_dependency_block_lists_pyyaml_for_config_files_and_the_runtime(make_notebook) -> None:
+    notebook = make_notebook(("n = 3", ["parameters"]), "import yaml as y\nprint(n)")
+    assert run(str(notebook))[0] == 0
+    block = notebook.with_suffix(".py").read_text().split("# ///")[1]
+    assert '#     "nb2pipe-runtime==0.2.0",' in block
+    assert block.count("PyYAML") == 1  # the config files' and the notebook's import: one line

@@ -103,3 +103,48 @@ def test_a_markdown_heading_with_text_right_under_it_is_not_run_into_one_sentenc
     code = render_notebook(load_notebook(notebook), ExportOptions()).code
     assert "# Sensor time series\n        x = 1\n" in code
     assert "# Plain text continued\n        y = 2\n" in code
+
+
+def test_bare_calls_that_only_show_a_value_are_dropped_and_listed(make_notebook) -> None:
+    notebook = make_notebook(
+        "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2], 'b': [3, 4]})",
+        "df.head()",
+        "df.describe()\ndf['a'].value_counts().sort_index()",
+        "df.sample(1, random_state=0)\nhelp(len)",
+        # kept: a sample without a seed advances the global random state, unknown calls and
+        # calls whose arguments call something may have effects, inplace= changes df
+        "df.sample(1)\nprint(df.tail(1))\ndf.head(len(df))\ndf.dropna(inplace=True)",
+    )
+    result = render_notebook(load_notebook(notebook))
+    code = result.code
+    for dropped in ("df.head()", "df.describe()", "value_counts()", "random_state=0", "help(len)"):
+        assert dropped not in code
+    for kept in ("df.sample(1)\n", "print(df.tail(1))\n", "df.head(len(df))\n", "inplace=True"):
+        assert kept in code
+    notes = "\n".join(result.summary.notes)
+    assert "cell 2 (id c1): dropped display-only `df.head()`" in notes
+    assert "cell 3 (id c2): dropped display-only `df['a'].value_counts().sort_index()`" in notes
+    assert "cell 4 (id c3): dropped display-only `help(len)`" in notes
+
+
+def test_the_comments_above_a_dropped_line_stay_above_the_next_statement(make_notebook) -> None:
+    notebook = make_notebook("x = 1\n# the value\nx\n# then y\ny = 2\n# only a look\nx")
+    code = render_notebook(load_notebook(notebook)).code
+    assert "        x = 1\n        # the value\n        # then y\n        y = 2\n\n" in code
+    assert "only a look" not in code  # comments of a dropped last line go with it
+
+
+def test_check_compares_the_parameters_in_params_yaml_not_its_text(make_notebook) -> None:
+    """`dvc exp run -S lr=0.1` rewrites params.yaml in its own format (and the user edits it)."""
+    notebook = make_notebook(
+        ("lr = 0.5  # step size\nepochs = 3", ["parameters"]),
+        ("x = lr * epochs", ["step:make"]), ("print(x)", ["step:report"]),
+    )
+    assert export("--dvc", str(notebook))[0] == 0
+    params = notebook.parent / "params.yaml"
+    params.write_text("epochs: 3\nlr: 0.1\n")  # re-ordered, re-formatted, a new value
+    code, _, err = export("--check", "--dvc", str(notebook))
+    assert code == 0, err
+    params.write_text("lr: 0.1\n")  # a parameter missing: stale
+    code, _, err = export("--check", "--dvc", str(notebook))
+    assert code == 1 and "stale" in err
