@@ -212,6 +212,8 @@ def _plain(value: Any) -> Any:
         return [_plain(item) for item in value]
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # JSON has no NaN or infinity: `--lr nan` is recorded as "nan"
     return value
 
 
@@ -317,6 +319,11 @@ def _config_values(
     except ConfigError as exc:
         parser.error(f"--config {path}: {exc}")
     by_name = {action.dest: action for action in parameters}
+    # `n-estimators:` as --help spells the option, or `n_estimators:` as the notebook does
+    values = {
+        key.replace("-", "_") if isinstance(key, str) else key: value
+        for key, value in values.items()
+    }
     unknown = sorted(set(values) - set(by_name), key=str)  # YAML keys may be numbers
     if unknown:
         parser.error(

@@ -137,7 +137,9 @@ class Run:
                 "failed" if failed else "finished", error, exc if failed else None
             )
         except Exception as problem:  # noqa: BLE001 - recording must not hide the run's result
-            print(f"nb2pipe: could not record the run: {problem!r}", file=sys.stderr)
+            print(f"nb2pipe: error: could not record the run: {problem!r}", file=sys.stderr)
+            if not failed:
+                raise SystemExit(1) from None  # the run worked, its record did not: say so
             return
         if self.tracking_uri and not failed and record.mlflow is None:
             # the user asked for MLflow and logging failed: say so with the exit code too
@@ -281,11 +283,11 @@ class Run:
 
     def _data_files(self) -> dict[str, str]:
         """Data files read so far: path -> SHA-256 (files the run wrote, its records, the
-        config file and saved step outputs are not data)."""
+        config file, saved step outputs and Python modules it imported are not data)."""
         special = [self.runs_dir, self.outputs_dir]
         data: dict[str, str] = {}
         for path in self.audit.reads():
-            if path == self.config_file or not os.path.isfile(path):
+            if path == self.config_file or path.endswith(".py") or not os.path.isfile(path):
                 continue
             if any(path.startswith(os.path.join(folder, "")) for folder in special):
                 continue

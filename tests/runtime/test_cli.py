@@ -344,3 +344,15 @@ def test_the_parsed_arguments_are_remembered(monkeypatch: pytest.MonkeyPatch) ->
     assert args.title == "red" and command_line(args) == ("--title", "red")
     assert "_argv" not in vars(args)
     assert repr(args).startswith("Namespace(n_estimators=100,")
+
+
+def test_config_keys_may_be_spelled_like_the_options(tmp_path) -> None:
+    import argparse
+
+    from nb2pipe_runtime import parse_args
+
+    config = tmp_path / "c.yaml"
+    config.write_text("n-estimators: 7\n")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n-estimators", type=int, default=100)
+    assert parse_args(parser, ["--config", str(config)]).n_estimators == 7

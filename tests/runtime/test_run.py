@@ -323,3 +323,28 @@ def test_a_fitted_model_output_is_also_an_artifact(project: Path) -> None:
     assert _digest(Path(run.run_dir) / "artifacts" / "models" / "model.joblib") == (
         record.outputs["fit"]["model"].sha256
     )
+
+
+def test_modules_the_run_imports_are_code_not_data(project: Path) -> None:
+    (project / "helper_module_for_run.py").write_text("VALUE = 1\n")
+    (project / "table.csv").write_text("a\n1\n")
+    with Run(_params(), "pipe.py") as run:
+        import importlib
+        import sys
+
+        sys.path.insert(0, str(project))
+        try:
+            importlib.import_module("helper_module_for_run")
+        finally:
+            sys.path.remove(str(project))
+            sys.modules.pop("helper_module_for_run", None)
+        (project / "table.csv").read_text()
+    assert list(_record(run).data) == ["table.csv"]
+
+
+def test_a_parameter_that_is_not_a_number_is_recorded_as_text(project: Path) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lr", type=float, default=0.1)
+    with Run(parse_args(parser, ["--lr", "nan"]), "pipe.py") as run:
+        pass
+    assert _record(run).params == {"lr": "nan"}
