@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from nb2pipe_runtime.record import RunRecord
 
 from .conftest import Walkthrough, doc_commands
 from .helpers import experiments, sh, stages_run
@@ -33,6 +34,34 @@ def test_export_two_runs_and_compare(walkthrough: Walkthrough) -> None:
     rows = [line.split() for line in compared if line.split()[:1] in (["1"], ["2"])]
     assert [row[4:6] for row in rows] == [["0.01", "1"], ["0.5", "0.9556"]]
     assert "accuracy:" in outputs["python pipeline_steps.py --step evaluate"][0]
+
+
+@pytest.mark.slow
+def test_a_step_run_records_the_parameters_its_inputs_were_computed_with(
+    walkthrough: Walkthrough,
+) -> None:
+    """`--step train --C 10`, then `--step evaluate`: the evaluation was computed with C=10."""
+    records = [
+        RunRecord.read(path) for path in sorted((walkthrough.project / "runs").glob("*/run.json"))
+    ]
+    by_step = {record.step: record for record in sorted(records, key=lambda r: r.start)
+               if record.dvc is None}
+    train, evaluate = by_step["train"], by_step["evaluate"]
+    assert train.params == {"C": 10.0, "max_iter": 500} and evaluate.params == {}
+    assert evaluate.effective_params["C"] == 10.0 and not evaluate.mixed_params
+    assert {entry.run_id for entry in evaluate.lineage if entry.name == "model"} == {train.run_id}
+    table = walkthrough.outputs["nb2pipe runs --last 2"][0].splitlines()
+    rows = [line.split() for line in table if line.split()[:1] in (["1"], ["2"])]
+    assert [row[2] for row in rows] == ["train", "evaluate"]
+    assert table[-1].startswith("same in every run: C=10, max_iter=500, ")
+    # the DVC stages (`--config params.yaml --step NAME`) record what each stage read
+    stages = {}  # the first `dvc repro`'s stages
+    for record in sorted(records, key=lambda r: r.start):
+        if "--config" in record.argv and record.step is not None:
+            stages.setdefault(record.step, record)
+    assert stages["load"].params == {"data_path": "data/wine.csv"}  # no model parameter
+    assert stages["train"].params == {"C": 0.5, "max_iter": 500}
+    assert stages["evaluate"].effective_params["C"] == 0.5  # params.yaml's value
 
 
 @pytest.mark.slow
