@@ -1,6 +1,6 @@
 """Find and read the run records exported scripts write (``runs/<run id>/run.json``).
 
-Records are read only through :meth:`nb2pipe_runtime.record.RunRecord.read`, which checks every
+Records are read only through :func:`nb2pipe_runtime.reading.read_record`, which checks every
 field and upgrades records written before the format had a version; a record it refuses is
 kept with its one-line reason, so ``nb2pipe runs`` can list it.
 """
@@ -11,7 +11,8 @@ import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nb2pipe_runtime.record import RECORD_NAME, RunRecord, RunRecordError
+from nb2pipe_runtime.reading import RunRecordError, read_record
+from nb2pipe_runtime.record import RECORD_NAME, RunRecord
 
 from nb2pipe.errors import Nb2PipeError
 
@@ -111,7 +112,7 @@ def read_records(runs_dir: Path) -> RecordSet:
     unreadable: dict[str, str] = {}
     for path in sorted(runs_dir.glob(f"*/{RECORD_NAME}")):
         try:
-            record = RunRecord.read(path)
+            record = read_record(path)
         except RunRecordError as exc:
             # the message starts with the path; the table names the path itself
             unreadable[str(path)] = str(exc).removeprefix(f"{path}: ")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from nb2pipe_runtime.record import RunRecord, RunRecordError
+from nb2pipe_runtime.reading import RunRecordError, read_record
 
 from nb2pipe.analysis import Magic, MagicKind, NotebookAnalysis
 from nb2pipe.errors import Nb2PipeError, UnsupportedMagicError
@@ -101,7 +101,7 @@ class ScriptCheckJob:
         if not records or not notebook:
             return [], 0
         try:
-            recorded = RunRecord.read(records[-1]).metrics
+            recorded = read_record(records[-1]).metrics
         except RunRecordError as exc:
             # the record lies in a temporary copy of the folder: name it from there
             reason = str(exc).replace(f"{self.copy}/", "")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from nb2pipe_runtime.record import RunRecord
+from nb2pipe_runtime.reading import read_record
 
 from .conftest import Walkthrough, doc_commands
 from .helpers import experiments, sh, stages_run
@@ -42,7 +42,7 @@ def test_a_step_run_records_the_parameters_its_inputs_were_computed_with(
 ) -> None:
     """`--step train --C 10`, then `--step evaluate`: the evaluation was computed with C=10."""
     records = [
-        RunRecord.read(path) for path in sorted((walkthrough.project / "runs").glob("*/run.json"))
+        read_record(path) for path in sorted((walkthrough.project / "runs").glob("*/run.json"))
     ]
     by_step = {record.step: record for record in sorted(records, key=lambda r: r.start)
                if record.dvc is None}

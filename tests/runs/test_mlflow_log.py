@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from nb2pipe_runtime.record import RunRecord
+from nb2pipe_runtime.reading import read_record
 
 from .conftest import RunScript
 
@@ -27,7 +28,7 @@ def commit_all(folder: Path) -> str:
 
 
 def records(project: Path) -> list[RunRecord]:
-    found = [RunRecord.read(path) for path in (project / "runs").glob("*/run.json")]
+    found = [read_record(path) for path in (project / "runs").glob("*/run.json")]
     return sorted(found, key=lambda record: record.start)
 
 

@@ -21,10 +21,10 @@ from nb2pipe_runtime.record import (
     InputLineage,
     MlflowRun,
     RunRecord,
-    RunRecordError,
     SavedOutput,
     StepTiming,
 )
+from nb2pipe_runtime.reading import RunRecordError, read_record, record_from_json
 
 from tests.conftest import ROOT
 
@@ -98,12 +98,12 @@ def _minimal_json() -> dict[str, Any]:
 
 
 # -- JSON ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("make", [_full_record, lambda: RunRecord.from_json(_minimal_json())])
+@pytest.mark.parametrize("make", [_full_record, lambda: record_from_json(_minimal_json())])
 def test_json_round_trip(make: Any, tmp_path: Path) -> None:
     original = make()
-    assert RunRecord.from_json(original.to_json()) == original
+    assert record_from_json(original.to_json()) == original
     original.write(tmp_path / "run.json")
-    assert RunRecord.read(tmp_path / "run.json") == original
+    assert read_record(tmp_path / "run.json") == original
     assert json.loads((tmp_path / "run.json").read_text())["format_version"] == 1
     assert os.listdir(tmp_path) == ["run.json"]  # written atomically: no temporary left
 
@@ -146,7 +146,7 @@ def test_read_errors_are_one_line_naming_the_file(
 ) -> None:
     path = _written(tmp_path, change(_minimal_json()))
     with pytest.raises(RunRecordError) as error:
-        RunRecord.read(path)
+        read_record(path)
     text = str(error.value)
     assert text.startswith(f"{path}: ") and message in text
     assert "\n" not in text
@@ -154,7 +154,7 @@ def test_read_errors_are_one_line_naming_the_file(
 
 def test_read_error_of_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(RunRecordError, match="cannot read"):
-        RunRecord.read(tmp_path / "run.json")
+        read_record(tmp_path / "run.json")
 
 
 # -- records of nb2pipe 0.1 (no format_version) ----------------------------------------------
@@ -202,7 +202,7 @@ def _legacy() -> dict[str, Any]:
 
 
 def test_legacy_record_upgrades(tmp_path: Path) -> None:
-    upgraded = RunRecord.read(_written(tmp_path, _legacy()))
+    upgraded = read_record(_written(tmp_path, _legacy()))
     assert (upgraded.format, upgraded.format_version) == ("nb2pipe-run", 1)
     assert upgraded.experiment == "pipeline"  # the notebook's stem
     assert upgraded.params == upgraded.effective_params == {"n": 3, "path": "data/x.csv"}
@@ -225,7 +225,7 @@ def test_legacy_record_upgrades(tmp_path: Path) -> None:
 
 def test_legacy_record_without_notebook_takes_the_scripts_name() -> None:
     legacy = _legacy() | {"notebook": None}
-    assert RunRecord.from_json(legacy).experiment == "pipeline"
+    assert record_from_json(legacy).experiment == "pipeline"
 
 
 @pytest.mark.parametrize(
@@ -244,7 +244,7 @@ def test_malformed_legacy_record_is_a_read_error(
 ) -> None:
     path = _written(tmp_path, _legacy() | change)
     with pytest.raises(RunRecordError) as error:
-        RunRecord.read(path)
+        read_record(path)
     assert str(error.value) == f"{path}: {message}"
 
 
@@ -372,7 +372,7 @@ def test_schema_validates_the_record_a_real_script_writes(tmp_path: Path) -> Non
     (run_json,) = (tmp_path / "runs").glob("*/run.json")
     data = json.loads(run_json.read_text())
     jsonschema.validate(data, _schema())
-    read = RunRecord.read(run_json)
+    read = read_record(run_json)
     assert read.status == "finished" and read.run_id == run_json.parent.name
     assert read.params == {"data_path": "data/rows.csv", "scale": 2.0}
     assert read.metrics == {"rows": 2.0, "total": 6.0}

@@ -13,6 +13,7 @@ import pytest
 from nb2pipe_runtime import Run, parse_args, record_metrics
 from nb2pipe_runtime.outputs import read_saved_step
 from nb2pipe_runtime.record import InputLineage, RunRecord
+from nb2pipe_runtime.reading import read_record
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def _digest(path: Path) -> str:
 
 
 def _record(run: Run) -> RunRecord:
-    return RunRecord.read(Path(run.run_dir) / "run.json")
+    return read_record(Path(run.run_dir) / "run.json")
 
 
 def _params(argv: Sequence[str] = ()) -> argparse.Namespace:
@@ -274,7 +275,7 @@ def test_a_step_run_without_saved_inputs_fails_saying_what_to_run(project: Path)
     assert message.startswith("step 'train' needs 'xs' from step 'prepare', which is not saved in ")
     assert message.endswith("run step 'prepare' (or the whole pipeline) first")
     (run_json,) = (project / "runs").glob("*/run.json")
-    record = RunRecord.read(run_json)
+    record = read_record(run_json)
     assert (record.status, record.error) == ("failed", message)
 
 
