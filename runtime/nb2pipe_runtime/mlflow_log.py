@@ -59,6 +59,9 @@ def log_run(record: RunRecord, run_dir: str, tracking_uri: str) -> MlflowRun:
             for entry in record.lineage
         ]
         client.log_batch(run_id, metrics=metrics, params=params, tags=lineage)
+        datasets = _datasets(record)
+        if datasets:
+            client.log_inputs(run_id, datasets=datasets)
         artifacts = os.path.join(run_dir, "artifacts")
         if os.path.isdir(artifacts) and os.listdir(artifacts):
             client.log_artifacts(run_id, artifacts)
@@ -68,6 +71,24 @@ def log_run(record: RunRecord, run_dir: str, tracking_uri: str) -> MlflowRun:
     except Exception as exc:  # noqa: BLE001 - any failure of the store is reported, not raised
         raise MlflowError(_reason(exc, tracking_uri)) from None
     return MlflowRun(run_id=run_id, experiment_id=str(experiment_id), tracking_uri=tracking_uri)
+
+
+def _datasets(record: RunRecord) -> list[Any]:
+    """The data files the run read, and those its inputs were computed from (a ``--step``
+    run's lineage), as MLflow dataset inputs with their SHA-256 as digest."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    files = dict(record.data)
+    for entry in record.lineage:
+        for path, digest in entry.data.items():
+            files.setdefault(path, digest)
+    return [
+        DatasetInput(
+            Dataset(name=path, digest=digest[:36], source_type="local", source=path),
+            tags=[InputTag("mlflow.data.context", "lineage" if path not in record.data else "read")],
+        )
+        for path, digest in sorted(files.items())
+    ]
 
 
 def _tags(record: RunRecord) -> dict[str, str]:
@@ -107,8 +128,8 @@ def _millis(moment: str) -> int:
 
 def _reason(exc: Exception, tracking_uri: str) -> str:
     message = " ".join(str(exc).split()) or type(exc).__name__
-    if len(message) > 300:
-        message = message[:300] + " ..."
+    first = message.split(". ", 1)[0].rstrip(".")  # MLflow's messages go on with links
+    message = first if len(first) <= 200 else first[:197] + "..."
     text = f"logging to MLflow at {tracking_uri} failed: {message}"
     if tracking_uri.startswith("file:") or "://" not in tracking_uri:
         text += (

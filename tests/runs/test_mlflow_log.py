@@ -76,8 +76,13 @@ def test_a_step_run_logged_to_sqlite_reads_back(
 
     # the load run carries the data file's hash; the train run its saved model
     logged = log_run(load, str(project / "runs" / load.run_id), uri)
-    tags = client.get_run(logged.run_id).data.tags
+    found_load = client.get_run(logged.run_id)
+    tags = found_load.data.tags
     assert tags["nb2pipe.data.data/diabetes.csv"] == load.data["data/diabetes.csv"]
+    # ... and logs it as the run's dataset input, its SHA-256 as digest
+    [dataset] = [entry.dataset for entry in found_load.inputs.dataset_inputs]
+    assert (dataset.name, dataset.source) == ("data/diabetes.csv", "data/diabetes.csv")
+    assert load.data["data/diabetes.csv"].startswith(dataset.digest)
     logged = log_run(train, str(project / "runs" / train.run_id), uri)
     assert [a.path for a in client.list_artifacts(logged.run_id, "models")] == ["models/model.joblib"]
     assert client.get_run(logged.run_id).data.params["alpha"] == "10.0"
