@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 from nb2pipe_runtime.record import InputLineage, MlflowRun, RunRecord
 
@@ -85,7 +86,7 @@ def _datasets(record: RunRecord) -> list[Any]:
     return [
         DatasetInput(
             Dataset(name=path, digest=digest[:36], source_type="local", source=path),
-            tags=[InputTag("mlflow.data.context", "lineage" if path not in record.data else "read")],
+            tags=[InputTag("mlflow.data.context", "read" if path in record.data else "lineage")],
         )
         for path, digest in sorted(files.items())
     ]
