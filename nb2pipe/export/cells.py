@@ -19,12 +19,16 @@ import libcst as cst
 
 from nb2pipe.errors import UnsupportedMagicError
 from nb2pipe.export.plan import CellPlan, ExportPlan
+from nb2pipe.export.statements import assigned_names
 from nb2pipe.export.transformers import (
     MagicError,
     RewriteCellTransformer,
     apply_decisions,
     decision_notes,
 )
+
+#: A statement of a module's body, as libcst types it.
+Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
 
 __all__ = ["RenderedCell", "indent_code", "render_cells"]
 
@@ -225,7 +229,7 @@ def _rewritten(plan: ExportPlan, cell: CellPlan) -> _Piece:
     )
     imports: list[str] = []
     definitions: list[str] = []
-    staying: list[cst.BaseStatement] = []
+    staying: list[Statement] = []
     empty = cst.Module([])
     figure = cst.parse_statement(figure_call(plan, cell) + "\n")
     try:
@@ -245,8 +249,8 @@ def _rewritten(plan: ExportPlan, cell: CellPlan) -> _Piece:
             ):
                 imports += [empty.code_for_node(small).strip() for small in statement.body]
             else:
-                lines = [line for line in statement.leading_lines if line.comment]  # type: ignore[attr-defined]
-                statement = statement.with_changes(leading_lines=lines)  # type: ignore[call-arg]
+                lines = [line for line in statement.leading_lines if line.comment]
+                statement = statement.with_changes(leading_lines=lines)
                 definitions.append(cst.Module(body=[statement]).code.rstrip())
         definition_runtime = frozenset(transformer.result.runtime)
         rewritten = cst.Module(body=staying).visit(transformer) if staying else None
@@ -266,8 +270,8 @@ def _rewritten(plan: ExportPlan, cell: CellPlan) -> _Piece:
     text = ""
     if kept:
         first = kept[0]
-        kept[0] = first.with_changes(  # type: ignore[call-arg]
-            leading_lines=_trim_blank_edges(list(first.leading_lines))  # type: ignore[attr-defined]
+        kept[0] = first.with_changes(
+            leading_lines=_trim_blank_edges(list(first.leading_lines))
         )
         text = cst.Module(body=kept).code.rstrip("\n")
     if footer:
@@ -291,12 +295,12 @@ def _rewritten(plan: ExportPlan, cell: CellPlan) -> _Piece:
     )
 
 
-def _unindent_blank_lines(statement: cst.BaseStatement) -> cst.BaseStatement:
+def _unindent_blank_lines(statement: Statement) -> Statement:
     """Blank lines above a statement get no indentation (no trailing whitespace)."""
-    lines = statement.leading_lines  # type: ignore[attr-defined]
+    lines = statement.leading_lines
     if not any(line.comment is None and line.indent for line in lines):
         return statement
-    return statement.with_changes(  # type: ignore[call-arg]
+    return statement.with_changes(
         leading_lines=[
             line.with_changes(indent=False, whitespace=cst.SimpleWhitespace(""))
             if line.comment is None
@@ -312,10 +316,10 @@ def _trim_blank_edges(lines: list[cst.EmptyLine]) -> list[cst.EmptyLine]:
     return lines
 
 
-def _fold_comment_placeholders(statements: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
+def _fold_comment_placeholders(statements: list[Statement]) -> list[Statement]:
     """Move the comments of dropped lines (kept on a ``pass``) onto the next statement; at the
     end of a cell they go with the dropped line."""
-    out: list[cst.BaseStatement] = []
+    out: list[Statement] = []
     carried: list[cst.EmptyLine] = []
     for statement in statements:
         if (
@@ -326,8 +330,8 @@ def _fold_comment_placeholders(statements: list[cst.BaseStatement]) -> list[cst.
             carried.extend(statement.leading_lines)
             continue
         if carried:
-            statement = statement.with_changes(  # type: ignore[call-arg]
-                leading_lines=[*carried, *statement.leading_lines]  # type: ignore[attr-defined]
+            statement = statement.with_changes(
+                leading_lines=[*carried, *statement.leading_lines]
             )
             carried = []
         out.append(statement)
@@ -336,27 +340,9 @@ def _fold_comment_placeholders(statements: list[cst.BaseStatement]) -> list[cst.
 
 # -- metrics, comments and indentation ---------------------------------------------------------
 def _metric_names(cell: CellPlan) -> tuple[str, ...]:
-    """Names a ``metrics`` cell assigns at top level, in order (the candidate metrics)."""
-    names: list[str] = []
-
-    def add(target: ast.AST) -> None:
-        if isinstance(target, ast.Name):
-            if target.id not in names:
-                names.append(target.id)
-        elif isinstance(target, (ast.Tuple, ast.List)):
-            for element in target.elts:
-                add(element)
-
-    for statement in cell.parsed.tree.body:
-        if isinstance(statement, ast.Assign):
-            for target in statement.targets:
-                add(target)
-        elif isinstance(statement, (ast.AnnAssign, ast.AugAssign)) and (
-            not isinstance(statement, ast.AnnAssign) or statement.value is not None
-        ):
-            add(statement.target)
+    """What a ``metrics`` cell assigns at top level and does not delete."""
     deleted = cell.parsed.symbols.deletes
-    return tuple(name for name in names if name not in deleted)
+    return tuple(name for name in assigned_names(cell.parsed.tree) if name not in deleted)
 
 
 _WIDTH = 92
@@ -374,7 +360,7 @@ def _markdown_comments(markdown: tuple[str, ...]) -> list[str]:
     """Short comments from the markdown cells above a code cell: each one's first paragraph."""
     lines: list[str] = []
     for text in markdown:
-        paragraph = []
+        paragraph: list[str] = []
         for raw in text.strip().splitlines():
             line = raw.strip()
             if not line:

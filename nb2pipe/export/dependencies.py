@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from nb2pipe.analysis.parse import ParsedCell
 
@@ -124,7 +124,7 @@ def classify_module(top_level: str, notebook_dir: Path | None) -> ModuleOrigin:
 
 
 @lru_cache(maxsize=1)
-def _packages_distributions() -> dict[str, list[str]]:
+def _packages_distributions() -> Mapping[str, list[str]]:
     # Reads every installed distribution's metadata (~0.5 s): only when the table and the
     # import name both miss.
     return importlib.metadata.packages_distributions()

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ast
 
+from nb2pipe.analysis.symbols import dotted_name
+
 __all__ = ["DISPLAY_METHODS", "displayed_code", "is_pyplot_show", "only_displays", "prints_help"]
 
 #: Methods whose bare call only returns a value to show (no ``inplace=``).
@@ -35,7 +37,7 @@ def only_displays(statement: ast.stmt) -> bool:
     if _is_plain_value(value):
         return True
     if isinstance(value, ast.Call):
-        if _dotted(value.func) in _DISPLAY_FUNCTIONS:
+        if dotted_name(value.func) in _DISPLAY_FUNCTIONS:
             return True
         return _is_display_chain(value)
     return False
@@ -47,7 +49,7 @@ def prints_help(statement: ast.stmt) -> bool:
     return (
         isinstance(statement, ast.Expr)
         and isinstance(statement.value, ast.Call)
-        and _dotted(statement.value.func) == "help"
+        and dotted_name(statement.value.func) == "help"
     )
 
 
@@ -55,7 +57,7 @@ def is_pyplot_show(statement: ast.stmt, pyplot_names: frozenset[str]) -> bool:
     """``plt.show()`` (any name bound to ``matplotlib.pyplot``) as a statement."""
     if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
         return False
-    callee = _dotted(statement.value.func)
+    callee = dotted_name(statement.value.func)
     return callee is not None and callee.count(".") == 1 and (
         callee.split(".")[0] in pyplot_names and callee.endswith(".show")
     )
@@ -65,7 +67,7 @@ def displayed_code(source: str, statement: ast.stmt) -> str:
     """How the summary quotes a dropped statement (shortened)."""
     value = statement.value if isinstance(statement, ast.Expr) else statement
     text = " ".join((ast.get_source_segment(source, value) or ast.unparse(value)).split())
-    if isinstance(value, ast.Call) and _dotted(value.func) in ("display", "IPython.display.display"):
+    if isinstance(value, ast.Call) and dotted_name(value.func) in ("display", "IPython.display.display"):
         return "display(...)"
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -109,14 +111,3 @@ def _is_display_chain(call: ast.Call) -> bool:
 
 def _has_effects(node: ast.AST) -> bool:
     return any(isinstance(child, (ast.Call, ast.NamedExpr, ast.Await)) for child in ast.walk(node))
-
-
-def _dotted(node: ast.expr) -> str | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))

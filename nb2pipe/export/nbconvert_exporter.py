@@ -56,7 +56,7 @@ def _install_filter(log: logging.Logger | logging.LoggerAdapter[Any]) -> None:
         logger.addFilter(_OneLineErrors())
 
 
-class Nb2PipeExporter(Exporter):  # type: ignore[misc]
+class Nb2PipeExporter(Exporter):
     """Export a notebook to a clean, parameterized script (see ``nb2pipe export --help``).
 
     File-safety options (``--force``, ``--check``) belong to ``nb2pipe export``; nbconvert

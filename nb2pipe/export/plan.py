@@ -309,14 +309,14 @@ def _check_skipped_inputs(analysis: NotebookAnalysis, flow: object) -> None:
             source = skipped_defines.get(name)
             if source is None or source.cell.index > cell_flow.cell_index:
                 continue
-            parsed = analysis.parsed(cell_flow.cell_index)
-            assert parsed is not None
+            user = analysis.parsed(cell_flow.cell_index)
+            assert user is not None
             dropped = (
                 f"the skipped {source.cell.label}" if source.cell.role.skip
                 else f"{source.cell.label}, dropped as tagged raises-exception,"
             )
             raise ExportError(
-                parsed.cell.location(analysis.notebook.path, first_use(parsed.tree, name)),
+                user.cell.location(analysis.notebook.path, first_use(user.tree, name)),
                 f"reads {name!r}, which only {dropped} defines; "
                 "untag that cell or define the name in an exported cell",
             )

@@ -13,7 +13,7 @@ from functools import cached_property
 
 from nb2pipe.analysis.symbols import gather_cell_symbols
 
-__all__ = ["StatementGroup", "statement_groups"]
+__all__ = ["StatementGroup", "assigned_names", "statement_groups"]
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,12 @@ def statement_groups(tree: ast.Module) -> tuple[StatementGroup, ...]:
     for index, positions in enumerate(spans):
         nodes = [tree.body[p] for p in positions]
         imports = all(isinstance(node, (ast.Import, ast.ImportFrom)) for node in nodes)
-        definition = nodes[0] if len(nodes) == 1 and isinstance(
-            nodes[0], (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-        ) else None
+        head = nodes[0]
+        definition = (
+            head
+            if len(nodes) == 1 and isinstance(head, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            else None
+        )
         groups.append(
             StatementGroup(
                 index=index,
@@ -63,7 +66,7 @@ def statement_groups(tree: ast.Module) -> tuple[StatementGroup, ...]:
                 statements=tuple(positions),
                 nodes=tuple(nodes),
                 is_import=imports,
-                definition=definition,  # type: ignore[arg-type]
+                definition=definition,
             )
         )
     return tuple(groups)
@@ -83,5 +86,28 @@ def bound_names(statement: ast.stmt) -> frozenset[str]:
 
 
 def _first_line(statement: ast.stmt) -> int:
-    decorators = getattr(statement, "decorator_list", None) or []
-    return min([statement.lineno, *(d.lineno for d in decorators)])
+    decorators: list[ast.expr] = getattr(statement, "decorator_list", None) or []
+    return min([statement.lineno, *(decorator.lineno for decorator in decorators)])
+
+
+def assigned_names(tree: ast.Module) -> tuple[str, ...]:
+    """Names a cell assigns at top level, in order: a ``metrics`` cell's candidate metrics."""
+    names: list[str] = []
+
+    def add(target: ast.AST) -> None:
+        if isinstance(target, ast.Name):
+            if target.id not in names:
+                names.append(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                add(element)
+
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign):
+            for target in statement.targets:
+                add(target)
+        elif isinstance(statement, (ast.AnnAssign, ast.AugAssign)) and (
+            not isinstance(statement, ast.AnnAssign) or statement.value is not None
+        ):
+            add(statement.target)
+    return tuple(names)

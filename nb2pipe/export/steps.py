@@ -27,6 +27,7 @@ from nb2pipe.analysis.symbols import FunctionSymbols
 from nb2pipe.errors import CellLocation, ExportError
 from nb2pipe.export.parameters import Parameter
 from nb2pipe.export.plan import CellPlan, ScriptNames
+from nb2pipe.export.statements import assigned_names
 
 __all__ = ["PREPARE", "PipelinePlan", "StepPlan", "plan_steps"]
 
@@ -293,7 +294,7 @@ class _StepPlanner:
                     inputs=tuple(sorted(reads[name].items())),
                     outputs=tuple(sorted(outputs[name])),
                     metrics={
-                        cell.parsed.cell.index: _assigned_names(cell.parsed.tree)
+                        cell.parsed.cell.index: assigned_names(cell.parsed.tree)
                         for cell in cells
                         if cell.parsed.cell.role.metrics
                     },
@@ -362,29 +363,6 @@ def _statement_names(statement: ast.stmt) -> set[str]:
     if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return {statement.name}
     return set()
-
-
-def _assigned_names(tree: ast.Module) -> tuple[str, ...]:
-    """Names a cell assigns at top level, in order (a ``metrics`` cell's candidate metrics)."""
-    names: list[str] = []
-
-    def add(target: ast.AST) -> None:
-        if isinstance(target, ast.Name):
-            if target.id not in names:
-                names.append(target.id)
-        elif isinstance(target, (ast.Tuple, ast.List)):
-            for element in target.elts:
-                add(element)
-
-    for statement in tree.body:
-        if isinstance(statement, ast.Assign):
-            for target in statement.targets:
-                add(target)
-        elif isinstance(statement, (ast.AnnAssign, ast.AugAssign)) and (
-            not isinstance(statement, ast.AnnAssign) or statement.value is not None
-        ):
-            add(statement.target)
-    return tuple(names)
 
 
 def _data_files(

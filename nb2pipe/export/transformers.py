@@ -15,6 +15,9 @@ from nb2pipe.analysis.symbols import function_locals
 from nb2pipe.export.display import displayed_code, is_pyplot_show, only_displays
 from nb2pipe.export.magics import MagicTranslation, Untranslatable, translate_magic
 
+#: A statement of a module's body, as libcst types it.
+Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
+
 __all__ = ["CellRewrite", "RewriteCellTransformer", "apply_decisions", "decision_notes"]
 
 # libcst.matchers would read better here, but importing it costs 0.3 s of every export (more
@@ -183,7 +186,7 @@ class RewriteCellTransformer(cst.CSTTransformer):
                 # `x;  # note`: the spaces before the comment belonged to the semicolon
                 trailing = trailing.with_changes(whitespace=last.semicolon.whitespace_after)
             updated_node = updated_node.with_changes(body=body, trailing_whitespace=trailing)
-        replacement: list[cst.BaseStatement] = []
+        replacement: list[Statement] = []
         kept: list[cst.BaseSmallStatement] = []
         changed = False
         for small in updated_node.body:
@@ -207,12 +210,12 @@ class RewriteCellTransformer(cst.CSTTransformer):
                 return cst.SimpleStatementLine([cst.Pass()], leading_lines=updated_node.leading_lines)
             return cst.RemoveFromParent()
         first = replacement[0]
-        replacement[0] = first.with_changes(  # type: ignore[call-arg]
-            leading_lines=[*updated_node.leading_lines, *first.leading_lines]  # type: ignore[attr-defined]
+        replacement[0] = first.with_changes(
+            leading_lines=[*updated_node.leading_lines, *first.leading_lines]
         )
         return cst.FlattenSentinel(replacement)
 
-    def _rewrite_small(self, small: cst.BaseSmallStatement) -> list[cst.BaseStatement] | None:
+    def _rewrite_small(self, small: cst.BaseSmallStatement) -> list[Statement] | None:
         """Replacement statements for ``small``, or ``None`` to keep it as it is."""
         if isinstance(small, cst.Expr) and _is_get_ipython_call(small.value):
             magic = _magic_of(small.value)  # type: ignore[arg-type]
@@ -242,7 +245,7 @@ class RewriteCellTransformer(cst.CSTTransformer):
             return self._rewrite_expression_statement(small)
         return None
 
-    def _rewrite_expression_statement(self, small: cst.Expr) -> list[cst.BaseStatement] | None:
+    def _rewrite_expression_statement(self, small: cst.Expr) -> list[Statement] | None:
         """``plt.show()`` inside a block saves the figures instead (top-level statements that
         only show something were dropped or replaced before, see :func:`apply_decisions`)."""
         value = small.value
@@ -262,7 +265,7 @@ class RewriteCellTransformer(cst.CSTTransformer):
         return None
 
     # -- magics ------------------------------------------------------------------------------
-    def _translate(self, magic: Magic, assign: cst.Assign | None) -> list[cst.BaseStatement] | None:
+    def _translate(self, magic: Magic, assign: cst.Assign | None) -> list[Statement] | None:
         magic = self._placed_in_cell(magic)
         try:
             translation = translate_magic(
@@ -306,7 +309,7 @@ class RewriteCellTransformer(cst.CSTTransformer):
         self.result.runtime |= translation.runtime
         self.result.requirements += translation.requirements
 
-    def _inner_statements(self, code: str, magic: Magic) -> list[cst.BaseStatement]:
+    def _inner_statements(self, code: str, magic: Magic) -> list[Statement]:
         """The statements of a code magic's code, themselves rewritten."""
         python = mask_ipython(code)
         try:
@@ -328,7 +331,7 @@ class RewriteCellTransformer(cst.CSTTransformer):
         figure = cst.parse_statement(self.figure_call) if self.figure_call else None
         module = module.with_changes(body=apply_decisions(list(module.body), dropped, shows, figure))
         rewritten = module.visit(self)
-        body = list(rewritten.body)
+        body: list[Statement] = list(rewritten.body)
         if body and module.header:
             body[0] = body[0].with_changes(leading_lines=[*module.header, *body[0].leading_lines])
         return body
@@ -350,11 +353,11 @@ def decision_notes(
 
 
 def apply_decisions(
-    body: list[cst.BaseStatement],
+    body: list[Statement],
     dropped: set[int] | frozenset[int],
     shows: set[int] | frozenset[int],
-    figure: cst.BaseStatement | None,
-) -> list[cst.BaseStatement]:
+    figure: Statement | None,
+) -> list[Statement]:
     """A module's top-level statements without those at the ``dropped`` positions (as the
     standard-library tree counts them) and with ``figure`` in place of the ``shows``.
 
@@ -363,7 +366,7 @@ def apply_decisions(
     """
     if not dropped and not shows:
         return body
-    out: list[cst.BaseStatement] = []
+    out: list[Statement] = []
     position = 0
     for statement in body:
         if not isinstance(statement, cst.SimpleStatementLine):
@@ -383,7 +386,7 @@ def apply_decisions(
                 out.append(statement.with_changes(body=kept))
                 out.append(figure)
             else:
-                out.append(figure.with_changes(leading_lines=statement.leading_lines))  # type: ignore[call-arg]
+                out.append(figure.with_changes(leading_lines=statement.leading_lines))
         elif kept:
             last = kept[-1]
             if len(kept) < len(statement.body):
@@ -394,7 +397,7 @@ def apply_decisions(
     return out
 
 
-def _captured(statements: Sequence[cst.BaseStatement]) -> cst.BaseStatement:
+def _captured(statements: Sequence[Statement]) -> Statement:
     """``with redirect_stdout(StringIO()), redirect_stderr(StringIO()):`` around ``statements``."""
     template = cst.parse_statement(
         "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
@@ -406,8 +409,8 @@ def _captured(statements: Sequence[cst.BaseStatement]) -> cst.BaseStatement:
 
 
 def _assign_last_expression(
-    assign: cst.Assign, statements: list[cst.BaseStatement], magic: Magic
-) -> list[cst.BaseStatement]:
+    assign: cst.Assign, statements: list[Statement], magic: Magic
+) -> list[Statement]:
     """``x = %time f()`` → ``x = f()``: the timed code must be one expression."""
     only = statements[0] if len(statements) == 1 else None
     if (

@@ -1,5 +1,6 @@
-"""Fixtures for ``nb2pipe runs``: records written with ``RunRecord``, and real runs of the
-hand-written scripts in ``scripts/`` (the shape nb2pipe exports) in a temp folder."""
+"""Fixtures for ``nb2pipe runs``: records written with ``RunRecord``, and real runs of exported
+scripts (the sample ``train_classifier`` and ``notebooks/diabetes_steps``, a three-step
+pipeline) in a temp folder."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from click.testing import CliRunner, Result
 from nb2pipe_runtime.record import GitState, RunRecord
 
 from nb2pipe.cli import cli
+from nb2pipe.export import export_notebook
 
-SCRIPTS = Path(__file__).parent / "scripts"
-DATA = Path(__file__).resolve().parents[2] / "sample_notebooks" / "data"
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = (ROOT / "sample_notebooks" / "train_classifier.ipynb",
+             Path(__file__).parent / "notebooks" / "diabetes_steps.ipynb")
+DATA = ROOT / "sample_notebooks" / "data"
 
 
 def invoke(*args: str) -> Result:
@@ -53,11 +57,12 @@ def write_records(runs: Path, *records: RunRecord) -> Path:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A folder with the hand-written scripts and the sample data, where they run."""
+    """A folder with the notebooks, their exported scripts and the sample data."""
     folder = tmp_path / "project"
     folder.mkdir()
-    for script in SCRIPTS.glob("*.py"):
-        shutil.copy(script, folder / script.name)
+    for notebook in NOTEBOOKS:
+        shutil.copy(notebook, folder / notebook.name)
+        export_notebook(folder / notebook.name)
     shutil.copytree(DATA, folder / "data")
     return folder
 

@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import DATA, SCRIPTS, invoke
+from nb2pipe.export import export_notebook
+
+from .conftest import DATA, NOTEBOOKS, invoke
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,7 +32,8 @@ TREES = (5, 10, 20, 40)
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder where ``train_classifier.py`` ran 4 times (n_estimators 5, 10, 20, 40)."""
     folder = tmp_path_factory.mktemp("sweep")
-    shutil.copy(SCRIPTS / "train_classifier.py", folder)
+    shutil.copy(NOTEBOOKS[0], folder)
+    export_notebook(folder / NOTEBOOKS[0].name)
     shutil.copytree(DATA, folder / "data")
     environment = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     for trees in TREES:

@@ -98,7 +98,7 @@ def test_an_input_computed_from_an_older_data_file_is_marked(
     lines = invoke(str(project)).stdout.splitlines()
     assert lines[-2:] == [
         f"data differs: data/diabetes.csv: @1 = {old[:12]} (runs 1, 3); @2 = {new[:12]} (runs 2)",
-        (f"! run 3: inputs model, X_test, y_test were computed (step train, run 1) from "
+        (f"! run 3: inputs X_test, model, y_test were computed (step train, run 1) from "
         f"data/diabetes.csv {old[:12]}, but run 2, the latest to read it, read {new[:12]}; no "
         "single set of values describes its results: run the pipeline again"),
     ]

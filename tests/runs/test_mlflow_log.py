@@ -71,7 +71,7 @@ def test_a_step_run_logged_to_sqlite_reads_back(
     artifacts = {a.path for a in client.list_artifacts(logged.run_id)}
     assert artifacts == {"figures", "run.json"}
     assert [a.path for a in client.list_artifacts(logged.run_id, "figures")] == [
-        "figures/diabetes_steps-evaluate-1.png"
+        "figures/diabetes_steps-cell8-1.png"
     ]
 
     # the load run carries the data file's hash; the train run its saved model
