@@ -164,7 +164,7 @@ class _Pipeline:
             lines.append(f"    {target} = {names.params}.{name}  # notebook functions read it")
         notebook = python_string(plan.notebook_reference)
         lines.append(
-            f"    with {names.of('Run')}({names.params}, __file__, {notebook}) as {names.run}:"
+            f"    with {names.of('Pipeline')}({names.params}, __file__, {notebook}) as {names.run}:"
         )
         for step in pipeline.steps:
             lines.append(_step_call(step, names.run))

@@ -54,7 +54,7 @@ class Scaffold:
     # -- what the script uses ----------------------------------------------------------------
     def runtime_names(self) -> list[str]:
         """nb2pipe-runtime functions the script calls, by their runtime names, sorted."""
-        used = {"Run", "parse_args"}
+        used = {"Pipeline" if self.steps else "Run", "parse_args"}
         for cell in self.cells:
             used |= cell.runtime
         if any(p.optional and p.type is not ParamType.BOOL for p in self.plan.parameters):

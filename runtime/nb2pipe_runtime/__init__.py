@@ -6,12 +6,14 @@ runs`` reads :class:`~nb2pipe_runtime.record.RunRecord`) and for the tests.
 
 from nb2pipe_runtime.cli import optional, parse_args
 from nb2pipe_runtime.figures import save_figures
+from nb2pipe_runtime.pipeline import Pipeline
 from nb2pipe_runtime.run import Run, record_metrics
 from nb2pipe_runtime.shell import shell, shell_output, shell_script, write_file
 
 __version__ = "0.2.0"
 
 __all__ = [
+    "Pipeline",
     "Run",
     "__version__",
     "optional",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nb2pipe_runtime import Run, parse_args, record_metrics
+from nb2pipe_runtime import Pipeline, Run, parse_args, record_metrics
 from nb2pipe_runtime.outputs import read_saved_step
 from nb2pipe_runtime.record import InputLineage, RunRecord
 from nb2pipe_runtime.reading import read_record
@@ -167,7 +167,7 @@ def _pipeline(argv: Sequence[str] = ()) -> RunRecord:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--unused", default="never read")
     params = parse_args(parser, list(argv), steps=STEPS)
-    with Run(params, "pipe.py", "pipe.ipynb") as run:
+    with Pipeline(params, "pipe.py", "pipe.ipynb") as run:
         xs = run.step("prepare", prepare, outputs=("xs",))
         model = run.step("train", train, xs, outputs=("model",))
         run.step("evaluate", evaluate, model)
@@ -290,11 +290,11 @@ def test_the_first_step_alone(project: Path) -> None:
 def test_a_setup_step_runs_with_every_step(project: Path) -> None:
     ran: list[str] = []
     params = parse_args(argparse.ArgumentParser(), [], steps=("setup", "work"))
-    with Run(params, "pipe.py") as run:
+    with Pipeline(params, "pipe.py") as run:
         run.step("setup", lambda: ran.append("setup"), setup=True)
         run.step("work", lambda: ran.append("work"))
     params = parse_args(argparse.ArgumentParser(), ["--step", "other"], steps=("setup", "other"))
-    with Run(params, "pipe.py") as run:
+    with Pipeline(params, "pipe.py") as run:
         run.step("setup", lambda: ran.append("setup"), setup=True)
         run.step("work", lambda: ran.append("work"))
     assert ran == ["setup", "work", "setup"]
@@ -304,7 +304,7 @@ def test_a_setup_step_runs_with_every_step(project: Path) -> None:
 def test_a_step_returning_too_few_values_fails(project: Path) -> None:
     params = parse_args(argparse.ArgumentParser(), [], steps=("split",))
     message = "step 'split' returned 2 values for its 3 outputs a, b, c"
-    with pytest.raises(ValueError, match=message), Run(params, "pipe.py") as run:
+    with pytest.raises(ValueError, match=message), Pipeline(params, "pipe.py") as run:
         run.step("split", lambda: (1, 2), outputs=("a", "b", "c"))
 
 
@@ -316,7 +316,7 @@ def test_a_fitted_model_output_is_also_an_artifact(project: Path) -> None:
         return linear_model.LinearRegression().fit([[0.0], [1.0]], [0.0, 2.0])
 
     params = parse_args(argparse.ArgumentParser(), [], steps=("fit",))
-    with Run(params, "pipe.py") as run:
+    with Pipeline(params, "pipe.py") as run:
         run.step("fit", fit, outputs=("model",))
     record = _record(run)
     assert record.outputs["fit"]["model"].model is True

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from nb2pipe_runtime import Run, record_metrics
+from nb2pipe_runtime import Pipeline, Run, record_metrics
 from nb2pipe_runtime.outputs import _save_one, load_output
 from nb2pipe_runtime.record import SavedOutput
 
@@ -89,7 +89,7 @@ def test_a_run_records_params_metrics_data_and_outputs(tmp_path: Path, monkeypat
     def score(rows: list[str]) -> None:
         record_metrics(n=len(rows), label="text", flag=True, ratio=np.float64(0.5))
 
-    with Run(params, "pipe.py", "pipe.ipynb") as run:
+    with Pipeline(params, "pipe.py", "pipe.ipynb") as run:
         rows = run.step("load", load, outputs=("rows",))
         run.step("score", score, rows)
     record = json.loads((tmp_path / "runs" / run.run_id / "run.json").read_text())
@@ -112,10 +112,10 @@ def test_a_single_step_loads_its_inputs_and_records_them(tmp_path: Path, monkeyp
     def total(frame: pd.DataFrame) -> int:
         return int(frame["x"].sum())
 
-    with Run(_params(), "pipe.py") as run:
+    with Pipeline(_params(), "pipe.py") as run:
         frame = run.step("make", make, outputs=("frame",))
         run.step("total", total, frame, outputs=("value",))
-    with Run(_params(step="total"), "pipe.py") as single:
+    with Pipeline(_params(step="total"), "pipe.py") as single:
         frame = single.step("make", make, outputs=("frame",))
         assert repr(frame) == "<output 'frame' of step 'make', saved on disk>"
         assert single.step("total", total, frame, outputs=("value",)) == 6
@@ -139,7 +139,7 @@ def test_a_parameter_naming_a_file_the_run_never_opened_is_not_data(
     def idle(*, path: pathlib.Path, name: str) -> int:
         return 1  # names the file in its parameters but never opens it
 
-    with Run(params, "pipe.py") as run:
+    with Pipeline(params, "pipe.py") as run:
         run.step("idle", idle, outputs=("value",))
     record = json.loads(Path(run.run_dir, "run.json").read_text())
     assert record["params"]["path"] == "data.csv" and record["data"] == {}
@@ -151,7 +151,7 @@ def test_a_failed_run_is_recorded_with_its_error(tmp_path: Path, monkeypatch) ->
     def broken() -> None:
         raise ZeroDivisionError("division by zero")
 
-    with pytest.raises(ZeroDivisionError), Run(_params(), "pipe.py") as run:
+    with pytest.raises(ZeroDivisionError), Pipeline(_params(), "pipe.py") as run:
         run.step("broken", broken)
     record = json.loads(Path(run.run_dir, "run.json").read_text())
     assert (record["status"], record["error"]) == ("failed", "ZeroDivisionError: division by zero")
@@ -161,7 +161,7 @@ def test_a_failed_run_is_recorded_with_its_error(tmp_path: Path, monkeypatch) ->
 def test_a_single_step_without_saved_inputs_says_what_to_run(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     expected = "step 'use' needs 'x' from step 'make'.*run step 'make'"
-    with pytest.raises(SystemExit, match=expected), Run(_params(step="use"), "pipe.py") as run:
+    with pytest.raises(SystemExit, match=expected), Pipeline(_params(step="use"), "pipe.py") as run:
         x = run.step("make", lambda: 1, outputs=("x",))
         run.step("use", lambda x: x, x)
     record = json.loads(Path(run.run_dir, "run.json").read_text())
@@ -191,7 +191,7 @@ def test_an_output_that_cannot_be_saved_does_not_stop_the_run(tmp_path: Path, mo
     def make():  # noqa: ANN202
         return lambda: 1, 2
 
-    with Run(_params(), "pipe.py") as run:
+    with Pipeline(_params(), "pipe.py") as run:
         function, number = run.step("make", make, outputs=("function", "number"))
     assert function() == 1 and number == 2
     record = json.loads(Path(run.run_dir, "run.json").read_text())

@@ -177,11 +177,12 @@ def test_notebook_names_like_the_runtimes_get_the_runtime_imported_as_another_na
     make_notebook,
 ) -> None:
     notebook = make_notebook(
-        ("class Run:\n    pass\nrun = Run()", ["step:a"]), ("print(type(run).__name__)", ["step:b"])
+        ("class Pipeline:\n    pass\nrun = Pipeline()", ["step:a"]),
+        ("print(type(run).__name__)", ["step:b"]),
     )
     code = render_notebook(load_notebook(notebook)).code
-    assert "from nb2pipe_runtime import Run as Run_, parse_args\n" in code
-    assert "with Run_(params, __file__, \"notebook.ipynb\") as run_:\n" in code
+    assert "from nb2pipe_runtime import Pipeline as Pipeline_, parse_args\n" in code
+    assert "with Pipeline_(params, __file__, \"notebook.ipynb\") as run_:\n" in code
 
 
 def test_dvc_needs_steps(make_notebook) -> None:

@@ -31,7 +31,7 @@ import argparse
 import sys
 
 try:
-    from nb2pipe_runtime import Run, parse_args, record_metrics
+    from nb2pipe_runtime import Pipeline, parse_args, record_metrics
 except ImportError:
     print("this script needs nb2pipe-runtime: pip install 'nb2pipe-runtime==0.2.0'", file=sys.stderr)
     raise SystemExit(2)
@@ -63,7 +63,7 @@ def parse_params(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Run the pipeline's steps in order; with --step NAME, run only that step."""
     params = parse_params(argv)
-    with Run(params, __file__, "skip_metrics_steps.ipynb") as run:
+    with Pipeline(params, __file__, "skip_metrics_steps.ipynb") as run:
         values = run.step("prepare", prepare, outputs=("values",))
         run.step("train", train, values)
 

@@ -26,7 +26,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 try:
-    from nb2pipe_runtime import Run, parse_args, record_metrics, save_figures
+    from nb2pipe_runtime import Pipeline, parse_args, record_metrics, save_figures
 except ImportError:
     print("this script needs nb2pipe-runtime: pip install 'nb2pipe-runtime==0.2.0'", file=sys.stderr)
     raise SystemExit(2)
@@ -108,7 +108,7 @@ def parse_params(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Run the pipeline's steps in order; with --step NAME, run only that step."""
     params = parse_params(argv)
-    with Run(params, __file__, "pipeline_steps.ipynb") as run:
+    with Pipeline(params, __file__, "pipeline_steps.ipynb") as run:
         df = run.step("load", load, outputs=("df",))
         X_test_scaled, X_train_scaled, feature_cols, y_test, y_train = run.step(
             "features", features, df,
