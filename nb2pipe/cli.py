@@ -15,6 +15,7 @@ import click
 from nb2pipe import __version__
 from nb2pipe.errors import Nb2PipeError
 from nb2pipe.runs.command import runs
+from nb2pipe.sweep.command import sweep
 
 __all__ = ["main"]
 
@@ -58,6 +59,11 @@ def cli() -> None:
     help="Inline the parts of nb2pipe-runtime the script uses, so it needs nothing but the "
     "notebook's own packages.",
 )
+@click.option(
+    "--strict-errors", is_flag=True,
+    help="Refuse a cell whose saved output is an error, instead of dropping it like a "
+    "raises-exception cell.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 def export(
     notebooks: tuple[Path, ...],
@@ -67,6 +73,7 @@ def export(
     allow_ipython: bool,
     dvc: bool,
     standalone: bool,
+    strict_errors: bool,
     quiet: bool,
 ) -> None:
     """Export tagged NOTEBOOKS to clean, parameterized Python scripts."""
@@ -87,6 +94,7 @@ def export(
         allow_ipython=allow_ipython,
         dvc=dvc,
         standalone=standalone,
+        strict_errors=strict_errors,
     )
     exit_code = EXIT_OK
     for notebook in notebooks:
@@ -112,6 +120,7 @@ def export(
 
 
 cli.add_command(runs)
+cli.add_command(sweep)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,172 @@
+"""``nb2pipe sweep`` on real exported scripts: grids, random points, failures and Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nb2pipe.cli import cli
+from nb2pipe.export import export_notebook
+from nb2pipe.sweep import Choice, Range, parse_assignment, points
+
+from ..conftest import SAMPLES, notebook_json
+
+NB2PIPE = Path(sys.executable).parent / "nb2pipe"
+
+
+def _sweep(folder: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    return subprocess.run(
+        [str(NB2PIPE), "sweep", *args], cwd=folder, capture_output=True, text=True,
+        timeout=timeout, env={**env, "MPLBACKEND": "Agg"}, check=False,
+    )
+
+
+def _records(folder: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((folder / "runs").glob("*/run.json"))]
+
+
+@pytest.fixture
+def trainer(tmp_path: Path) -> Path:
+    folder = tmp_path / "project"
+    shutil.copytree(SAMPLES, folder)
+    export_notebook(folder / "train_classifier.ipynb")
+    return folder
+
+
+def _toy(folder: Path, body: str) -> Path:
+    """A small exported notebook: parameters x and delay, a metrics cell, ``body`` between."""
+    folder.mkdir(parents=True, exist_ok=True)
+    notebook = folder / "toy.ipynb"
+    data = notebook_json(
+        "import time",
+        ("x = 1  # the value\ndelay = 0.0  # seconds to wait", ["parameters"]),
+        body,
+        ("score = x * 2", ["metrics"]),
+    )
+    notebook.write_text(json.dumps(data), encoding="utf-8")
+    return export_notebook(notebook).script_path
+
+
+@pytest.mark.slow
+def test_a_grid_with_two_at_a_time_records_every_point(trainer: Path) -> None:
+    done = _sweep(trainer, "train_classifier.py", "-p", "n_estimators=5,50",
+                  "-p", "max-depth=2,None", "-j", "2")
+    assert done.returncode == 0, done.stderr
+    records = _records(trainer)
+    assert sorted((r["params"]["n_estimators"], str(r["params"]["max_depth"])) for r in records) == [
+        (5, "2"), (5, "None"), (50, "2"), (50, "None")
+    ]
+    assert all(r["status"] == "finished" and "accuracy" in r["metrics"] for r in records)
+    assert {r["experiment"] for r in records} == {"train_classifier"}  # one experiment
+    best = max(records, key=lambda r: r["metrics"]["accuracy"])
+    assert f"best: run {best['run_id']}, accuracy " in done.stdout
+    # nb2pipe runs lists them as any other runs
+    listed = CliRunner().invoke(cli, ["runs", str(trainer), "--json"], catch_exceptions=False)
+    runs = json.loads(listed.stdout)["runs"]
+    assert {run["label"] for run in runs} == {r["run_id"] for r in records}
+
+
+def test_a_bad_value_is_one_line_before_anything_runs(tmp_path: Path) -> None:
+    script = _toy(tmp_path / "p", "y = x + 1")
+    done = _sweep(script.parent, script.name, "-p", "x=1,two")
+    assert done.returncode == 2
+    assert done.stderr == "nb2pipe: error: sweep point 2 (x=two): x: invalid int value: 'two'\n"
+    assert not (script.parent / "runs").exists()
+    done = _sweep(script.parent, script.name, "-p", "z=1")
+    assert done.returncode == 2 and done.stderr == (
+        "nb2pipe: error: z: not a parameter of toy.py; known: x, delay\n"
+    )
+
+
+@pytest.mark.slow
+def test_a_failing_point_is_reported_and_the_others_run(tmp_path: Path) -> None:
+    script = _toy(tmp_path / "p", "if x == 3:\n    raise ValueError('three is not allowed')")
+    done = _sweep(script.parent, script.name, "-p", "x=1,3,5", "-j", "2")
+    assert done.returncode == 1
+    assert "point 2 (x=3) failed: ValueError: three is not allowed" in done.stderr
+    records = _records(script.parent)
+    assert sorted((r["params"]["x"], r["status"]) for r in records) == [
+        (1, "finished"), (3, "failed"), (5, "finished")
+    ]
+    assert "best: run " in done.stdout and "score 10 (x=5)" in done.stdout
+
+
+def test_random_points_of_ranges_are_repeatable_with_a_seed(tmp_path: Path) -> None:
+    script = _toy(tmp_path / "p", "y = x + 1")
+    space = script.parent / "space.yaml"
+    space.write_text("x: {int_uniform: [1, 1000]}\ndelay: [0.0]\n")
+    first = _sweep(script.parent, script.name, "--config", "space.yaml", "--samples", "3", "--seed", "7")
+    second = _sweep(script.parent, script.name, "--config", "space.yaml", "--samples", "3", "--seed", "7")
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    values = [r["params"]["x"] for r in _records(script.parent)]
+    # the same 3 points twice (run ids need not sort in the order the runs started)
+    assert len(values) == 6 and len(set(values)) == 3
+    assert all(values.count(value) == 2 for value in values)
+    unseeded = _sweep(script.parent, script.name, "--config", "space.yaml")
+    assert unseeded.returncode == 2 and "give --samples K" in unseeded.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_keeps_finished_runs(tmp_path: Path) -> None:
+    script = _toy(tmp_path / "p", "time.sleep(delay)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    sweep = subprocess.Popen(
+        [str(NB2PIPE), "sweep", script.name, "-p", "delay=0,60,60", "-j", "2"],
+        cwd=script.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(
+        r["status"] == "finished" for r in _records(script.parent)
+    ):
+        time.sleep(0.2)
+    time.sleep(1.0)  # the second point (60 s) is running now
+    sweep.send_signal(signal.SIGINT)
+    stdout, stderr = sweep.communicate(timeout=30)
+    assert sweep.returncode == 130, stderr
+    assert "interrupted: 1 run(s) finished and kept" in stderr
+    statuses = sorted((r["params"]["delay"], r["status"]) for r in _records(script.parent))
+    assert statuses[0] == (0.0, "finished")
+    assert all(status == "failed" for _, status in statuses[1:])  # interrupted, recorded
+    # no process of the sweep is left: nothing runs the script any more
+    left = [
+        pid for pid in os.listdir("/proc") if pid.isdigit()
+        and str(script) in _cmdline(pid)
+    ]
+    assert left == []
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@pytest.mark.parametrize(("text", "name", "values"), [
+    ("n_estimators=10,100", "n_estimators", ("10", "100")),
+    ("max-depth=2,None", "max_depth", ("2", "None")),
+    ('features=["a","b"],["c"]', "features", ('["a","b"]', '["c"]')),  # commas in JSON stay
+    ("label='x,y',z", "label", ("'x,y'", "z")),
+])
+def test_assignments(text: str, name: str, values: tuple[str, ...]) -> None:
+    assert parse_assignment(text) == (name, Choice(values))
+
+
+def test_a_grid_is_every_combination_and_samples_draw_from_it() -> None:
+    space = {"a": Choice((1, 2)), "b": Choice(("x", "y", "z"))}
+    grid = points(space)
+    assert len(grid) == 6 and grid[0] == {"a": 1, "b": "x"} and grid[-1] == {"a": 2, "b": "z"}
+    drawn = points(space, samples=4, seed=1)
+    assert len(drawn) == 4 and all(point in grid for point in drawn) and drawn == points(space, 4, 1)
+    ranged = points({"lr": Range("log_uniform", 1e-4, 1e-1)}, samples=20, seed=3)
+    assert all(1e-4 <= point["lr"] <= 1e-1 for point in ranged)
