@@ -8,7 +8,7 @@ from typing import Callable, Iterator
 
 from nb2pipe.analysis.dataflow import Dataflow, build_dataflow
 from nb2pipe.analysis.hazards import Hazard, HazardKind
-from nb2pipe.analysis.parse import ParsedCell, parse_cell
+from nb2pipe.analysis.parse import KernelNamespace, ParsedCell, parse_cell
 from nb2pipe.analysis.randomness import classify_random_call, is_seed_call, resolve_callee
 from nb2pipe.analysis.symbols import NOTEBOOK_NAMES, ImportBinding
 from nb2pipe.model import Cell, Notebook
@@ -51,13 +51,23 @@ class NotebookAnalysis:
 def analyze_notebook(notebook: Notebook) -> NotebookAnalysis:
     """Parse and analyse every code cell of ``notebook``.
 
+    Cells are read as a fresh kernel running the notebook top to bottom reads them: a
+    one-line cell may be IPython's automagic (``cd data``), unless an earlier cell bound a
+    variable of that name. A cell expected to raise (tagged ``raises-exception``, or saved
+    with an error output) may be no Python at all: it is kept with an empty tree.
+
     Raises
     ------
     CellParseError
-        For the first code cell that is not Python.
+        For the first other code cell that is not Python.
     """
-    cells = tuple(parse_cell(cell, notebook.path) for cell in notebook.code_cells)
-    return NotebookAnalysis(notebook, cells)
+    namespace = KernelNamespace()
+    cells = []
+    for cell in notebook.code_cells:
+        parsed = parse_cell(cell, notebook.path, namespace, may_fail=cell.expects_error())
+        namespace.record(parsed)
+        cells.append(parsed)
+    return NotebookAnalysis(notebook, tuple(cells))
 
 
 #: How a message names a cell: ``Cell -> "[3]"``.

@@ -11,6 +11,9 @@ __all__ = ["split_magic_options"]
 _VALUE_OPTIONS: dict[str, frozenset[str]] = {
     "timeit": frozenset("nrp"),
     "prun": frozenset("lsTD"),
+    "lprun": frozenset("fmDTu"),  # line_profiler: -f FUNC, -m MODULE, -D/-T FILE, -u UNIT
+    "memit": frozenset("rt"),  # memory_profiler: -r REPEAT, -t TIMEOUT
+    "mprun": frozenset("fT"),  # memory_profiler: -f FUNC, -T FILE
     "time": frozenset(),
     "capture": frozenset(),
 }

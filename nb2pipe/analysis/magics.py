@@ -18,8 +18,12 @@ from nb2pipe.analysis import syntax
 
 __all__ = [
     "CODE_MAGICS",
+    "EXTENSION_MAGICS",
+    "KERNEL_LINE_MAGICS",
+    "Automagic",
     "Magic",
     "MagicKind",
+    "automagic_of",
     "magic_from_call",
     "mask_ipython",
 ]
@@ -33,8 +37,38 @@ class MagicKind(str, enum.Enum):
 
 
 #: Magics whose argument (line magics) or body (cell magics) is Python code that runs in the
-#: user's namespace; analysis looks into that code and export keeps it as plain Python.
-CODE_MAGICS = frozenset({"time", "timeit", "prun", "capture"})
+#: user's namespace; analysis looks into that code and export keeps it as plain Python
+#: (the profilers of line_profiler and memory_profiler too: ``%lprun -f f main()`` runs
+#: ``main()``).
+CODE_MAGICS = frozenset({"time", "timeit", "prun", "capture", "lprun", "memit", "mprun"})
+
+#: The line magics of a fresh IPython kernel (IPython 9 with ipykernel 7), with IPython's
+#: POSIX shell aliases (``ls``, ``cat``, ``mkdir``, ... are line magics there too): the names
+#: IPython's automagic runs without ``%``. A test keeps this equal to IPython's own list.
+KERNEL_LINE_MAGICS = frozenset(
+    {
+        "alias", "alias_magic", "autoawait", "autocall", "automagic", "autosave", "bookmark",
+        "cat", "cd", "clear", "code_wrap", "colors", "conda", "config", "connect_info", "cp",
+        "debug", "dhist", "dirs", "doctest_mode", "ed", "edit", "env", "gui", "hist",
+        "history", "killbgscripts", "ldir", "less", "lf", "lk", "ll", "load", "load_ext",
+        "loadpy", "logoff", "logon", "logstart", "logstate", "logstop", "ls", "lsmagic", "lx",
+        "macro", "magic", "mamba", "man", "matplotlib", "micromamba", "mkdir", "more", "mv",
+        "notebook", "page", "pastebin", "pdb", "pdef", "pdoc", "pfile", "pinfo", "pinfo2",
+        "pip", "popd", "pprint", "precision", "prun", "psearch", "psource", "pushd", "pwd",
+        "pycat", "pylab", "qtconsole", "quickref", "recall", "rehashx", "reload_ext", "rep",
+        "rerun", "reset", "reset_selective", "rm", "rmdir", "run", "save", "sc", "set_env",
+        "subshell", "sx", "system", "tb", "time", "timeit", "unalias", "unload_ext", "uv",
+        "who", "who_ls", "whos", "xdel", "xmode",
+    }
+)
+#: Line magics that ``%load_ext <extension>`` adds (automagic runs them too, once loaded).
+EXTENSION_MAGICS: dict[str, frozenset[str]] = {
+    "autoreload": frozenset({"autoreload", "aimport"}),
+    "line_profiler": frozenset({"lprun"}),
+    "memory_profiler": frozenset({"memit", "mprun"}),
+    "watermark": frozenset({"watermark"}),
+    "version_information": frozenset({"version_information"}),
+}
 
 
 @dataclass(frozen=True)
@@ -81,6 +115,47 @@ def mask_ipython(source: str) -> str:
         return manager.transform_cell(source)  # type: ignore[attr-defined,no-any-return]
     except Exception:  # IPython raises assorted errors on malformed escapes
         return source
+
+
+@dataclass(frozen=True)
+class Automagic:
+    """A one-line cell that IPython runs as a line magic typed without ``%`` (automagic)."""
+
+    name: str  #: the magic (or shell alias) the line's first word names
+    #: the line as IPython runs it: ``get_ipython().run_line_magic(name, args)``
+    python_source: str
+
+
+def automagic_of(source: str) -> Automagic | None:
+    """How IPython's automagic would read the cell ``source``; ``None`` when it would not.
+
+    IPython applies automagic (``InteractiveShell.transform_cell``) only to cells of one line
+    after its static transformations; the line's first word (as IPython's ``LineInfo``
+    splits it: no escape character, no dot) must name a line magic, and an assignment
+    (``ls = [1]``, ``ls, x = ...``) is always Python. Whether a variable shadows the magic
+    depends on the kernel's namespace: the caller decides that.
+    """
+    try:
+        masked = _transformer_manager().transform_cell(source)  # type: ignore[attr-defined]
+    except Exception:  # IPython raises assorted errors on malformed escapes
+        return None
+    lines = masked.splitlines()
+    if len(lines) != 1:
+        return None
+    from IPython.core.splitinput import LineInfo
+
+    info = LineInfo(lines[0])
+    if info.esc or info.pre:
+        return None
+    if info.ifun not in KERNEL_LINE_MAGICS and not any(
+        info.ifun in names for names in EXTENSION_MAGICS.values()
+    ):
+        return None
+    if info.the_rest[:1] in ("=", ","):
+        return None
+    # IPython's MagicHandler: the magic's name, then the rest of the line as its argument
+    name, _, args = f"{info.ifun} {info.the_rest}".partition(" ")
+    return Automagic(name, f"get_ipython().run_line_magic({name!r}, {args!r})")
 
 
 def _string_args(call: ast.Call) -> list[str] | None:

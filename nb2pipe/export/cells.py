@@ -256,7 +256,11 @@ def _rewritten(plan: ExportPlan, cell: CellPlan) -> _Piece:
         rewritten = cst.Module(body=staying).visit(transformer) if staying else None
     except MagicError as exc:
         hint = ""
-        if not plan.options.allow_ipython and plan.options.allow_ipython_hint is not None:
+        if (
+            exc.keepable
+            and not plan.options.allow_ipython
+            and plan.options.allow_ipython_hint is not None
+        ):
             hint = f"; use {plan.options.allow_ipython_hint} to keep it"
         raise UnsupportedMagicError(
             notebook_cell.location(plan.analysis.notebook.path, exc.magic.line), exc.reason + hint

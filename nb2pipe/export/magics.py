@@ -11,7 +11,7 @@ from nb2pipe.analysis.magic_args import split_magic_options
 from nb2pipe.analysis.magics import Magic, MagicKind
 from nb2pipe.analysis.shell import split_shell_command
 
-__all__ = ["MagicTranslation", "Untranslatable", "python_string", "translate_magic"]
+__all__ = ["BrokenMagic", "MagicTranslation", "Untranslatable", "python_string", "translate_magic"]
 
 #: Magics that only configure the interactive session or display information.
 DROPPED_LINE_MAGICS = frozenset(
@@ -22,8 +22,30 @@ DROPPED_LINE_MAGICS = frozenset(
         "automagic", "autocall", "doctest_mode", "pprint", "pwd", "env_list", "history",
     }
 )
+#: Extension magics that only print the versions of Python and packages (the script's PEP 723
+#: block records them).
+VERSION_MAGICS = frozenset({"watermark", "version_information"})
+#: Magics that run code to time or profile it: the script runs the code itself.
+PROFILING_MAGICS = frozenset({"time", "timeit", "prun", "lprun", "memit", "mprun"})
 #: Cell magics that only render their body in the notebook.
 DISPLAY_CELL_MAGICS = frozenset({"html", "markdown", "latex", "javascript", "js", "svg"})
+#: Cell magics whose body is another language, and what it is.
+FOREIGN_CELL_MAGICS = {
+    "cython": "Cython", "fortran": "Fortran", "R": "R", "julia": "Julia", "octave": "Octave",
+    "matlab": "MATLAB", "sql": "SQL", "spark": "Spark", "scala": "Scala", "perl": "Perl",
+    "ruby": "Ruby", "pypy": "PyPy", "python2": "Python 2", "java": "Java", "rust": "Rust",
+    "cpp": "C++", "C": "C", "stata": "Stata", "sas": "SAS",
+}
+#: Cell magics that pipe their body into a program (``%%python3`` runs ``python3``).
+_SCRIPT_SHELLS = frozenset({"bash", "sh", "python", "python3"})
+_SCRIPT_ARGS = [[shell] for shell in sorted(_SCRIPT_SHELLS)]
+#: How each foreign cell magic's code can live in a script instead.
+_FOREIGN_FIXES = {
+    "cython": "move it into a .pyx module built with cythonize",
+    "fortran": "build it with f2py and import the module",
+    "R": "run it with Rscript (%%bash), or port it",
+    "sql": "run the query with the database's Python client",
+}
 #: IPython's shell aliases on POSIX systems: ``%ls -l`` runs ``ls -l``.
 SHELL_ALIASES = frozenset({"ls", "mkdir", "rmdir", "cp", "mv", "rm", "cat", "ll", "lf", "lk", "lx", "ldir"})
 _ALIAS_COMMANDS = {"ll": "ls -F -l", "lf": "ls -F -l", "lk": "ls -F -l", "lx": "ls -F -l", "ldir": "ls -F -d"}
@@ -50,6 +72,10 @@ class MagicTranslation:
 
 class Untranslatable(Exception):
     """The magic has no faithful plain-Python form."""
+
+
+class BrokenMagic(Untranslatable):
+    """IPython itself cannot run the magic: keeping it (``--allow-ipython``) would not help."""
 
 
 def python_string(text: str) -> str:
@@ -167,11 +193,18 @@ def _translate_line(
         # IPython reads `%%name` below a cell's first line as a line magic named `%name`,
         # and fails there too
         raise Untranslatable(f"%{name} is a cell magic: it must be the cell's first line")
-    if name in ("time", "timeit", "prun"):
+    if name == "":
+        # `% matplotlib inline`: IPython 7 and later read a magic with no name, and fail
+        raise BrokenMagic(
+            f"`% {args.strip()}` names no magic: IPython reads no space after `%`"
+            + (f"; write %{args.strip()}" if args.strip() else "")
+        )
+    if name in PROFILING_MAGICS:
         options, code = split_magic_options(name, args)
         if as_expression and ("-o" in options or name != "time"):
             raise Untranslatable(f"the value of %{name} has no plain-Python equivalent")
-        return MagicTranslation(None, f"%{name} became the statement it timed", inner_code=code)
+        verb = "timed" if name in ("time", "timeit") else "profiled"
+        return MagicTranslation(None, f"%{name} became the statement it {verb}", inner_code=code)
     if as_expression:
         if name == "pwd":
             return MagicTranslation("os.getcwd()", "%pwd became os.getcwd()", imports={"os"})
@@ -182,6 +215,10 @@ def _translate_line(
         raise Untranslatable(f"the value of %{name} has no plain-Python equivalent")
     if name in DROPPED_LINE_MAGICS:
         return MagicTranslation(None, f"dropped %{name} (interactive only)")
+    if name in VERSION_MAGICS:
+        return MagicTranslation(
+            None, f"dropped %{name} (it prints versions; the dependency block pins them)"
+        )
     if name in ("pip", "conda"):
         requirements = _pip_requirements(args) if name == "pip" else []
         note = f"%{name} {args.strip()}: " + (
@@ -236,10 +273,11 @@ def _translate_cell(
     name, args, body = magic.name, magic.args, magic.body or ""
     if as_expression:
         raise Untranslatable(f"the value of %%{name} has no plain-Python equivalent")
-    if name in ("time", "timeit", "prun"):
+    if name in PROFILING_MAGICS:
         _options, setup = split_magic_options(name, args)
         code = (setup + "\n" + body) if name == "timeit" and setup.strip() else body
-        return MagicTranslation(None, f"%%{name} became the code it timed", inner_code=code)
+        verb = "timed" if name in ("time", "timeit") else "profiled"
+        return MagicTranslation(None, f"%%{name} became the code it {verb}", inner_code=code)
     if name == "capture":
         options, variable = split_magic_options("capture", args)
         if variable.strip():
@@ -248,14 +286,14 @@ def _translate_cell(
             None, "%%capture became contextlib.redirect_stdout", inner_code=body, capture=True,
             imports={"contextlib", "io"},
         )
-    if name in ("bash", "sh") or (name == "script" and args.split()[:1] in (["bash"], ["sh"])):
+    if name in _SCRIPT_SHELLS or (name == "script" and args.split()[:1] in _SCRIPT_ARGS):
         shell = name if name != "script" else args.split()[0]
         return MagicTranslation(
             f"{runtime('shell_script')}({python_string(shell)}, {python_string(body)})",
             f"%%{name} became shell_script(...)",
             runtime={"shell_script"},
         )
-    if name == "writefile":
+    if name in ("writefile", "file"):  # %%file is IPython's alias of %%writefile
         options, target = split_magic_options("writefile", args)
         append = "-a" in options or "--append" in options
         code = (
@@ -263,10 +301,16 @@ def _translate_cell(
             + (", append=True)" if append else ")")
         )
         return MagicTranslation(
-            code, f"%%writefile {target.strip()} became write_file(...)",
+            code, f"%%{name} {target.strip()} became write_file(...)",
             runtime={"write_file"},
         )
     if name in DISPLAY_CELL_MAGICS:
         return MagicTranslation(None, f"dropped %%{name} cell (display only)")
+    if name in FOREIGN_CELL_MAGICS:
+        fix = _FOREIGN_FIXES.get(name, "move it into a file of its own and run that")
+        raise Untranslatable(
+            f"%%{name} runs the cell as {FOREIGN_CELL_MAGICS[name]} code, which a Python script "
+            f"cannot hold; {fix}"
+        )
     raise Untranslatable(f"unknown cell magic %%{name}")
 

@@ -23,6 +23,7 @@ from nb2pipe.export.display import is_pyplot_show, only_displays
 from nb2pipe.export.options import ExportOptions
 from nb2pipe.export.parameters import Parameter, read_parameters
 from nb2pipe.export.statements import StatementGroup, statement_groups
+from nb2pipe.model import Output
 
 if TYPE_CHECKING:
     from nb2pipe.export.steps import PipelinePlan
@@ -197,14 +198,32 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
     exported: list[ParsedCell] = []
     for parsed in analysis.cells:
         role = parsed.cell.role
+        saved_error = parsed.cell.saved_error
         if role.skip:
             notes.append(f"{parsed.cell.label}: skipped (tagged skip)")
         elif role.raises_exception:
             notes.append(f"{parsed.cell.label}: dropped (tagged raises-exception)")
+        elif saved_error is not None:
+            if options.strict_errors:
+                raise ExportError(
+                    parsed.cell.location(path),
+                    f"its saved output is an error ({_error_text(saved_error)}); fix the cell, "
+                    "or tag it raises-exception to leave it out of the script",
+                )
+            notes.append(
+                f"{parsed.cell.label}: dropped: its saved output is an error "
+                f"({saved_error.ename}), so it counts as raises-exception "
+                "(--strict-errors refuses instead)"
+            )
         elif role.injected_parameters:
             notes.append(f"{parsed.cell.label}: dropped papermill's injected-parameters cell")
         elif parsed.python_source.strip():
             exported.append(parsed)
+            if parsed.automagic is not None:
+                notes.append(
+                    f"{parsed.cell.label}: `{parsed.cell.source.strip()}` runs as "
+                    f"%{parsed.automagic} (IPython's automagic)"
+                )
     flow = build_dataflow(exported)
     _check_skipped_inputs(analysis, flow)
     _check_ipython_only_names(analysis, flow, options)
@@ -299,7 +318,7 @@ def _check_skipped_inputs(analysis: NotebookAnalysis, flow: object) -> None:
     """
     skipped_defines: dict[str, ParsedCell] = {}
     for parsed in analysis.cells:
-        if parsed.cell.role.skip or parsed.cell.role.raises_exception:
+        if parsed.cell.role.skip or parsed.cell.expects_error():
             for name in parsed.symbols.defines:
                 skipped_defines.setdefault(name, parsed)
     if not skipped_defines:
@@ -311,14 +330,18 @@ def _check_skipped_inputs(analysis: NotebookAnalysis, flow: object) -> None:
                 continue
             user = analysis.parsed(cell_flow.cell_index)
             assert user is not None
-            dropped = (
-                f"the skipped {source.cell.label}" if source.cell.role.skip
-                else f"{source.cell.label}, dropped as tagged raises-exception,"
-            )
+            fix = "untag that cell"
+            if source.cell.role.skip:
+                dropped = f"the skipped {source.cell.label}"
+            elif source.cell.role.raises_exception:
+                dropped = f"{source.cell.label}, dropped as tagged raises-exception,"
+            else:
+                dropped = f"{source.cell.label}, dropped because its saved output is an error,"
+                fix = "re-run that cell without the error"
             raise ExportError(
                 user.cell.location(analysis.notebook.path, first_use(user.tree, name)),
                 f"reads {name!r}, which only {dropped} defines; "
-                "untag that cell or define the name in an exported cell",
+                f"{fix} or define the name in an exported cell",
             )
 
 
@@ -354,6 +377,13 @@ def _check_option_clashes(
                 f"parameter {parameter.name!r} clashes with the script's option "
                 f"{parameter.option}; rename it",
             )
+
+
+def _error_text(output: Output) -> str:
+    """``TypeError: unsupported operand ...``, shortened to fit a one-line message."""
+    text = f"{output.ename}: {output.evalue}".rstrip(": ") if output.evalue else f"{output.ename}"
+    first = text.splitlines()[0] if text else "an error"
+    return first if len(first) <= 80 else first[:77] + "..."
 
 
 def first_use(tree: ast.Module, name: str) -> int | None:

@@ -13,7 +13,7 @@ from nb2pipe.analysis import syntax
 from nb2pipe.analysis.magics import Magic, magic_from_call, mask_ipython
 from nb2pipe.analysis.symbols import function_locals
 from nb2pipe.export.display import displayed_code, is_pyplot_show, only_displays
-from nb2pipe.export.magics import MagicTranslation, Untranslatable, translate_magic
+from nb2pipe.export.magics import BrokenMagic, MagicTranslation, Untranslatable, translate_magic
 
 #: A statement of a module's body, as libcst types it.
 Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
@@ -40,9 +40,11 @@ def _is_get_ipython_call(node: cst.BaseExpression) -> bool:
 class MagicError(Exception):
     """A magic without translation; ``line`` is 1-based in the cell (for the error message)."""
 
-    def __init__(self, magic: Magic, reason: str) -> None:
+    def __init__(self, magic: Magic, reason: str, *, keepable: bool = True) -> None:
         self.magic = magic
         self.reason = reason
+        #: ``--allow-ipython`` would keep it (IPython can run it)
+        self.keepable = keepable
         super().__init__(reason)
 
 
@@ -272,11 +274,12 @@ class RewriteCellTransformer(cst.CSTTransformer):
                 magic, self._is_variable, as_expression=assign is not None, runtime=self.runtime
             )
         except Untranslatable as exc:
-            if self.allow_ipython:
+            keepable = not isinstance(exc, BrokenMagic)
+            if self.allow_ipython and keepable:
                 self.result.notes.append(f"{self.cell_label}: kept {magic.display} (runs under IPython)")
                 self.result.imports.add("from IPython import get_ipython")
                 return None
-            raise MagicError(magic, str(exc)) from None
+            raise MagicError(magic, str(exc), keepable=keepable) from None
         self._collect(translation)
         if translation.inner_code is not None:
             statements = self._inner_statements(translation.inner_code, magic)

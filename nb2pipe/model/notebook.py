@@ -34,6 +34,10 @@ class Output:
     traceback: tuple[str, ...] = ()
 
 
+#: Error outputs that do not show the code raises: the user interrupted it, or it ended the run.
+_NOT_RAISED = frozenset({"KeyboardInterrupt", "SystemExit"})
+
+
 @dataclass(frozen=True)
 class Cell:
     """A notebook cell. ``index`` is its 0-based position among all cells of the notebook."""
@@ -50,6 +54,20 @@ class Cell:
     @property
     def is_code(self) -> bool:
         return self.kind is CellKind.CODE
+
+    @property
+    def saved_error(self) -> Output | None:
+        """The error the saved outputs show the cell raised (an interrupt or exit is none)."""
+        for output in self.outputs:
+            if output.output_type == "error" and output.ename not in _NOT_RAISED:
+                return output
+        return None
+
+    def expects_error(self, strict_errors: bool = False) -> bool:
+        """Whether running the cell should raise: it is tagged ``raises-exception``, or its
+        saved outputs hold an error (teaching notebooks raise on purpose), unless
+        ``strict_errors``."""
+        return self.role.raises_exception or (not strict_errors and self.saved_error is not None)
 
     @property
     def source_hash(self) -> str:

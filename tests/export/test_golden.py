@@ -1,8 +1,9 @@
 """Golden files for the exporter: notebook cells in, exact script out (black-style cases).
 
 A case file ``tests/golden/export/<name>.py`` holds the notebook as ``# %%`` cells (tags in
-brackets: ``# %% [parameters]``, ``# %% [markdown]``), a line ``# output``, then the whole
-expected script. ``pytest --update-golden`` rewrites the expected part; review that diff.
+brackets: ``# %% [parameters]``, ``# %% [markdown]``; ``!error TypeError: message`` there is
+no tag but a saved error output), a line ``# output``, then the whole expected script.
+``pytest --update-golden`` rewrites the expected part; review that diff.
 """
 
 from __future__ import annotations
@@ -41,8 +42,11 @@ def read_case(path: Path) -> tuple[dict, list[str], str]:
             tags = line[4:].strip().strip("[]")
             tag_list = [t.strip() for t in tags.split(",") if t.strip()]
             kind = "markdown" if "markdown" in tag_list else "code"
-            tag_list = [t for t in tag_list if t != "markdown"]
+            errors = [_saved_error(t) for t in tag_list if t.startswith("!error ")]
+            tag_list = [t for t in tag_list if t != "markdown" and not t.startswith("!error ")]
             cells.append({"cell_type": kind, "source": "", "metadata": {"tags": tag_list}})
+            if errors:
+                cells[-1]["saved_outputs"] = errors
         elif cells:
             if cells[-1]["cell_type"] == "markdown":
                 line = line[2:] if line.startswith("# ") else line.lstrip("#")
@@ -51,7 +55,8 @@ def read_case(path: Path) -> tuple[dict, list[str], str]:
         cell["source"] = cell["source"].rstrip("\n")
         cell["id"] = f"c{index}"
         if cell["cell_type"] == "code":
-            cell.update(outputs=[], execution_count=None)
+            outputs = cell.pop("saved_outputs", [])
+            cell.update(outputs=outputs, execution_count=index + 1 if outputs else None)
     notebook = {
         "cells": cells,
         "metadata": {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}},
@@ -59,6 +64,12 @@ def read_case(path: Path) -> tuple[dict, list[str], str]:
         "nbformat_minor": 5,
     }
     return notebook, flags, expected
+
+
+def _saved_error(tag: str) -> dict:
+    """``!error TypeError: message`` -> an nbformat error output."""
+    ename, _, evalue = tag[len("!error ") :].partition(":")
+    return {"output_type": "error", "ename": ename.strip(), "evalue": evalue.strip(), "traceback": []}
 
 
 def export_case(path: Path) -> tuple[str, list[str], str]:

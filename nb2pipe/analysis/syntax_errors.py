@@ -1,0 +1,142 @@
+"""Why a cell is not Python, said so a person can act on it.
+
+Python's own message ("invalid syntax") names no cause. Most cells of real notebooks that do
+not parse are one of a few things: Python 2 code, a shell command typed without ``!``, or an
+IPython magic typed without ``%`` where IPython's automagic does not apply (a cell of more
+than one line, or a variable of the magic's name). This module recognises those from the
+``SyntaxError`` and the tokens of the failing line, and says which one it is.
+"""
+
+from __future__ import annotations
+
+import io
+import tokenize
+from typing import TYPE_CHECKING
+
+from nb2pipe.analysis.magics import EXTENSION_MAGICS, KERNEL_LINE_MAGICS
+
+if TYPE_CHECKING:
+    from nb2pipe.analysis.parse import KernelNamespace
+
+__all__ = ["SHELL_COMMANDS", "explain_syntax_error"]
+
+#: Programs people run from notebooks with ``!``; typed without it, the line is not Python.
+SHELL_COMMANDS = frozenset(
+    {
+        "apt", "aws", "bash", "brew", "bunzip2", "chmod", "conda", "cp", "curl",
+        "docker", "du", "echo", "export", "find", "gdown", "git", "grep", "gsutil", "gunzip",
+        "gzip", "head", "jupyter", "kaggle", "make", "mkdir", "mv", "nvidia", "pip", "pip3",
+        "python", "python3", "rm", "rsync", "scp", "sh", "source", "ssh", "sudo", "tail",
+        "tar", "touch", "unzip", "uv", "wc", "wget", "which", "zip",
+    }
+)
+#: Python's messages for Python 2 statements, and what to call them.
+_PYTHON2_MESSAGES = (
+    ("Missing parentheses in call to 'print'", "print statement (Python 3: print(...))"),
+    ("Missing parentheses in call to 'exec'", "exec statement (Python 3: exec(...))"),
+    ("multiple exception types must be parenthesized", "`except E, name:` (Python 3: `except E as name:`)"),
+    ("leading zeros in decimal integer literals", "octal literal like 0777 (Python 3: 0o777)"),
+    ("Lambda expression parameters cannot be parenthesized", "tuple parameters in a lambda"),
+    ("Function parameters cannot be parenthesized", "tuple parameters in a def"),
+)
+
+
+def explain_syntax_error(
+    python_source: str,
+    error: SyntaxError,
+    namespace: KernelNamespace | None = None,
+    *,
+    cell_lines: int = 1,
+) -> str:
+    """The reason a cell whose masked source is ``python_source`` failed to parse."""
+    message = error.msg or "invalid syntax"
+    for known, what in _PYTHON2_MESSAGES:
+        if message.startswith(known):
+            return f"Python 2 syntax: {what}; nb2pipe exports Python 3 code"
+    lines = python_source.splitlines()
+    line = lines[error.lineno - 1] if error.lineno and 0 < error.lineno <= len(lines) else ""
+    python2 = _python2_tokens(line)
+    if python2 is not None:
+        return f"Python 2 syntax: {python2}; nb2pipe exports Python 3 code"
+    shell = _shell_reason(line, namespace, cell_lines)
+    if shell is not None:
+        return shell
+    return f"not valid Python: {message}"
+
+
+def _tokens(line: str) -> list[tokenize.TokenInfo]:
+    out: list[tokenize.TokenInfo] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(line.strip() + "\n").readline):
+            out.append(token)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return out
+
+
+def _python2_tokens(line: str) -> str | None:
+    """Python 2 constructs Python 3 reports only as "invalid syntax"."""
+    tokens = [t for t in _tokens(line) if t.type not in (tokenize.NEWLINE, tokenize.ENDMARKER)]
+    strings = [t.string for t in tokens]
+    if "`" in strings:
+        return "backticks (Python 3: repr(...))"
+    for first, second in zip(tokens, tokens[1:]):
+        adjacent = first.end == second.start
+        if first.string == "<" and second.string == ">" and adjacent:
+            return "the <> operator (Python 3: !=)"
+        if (
+            adjacent
+            and first.type == tokenize.NUMBER
+            and second.type == tokenize.NAME
+            and second.string in ("L", "l")
+        ):
+            return "long integer literal like 10L (Python 3: 10)"
+        if (
+            adjacent
+            and first.type == tokenize.NAME
+            and first.string.lower() in ("ur", "ru")
+            and second.type == tokenize.STRING
+        ):
+            return "ur'...' string prefix (Python 3: r'...')"
+    if strings[:1] == ["raise"]:
+        depth = 0
+        for text in strings[1:]:
+            depth += text in "([{" and len(text) == 1
+            depth -= text in ")]}" and len(text) == 1
+            if text == "," and depth == 0:
+                return "`raise E, message` (Python 3: raise E(message))"
+    return None
+
+
+def _shell_reason(line: str, namespace: KernelNamespace | None, cell_lines: int) -> str | None:
+    """A magic or shell command typed without ``%`` or ``!``."""
+    from IPython.core.splitinput import LineInfo
+
+    text = line.strip()
+    info = LineInfo(text)
+    if info.esc or not info.ifun or "." in info.ifun:
+        return None
+    word = info.ifun
+    rest = info.the_rest
+    if rest[:1] in ("=", ",", "(", "[", ".", ":"):
+        return None
+    loaded = word in KERNEL_LINE_MAGICS or (namespace is not None and word in namespace.magics)
+    extension = next((name for name, magics in EXTENSION_MAGICS.items() if word in magics), None)
+    if (loaded or extension) and cell_lines > 1:
+        return (
+            f"`{text}` is IPython's %{word} typed without `%`: IPython runs that only in a "
+            f"cell of one line (automagic); write `%{text}`"
+        )
+    if loaded:
+        return (
+            f"`{text}` is not Python, and IPython runs it as Python here: a variable "
+            f"{word!r} hides the magic %{word}; write `%{text}`"
+        )
+    if extension is not None:
+        return (
+            f"`{text}` is the magic %{word}, which no earlier cell loads "
+            f"(%load_ext {extension}); load it and write `%{text}`"
+        )
+    if word in SHELL_COMMANDS:
+        return f"`{text}` is a shell command typed without `!`; write `!{text}`"
+    return None
