@@ -15,6 +15,7 @@ import click
 from nb2pipe import __version__
 from nb2pipe.errors import Nb2PipeError
 from nb2pipe.runs.command import runs
+from nb2pipe.sweep.command import sweep
 
 __all__ = ["main"]
 
@@ -119,6 +120,7 @@ def export(
 
 
 cli.add_command(runs)
+cli.add_command(sweep)
 
 
 def main(argv: list[str] | None = None) -> None:
