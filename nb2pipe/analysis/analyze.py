@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable, Iterator
@@ -10,7 +11,7 @@ from nb2pipe.analysis.dataflow import Dataflow, build_dataflow
 from nb2pipe.analysis.hazards import Hazard, HazardKind
 from nb2pipe.analysis.parse import KernelNamespace, ParsedCell, parse_cell
 from nb2pipe.analysis.randomness import classify_random_call, is_seed_call, resolve_callee
-from nb2pipe.analysis.symbols import NOTEBOOK_NAMES, ImportBinding
+from nb2pipe.analysis.symbols import NOTEBOOK_NAMES, CellSymbols, ImportBinding, gather_cell_symbols
 from nb2pipe.model import Cell, Notebook
 
 __all__ = ["NotebookAnalysis", "analyze_notebook", "find_static_hazards"]
@@ -141,12 +142,17 @@ def _undefined_hazards(analysis: NotebookAnalysis, label: CellLabel) -> Iterator
 
 
 def _unseeded_random_hazards(analysis: NotebookAnalysis) -> Iterator[Hazard]:
+    """Cells that draw random numbers with no seed set, directly or through a function the
+    notebook defines (``data = generate_data(100)`` where ``generate_data`` calls
+    ``np.random.randn``)."""
     imports: dict[str, ImportBinding] = {}
     seeded: set[str] = set()
+    functions = _NotebookFunctions()
     for parsed in analysis.cells:
         for binding in parsed.symbols.imports:
             imports[binding.name] = binding
-        draws = []
+        functions.define(parsed, imports)
+        draws: list[_Draw] = []
         for call in parsed.symbols.calls:
             qualified = resolve_callee(call.callee, imports)
             family = is_seed_call(qualified)
@@ -154,21 +160,96 @@ def _unseeded_random_hazards(analysis: NotebookAnalysis) -> Iterator[Hazard]:
                 seeded.add(family)
                 continue
             draw = classify_random_call(call, qualified)
-            if draw is not None and (draw.seeded_by is None or draw.seeded_by not in seeded):
-                draws.append(draw)
+            if draw is not None:
+                draws.append(_Draw(call.callee, call.line, draw.qualified, draw.seeded_by))
+                continue
+            inner = functions.draws_of(call.callee)
+            seeded |= functions.seeds_of(call.callee)
+            draws += [
+                _Draw(
+                    d.name if d.name.endswith(f" in {call.callee}()")
+                    else f"{d.name} via {call.callee}()",
+                    call.line, d.qualified, d.seeded_by,
+                )
+                for d in inner
+            ]
+        draws = [d for d in draws if d.seeded_by is None or d.seeded_by not in seeded]
         if draws:
             first = draws[0]
-            names = tuple(sorted({draw.call.callee for draw in draws}))
+            names = tuple(dict.fromkeys(draw.name for draw in draws))
             yield Hazard(
                 HazardKind.UNSEEDED_RANDOM,
                 parsed.cell.index,
                 parsed.cell.id,
                 names,
                 f"draws random numbers with no seed set: {', '.join(names)} "
-                f"(line {first.call.line})",
+                f"(line {first.line})",
                 _seed_fix(first.qualified),
-                line=first.call.line,
+                line=first.line,
             )
+
+
+@dataclass(frozen=True)
+class _Draw:
+    """A random draw as a hazard names it: ``np.random.randn in generate_data()``."""
+
+    name: str
+    line: int
+    qualified: str
+    seeded_by: str | None
+
+
+class _NotebookFunctions:
+    """The functions the notebook defines so far, and the random draws calling one makes
+    (through the functions it calls in turn)."""
+
+    def __init__(self) -> None:
+        self._bodies: dict[str, tuple[CellSymbols, dict[str, ImportBinding]]] = {}
+        self._memo: dict[str, tuple[tuple[_Draw, ...], frozenset[str]]] = {}
+
+    def define(self, parsed: ParsedCell, imports: dict[str, ImportBinding]) -> None:
+        for node in parsed.tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                # the body's own statements, as the one analysis reads cell-level code
+                body = gather_cell_symbols(ast.Module(body=node.body, type_ignores=[]))
+                scope = {**imports, **{b.name: b for b in body.imports}}
+                self._bodies[node.name] = (body, scope)
+                self._memo.clear()
+
+    def draws_of(self, name: str) -> tuple[_Draw, ...]:
+        return self._walk(name, frozenset())[0]
+
+    def seeds_of(self, name: str) -> frozenset[str]:
+        """The seed families calling ``name`` sets (``def setup(): np.random.seed(0)``)."""
+        return self._walk(name, frozenset())[1]
+
+    def _walk(self, name: str, seen: frozenset[str]) -> tuple[tuple[_Draw, ...], frozenset[str]]:
+        if name in self._memo:
+            return self._memo[name]
+        entry = self._bodies.get(name)
+        if entry is None or name in seen:
+            return (), frozenset()
+        body, scope = entry
+        draws: list[_Draw] = []
+        seeds: set[str] = set()
+        for call in body.calls:
+            qualified = resolve_callee(call.callee, scope)
+            family = is_seed_call(qualified)
+            if family is not None:
+                seeds.add(family)
+                continue
+            draw = classify_random_call(call, qualified)
+            if draw is not None:
+                if draw.seeded_by is None or draw.seeded_by not in seeds:
+                    where = f"{call.callee} in {name}()"
+                    draws.append(_Draw(where, call.line, draw.qualified, draw.seeded_by))
+                continue
+            inner, inner_seeds = self._walk(call.callee, seen | {name})
+            seeds |= inner_seeds
+            draws += [d for d in inner if d.seeded_by is None or d.seeded_by not in seeds]
+        result = (tuple(draws), frozenset(seeds))
+        self._memo[name] = result
+        return result
 
 
 def _seed_fix(qualified: str) -> str:

@@ -41,6 +41,8 @@ _SKLEARN_RANDOM = frozenset(
 )
 #: splitters that draw only with ``shuffle=True``
 _SKLEARN_SHUFFLE_ONLY = frozenset({"KFold", "StratifiedKFold", "GroupKFold", "RepeatedKFold"})
+#: functions that draw only when given this keyword (a sample of the data)
+_SKLEARN_SAMPLE_ONLY = {"silhouette_score": "sample_size"}
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,14 @@ def classify_random_call(call: CallSite, qualified: str) -> RandomDraw | None:
             return RandomDraw(call, qualified, "numpy")
     if parts[0] == "torch" and last in _TORCH_DRAWS and len(parts) <= 3:
         return RandomDraw(call, qualified, "torch")
-    if parts[0] == "sklearn" and (last in _SKLEARN_RANDOM or last in _SKLEARN_SHUFFLE_ONLY):
+    if parts[0] == "sklearn" and (
+        last in _SKLEARN_RANDOM or last in _SKLEARN_SHUFFLE_ONLY or last in _SKLEARN_SAMPLE_ONLY
+    ):
         if "random_state" in call.keywords and "random_state" not in call.none_keywords:
             return None
         if last in _SKLEARN_SHUFFLE_ONLY and "shuffle" not in call.keywords:
+            return None
+        if last in _SKLEARN_SAMPLE_ONLY and _SKLEARN_SAMPLE_ONLY[last] not in call.keywords:
             return None
         # random_state=None uses numpy's global RandomState, which np.random.seed seeds
         return RandomDraw(call, qualified, "numpy")

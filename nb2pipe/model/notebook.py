@@ -70,6 +70,15 @@ class Cell:
         return self.role.raises_exception or (not strict_errors and self.saved_error is not None)
 
     @property
+    def first_line(self) -> str:
+        """The first line of code (or text) in the cell, shortened: how reports quote it."""
+        for line in self.source.splitlines():
+            text = line.strip()
+            if text:
+                return text if len(text) <= 80 else text[:77] + "..."
+        return ""
+
+    @property
     def source_hash(self) -> str:
         return hashlib.sha256(self.source.encode()).hexdigest()[:16]
 

@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol, Sequence
 
 from nb2pipe.analysis import (
     Hazard,
@@ -25,12 +25,14 @@ from nb2pipe.errors import Nb2PipeError
 from nb2pipe.export.parameters import Parameter
 from nb2pipe.model import Cell, Notebook, load_notebook
 from nb2pipe.verify.errors import VerificationFailed, VerifyUsageError
-from nb2pipe.verify.judge import judge_run, pair_code_cells
+from nb2pipe.verify.compare import compare_outputs
+from nb2pipe.verify.judge import judge_run, mark_nondeterministic, pair_code_cells
 from nb2pipe.verify.options import VerifyOptions
 from nb2pipe.verify.parameters import BoundParameters, bind_parameters, notebook_parameters
 from nb2pipe.verify.probe import data_files_read, sha256_of
 from nb2pipe.verify.report import (
     DataFile,
+    Mismatch,
     NotebookReport,
     NotebookStatus,
     Reason,
@@ -157,7 +159,9 @@ def verify_paths(
     notebooks, reports = find_notebooks(paths)
     for report in reports:
         progress.notebook_finished(report)
-    prepared: list[_Prepared | NotebookReport] = [_prepare(path) for path in notebooks]
+    prepared: list[_Prepared | NotebookReport] = [
+        _prepare(path, options.strict_errors) for path in notebooks
+    ]
     _bind_parameters([p for p in prepared if isinstance(p, _Prepared)], options)
     if any(isinstance(item, _Prepared) for item in prepared):
         preload()
@@ -212,7 +216,7 @@ def raise_for_mismatches(report: VerifyReport) -> None:
 # steps
 
 
-def _prepare(path: Path) -> _Prepared | NotebookReport:
+def _prepare(path: Path, strict_errors: bool = False) -> _Prepared | NotebookReport:
     """Load and statically check one notebook (PRODUCT.md §4.1)."""
     start = time.monotonic()
     try:
@@ -224,9 +228,20 @@ def _prepare(path: Path) -> _Prepared | NotebookReport:
     notes: list[str] = []
     analysis: NotebookAnalysis | None = None
     hazards: tuple[Hazard, ...] = ()
+    for cell in notebook.code_cells:
+        error = cell.saved_error
+        if error is not None and not cell.role.raises_exception:
+            notes.append(
+                f"{cell.label}: saved with an error ({error.ename}); "
+                + (
+                    "--strict-errors: it must run cleanly"
+                    if strict_errors
+                    else "expected to raise, as if tagged raises-exception"
+                )
+            )
     try:
         analysis = analyze_notebook(notebook)
-        expected_to_raise = {c.index for c in notebook.cells if c.role.raises_exception}
+        expected_to_raise = {c.index for c in notebook.cells if c.expects_error(strict_errors)}
         hazards = tuple(
             h
             for h in find_static_hazards(analysis)
@@ -268,15 +283,9 @@ def _verify_prepared(
     progress.notebook_started(item.path, len(item.notebook.code_cells))
     script_check = _start_script(item, options)
     try:
-        run = run_notebook(
-            item.path,
-            kernel_name=item.kernel_name,
-            parameters=item.parameters.values,
-            timeout=options.cell_timeout,
-            metric_names=_metric_names(item.analysis),
-            on_cell_executed=lambda: progress.cell_executed(item.path),
-        )
+        run = _run(item, options, lambda: progress.cell_executed(item.path))
         data_files = _data_files(item, run, bool(item.parameters.values))
+        compare_saved = not item.parameters.changed
         judgement = judge_run(
             item.notebook,
             run,
@@ -285,10 +294,19 @@ def _verify_prepared(
             parameterized=bool(item.parameters.values),
             data_files=data_files,
             options=options.compare,
+            strict_errors=options.strict_errors,
+            compare_saved=compare_saved,
         )
         mismatches = list(judgement.mismatches)
         notes = item.notes + judgement.notes
+        if not compare_saved:
+            notes.append(
+                f"run with {', '.join(item.parameters.changed)}, not the values the outputs "
+                "were saved with: the saved outputs are not compared"
+                + ("; the script's output is compared with the fresh run" if options.script else "")
+            )
         script = ScriptCheck(ScriptStatus.SKIPPED, None if options.script else "--no-script")
+        script_found: list[Mismatch] = []
         if options.script and script_check is None:
             script = ScriptCheck(ScriptStatus.SKIPPED, "the notebook has a cell that is not Python")
         elif script_check is not None and run.failure is not None:
@@ -297,8 +315,38 @@ def _verify_prepared(
             )
         elif script_check is not None:
             metrics = _notebook_metrics(item, run, judgement.fresh_cells)
-            script, found = script_check.finish(judgement.fresh_cells, options.rtol, metrics)
-            mismatches += found
+            script, script_found = script_check.finish(
+                judgement.fresh_cells, options.rtol, metrics, judgement.random_cells
+            )
+        # a difference no evidence explains: a second fresh run tells whether it varies by run
+        unexplained = set(judgement.unexplained) | {
+            m.cell_index
+            for m in script_found
+            if m.reason is Reason.SCRIPT_DIFFERS
+            and m.cell_index is not None
+            and m.cell_index not in judgement.random_cells
+        }
+        if unexplained and options.second_run and run.failure is None:
+            variable = _second_run_differences(item, options, judgement.fresh_cells)
+            mismatches = mark_nondeterministic(
+                mismatches, {i: why for i, why in variable.items() if i in judgement.unexplained}
+            )
+            if variable:
+                notes.append(
+                    "ran the notebook a second time: "
+                    + ", ".join(item.notebook.cells[i].label for i in sorted(variable))
+                    + " differ between two fresh runs"
+                )
+            if variable and script_check is not None and script_found:
+                metrics = _notebook_metrics(item, run, judgement.fresh_cells)
+                script, script_found = script_check.finish(
+                    judgement.fresh_cells,
+                    options.rtol,
+                    metrics,
+                    judgement.random_cells | frozenset(variable),
+                )
+        mismatches += script_found
+        if script_check is not None:
             notes += script_check.notes
     finally:
         if script_check is not None:
@@ -344,8 +392,59 @@ def _start_script(item: _Prepared, options: VerifyOptions) -> ScriptCheckJob | N
     cells = max(1, len(item.notebook.code_cells))
     timeout = options.timeout * cells if options.timeout else None
     return start_script_check(
-        item.analysis, item.kernel_name, item.parameters.script_arguments, timeout
+        item.analysis,
+        item.kernel_name,
+        item.parameters.script_arguments,
+        timeout,
+        strict_errors=options.strict_errors,
     )
+
+
+def _run(
+    item: _Prepared, options: VerifyOptions, on_cell_executed: Callable[[], None] | None = None
+) -> NotebookRun:
+    """One fresh run of the notebook (the cells expected to raise may raise)."""
+    return run_notebook(
+        item.path,
+        kernel_name=item.kernel_name,
+        parameters=item.parameters.values,
+        timeout=options.cell_timeout,
+        metric_names=_metric_names(item.analysis),
+        on_cell_executed=on_cell_executed,
+        expected_errors=[
+            cell.index
+            for cell in item.notebook.code_cells
+            if cell.expects_error(options.strict_errors) and not cell.role.raises_exception
+        ],
+    )
+
+
+def _second_run_differences(
+    item: _Prepared, options: VerifyOptions, first: dict[int, Cell]
+) -> dict[int, str]:
+    """Run the notebook again: the cells whose outputs differ between the two fresh runs,
+    with what differs (saved cell index -> message). ``first`` pairs the saved cells with the
+    first run's."""
+    second = _run(item, options)
+    if second.failure is not None:
+        return {}
+    executed = set(second.executed)
+    again = {
+        saved: fresh
+        for saved, fresh in pair_code_cells(
+            item.notebook, second.notebook, bool(item.parameters.values)
+        ).items()
+        if fresh.index in executed
+    }
+    out: dict[int, str] = {}
+    for index, one in sorted(first.items()):
+        two = again.get(index)
+        if two is None:
+            continue
+        comparison = compare_outputs(one.outputs, two.outputs, options.compare)
+        if not comparison.equal:
+            out[index] = comparison.differences[0].message
+    return out
 
 
 def _data_files(item: _Prepared, run: NotebookRun, parameterized: bool) -> tuple[DataFile, ...]:

@@ -86,6 +86,12 @@ def _exit_on_sigterm() -> None:
     help="Write the fresh outputs and the hashes of the data files read back into each notebook.",
 )
 @click.option(
+    "--strict-errors",
+    is_flag=True,
+    help="A cell saved with an error output must run cleanly (by default it is expected to "
+    "raise, like a raises-exception cell).",
+)
+@click.option(
     "--json", "json_path", type=_REPORT_PATH, help="Write the report as JSON to this file."
 )
 @click.option(
@@ -106,6 +112,7 @@ def verify(
     rtol: float,
     image_tolerance: float,
     update: bool,
+    strict_errors: bool,
     json_path: Path | None,
     junit_path: Path | None,
     html_path: Path | None,
@@ -137,6 +144,7 @@ def verify(
         rtol=rtol,
         image_tolerance=image_tolerance,
         update=update,
+        strict_errors=strict_errors,
     )
     # papermill, nbclient and jupyter_client log each failure they hand back to us; verify
     # reports it once, with its cell, so their log lines would only repeat it

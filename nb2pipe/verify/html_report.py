@@ -26,7 +26,8 @@ body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1400p
 h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 2em; } h3 { font-size: 1em; }
 .ok { color: #1a7f37; } .bad { color: #cf222e; } .invalid { color: #8250df; }
 .reason { font-family: monospace; background: #ffebe9; padding: 0 .4em; border-radius: 3px; }
-.note { color: #57606a; } .hazard { color: #9a6700; }
+.note { color: #57606a; } .hazard { color: #9a6700; } .hint { color: #9a6700; }
+pre.source { color: #57606a; margin: 0 0 .5em; }
 pre { background: #f6f8fa; padding: .6em; overflow-x: auto; white-space: pre-wrap; margin: .3em 0; }
 pre.diff .add { color: #1a7f37; } pre.diff .del { color: #cf222e; }
 pre.diff .hunk { color: #0969da; }
@@ -93,6 +94,10 @@ def _render_mismatch(mismatch: Mismatch) -> str:
         f'<span class="reason">{mismatch.reason.value}</span></h3>',
         f"<p>{_escape(mismatch.message)}</p>",
     ]
+    if mismatch.source:
+        parts.append(f'<pre class="source">{_escape(mismatch.source)}</pre>')
+    if mismatch.hint:
+        parts.append(f'<p class="hint">hint: {_escape(mismatch.hint)}</p>')
     if mismatch.diff:
         parts.append(_render_diff(mismatch.diff))
     if mismatch.normalizers:

@@ -4,7 +4,10 @@ A difference gets the most specific reason the evidence supports, in this order:
 ``data-changed`` (a file the cell depends on changed since ``--update`` saved the outputs),
 ``out-of-order-saved`` (the saved execution counts show the cell's saved output did not come
 from a top-to-bottom run), ``nondeterministic`` (the cell draws unseeded random numbers or
-reads a value that did), else ``output-differs``.
+reads a value that did; :func:`mark_nondeterministic` adds the cells whose two fresh runs
+differ), else ``output-differs`` (naming an environment difference the outputs show, such as
+pandas storing strings with pyarrow). Output that varies by run gets a hint: the
+``nb2pipe:ignore-output`` tag.
 """
 
 from __future__ import annotations
@@ -13,12 +16,27 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from nb2pipe.analysis import Hazard, HazardKind, NotebookAnalysis
-from nb2pipe.model import Cell, Notebook
+from nb2pipe.model import Cell, Notebook, Output
 from nb2pipe.verify.compare import CompareOptions, compare_outputs
 from nb2pipe.verify.report import DataFile, Mismatch, Reason
 from nb2pipe.verify.runner import NotebookRun
 
-__all__ = ["Judgement", "judge_run", "pair_code_cells"]
+__all__ = ["IGNORE_OUTPUT_HINT", "Judgement", "judge_run", "mark_nondeterministic", "pair_code_cells"]
+
+#: What to do about a cell whose output varies from run to run.
+IGNORE_OUTPUT_HINT = (
+    "its output varies by run: if that is expected, tag the cell nb2pipe:ignore-output"
+)
+#: Normalizers whose presence shows the output holds run-dependent values.
+_VARIABLE_NORMALIZERS = frozenset({"durations", "timestamps", "progress output"})
+#: Text that differs only because the fresh run's environment differs from the saved run's:
+#: (in the saved output, in the fresh one, what differs).
+_ENVIRONMENT_SIGNS = (
+    ("<StringArray>", "<ArrowStringArray>", "pandas stores strings with pyarrow in the fresh run"),
+    ("<ArrowStringArray>", "<StringArray>", "pandas stored strings with pyarrow in the saved run"),
+    ("dtype: object", "dtype: str", "pandas 3 gives strings their own dtype in the fresh run"),
+    ("dtype='object'", "dtype='str'", "pandas 3 gives strings their own dtype in the fresh run"),
+)
 
 
 @dataclass
@@ -33,6 +51,10 @@ class Judgement:
     normalizers: set[str] = field(default_factory=set)
     #: saved cell index -> fresh cell, for every saved code cell the run executed
     fresh_cells: dict[int, Cell] = field(default_factory=dict)
+    #: cells whose output differs for no reason the evidence shows (a second run may tell)
+    unexplained: set[int] = field(default_factory=set)
+    #: cells that draw unseeded random numbers or read what such a cell produced
+    random_cells: frozenset[int] = frozenset()
 
 
 def pair_code_cells(saved: Notebook, fresh: Notebook, parameterized: bool) -> dict[int, Cell]:
@@ -60,13 +82,21 @@ def judge_run(
     parameterized: bool,
     data_files: tuple[DataFile, ...],
     options: CompareOptions,
+    strict_errors: bool = False,
+    compare_saved: bool = True,
 ) -> Judgement:
-    """Compare each executed cell with its saved outputs and turn a failed run into a finding."""
+    """Compare each executed cell with its saved outputs and turn a failed run into a finding.
+
+    ``compare_saved=False`` (the run used other parameter values than the saved outputs) judges
+    the run alone. A cell saved with an error output is expected to raise, like one tagged
+    ``raises-exception``, unless ``strict_errors``.
+    """
     judgement = Judgement()
     pairs = pair_code_cells(saved, run.notebook, parameterized)
     executed = set(run.executed)
     judgement.fresh_cells = {s: f for s, f in pairs.items() if f.index in executed}
     reasons = _ReasonFinder(saved, analysis, hazards, data_files, _files_written(run, pairs))
+    judgement.random_cells = frozenset(reasons.random)
     failed_at = _failure_cell(run, pairs)
     if run.failure is not None:
         cell = saved.cells[failed_at] if failed_at is not None else None
@@ -79,6 +109,7 @@ def judge_run(
                 run.failure.detail,
                 saved=cell.outputs if cell else (),
                 fresh=pairs[cell.index].outputs if cell and cell.index in pairs else (),
+                source=cell.first_line if cell else "",
             )
         )
     has_outputs = any(c.outputs or c.execution_count is not None for c in saved.code_cells)
@@ -95,22 +126,29 @@ def judge_run(
         if saved_cell.role.ignore_output:
             judgement.cells_ignored += 1
             continue
-        if saved_cell.role.raises_exception and not any(
+        if saved_cell.expects_error(strict_errors) and not any(
             o.output_type == "error" for o in fresh_cell.outputs
         ):
+            expected = (
+                "tagged raises-exception" if saved_cell.role.raises_exception
+                else "saved with an error output"
+            )
             judgement.mismatches.append(
                 Mismatch(
                     Reason.ERROR,
                     saved_cell.index,
                     saved_cell.id,
-                    "tagged raises-exception, but the cell raised nothing",
+                    f"{expected}, but the cell raised nothing",
                     saved=saved_cell.outputs,
                     fresh=fresh_cell.outputs,
+                    source=saved_cell.first_line,
                 )
             )
             continue
         if not saved_cell.outputs and saved_cell.execution_count is None:
             continue  # never run when saved: nothing to compare
+        if not compare_saved:
+            continue
         judgement.cells_compared += 1
         comparison = compare_outputs(saved_cell.outputs, fresh_cell.outputs, options)
         judgement.normalizers |= comparison.normalizers
@@ -119,8 +157,15 @@ def judge_run(
         reason, why = reasons.reason_for(saved_cell.index)
         first = comparison.differences[0]
         message = "; ".join(d.message for d in comparison.differences[:3])
+        if not why:
+            why = _environment_difference(saved_cell.outputs, fresh_cell.outputs)
+        if not why:
+            judgement.unexplained.add(saved_cell.index)
         if why:
             message += f" — {why}"
+        variable = reason is Reason.NONDETERMINISTIC or bool(
+            comparison.normalizers & _VARIABLE_NORMALIZERS
+        )
         diff = (
             "\n".join(
                 (f"[{d.what}] " + d.diff) if len(comparison.differences) > 1 else d.diff
@@ -139,6 +184,8 @@ def judge_run(
                 tuple(sorted(comparison.normalizers)),
                 saved=saved_cell.outputs,
                 fresh=fresh_cell.outputs,
+                source=saved_cell.first_line,
+                hint=IGNORE_OUTPUT_HINT if variable else "",
             )
         )
     if not_run and run.failure is not None:
@@ -148,6 +195,43 @@ def judge_run(
             f"{not_run} code cell(s) not run: the notebook ended early (SystemExit)"
         )
     return judgement
+
+
+def _environment_difference(saved: tuple[Output, ...], fresh: tuple[Output, ...]) -> str:
+    """What the outputs show of an environment that differs from the saved run's."""
+
+    def text(outputs: tuple[Output, ...]) -> str:
+        return "\n".join(
+            (o.text or "") + "\n".join(o.data.values()) for o in outputs if o.output_type != "error"
+        )
+
+    before, after = text(saved), text(fresh)
+    for in_saved, in_fresh, what in _ENVIRONMENT_SIGNS:
+        if in_saved in before and in_fresh in after and in_fresh not in before:
+            return f"the environment differs: {what} (`{in_saved}` saved, `{in_fresh}` now)"
+    return ""
+
+
+def mark_nondeterministic(
+    mismatches: list[Mismatch], differing: Mapping[int, str]
+) -> list[Mismatch]:
+    """``mismatches`` with the cells whose two fresh runs differ called ``nondeterministic``.
+
+    ``differing`` maps saved cell indices to what differed between the two runs.
+    """
+    from dataclasses import replace
+
+    out = []
+    for mismatch in mismatches:
+        if mismatch.reason is Reason.OUTPUT_DIFFERS and mismatch.cell_index in differing:
+            mismatch = replace(
+                mismatch,
+                reason=Reason.NONDETERMINISTIC,
+                message=f"{mismatch.message} — two fresh runs differ ({differing[mismatch.cell_index]})",
+                hint=IGNORE_OUTPUT_HINT,
+            )
+        out.append(mismatch)
+    return out
 
 
 def _failure_cell(run: NotebookRun, pairs: Mapping[int, Cell]) -> int | None:

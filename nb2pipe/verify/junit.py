@@ -50,9 +50,12 @@ def _notebook_cases(suite: ET.Element, report: NotebookReport) -> tuple[int, int
         failure = ET.SubElement(
             cell_case, "failure", message=mismatch.message, type=mismatch.reason.value
         )
-        body = [mismatch.diff] if mismatch.diff else []
+        body = [f"> {mismatch.source}"] if mismatch.source else []
+        body += [mismatch.diff] if mismatch.diff else []
         if mismatch.normalizers:
             body.append("normalized: " + ", ".join(mismatch.normalizers))
+        if mismatch.hint:
+            body.append("hint: " + mismatch.hint)
         failure.text = "\n".join(body)
         failures += 1
     return failures, 0

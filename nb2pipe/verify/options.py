@@ -31,6 +31,12 @@ class VerifyOptions:
     image_tolerance: float = DEFAULT_IMAGE_TOLERANCE
     #: write the fresh outputs (and data-file hashes) back into the notebooks
     update: bool = False
+    #: a cell saved with an error output must run cleanly (else it is expected to raise, as
+    #: if tagged ``raises-exception``)
+    strict_errors: bool = False
+    #: when a cell differs for no reason the evidence shows, run the notebook a second time
+    #: to tell whether its output varies by run
+    second_run: bool = True
 
     @property
     def compare(self) -> CompareOptions:

@@ -29,6 +29,9 @@ class BoundParameters:
     #: the same values as the exported script's command-line options
     script_arguments: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    #: ``name=value`` of each value that differs from the notebook's own (its saved outputs
+    #: were computed without them)
+    changed: tuple[str, ...] = ()
 
 
 def notebook_parameters(analysis: NotebookAnalysis) -> tuple[Parameter, ...] | None:
@@ -63,17 +66,32 @@ def bind_parameters(
     values: dict[str, Any] = {}
     arguments: list[str] = []
     notes: list[str] = []
+    changed: list[str] = []
     for name, text in given:
         parameter = by_name.get(name)
         if parameter is None:
             if declared is None:  # unreadable parameters cell: papermill's own literal typing
                 values[name] = _literal(text)
+                changed.append(f"{name}={text}")
                 continue
             notes.append(f"-p {name}: not a parameter of this notebook; ignored")
             continue
         values[name] = _convert(parameter, text)
         arguments += _script_argument(parameter, values[name], text)
-    return BoundParameters(values, tuple(arguments), tuple(notes))
+        if not _same_value(values[name], parameter.default):
+            changed.append(f"{name}={text}")
+    return BoundParameters(values, tuple(arguments), tuple(notes), tuple(changed))
+
+
+def _same_value(value: Any, default: Any) -> bool:
+    """Whether a ``-p`` value is the notebook's own (paths and dates compare as text)."""
+    if isinstance(value, (PathValue, DateValue)):
+        own = default.isoformat() if isinstance(default, datetime.date) else str(default)
+        return str(value) == own
+    numbers = (int, float)
+    if isinstance(value, numbers) and isinstance(default, numbers):
+        return isinstance(value, bool) == isinstance(default, bool) and value == default
+    return type(value) is type(default) and bool(value == default)
 
 
 def _convert(parameter: Parameter, text: str) -> Any:

@@ -65,6 +65,10 @@ class Mismatch:
     message: str  #: one line
     diff: str = ""  #: compact diff or traceback excerpt
     normalizers: tuple[str, ...] = ()  #: normalizers applied before the outputs still differed
+    #: the cell's first line of code, so a reader knows which cell without opening the notebook
+    source: str = ""
+    #: what the user may do about it (``tag the cell nb2pipe:ignore-output ...``), or empty
+    hint: str = ""
     #: saved and fresh outputs of the cell, for the HTML report (not in JSON: images are big)
     saved: tuple[Output, ...] = field(default=(), repr=False, compare=False)
     fresh: tuple[Output, ...] = field(default=(), repr=False, compare=False)
@@ -84,6 +88,8 @@ class Mismatch:
             "message": self.message,
             "diff": self.diff,
             "normalizers": list(self.normalizers),
+            "source": self.source,
+            "hint": self.hint,
         }
 
 

@@ -197,11 +197,14 @@ def run_notebook(
     timeout: int | None = None,
     metric_names: Iterable[str] = (),
     on_cell_executed: Callable[[], None] | None = None,
+    expected_errors: Iterable[int] = (),
 ) -> NotebookRun:
     """Run the notebook at ``path`` top to bottom in a fresh kernel, in the notebook's folder.
 
     papermill writes the executed notebook into a temporary directory; the user's notebook is
-    never written. File accesses of the kernel are recorded (see :mod:`.probe`).
+    never written. File accesses of the kernel are recorded (see :mod:`.probe`). The cells at
+    ``expected_errors`` (positions in the notebook) may raise, as if tagged
+    ``raises-exception``: the run goes on after them.
     """
     import papermill  # type: ignore[import-untyped,unused-ignore]
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -234,7 +237,7 @@ def run_notebook(
             kernel_manager = _kernel_manager(kernel_name, kernel_log)
             try:
                 papermill.execute_notebook(
-                    str(path),
+                    _with_expected_errors(path, frozenset(expected_errors)),
                     str(work / path.name),
                     parameters=dict(parameters) if parameters else None,
                     kernel_name=kernel_name,
@@ -324,6 +327,22 @@ def run_notebook(
         kernel_name=kernel_name,
         duration=time.monotonic() - start,
     )
+
+
+def _with_expected_errors(path: Path, cells: frozenset[int]) -> Any:
+    """The notebook to hand papermill: its path, or (when some cells may raise without the
+    tag nbclient looks for) the notebook read with those cells tagged ``raises-exception``."""
+    if not cells:
+        return str(path)
+    import nbformat
+
+    node = nbformat.read(str(path), as_version=4)  # type: ignore[no-untyped-call]
+    for index in cells:
+        if 0 <= index < len(node.cells):
+            tags = node.cells[index].setdefault("metadata", {}).setdefault("tags", [])
+            if "raises-exception" not in tags:
+                tags.append("raises-exception")
+    return node
 
 
 def _is_papermill_marker(cell: Mapping[str, Any]) -> bool:

@@ -6,13 +6,14 @@ the fresh run (skipped and ``raises-exception`` cells are not in the script), af
 normalization, with three script-specific allowances: the lines ``%time``/``%%time``/
 ``%timeit`` print are dropped from the cells that time code (the script runs the code
 untimed), the output of magics the script leaves out (``%pip``, ``%who``, ...) is not
-expected from it, and the lines of ``ignore-output`` cells may hold anything.
+expected from it, and the lines of ``ignore-output`` cells, and of cells whose output varies
+by run (two fresh runs of the notebook differ there), may hold anything.
 """
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -33,7 +34,10 @@ __all__ = ["ScriptCheckJob", "start_script_check"]
 _TIMING_MAGICS = frozenset({"time", "timeit"})
 #: Magics whose output an exported script does not reproduce (export drops or defers them).
 _UNREPRODUCED_MAGICS = frozenset(
-    {"pip", "conda", "mamba", "who", "whos", "who_ls", "prun", "lsmagic"}
+    {
+        "pip", "conda", "mamba", "who", "whos", "who_ls", "prun", "lprun", "memit", "mprun",
+        "lsmagic", "watermark", "version_information",
+    }
 )
 _STDERR_TAIL = 15
 
@@ -54,6 +58,8 @@ class ScriptCheckJob:
     shell_cells: frozenset[int] = frozenset()
     unreproduced_cells: frozenset[int] = frozenset()
     notes: list[str] = field(default_factory=list)
+    #: the finished script run, once waited for
+    _run: ScriptRun | None = None
 
     def cancel(self) -> None:
         if self.job is not None:
@@ -65,31 +71,41 @@ class ScriptCheckJob:
         fresh_cells: dict[int, Cell],
         rtol: float,
         metrics: Mapping[str, tuple[float, Cell]] | None = None,
+        variable_cells: frozenset[int] = frozenset(),
     ) -> tuple[ScriptCheck, list[Mismatch]]:
         """Wait for the script and compare it with a notebook run that finished cleanly.
 
         ``fresh_cells`` maps saved cell indices to the executed cells; ``metrics`` holds the
-        value each metrics name had in the notebook run right after its ``metrics`` cell.
+        value each metrics name had in the notebook run right after its ``metrics`` cell;
+        the lines of ``variable_cells`` (their output varies by run) may hold anything. May be
+        called again (with more variable cells): the script ran once.
         """
-        try:
-            if self.export_error is not None:
-                mismatch = Mismatch(Reason.SCRIPT_FAILED, None, None, self.export_error)
-                return ScriptCheck(ScriptStatus.FAILED, self.export_error), [mismatch]
-            assert self.job is not None and self.copy is not None
-            run = self.job.wait()
-            check, mismatches = self._judge(run, fresh_cells, rtol)
-            if check.status is ScriptStatus.FAILED:
-                return check, mismatches
-            metric_mismatches, compared = self._compare_metrics(metrics or {}, rtol)
-            if compared:
-                self.notes.append(f"{compared} metric(s) of the script's run record compared")
-            if metric_mismatches and check.status is ScriptStatus.EQUAL:
-                check = ScriptCheck(
-                    ScriptStatus.DIFFERS, metric_mismatches[0].message, check.duration
-                )
-            return check, mismatches + metric_mismatches
-        finally:
-            self.scratch.cleanup()
+        if self.export_error is not None:
+            mismatch = Mismatch(Reason.SCRIPT_FAILED, None, None, self.export_error)
+            return ScriptCheck(ScriptStatus.FAILED, self.export_error), [mismatch]
+        assert self.job is not None and self.copy is not None
+        if self._run is None:
+            self._run = self.job.wait()
+        run = self._run
+        if variable_cells:
+            cells = ", ".join(self.notebook.cells[i].label for i in sorted(variable_cells))
+            note = f"stdout of {cells} compared by line count only: it varies by run"
+            if note not in self.notes:
+                self.notes.append(note)
+        check, mismatches = self._judge(run, fresh_cells, rtol, variable_cells)
+        if check.status is ScriptStatus.FAILED:
+            return check, mismatches
+        steady = {
+            name: value for name, value in (metrics or {}).items()
+            if value[1].index not in variable_cells
+        }
+        metric_mismatches, compared = self._compare_metrics(steady, rtol)
+        note = f"{compared} metric(s) of the script's run record compared"
+        if compared and note not in self.notes:
+            self.notes.append(note)
+        if metric_mismatches and check.status is ScriptStatus.EQUAL:
+            check = ScriptCheck(ScriptStatus.DIFFERS, metric_mismatches[0].message, check.duration)
+        return check, mismatches + metric_mismatches
 
     def _compare_metrics(
         self, notebook: Mapping[str, tuple[float, Cell]], rtol: float
@@ -127,7 +143,11 @@ class ScriptCheckJob:
         return mismatches, compared
 
     def _judge(
-        self, run: ScriptRun, fresh_cells: dict[int, Cell], rtol: float
+        self,
+        run: ScriptRun,
+        fresh_cells: dict[int, Cell],
+        rtol: float,
+        variable_cells: frozenset[int] = frozenset(),
     ) -> tuple[ScriptCheck, list[Mismatch]]:
         if run.returncode != 0:
             if run.timed_out:
@@ -145,7 +165,7 @@ class ScriptCheckJob:
                 ScriptCheck(ScriptStatus.FAILED, full, run.duration),
                 [Mismatch(Reason.SCRIPT_FAILED, None, None, full, tail)],
             )
-        expected, applied = self._notebook_lines(fresh_cells)
+        expected, applied = self._notebook_lines(fresh_cells, variable_cells)
         normalized = normalize_text(self._script_stdout(run.stdout))
         applied |= normalized.applied
         actual = normalized.text.splitlines()
@@ -167,10 +187,13 @@ class ScriptCheckJob:
             message,
             diff,
             tuple(sorted(applied)),
+            source=cell.first_line if cell is not None else "",
         )
         return ScriptCheck(ScriptStatus.DIFFERS, message, run.duration), [mismatch]
 
-    def _notebook_lines(self, fresh_cells: dict[int, Cell]) -> tuple[list[_Line], frozenset[str]]:
+    def _notebook_lines(
+        self, fresh_cells: dict[int, Cell], variable_cells: frozenset[int] = frozenset()
+    ) -> tuple[list[_Line], frozenset[str]]:
         """The normalized stdout lines the script should print, each with its cell."""
         lines: list[_Line] = []
         applied: set[str] = set()
@@ -191,10 +214,8 @@ class ScriptCheckJob:
             shell = index in self.shell_cells
             if shell and normalized.text.strip():
                 applied.add("shell-layout")
-            lines += [
-                _Line(cell, line, cell.role.ignore_output, shell)
-                for line in normalized.text.splitlines()
-            ]
+            ignored = cell.role.ignore_output or index in variable_cells
+            lines += [_Line(cell, line, ignored, shell) for line in normalized.text.splitlines()]
         return lines, frozenset(applied)
 
     def _script_stdout(self, stdout: str) -> str:
@@ -264,6 +285,8 @@ def start_script_check(
     kernel_name: str,
     arguments: Sequence[str],
     timeout: float | None,
+    *,
+    strict_errors: bool = False,
 ) -> ScriptCheckJob:
     """Export the notebook into a copy of its folder and start the script there.
 
@@ -283,10 +306,11 @@ def start_script_check(
     script_path = check.copy / f"_nb2pipe_verify_{notebook.stem}.py"
     under_ipython = False
     try:
+        options = ExportOptions(strict_errors=strict_errors)
         try:
-            result = render_notebook(notebook, ExportOptions(), script_path)
+            result = render_notebook(notebook, options, script_path)
         except UnsupportedMagicError:
-            result = render_notebook(notebook, ExportOptions(allow_ipython=True), script_path)
+            result = render_notebook(notebook, replace(options, allow_ipython=True), script_path)
             under_ipython = True
             check.notes.append(
                 "the script keeps IPython magics (--allow-ipython); ran it under IPython"
@@ -300,7 +324,7 @@ def start_script_check(
         for parsed in analysis.cells
         if not (
             parsed.cell.role.skip
-            or parsed.cell.role.raises_exception
+            or parsed.cell.expects_error(strict_errors)
             or parsed.cell.role.injected_parameters
         )
     )

@@ -75,6 +75,8 @@ def render_notebook_report(console: Console, report: NotebookReport, quiet: bool
         head.append(f"  {mismatch.reason.value}", style=f"bold {colour}")
         head.append(f"  {mismatch.message}")
         console.print(head, soft_wrap=True)
+        if mismatch.source:
+            console.print(Text(f"      > {mismatch.source}", style="dim"), soft_wrap=True)
         if mismatch.diff:
             console.print(_coloured_diff(mismatch.diff), soft_wrap=True)
         if mismatch.normalizers:
@@ -82,6 +84,8 @@ def render_notebook_report(console: Console, report: NotebookReport, quiet: bool
                 Text(f"      normalized: {', '.join(mismatch.normalizers)}", style="dim"),
                 soft_wrap=True,
             )
+        if mismatch.hint:
+            console.print(Text(f"      hint: {mismatch.hint}", style="yellow"), soft_wrap=True)
     for note in report.notes:
         console.print(Text(f"    note: {note}", style="dim"), soft_wrap=True)
 

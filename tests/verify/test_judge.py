@@ -11,7 +11,13 @@ from nb2pipe.analysis import analyze_notebook
 from nb2pipe.model import notebook_from_json
 from nb2pipe.verify.api import STATIC_KINDS
 from nb2pipe.verify.compare import CompareOptions
-from nb2pipe.verify.judge import _first_out_of_order, judge_run, pair_code_cells
+from nb2pipe.verify.judge import (
+    IGNORE_OUTPUT_HINT,
+    _first_out_of_order,
+    judge_run,
+    mark_nondeterministic,
+    pair_code_cells,
+)
 from nb2pipe.verify.probe import FileAccess, ProbeLog
 from nb2pipe.verify.report import DataFile, Reason
 from nb2pipe.verify.runner import NotebookRun, RunFailure
@@ -44,6 +50,7 @@ def _judge(saved: Any, fresh: Any, **kwargs: Any) -> Any:
         parameterized=kwargs.pop("parameterized", False),
         data_files=kwargs.pop("data_files", ()),
         options=CompareOptions(),
+        **kwargs,
     )
 
 
@@ -222,4 +229,54 @@ def test_a_raises_exception_cell_reading_an_undefined_name_is_not_a_static_hazar
     prepared = _prepare(notebook)
     assert [(h.kind.value, h.cell_index) for h in prepared.hazards] == [
         ("undefined-in-fresh-kernel", 2)
+    ]
+
+
+def test_a_difference_names_an_environment_the_saved_output_shows() -> None:
+    saved = _notebook(code("print(pd.array(['a']))", stdout("<StringArray>\n['a']\n"), count=1))
+    fresh = _notebook(code("print(pd.array(['a']))", stdout("<ArrowStringArray>\n['a']\n"), count=1))
+    [mismatch] = _judge(saved, fresh).mismatches
+    assert mismatch.reason is Reason.OUTPUT_DIFFERS
+    assert mismatch.message.endswith(
+        "the environment differs: pandas stores strings with pyarrow in the fresh run "
+        "(`<StringArray>` saved, `<ArrowStringArray>` now)"
+    )
+
+
+def test_each_difference_quotes_its_cell_and_a_variable_one_suggests_ignore_output() -> None:
+    saved = _notebook(
+        code("\n# train\nfit(model)", stdout("took 1.2 s: loss 0.5\n"), count=1),
+        code("print('done')", stdout("Done\n"), count=2),
+    )
+    fresh = _notebook(
+        code("\n# train\nfit(model)", stdout("took 3.4 s: loss 0.7\n"), count=1),
+        code("print('done')", stdout("done\n"), count=2),
+    )
+    judgement = _judge(saved, fresh)
+    timed, plain = judgement.mismatches
+    assert (timed.source, timed.hint) == ("# train", IGNORE_OUTPUT_HINT)  # durations normalized
+    assert (plain.source, plain.hint) == ("print('done')", "")
+    assert judgement.unexplained == {0, 1}
+    # a second fresh run differs at the first cell: it is nondeterministic
+    marked = mark_nondeterministic(judgement.mismatches, {0: "stdout differs"})
+    assert [m.reason for m in marked] == [Reason.NONDETERMINISTIC, Reason.OUTPUT_DIFFERS]
+    assert marked[0].message.endswith("— two fresh runs differ (stdout differs)")
+
+
+def test_a_run_with_other_parameters_is_not_compared_with_the_saved_outputs() -> None:
+    saved = _notebook(code("print(n)", stdout("1\n"), count=1))
+    fresh = _notebook(code("print(n)", stdout("2\n"), count=1))
+    judgement = _judge(saved, fresh, compare_saved=False)
+    assert judgement.mismatches == [] and judgement.cells_compared == 0
+
+
+def test_a_cell_saved_with_an_error_must_raise_again_unless_strict() -> None:
+    raised = {"output_type": "error", "ename": "TypeError", "evalue": "no", "traceback": []}
+    saved = _notebook(code("1 + 'a'", raised, count=1))
+    fresh = _notebook(code("1 + 'a'", count=1))
+    [mismatch] = _judge(saved, fresh).mismatches
+    assert mismatch.reason is Reason.ERROR
+    assert mismatch.message == "saved with an error output, but the cell raised nothing"
+    assert [m.reason for m in _judge(saved, fresh, strict_errors=True).mismatches] == [
+        Reason.OUTPUT_DIFFERS
     ]
