@@ -55,6 +55,10 @@ def cli() -> None:
     help="Also write a DVC pipeline: a module per step, dvc.yaml and params.yaml.",
 )
 @click.option(
+    "--airflow", is_flag=True,
+    help="Also write NOTEBOOK_dag.py: the pipeline and a sweep of it as Airflow 3 DAGs.",
+)
+@click.option(
     "--standalone", is_flag=True,
     help="Inline the parts of nb2pipe-runtime the script uses, so it needs nothing but the "
     "notebook's own packages.",
@@ -72,6 +76,7 @@ def export(
     check: bool,
     allow_ipython: bool,
     dvc: bool,
+    airflow: bool,
     standalone: bool,
     strict_errors: bool,
     quiet: bool,
@@ -93,6 +98,7 @@ def export(
         force=force,
         allow_ipython=allow_ipython,
         dvc=dvc,
+        airflow=airflow,
         standalone=standalone,
         strict_errors=strict_errors,
     )

@@ -107,10 +107,15 @@ def render_notebook(
                 "--dvc needs pipeline steps: tag the first cell of each step step:NAME",
             )
         rendered = render_script(plan)
+        pipeline = None
     else:
         rendered, pipeline = render_pipeline(plan)
         if options.dvc:
             rendered.files += render_dvc_files(plan, pipeline, rendered)
+    if options.airflow:
+        from nb2pipe.export.airflow import render_airflow_dag
+
+        rendered.files.append(render_airflow_dag(plan, pipeline))
     files = tuple((script_path.parent / relative, text) for relative, text in rendered.files)
     notes = list(rendered.notes)
     notes += missing_import_notes(
@@ -166,6 +171,11 @@ def check_notebook(notebook_path: str | Path, options: ExportOptions = ExportOpt
     notebook_path = Path(notebook_path)
     notebook = load_notebook(notebook_path)
     script_path = default_script_path(notebook_path, options)
+    from nb2pipe.export.airflow import dag_file_name
+
+    if is_generated(script_path.with_name(dag_file_name(script_path))):
+        # the DAGs an --airflow export wrote are checked too (a pre-commit hook passes no flag)
+        options = replace(options, airflow=True)
     status = _check_rendered(notebook, options, script_path)
     if status is CheckStatus.STALE and not options.dvc:
         # a script exported with --dvc is checked as one (a pre-commit hook passes no --dvc)

@@ -27,6 +27,8 @@ class ExportOptions:
     dvc: bool = False
     #: inline the parts of nb2pipe-runtime the script uses instead of importing it
     standalone: bool = False
+    #: also write ``<stem>_dag.py``: the pipeline (and a sweep of it) as Airflow 3 DAGs
+    airflow: bool = False
     #: refuse a cell whose saved outputs hold an error instead of dropping it like a
     #: ``raises-exception`` cell
     strict_errors: bool = False

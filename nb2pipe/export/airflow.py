@@ -1,0 +1,218 @@
+"""``--airflow``: two Airflow 3 DAGs beside the script, written from the plan.
+
+``<stem>`` runs the pipeline, one task per step (``--step NAME``) with the dependencies of
+the step graph; ``<stem>_sweep`` runs the whole script once per point of a grid given when the
+DAG is triggered (dynamic task mapping), then reports the best point by the ``metrics``
+cell's first metric. A flat notebook is a one-task pipeline. The DAG params are typed from the
+parameters cell (Airflow ``Param`` with JSON-schema types, the help text as description). The
+tasks call :mod:`nb2pipe_runtime.engine`, so a worker needs the script, nb2pipe-runtime and
+the notebook's packages. Another engine (Kubeflow Pipelines) would be a module like this one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+from nb2pipe.export.magics import python_string
+from nb2pipe.export.parameters import Parameter, ParamType
+from nb2pipe.export.plan import ExportPlan
+from nb2pipe.export.scaffold import GENERATED_MARKER
+from nb2pipe.export.statements import assigned_names
+from nb2pipe.export.steps import PipelinePlan
+
+__all__ = ["dag_file_name", "render_airflow_dag"]
+
+_JSON_TYPES = {
+    ParamType.INT: "integer",
+    ParamType.FLOAT: "number",
+    ParamType.STR: "string",
+    ParamType.BOOL: "boolean",
+    ParamType.PATH: "string",
+    ParamType.DATE: "string",
+}
+
+
+def dag_file_name(script: Path) -> str:
+    """``<stem>_dag.py``, beside the script."""
+    return f"{script.stem}_dag.py"
+
+
+def render_airflow_dag(plan: ExportPlan, pipeline: PipelinePlan | None) -> tuple[str, str]:
+    """The DAG file's name (relative to the script's folder) and text."""
+    stem = plan.script_path.stem
+    dag_id = re.sub(r"[^A-Za-z0-9_.-]", "_", stem)
+    notebook = plan.notebook_reference
+    metric = _first_metric(plan)
+    steps = pipeline.steps if pipeline is not None else ()
+    summary = (
+        f"Airflow DAGs for {plan.script_path.name}: `{dag_id}` runs "
+        + ("its steps as tasks" if steps else "it as one task")
+        + f"; `{dag_id}_sweep` runs it once per point of a grid given when triggered "
+        + '(`{"grid": {"name": [value, ...]}}`) and reports the best.'
+    )
+    first, *rest = textwrap.wrap(summary, 92)
+    lines = [
+        f'"""{first}',
+        *rest,
+        "",
+        "Workers need this folder's script, nb2pipe-runtime and the notebook's packages; the step",
+        "outputs and run records go to NB2PIPE_OUTPUTS_DIR / NB2PIPE_RUNS_DIR (folders, or an",
+        'fsspec URL for the outputs), by default beside the script."""',
+        f"{GENERATED_MARKER}{notebook}: edit the notebook, then re-export.",
+        "",
+        "from __future__ import annotations",
+        "",
+        "import os",
+        "from pathlib import Path",
+        "",
+        "from airflow.sdk import Param, dag, task",
+        "from nb2pipe_runtime.engine import best_run, grid_points, run_script",
+        "",
+        f"SCRIPT = str(Path(__file__).with_name({python_string(plan.script_path.name)}))",
+        'OUTPUTS = os.environ.get("NB2PIPE_OUTPUTS_DIR", str(Path(SCRIPT).with_name("outputs")))',
+        'RUNS = os.environ.get("NB2PIPE_RUNS_DIR", str(Path(SCRIPT).with_name("runs")))',
+        "#: the notebook's parameters, typed as its parameters cell has them",
+        "PARAMS = {",
+        *(f"    {python_string(p.name)}: {_param(p)}," for p in plan.parameters),
+        "}",
+        "",
+        "",
+        f'@dag(dag_id={python_string(dag_id)}, schedule=None, params=PARAMS, tags=["nb2pipe"])',
+        f"def {_identifier(dag_id)}():",
+        '    """The pipeline, one task per step."""',
+    ]
+    if steps:
+        for step in steps:
+            producers = sorted({producer for _, producer in step.inputs})
+            arguments = [
+                "SCRIPT", 'dict(context["params"])', f"step={python_string(step.name)}",
+                f"inputs_from={_tuple(producers)}", "outputs=OUTPUTS", "runs_dir=RUNS",
+            ]
+            lines += [
+                "",
+                f"    @task(task_id={python_string(step.name)})",
+                f"    def {_identifier(step.name)}_task(**context):",
+                "        return run_script(",
+                *_packed(arguments, indent=12),
+                "        ).to_json()",
+            ]
+        lines.append("")
+        tasks = {step.name: f"{_identifier(step.name)}_task()" for step in steps}
+        lines += [f"    {_identifier(step.name)} = {tasks[step.name]}" for step in steps]
+        for step in steps:
+            for producer in sorted({producer for _, producer in step.inputs}):
+                lines.append(f"    {_identifier(producer)} >> {_identifier(step.name)}")
+        # steps run in notebook order even where no value flows between them
+        for before, after in zip(steps, steps[1:]):
+            if not any(producer == before.name for _, producer in after.inputs):
+                lines.append(f"    {_identifier(before.name)} >> {_identifier(after.name)}")
+    else:
+        lines += [
+            "",
+            '    @task(task_id="run")',
+            "    def run_task(**context):",
+            '        return run_script(SCRIPT, dict(context["params"]), runs_dir=RUNS).to_json()',
+            "",
+            "    run_task()",
+        ]
+    lines += [
+        "",
+        "",
+        f"{_identifier(dag_id)}()",
+        "",
+        "",
+        "@dag(",
+        f"    dag_id={python_string(dag_id + '_sweep')},",
+        "    schedule=None,",
+        '    params={',
+        '        "grid": Param({}, type="object", description="parameter -> values to try: "',
+        f"                      {python_string(_grid_example(plan.parameters))}),",
+        "    },",
+        '    tags=["nb2pipe"],',
+        ")",
+        f"def {_identifier(dag_id)}_sweep():",
+        '    """The whole pipeline once per point of the grid (in parallel), then the best point."""',
+        "",
+        "    @task",
+        "    def points(**context):",
+        '        defaults = {name: param.value for name, param in PARAMS.items()}',
+        '        return grid_points(context["params"]["grid"], defaults)',
+        "",
+        "    @task",
+        "    def run_point(point):",
+        "        return run_script(SCRIPT, point, runs_dir=RUNS).to_json()",
+        "",
+        "    @task",
+        "    def best(runs):",
+        f"        return best_run(list(runs), {python_string(metric) if metric else 'None'})",
+        "",
+        "    best(run_point.expand(point=points()))",
+        "",
+        "",
+        f"{_identifier(dag_id)}_sweep()",
+    ]
+    return dag_file_name(plan.script_path), "\n".join(lines) + "\n"
+
+
+def _param(parameter: Parameter) -> str:
+    """``Param(default, type=..., description=...)`` for one parameter."""
+    if parameter.type is ParamType.JSON:
+        kind: str | list[str] = "object" if isinstance(parameter.default, dict) else "array"
+    else:
+        kind = _JSON_TYPES[parameter.type]
+    if parameter.optional:
+        kind = [kind, "null"] if isinstance(kind, str) else kind
+    default = parameter.default
+    if isinstance(default, tuple):
+        default = list(default)
+    if parameter.type in (ParamType.PATH, ParamType.DATE) and default is not None:
+        default = str(default)
+    arguments = [repr(default), f"type={json.dumps(kind)}"]
+    if parameter.help:
+        arguments.append(f"description={python_string(parameter.help)}")
+    return f"Param({', '.join(arguments)})"
+
+
+def _first_metric(plan: ExportPlan) -> str | None:
+    for cell in plan.cells:
+        if cell.parsed.cell.role.metrics:
+            names = assigned_names(cell.parsed.tree)
+            if names:
+                return names[0]
+    return None
+
+
+def _grid_example(parameters: tuple[Parameter, ...]) -> str:
+    for parameter in parameters:
+        if parameter.type in (ParamType.INT, ParamType.FLOAT) and parameter.default:
+            return json.dumps({parameter.name: [parameter.default, "..."]})
+    return json.dumps({parameters[0].name if parameters else "name": ["..."]})
+
+
+def _packed(arguments: list[str], indent: int, width: int = 100) -> list[str]:
+    """``arguments`` as lines of a call, packed up to ``width``, each ending in a comma."""
+    lines: list[str] = []
+    current = ""
+    for argument in arguments:
+        piece = argument + ","
+        if current and indent + len(current) + 1 + len(piece) > width:
+            lines.append(" " * indent + current)
+            current = piece
+        else:
+            current = f"{current} {piece}" if current else piece
+    lines.append(" " * indent + current)
+    return lines
+
+
+def _tuple(names: list[str]) -> str:
+    if not names:
+        return "()"
+    return "(" + ", ".join(python_string(name) for name in names) + ("," if len(names) == 1 else "") + ")"
+
+
+def _identifier(name: str) -> str:
+    text = re.sub(r"\W", "_", name)
+    return text if text and not text[0].isdigit() else f"_{text}"

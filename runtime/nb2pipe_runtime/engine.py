@@ -1,0 +1,175 @@
+"""Run an exported script from an orchestrator's tasks: one step, or one point of a sweep.
+
+The DAG files ``nb2pipe export --airflow`` writes call these from their tasks, so a worker
+needs the script, this package and the notebook's packages, nothing of the orchestrator's
+beyond running a Python function. A task's parameters reach the script as its ``--config``
+(the script checks them as it checks any config file); a step's outputs go through a store all
+workers reach: a folder, or any fsspec URL (``s3://bucket/pipeline``) when fsspec is installed,
+copied to a local folder around the step.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from nb2pipe_runtime.reading import read_record
+
+__all__ = ["EngineError", "TaskRun", "best_run", "grid_points", "run_script"]
+
+_RECORDED = re.compile(r"^nb2pipe: run (\S+) (finished|failed); recorded in (.+)$", re.MULTILINE)
+
+
+class EngineError(RuntimeError):
+    """A task's run of the script failed (the message is the script's last error line)."""
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    """What one task's run of the script recorded (JSON values: it travels between tasks)."""
+
+    run_id: str
+    status: str
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    record: str = ""  #: the ``run.json`` path
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_script(
+    script: str,
+    params: dict[str, Any],
+    *,
+    step: str | None = None,
+    inputs_from: tuple[str, ...] = (),
+    outputs: str | None = None,
+    runs_dir: str | None = None,
+    python: str = sys.executable,
+) -> TaskRun:
+    """Run ``script`` (the whole of it, or ``--step step``) with ``params`` in its folder.
+
+    ``outputs`` is the step store (default: the script's own ``outputs/``); for a URL, the
+    outputs of the steps in ``inputs_from`` are copied from it first and the step's own are
+    copied back after.
+
+    Raises
+    ------
+    EngineError
+        The script failed; its last error line and the run's record path.
+    """
+    folder = os.path.dirname(os.path.abspath(script))
+    with tempfile.TemporaryDirectory(prefix="nb2pipe-task-") as scratch:
+        config = os.path.join(scratch, "params.json")
+        with open(config, "w", encoding="utf-8") as file:
+            json.dump(params, file)
+        command = [python, os.path.abspath(script), "--config", config]
+        local_outputs = outputs
+        if outputs is not None and "://" in outputs:
+            local_outputs = os.path.join(scratch, "outputs")
+            for name in inputs_from:
+                _copy(f"{outputs.rstrip('/')}/{name}", os.path.join(local_outputs, name))
+        if step is not None:
+            command += ["--step", step]
+        if local_outputs is not None:
+            command += ["--outputs-dir", local_outputs]
+        if runs_dir is not None:
+            command += ["--runs-dir", runs_dir]
+        done = subprocess.run(
+            command, cwd=folder, capture_output=True, text=True, check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        sys.stdout.write(done.stdout)
+        sys.stderr.write(done.stderr)
+        recorded = _RECORDED.findall(done.stderr)
+        if done.returncode != 0:
+            lines = [line for line in done.stderr.splitlines() if line.strip()]
+            raise EngineError(lines[-1] if lines else f"exit code {done.returncode}")
+        if step is not None and outputs is not None and local_outputs != outputs:
+            produced = os.path.join(str(local_outputs), step)
+            if os.path.isdir(produced):
+                _copy(produced, f"{outputs.rstrip('/')}/{step}")
+    if not recorded:
+        raise EngineError("the script recorded no run (is it a script nb2pipe exported?)")
+    run_id, status, where = recorded[-1]
+    path = where if os.path.isabs(where) else os.path.join(folder, where)
+    record = read_record(path)
+    return TaskRun(
+        run_id=run_id, status=status, params=dict(record.effective_params),
+        metrics=dict(record.metrics), record=path,
+    )
+
+
+def grid_points(
+    grid: dict[str, Any], base: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Every combination of ``grid``'s values (a value that is not a list is one value),
+    each on top of ``base``.
+
+    Raises
+    ------
+    EngineError
+        ``grid`` is not a mapping of parameter names to values.
+    """
+    if not isinstance(grid, dict) or not grid:
+        raise EngineError('the grid must map parameter names to values: {"C": [0.1, 1.0]}')
+    names = list(grid)
+    values = [grid[name] if isinstance(grid[name], list) else [grid[name]] for name in names]
+    return [
+        {**(base or {}), **dict(zip(names, combination))}
+        for combination in itertools.product(*values)
+    ]
+
+
+def best_run(
+    runs: list[dict[str, Any]], metric: str | None, ascending: bool = False
+) -> dict[str, Any]:
+    """The finished run with the best ``metric`` (default: the first metric the runs have).
+
+    Raises
+    ------
+    EngineError
+        No finished run has the metric.
+    """
+    finished = [run for run in runs if run.get("status") == "finished" and run.get("metrics")]
+    name = metric or next((key for run in finished for key in run["metrics"]), None)
+    ranked = [run for run in finished if name in run["metrics"]]
+    if name is None or not ranked:
+        raise EngineError(f"no finished run has the metric {name!r}")
+    best = (min if ascending else max)(ranked, key=lambda run: run["metrics"][name])
+    print(f"best: run {best['run_id']}, {name} {best['metrics'][name]:.6g}, "
+          f"params {best['params']}")
+    return {**best, "metric": name}
+
+
+def _copy(source: str, target: str) -> None:
+    """Copy a folder between the local disk and a store (either side may be an fsspec URL)."""
+    if "://" not in source and "://" not in target:
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target)
+        return
+    try:
+        import fsspec  # type: ignore[import-untyped]
+    except ModuleNotFoundError:
+        store = source if "://" in source else target
+        raise EngineError(f"a step store at {store} needs fsspec (pip install fsspec)") from None
+    if "://" in source:
+        filesystem, path = fsspec.core.url_to_fs(source)
+        if not filesystem.exists(path):
+            raise EngineError(f"{source}: no saved outputs (run that step first)")
+        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+        filesystem.get(path, target, recursive=True)
+    else:
+        filesystem, path = fsspec.core.url_to_fs(target)
+        if filesystem.exists(path):
+            filesystem.rm(path, recursive=True)
+        filesystem.put(source, path, recursive=True)

@@ -1,0 +1,139 @@
+"""``nb2pipe export --airflow``: the DAGs run in a real Airflow 3 (``airflow dags test``).
+
+Airflow pins much of what the rest of the test environment needs, so it gets a venv of its
+own (``.venv-airflow`` in the checkout, built once and kept), with the notebooks' packages and
+nb2pipe-runtime from this checkout: what a worker needs. The metadata database is SQLite in a
+temporary AIRFLOW_HOME.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nb2pipe.export import ExportOptions, check_notebook, export_notebook
+from nb2pipe.export.api import CheckStatus
+
+from ..conftest import ROOT, SAMPLES
+
+pytestmark = [pytest.mark.slow, pytest.mark.airflow]
+VENV = ROOT / ".venv-airflow"
+AIRFLOW_REQUIREMENTS = ("apache-airflow>=3,<4", "pandas", "scikit-learn", "matplotlib", "pyarrow")
+
+
+def _run(command: list[str | Path], cwd: Path, env: dict[str, str], timeout: int = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(part) for part in command], cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=timeout, check=False, stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture(scope="session")
+def airflow_python() -> Path:
+    python = VENV / "bin" / "python"
+    marker = VENV / ".nb2pipe-installed"
+    wanted = "\n".join(AIRFLOW_REQUIREMENTS)
+    if not (marker.exists() and marker.read_text() == wanted):
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        if not python.exists():
+            done = _run([sys.executable, "-m", "venv", VENV], ROOT, env)
+            assert done.returncode == 0, done.stderr
+        done = _run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                     *AIRFLOW_REQUIREMENTS, "-e", ROOT / "runtime"], ROOT, env, timeout=1800)
+        assert done.returncode == 0, done.stderr[-3000:]
+        marker.write_text(wanted)
+    return python
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """The samples exported with --airflow, and an Airflow environment for them."""
+    folder = tmp_path / "project"
+    shutil.copytree(SAMPLES, folder)
+    for name in ("pipeline_steps.ipynb", "train_classifier.ipynb"):
+        export_notebook(folder / name, ExportOptions(airflow=True))
+    home = tmp_path / "airflow-home"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MLFLOW_TRACKING_URI")}
+    env.update(
+        AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(folder),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False", MPLBACKEND="Agg",
+    )
+    return folder, env
+
+
+def _airflow(python: Path, *args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return _run([python.parent / "airflow", *args], cwd, env)
+
+
+def _records(folder: Path) -> list[dict]:
+    found = [json.loads(p.read_text()) for p in (folder / "runs").glob("*/run.json")]
+    return sorted(found, key=lambda record: record["start"])
+
+
+def test_the_dag_files_are_byte_stable_and_checked(project: tuple[Path, dict[str, str]]) -> None:
+    folder, _ = project
+    dag = folder / "pipeline_steps_dag.py"
+    text = dag.read_text()
+    export_notebook(folder / "pipeline_steps.ipynb", ExportOptions(airflow=True))
+    assert dag.read_text() == text
+    compile(text, dag.name, "exec")
+    # --check without the flag (a pre-commit hook) checks the DAGs too
+    assert check_notebook(folder / "pipeline_steps.ipynb") is CheckStatus.IN_SYNC
+    dag.write_text(text.replace('"C": Param(0.5', '"C": Param(0.7'))
+    assert check_notebook(folder / "pipeline_steps.ipynb") is CheckStatus.STALE
+
+
+def test_the_pipeline_dag_runs_every_step_like_the_script(
+    airflow_python: Path, project: tuple[Path, dict[str, str]]
+) -> None:
+    folder, env = project
+    assert _airflow(airflow_python, "db", "migrate", cwd=folder, env=env).returncode == 0
+    done = _airflow(airflow_python, "dags", "test", "pipeline_steps", cwd=folder, env=env)
+    assert done.returncode == 0 and "state=success" in done.stdout + done.stderr, done.stderr[-3000:]
+    records = _records(folder)
+    assert [record["step"] for record in records] == ["load", "features", "train", "evaluate"]
+    dag_metrics = records[-1]["metrics"]
+    # the same metrics as a plain run of the script
+    script = _run([airflow_python, folder / "pipeline_steps.py", "--runs-dir", folder / "plain-runs"],
+                  folder, env)
+    assert script.returncode == 0, script.stderr
+    [plain] = [json.loads(p.read_text()) for p in (folder / "plain-runs").glob("*/run.json")]
+    assert dag_metrics == plain["metrics"] and set(dag_metrics) == {"accuracy", "balanced_accuracy", "f1"}
+    # each task's run records where its inputs came from
+    evaluate = records[-1]
+    assert {entry["run_id"] for entry in evaluate["lineage"]} == {records[1]["run_id"], records[2]["run_id"]}
+
+
+def test_the_sweep_dag_records_a_run_per_grid_point(
+    airflow_python: Path, project: tuple[Path, dict[str, str]]
+) -> None:
+    folder, env = project
+    assert _airflow(airflow_python, "db", "migrate", cwd=folder, env=env).returncode == 0
+    grid = json.dumps({"grid": {"C": [0.05, 0.5, 5.0]}})
+    done = _airflow(airflow_python, "dags", "test", "pipeline_steps_sweep", "-c", grid,
+                    cwd=folder, env=env)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0 and "state=success" in output, done.stderr[-3000:]
+    records = _records(folder)
+    assert sorted(record["params"]["C"] for record in records) == [0.05, 0.5, 5.0]
+    assert all(record["step"] is None and "accuracy" in record["metrics"] for record in records)
+    best = max(records, key=lambda record: record["metrics"]["accuracy"])
+    assert f"best: run {best['run_id']}, accuracy " in output
+
+
+def test_a_flat_notebook_is_a_one_task_dag(
+    airflow_python: Path, project: tuple[Path, dict[str, str]]
+) -> None:
+    folder, env = project
+    assert _airflow(airflow_python, "db", "migrate", cwd=folder, env=env).returncode == 0
+    done = _airflow(airflow_python, "dags", "test", "train_classifier", "-c",
+                    json.dumps({"n_estimators": 7}), cwd=folder, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [record] = _records(folder)
+    assert record["params"]["n_estimators"] == 7 and record["status"] == "finished"
