@@ -48,7 +48,8 @@ _FOREIGN_FIXES = {
 }
 #: IPython's shell aliases on POSIX systems: ``%ls -l`` runs ``ls -l``.
 SHELL_ALIASES = frozenset({"ls", "mkdir", "rmdir", "cp", "mv", "rm", "cat", "ll", "lf", "lk", "lx", "ldir"})
-_ALIAS_COMMANDS = {"ll": "ls -F -l", "lf": "ls -F -l", "lk": "ls -F -l", "lx": "ls -F -l", "ldir": "ls -F -d"}
+#: what IPython's aliases run (its ``ls`` adds ``--color`` too: the same text without the colours)
+_ALIAS_COMMANDS = {"ls": "ls -F", "ll": "ls -F -l", "lf": "ls -F -l", "lk": "ls -F -l", "lx": "ls -F -l", "ldir": "ls -F -d"}
 
 
 @dataclass

@@ -119,6 +119,8 @@ _TIMESTAMP = re.compile(
     # ctime / logging: Wed May  1 12:34:56 2024, 01/May/2024:12:34:56
     rf"|\b{_DAY},? {_MONTH} [ \d]?\d \d{{2}}:\d{{2}}:\d{{2}}(?: \d{{4}})?"
     rf"|\b\d{{1,2}} {_MONTH} \d{{4}} \d{{2}}:\d{{2}}:\d{{2}}"
+    # the date a report was made (statsmodels' summary(): "Date: Wed, 02 Dec 2026")
+    rf"|\b{_DAY}, \d{{1,2}} {_MONTH} \d{{4}}\b"
 )
 # a time of day or a str(timedelta): 12:34:56, 0:00:01.234567
 _TIME_OF_DAY = re.compile(r"(?<![\d:.])\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?(?![\d:])")

@@ -505,13 +505,24 @@ def start_script(
     python: str,
     under_ipython: bool,
     timeout: float | None,
+    cwd: Path | None = None,
 ) -> ScriptJob:
-    """Start ``script`` (already written into its folder copy) with ``arguments``."""
+    """Start ``script`` with ``arguments`` in ``cwd`` (default: the script's folder).
+
+    A script kept outside ``cwd`` still imports the modules there, as the notebook did
+    (``cwd`` goes first on ``PYTHONPATH``).
+    """
     if under_ipython:
         argv = [python, "-m", "IPython", "--no-banner", "--quick", str(script), "--", *arguments]
     else:
         argv = [python, str(script), *arguments]
-    job = ScriptJob(argv, script.parent, timeout)
+    folder = cwd or script.parent
+    env: dict[str, str] = {}
+    if folder != script.parent:
+        env["PYTHONPATH"] = os.pathsep.join(
+            part for part in (str(folder), os.environ.get("PYTHONPATH", "")) if part
+        )
+    job = ScriptJob(argv, folder, timeout, env)
     try:
         job.start()
     except OSError as exc:

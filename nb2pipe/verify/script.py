@@ -1,7 +1,8 @@
 """Script equivalence: export the notebook, run the script, compare its stdout with the notebook's.
 
 The script runs in a copy of the notebook's folder, started before the fresh kernel run so
-both run at once. Its standard output must equal the stdout streams of the exported cells of
+both run at once; the script file and its run records are kept outside the copy, so the
+folder holds what the notebook's folder holds (``!ls`` lists the same files). Its standard output must equal the stdout streams of the exported cells of
 the fresh run (skipped and ``raises-exception`` cells are not in the script), after the usual
 normalization, with three script-specific allowances: the lines ``%time``/``%%time``/
 ``%timeit`` print are dropped from the cells that time code (the script runs the code
@@ -23,6 +24,7 @@ from nb2pipe.analysis import Magic, MagicKind, NotebookAnalysis
 from nb2pipe.errors import Nb2PipeError, UnsupportedMagicError
 from nb2pipe.export import ExportOptions, render_notebook
 from nb2pipe.export.display import prints_help
+from nb2pipe.export.magics import SHELL_ALIASES
 from nb2pipe.model import Cell, Notebook
 from nb2pipe.verify.normalize import normalize_text, strip_timing_lines
 from nb2pipe.verify.report import Mismatch, Reason, ScriptCheck, ScriptStatus
@@ -60,6 +62,15 @@ class ScriptCheckJob:
     notes: list[str] = field(default_factory=list)
     #: the finished script run, once waited for
     _run: ScriptRun | None = None
+
+    @property
+    def private(self) -> Path:
+        """Where the script file and its run records live: beside the copy, hidden."""
+        return Path(self.scratch.name) / ".nb2pipe"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.private / "runs"
 
     def cancel(self) -> None:
         if self.job is not None:
@@ -113,14 +124,14 @@ class ScriptCheckJob:
         """Compare the metrics of the script's run record (``runs/<id>/run.json``) with the
         notebook's, within ``rtol``."""
         assert self.copy is not None
-        records = sorted(self.copy.glob("runs/*/run.json"), key=lambda p: p.stat().st_mtime)
+        records = sorted(self.runs_dir.glob("*/run.json"), key=lambda p: p.stat().st_mtime)
         if not records or not notebook:
             return [], 0
         try:
             recorded = read_record(records[-1]).metrics
         except RunRecordError as exc:
-            # the record lies in a temporary copy of the folder: name it from there
-            reason = str(exc).replace(f"{self.copy}/", "")
+            # the record lies in a temporary folder: name it from there
+            reason = str(exc).replace(f"{self.runs_dir.parent}/", "")
             self.notes.append(f"the script's run record was not compared: {reason}")
             return [], 0
         mismatches = []
@@ -246,7 +257,7 @@ def _first_difference(expected: list[_Line], actual: list[str], rtol: float) -> 
 
     Line by line, so that lines of ``ignore-output`` cells can be skipped: the script runs the
     same code, so it prints as many lines there, only with other values. A run of lines from a
-    cell with shell escapes matches as many script lines as hold the same words in order.
+    cell with shell escapes matches as many script lines as hold the same words, in any order.
     """
     position, cursor = 0, 0
     while position < len(expected):
@@ -262,7 +273,9 @@ def _first_difference(expected: list[_Line], actual: list[str], rtol: float) -> 
             while cursor < len(actual) and len(taken) < len(words):
                 taken += actual[cursor].split()
                 cursor += 1
-            if not compare_text(" ".join(words), " ".join(taken), rtol).equal:
+            # `ls` on a pseudo-terminal fills columns top to bottom: the same words in
+            # another order than one a line
+            if not compare_text(" ".join(sorted(words)), " ".join(sorted(taken)), rtol).equal:
                 return position
             position = end
             continue
@@ -302,7 +315,8 @@ def start_script_check(
     except OSError as exc:
         check.export_error = f"cannot copy {folder} to run the script: {exc}"
         return check
-    # a name no local module can have: the script must not shadow `import <stem>`
+    # a name no local module can have: the script must not shadow `import <stem>`; rendered as
+    # if beside the notebook, kept outside the folder copy
     script_path = check.copy / f"_nb2pipe_verify_{notebook.stem}.py"
     under_ipython = False
     try:
@@ -318,7 +332,9 @@ def start_script_check(
     except Nb2PipeError as exc:
         check.export_error = f"the notebook cannot be exported: {exc} (--no-script skips this step)"
         return check
-    script_path.write_text(result.code, encoding="utf-8")
+    check.private.mkdir()
+    script_file = check.private / script_path.name
+    script_file.write_text(result.code, encoding="utf-8")
     check.exported = tuple(
         parsed.cell.index
         for parsed in analysis.cells
@@ -336,7 +352,10 @@ def start_script_check(
     check.shell_cells = frozenset(
         parsed.cell.index
         for parsed in analysis.cells
-        if any(m.kind is MagicKind.SYSTEM for m in parsed.symbols.magics)
+        if any(
+            m.kind is MagicKind.SYSTEM or (m.kind is MagicKind.LINE and m.name in SHELL_ALIASES)
+            for m in parsed.symbols.magics
+        )
     )
     check.unreproduced_cells = frozenset(
         i for i, names in magics.items() if names & _UNREPRODUCED_MAGICS
@@ -351,10 +370,11 @@ def start_script_check(
             f"stdout of {cells} not expected from the script (magics and help() it leaves out)"
         )
     check.job = start_script(
-        script_path,
-        arguments,
+        script_file,
+        [*arguments, "--runs-dir", str(check.runs_dir)],
         python=kernel_python(kernel_name),
         under_ipython=under_ipython,
         timeout=timeout,
+        cwd=check.copy,
     )
     return check

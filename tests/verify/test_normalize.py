@@ -25,6 +25,8 @@ from nb2pipe.verify.text import compare_text
         ("started 2024-05-01 12:34:56.789012", "started 2025-01-02 08:00:01.000001", "timestamps"),
         ("at 2024-05-01T12:34:56+02:00 ok", "at 2024-06-11T01:02:03Z ok", "timestamps"),
         ("Wed May  1 12:34:56 2024", "Thu Jan 16 09:10:11 2025", "timestamps"),
+        # statsmodels' summary() dates the table
+        ("Date:                Wed, 02 Dec 2026   AIC", "Date:                Thu, 03 Dec 2026   AIC", "timestamps"),
         ("elapsed 0:00:01.234567", "elapsed 0:00:03.100000", "timestamps"),
         # durations: %time, %timeit, ad-hoc prints
         (

@@ -41,6 +41,8 @@ NOTEBOOKS = {
         code("whos"),
         code("print(x)", stdout("1\n"), count=3),
     ],
+    # the folder listing: the script's copy of the folder holds the same files
+    "listing.ipynb": [code("!ls"), code("ls")],
     # saved at the default n = 1, verified with -p n 2
     "other_parameters.ipynb": [
         code("n = 1", count=1, tags=("parameters",)),
@@ -114,6 +116,11 @@ def test_other_parameters_compare_the_script_with_the_fresh_run_only(verified: V
         "run with n=2, not the values the outputs were saved with: the saved outputs are not "
         "compared; the script's output is compared with the fresh run"
     ) in report["notes"]
+
+
+def test_the_script_lists_the_same_folder(verified: VerifyRun) -> None:
+    report = verified.notebook("listing.ipynb")
+    assert report["script"]["status"] == "equal", verified.output
 
 
 def test_the_report_validates(verified: VerifyRun) -> None:

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
 
         shell("mkdir out")
 
-        shell("ls")
+        shell("ls -F")
 
         xs.prod()
 
