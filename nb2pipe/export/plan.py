@@ -150,6 +150,9 @@ class ExportPlan:
     #: the steps, when the notebook has ``step:`` cells
     pipeline: PipelinePlan | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: some cell awaits at top level (IPython's autoawait): ``main`` is ``async``, run by
+    #: ``asyncio.run``
+    awaits: bool = False
 
     @property
     def notebook_reference(self) -> str:
@@ -173,8 +176,9 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
     ------
     ParameterError, ExportError
         Two parameters cells, an unreadable parameter, an exported cell that reads a name only
-        a ``skip`` or ``raises-exception`` cell defines, top-level ``await``, a name that
-        clashes with the script's options, or a pipeline that cannot be planned.
+        a ``skip`` or ``raises-exception`` cell defines, a cell saved with an error output
+        (``strict_errors``), top-level ``await`` in a pipeline, a name that clashes with the
+        script's options, or a pipeline that cannot be planned.
     """
     from nb2pipe.export.steps import plan_steps  # steps.py builds on this module
 
@@ -227,13 +231,13 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
     flow = build_dataflow(exported)
     _check_skipped_inputs(analysis, flow)
     _check_ipython_only_names(analysis, flow, options)
-    for parsed in exported:
-        if parsed.symbols.top_level_awaits:
-            raise ExportError(
-                parsed.cell.location(path, parsed.symbols.top_level_awaits[0]),
-                "top-level await has no plain-script equivalent; wrap the code in a function "
-                "and call it with asyncio.run(...)",
-            )
+    awaiting = [(parsed, line) for parsed in exported if (line := _first_await(parsed)) is not None]
+    if awaiting:
+        notes.append(
+            "main() is async, run by asyncio.run: "
+            + ", ".join(parsed.cell.label for parsed, _ in awaiting)
+            + " await at top level (IPython's autoawait)"
+        )
     _check_option_clashes(parameters, parameter_cells[0] if parameter_cells else None, path)
 
     imports = analysis.import_bindings()
@@ -286,6 +290,13 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
         return tuple(plans)
 
     cells, pipeline = plan_steps(cell_plans, analysis, parameters, names, all_names)
+    if pipeline is not None and awaiting:
+        parsed, line = awaiting[0]
+        raise ExportError(
+            parsed.cell.location(path, line),
+            "top-level await in a notebook with steps: a step cannot await; wrap the code in "
+            "an async function and call it with asyncio.run(...)",
+        )
     global_names = _global_names(cells, parameters) if pipeline is None else ()
     cells = tuple(
         _with_rewrites(cell, frozenset(global_names), pyplot_names, uses_matplotlib)
@@ -307,6 +318,7 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
         ),
         pipeline=pipeline,
         notes=tuple(notes),
+        awaits=bool(awaiting),
     )
 
 
@@ -377,6 +389,24 @@ def _check_option_clashes(
                 f"parameter {parameter.name!r} clashes with the script's option "
                 f"{parameter.option}; rename it",
             )
+
+
+def _first_await(parsed: ParsedCell) -> int | None:
+    """The line of the cell's first top-level ``await``, ``async for`` or ``async with``
+    (IPython runs such a cell in its event loop), else ``None``."""
+    lines = list(parsed.symbols.top_level_awaits)
+    if "async" in parsed.python_source:  # most cells have none: no walk
+        pending: list[ast.AST] = list(parsed.tree.body)
+        while pending:
+            node = pending.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                continue
+            if isinstance(node, (ast.AsyncFor, ast.AsyncWith)) or (
+                isinstance(node, ast.comprehension) and node.is_async
+            ):
+                lines.append(getattr(node, "lineno", None) or getattr(node.target, "lineno", 1))
+            pending.extend(ast.iter_child_nodes(node))
+    return min(lines) if lines else None
 
 
 def _error_text(output: Output) -> str:

@@ -67,6 +67,8 @@ class Scaffold:
         needed = {"argparse"}
         if not self.plan.options.standalone:
             needed.add("sys")
+        if self.plan.awaits:
+            needed.add("asyncio")
         types = {parameter.type for parameter in self.plan.parameters}
         if ParamType.JSON in types:
             needed.add("json")
@@ -193,7 +195,10 @@ class Scaffold:
         return "\n".join(lines) + "\n"
 
     def entry_point(self) -> str:
-        return f'if __name__ == "__main__":\n    {self.plan.names.main}()\n'
+        main = f"{self.plan.names.main}()"
+        if self.plan.awaits:  # the cells await at top level: main is a coroutine
+            main = f"asyncio.run({main})"
+        return f'if __name__ == "__main__":\n    {main}\n'
 
 
 def _pip_requirement(text: str) -> Requirement:

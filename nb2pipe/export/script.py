@@ -74,8 +74,9 @@ def _assemble(scaffold: Scaffold) -> str:
 def _main(scaffold: Scaffold) -> str:
     plan = scaffold.plan
     names = plan.names
+    prefix = "async " if plan.awaits else ""
     lines = [
-        f"def {names.main}({names.argv}: list[str] | None = None) -> None:",
+        f"{prefix}def {names.main}({names.argv}: list[str] | None = None) -> None:",
         '    """Run the notebook\'s cells, top to bottom."""',
     ]
     if plan.global_names:
