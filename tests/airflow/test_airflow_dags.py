@@ -11,8 +11,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -137,3 +141,93 @@ def test_a_flat_notebook_is_a_one_task_dag(
     assert done.returncode == 0, done.stderr[-3000:]
     [record] = _records(folder)
     assert record["params"]["n_estimators"] == 7 and record["status"] == "finished"
+
+
+def test_a_real_scheduler_runs_two_grid_points_at_once(
+    airflow_python: Path, tmp_path: Path
+) -> None:
+    """The LocalExecutor under a real scheduler (api-server, scheduler, dag-processor), two
+    tasks at a time: two points that each wait 4 s run side by side."""
+    from ..conftest import notebook_json
+
+    folder = tmp_path / "project"
+    folder.mkdir()
+    notebook = folder / "slow.ipynb"
+    notebook.write_text(json.dumps(notebook_json(
+        "import time",
+        ("x = 1  # the value\ndelay = 0.0  # seconds to wait", ["parameters"]),
+        "time.sleep(delay)",
+        ("score = x * 2", ["metrics"]),
+    )))
+    export_notebook(notebook, ExportOptions(airflow=True))
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MLFLOW_TRACKING_URI")}
+    env.update(
+        AIRFLOW_HOME=str(tmp_path / "airflow-home"), AIRFLOW__CORE__DAGS_FOLDER=str(folder),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False", AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+        AIRFLOW__CORE__PARALLELISM="2", AIRFLOW__API__PORT=str(port),
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
+        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
+    )
+    assert _airflow(airflow_python, "db", "migrate", cwd=folder, env=env).returncode == 0
+    airflow = str(airflow_python.parent / "airflow")
+    components = [
+        subprocess.Popen([airflow, *command], cwd=folder, env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+        for command in (["api-server", "--port", str(port)], ["scheduler"], ["dag-processor"])
+    ]
+    try:
+        _wait(lambda: "slow_sweep" in _airflow(airflow_python, "dags", "list", cwd=folder,
+                                               env=env).stdout, 180, "the DAG to be parsed")
+        assert _airflow(airflow_python, "dags", "unpause", "slow_sweep", cwd=folder,
+                        env=env).returncode == 0
+        grid = json.dumps({"grid": {"x": [1, 2], "delay": 4.0}})
+        assert _airflow(airflow_python, "dags", "trigger", "slow_sweep", "-c", grid,
+                        cwd=folder, env=env).returncode == 0
+        _wait(lambda: _run_state(airflow_python, folder, env) in ("success", "failed"), 300,
+              "the DAG run to end")
+        assert _run_state(airflow_python, folder, env) == "success"
+    finally:
+        for process in components:
+            _stop(process)
+    records = _records(folder)
+    assert sorted(record["params"]["x"] for record in records) == [1, 2]
+    first, second = records
+    assert second["start"] < first["end"]  # side by side, not one after the other
+
+
+def _run_state(python: Path, folder: Path, env: dict[str, str]) -> str | None:
+    done = _airflow(python, "dags", "list-runs", "slow_sweep", "-o", "json", cwd=folder, env=env)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("[")]
+    runs = json.loads(lines[-1]) if lines else []
+    return runs[0]["state"] if runs else None
+
+
+def _wait(ready: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        time.sleep(3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a component and what it started (its process group)."""
+    for number in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, number)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=15)
+            os.killpg(process.pid, signal.SIGKILL)  # workers it left behind
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            continue
+        return
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
