@@ -1,0 +1,58 @@
+"""nb2pipe_runtime.engine, what orchestrators' tasks call: a step at a time through a store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from nb2pipe_runtime.engine import EngineError, best_run, grid_points, run_script
+
+from nb2pipe.export import export_notebook
+
+from ..conftest import notebook_json
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> Path:
+    notebook = tmp_path / "project" / "steps.ipynb"
+    notebook.parent.mkdir()
+    notebook.write_text(json.dumps(notebook_json(
+        ("n = 3  # how many", ["parameters"]),
+        ("values = list(range(n))", ["step:make"]),
+        ("total = sum(values)\nprint(total)", ["step:add", "metrics"]),
+    )))
+    return export_notebook(notebook).script_path
+
+
+def test_steps_pass_their_outputs_through_an_fsspec_store(pipeline: Path, tmp_path: Path) -> None:
+    pytest.importorskip("fsspec")
+    store = (tmp_path / "store").as_uri()  # file:///...: any fsspec URL works the same way
+    runs = str(tmp_path / "runs")
+    made = run_script(str(pipeline), {"n": 5}, step="make", outputs=store, runs_dir=runs)
+    assert (tmp_path / "store" / "make" / "manifest.json").is_file()
+    assert not (pipeline.parent / "outputs").exists()  # only in the store
+    added = run_script(str(pipeline), {"n": 5}, step="add", inputs_from=("make",),
+                       outputs=store, runs_dir=runs)
+    assert added.metrics == {"total": 10.0} and added.params["n"] == 5
+    assert json.loads(Path(added.record).read_text())["lineage"][0]["run_id"] == made.run_id
+
+
+def test_a_failing_task_raises_with_the_scripts_error(pipeline: Path, tmp_path: Path) -> None:
+    with pytest.raises(EngineError, match="n: invalid int value: 'many'"):
+        run_script(str(pipeline), {"n": "many"}, runs_dir=str(tmp_path / "runs"))
+
+
+def test_grid_points_and_the_best_run() -> None:
+    assert grid_points({"C": [0.1, 1.0], "seed": 3}, {"C": 0.5, "n": 2}) == [
+        {"C": 0.1, "n": 2, "seed": 3}, {"C": 1.0, "n": 2, "seed": 3}
+    ]
+    with pytest.raises(EngineError, match="the grid must map"):
+        grid_points([1, 2])  # type: ignore[arg-type]
+    runs = [
+        {"run_id": "a", "status": "finished", "metrics": {"loss": 0.3}, "params": {}},
+        {"run_id": "b", "status": "finished", "metrics": {"loss": 0.1}, "params": {}},
+        {"run_id": "c", "status": "failed", "metrics": {}, "params": {}},
+    ]
+    assert best_run(runs, "loss", ascending=True)["run_id"] == "b"
+    assert best_run(runs, None)["run_id"] == "a"  # the first metric, highest first
