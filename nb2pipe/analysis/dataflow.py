@@ -74,15 +74,18 @@ def cell_effects(
     mutates = set(symbols.mutates)
     local_functions = {info.name: info for info in symbols.functions}
     seen: set[str] = set()
-    pending = [(call.callee, call.arg_roots) for call in symbols.calls if "." not in call.callee]
+    pending: list[tuple[str, tuple[str | None, ...], tuple[tuple[str, str], ...]]] = [
+        (call.callee, call.arg_roots, call.keyword_roots) for call in symbols.calls if "." not in call.callee
+    ]
     while pending:
-        callee, arg_roots = pending.pop()
+        callee, arg_roots, keyword_roots = pending.pop()
         info = local_functions.get(callee) or functions.get(callee)
         if info is None:
             continue
-        for position, _name in info.mutated_params:
+        for position, name in _param_mutations(info, functions, local_functions):
             if 0 <= position < len(arg_roots) and arg_roots[position] is not None:
                 mutates.add(arg_roots[position])  # type: ignore[arg-type]
+            mutates.update(root for keyword, root in keyword_roots if keyword == name)
         if callee in seen:
             continue
         seen.add(callee)
@@ -91,11 +94,47 @@ def cell_effects(
         defines |= info.global_writes
         mutates |= info.global_mutations
         # functions calling notebook functions: follow free names that are known functions
-        pending.extend((name, ()) for name in info.free_globals if name in functions)
+        pending.extend((name, (), ()) for name in info.free_globals if name in functions)
+    if symbols.method_calls:
+        # ``log.write("a")`` where a notebook class's ``write`` changes ``self``
+        methods = _mutating_methods(functions, local_functions)
+        mutates.update(root for root, method in symbols.method_calls if method in methods)
     reads -= BUILTIN_NAMES
     # ``np.add(a, b)`` looks like ``s.add(x)``: modules are not mutated by calling their functions
     mutates -= modules
     return CellEffects(frozenset(reads), frozenset(defines), frozenset(mutates), symbols.deletes)
+
+
+def _param_mutations(
+    info: FunctionSymbols,
+    functions: Mapping[str, FunctionSymbols],
+    local: Mapping[str, FunctionSymbols],
+    depth: int = 0,
+) -> set[tuple[int, str]]:
+    """``info``'s changed parameters, with those it passes to notebook functions that change them."""
+    out = set(info.mutated_params)
+    if not info.param_calls or depth > 4:
+        return out
+    positions = {name: index for index, name in enumerate(info.params)}
+    for callee, roots in info.param_calls:
+        inner = local.get(callee) or functions.get(callee)
+        if inner is None or inner is info:
+            continue
+        for position, _name in _param_mutations(inner, functions, local, depth + 1):
+            if 0 <= position < len(roots) and roots[position] in positions:
+                root = roots[position]
+                out.add((positions[root], root))  # type: ignore[index,arg-type]
+    return out
+
+
+def _mutating_methods(*scopes: Mapping[str, FunctionSymbols]) -> set[str]:
+    """Methods of the notebook's classes (in ``scopes``) that change their instance."""
+    out: set[str] = set()
+    for scope in scopes:
+        for info in scope.values():
+            if info.is_class:
+                out |= info.mutating_methods
+    return out
 
 
 def build_dataflow(cells: Sequence[ParsedCell], ignore: Iterable[str] = ()) -> Dataflow:

@@ -48,8 +48,15 @@ MUTATING_METHODS = frozenset(
         "fit", "partial_fit", "set_params", "fit_transform", "fit_predict",
     }
 )
-#: Functions that mutate their first argument: ``random.shuffle(x)``, ``np.random.shuffle(x)``.
-MUTATING_FUNCTIONS = frozenset({"shuffle"})
+#: Functions that write into their first argument: ``random.shuffle(x)``, ``np.copyto(dst,
+#: src)``, ``np.place``, ``np.putmask``, ``np.fill_diagonal``, ``np.put_along_axis`` and
+#: ``ufunc.at`` (``np.add.at(counts, idx, 1)``).
+MUTATING_FUNCTIONS = frozenset(
+    {"shuffle", "copyto", "place", "putmask", "fill_diagonal", "put_along_axis", "at"}
+)
+#: Names that are a method changing its receiver with fewer positional arguments and a function
+#: writing into its first argument with more: ``a.put(ind, v)`` and ``np.put(a, ind, v)``.
+_METHOD_OR_FUNCTION = {"put": 3}
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,8 @@ class CallSite:
     arg_roots: tuple[str | None, ...]  #: root name of each positional argument, if a name
     keywords: tuple[str, ...]  #: keyword argument names passed (``None`` for ``**kw``)
     none_keywords: tuple[str, ...] = ()  #: keywords passed a literal ``None``
+    #: ``(keyword, root name)`` of each keyword argument whose value is rooted at a name
+    keyword_roots: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,15 @@ class FunctionSymbols:
     is_class: bool = False
     #: magics and shell escapes in the body (they run when the function is called)
     magics: tuple[Magic, ...] = ()
+    #: for a class: its methods that change the instance they are called on (``self.x = v``,
+    #: ``self.items.append(v)``, or calling such a method on ``self``)
+    mutating_methods: frozenset[str] = frozenset()
+    #: positional parameter names, in order
+    params: tuple[str, ...] = ()
+    #: calls of plain names in the body that pass a parameter: ``(callee, root name of each
+    #: positional argument)``, so a parameter handed to a notebook function that changes it
+    #: counts as changed too
+    param_calls: tuple[tuple[str, tuple[str | None, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +149,9 @@ class CellSymbols:
     loop_targets: frozenset[str] = frozenset()
     #: names bound by cell-level ``with ... as name`` (rebound by design, like loop variables)
     with_targets: frozenset[str] = frozenset()
+    #: ``(receiver root, method)`` of each method call at cell level: ``counters[0].tick()``
+    #: is ``("counters", "tick")`` (the notebook's classes say which methods change ``self``)
+    method_calls: frozenset[tuple[str, str]] = frozenset()
 
     def function(self, name: str) -> FunctionSymbols | None:
         for info in self.functions:
@@ -193,7 +214,8 @@ def _mutation_roots(call: ast.Call) -> Iterator[str]:
             )
         ):
             yield root
-        if func.attr in MUTATING_FUNCTIONS and call.args:
+        takes = _METHOD_OR_FUNCTION.get(func.attr)
+        if call.args and (func.attr in MUTATING_FUNCTIONS or (takes and len(call.args) >= takes)):
             arg_root = _root_name(call.args[0])
             if arg_root is not None:
                 yield arg_root
@@ -207,6 +229,71 @@ def _mutation_roots(call: ast.Call) -> Iterator[str]:
                 root = _root_name(element)
                 if root is not None:
                     yield root
+
+
+def _method_call(call: ast.Call) -> tuple[str, str] | None:
+    """``("counters", "tick")`` for ``counters[0].tick()``: the receiver's root and the method."""
+    func = call.func
+    if not isinstance(func, ast.Attribute):
+        return None
+    root = _root_name(func.value)
+    return (root, func.attr) if root is not None else None
+
+
+#: Calls whose result iterates over (the elements of) their first argument or receiver.
+_ELEMENT_ITERATORS = frozenset({"enumerate", "zip", "reversed", "sorted", "list", "tuple", "iter", "filter"})
+_ELEMENT_VIEWS = frozenset({"items", "values", "iterrows", "itertuples"})
+
+
+def _iterated_root(node: ast.expr) -> str | None:
+    """The name whose elements a ``for`` loop over ``node`` visits: ``rows`` for ``rows``,
+    ``rows[1:]``, ``enumerate(rows)``, ``d.items()``; ``None`` when it is not known."""
+    if isinstance(node, (ast.Name, ast.Subscript, ast.Attribute)):
+        return _root_name(node)
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in _ELEMENT_ITERATORS and node.args:
+            first = node.args[-1] if func.id == "filter" else node.args[0]
+            return _iterated_root(first)
+        if isinstance(func, ast.Attribute) and func.attr in _ELEMENT_VIEWS:
+            return _root_name(func.value)
+    return None
+
+
+def _mutating_methods(node: ast.ClassDef) -> frozenset[str]:
+    """The methods of a class that change the instance (their first parameter) in place.
+
+    Directly (``self.x = v``, ``self.items.append(v)``) or by calling such a method on the
+    instance (``self._store(v)``). Dunder methods run through syntax (``obj[k] = v`` already
+    counts as changing ``obj``), so they are left out.
+    """
+    direct: set[str] = set()
+    calls: dict[str, set[str]] = {}
+    for statement in node.body:
+        if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if statement.name.startswith("__") or any(
+            isinstance(d, ast.Name) and d.id == "staticmethod" for d in statement.decorator_list
+        ):
+            continue
+        args = statement.args
+        params = [a.arg for a in [*args.posonlyargs, *args.args]]
+        if not params:
+            continue
+        scanner = _FunctionScanner()
+        scanner.scan_function(statement)
+        receiver = params[0]
+        if receiver in scanner.mutated_roots:
+            direct.add(statement.name)
+        calls[statement.name] = {method for root, method in scanner.method_calls if root == receiver}
+    changed = True
+    while changed:
+        changed = False
+        for name, called in calls.items():
+            if name not in direct and called & direct:
+                direct.add(name)
+                changed = True
+    return frozenset(direct)
 
 
 class _FunctionScanner(ast.NodeVisitor):
@@ -223,6 +310,10 @@ class _FunctionScanner(ast.NodeVisitor):
         self.nested_global_writes: set[str] = set()
         #: magics in this scope and the scopes nested in it, in source order
         self.magics: list[Magic] = []
+        #: ``(receiver root, method)`` of the calls ``x.method(...)`` in this scope
+        self.method_calls: set[tuple[str, str]] = set()
+        #: ``(callee, argument roots)`` of the calls ``name(...)`` in this scope
+        self.name_calls: list[tuple[str, tuple[str | None, ...]]] = []
 
     def scan_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
         args = node.args
@@ -336,6 +427,11 @@ class _FunctionScanner(ast.NodeVisitor):
             self._visit_magic(magic)
             return
         self.mutated_roots.update(_mutation_roots(node))
+        method = _method_call(node)
+        if method is not None:
+            self.method_calls.add(method)
+        elif isinstance(node.func, ast.Name):
+            self.name_calls.append((node.func.id, tuple(_root_name(arg) for arg in node.args)))
         self.generic_visit(node)
 
     def _visit_magic(self, magic: Magic) -> None:
@@ -376,6 +472,9 @@ def _function_symbols(node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionS
     args = node.args
     params = [a.arg for a in [*args.posonlyargs, *args.args]]
     local = scanner.local_names()
+    passing = tuple(
+        (callee, roots) for callee, roots in scanner.name_calls if any(r in params for r in roots)
+    )
     return FunctionSymbols(
         name=node.name,
         line=node.lineno,
@@ -387,6 +486,8 @@ def _function_symbols(node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionS
         )
         + tuple((-1, a.arg) for a in args.kwonlyargs if a.arg in scanner.mutated_roots),
         magics=tuple(scanner.magics),
+        params=tuple(params),
+        param_calls=tuple(dict.fromkeys(passing)),
     )
 
 
@@ -410,6 +511,7 @@ def _class_symbols(node: ast.ClassDef) -> FunctionSymbols:
         mutated_params=(),
         is_class=True,
         magics=tuple(scanner.magics),
+        mutating_methods=_mutating_methods(node),
     )
 
 
@@ -428,6 +530,7 @@ class _Collected:
     magics: list[Magic] = field(default_factory=list)
     awaits: list[int] = field(default_factory=list)
     opaque_defines: bool = False
+    method_calls: set[tuple[str, str]] = field(default_factory=set)
 
 
 class _CellVisitor(ast.NodeVisitor):
@@ -437,6 +540,10 @@ class _CellVisitor(ast.NodeVisitor):
         self.out = _Collected()
         #: names read at cell level, in this cell, after the cell bound them
         self._bound: set[str] = set()
+        #: name bound in this cell to (a part of) the object another name holds: a loop
+        #: variable to its iterable's (``for r in rows``), ``cell = table[1]`` to ``table``.
+        #: Changing the part in place changes the whole.
+        self._part_of: dict[str, str] = {}
         self._line_offset = 0
 
     def result(self) -> CellSymbols:
@@ -455,6 +562,7 @@ class _CellVisitor(ast.NodeVisitor):
             top_level_awaits=tuple(out.awaits),
             loop_targets=frozenset(out.loop_targets),
             with_targets=frozenset(out.with_targets),
+            method_calls=frozenset(out.method_calls),
         )
 
     # -- names -------------------------------------------------------------------------------
@@ -465,10 +573,26 @@ class _CellVisitor(ast.NodeVisitor):
     def _define(self, name: str) -> None:
         self.out.defines.add(name)
         self._bound.add(name)
+        self._part_of.pop(name, None)  # rebound: what it held before no longer matters
 
     def _mutate(self, name: str) -> None:
-        self._read(name)
-        self.out.mutates.add(name)
+        seen = set()
+        while name not in seen:
+            seen.add(name)
+            self._read(name)
+            self.out.mutates.add(name)
+            whole = self._part_of.get(name)
+            if whole is None:
+                break
+            name = whole
+
+    def _bind_part(self, target: ast.AST, whole: str | None) -> None:
+        """``target`` (a name) now holds a part of ``whole``'s object, or (``None``) its own."""
+        for name in _target_names(target):
+            if whole is not None and whole != name:
+                self._part_of[name] = whole
+            else:
+                self._part_of.pop(name, None)
 
     def _store(self, target: ast.AST) -> None:
         if isinstance(target, ast.Name):
@@ -494,10 +618,16 @@ class _CellVisitor(ast.NodeVisitor):
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)
         value_reads = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+        # ``b = a``, ``cell = table[1]``, ``x = obj.attr``: the same object, or a part of it
+        whole = _root_name(node.value) if isinstance(node.value, (ast.Name, ast.Subscript, ast.Attribute)) else None
         for target in node.targets:
             names = set(_target_names(target))
             self.out.rebinds |= names & value_reads
             self._store(target)
+            if isinstance(target, ast.Name):
+                self._bind_part(target, whole)
+            else:
+                self._bind_part(target, None)
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         self.visit(node.annotation)
@@ -519,6 +649,9 @@ class _CellVisitor(ast.NodeVisitor):
         self.visit(node.iter)
         self._store(node.target)
         self.out.loop_targets.update(_target_names(node.target))
+        # ``for r in rows``, ``for k, v in d.items()``, ``for i, r in enumerate(rows)``: the
+        # loop variables hold the iterable's elements
+        self._bind_part(node.target, _iterated_root(node.iter))
         for statement in [*node.body, *node.orelse]:
             self.visit(statement)
 
@@ -665,6 +798,13 @@ class _CellVisitor(ast.NodeVisitor):
         self._visit_comprehension(node, [node.key, node.value])
 
     def _record_call(self, node: ast.Call, local: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        method = _method_call(node)
+        if method is not None and method[0] not in local:
+            self.out.method_calls.add(method)
+            whole = self._part_of.get(method[0])
+            while whole is not None and (whole, method[1]) not in self.out.method_calls:
+                self.out.method_calls.add((whole, method[1]))  # ``for c in counters: c.tick()``
+                whole = self._part_of.get(whole)
         callee = dotted_name(node.func)
         if callee is not None:
             self.out.calls.append(
@@ -677,6 +817,11 @@ class _CellVisitor(ast.NodeVisitor):
                         kw.arg
                         for kw in node.keywords
                         if kw.arg and isinstance(kw.value, ast.Constant) and kw.value.value is None
+                    ),
+                    keyword_roots=tuple(
+                        (kw.arg, root)
+                        for kw in node.keywords
+                        if kw.arg and (root := _root_name(kw.value)) is not None
                     ),
                 )
             )

@@ -11,6 +11,7 @@ from typing import Mapping
 
 from nb2pipe.analysis import CellSymbols, FunctionSymbols, ImportBinding, cell_effects
 from nb2pipe.analysis.randomness import classify_random_call, is_seed_call, resolve_callee
+from nb2pipe.tracking.folders import folder_effects
 from nb2pipe.tracking.log import RandomUse
 
 __all__ = ["StaticEffects", "import_bindings", "static_effects"]
@@ -31,6 +32,9 @@ class StaticEffects:
     imports: Mapping[str, str]
     reset: bool
     opaque: bool
+    #: may create, rename or remove paths (the recorder lists the folder around it)
+    changes_paths: bool = False
+    exclusive: bool = False  #: creates folders in a way that fails when they exist
 
 
 def import_bindings(imports: Mapping[str, str]) -> dict[str, ImportBinding]:
@@ -63,6 +67,7 @@ def static_effects(
                 draws.append(RandomUse(call.callee, qualified, draw.seeded_by, call.line))
     reset = any(magic.name in _RESET_MAGICS for magic in symbols.magics)
     rebinds = symbols.rebinds | _function_rebinds(symbols, functions)
+    folders = folder_effects(symbols, bindings)
     return StaticEffects(
         defines=effects.defines,
         reads=effects.reads,
@@ -74,6 +79,8 @@ def static_effects(
         imports=own_imports,
         reset=reset,
         opaque=symbols.opaque_defines,
+        changes_paths=folders.changes_paths,
+        exclusive=folders.exclusive,
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from nb2pipe.analysis import Hazard, HazardKind
 from nb2pipe.tracking.order import CellSlot, NotebookOrder
-from nb2pipe.tracking.rerun import DISK_KEY, FreshRun
+from nb2pipe.tracking.rerun import DISK_KEY, FreshRun, RerunPlan
 from nb2pipe.tracking.state import (
     BASELINE_KEY,
     FILE_PREFIX,
@@ -28,6 +28,7 @@ __all__ = [
     "execution_hazards",
     "file_change_hazards",
     "format_warning",
+    "leftover_hazards",
     "make_hazard",
     "stale_hazards",
 ]
@@ -298,6 +299,35 @@ def stale_hazards(
             f"{order.label(key)} is out of date: {_names(changed)} changed{by}",
             fix,
         )
+
+
+def leftover_hazards(plan: RerunPlan, order: NotebookOrder) -> Iterator[Hazard]:
+    """What no re-run removes: names still bound, and paths still on disk, that an earlier
+    version of a cell (or a deleted one) made and a fresh run does not."""
+    by_cell: dict[str, list[str]] = {}
+    for creator, name in plan.leftovers:
+        if not name.startswith(RANDOM_PREFIX):
+            by_cell.setdefault(creator, []).append(name)
+    for creator, names in by_cell.items():
+        files = [n for n in names if n.startswith(FILE_PREFIX)]
+        variables = [n for n in names if not n.startswith(FILE_PREFIX)]
+        who = order.label(creator) if order.is_gone(creator) else f"an earlier run of {order.label(creator)}"
+        if files:
+            shown = _names(files)
+            yield make_hazard(
+                HazardKind.EXTERNAL_FILE, order, creator, files,
+                f"{order.label(creator)}: {shown} on disk came from {who}, and a fresh run does "
+                "not find it there",
+                f"delete {shown}, then restart the kernel and run all cells",
+            )
+        if variables:
+            shown = _names(variables)
+            yield make_hazard(
+                HazardKind.HIDDEN_STATE, order, creator, variables,
+                f"{order.label(creator)}: {shown} is still bound from {who}, and a fresh run does "
+                "not define it",
+                f"del {', '.join(sorted(variables))}, or restart the kernel and run all cells",
+            )
 
 
 def file_change_hazards(state: TrackerState, order: NotebookOrder, fresh: FreshRun) -> Iterator[Hazard]:

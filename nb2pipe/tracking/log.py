@@ -43,7 +43,9 @@ def history_path(notebook_path: str | os.PathLike[str]) -> Path:
 
 @dataclass(frozen=True)
 class FileAccess:
-    """A file a cell opened: ``op`` is ``read``, ``write`` (truncate/create), ``append`` or ``update``."""
+    """A file a cell opened: ``op`` is ``read``, ``write`` (truncate/create), ``append`` or
+    ``update``; or a path that appeared (``create``: a folder made, a file renamed to) or went
+    away (``remove``) while the cell ran, seen by listing the folder around it."""
 
     path: str
     op: str
@@ -92,6 +94,9 @@ def _function_to_json(info: FunctionSymbols) -> dict[str, Any]:
         "global_mutations": sorted(info.global_mutations),
         "mutated_params": [list(pair) for pair in info.mutated_params],
         "is_class": info.is_class,
+        "mutating_methods": sorted(info.mutating_methods),
+        "params": list(info.params),
+        "param_calls": [[callee, list(roots)] for callee, roots in info.param_calls],
     }
 
 
@@ -104,6 +109,12 @@ def _function_from_json(data: Mapping[str, Any]) -> FunctionSymbols:
         global_mutations=frozenset(data.get("global_mutations", ())),
         mutated_params=tuple((int(p), str(n)) for p, n in data.get("mutated_params", ())),
         is_class=bool(data.get("is_class", False)),
+        mutating_methods=frozenset(data.get("mutating_methods", ())),
+        params=tuple(str(p) for p in data.get("params", ())),
+        param_calls=tuple(
+            (str(callee), tuple(r if r is None else str(r) for r in roots))
+            for callee, roots in data.get("param_calls", ())
+        ),
     )
 
 
@@ -147,6 +158,8 @@ class ExecutionEvent:
     deleted_cells: tuple[str, ...] = ()
     reset: bool = False  #: ``%reset`` cleared the namespace
     opaque: bool = False  #: may bind names no tree shows (``from m import *``, ``%run``)
+    #: creates folders in a way that fails when they exist (``os.makedirs(p)``)
+    exclusive: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """One log line: the core fields always, the others only when they say something."""
@@ -179,6 +192,7 @@ class ExecutionEvent:
             "deleted_cells": list(self.deleted_cells),
             "reset": self.reset,
             "opaque": self.opaque,
+            "exclusive": self.exclusive,
         }
         record.update((key, value) for key, value in optional.items() if value)
         return record
@@ -211,6 +225,7 @@ class ExecutionEvent:
             deleted_cells=tuple(data.get("deleted_cells", ())),
             reset=bool(data.get("reset", False)),
             opaque=bool(data.get("opaque", False)),
+            exclusive=bool(data.get("exclusive", False)),
         )
 
 

@@ -34,6 +34,7 @@ from nb2pipe_runtime.audit import FileAudit, FileOpen, environment_prefixes
 
 from nb2pipe.analysis import CellSymbols, Hazard, HazardKind, gather_cell_symbols
 from nb2pipe.tracking.effects import StaticEffects, static_effects
+from nb2pipe.tracking.folders import Listing, list_folder, listing_changes
 from nb2pipe.tracking.hazards import (
     append_hazard,
     appended_again,
@@ -42,6 +43,7 @@ from nb2pipe.tracking.hazards import (
     make_hazard,
 )
 from nb2pipe.tracking.log import (
+    FileAccess,
     HistoryLog,
     SessionHeader,
     history_path,
@@ -51,7 +53,7 @@ from nb2pipe.tracking.report import StaticHazardCache, TrackReport, build_report
 from nb2pipe.tracking.rerun import plan_rerun, simulate_fresh_run
 from nb2pipe.tracking.runtime import file_accesses, is_user_name
 from nb2pipe.tracking.snapshot import ExecutionCore, NamespaceSnapshot
-from nb2pipe.tracking.state import CellRun, TrackerState
+from nb2pipe.tracking.state import CREATE, REMOVE, CellRun, TrackerState
 
 __all__ = ["ExecutionRecorder", "NotebookSource"]
 
@@ -100,6 +102,8 @@ class _Pending:
     snapshot: NamespaceSnapshot | None = None
     tree: ast.Module | None = None  #: IPython's tree of the cell (code only, no values)
     cost: float = 0.0  #: seconds the tracker itself spent on this execution so far
+    #: the folder's paths before the cell ran, for cells that may create or remove paths
+    listing: Listing | None = None
 
 
 class _TreeRecorder:
@@ -335,6 +339,8 @@ class ExecutionRecorder:
         effects = static_effects(symbols, self.state.functions, self.imports)
         pending.symbols, pending.effects, pending.tree = symbols, effects, tree
         pending.snapshot = NamespaceSnapshot.take(self.shell.user_ns, symbols, effects, self._hidden_names())
+        if effects.changes_paths and self.audit.root is not None:
+            pending.listing = list_folder(self.audit.root)
         audit = self.audit
         audit.take()  # opens since the last cell ended (none: it listens only while cells run)
         audit.thread = threading.get_ident()  # the thread running the cell, the only one counted
@@ -396,7 +402,7 @@ class ExecutionRecorder:
             error=type(error).__name__ if error is not None else ("KeyboardInterrupt" if result is None else None),
             interrupted=interrupted,
             deleted_cells=pending.deleted_cells,
-            files=file_accesses(opened),
+            files=self._file_accesses(pending, opened),
         )
         if pending.symbols is not None and pending.effects is not None and pending.snapshot is not None:
             succeeded = error is None and not interrupted
@@ -424,6 +430,21 @@ class ExecutionRecorder:
             else:
                 self.log.append(base)
         return run
+
+    def _file_accesses(self, pending: _Pending, opened: list[FileOpen]) -> tuple[FileAccess, ...]:
+        """The files the audit saw, plus the paths that appeared or went away in the folder."""
+        accesses = file_accesses(opened)
+        before = pending.listing
+        if before is None or self.audit.root is None:
+            return accesses
+        after = list_folder(self.audit.root)
+        if after is None:
+            return accesses
+        created, changed, removed = listing_changes(before, after, [a.path for a in accesses])
+        extra = [FileAccess(p, CREATE, None if after[p][2] else after[p][:2]) for p in created]
+        extra += [FileAccess(p, "write", after[p][:2]) for p in changed]
+        extra += [FileAccess(p, REMOVE, None) for p in removed]
+        return accesses + tuple(extra)
 
     def _effects_until_error(
         self, pending: _Pending, effects: StaticEffects, error: BaseException | None

@@ -17,6 +17,7 @@ from nb2pipe.tracking.hazards import (
     edited_hazard,
     execution_hazards,
     file_change_hazards,
+    leftover_hazards,
     stale_hazards,
 )
 from nb2pipe.tracking.order import NotebookOrder
@@ -205,6 +206,7 @@ def collect_hazards(
         hazards += found
     hazards += stale_hazards(fresh, order, plan.rerun, skip=explained)
     hazards += file_change_hazards(state, order, fresh)
+    hazards += leftover_hazards(plan, order)
     # cells that appended to a file again (as warned under the cell), or would on re-run
     appends: dict[str, list[str]] = {}
     for slot in order.slots:

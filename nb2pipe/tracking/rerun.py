@@ -25,6 +25,7 @@ from nb2pipe.tracking.order import CellSlot, NotebookOrder
 from nb2pipe.tracking.state import (
     BASELINE_KEY,
     FILE_PREFIX,
+    RANDOM_PREFIX,
     CellRun,
     Token,
     TrackerState,
@@ -45,6 +46,8 @@ class FreshRun:
     runs: dict[str, CellRun]
     #: executed cells whose last execution differs from the fresh run
     stale: tuple[str, ...]
+    #: the state the fresh run ends with: every name, file and random generator
+    names: dict[str, Token] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ class RerunPlan:
     restart: str | None
     #: mismatching inputs no re-run can fix: (cell key, name)
     unresolved: tuple[tuple[str, str], ...] = field(default=())
+    #: names bound now and paths on disk now that no cell of a fresh run makes so:
+    #: (the cell that made them, name)
+    leftovers: tuple[tuple[str, str], ...] = field(default=())
 
 
 def _stat(path: str) -> tuple[int, int] | None:
@@ -64,13 +70,14 @@ def _stat(path: str) -> tuple[int, int] | None:
 
 
 def disk_tokens(state: TrackerState) -> dict[str, Token]:
-    """A token for the current content of every file tracked cells touched.
+    """A token for the current content of every path tracked cells touched that exists now.
 
-    When the file is as the last tracked write left it, that write's token stands for it;
-    otherwise (changed outside, or never written by a tracked cell) a token of its stat.
+    When a file is as the last tracked write left it, that write's token stands for it (a
+    folder: as long as it exists); otherwise (changed outside, or never written by a tracked
+    cell) a token of its stat. Paths that are gone have none.
     """
     last_write: dict[str, tuple[int, tuple[int, int] | None]] = {}
-    paths: set[str] = set()
+    paths: set[str] = {n[len(FILE_PREFIX):] for n in state.names if n.startswith(FILE_PREFIX)}
     for run in state.runs.values():
         for access in run.event.files:
             paths.add(access.path)
@@ -82,13 +89,37 @@ def disk_tokens(state: TrackerState) -> dict[str, Token]:
     for path in paths:
         name = file_name(path)
         now = _stat(path)
+        if now is None:
+            continue
         tracked = state.names.get(name)
         written = last_write.get(path)
-        if tracked is not None and written is not None and written[1] == now:
+        if tracked is not None and (written is None or written[1] == now or os.path.isdir(path)):
             tokens[name] = tracked.copy()
+        elif os.path.isdir(path):
+            tokens[name] = Token(hash(("external", name, "folder")), [(DISK_KEY, 0)])
         else:
             tokens[name] = Token(hash(("external", name, now)), [(DISK_KEY, 0)])
     return tokens
+
+
+def _before_tracking(tokens: dict[str, Token]) -> dict[str, Token]:
+    """``tokens`` as a fresh run finds the disk: paths tracked cells made are not there yet
+    (or hold what they held before), so it is what its own cells write that it reads."""
+    out = {}
+    for name, token in tokens.items():
+        if token.written and token.creator[0] != DISK_KEY:
+            out[name] = Token(hash(("before %track", name)), [(DISK_KEY, 0)])
+        else:
+            out[name] = token
+    return out
+
+
+def _with_disk(sim: TrackerState, state: TrackerState) -> None:
+    """Give ``sim`` the disk as it is now: its files' tokens, and none for paths gone."""
+    disk = disk_tokens(state)
+    for name in [n for n in sim.names if n.startswith(FILE_PREFIX) and n not in disk]:
+        del sim.names[name]
+    sim.names.update(disk)
 
 
 class _Synthesizer:
@@ -134,6 +165,7 @@ class _Synthesizer:
             imports=effects.imports,
             reset=effects.reset,
             opaque=effects.opaque,
+            exclusive=effects.exclusive,
         )
         return event, untracked
 
@@ -148,7 +180,7 @@ def _replace_seq(event: ExecutionEvent, seq: int) -> ExecutionEvent:
 def simulate_fresh_run(state: TrackerState, order: NotebookOrder) -> FreshRun:
     """Simulate running every cell of ``order`` top to bottom in a fresh kernel."""
     fresh = TrackerState(baseline=state.baseline, readers=None)
-    fresh.names.update(disk_tokens(state))
+    fresh.names.update(_before_tracking(disk_tokens(state)))
     synthesizer = _Synthesizer(state)
     runs: dict[str, CellRun] = {}
     for slot in order.slots:
@@ -159,7 +191,7 @@ def simulate_fresh_run(state: TrackerState, order: NotebookOrder) -> FreshRun:
         for slot in order.slots
         if slot.key in state.runs and state.runs[slot.key].step != runs[slot.key].step
     )
-    return FreshRun(runs, stale)
+    return FreshRun(runs, stale, fresh.names)
 
 
 def plan_rerun(
@@ -170,16 +202,15 @@ def plan_rerun(
 ) -> RerunPlan:
     """The cells to re-run (notebook order) and the reason a restart is needed, if any."""
     label = label or order.label
-    chosen = set(fresh.stale)
-    if not chosen:
-        return RerunPlan((), None)
     positions = {slot.key: index for index, slot in enumerate(order.slots)}
+    chosen = set(fresh.stale)
     unresolved: list[tuple[str, str]] = []
+    leftovers: list[tuple[str, str]] = []
     results: dict[str, CellRun] = {}
     sim = state
     for _ in range(len(order.slots) + 1):
         sim = state.copy_for_simulation()
-        sim.names.update(disk_tokens(state))
+        _with_disk(sim, state)
         synthesizer = _Synthesizer(state)
         results = {}
         for slot in order.slots:
@@ -187,10 +218,13 @@ def plan_rerun(
                 event, untracked = synthesizer.event(slot, sim)
                 results[slot.key] = sim.apply(event, untracked=untracked)
         bad = [key for key in chosen if results[key].step != fresh.runs[key].step]
-        if not bad:
+        # the state left behind must be a fresh run's too, not only the outputs: the next
+        # cell the user writes reads it
+        missing, leftovers = _final_differences(sim, fresh, positions)
+        if not bad and not missing:
             unresolved = []
             break
-        added: set[str] = set()
+        added: set[str] = set(missing)
         unresolved = []
         for key in bad:
             wanted, got = fresh.runs[key], results[key]
@@ -209,9 +243,35 @@ def plan_rerun(
         if added <= chosen:
             break
         chosen |= added
+    if not chosen and not leftovers:
+        return RerunPlan((), None)
     rerun = tuple(slot.key for slot in order.slots if slot.key in chosen)
-    restart = _restart_reason(state, order, results, rerun, unresolved, label)
-    return RerunPlan(rerun, restart, tuple(unresolved))
+    restart = _restart_reason(state, order, results, rerun, unresolved, leftovers, label)
+    return RerunPlan(rerun, restart, tuple(unresolved), tuple(leftovers))
+
+
+def _final_differences(
+    sim: TrackerState, fresh: FreshRun, positions: dict[str, int]
+) -> tuple[set[str], list[tuple[str, str]]]:
+    """Where the simulated end state differs from the fresh run's.
+
+    Returns the cells that make the fresh run's value of each differing name (to re-run), and
+    ``(cell, name)`` for names bound now that a fresh run does not bind at all (no re-run can
+    unbind them; the cell is the one that bound the value).
+    """
+    cells: set[str] = set()
+    leftovers: list[tuple[str, str]] = []
+    for name in sorted(set(sim.names) | set(fresh.names)):
+        mine, wanted = sim.names.get(name), fresh.names.get(name)
+        if mine is not None and wanted is not None and mine.sig == wanted.sig:
+            continue
+        makers = [w[0] for w in wanted.writers if w[0] in positions] if wanted is not None else []
+        if makers:
+            cells.update(makers)
+        elif mine is not None and mine.creator[0] not in (BASELINE_KEY, DISK_KEY):
+            # bound now (or on disk now), and no cell of the notebook makes it so
+            leftovers.append((mine.creator[0], name))
+    return cells, leftovers
 
 
 def _recreated_before(
@@ -235,19 +295,49 @@ def _still_binds(state: TrackerState, creator: tuple[str, int], name: str) -> bo
     return name in latest.event.defines or name in latest.event.mutates
 
 
+def _leftover_file_reason(state: TrackerState, creator: str, path: str, label: Callable[[str], str]) -> str:
+    run = state.runs.get(creator)
+    if run is not None and run.event.error is not None:
+        return (
+            f"{path} is on disk from an earlier run of {label(creator)}, and its latest run "
+            f"raised {run.event.error}: delete {path} first"
+        )
+    return (
+        f"{path} is on disk from an earlier run of {label(creator)}, and a fresh run does not "
+        f"find it there: delete {path} first"
+    )
+
+
 def _restart_reason(
     state: TrackerState,
     order: NotebookOrder,
     results: dict[str, CellRun],
     rerun: tuple[str, ...],
     unresolved: list[tuple[str, str]],
+    leftovers: list[tuple[str, str]],
     label: Callable[[str], str],
 ) -> str | None:
     reasons: list[str] = []
+    for creator, name in leftovers:
+        if name.startswith(FILE_PREFIX):
+            reasons.append(_leftover_file_reason(state, creator, name[len(FILE_PREFIX):], label))
+            continue
+        if name.startswith(RANDOM_PREFIX):
+            continue  # a seed set by code no longer in the notebook: the draws say so
+        if order.is_gone(creator):
+            where = f"{label(creator)}"
+        elif order.is_edited(creator) or creator not in state.runs or name not in state.runs[creator].event.defines:
+            where = f"an earlier version of {label(creator)}"
+        else:
+            where = label(creator)
+        reasons.append(f"{name!r} is still bound from {where}, and a fresh run does not define it (del {name})")
     for key, name in unresolved:
         token = state.names.get(name)
         if name.startswith(FILE_PREFIX):
-            reasons.append(f"{name[len(FILE_PREFIX):]} changed on disk since {label(key)} read it")
+            if token is not None and token.written and token.creator[0] in state.runs:
+                reasons.append(_leftover_file_reason(state, token.creator[0], name[len(FILE_PREFIX):], label))
+            else:
+                reasons.append(f"{name[len(FILE_PREFIX):]} changed on disk since {label(key)} read it")
         elif token is None:
             reasons.append(f"{label(key)} needs {name!r}, which no cell defines now")
         elif token.creator[0] == BASELINE_KEY:

@@ -57,6 +57,16 @@ def _ids(values: Iterable[Any]) -> int:
     return hash(tuple(id(v) for v in values))
 
 
+def _sizes(values: Iterable[Any]) -> int:
+    """The lengths of the plain lists, dicts and sets among ``values``: an attribute list that
+    grew (``self.items.append(v)``) changes its owner's stamp."""
+    return hash(tuple(len(v) if type(v) in _SIZED else -1 for v in values))
+
+
+_SIZED = (list, dict, set)
+_ARRAY_SAMPLE = 32  #: elements of an array a stamp hashes (all of a small one)
+
+
 def object_stamp(obj: Any) -> Any:
     """A cheap fingerprint that changes when common in-place changes happen; ``None`` if unknown.
 
@@ -79,6 +89,10 @@ def object_stamp(obj: Any) -> Any:
         module = cls.__module__ or ""
         if module.startswith("numpy") and "numpy" in sys.modules:
             numpy = sys.modules["numpy"]
+            if cls is numpy.ndarray:
+                # shape, memory and a sample of the values: ``np.copyto(a, b)`` writes in place
+                return ("ndarray", obj.shape, obj.dtype.str, obj.__array_interface__["data"][0],
+                        _array_sample(obj, numpy))
             if isinstance(obj, numpy.ndarray):
                 return ("ndarray", obj.shape, obj.dtype.str, obj.__array_interface__["data"][0])
         if module.startswith("pandas"):
@@ -86,11 +100,22 @@ def object_stamp(obj: Any) -> Any:
         attributes = object.__getattribute__(obj, "__dict__")
         if type(attributes) is dict:
             if len(attributes) <= _SMALL:
-                return ("attrs", len(attributes), _ids(attributes.keys()), _ids(attributes.values()))
+                values = attributes.values()
+                return ("attrs", len(attributes), _ids(attributes.keys()), _ids(values), _sizes(values))
             return ("attrs", len(attributes))
     except Exception:
         return None
     return None
+
+
+def _array_sample(array: Any, numpy: Any) -> int | None:
+    """A hash of (a sample of) an array's values; ``None`` for object arrays."""
+    if array.dtype.hasobject:
+        return None
+    if array.size <= 2 * _ARRAY_SAMPLE:
+        return hash(array.tobytes())
+    flat = array.flat
+    return hash((flat[:_ARRAY_SAMPLE].tobytes(), flat[-_ARRAY_SAMPLE:].tobytes()))
 
 
 def can_alias(obj: Any) -> bool:
@@ -111,8 +136,29 @@ def _array_bases(obj: Any) -> Iterator[int]:
         depth += 1
 
 
+def _parts(obj: Any, limit: int) -> list[Any] | None:
+    """The objects ``obj`` holds directly: a list's or tuple's elements, a dict's values, an
+    instance's attributes (``None``: not a plain container, or bigger than ``limit``)."""
+    cls = type(obj)
+    if cls in (list, tuple):
+        return list(obj) if len(obj) <= limit else None
+    if cls is dict:
+        return list(obj.values()) if len(obj) <= limit else None
+    try:
+        if cls.__module__ == "__main__":  # an instance of a notebook class
+            attributes = object.__getattribute__(obj, "__dict__")
+            if type(attributes) is dict and len(attributes) <= limit:
+                return list(attributes.values())
+    except Exception:  # noqa: BLE001 - no __dict__ (slots), an odd metaclass
+        pass
+    return None
+
+
 def find_alias(obj: Any, candidates: Iterable[tuple[str, Any]]) -> str | None:
-    """The candidate name whose object ``obj`` is, shares memory with, or sits directly in."""
+    """The candidate name whose object ``obj`` shares state with: the same object, shared
+    memory (numpy views), one holding the other (``row = rows[0]``, ``outer = [inner]``), or
+    both holding the same mutable object (shallow copies: ``list(x)``, ``x[:]``, ``dict(d)``,
+    ``copy.copy(obj)``). Changing one in place can then change what the other holds."""
     target = id(obj)
     pool = list(candidates)
     for name, other in pool:
@@ -124,13 +170,20 @@ def find_alias(obj: Any, candidates: Iterable[tuple[str, Any]]) -> str | None:
             for name, other in pool:
                 if id(other) in bases:
                     return name
+        mine = _parts(obj, _SMALL)
+        shared = {id(part) for part in mine if can_alias(part)} if mine else set()
         for name, other in pool:
-            cls = type(other)
-            if cls in (list, tuple) and len(other) <= _CONTAINMENT_LIMIT:
-                if any(id(element) == target for element in other):
-                    return name
-            elif cls is dict and len(other) <= _CONTAINMENT_LIMIT:
-                if any(id(value) == target for value in other.values()):
+            parts = _parts(other, _CONTAINMENT_LIMIT)
+            if parts is None:
+                continue
+            if any(id(part) == target for part in parts):
+                return name
+            if shared and any(id(part) in shared for part in parts):
+                return name
+        if mine:
+            held = {id(part) for part in mine}
+            for name, other in pool:
+                if id(other) in held and can_alias(other):
                     return name
     except Exception:
         return None

@@ -10,6 +10,7 @@ kept, never the objects.
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -96,6 +97,7 @@ class ObservedEffects:
             imports=effects.imports,
             reset=self.reset,
             opaque=self.opaque,
+            exclusive=effects.exclusive,
         )
 
 
@@ -164,6 +166,8 @@ class NamespaceSnapshot:
                 mutates.add(name)
         generators = {n for n in self.generators if now(n) == before.get(n)}
         mutates -= generators
+        # ``np.add(a, 1)`` looks like ``s.add(1)``: calling a module's functions changes no module
+        mutates = {n for n in mutates if type(namespace[n]) is not types.ModuleType}
         reads = set(effects.reads) | mutates | generators
         if self.namespace_ids is not None or self._unexpected_size(namespace, defines, deletes, execution_count):
             known = [n for n in tracked if ":" not in n]

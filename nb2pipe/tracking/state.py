@@ -23,10 +23,12 @@ from nb2pipe.tracking.log import ExecutionEvent, RandomUse
 
 __all__ = [
     "BASELINE_KEY",
+    "CREATE",
     "CellRun",
     "FILE_PREFIX",
     "MutationFact",
     "RANDOM_PREFIX",
+    "REMOVE",
     "Token",
     "TrackerState",
     "Writer",
@@ -40,6 +42,10 @@ FILE_PREFIX = "file:"
 RANDOM_PREFIX = "random:"
 #: The "cell" that bound names existing before tracking started.
 BASELINE_KEY = "<before %track>"
+#: File operations seen by listing the folder around a cell (beside the file audit's read,
+#: write, append and update): a path that appeared, and one that went away.
+CREATE = "create"
+REMOVE = "remove"
 
 #: (cell key, execution seq) of an execution that created, aliased or changed a value
 Writer = tuple[str, int]
@@ -74,13 +80,15 @@ class Token:
     writers: list[Writer]
     nondet: bool = False  #: depends on unseeded random numbers or an interrupted cell
     appended: bool = False  #: a file some cell appended to
+    #: a path whose content (or existence) a tracked cell made: written, created, renamed to
+    written: bool = False
 
     @property
     def creator(self) -> Writer:
         return self.writers[0]
 
     def copy(self) -> Token:
-        return Token(self.sig, list(self.writers), self.nondet, self.appended)
+        return Token(self.sig, list(self.writers), self.nondet, self.appended, self.written)
 
 
 @dataclass(frozen=True)
@@ -211,6 +219,9 @@ class TrackerState:
         mutated = self._apply_mutations(event, step, nondet, untracked)
         for name in event.deletes:
             self.names.pop(name, None)
+        for access in event.files:
+            if access.op == REMOVE:
+                self.names.pop(file_name(access.path), None)
         self._apply_definitions(event, step, nondet, untracked)
         for info in event.functions:
             self.functions[info.name] = info
@@ -245,7 +256,7 @@ class TrackerState:
     def _input_names(self, event: ExecutionEvent) -> set[str]:
         names = set(event.reads) | set(event.generators)
         for access in event.files:
-            if access.op in ("read", "update"):
+            if access.op in ("read", "update", REMOVE):  # a rename reads what it moves
                 names.add(file_name(access.path))
         for draw in event.draws:
             if draw.family is not None and draw.family not in event.seeds:
@@ -328,9 +339,9 @@ class TrackerState:
             if target.writers[-1] != (key, seq):
                 target.writers.append((key, seq))
         for access in event.files:
-            if access.op == "write":
+            if access.op in ("write", CREATE):
                 self.names[file_name(access.path)] = Token(
-                    hash((step, access.path)), [(key, seq)], nondet
+                    hash((step, access.path)), [(key, seq)], nondet, written=True
                 )
         for family in event.seeds:
             self.names[random_name(family)] = Token(hash((step, family)), [(key, seq)])

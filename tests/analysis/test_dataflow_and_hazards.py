@@ -43,6 +43,31 @@ def test_calling_a_notebook_function_reads_its_globals_and_mutations() -> None:
     assert not flow.undefined
 
 
+def test_notebook_functions_change_arguments_passed_by_keyword_and_through_helpers() -> None:
+    analysis = analyse(
+        "def add(xs, v):\n    xs.append(v)",
+        "def add_twice(xs, v):\n    add(xs, v)\n    add(xs, v)",
+        "bag = []\ndata = []",
+        "add(v=1, xs=bag)",
+        "add_twice(data, 1)",
+    )
+    assert analysis.dataflow.flows[3].effects.mutates == {"bag"}
+    assert analysis.dataflow.flows[4].effects.mutates == {"data"}
+
+
+def test_methods_of_the_notebooks_classes_that_change_self_change_the_receiver() -> None:
+    analysis = analyse(
+        "class Log:\n    def __init__(self):\n        self.lines = []\n"
+        "    def write(self, s):\n        self.lines.append(s)\n    def show(self):\n        print(self.lines)",
+        "log = Log()\nlogs = [Log()]",
+        "log.write('a')\nlog.show()",
+        "logs[0].write('b')",
+    )
+    assert analysis.dataflow.flows[2].effects.mutates == {"log"}
+    assert analysis.dataflow.flows[3].effects.mutates == {"logs"}
+    assert analysis.dataflow.flows[3].inputs["logs"] == 1
+
+
 def test_undefined_in_fresh_kernel_names_the_later_definition() -> None:
     analysis = analyse("print(total)", "total = 1")
     (hazard,) = find_static_hazards(analysis)

@@ -55,6 +55,21 @@ def test_defines_and_reads(source: str, defines: set[str], reads: set[str]) -> N
     ("arr.sort()", {"arr"}),
     ("df = df.dropna()", set()),                               # a rebinding, not a mutation
     ("print(items)", set()),
+    # numpy functions that write into their first argument (the module is dropped later)
+    ("np.copyto(dst, src)", {"dst"}),
+    ("np.place(a, a > 2, [0])", {"a"}),
+    ("np.putmask(x, mask, 0)", {"x"}),
+    ("np.fill_diagonal(m, 5)", {"m"}),
+    ("np.add.at(counts, idx, 1)", {"counts"}),
+    ("np.put(a, [0, 2], [7, 8])", {"np", "a"}),                # np.put(a, ind, v): a
+    ("a.put([0, 2], [7, 8])", {"a"}),                          # a.put(ind, v): a, not ind
+    # through containers: an element reached through the outer name, loop variables
+    ("outer[0].append(5)", {"outer"}),
+    ("for r in rows:\n    r.append(0)", {"r", "rows"}),
+    ("for k, v in d.items():\n    v['n'] += 1", {"v", "d"}),
+    ("for i, r in enumerate(rows[1:]):\n    r.clear()", {"r", "rows"}),
+    ("cell = table[1]\ncell[0] = 4", {"cell", "table"}),
+    ("b = a\nb = [0]\nb.append(1)", {"b"}),                  # rebound first: a is not changed
 ])
 def test_mutations(source: str, mutates: set[str]) -> None:
     assert symbols(source).mutates == mutates
@@ -83,6 +98,32 @@ def test_function_symbols() -> None:
     assert train.global_writes == {"fitted"}
     assert train.global_mutations == {"history"}
     assert train.mutated_params == ((0, "model"), (-1, "log"))
+
+
+def test_a_class_knows_which_of_its_methods_change_the_instance() -> None:
+    (stack,) = symbols(
+        "class Stack:\n"
+        "    def __init__(self):\n        self.items = []\n"
+        "    def push(self, v):\n        self._store(v)\n"
+        "    def _store(self, v):\n        self.items.append(v)\n"
+        "    def peek(self):\n        return self.items[-1]\n"
+        "    def set_top(self, v):\n        self.top = v\n"
+        "    @staticmethod\n    def make(xs):\n        xs.append(1)\n"
+    ).functions
+    assert stack.is_class and stack.mutating_methods == {"push", "_store", "set_top"}
+
+
+def test_method_calls_name_their_receiver_root() -> None:
+    result = symbols("counters[0].tick()\nlog.write('a')\nfor c in items:\n    c.bump()")
+    assert result.method_calls == {("counters", "tick"), ("log", "write"), ("c", "bump"), ("items", "bump")}
+
+
+def test_calls_record_keyword_roots_and_functions_the_calls_passing_parameters() -> None:
+    result = symbols("collect(1, into=bag.inner, n=3)\ndef twice(xs, v):\n    add(xs, v)\n    other(v)")
+    (call,) = [c for c in result.calls if c.callee == "collect"]
+    assert call.keyword_roots == (("into", "bag"),)
+    (twice,) = result.functions
+    assert twice.params == ("xs", "v") and twice.param_calls == (("add", ("xs", "v")), ("other", ("v",)))
 
 
 def test_magics_are_recorded_with_their_lines() -> None:

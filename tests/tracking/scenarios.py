@@ -1,8 +1,10 @@
 """Single-edit scenarios for ``rerun``: an original notebook and the same notebook with one cell edited.
 
-Each scenario runs all cells of the original, then the edited cell, then the cells ``%track
-report`` names in ``rerun``; every cell's latest output must then equal a fresh run of the
-edited notebook, unless ``restart`` names the reason.
+Each scenario runs all cells of the original (in ``run_order`` when given), then the edited
+cell, then the cells ``%track report`` names in ``rerun``; every cell's latest output, the final
+namespace and the files must then equal a fresh run of the edited notebook. Where re-running
+cannot get there (``expect_restart``), ``restart`` must say so and the ``restart_hazard`` kind
+must be reported.
 """
 
 from __future__ import annotations
@@ -18,8 +20,23 @@ class Scenario:
     new_source: str
     #: files in the working directory before the first cell runs
     files: dict[str, str] = field(default_factory=dict)
-    #: the scenario draws unseeded random numbers that reach an output: a restart is expected
-    expect_restart: bool = False
+    #: the hazard kind reported when only a restart helps (re-running every cell cannot
+    #: reproduce a fresh run: unseeded random numbers, files a re-run appends to again, ...)
+    restart_hazard: str | None = None
+    #: the order the original's cells first run in (default: top to bottom)
+    run_order: tuple[int, ...] | None = None
+
+    @property
+    def expect_restart(self) -> bool:
+        return self.restart_hazard is not None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(f"c{i}" for i in range(len(self.cells)))
+
+    @property
+    def first_run(self) -> tuple[int, ...]:
+        return self.run_order if self.run_order is not None else tuple(range(len(self.cells)))
 
     @property
     def edited_cells(self) -> tuple[str, ...]:
@@ -142,7 +159,8 @@ SCENARIOS: list[Scenario] = [
     s("random-stdlib-seeded", ["import random\nrandom.seed(3)", "r = random.random()", "print(round(r, 4))",
                                "c = random.choice('abc')", "print(c)", "z = 0", "print(z)"], 2, "print(round(r * 2, 4))"),
     s("random-unseeded-reaches-output", ["import random", "r = random.random()", "print(round(r, 6))", "k = 'k'",
-                                         "print(k)"], 1, "r = random.random() * 0.5", expect_restart=True),
+                                         "print(k)"], 1, "r = random.random() * 0.5",
+      restart_hazard="unseeded-random"),
     s("random-unseeded-unrelated-edit", ["import random", "r = random.random()", "s = 'abc'", "print(s.upper())",
                                          "t = 1", "print(t)"], 3, "print(s.lower())"),
     # -- other -----------------------------------------------------------------------------
@@ -154,4 +172,128 @@ SCENARIOS: list[Scenario] = [
     s("collections-counter", ["from collections import Counter", "c = Counter('aab')", "c.update('b')",
                               "print(c.most_common(1))", "x = 0", "print(x)"], 1, "c = Counter('abb')"),
     s("new-dependency-edit", ["a = 1", "b = 2", "print(b)", "c = 3", "print(c)", "d = 4", "print(d)"], 2, "print(a + b)"),
+]
+
+# -- the harder families (issue 13) ---------------------------------------------------------
+SCENARIOS += [
+    # -- numpy functions that write into an argument ---------------------------------------
+    s("numpy-copyto", [NP, "src = np.arange(3.0)", "dst = np.zeros(3)", "np.copyto(dst, src)", "print(dst)",
+                       "k = 1", "print(k)"], 1, "src = np.arange(3.0) * 10"),
+    s("numpy-place", [NP, "a = np.arange(6)", "np.place(a, a > 2, [0])", "print(a)",
+                      "total = int(a.sum())\nprint(total)", "z = 'z'", "print(z)"], 2, "np.place(a, a > 3, [-1])"),
+    s("numpy-put", [NP, "a = np.zeros(5)", "np.put(a, [0, 2], [7, 8])", "print(a)", "m = a.max()\nprint(m)",
+                    "t = 2", "print(t)"], 1, "a = np.ones(5)"),
+    s("numpy-putmask", [NP, "x = np.arange(5.0)", "mask = x > 2", "np.putmask(x, mask, 0)", "print(x)", "q = 3",
+                        "print(q)"], 2, "mask = x > 1"),
+    s("numpy-fill-diagonal", [NP, "m = np.zeros((3, 3))", "np.fill_diagonal(m, 5)", "print(m.trace())",
+                              "other = np.ones(2)", "print(other)"], 2, "np.fill_diagonal(m, 2)"),
+    s("numpy-ufunc-out", [NP, "a = np.arange(4.0)", "b = np.empty(4)", "np.sqrt(a, out=b)", "print(b.round(3))",
+                          "c = 9", "print(c)"], 1, "a = np.arange(4.0) * 4"),
+    s("numpy-ufunc-positional-out", [NP, "a = np.ones(3)", "np.add(a, 1, a)", "print(a)", "k = 2", "print(k)"],
+      1, "a = np.ones(3) * 5"),
+    s("numpy-resize-method", [NP, "v = np.arange(4)", "v.resize(6, refcheck=False)", "print(v)",
+                              "n = v.size\nprint(n)", "w = 1", "print(w)"], 1, "v = np.arange(3)"),
+    s("numpy-ufunc-at", [NP, "counts = np.zeros(3, dtype=int)", "np.add.at(counts, [0, 0, 2], 1)", "print(counts)",
+                         "s = counts.sum()\nprint(s)", "x = 0", "print(x)"], 2, "np.add.at(counts, [1, 1, 1], 1)"),
+    s("numpy-copyto-view", [NP, "grid = np.zeros((2, 2))", "row = grid[0]", "np.copyto(row, [1, 2])", "print(grid)",
+                            "e = 5", "print(e)"], 3, "np.copyto(row, [3, 4])"),
+    # -- objects reached through containers, loop variables, shallow copies -----------------
+    s("container-outer-append", ["outer = [[1], [2]]", "outer[0].append(5)", "print(outer)",
+                                 "n = len(outer[0])\nprint(n)", "z = 0", "print(z)"], 1, "outer[1].append(6)"),
+    s("container-dict-of-lists", ["groups = {'a': [], 'b': []}", "groups['a'].append(1)\ngroups['b'].extend([2, 3])",
+                                  "print(groups)", "sizes = {k: len(v) for k, v in groups.items()}\nprint(sizes)",
+                                  "t = 't'", "print(t)"], 0, "groups = {'a': [0], 'b': []}"),
+    s("container-loop-variable", ["rows = [[1], [2], [3]]", "for r in rows:\n    r.append(0)", "print(rows)",
+                                  "flat = sum(rows, [])\nprint(flat)", "k = 1", "print(k)"], 0, "rows = [[4], [5]]"),
+    s("container-loop-dict-items", ["stats = {'x': {'n': 0}, 'y': {'n': 0}}",
+                                    "for name, entry in stats.items():\n    entry['n'] += len(name)", "print(stats)",
+                                    "q = 2", "print(q)"], 0, "stats = {'xx': {'n': 0}}"),
+    s("container-loop-index", ["items = [{'v': 1}, {'v': 2}]", "for i in range(len(items)):\n    items[i]['v'] *= 10",
+                               "print(items)", "z = 0", "print(z)"], 1,
+      "for i in range(len(items)):\n    items[i]['v'] *= 100"),
+    s("container-element-in-cell", ["table = [[0, 0], [0, 0]]", "cell = table[1]\ncell[0] = 4", "print(table)",
+                                    "o = 1", "print(o)"], 0, "table = [[1, 1], [1, 1]]"),
+    s("shallow-copy-list", ["a = [[1], [2]]", "b = list(a)", "b[0].append(9)", "print(a)", "c = 3", "print(c)"],
+      2, "b[1].append(8)"),
+    s("shallow-copy-slice", ["a = [[1], [2]]", "b = a[:]", "b[1].append(7)", "print(a)", "print(b)", "z = 1",
+                             "print(z)"], 0, "a = [[5], [6], [7]]"),
+    s("shallow-copy-copy-module", ["import copy", "base = {'opts': ['x']}", "clone = copy.copy(base)",
+                                   "clone['opts'].append('y')", "print(base)", "u = 0", "print(u)"],
+      3, "clone['opts'].append('z')"),
+    s("shallow-copy-dict", ["cfg = {'layers': [16, 32]}", "tuned = dict(cfg)", "tuned['layers'].append(64)",
+                            "print(cfg['layers'])", "name = 'n'", "print(name)"], 0, "cfg = {'layers': [8]}"),
+    s("deep-copy-independent", ["import copy", "a = [[1]]", "b = copy.deepcopy(a)", "b[0].append(2)", "print(a)",
+                                "print(b)", "k = 0", "print(k)"], 3, "b[0].append(3)"),
+    s("function-appends-keyword-arg", ["def collect(value, into):\n    into.append(value)", "bag = []",
+                                       "collect(1, into=bag)", "print(bag)", "m = 0", "print(m)"],
+      2, "collect(2, into=bag)"),
+    s("function-appends-through-helper", ["def add(xs, v):\n    xs.append(v)",
+                                          "def add_twice(xs, v):\n    add(xs, v)\n    add(xs, v)", "data = []",
+                                          "add_twice(data, 1)", "print(data)", "w = 0", "print(w)"],
+      3, "add_twice(data, 2)"),
+    # -- the notebook's own classes ----------------------------------------------------------
+    s("class-setter-method", ["class Box:\n    def __init__(self):\n        self.x = 0\n    def set_x(self, v):\n        self.x = v",
+                              "box = Box()", "box.set_x(3)", "print(box.x)", "y = 1", "print(y)"], 2, "box.set_x(7)"),
+    s("class-method-appends-to-self", ["class Log:\n    def __init__(self):\n        self.lines = []\n    def write(self, s):\n        self.lines.append(s)",
+                                       "log = Log()", "log.write('a')", "print(log.lines)", "n = 2", "print(n)"],
+      2, "log.write('b')"),
+    s("class-setitem", ["class Table:\n    def __init__(self):\n        self.data = {}\n    def __setitem__(self, k, v):\n        self.data[k] = v\n    def __getitem__(self, k):\n        return self.data[k]",
+                        "t = Table()", "t['a'] = 1", "print(t['a'])", "o = 0", "print(o)"], 2, "t['a'] = 5"),
+    s("class-instance-passed-to-function", ["class Model:\n    def __init__(self):\n        self.lr = 0.1",
+                                            "def tune(m, lr):\n    m.lr = lr", "model = Model()", "tune(model, 0.5)",
+                                            "print(model.lr)", "k = 1", "print(k)"], 3, "tune(model, 0.9)"),
+    s("class-edited-method", ["class Acc:\n    def __init__(self):\n        self.total = 0\n    def add(self, v):\n        self.total += v",
+                              "acc = Acc()", "acc.add(2)", "print(acc.total)", "w = 1", "print(w)"],
+      0, "class Acc:\n    def __init__(self):\n        self.total = 0\n    def add(self, v):\n        self.total += 2 * v"),
+    s("class-instances-in-list", ["class Counter:\n    def __init__(self):\n        self.n = 0\n    def tick(self):\n        self.n += 1",
+                                  "counters = [Counter(), Counter()]", "counters[0].tick()",
+                                  "print([c.n for c in counters])", "z = 0", "print(z)"], 2, "counters[1].tick()"),
+    s("class-method-through-method", ["class Stack:\n    def __init__(self):\n        self.items = []\n    def push(self, v):\n        self._store(v)\n    def _store(self, v):\n        self.items.append(v)",
+                                      "st = Stack()", "st.push(1)", "print(st.items)", "k = 0", "print(k)"],
+      2, "st.push(2)"),
+    s("class-attribute-through-alias", ["class P:\n    pass", "p = P()\np.tags = []", "q = p", "q.tags.append('x')",
+                                        "print(p.tags)", "s = 1", "print(s)"], 3, "q.tags.append('y')"),
+    s("class-dataclass-field", ["from dataclasses import dataclass, field",
+                                "@dataclass\nclass Cfg:\n    steps: list = field(default_factory=list)", "cfg = Cfg()",
+                                "cfg.steps.append('load')", "print(cfg)", "x = 1", "print(x)"],
+      3, "cfg.steps.append('clean')"),
+    # -- the file system -----------------------------------------------------------------------
+    s("file-append-no-rewrite", ["with open('events.log', 'a') as f:\n    f.write('run\\n')",
+                                 "print(open('events.log').read().count('run'))", "z = 0", "print(z)"],
+      0, "with open('events.log', 'a') as f:\n    f.write('run\\nrun\\n')", files={"events.log": ""},
+      restart_hazard="external-file"),
+    s("file-write-if-missing", ["import os", "if not os.path.exists('cache.txt'):\n    with open('cache.txt', 'w') as f:\n        f.write('v1')",
+                                "print(open('cache.txt').read())", "n = 1", "print(n)"],
+      1, "if not os.path.exists('cache.txt'):\n    with open('cache.txt', 'w') as f:\n        f.write('v2')",
+      restart_hazard="external-file"),
+    s("file-makedirs-write-read", ["import os", "os.makedirs('out', exist_ok=True)",
+                                   "with open('out/a.txt', 'w') as f:\n    f.write('1')", "print(open('out/a.txt').read())",
+                                   "z = 0", "print(z)"], 2, "with open('out/a.txt', 'w') as f:\n    f.write('2')"),
+    s("file-rename", ["import os", "with open('raw.txt', 'w') as f:\n    f.write('abc')",
+                      "os.rename('raw.txt', 'data.txt')", "print(open('data.txt').read())", "k = 0", "print(k)"],
+      1, "with open('raw.txt', 'w') as f:\n    f.write('abcd')"),
+    s("file-makedirs-exists", ["import os", "os.makedirs('results')",
+                               "with open('results/r.txt', 'w') as f:\n    f.write('x')",
+                               "print(sorted(os.listdir('results')))", "v = 0", "print(v)"],
+      1, "os.makedirs('results')\nos.makedirs('results/plots')", restart_hazard="external-file"),
+    s("file-walk-leftover", ["import os", "os.makedirs('out', exist_ok=True)",
+                             "with open('out/a.txt', 'w') as f:\n    f.write('1')",
+                             "found = sorted(n for _, _, names in os.walk('out') for n in names)\nprint(found)",
+                             "k = 0", "print(k)"], 2, "with open('out/b.txt', 'w') as f:\n    f.write('1')",
+      restart_hazard="external-file"),
+    s("file-pathlib-mkdir", ["from pathlib import Path", "out = Path('reports')\nout.mkdir(exist_ok=True)",
+                             "(out / 'summary.txt').write_text('rows=3')", "print((out / 'summary.txt').read_text())",
+                             "z = 1", "print(z)"], 2, "(out / 'summary.txt').write_text('rows=4')"),
+    s("file-read-twice", ["with open('nums.txt', 'w') as f:\n    f.write('1\\n2\\n')",
+                          "nums = [int(x) for x in open('nums.txt')]", "print(sum(nums))", "print(len(nums))", "t = 0",
+                          "print(t)"], 0, "with open('nums.txt', 'w') as f:\n    f.write('1\\n2\\n3\\n')"),
+    s("file-rename-target-edited", ["import os\nos.makedirs('d', exist_ok=True)",
+                                    "with open('d/raw.txt', 'w') as f:\n    f.write('abc')",
+                                    "os.rename('d/raw.txt', 'd/a.txt')", "print(sorted(os.listdir('d')))", "k = 0",
+                                    "print(k)"], 2, "os.rename('d/raw.txt', 'd/b.txt')", restart_hazard="external-file"),
+    # -- cells first run out of order: re-running must restore the namespace too -------------
+    s("order-append-before-sum", ["n = 3", "data = [1, 2]", "total = sum(data)\nprint(total)", "data.append(n)",
+                                  "print(len(data))"], 4, "print(len(data), 'items')", run_order=(0, 1, 3, 2, 4)),
+    s("order-rebind-before-read", ["x = 1", "y = x + 1\nprint(y)", "x = x * 10", "print(x)", "w = 0", "print(w)"],
+      3, "print(x, 'x')", run_order=(0, 2, 1, 3, 4, 5)),
 ]
