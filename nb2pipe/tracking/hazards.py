@@ -7,7 +7,8 @@ after a cell runs and ``%track report``.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Collection, Iterable, Iterator, Mapping, Sequence
 
 from nb2pipe.analysis import Hazard, HazardKind
 from nb2pipe.tracking.order import CellSlot, NotebookOrder
@@ -17,6 +18,7 @@ from nb2pipe.tracking.state import (
     FILE_PREFIX,
     RANDOM_PREFIX,
     CellRun,
+    MutationFact,
     TrackerState,
     Writer,
 )
@@ -30,16 +32,12 @@ __all__ = [
     "format_warning",
     "leftover_hazards",
     "make_hazard",
+    "merge_duplicates",
     "stale_hazards",
 ]
 
-_MAX_NAMES = 4
-
-
 def _names(names: Iterable[str]) -> str:
-    shown = sorted(set(names))
-    text = ", ".join(_display_name(n) for n in shown[:_MAX_NAMES])
-    return text + (f" (+{len(shown) - _MAX_NAMES} more)" if len(shown) > _MAX_NAMES else "")
+    return ", ".join(_display_name(n) for n in sorted(set(names)))
 
 
 def _display_name(name: str) -> str:
@@ -51,9 +49,7 @@ def _display_name(name: str) -> str:
 
 
 def _cells(order: NotebookOrder, keys: Iterable[str]) -> str:
-    unique = list(dict.fromkeys(keys))
-    text = ", ".join(order.label(k) for k in unique[:_MAX_NAMES])
-    return text + (f" (+{len(unique) - _MAX_NAMES} more)" if len(unique) > _MAX_NAMES else "")
+    return ", ".join(order.label(k) for k in dict.fromkeys(keys))
 
 
 def make_hazard(
@@ -67,6 +63,33 @@ def make_hazard(
     return Hazard(kind, index, cell_id, shown, message, fix)
 
 
+def merge_duplicates(hazards: Iterable[Hazard]) -> list[Hazard]:
+    """One hazard per cause, where two kinds describe the same reads of a cell.
+
+    ``undefined-in-fresh-kernel`` for names the cell's ``hidden-state`` hazard names becomes a
+    note in that hazard (the deleted cell is the cause); an ``out-of-order`` read of names a
+    fresh kernel does not have at all is the ``undefined-in-fresh-kernel`` hazard alone.
+    """
+    hazards = list(hazards)
+    by_cell: dict[tuple[str | None, int | None], dict[HazardKind, Hazard]] = {}
+    for hazard in hazards:
+        by_cell.setdefault((hazard.cell_id, hazard.cell_index), {}).setdefault(hazard.kind, hazard)
+    dropped: set[int] = set()
+    noted: dict[int, Hazard] = {}
+    for kinds in by_cell.values():
+        undefined = kinds.get(HazardKind.UNDEFINED_IN_FRESH_KERNEL)
+        if undefined is None:
+            continue
+        hidden = kinds.get(HazardKind.HIDDEN_STATE)
+        if hidden is not None and set(undefined.names) <= set(hidden.names):
+            dropped.add(id(undefined))
+            noted[id(hidden)] = replace(hidden, message=hidden.message + "; a fresh kernel raises NameError here")
+        late = kinds.get(HazardKind.OUT_OF_ORDER)
+        if late is not None and set(late.names) <= set(undefined.names):
+            dropped.add(id(late))
+    return [noted.get(id(h), h) for h in hazards if id(h) not in dropped]
+
+
 def format_warning(hazard: Hazard) -> str:
     """The one-line inline warning printed under a cell."""
     message = hazard.message
@@ -77,18 +100,22 @@ def format_warning(hazard: Hazard) -> str:
 
 # -- hazards of one execution --------------------------------------------------------------------
 def execution_hazards(
-    run: CellRun, order: NotebookOrder, namespace: Mapping[str, Any] | None = None
+    run: CellRun,
+    order: NotebookOrder,
+    namespace: Mapping[str, Any] | None = None,
+    rerun: Collection[str] = (),
 ) -> list[Hazard]:
     """Hazards of a cell's latest execution, judged against the current notebook order.
 
-    ``namespace`` (the kernel's ``user_ns``, when there is one) lets fixes fit the live objects.
+    ``namespace`` (the kernel's ``user_ns``, when there is one) lets fixes fit the live objects;
+    ``rerun`` is the cells to re-run (a change in place made by one of them matters).
     """
     key = run.key
     if order.is_gone(key):
         return []
     hazards: list[Hazard] = []
     hazards += _read_hazards(run, order)
-    hazards += _mutation_hazards(run, order, namespace)
+    hazards += _mutation_hazards(run, order, namespace, rerun)
     if run.repeated and run.runs > 1:
         hazards.append(_repeated_hazard(run, order))
     if run.unseeded:
@@ -219,20 +246,51 @@ def _copy_expression(name: str, namespace: Mapping[str, Any] | None) -> str:
     return f"{name}.copy()"
 
 
+def _read_after(run: CellRun, fact: MutationFact, order: NotebookOrder) -> str | None:
+    """A cell above ``run``'s that read the object ``run`` changed, after the change."""
+    change = (run.key, run.seq)
+    names = (fact.name, *fact.aliases)
+    for other in order.state.runs.values():
+        if other.seq <= run.seq or not order.is_below(run.key, other.key):
+            continue
+        if any(change in other.input_writers.get(name, ()) for name in names):
+            return other.key
+    return None
+
+
+def _mutation_matters(run: CellRun, fact: MutationFact, order: NotebookOrder, rerun: Collection[str]) -> bool:
+    """Whether changing another cell's object in place is a hazard here.
+
+    Adding a column in a later cell is the most common pandas pattern: a change made once, in
+    notebook order, that no cell above read afterwards, is what a fresh run does too. It
+    matters when a cell above read the object after the change (a fresh run shows it
+    unchanged there), or when the cell has to run again (its change has to be redone on a
+    re-created object). A cell that ran again on its own change is ``non-idempotent`` instead.
+    """
+    if fact.creator[0] == run.key or fact.name in run.repeated:
+        return False
+    return run.key in rerun or _read_after(run, fact, order) is not None
+
+
 def _mutation_hazards(
-    run: CellRun, order: NotebookOrder, namespace: Mapping[str, Any] | None = None
+    run: CellRun,
+    order: NotebookOrder,
+    namespace: Mapping[str, Any] | None = None,
+    rerun: Collection[str] = (),
 ) -> Iterator[Hazard]:
-    facts = [f for f in run.mutated if f.creator[0] != run.key]
+    facts = [f for f in run.mutated if _mutation_matters(run, f, order, rerun)]
     if not facts:
         return
     parts = []
     for fact in facts:
         via = f", also bound to {', '.join(fact.aliases)}" if fact.aliases else ""
-        parts.append(f"{fact.name} (created by {order.label(fact.creator[0])}{via})")
+        reader = _read_after(run, fact, order)
+        seen = f"; {order.label(reader)}, above it, read it after the change" if reader else ""
+        parts.append(f"{fact.name} (created by {order.label(fact.creator[0])}{via}{seen})")
     names = [fact.name for fact in facts]
     yield make_hazard(
         HazardKind.MUTATION, order, run.key, names,
-        f"{order.label(run.key)} changes in place {'; '.join(parts[:_MAX_NAMES])}",
+        f"{order.label(run.key)} changes in place {'; '.join(parts)}",
         f"work on a copy ({facts[0].name} = {_copy_expression(facts[0].name, namespace)}) or "
         "make the change in the cell that creates it",
     )

@@ -160,12 +160,5 @@ def status_lines(recorder: ExecutionRecorder) -> list[str]:
 
 
 def available_hazards(recorder: ExecutionRecorder) -> list[str]:
-    kinds = [kind.value for kind in HazardKind]
-    has_file = recorder.notebook is not None
-    has_ids = not recorder.without_cell_id
-    if not has_file:
-        # order is execution order: no saved sources to compare, no fresh-kernel order to check
-        kinds = [k for k in kinds if k not in ("edited", "undefined-in-fresh-kernel", "multiple-definitions")]
-    elif not has_ids:
-        kinds = [k for k in kinds if k != "edited"]
-    return kinds
+    kinds = recorder.available_kinds()
+    return [kind.value for kind in HazardKind if kind in kinds]

@@ -41,6 +41,7 @@ from nb2pipe.tracking.hazards import (
     execution_hazards,
     format_warning,
     make_hazard,
+    merge_duplicates,
 )
 from nb2pipe.tracking.log import (
     FileAccess,
@@ -49,7 +50,7 @@ from nb2pipe.tracking.log import (
     history_path,
 )
 from nb2pipe.tracking.order import NotebookFile, NotebookOrder, source_hash
-from nb2pipe.tracking.report import StaticHazardCache, TrackReport, build_report
+from nb2pipe.tracking.report import StaticHazardCache, TrackReport, available_kinds, build_report
 from nb2pipe.tracking.rerun import plan_rerun, simulate_fresh_run
 from nb2pipe.tracking.runtime import file_accesses, is_user_name
 from nb2pipe.tracking.snapshot import ExecutionCore, NamespaceSnapshot
@@ -78,6 +79,13 @@ def _error_line(error: BaseException, namespace: Any) -> int | None:
             return tb.tb_lineno
         tb = tb.tb_next
     return None
+
+
+def _only_track_magics(source: str) -> bool:
+    """Whether a cell holds nothing but ``%track`` lines (and blank lines or comments)."""
+    lines = [line.strip() for line in source.splitlines()]
+    code = [line for line in lines if line and not line.startswith("#")]
+    return bool(code) and all(line == "%track" or line.startswith("%track ") for line in code)
 
 
 @dataclass
@@ -304,6 +312,8 @@ class ExecutionRecorder:
             metadata = getattr(info, "cell_meta", None)
             if not isinstance(metadata, dict):
                 metadata = self._request_metadata()
+            if _only_track_magics(info.raw_cell or ""):
+                return  # ``%track status``, ``%track report``: asking the tracker is no execution
             cell_id = getattr(info, "cell_id", None) or metadata.get("cellId")
             deleted = metadata.get("deletedCells") or ()
             clock = time.perf_counter()
@@ -493,10 +503,15 @@ class ExecutionRecorder:
             self._order.refresh_runs()
         return self._order
 
+    def available_kinds(self) -> frozenset[HazardKind]:
+        """The hazard kinds this session can judge (no notebook file, no cell ids: fewer)."""
+        return available_kinds(self.notebook is not None, not self.without_cell_id)
+
     def report(self) -> TrackReport:
         path = str(self.notebook.path) if self.notebook else None
         return build_report(
-            self.order(force=True), path, self.live_symbols, self.static_cache, self.shell.user_ns
+            self.order(force=True), path, self.live_symbols, self.static_cache, self.shell.user_ns,
+            self.available_kinds(),
         )
 
     def _warn(self, run: CellRun) -> None:
@@ -516,6 +531,8 @@ class ExecutionRecorder:
                 static = self.static_cache.hazards(order, self.live_symbols)
                 hazards += [h for h in static if h.cell_id == slot.cell_id and h.cell_index == slot.cell_index
                             and h.kind is not HazardKind.UNSEEDED_RANDOM]
+        kinds = self.available_kinds()
+        hazards = [h for h in merge_duplicates(hazards) if h.kind in kinds]
         self.last_hazards = hazards
         for hazard in hazards:
             self._write(format_warning(hazard))
@@ -542,8 +559,8 @@ class ExecutionRecorder:
             return []
         plan = plan_rerun(self.state, order, fresh)
         names = sorted({n for k in stale for n in touched if n in self.state.runs[k].inputs})
-        cells = ", ".join(order.label(k) for k in stale[:4]) + (" …" if len(stale) > 4 else "")
-        todo = ", ".join(order.label(k) for k in plan.rerun[:6]) + (" …" if len(plan.rerun) > 6 else "")
+        cells = ", ".join(order.label(k) for k in stale)
+        todo = ", ".join(order.label(k) for k in plan.rerun)
         return [
             make_hazard(
                 HazardKind.STALE, order, stale[0], names,

@@ -18,12 +18,13 @@ from nb2pipe.tracking.hazards import (
     execution_hazards,
     file_change_hazards,
     leftover_hazards,
+    merge_duplicates,
     stale_hazards,
 )
 from nb2pipe.tracking.order import NotebookOrder
 from nb2pipe.tracking.rerun import FreshRun, RerunPlan, plan_rerun, simulate_fresh_run
 
-__all__ = ["StaticHazardCache", "TrackReport", "build_report"]
+__all__ = ["StaticHazardCache", "TrackReport", "available_kinds", "build_report"]
 
 #: Kinds the static analysis of the effective notebook contributes.
 _STATIC_KINDS = frozenset(
@@ -194,7 +195,7 @@ def collect_hazards(
         if run is None:
             continue
         edited = edited_hazard(slot, order)
-        found = execution_hazards(run, order, namespace)
+        found = execution_hazards(run, order, namespace, plan.rerun)
         if edited is not None:
             hazards.append(edited)
         if edited is not None or any(
@@ -226,8 +227,23 @@ def collect_hazards(
     for hazard in static:
         if (hazard.kind, hazard.cell_id, hazard.cell_index) not in seen:
             hazards.append(hazard)
-    unique = list(dict.fromkeys(hazards))
+    unique = merge_duplicates(dict.fromkeys(hazards))
     return sorted(unique, key=lambda h: _sort_key(order, h))
+
+
+def available_kinds(has_notebook: bool, has_cell_ids: bool) -> frozenset[HazardKind]:
+    """The hazard kinds ``%track`` can judge in a mode (``%track status`` lists them, and the
+    report and the warnings hold no others).
+
+    Without a notebook file the order is the execution order: there are no saved sources to
+    compare and no fresh-kernel order to check. Without cell ids an edited cell is a new cell.
+    """
+    kinds = set(HazardKind)
+    if not has_notebook:
+        kinds -= {HazardKind.EDITED, HazardKind.UNDEFINED_IN_FRESH_KERNEL, HazardKind.MULTIPLE_DEFINITIONS}
+    elif not has_cell_ids:
+        kinds.discard(HazardKind.EDITED)
+    return frozenset(kinds)
 
 
 def build_report(
@@ -236,18 +252,20 @@ def build_report(
     live_symbols: Mapping[str, tuple[str, CellSymbols]] | None = None,
     static_cache: StaticHazardCache | None = None,
     namespace: Mapping[str, Any] | None = None,
+    kinds: frozenset[HazardKind] = frozenset(HazardKind),
 ) -> TrackReport:
     """The full report of ``order.state`` against the notebook order ``order``.
 
     ``namespace`` is the kernel's ``user_ns`` (``None`` when replaying a log): fixes fit the
-    live objects' types.
+    live objects' types. ``kinds``: the hazard kinds this mode can judge (see
+    :func:`available_kinds`).
     """
     state = order.state
     fresh = simulate_fresh_run(state, order)
     plan = plan_rerun(state, order, fresh)
     symbols = live_symbols or {}
     static = (static_cache or StaticHazardCache()).hazards(order, symbols)
-    hazards = collect_hazards(order, fresh, plan, static, namespace)
+    hazards = [h for h in collect_hazards(order, fresh, plan, static, namespace) if h.kind in kinds]
     rerun_ids = tuple(order.by_key[k].cell_id or k for k in plan.rerun)
     return TrackReport(
         notebook=notebook,

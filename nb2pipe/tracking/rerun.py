@@ -220,7 +220,7 @@ def plan_rerun(
         bad = [key for key in chosen if results[key].step != fresh.runs[key].step]
         # the state left behind must be a fresh run's too, not only the outputs: the next
         # cell the user writes reads it
-        missing, leftovers = _final_differences(sim, fresh, positions)
+        missing, leftovers = _final_differences(sim, fresh, positions, chosen)
         if not bad and not missing:
             unresolved = []
             break
@@ -251,13 +251,14 @@ def plan_rerun(
 
 
 def _final_differences(
-    sim: TrackerState, fresh: FreshRun, positions: dict[str, int]
+    sim: TrackerState, fresh: FreshRun, positions: dict[str, int], chosen: set[str]
 ) -> tuple[set[str], list[tuple[str, str]]]:
     """Where the simulated end state differs from the fresh run's.
 
-    Returns the cells that make the fresh run's value of each differing name (to re-run), and
-    ``(cell, name)`` for names bound now that a fresh run does not bind at all (no re-run can
-    unbind them; the cell is the one that bound the value).
+    Returns cells to add for each differing name: the latest cell not chosen yet among those
+    that make the fresh run's value (re-running the last change is often enough; earlier ones
+    join on later rounds if not), and ``(cell, name)`` for names bound now that a fresh run
+    does not bind at all (no re-run can unbind them; the cell is the one that bound the value).
     """
     cells: set[str] = set()
     leftovers: list[tuple[str, str]] = []
@@ -267,7 +268,7 @@ def _final_differences(
             continue
         makers = [w[0] for w in wanted.writers if w[0] in positions] if wanted is not None else []
         if makers:
-            cells.update(makers)
+            cells.update([k for k in makers if k not in chosen][-1:] or makers)
         elif mine is not None and mine.creator[0] not in (BASELINE_KEY, DISK_KEY):
             # bound now (or on disk now), and no cell of the notebook makes it so
             leftovers.append((mine.creator[0], name))
@@ -378,6 +379,4 @@ def _restart_reason(
         reasons.append(f"%reset cleared the namespace (execution {state.resets[-1]} of this session)")
     if not reasons:
         return None
-    unique = list(dict.fromkeys(reasons))
-    more = f" (+{len(unique) - 2} more)" if len(unique) > 2 else ""
-    return "; ".join(unique[:2]) + more
+    return "; ".join(dict.fromkeys(reasons))
