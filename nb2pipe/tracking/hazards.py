@@ -91,11 +91,8 @@ def merge_duplicates(hazards: Iterable[Hazard]) -> list[Hazard]:
 
 
 def format_warning(hazard: Hazard) -> str:
-    """The one-line inline warning printed under a cell."""
-    message = hazard.message
-    if not message.startswith(("[", "In [")):
-        message = f"{hazard.cell_label}: {message}"
-    return f"nb2pipe {hazard.kind.value}: {message} — fix: {hazard.fix}"
+    """The one-line inline warning printed under a cell (every message starts with its cell)."""
+    return f"nb2pipe {hazard.kind.value}: {hazard.message} — fix: {hazard.fix}"
 
 
 # -- hazards of one execution --------------------------------------------------------------------
@@ -205,9 +202,11 @@ def _read_hazards(run: CellRun, order: NotebookOrder) -> Iterator[Hazard]:
     variables = {n: ks for n, ks in below.items() if ":" not in n}
     if variables:
         setters = [k for ks in variables.values() for k in ks]
+        created_below = any(run.input_writers[n][0][0] in ks for n, ks in variables.items())
+        how = "last set by" if created_below else "changed in place by"
         yield make_hazard(
             HazardKind.OUT_OF_ORDER, order, key, variables,
-            f"{order.label(key)} read {_names(variables)}, last set by {_cells(order, setters)} "
+            f"{order.label(key)} read {_names(variables)}, {how} {_cells(order, setters)} "
             "placed below it",
             "move that cell above this one, or re-run the cells in notebook order "
             "(%track report lists them)",

@@ -14,17 +14,20 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from nb2pipe.errors import Nb2PipeError
 from nb2pipe.model import Cell, Notebook, load_notebook
 from nb2pipe.tracking.state import BASELINE_KEY, TrackerState
 
-__all__ = ["CellSlot", "NotebookOrder", "NotebookFile", "source_hash"]
+__all__ = ["CellSlot", "NotebookOrder", "NotebookFile", "first_code_line", "source_hash"]
 
 #: A save within this many seconds after a cell started may predate its execution.
 _CLOCK_SLACK = 0.5
 #: Look at the notebook file's modification time at most this often (seconds).
 _STAT_INTERVAL = 1.0
+#: Characters of a cell's first line of code its label shows.
+_LINE_WIDTH = 40
 
 
 def source_hash(source: str) -> str:
@@ -91,14 +94,31 @@ class CellSlot:
     source_hash: str
     cell: Cell | None  #: the saved cell, when in the file
 
-    def label(self, state: TrackerState | None = None) -> str:
-        """``[3] ab12`` (position and id), or ``In [7]`` for cells known only by execution."""
+    def label(self, state: TrackerState | None = None, first_line: str | None = None, saved: bool = True) -> str:
+        """How messages name the cell, the way the screen lets a person find it.
+
+        ``cell 3 `total = sum(data)``` — its place in the notebook (markdown cells count, as
+        on screen) and its first line of code. A cell not in the saved file yet has no place:
+        ``new cell `w = 1` (In [7])``, with its execution count (``In [k]`` is only ever an
+        execution count, as Jupyter shows it). ``saved``: whether there is a saved notebook.
+        """
+        line = first_code_line(self.source) if self.source is not None else first_line
+        code = f" `{line}`" if line else ""
         if self.cell_index is not None:
-            return f"[{self.cell_index + 1}] {self.cell_id}" if self.cell_id else f"[{self.cell_index + 1}]"
+            return f"cell {self.cell_index + 1}{code}"
         run = state.runs.get(self.key) if state is not None else None
         count = run.event.execution_count if run is not None else None
-        where = f"In [{count}]" if count is not None else "[?]"
-        return f"{where} {self.cell_id}" if self.cell_id else where
+        ran = f" (In [{count}])" if count is not None else ""
+        return f"{'new cell' if saved else 'cell'}{code}{ran}"
+
+
+def first_code_line(source: str, width: int = _LINE_WIDTH) -> str | None:
+    """The first line of ``source`` that is not blank or a comment, shortened to ``width``."""
+    for line in source.splitlines():
+        text = line.strip()
+        if text and not text.startswith("#"):
+            return text if len(text) <= width else text[: width - 1] + "…"
+    return None
 
 
 class NotebookOrder:
@@ -110,8 +130,12 @@ class NotebookOrder:
         notebook: Notebook | None,
         saved_at: float | None = None,
         deleted: frozenset[str] = frozenset(),
+        first_lines: Mapping[str, str] | None = None,
     ) -> None:
         self.state = state
+        #: cell key -> first line of the code its latest run ran (the live kernel knows it; a
+        #: replayed log does not: it holds no source)
+        self.first_lines: Mapping[str, str] = first_lines if first_lines is not None else {}
         self.notebook = notebook
         self.saved_at = saved_at
         self.deleted = set(deleted) | state.deleted_cells
@@ -232,15 +256,17 @@ class NotebookOrder:
         return key != BASELINE_KEY and key not in self.by_key
 
     def label(self, key: str) -> str:
+        """How messages name cell ``key`` (see :meth:`CellSlot.label`)."""
         slot = self.by_key.get(key)
         if slot is not None:
-            return slot.label(self.state)
+            return slot.label(self.state, self.first_lines.get(key), self.notebook is not None)
         if key == BASELINE_KEY:
             return "code run before %track on"
         run = self.state.runs.get(key)
         count = run.event.execution_count if run is not None else None
-        ident = run.event.cell_id if run is not None and run.event.cell_id else key
-        return f"deleted cell {ident}" + (f" (In [{count}])" if count is not None else "")
+        line = self.first_lines.get(key)
+        what = f" `{line}`" if line else (f" {run.event.cell_id}" if run is not None and run.event.cell_id else "")
+        return f"deleted cell{what}" + (f" (In [{count}])" if count is not None else "")
 
     def is_edited(self, key: str) -> bool:
         slot = self.by_key.get(key)

@@ -49,7 +49,7 @@ from nb2pipe.tracking.log import (
     SessionHeader,
     history_path,
 )
-from nb2pipe.tracking.order import NotebookFile, NotebookOrder, source_hash
+from nb2pipe.tracking.order import NotebookFile, NotebookOrder, first_code_line, source_hash
 from nb2pipe.tracking.report import StaticHazardCache, TrackReport, available_kinds, build_report
 from nb2pipe.tracking.rerun import plan_rerun, simulate_fresh_run
 from nb2pipe.tracking.runtime import file_accesses, is_user_name
@@ -149,6 +149,8 @@ class ExecutionRecorder:
         self.without_cell_id = 0
         self.deleted_reported = 0
         self.live_symbols: dict[str, tuple[str, CellSymbols]] = {}
+        #: cell key -> first line of code of its latest run (labels name cells by it)
+        self.first_lines: dict[str, str] = {}
         self.imports: dict[str, str] = {}
         self.static_cache = StaticHazardCache()
         self.last_hazards: list[Hazard] = []
@@ -210,7 +212,7 @@ class ExecutionRecorder:
         hidden = self._hidden_names()
         baseline = {n for n in self.shell.user_ns if is_user_name(n, hidden)}
         self.state = TrackerState.start(baseline)
-        self.live_symbols, self.imports = {}, {}
+        self.live_symbols, self.imports, self.first_lines = {}, {}, {}
         self._appends_warned = set()
         self.static_cache = StaticHazardCache()
         self._order, self._order_key = None, None
@@ -427,6 +429,9 @@ class ExecutionRecorder:
             base = core.event()
         self.deleted_reported += len(pending.deleted_cells)
         run = self.state.apply(base)
+        line = first_code_line(pending.raw_cell)
+        if line is not None:
+            self.first_lines[key] = line
         if pending.symbols is not None:
             self.live_symbols[key] = (digest, pending.symbols)
             self.imports.update(base.imports)
@@ -497,7 +502,7 @@ class ExecutionRecorder:
             saved_at = self.notebook_file.mtime if notebook is not None else None
         key = (id(notebook), saved_at, len(self.state.deleted_cells))
         if self._order is None or key != self._order_key:
-            self._order = NotebookOrder(self.state, notebook, saved_at)
+            self._order = NotebookOrder(self.state, notebook, saved_at, first_lines=self.first_lines)
             self._order_key = key
         else:
             self._order.refresh_runs()

@@ -155,7 +155,7 @@ def _static_hazards(
     def label(cell: Cell) -> str:
         # the synthetic positions count unsaved cells too: name cells as every message does
         rank = slot_of.get(cell.index)
-        return order.label(slots[rank].key) if rank is not None else f"[{cell.index + 1}]"
+        return order.label(slots[rank].key) if rank is not None else f"cell {cell.index + 1}"
 
     out = []
     for hazard in find_static_hazards(analysis, label):

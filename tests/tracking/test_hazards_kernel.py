@@ -52,7 +52,7 @@ def test_out_of_order_read_of_a_value_set_below(session) -> None:
     assert_silent(nb.run("a"), nb.run("b"), nb.run("c"))
     result = nb.run("b")
     assert result.stdout == "11\n"
-    assert_one_line_warning(result, "out-of-order", cell="[2] b", names=("x", "[3] c"))
+    assert_one_line_warning(result, "out-of-order", cell="cell 2 `", names=("x", "cell 3 `"))
     report = nb.report()
     assert "out-of-order" in kinds_of(report)["b"]
     # re-create x as a fresh run has it at [2], then [2]; then [3] again, so x ends as a fresh
@@ -73,7 +73,7 @@ def test_stale_after_an_upstream_cell_changes(session) -> None:
     nb.run("a", "b", "c")
     nb.edit("a", "x = 5")
     result = nb.run("a")
-    assert_one_line_warning(result, "stale", cell="[2] b", names=("x",))
+    assert_one_line_warning(result, "stale", cell="cell 2 `", names=("x",))
     report = nb.report()
     assert kinds_of(report) == {"b": {"stale"}}
     assert report["rerun"] == ["b"]
@@ -112,7 +112,7 @@ def test_hidden_state_from_a_deleted_cell(session) -> None:
     nb.delete("a")  # JupyterLab sends deletedCells with the next execute request
     result = nb.run("b")
     # positions are the saved file's until the next save
-    assert_one_line_warning(result, "hidden-state", cell="b", names=("tmp", "deleted cell a"))
+    assert_one_line_warning(result, "hidden-state", cell="b", names=("tmp", "deleted cell `tmp = 5` (In ["))
     report = nb.report()
     assert "hidden-state" in kinds_of(report)["b"]
     assert report["restart"] and "tmp" in report["restart"] and "deleted" in report["restart"]
@@ -124,7 +124,7 @@ def test_hidden_state_from_code_no_longer_in_its_cell(session) -> None:
     nb.edit("a", "t = 1")
     nb.run("a")
     result = nb.run("b")
-    assert_one_line_warning(result, "hidden-state", cell="[2] b", names=("u", "[1] a"))
+    assert_one_line_warning(result, "hidden-state", cell="cell 2 `", names=("u", "cell 1 `"))
     assert "earlier version" in nb.report()["restart"]
 
 
@@ -142,7 +142,7 @@ def test_undefined_in_fresh_kernel(session) -> None:
     nb = session(("a", "y = w + 1"), ("b", "w = 2"))
     nb.run("b")
     result = nb.run("a")
-    assert_one_line_warning(result, "undefined-in-fresh-kernel", cell="[1] a", names=("w",))
+    assert_one_line_warning(result, "undefined-in-fresh-kernel", cell="cell 1 `", names=("w",))
     assert "undefined-in-fresh-kernel" in kinds_of(nb.report())["a"]
 
 
@@ -190,10 +190,10 @@ def test_a_change_a_cell_above_read_is_a_mutation(session, setup: str, change: s
     nb = session(("a", setup), ("r", f"print(type({name}).__name__)"), ("b", change))
     assert_silent(nb.run("a"), nb.run("b"))
     result = nb.run("r")  # reads the object after [3] changed it: a fresh run shows it before
-    assert_one_line_warning(result, "out-of-order", cell="[2] r", names=(name, "[3] b"))
+    assert_one_line_warning(result, "out-of-order", cell="cell 2 `", names=(name, "cell 3 `"))
     [mutation] = [h for h in nb.report()["hazards"] if h["kind"] == "mutation"]
     assert mutation["cell_id"] == "b" and mutation["names"] == [name]
-    assert "[1] a" in mutation["message"] and "[2] r, above it, read it after the change" in mutation["message"]
+    assert "cell 1 `" in mutation["message"] and "cell 2 `print(type(" in mutation["message"] and "above it, read it after the change" in mutation["message"]
 
 
 @pytest.mark.parametrize("setup, change, name", MUTATIONS)
@@ -262,7 +262,7 @@ def test_non_idempotent_cell_run_twice(session) -> None:
     nb.run("a", "b")
     result = nb.run("b")
     assert result.stdout == "10\n"
-    assert_one_line_warning(result, "non-idempotent", cell="[2] b", names=("total",))
+    assert_one_line_warning(result, "non-idempotent", cell="cell 2 `", names=("total",))
     report = nb.report()
     assert "non-idempotent" in kinds_of(report)["b"]
     assert report["rerun"] == ["a", "b"]
@@ -282,7 +282,7 @@ def test_rebinding_cell_run_once_and_idempotent_rerun_are_silent(session) -> Non
 def test_multiple_definitions(session) -> None:
     nb = session(("a", "model = 'linear'"), ("b", "model = 'forest'"))
     nb.run("a")
-    assert_one_line_warning(nb.run("b"), "multiple-definitions", cell="[2] b", names=("model",))
+    assert_one_line_warning(nb.run("b"), "multiple-definitions", cell="cell 2 `", names=("model",))
     report = nb.report()
     [hazard] = report["hazards"]
     assert hazard["kind"] == "multiple-definitions" and hazard["severity"] == "info"
@@ -315,7 +315,7 @@ def test_fig_ax_and_loop_variables_are_not_multiple_definitions(session) -> None
 )
 def test_unseeded_random(session, source: str, callee: str) -> None:
     nb = session(("a", source))
-    assert_one_line_warning(nb.run("a"), "unseeded-random", cell="[1] a", names=(callee,))
+    assert_one_line_warning(nb.run("a"), "unseeded-random", cell="cell 1 `", names=(callee,))
     assert "unseeded-random" in kinds_of(nb.report())["a"]
 
 
@@ -354,7 +354,7 @@ def test_reading_a_file_a_later_cell_writes(session, tmp_path: Path) -> None:
     )
     nb.run("b")
     result = nb.run("a")
-    assert_one_line_warning(result, "external-file", cell="[1] a", names=("data.txt", "[2] b"))
+    assert_one_line_warning(result, "external-file", cell="cell 1 `", names=("data.txt", "cell 2 `"))
     assert "external-file" in kinds_of(nb.report())["a"]
 
 

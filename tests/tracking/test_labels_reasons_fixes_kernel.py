@@ -17,7 +17,7 @@ from tests.tracking.conftest import SCHEMA
 
 pytestmark = pytest.mark.kernel
 
-_LABEL = re.compile(r"\[\d+\] \w+|In \[\d+\] \w+")
+_LABEL = re.compile(r"cell \d+ `[^`]+`|new cell `[^`]+` \(In \[\d+\]\)")
 
 
 def hazard_lines(text: str) -> list[str]:
@@ -45,20 +45,21 @@ def test_cells_not_in_the_saved_file_do_not_shift_positions(session) -> None:
     nb.run("b", "c", "e")
     result = nb.run("d")
     [undefined] = [w for w in result.warnings if w.startswith("nb2pipe undefined-in-fresh-kernel")]
-    assert "[4] d" in undefined and "defined below in [5] e" in undefined, undefined
+    assert undefined.startswith("nb2pipe undefined-in-fresh-kernel: cell 4 `print(w)`: ")
+    assert "defined below in cell 5 `w = 2`" in undefined, undefined
     text = nb.driver.execute("%track report", cell_id="scratch2").stdout
     report = nb.report()
     [multiple] = by_kind(report, "multiple-definitions")
     assert multiple["cell_id"] == "c" and multiple["cell_index"] == 2
-    assert "[1] a, [3] c" in multiple["message"], multiple["message"]
+    assert "cell 1 `x = 1`, cell 3 `x = 10`" in multiple["message"], multiple["message"]
     [undefined_json] = by_kind(report, "undefined-in-fresh-kernel")
-    assert "defined below in [5] e" in undefined_json["message"], undefined_json["message"]
+    assert "defined below in cell 5 `w = 2`" in undefined_json["message"], undefined_json["message"]
     lines = hazard_lines(text)
-    assert any("[1] a, [3] c" in line for line in lines), text
-    assert any("defined below in [5] e" in line for line in lines), text
+    assert any("cell 1 `x = 1`, cell 3 `x = 10`" in line for line in lines), text
+    assert any("defined below in cell 5 `w = 2`" in line for line in lines), text
     # no position counts the unsaved cells: there are five saved cells
     for message in [*lines, *(h["message"] for h in report["hazards"])]:
-        assert not re.search(r"\[[6-9]\]", message), message
+        assert not re.search(r"cell [6-9]", message), message
 
 
 def test_degraded_mode_labels_match_the_saved_notebook(session) -> None:
@@ -69,14 +70,14 @@ def test_degraded_mode_labels_match_the_saved_notebook(session) -> None:
     driver.execute("%track status")  # matches no saved cell: placed after [2]
     result = driver.execute("print(z)")
     [undefined] = [w for w in result.warnings if w.startswith("nb2pipe undefined-in-fresh-kernel")]
-    assert "defined below in [2] b" in undefined, undefined
+    assert "defined below in cell 2 `z = 5`" in undefined, undefined
     text = driver.execute("%track report").stdout
     lines = hazard_lines(text)
     [undefined_line] = [line for line in lines if "undefined-in-fresh-kernel" in line]
-    assert "[1] a" in undefined_line and "defined below in [2] b" in undefined_line, text
+    assert "cell 1 `print(z)`" in undefined_line and "defined below in cell 2 `z = 5`" in undefined_line, text
     [multiple_line] = [line for line in lines if "multiple-definitions" in line]
-    assert "[2] b, [3] c" in multiple_line, text
-    assert "[4]" not in text, text
+    assert "cell 2 `z = 5`, cell 3 `z = 6`" in multiple_line, text
+    assert "cell 4" not in text, text
 
 
 # -- 2. every report line names its cell ----------------------------------------------------------
@@ -90,9 +91,9 @@ def test_every_report_line_names_its_cell(session) -> None:
         message = line.split(":", 1)[1].strip()
         assert _LABEL.match(message), line
     [undefined] = by_kind(nb.report(), "undefined-in-fresh-kernel")
-    assert undefined["message"].startswith("[1] a"), undefined["message"]
+    assert undefined["message"].startswith("cell 1 `"), undefined["message"]
     [undefined_line] = [line for line in lines if "undefined-in-fresh-kernel" in line]
-    assert "undefined-in-fresh-kernel: [1] a" in undefined_line, undefined_line
+    assert "undefined-in-fresh-kernel: cell 1 `y = w + 1`" in undefined_line, undefined_line
 
 
 # -- 3. the restart reason of an out-of-order read -------------------------------------------------
@@ -103,7 +104,7 @@ def test_restart_reason_of_an_out_of_order_read(session) -> None:
     restart = nb.report()["restart"]
     assert restart is not None
     assert "earlier version" not in restart, restart
-    assert "[2] b" in restart and "'z'" in restart and "[3] c" in restart and "below" in restart, restart
+    assert "cell 2 `" in restart and "'z'" in restart and "cell 3 `" in restart and "below" in restart, restart
 
 
 # -- 4. with-targets are not competing definitions --------------------------------------------------
@@ -125,7 +126,7 @@ def test_names_assigned_in_several_cells_still_are_multiple_definitions(session)
                  ("b", "fh = 1"), ("c", "fh = 2"))
     nb.run("a", "b", "c")
     [multiple] = by_kind(nb.report(), "multiple-definitions")
-    assert "[2] b, [3] c" in multiple["message"] and "fh" in multiple["names"]
+    assert "cell 2 `fh = 1`, cell 3 `fh = 2`" in multiple["message"] and "fh" in multiple["names"]
 
 
 # -- 5. the copy suggestion fits the object ----------------------------------------------------------
@@ -159,7 +160,7 @@ def test_appending_again_is_warned_under_the_cell_once(session, tmp_path: Path) 
     second = nb.run("a")
     lines = [w for w in second.warnings if w.startswith("nb2pipe external-file:")]
     assert len(lines) == 1, second.warnings
-    assert "[1] a" in lines[0] and "log.txt" in lines[0] and "appends again" in lines[0], lines
+    assert "cell 1 `" in lines[0] and "log.txt" in lines[0] and "appends again" in lines[0], lines
     third = nb.run("a")
     assert "external-file" not in third.kinds(), third.warnings
     report = nb.report()
@@ -182,7 +183,44 @@ def test_an_unsaved_cell_is_named_by_its_latest_execution(session) -> None:
     nb.insert("b", "new", "w = 1", save=False)  # added below [2], not saved yet
     first = nb.run("new").execution_count
     result = nb.run("a")
-    assert f"defined below in In [{first}] new" in " ".join(result.warnings), result.warnings
+    assert f"defined below in new cell `w = 1` (In [{first}])" in " ".join(result.warnings), result.warnings
     again = nb.run("new").execution_count
     [undefined] = by_kind(nb.report(), "undefined-in-fresh-kernel")
-    assert f"defined below in In [{again}] new" in undefined["message"], undefined["message"]
+    assert f"defined below in new cell `w = 1` (In [{again}])" in undefined["message"], undefined["message"]
+
+
+# -- 7. labels a person can find on screen (issue 13) ----------------------------------------------
+def test_cells_are_named_by_place_and_first_line_never_by_a_bracketed_number(session) -> None:
+    """Run as 1, 2, 4, 3, 5, the prompts read ``[4]:`` for cell 3 and ``[3]:`` for cell 4: a
+    "[3]" in a message would point at the wrong cell."""
+    nb = session(("a", "n = 3"), ("b", "data = [1, 2]"), ("c", "# the sum\ntotal = sum(data)\nprint(total)"),
+                 ("d", "data.append(n)"), ("e", "print(len(data))"))
+    nb.run("a", "b", "d")
+    result = nb.run("c")
+    assert result.execution_count is not None
+    [line] = result.warnings
+    assert line.startswith("nb2pipe out-of-order: cell 3 `total = sum(data)` read data, changed in place "
+                           "by cell 4 `data.append(n)` placed below it"), line
+    nb.run("e")
+    text = nb.driver.execute("%track report", cell_id="scratch").stdout
+    assert not re.search(r"(?<!In )\[\d+\]", text), text  # brackets only in In [k]
+    assert ("Re-run, in this order: cell 2 `data = [1, 2]`, cell 3 `total = sum(data)`, "
+            "cell 4 `data.append(n)`") in text, text
+
+
+def test_markdown_cells_count_in_the_place(tmp_path: Path, lab_kernel) -> None:
+    from tests.conftest import notebook_json
+
+    path = tmp_path / "md.ipynb"
+    path.write_text(json.dumps(notebook_json(
+        {"cell_type": "markdown", "id": "m", "source": "# Title"}, {"id": "a", "source": "y = w + 1"},
+        {"cell_type": "markdown", "id": "m2", "source": "more"}, {"id": "b", "source": "w = 2"},
+    )))
+    driver = lab_kernel
+    driver.execute("%track off")
+    driver.execute("%reset -f")
+    driver.execute(f"%track --notebook {path}")
+    driver.execute("w = 2", "b")
+    [line] = driver.execute("y = w + 1", "a").warnings
+    assert line.startswith("nb2pipe undefined-in-fresh-kernel: cell 2 `y = w + 1`: "), line
+    assert "defined below in cell 4 `w = 2`" in line, line
