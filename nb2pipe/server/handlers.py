@@ -126,18 +126,20 @@ class ExportHandler(Nb2PipeHandler):
 
 
 class HazardsHandler(Nb2PipeHandler):
-    """``GET /nb2pipe/hazards?path=...``: static hazards plus ``%track`` history hazards."""
+    """``GET /nb2pipe/hazards?path=...``: static hazards plus ``%track`` history hazards, and
+    ``track``: the running ``%track`` session's cell markers, ``rerun`` and ``restart`` (or
+    ``null``), which the lab extension shows on the cells."""
 
     @tornado.web.authenticated
     @authorized
     async def get(self) -> None:
         try:
             notebook = self.resolve_notebook(self.get_query_argument("path", None))
-            hazards = await asyncio.to_thread(_hazards, notebook.os_path)
+            hazards, track = await asyncio.to_thread(_hazards_and_track, notebook.os_path)
         except RequestRefused as refusal:
             self.refuse(refusal)
             return
-        self.reply({"hazards": hazards})
+        self.reply({"hazards": hazards, "track": track})
 
 
 def _export(notebook: ResolvedNotebook, overwrite: bool) -> dict[str, Any]:
@@ -160,22 +162,22 @@ def _export(notebook: ResolvedNotebook, overwrite: bool) -> dict[str, Any]:
 
 
 def _hazards(notebook_path: Path) -> list[dict[str, Any]]:
+    return _hazards_and_track(notebook_path)[0]
+
+
+def _hazards_and_track(notebook_path: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     try:
         analysis = analyze_notebook(load_notebook(notebook_path))
     except Nb2PipeError as exc:
         raise RequestRefused(400, str(exc)) from exc
     hazards = [hazard.to_json() for hazard in find_static_hazards(analysis)]
-    return hazards + _history_hazards(notebook_path)
-
-
-def _history_hazards(notebook_path: Path) -> list[dict[str, Any]]:
-    """Hazards from the notebook's ``%track`` history log, when there is one."""
     history = notebook_path.parent / HISTORY_DIR / f"{notebook_path.stem}.history.jsonl"
     if not history.is_file():
-        return []
-    from nb2pipe.tracking import history_hazards  # only when a log exists: keeps startup light
+        return hazards, None
+    from nb2pipe.tracking import history_state  # only when a log exists: keeps startup light
 
-    return [hazard.to_json() for hazard in history_hazards(notebook_path)]
+    state = history_state(notebook_path)
+    return hazards + [hazard.to_json() for hazard in state.hazards], state.live
 
 
 def _is_within(path: Path, root: Path) -> bool:

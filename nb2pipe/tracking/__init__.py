@@ -7,8 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from nb2pipe.analysis import Hazard
+from nb2pipe.tracking.history import HistoryState
 
-__all__ = ["history_hazards", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = [
+    "HistoryState",
+    "history_hazards",
+    "history_state",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+]
 
 _AUTOSTART_ENV = "NB2PIPE_TRACK"
 
@@ -39,7 +46,16 @@ def unload_ipython_extension(ipython: Any) -> None:
 
 def history_hazards(notebook_path: str | os.PathLike[str]) -> list[Hazard]:
     """Hazards of the last ``%track`` session recorded for ``notebook_path``, without a kernel."""
-    from nb2pipe.tracking.replay import replay_history
+    return list(history_state(notebook_path).hazards)
 
-    report = replay_history(Path(notebook_path))
-    return list(report.hazards) if report is not None else []
+
+def history_state(notebook_path: str | os.PathLike[str]) -> HistoryState:
+    """The last ``%track`` session of ``notebook_path``, read from its history log.
+
+    Its hazards (also once tracking stopped), and for JupyterLab's cell markers
+    (:meth:`HistoryState.lab_json`) the running session's state: each cell's marker,
+    ``rerun`` and ``restart`` (read from the log, so it survives reloads of the page).
+    """
+    from nb2pipe.tracking.replay import read_history
+
+    return read_history(Path(notebook_path))

@@ -25,6 +25,7 @@ __all__ = [
     "HISTORY_DIR",
     "HistoryLog",
     "RandomUse",
+    "RecordedSession",
     "ExecutionEvent",
     "SessionHeader",
     "history_path",
@@ -321,12 +322,18 @@ class HistoryLog:
         self._file.flush()
 
     def close(self) -> None:
+        """Write the lines still queued and a ``stop`` line (tracking ended), then close."""
         if self._writer is not None:
             self._queue.put(None)
             self._writer.join(timeout=5)
             self._writer = None
         if self._file is not None:
-            self._file.close()
+            try:
+                if self.error is None:
+                    self._file.write(json.dumps({"event": "stop", "at": round(time.time(), 6)}) + "\n")
+                self._file.close()
+            except OSError as exc:
+                self.error = exc
             self._file = None
 
 
@@ -341,19 +348,44 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
                 yield record
 
 
-def read_last_session(path: Path) -> tuple[SessionHeader, list[ExecutionEvent]] | None:
+@dataclass(frozen=True)
+class RecordedSession:
+    """One tracking session as its log holds it."""
+
+    header: SessionHeader
+    events: tuple[ExecutionEvent, ...]
+    #: tracking was turned off (or the kernel shut down) at the end of it
+    stopped: bool = False
+
+    def kernel_alive(self) -> bool:
+        """Whether the kernel process that wrote the session still runs (on this machine)."""
+        if self.header.pid <= 0:
+            return False
+        try:
+            os.kill(self.header.pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True  # exists, owned by someone else
+        return True
+
+
+def read_last_session(path: Path) -> RecordedSession | None:
     """The last session in the log at ``path`` (``None``: no log or no session in it)."""
     if not path.is_file():
         return None
     header: SessionHeader | None = None
     events: list[ExecutionEvent] = []
+    stopped = False
     for record in _records(path):
         kind = record.get("event")
         try:
             if kind == "session":
-                header, events = SessionHeader.from_json(record), []
+                header, events, stopped = SessionHeader.from_json(record), [], False
             elif kind == "execution" and header is not None:
                 events.append(ExecutionEvent.from_json(record))
+            elif kind == "stop":
+                stopped = True
         except (KeyError, TypeError, ValueError):
             continue
-    return (header, events) if header is not None else None
+    return RecordedSession(header, tuple(events), stopped) if header is not None else None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+import enum
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from nb2pipe.analysis import CellSymbols, Hazard, HazardKind, find_static_hazards
@@ -24,7 +25,7 @@ from nb2pipe.tracking.hazards import (
 from nb2pipe.tracking.order import NotebookOrder
 from nb2pipe.tracking.rerun import FreshRun, RerunPlan, plan_rerun, simulate_fresh_run
 
-__all__ = ["StaticHazardCache", "TrackReport", "available_kinds", "build_report"]
+__all__ = ["CellMarker", "CellState", "StaticHazardCache", "TrackReport", "available_kinds", "build_report"]
 
 #: Kinds the static analysis of the effective notebook contributes.
 _STATIC_KINDS = frozenset(
@@ -37,6 +38,51 @@ _STATIC_KINDS = frozenset(
 _KIND_ORDER = {kind: rank for rank, kind in enumerate(HazardKind)}
 
 
+class CellState(str, enum.Enum):
+    """What a cell's marker in JupyterLab says, most urgent first."""
+
+    RESTART = "restart"  #: no re-run fixes it: restart the kernel (see ``restart``)
+    OUT_OF_ORDER = "out-of-order"  #: read a value a cell below it made
+    UNSAFE = "unsafe"  #: its output cannot be trusted: hidden state, files, randomness, ...
+    STALE = "stale"  #: its inputs changed after it ran
+    EDITED = "edited"  #: its code changed after it ran
+    RERUN = "rerun"  #: nothing wrong with it, but the re-run needs it (it re-creates an object)
+
+
+_STATE_OF_KIND = {
+    HazardKind.OUT_OF_ORDER: CellState.OUT_OF_ORDER,
+    HazardKind.STALE: CellState.STALE,
+    HazardKind.EDITED: CellState.EDITED,
+    HazardKind.HIDDEN_STATE: CellState.UNSAFE,
+    HazardKind.UNDEFINED_IN_FRESH_KERNEL: CellState.UNSAFE,
+    HazardKind.MUTATION: CellState.UNSAFE,
+    HazardKind.NON_IDEMPOTENT: CellState.UNSAFE,
+    HazardKind.UNSEEDED_RANDOM: CellState.UNSAFE,
+    HazardKind.EXTERNAL_FILE: CellState.UNSAFE,
+}
+_URGENCY = {state: rank for rank, state in enumerate(CellState)}
+
+
+@dataclass(frozen=True)
+class CellMarker:
+    """One cell's state, for the marker on it: the most urgent state and what explains it."""
+
+    cell_id: str
+    state: CellState
+    label: str
+    hazards: tuple[Hazard, ...]
+    rerun: bool  #: in the report's ``rerun`` list
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cell_id": self.cell_id,
+            "state": self.state.value,
+            "label": self.label,
+            "hazards": [hazard.to_json() for hazard in self.hazards],
+            "rerun": self.rerun,
+        }
+
+
 @dataclass(frozen=True)
 class TrackReport:
     """What ``%track report`` shows; :meth:`to_json` is the ``--json`` shape (see docs/)."""
@@ -47,6 +93,37 @@ class TrackReport:
     rerun: tuple[str, ...]  #: cell ids (or execution keys in degraded mode), notebook order
     rerun_labels: tuple[str, ...]
     restart: str | None
+    #: cell ids (or keys) the restart reasons are about
+    restart_cells: tuple[str, ...] = ()
+    #: cell id (or key) -> how messages name the cell
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def markers(self) -> tuple[CellMarker, ...]:
+        """A marker for every cell that has a state worth showing, in notebook order.
+
+        Cells with only ``multiple-definitions`` (information, not a wrong state) get none.
+        """
+        hazards: dict[str, list[Hazard]] = {}
+        order: dict[str, None] = {}
+        for hazard in self.hazards:
+            if hazard.cell_id is not None:
+                hazards.setdefault(hazard.cell_id, []).append(hazard)
+                order[hazard.cell_id] = None
+        order.update((key, None) for key in self.rerun)
+        out = []
+        for cell_id in order:
+            found = hazards.get(cell_id, [])
+            states = [_STATE_OF_KIND[h.kind] for h in found if h.kind in _STATE_OF_KIND]
+            if cell_id in self.restart_cells:
+                states.append(CellState.RESTART)
+            if cell_id in self.rerun:
+                states.append(CellState.RERUN)
+            if not states:
+                continue
+            state = min(states, key=_URGENCY.__getitem__)
+            label = self.labels.get(cell_id, cell_id)
+            out.append(CellMarker(cell_id, state, label, tuple(found), cell_id in self.rerun))
+        return tuple(out)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +132,17 @@ class TrackReport:
             "hazards": [hazard.to_json() for hazard in self.hazards],
             "rerun": list(self.rerun),
             "restart": self.restart,
+        }
+
+    def to_lab_json(self) -> dict[str, Any]:
+        """What the JupyterLab extension shows on the cells (``GET /nb2pipe/hazards``'s
+        ``track``): each cell's marker, and the cells "Re-run suggested cells" runs."""
+        return {
+            "executions": self.executions,
+            "rerun": list(self.rerun),
+            "rerun_labels": list(self.rerun_labels),
+            "restart": self.restart,
+            "cells": [marker.to_json() for marker in self.markers()],
         }
 
     def lines(self) -> list[str]:
@@ -274,4 +362,6 @@ def build_report(
         rerun=rerun_ids,
         rerun_labels=tuple(order.label(k) for k in plan.rerun),
         restart=plan.restart,
+        restart_cells=tuple(order.by_key[k].cell_id or k for k in plan.restart_cells),
+        labels={slot.cell_id or slot.key: order.label(slot.key) for slot in order.slots},
     )

@@ -59,6 +59,8 @@ class RerunPlan:
     #: names bound now and paths on disk now that no cell of a fresh run makes so:
     #: (the cell that made them, name)
     leftovers: tuple[tuple[str, str], ...] = field(default=())
+    #: the cells the restart reasons are about
+    restart_cells: tuple[str, ...] = field(default=())
 
 
 def _stat(path: str) -> tuple[int, int] | None:
@@ -246,8 +248,8 @@ def plan_rerun(
     if not chosen and not leftovers:
         return RerunPlan((), None)
     rerun = tuple(slot.key for slot in order.slots if slot.key in chosen)
-    restart = _restart_reason(state, order, results, rerun, unresolved, leftovers, label)
-    return RerunPlan(rerun, restart, tuple(unresolved), tuple(leftovers))
+    restart, restart_cells = _restart_reason(state, order, results, rerun, unresolved, leftovers, label)
+    return RerunPlan(rerun, restart, tuple(unresolved), tuple(leftovers), restart_cells)
 
 
 def _final_differences(
@@ -317,11 +319,18 @@ def _restart_reason(
     unresolved: list[tuple[str, str]],
     leftovers: list[tuple[str, str]],
     label: Callable[[str], str],
-) -> str | None:
-    reasons: list[str] = []
+) -> tuple[str | None, tuple[str, ...]]:
+    """Every reason no re-run restores a fresh run's state, and the cells they are about."""
+    reasons: dict[str, None] = {}
+    cells: dict[str, None] = {}
+
+    def add(key: str, reason: str) -> None:
+        reasons[reason] = None
+        if key in order.by_key:
+            cells[key] = None
     for creator, name in leftovers:
         if name.startswith(FILE_PREFIX):
-            reasons.append(_leftover_file_reason(state, creator, name[len(FILE_PREFIX):], label))
+            add(creator, _leftover_file_reason(state, creator, name[len(FILE_PREFIX):], label))
             continue
         if name.startswith(RANDOM_PREFIX):
             continue  # a seed set by code no longer in the notebook: the draws say so
@@ -331,32 +340,32 @@ def _restart_reason(
             where = f"an earlier version of {label(creator)}"
         else:
             where = label(creator)
-        reasons.append(f"{name!r} is still bound from {where}, and a fresh run does not define it (del {name})")
+        add(creator, f"{name!r} is still bound from {where}, and a fresh run does not define it (del {name})")
     for key, name in unresolved:
         token = state.names.get(name)
         if name.startswith(FILE_PREFIX):
             if token is not None and token.written and token.creator[0] in state.runs:
-                reasons.append(_leftover_file_reason(state, token.creator[0], name[len(FILE_PREFIX):], label))
+                add(token.creator[0], _leftover_file_reason(state, token.creator[0], name[len(FILE_PREFIX):], label))
             else:
-                reasons.append(f"{name[len(FILE_PREFIX):]} changed on disk since {label(key)} read it")
+                add(key, f"{name[len(FILE_PREFIX):]} changed on disk since {label(key)} read it")
         elif token is None:
-            reasons.append(f"{label(key)} needs {name!r}, which no cell defines now")
+            add(key, f"{label(key)} needs {name!r}, which no cell defines now")
         elif token.creator[0] == BASELINE_KEY:
-            reasons.append(f"{name!r} was bound before %track on, by code not in the notebook")
+            add(key, f"{name!r} was bound before %track on, by code not in the notebook")
         elif order.is_gone(token.creator[0]):
-            reasons.append(f"{name!r} is still bound from {label(token.creator[0])}")
+            add(key, f"{name!r} is still bound from {label(token.creator[0])}")
         elif order.is_below(token.creator[0], key):
             # read out of order: no re-run can unbind it, and a fresh kernel has none there
-            reasons.append(
+            add(key, 
                 f"{label(key)} read {name!r}, which a fresh kernel does not have yet there: "
                 f"{label(token.creator[0])}, below it, set it"
             )
         elif order.is_edited(token.creator[0]) or not _still_binds(state, token.creator, name):
-            reasons.append(
+            add(key, 
                 f"{name!r} is still bound from an earlier version of {label(token.creator[0])}"
             )
         else:
-            reasons.append(
+            add(key, 
                 f"{label(key)} read {name!r}, which is still bound from "
                 f"{label(token.creator[0])} although a fresh kernel does not have it there"
             )
@@ -365,18 +374,18 @@ def _restart_reason(
         if run is None:
             continue
         if run.unseeded:
-            reasons.append(f"{label(key)} draws unseeded random numbers ({run.unseeded[0].callee})")
+            add(key, f"{label(key)} draws unseeded random numbers ({run.unseeded[0].callee})")
         elif run.nondet and not run.event.interrupted:
-            reasons.append(f"{label(key)} depends on unseeded random numbers drawn earlier")
+            add(key, f"{label(key)} depends on unseeded random numbers drawn earlier")
         appended = [
             a.path
             for a in run.event.files
             if a.op in ("append", "update") and not _recreated_before(state, order, rerun, key, a.path)
         ]
         if appended:
-            reasons.append(f"{label(key)} appends to {appended[0]}: re-running appends again")
+            add(key, f"{label(key)} appends to {appended[0]}: re-running appends again")
     if state.resets and rerun:
-        reasons.append(f"%reset cleared the namespace (execution {state.resets[-1]} of this session)")
+        add("", f"%reset cleared the namespace (execution {state.resets[-1]} of this session)")
     if not reasons:
-        return None
-    return "; ".join(dict.fromkeys(reasons))
+        return None, ()
+    return "; ".join(reasons), tuple(cells)

@@ -193,17 +193,19 @@ async def test_hazards_refuses_paths_outside_the_root(jp_fetch, outside) -> None
 
 @pytest.fixture
 def fake_tracking(monkeypatch):
-    """Stand-in for ``nb2pipe.tracking.history_hazards``: one hazard per call, calls recorded."""
+    """Stand-in for ``nb2pipe.tracking.history_state``: one hazard per call, calls recorded."""
     from nb2pipe.analysis import Hazard, HazardKind
+    from nb2pipe.tracking.history import HistoryState
 
     calls: list[Path] = []
 
-    def history_hazards(notebook_path: Path) -> list[Hazard]:
+    def history_state(notebook_path: Path) -> HistoryState:
         calls.append(notebook_path)
-        return [Hazard(HazardKind.OUT_OF_ORDER, 0, None, ("x",), "ran out of order", "re-run")]
+        hazard = Hazard(HazardKind.OUT_OF_ORDER, 0, None, ("x",), "ran out of order", "re-run")
+        return HistoryState((hazard,), {"rerun": ["c0"], "cells": []})
 
     module = types.ModuleType("nb2pipe.tracking")
-    module.history_hazards = history_hazards  # type: ignore[attr-defined]
+    module.history_state = history_state  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "nb2pipe.tracking", module)
     return calls
 
@@ -218,6 +220,7 @@ async def test_hazards_include_the_track_history_when_logged(
     response = await jp_fetch("nb2pipe", "hazards", params={"path": "h.ipynb"})
 
     assert [h["kind"] for h in reply(response)["hazards"]] == ["out-of-order"]
+    assert reply(response)["track"] == {"rerun": ["c0"], "cells": []}
     assert fake_tracking == [notebook]
 
 
@@ -228,5 +231,5 @@ async def test_hazards_skip_the_track_history_without_a_log(
 
     response = await jp_fetch("nb2pipe", "hazards", params={"path": "h.ipynb"})
 
-    assert reply(response)["hazards"] == []
+    assert reply(response)["hazards"] == [] and reply(response)["track"] is None
     assert fake_tracking == []

@@ -46,11 +46,14 @@ def test_log_lines_are_flushed_one_by_one(tmp_path: Path) -> None:
     log.append(_event(1))
     log.drain()  # the recorder drains before the next cell runs
     # readable while the log is still open: a crash now loses nothing
-    header, events = read_last_session(path)  # type: ignore[misc]
-    assert header.baseline == {"pre"} and [e.seq for e in events] == [1]
+    session = read_last_session(path)
+    assert session is not None and not session.stopped
+    assert session.header.baseline == {"pre"} and [e.seq for e in session.events] == [1]
     log.append(_event(2))
     log.close()
-    assert len(path.read_text().splitlines()) == 3
+    assert len(path.read_text().splitlines()) == 4  # the session, two executions, stop
+    session = read_last_session(path)
+    assert session is not None and session.stopped
 
 
 def test_reading_takes_the_last_session_and_skips_a_cut_line(tmp_path: Path) -> None:
@@ -65,8 +68,9 @@ def test_reading_takes_the_last_session_and_skips_a_cut_line(tmp_path: Path) -> 
     second.close()
     with open(path, "a") as f:
         f.write('{"event": "execution", "seq": 2, "cell_')  # a crash mid-write
-    header, events = read_last_session(path)  # type: ignore[misc]
-    assert header.started == 2.0 and [e.error for e in events] == ["KeyError"]
+    session = read_last_session(path)
+    assert session is not None
+    assert session.header.started == 2.0 and [e.error for e in session.events] == ["KeyError"]
 
 
 def test_no_log_reads_as_none(tmp_path: Path) -> None:

@@ -177,3 +177,32 @@ def test_cell_metadata_falls_back_to_the_kernels_parent_header() -> None:
     rec.pre_run_cell(SimpleNamespace(raw_cell="x = 1", cell_id=None))
     assert rec.pending is not None
     assert (rec.pending.cell_id, rec.pending.deleted_cells) == ("abc", ("old",))
+
+
+def test_the_log_gives_jupyterlab_each_cells_marker_while_tracking_runs(shell: Any, tmp_path: Path) -> None:
+    from nb2pipe.tracking import history_state
+
+    cells = [("a", "x = 1"), ("b", "y = x + 1"), ("c", "x = 10"), ("d", "total = 0"), ("e", "total += 1")]
+    notebook = write_notebook(tmp_path / "nb.ipynb", cells)
+    run(shell, f"%track --notebook {notebook}")
+    for cell_id in ["a", "b", "c", "b", "d", "e", "e"]:
+        run(shell, dict(cells)[cell_id], cell_id=cell_id)
+    live = recorder(shell).report()
+    recorder(shell).log.drain()
+    state = history_state(notebook).live
+    assert state is not None
+    assert state["rerun"] == list(live.rerun) == ["a", "b", "c", "d", "e"]
+    markers = {m["cell_id"]: m["state"] for m in state["cells"]}
+    assert markers == {"a": "rerun", "b": "out-of-order", "c": "rerun", "d": "rerun", "e": "unsafe"}
+    (b,) = [m for m in state["cells"] if m["cell_id"] == "b"]
+    assert b["label"] == "cell 2 `y = x + 1`" and b["rerun"] and b["hazards"][0]["kind"] == "out-of-order"
+    # re-running the suggested cells clears every marker
+    for cell_id in state["rerun"]:
+        run(shell, dict(cells)[cell_id], cell_id=cell_id)
+    recorder(shell).log.drain()
+    assert history_state(notebook).live == {
+        "executions": 12, "rerun": [], "rerun_labels": [], "restart": None, "cells": []
+    }
+    # tracking off: no session runs, so nothing to show (the hazards stay readable)
+    run(shell, "%track off")
+    assert history_state(notebook).live is None
