@@ -401,10 +401,10 @@ def _first_await(parsed: ParsedCell) -> int | None:
             node = pending.pop()
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
                 continue
-            if isinstance(node, (ast.AsyncFor, ast.AsyncWith)) or (
-                isinstance(node, ast.comprehension) and node.is_async
-            ):
-                lines.append(getattr(node, "lineno", None) or getattr(node.target, "lineno", 1))
+            if isinstance(node, (ast.AsyncFor, ast.AsyncWith)):
+                lines.append(node.lineno)
+            elif isinstance(node, ast.comprehension) and node.is_async:
+                lines.append(node.target.lineno)
             pending.extend(ast.iter_child_nodes(node))
     return min(lines) if lines else None
 

@@ -27,8 +27,9 @@ __all__ = ["IGNORE_OUTPUT_HINT", "Judgement", "judge_run", "mark_nondeterministi
 IGNORE_OUTPUT_HINT = (
     "its output varies by run: if that is expected, tag the cell nb2pipe:ignore-output"
 )
-#: Normalizers whose presence shows the output holds run-dependent values.
-_VARIABLE_NORMALIZERS = frozenset({"durations", "timestamps", "progress output"})
+#: Normalizers whose presence shows the output reports how a computation went (timings,
+#: progress): values that vary by run (a date stamp on a report does not count).
+_VARIABLE_NORMALIZERS = frozenset({"durations", "progress output"})
 #: Text that differs only because the fresh run's environment differs from the saved run's:
 #: (in the saved output, in the fresh one, what differs).
 _ENVIRONMENT_SIGNS = (
@@ -223,11 +224,12 @@ def mark_nondeterministic(
 
     out = []
     for mismatch in mismatches:
-        if mismatch.reason is Reason.OUTPUT_DIFFERS and mismatch.cell_index in differing:
+        index = mismatch.cell_index
+        if mismatch.reason is Reason.OUTPUT_DIFFERS and index is not None and index in differing:
             mismatch = replace(
                 mismatch,
                 reason=Reason.NONDETERMINISTIC,
-                message=f"{mismatch.message} — two fresh runs differ ({differing[mismatch.cell_index]})",
+                message=f"{mismatch.message} — two fresh runs differ ({differing[index]})",
                 hint=IGNORE_OUTPUT_HINT,
             )
         out.append(mismatch)

@@ -15,7 +15,7 @@ from nb2pipe.export import export_notebook
 from nb2pipe.model import load_notebook
 
 from ..conftest import CORPUS, SAMPLES
-from .equivalence import notebook_stdout, script_stdout
+from .equivalence import agrees_but_for, normalize, notebook_cell_stdout, script_stdout
 
 
 def _has_shell_escapes(notebook: Path) -> bool:
@@ -27,15 +27,21 @@ def _has_shell_escapes(notebook: Path) -> bool:
     )
 
 
-def assert_same_stdout(notebook: Path) -> None:
-    """Run the notebook in its folder and the script in a pristine copy of that folder."""
+def assert_same_stdout(notebook: Path, second_run: bool = False) -> set[int]:
+    """Run the notebook in its folder and the script in a pristine copy of that folder.
+
+    With ``second_run``, a difference sends the notebook through a second fresh run: the
+    exported cells (their positions among them) whose output differs between the two are
+    returned, and the script may print anything there.
+    """
     copy = notebook.parent.with_name(notebook.parent.name + "-script")
     shutil.copytree(notebook.parent, copy)
     script = export_notebook(copy / notebook.name).script_path
     # both folders hold the same files (`!ls` lists them): the script beside the notebook too,
     # and the script's run records outside its folder
     shutil.copy(script, notebook.parent / script.name)
-    expected = notebook_stdout(notebook)
+    chunks = notebook_cell_stdout(notebook)
+    expected = normalize("".join(chunks))
     runs = copy.with_name(copy.name + "-runs")
     code, actual, stderr = script_stdout(script, "--runs-dir", str(runs))
     assert code == 0, stderr
@@ -43,9 +49,17 @@ def assert_same_stdout(notebook: Path) -> None:
         # `!ls` lays names out in columns on the kernel's pty (column-major order) and one a
         # line on the script's pipe: the same words, in another order
         expected, actual = " ".join(sorted(expected.split())), " ".join(sorted(actual.split()))
+    if actual != expected and second_run:
+        # as verify does: a second fresh run tells which cells' output varies by run; those
+        # may print anything there (as many lines)
+        again = notebook_cell_stdout(notebook)
+        variable = {i for i, (one, two) in enumerate(zip(chunks, again)) if normalize(one) != normalize(two)}
+        if variable and agrees_but_for(chunks, variable, actual):
+            return variable
     assert actual == expected, "\n".join(
         difflib.unified_diff(expected.splitlines(), actual.splitlines(), "notebook", "script", lineterm="")
     )
+    return set()
 
 
 @pytest.mark.kernel
@@ -108,4 +122,7 @@ def test_corpus_script_prints_what_the_notebook_prints(
         pytest.skip("not in the CI subset (run with --corpus=all)")
     copy = tmp_path / notebook.parent.name
     shutil.copytree(notebook.parent, copy)
-    assert_same_stdout(copy / notebook.name)
+    variable = assert_same_stdout(copy / notebook.name, second_run=True)
+    if variable:
+        request.node.user_properties.append(("varies by run", sorted(variable)))
+        print(f"\n{notebook.stem}: equal but for the cells whose output varies by run")

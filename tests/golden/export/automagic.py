@@ -8,6 +8,11 @@ xs = np.arange(1, 5)
 # %%
 mkdir out
 # %%
+%%file out/notes.txt
+hello
+# %%
+cat out/notes.txt
+# %%
 ls
 # %%
 pwd
@@ -47,7 +52,7 @@ import sys
 import numpy as np
 
 try:
-    from nb2pipe_runtime import Run, parse_args, shell
+    from nb2pipe_runtime import Run, parse_args, shell, write_file
 except ImportError:
     print("this script needs nb2pipe-runtime: pip install 'nb2pipe-runtime==0.2.0'", file=sys.stderr)
     raise SystemExit(2)
@@ -68,6 +73,10 @@ def main(argv: list[str] | None = None) -> None:
         xs = np.arange(1, 5)
 
         shell("mkdir out")
+
+        write_file("out/notes.txt", "hello\n")
+
+        shell("cat out/notes.txt")
 
         shell("ls -F")
 
