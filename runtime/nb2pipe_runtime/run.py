@@ -54,6 +54,19 @@ def record_metrics(**values: Any) -> None:
         run.add_metrics(values)
 
 
+def _print_frames_as_a_notebook_does() -> None:
+    """pandas prints a wide frame in a kernel wrapped over lines (``display.max_columns`` 20),
+    in a script cut to the terminal's width (0: as many columns as fit): the script's output
+    then depends on where it runs. Print them as the notebook did."""
+    pandas = sys.modules.get("pandas")
+    options = getattr(pandas, "options", None)
+    try:
+        if options is not None and options.display.max_columns == 0:
+            options.display.max_columns = 20
+    except (AttributeError, ValueError):  # a pandas without these options: leave it alone
+        pass
+
+
 class Run:
     """One run of an exported script, recorded in ``<runs dir>/<run id>/run.json``.
 
@@ -102,6 +115,7 @@ class Run:
         self.run_dir = os.path.join(self.runs_dir, self.run_id)
         os.makedirs(os.path.join(self.run_dir, "artifacts"), exist_ok=True)
         _RUNS.append(self)
+        _print_frames_as_a_notebook_does()
         self.audit.start()
         return self
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,8 +15,8 @@ from typing import Any
 import pytest
 from nb2pipe_runtime import Pipeline, Run, parse_args, record_metrics
 from nb2pipe_runtime.outputs import read_saved_step
-from nb2pipe_runtime.record import InputLineage, RunRecord
 from nb2pipe_runtime.reading import read_record
+from nb2pipe_runtime.record import InputLineage, RunRecord
 
 
 @pytest.fixture
@@ -349,3 +352,31 @@ def test_a_parameter_that_is_not_a_number_is_recorded_as_text(project: Path) -> 
     with Run(parse_args(parser, ["--lr", "nan"]), "pipe.py") as run:
         pass
     assert _record(run).params == {"lr": "nan"}
+
+
+def test_a_run_prints_wide_frames_as_the_notebook_did(tmp_path: Path) -> None:
+    """In a kernel pandas wraps a wide frame over lines; a plain script would cut it to the
+    terminal's width, so its output would depend on where it runs."""
+    pytest.importorskip("pandas")
+    script = tmp_path / "wide.py"
+    script.write_text(
+        "import argparse\n"
+        "import pandas as pd\n"
+        "from nb2pipe_runtime import Run\n"
+        "frame = pd.DataFrame({f'column_{i}': [i * 1000.5] for i in range(12)})\n"
+        "with Run(argparse.Namespace(), __file__):\n"
+        "    print(frame)\n"
+    )
+    import pandas as pd
+
+    frame = pd.DataFrame({f"column_{i}": [i * 1000.5] for i in range(12)})
+    with pd.option_context("display.max_columns", 20, "display.width", 80):
+        expected = repr(frame) + "\n"
+    for columns in ("40", "200"):
+        env = {**os.environ, "COLUMNS": columns}
+        result = subprocess.run(
+            [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, env=env,
+            check=True,
+        )
+        assert result.stdout == expected
+        assert "..." not in result.stdout and "\\" in result.stdout  # wrapped, no column cut
