@@ -66,6 +66,8 @@ class OutputDifference:
     what: str
     message: str
     diff: str = ""
+    #: the outputs differ only in numbers: the largest relative difference
+    drift: float | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,14 @@ class CellComparison:
     @property
     def equal(self) -> bool:
         return not self.differences
+
+    @property
+    def drift(self) -> float | None:
+        """The outputs differ only in numbers: the largest relative difference of them."""
+        drifts = [d.drift for d in self.differences]
+        if not drifts or any(d is None for d in drifts):
+            return None
+        return max(d for d in drifts if d is not None)
 
 
 @dataclass(frozen=True)
@@ -162,7 +172,7 @@ def _compare_aligned(
             if outcome.within_tolerance:
                 applied.add("float tolerance")
             if not outcome.equal:
-                differences.append(OutputDifference(what, detail, outcome.diff))
+                differences.append(OutputDifference(what, detail, outcome.diff, outcome.drift))
     return CellComparison(tuple(differences), frozenset(applied))
 
 

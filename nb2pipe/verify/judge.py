@@ -12,6 +12,7 @@ pandas storing strings with pyarrow). Output that varies by run gets a hint: the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -164,6 +165,11 @@ def judge_run(
             judgement.unexplained.add(saved_cell.index)
         if why:
             message += f" — {why}"
+        drift = comparison.drift
+        if drift is not None and not why:
+            message += (
+                f" — only numbers differ, by up to {drift:.1e} relative (above --rtol {options.rtol:g})"
+            )
         variable = reason is Reason.NONDETERMINISTIC or bool(
             comparison.normalizers & _VARIABLE_NORMALIZERS
         )
@@ -186,7 +192,7 @@ def judge_run(
                 saved=saved_cell.outputs,
                 fresh=fresh_cell.outputs,
                 source=saved_cell.first_line,
-                hint=IGNORE_OUTPUT_HINT if variable else "",
+                hint=IGNORE_OUTPUT_HINT if variable else (_drift_hint(drift) if drift else ""),
             )
         )
     if not_run and run.failure is not None:
@@ -211,6 +217,15 @@ def _environment_difference(saved: tuple[Output, ...], fresh: tuple[Output, ...]
         if in_saved in before and in_fresh in after and in_fresh not in before:
             return f"the environment differs: {what} (`{in_saved}` saved, `{in_fresh}` now)"
     return ""
+
+
+def _drift_hint(drift: float) -> str:
+    """What to do about numbers that moved in their last digits."""
+    suggested = 10.0 ** math.ceil(math.log10(drift))
+    return (
+        "another BLAS, CPU or library build moves the last digits of such results: "
+        f"if that is expected, verify with --rtol {suggested:g}"
+    )
 
 
 def mark_nondeterministic(

@@ -93,12 +93,14 @@ def compare_html_tables(saved: str, fresh: str, rtol: float) -> TextComparison:
     left, right = read_html_tables(saved), read_html_tables(fresh)
     applied: set[str] = set()
     tolerated = False
-    equal = len(left.tables) == len(right.tables)
+    equal = shaped = len(left.tables) == len(right.tables)
+    #: the unequal parts, when each differs only in numbers: their largest relative difference
+    drifts: list[float | None] = []
     for table_a, table_b in zip(left.tables, right.tables):
         rows_a = [row for row in table_a if row]
         rows_b = [row for row in table_b if row]
         if len(rows_a) != len(rows_b) or any(len(a) != len(b) for a, b in zip(rows_a, rows_b)):
-            equal = False
+            equal = shaped = False
             break
         for row_a, row_b in zip(rows_a, rows_b):
             for cell_a, cell_b in zip(row_a, row_b):
@@ -106,13 +108,19 @@ def compare_html_tables(saved: str, fresh: str, rtol: float) -> TextComparison:
                 applied |= outcome.normalizers
                 tolerated |= outcome.within_tolerance
                 equal &= outcome.equal
+                if not outcome.equal:
+                    drifts.append(outcome.drift)
     outside = compare_text("\n".join(left.outside), "\n".join(right.outside), rtol)
     applied |= outside.normalizers
     tolerated |= outside.within_tolerance
     equal &= outside.equal
+    if not outside.equal:
+        drifts.append(outside.drift)
     applied.add("HTML tables by value")
     if equal:
         return TextComparison(True, frozenset(applied), within_tolerance=tolerated)
+    numeric = [d for d in drifts if d is not None]
+    drift = max(numeric) if shaped and numeric and len(numeric) == len(drifts) else None
     return TextComparison(
-        False, frozenset(applied), diff=unified_diff(_render(left), _render(right))
+        False, frozenset(applied), diff=unified_diff(_render(left), _render(right)), drift=drift
     )

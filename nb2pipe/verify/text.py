@@ -10,7 +10,7 @@ from typing import Iterable
 
 from nb2pipe.verify.normalize import Normalizer, normalize_text
 
-__all__ = ["TextComparison", "compare_text", "numbers_close", "unified_diff"]
+__all__ = ["TextComparison", "compare_text", "number_drift", "numbers_close", "unified_diff"]
 
 #: A number as printed by Python, numpy or pandas (``nan``/``inf`` included).
 _NUMBER = re.compile(
@@ -32,6 +32,8 @@ class TextComparison:
     within_tolerance: bool = False
     #: a compact unified diff of the normalized texts (empty when equal)
     diff: str = ""
+    #: unequal texts that differ only in (finite) numbers: the largest relative difference
+    drift: float | None = None
 
 
 def numbers_close(saved: str, fresh: str, rtol: float) -> bool:
@@ -59,6 +61,26 @@ def _within_tolerance(saved: str, fresh: str, rtol: float) -> bool:
     return all(numbers_close(a, b, rtol) for a, b in zip(saved_numbers, fresh_numbers))
 
 
+def number_drift(saved: str, fresh: str) -> float | None:
+    """The largest relative difference of the numbers of two texts that are the same but for
+    finite numbers (``None`` when anything else differs)."""
+    saved_numbers = _NUMBER.findall(saved)
+    fresh_numbers = _NUMBER.findall(fresh)
+    if len(saved_numbers) != len(fresh_numbers) or not saved_numbers:
+        return None
+    if _NUMBER.sub("<N>", saved) != _NUMBER.sub("<N>", fresh):
+        return None
+    drift = 0.0
+    for a, b in zip(saved_numbers, fresh_numbers):
+        if a == b:
+            continue
+        x, y = float(a), float(b)
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return None
+        drift = max(drift, abs(x - y) / max(abs(x), abs(y)))
+    return drift or None
+
+
 def compare_text(
     saved: str, fresh: str, rtol: float, extra: Iterable[Normalizer] = ()
 ) -> TextComparison:
@@ -73,7 +95,10 @@ def compare_text(
         return TextComparison(True, applied)
     if rtol > 0 and _within_tolerance(left.text, right.text, rtol):
         return TextComparison(True, applied, within_tolerance=True)
-    return TextComparison(False, applied, diff=unified_diff(left.text, right.text))
+    return TextComparison(
+        False, applied, diff=unified_diff(left.text, right.text),
+        drift=number_drift(left.text, right.text),
+    )
 
 
 def unified_diff(saved: str, fresh: str, labels: tuple[str, str] = ("saved", "fresh")) -> str:

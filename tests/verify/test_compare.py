@@ -274,3 +274,22 @@ def test_script_stdout_of_shell_cells_is_compared_word_by_word() -> None:
     assert _first_difference(expected, ["a.csv", "b.csv"], 1e-6) == 1
     # outside shell cells the layout still counts
     assert _first_difference([_Line(plain, "1 2", False)], ["1", "2"], 1e-6) == 0
+
+
+def test_a_table_differing_only_in_numbers_says_by_how_much() -> None:
+    saved = pd.DataFrame({"a": [1.0, 2.5], "b": ["x", "y"]}).to_html()
+    fresh = pd.DataFrame({"a": [1.0002, 2.5], "b": ["x", "y"]}).to_html()
+    outcome = compare_html_tables(saved, fresh, rtol=1e-6)
+    assert not outcome.equal and outcome.drift == pytest.approx(2e-4, rel=1e-3)
+    # a word that changed is not a matter of digits
+    other = pd.DataFrame({"a": [1.0002, 2.5], "b": ["x", "z"]}).to_html()
+    assert compare_html_tables(saved, other, rtol=1e-6).drift is None
+
+
+def test_streams_differing_only_in_numbers_say_by_how_much() -> None:
+    saved = [out_stream("coef 9.1916  se 0.876\nsigma2 1.0748\n")]
+    fresh = [out_stream("coef 9.1917  se 0.876\nsigma2 1.0748\n")]
+    comparison = compare_outputs(saved, fresh, CompareOptions(rtol=1e-6))
+    assert comparison.drift == pytest.approx(0.0001 / 9.1917)
+    for changed in ("coef 9.1917  se nan\nsigma2 1.0748\n", "coef 9.1917  SE 0.876\nsigma2 1.0748\n"):
+        assert compare_outputs(saved, [out_stream(changed)], CompareOptions()).drift is None

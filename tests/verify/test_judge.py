@@ -280,3 +280,14 @@ def test_a_cell_saved_with_an_error_must_raise_again_unless_strict() -> None:
     assert [m.reason for m in _judge(saved, fresh, strict_errors=True).mismatches] == [
         Reason.OUTPUT_DIFFERS
     ]
+
+
+def test_a_difference_only_in_numbers_says_by_how_much_and_suggests_an_rtol() -> None:
+    saved = _notebook(code("print(fit())", stdout("ar.L1 0.9957 sigma2 150.762\n"), count=1))
+    fresh = _notebook(code("print(fit())", stdout("ar.L1 0.9957 sigma2 150.751\n"), count=1))
+    [mismatch] = _judge(saved, fresh).mismatches
+    assert mismatch.reason is Reason.OUTPUT_DIFFERS
+    assert mismatch.message == (
+        "stdout differs — only numbers differ, by up to 7.3e-05 relative (above --rtol 1e-06)"
+    )
+    assert mismatch.hint.endswith("if that is expected, verify with --rtol 0.0001")
