@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import nbformat
@@ -76,6 +77,20 @@ def agrees_but_for(expected: list[str], variable: set[int], actual: str) -> bool
     while wanted and wanted[-1] == "":
         wanted.pop()
     return len(wanted) == len(got) and all(w is None or w == g for w, g in zip(wanted, got))
+
+
+def agrees_in_words_but_for(expected: list[str], variable: set[int], actual: str) -> bool:
+    """:func:`agrees_but_for` for output compared as words in any order: every word of the
+    steady cells is in ``actual``, which has as many words in all as the cells printed."""
+    steady: Counter[str] = Counter()
+    total = 0
+    for index, chunk in enumerate(expected):
+        words = normalize(chunk).split()
+        total += len(words)
+        if index not in variable:
+            steady.update(words)
+    got = Counter(actual.split())
+    return sum(got.values()) == total and not steady - got
 
 
 def script_stdout(script: Path, *args: str, cwd: Path | None = None) -> tuple[int, str, str]:
