@@ -1,4 +1,5 @@
-"""The JUnit XML form of a verify report: a test case per notebook and per differing cell."""
+"""The JUnit XML form of a verify report: a test case per notebook and per differing cell
+(the notebook's own case fails only for findings about no single cell)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from nb2pipe.verify.report import NotebookReport, NotebookStatus, VerifyReport
+from nb2pipe.verify.report import Mismatch, NotebookReport, NotebookStatus, VerifyReport
 
 __all__ = ["junit_xml", "write_junit"]
 
@@ -23,40 +24,59 @@ def _case(parent: ET.Element, classname: str, name: str, time: float) -> ET.Elem
     return ET.SubElement(parent, "testcase", classname=classname, name=name, time=f"{time:.3f}")
 
 
+def _body(mismatch: Mismatch) -> list[str]:
+    body = [f"> {mismatch.source}"] if mismatch.source else []
+    body += [mismatch.diff] if mismatch.diff else []
+    if mismatch.normalizers:
+        body.append("normalized: " + ", ".join(mismatch.normalizers))
+    if mismatch.hint:
+        body.append("hint: " + mismatch.hint)
+    return body
+
+
+def _fail(case: ET.Element, findings: list[Mismatch], text: str) -> None:
+    reasons = list(dict.fromkeys(m.reason.value for m in findings))
+    failure = ET.SubElement(
+        case, "failure", message="; ".join(m.message for m in findings), type=reasons[0]
+    )
+    failure.text = text
+
+
 def _notebook_cases(suite: ET.Element, report: NotebookReport) -> tuple[int, int]:
-    """Append the notebook's cases; return (failures, errors)."""
+    """Append the notebook's case and one per differing cell; return (failures, errors).
+
+    The notebook's case fails for what is not about one cell (the script failed, say); each
+    differing cell is a case of its own, with all its findings, so one differing cell is one
+    failure, not two.
+    """
     path = str(report.path)
     case = _case(suite, "nb2pipe.verify", path, report.duration)
     if report.status is NotebookStatus.INVALID:
         ET.SubElement(case, "error", message=report.error or "invalid notebook", type="invalid")
         return 0, 1
-    failures = 0
-    if report.mismatches:
-        reasons = sorted({m.reason.value for m in report.mismatches})
-        failure = ET.SubElement(
-            case,
-            "failure",
-            message=f"{len(report.mismatches)} finding(s): {', '.join(reasons)}",
-            type=reasons[0],
-        )
-        failure.text = "\n".join(
-            f"{m.cell_label}: {m.reason.value}: {m.message}" for m in report.mismatches
-        )
-        failures += 1
-    if report.notes:
-        ET.SubElement(case, "system-out").text = "\n".join(report.notes)
+    by_cell: dict[int, list[Mismatch]] = {}
+    whole: list[Mismatch] = []
     for mismatch in report.mismatches:
-        cell_case = _case(suite, path, mismatch.cell_label, 0.0)
-        failure = ET.SubElement(
-            cell_case, "failure", message=mismatch.message, type=mismatch.reason.value
+        if mismatch.cell_index is None:
+            whole.append(mismatch)
+        else:
+            by_cell.setdefault(mismatch.cell_index, []).append(mismatch)
+    failures = 0
+    if whole:
+        _fail(case, whole, "\n\n".join("\n".join([m.message, *_body(m)]) for m in whole))
+        failures += 1
+    out = list(report.notes)
+    if by_cell:
+        out.append(f"{len(by_cell)} cell(s) differ: {', '.join(f[0].cell_label for f in by_cell.values())}")
+    if out:
+        ET.SubElement(case, "system-out").text = "\n".join(out)
+    for findings in by_cell.values():
+        cell_case = _case(suite, path, findings[0].cell_label, 0.0)
+        text = "\n\n".join(
+            "\n".join(([f"{m.reason.value}: {m.message}"] if len(findings) > 1 else []) + _body(m))
+            for m in findings
         )
-        body = [f"> {mismatch.source}"] if mismatch.source else []
-        body += [mismatch.diff] if mismatch.diff else []
-        if mismatch.normalizers:
-            body.append("normalized: " + ", ".join(mismatch.normalizers))
-        if mismatch.hint:
-            body.append("hint: " + mismatch.hint)
-        failure.text = "\n".join(body)
+        _fail(cell_case, findings, text)
         failures += 1
     return failures, 0
 

@@ -124,9 +124,11 @@ def test_junit_parses_back(tmp_path: Path) -> None:
     path.write_text(junit_xml(sample_report()), encoding="utf-8")
     xml = JUnitXml.fromfile(str(path))
     cases = {(case.classname, case.name): case for suite in xml for case in suite}
-    assert len(cases) == 3 + 3  # a case per notebook and per finding
+    assert len(cases) == 3 + 2  # a case per notebook and per differing cell
     notebook_case = cases[("nb2pipe.verify", "nbs/train.ipynb")]
+    # the notebook's own case fails for what is about no one cell: the script failed
     assert isinstance(notebook_case.result[0], Failure)
+    assert notebook_case.result[0].type == "script-failed"
     timeout = cases[("nbs/train.ipynb", "cell 6")].result[0]
     assert (
         timeout.type == "timeout"
@@ -136,7 +138,34 @@ def test_junit_parses_back(tmp_path: Path) -> None:
     assert cases[("nb2pipe.verify", "nbs/ok.ipynb")].is_passed
     assert isinstance(cases[("nb2pipe.verify", "nbs/bad.ipynb")].result[0], Error)
     suite = next(iter(xml))
-    assert (suite.tests, suite.failures, suite.errors) == (6, 4, 1)
+    assert (suite.tests, suite.failures, suite.errors) == (5, 3, 1)
+
+
+def test_junit_counts_a_differing_cell_once(tmp_path: Path) -> None:
+    """One cell whose output and script output differ: two tests (the notebook, the cell),
+    one failure (the cell, with both findings)."""
+    from junitparser import Failure, JUnitXml
+
+    report = NotebookReport(
+        path=Path("nbs/one.ipynb"),
+        status=NotebookStatus.DIFFERS,
+        mismatches=(
+            Mismatch(Reason.OUTPUT_DIFFERS, 2, None, "stdout differs", "-a\n+b"),
+            Mismatch(Reason.SCRIPT_DIFFERS, 2, None, "the script's stdout differs", "-a\n+c"),
+        ),
+        cells_compared=3,
+        duration=1.0,
+    )
+    path = tmp_path / "report.xml"
+    path.write_text(junit_xml(VerifyReport((report,), duration=1.0)), encoding="utf-8")
+    suite = next(iter(JUnitXml.fromfile(str(path))))
+    assert (suite.tests, suite.failures, suite.errors) == (2, 1, 0)
+    notebook, cell = list(suite)
+    assert notebook.is_passed and cell.name == "cell 3"
+    [failure] = cell.result
+    assert isinstance(failure, Failure) and failure.type == "output-differs"
+    assert "stdout differs; the script's stdout differs" == failure.message
+    assert "script-differs: the script's stdout differs" in (failure.text or "")
 
 
 def test_html_is_one_static_page_with_outputs_side_by_side() -> None:

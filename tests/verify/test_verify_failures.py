@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from junitparser import TestCase
 
 from ..conftest import notebook_json
 from .conftest import VerifyRun, code, error, invoke_verify, stdout
@@ -230,7 +231,11 @@ def test_terminal_output_names_cells_and_reasons(failures: VerifyRun) -> None:
     assert f"{len(CASES)} notebooks: 1 reproduce, {len(CASES) - 1} differ" in failures.output
 
 
-def test_junit_report_parses_with_a_case_per_notebook_and_per_finding(
+def notebook_case_of(cases: list[TestCase], name: str) -> TestCase:
+    return next(c for c in cases if c.classname == "nb2pipe.verify" and c.name.endswith(name))
+
+
+def test_junit_report_parses_with_a_case_per_notebook_and_per_differing_cell(
     failures: VerifyRun, tmp_path: Path
 ) -> None:
     from junitparser import Failure, JUnitXml
@@ -238,8 +243,11 @@ def test_junit_report_parses_with_a_case_per_notebook_and_per_finding(
     path = Path(failures.report["notebooks"][0]["path"]).parent / "report.xml"
     xml = JUnitXml.fromfile(str(path))
     cases = [case for suite in xml for case in suite]
-    findings = sum(len(CASES[name][1]) for name in CASES)
-    assert len(cases) == len(CASES) + findings
+    # one case per notebook, and one per differing cell (a finding about no cell fails the
+    # notebook's own case)
+    cells = sum(len({cell for cell, _ in CASES[name][1] if cell is not None}) for name in CASES)
+    assert len(cases) == len(CASES) + cells
+    assert not notebook_case_of(cases, "script_fails.ipynb").is_passed
     by_name = {(case.classname, case.name): case for case in cases}
     notebook = str(path.parent / "endless.ipynb")
     assert ("nb2pipe.verify", notebook) in by_name
