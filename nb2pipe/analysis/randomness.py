@@ -37,6 +37,26 @@ _SKLEARN_RANDOM = frozenset(
         "SGDClassifier", "SGDRegressor", "ShuffleSplit", "StratifiedShuffleSplit",
         "RandomizedSearchCV", "GaussianMixture", "TruncatedSVD", "make_classification",
         "make_regression", "make_blobs", "make_moons", "make_circles", "resample",
+        # the other sample generators
+        "make_swiss_roll", "make_s_curve", "make_gaussian_quantiles", "make_hastie_10_2",
+        "make_friedman1", "make_friedman2", "make_friedman3", "make_low_rank_matrix",
+        "make_sparse_coded_signal", "make_spd_matrix", "make_sparse_spd_matrix",
+        "make_multilabel_classification", "make_biclusters", "make_checkerboard",
+        "make_sparse_uncorrelated", "shuffle",
+        # embeddings and clusterings started from random vectors (ARPACK's, k-means')
+        "locally_linear_embedding", "LocallyLinearEmbedding", "SpectralEmbedding",
+        "spectral_embedding", "MDS", "smacof", "SpectralClustering", "spectral_clustering",
+        "BisectingKMeans", "k_means", "kmeans_plusplus", "SpectralBiclustering",
+        "SpectralCoclustering", "BayesianGaussianMixture",
+        # decompositions and projections that draw by default
+        "FastICA", "fastica", "LatentDirichletAllocation", "DictionaryLearning",
+        "MiniBatchDictionaryLearning", "SparsePCA", "MiniBatchSparsePCA", "FactorAnalysis",
+        "GaussianRandomProjection", "SparseRandomProjection", "RBFSampler", "Nystroem",
+        "SkewedChi2Sampler", "RandomTreesEmbedding", "BernoulliRBM",
+        # estimators that shuffle or sample by default, and scores made of permutations
+        "RANSACRegressor", "TheilSenRegressor", "Perceptron", "PassiveAggressiveClassifier",
+        "PassiveAggressiveRegressor", "SGDOneClassSVM", "GroupShuffleSplit",
+        "permutation_importance", "permutation_test_score",
     }
 )
 #: splitters that draw only with ``shuffle=True``

@@ -60,3 +60,17 @@ def test_a_silhouette_score_on_a_sample_draws_only_without_random_state() -> Non
     seeded = cells[1].replace("sample_size=300", "sample_size=300, random_state=0")
     assert random_hazards(cells[0], seeded, cells[2]) == []
     assert random_hazards(cells[0], cells[1].replace(", sample_size=300", ""), cells[2]) == []
+
+
+def test_scikit_learn_embeddings_and_generators_started_from_random_vectors_draw() -> None:
+    # sklearn's manifold example: LLE's ARPACK start vector is random without random_state
+    assert random_hazards(
+        "from sklearn import datasets, manifold",
+        "points, color = datasets.make_swiss_roll(n_samples=1500, random_state=0)",
+        "lle, err = manifold.locally_linear_embedding(points, n_neighbors=12, n_components=2)",
+        "seeded = manifold.locally_linear_embedding(points, n_neighbors=12, random_state=0)",
+        "other, _ = datasets.make_s_curve(100)",
+    ) == [
+        (2, "draws random numbers with no seed set: manifold.locally_linear_embedding (line 1)"),
+        (4, "draws random numbers with no seed set: datasets.make_s_curve (line 1)"),
+    ]
