@@ -22,6 +22,7 @@ import ast
 import atexit
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -114,6 +115,40 @@ class _Pending:
     listing: Listing | None = None
 
 
+class _HeldInterrupts:
+    """Ctrl-C while the tracker does its own bookkeeping is held, not raised there.
+
+    The tracker's work around a cell takes a fraction of a millisecond; an interrupt that
+    lands in it is meant for the cell. After the cell it would find a stock kernel idle, which
+    ignores it; before the cell it is dropped likewise (press again). Raised inside the
+    tracker, it would leave the tracker's state half updated. Only the main thread can set a
+    signal handler, and only a handler set from Python can be put back: otherwise nothing is
+    held.
+    """
+
+    def __init__(self) -> None:
+        self.previous: Any = None
+        self.held = False
+
+    def __enter__(self) -> _HeldInterrupts:
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is not None:
+                try:
+                    signal.signal(signal.SIGINT, self._hold)
+                    self.previous = previous
+                except (ValueError, OSError):
+                    pass
+        return self
+
+    def _hold(self, signum: int, frame: Any) -> None:
+        self.held = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
 class _TreeRecorder:
     """The ``ast_transformers`` entry: records the tree of the cell about to run."""
 
@@ -125,7 +160,8 @@ class _TreeRecorder:
         pending = recorder.pending
         if recorder.enabled and pending is not None and pending.symbols is None:
             try:
-                recorder.on_tree(pending, node)
+                with _HeldInterrupts():
+                    recorder.on_tree(pending, node)
             except BaseException as exc:  # noqa: BLE001 - IPython would drop a failing transformer
                 recorder.fail(exc)
         return node
@@ -374,8 +410,9 @@ class ExecutionRecorder:
             if pending is None:
                 return  # tracking started during this cell, or an empty cell
             entered = time.perf_counter()
-            run = self._record(pending, result, opened)
-            self._warn(run)
+            with _HeldInterrupts():
+                run = self._record(pending, result, opened)
+                self._warn(run)
             self.costs.append(pending.cost + time.perf_counter() - entered)
         except BaseException as exc:  # noqa: BLE001
             self.fail(exc)

@@ -40,17 +40,61 @@ class Evil:
         raise RuntimeError("dict")
 evil = Evil()'''
 
+THREAD = """\
+import threading, time
+stop = threading.Event()
+shared = []
+def churn():
+    i = 0
+    while not stop.is_set():
+        globals()[f"_t{i % 50}"] = [i]
+        globals().pop(f"_t{(i + 25) % 50}", None)
+        shared.append(i)
+        del shared[:-10]
+        i += 1
+        time.sleep(0)
+worker = threading.Thread(target=churn, daemon=True)
+worker.start()"""
+
 CASES: dict[str, list[str]] = {
     "exceptions": ["x = 1", "1 / 0", "raise ValueError('bad value')", "y = undefined_name + 1", "print(x)"],
     "syntax-errors": ["def f(:\n    pass", "z = (1,", "  indented = 1", "%magic_that_does_not_exist", "print('after')"],
     "keyboard-interrupt": ["raise KeyboardInterrupt", "k = 2\nprint(k)"],
     "reset": ["a = 1\nb = [2]", "%reset -f", "print('a' in dir(), 'b' in dir())", "a = 3", "print(a)"],
     "del": ["b = [1]", "c = b", "del b", "print('b' in dir(), c)", "del nonexistent", "del c"],
-    "ten-thousand-globals": [
-        "for i in range(10_000):\n    globals()[f'g{i}'] = i",
+    "hundred-thousand-globals": [
+        "for i in range(100_000):\n    globals()[f'g{i}'] = i",
         "print(sum(1 for k in list(globals()) if k.startswith('g') and k[1:].isdigit()))",
-        "print(g9999 + 1)",
-        "for i in range(10_000):\n    del globals()[f'g{i}']",
+        "print(g99999 + 1)",
+        "g5 = [g5]\ng5.append(g6)\nprint(g5)",
+        "for i in range(100_000):\n    del globals()[f'g{i}']",
+    ],
+    # a thread changes globals (and a list the cells use) while cells run and between them,
+    # while the tracker walks the namespace
+    "threads": [
+        THREAD,
+        "a = [1, 2]",
+        "a.append(3)\nshared_before = len(shared) >= 0",
+        "b = sum(a)\nprint(b)",
+        "for k in range(20_000):\n    c = k",
+        "time.sleep(0.2)\nprint(c, b, shared_before)",
+        "def during():\n    t = threading.Thread(target=lambda: globals().update(made_by_thread=1))\n"
+        "    t.start()\n    t.join()\nduring()\nprint(made_by_thread)",
+        "stop.set()\nworker.join()\nprint(worker.is_alive())",
+    ],
+    # IPython's autoawait: top-level await, async comprehensions, switched off and on
+    "autoawait": [
+        "import asyncio",
+        "await asyncio.sleep(0.01)",
+        "async def twice(x):\n    await asyncio.sleep(0)\n    return 2 * x",
+        "value = await twice(21)\nprint(value)",
+        "async def gen():\n    for i in range(3):\n        yield i",
+        "items = [i async for i in gen()]\nprint(items)",
+        "results = await asyncio.gather(twice(1), twice(2))\nprint(results)",
+        "%autoawait off",
+        "await asyncio.sleep(0)",
+        "%autoawait asyncio",
+        "print(await twice(value))",
     ],
     "big-array": [
         f"import numpy as np\nbig = np.ones({BIG_ARRAY_BYTES // 8}, dtype=np.float64)",
@@ -158,6 +202,41 @@ def test_interrupting_a_running_cell(kernels) -> None:
     after = tracked.execute("print('still fine')", cell_id="after-interrupt")
     assert after.stdout == "still fine\n" and after.warnings == []
     assert "%track is on" in tracked.execute("%track status", cell_id="status2").stdout
+
+
+def test_interrupt_during_the_trackers_own_work(kernels) -> None:
+    """Ctrl-C lands while %track records a cell that has finished (the tracker is slowed down
+    for one cell to hit it): the cell's result is a stock kernel's, and tracking stays on."""
+    stock, tracked, root = kernels
+    slow_once = (
+        "import time as _time\nimport nb2pipe.tracking.recorder as _recorder\n"
+        "_original = _recorder.ExecutionRecorder._record\n_calls = []\n"
+        "def _slow(self, *args, **kwargs):\n"
+        "    _calls.append(1)\n"
+        "    if len(_calls) == 2:\n"
+        "        _recorder.ExecutionRecorder._record = _original\n"
+        "        _time.sleep(1.5)\n"
+        "    return _original(self, *args, **kwargs)\n"
+        "_recorder.ExecutionRecorder._record = _slow"
+    )
+    counts = []
+    for driver in (stock, tracked):
+        patched = driver.execute(slow_once, cell_id="slow-once")
+        assert patched.status == "ok" and patched.execution_count is not None
+        counts.append(patched.execution_count)
+    cell = "held = 6 * 7\nprint(held)"
+    plain = stock.interrupt_during(cell, cell_id="held", after=0.5)
+    watched = tracked.interrupt_during(cell, cell_id="held", after=0.5)
+    # (the tracked kernel ran other tests' %track cells: compare counts from here on)
+    assert (plain.status, plain.execution_count) == ("ok", counts[0] + 1)
+    assert (watched.status, watched.execution_count) == ("ok", counts[1] + 1)
+    assert watched.user_outputs() == plain.user_outputs() == [("stream", "stdout", "42\n")]
+    assert not any("internal error" in line for line in watched.stderr.splitlines())
+    after = tracked.execute("print(held + 1)", cell_id="after-held")
+    assert after.stdout == "43\n" and after.warnings == []
+    assert "%track is on" in tracked.execute("%track status", cell_id="status-held").stdout
+    lines = (root / ".nb2pipe" / "robust.history.jsonl").read_text().splitlines()
+    assert any('"held"' in line for line in lines)  # the interrupted recording was finished
 
 
 def test_no_references_to_user_objects(kernels) -> None:
