@@ -24,7 +24,7 @@ from nb2pipe.analysis import (
 from nb2pipe.errors import Nb2PipeError
 from nb2pipe.export.parameters import Parameter
 from nb2pipe.model import Cell, Notebook, load_notebook
-from nb2pipe.verify.errors import VerificationFailed, VerifyUsageError
+from nb2pipe.verify.errors import VerificationFailed, VerifyInterrupted, VerifyUsageError
 from nb2pipe.verify.compare import compare_outputs
 from nb2pipe.verify.judge import judge_run, mark_nondeterministic, pair_code_cells
 from nb2pipe.verify.options import VerifyOptions
@@ -42,6 +42,7 @@ from nb2pipe.verify.report import (
 )
 from nb2pipe.verify.runner import (
     NotebookRun,
+    allow_running,
     kill_running,
     preload,
     resolve_kernel,
@@ -171,32 +172,59 @@ def verify_paths(
         register_typed_translator()
 
     interrupted = threading.Event()
+    finished: dict[int, NotebookReport] = {}  # position -> report, before any interrupt
 
-    def work(item: _Prepared | NotebookReport) -> NotebookReport:
+    def work(position: int, item: _Prepared | NotebookReport) -> NotebookReport:
         report = (
             item if isinstance(item, NotebookReport) else _verify_prepared(item, options, progress)
         )
         if not interrupted.is_set():  # the kernels killed on an interrupt are no verdict
+            finished[position] = report
             progress.notebook_finished(report)
         return report
 
+    allow_running()
     pool = ThreadPoolExecutor(max_workers=max(1, options.jobs))
-    futures = [pool.submit(work, item) for item in prepared]
+    futures = [pool.submit(work, position, item) for position, item in enumerate(prepared)]
     try:
-        results = [future.result() for future in futures]
-    except BaseException:
-        # Ctrl-C (or a bug): kernels and scripts run in their own sessions and would outlive
-        # us, and the worker threads would wait for them; end them, then the threads
-        interrupted.set()
-        for future in futures:
-            future.cancel()
-        kill_running()
-        raise
+        try:
+            results = [future.result() for future in futures]
+        except (KeyboardInterrupt, SystemExit) as exc:
+            # Ctrl-C, or SIGTERM through the command: kernels and scripts run in their own
+            # sessions and would outlive us, and the worker threads would wait for them; end
+            # them (and any a worker starts from now on), then the threads
+            interrupted.set()
+            for future in futures:
+                future.cancel()
+            kill_running()
+            pool.shutdown(wait=True, cancel_futures=True)
+            status = 130 if isinstance(exc, KeyboardInterrupt) else _exit_status(exc)
+            done = [finished[i] for i in sorted(finished)]
+            raise VerifyInterrupted(
+                VerifyReport(
+                    tuple(reports + done),
+                    time.monotonic() - start,
+                    options.rtol,
+                    options.script,
+                    interrupted=status,
+                    planned=len(reports) + len(prepared),
+                )
+            ) from None
+        except BaseException:
+            interrupted.set()
+            for future in futures:
+                future.cancel()
+            kill_running()
+            raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return VerifyReport(
         tuple(reports + results), time.monotonic() - start, options.rtol, options.script
     )
+
+
+def _exit_status(exc: SystemExit) -> int:
+    return exc.code if isinstance(exc.code, int) and exc.code > 0 else 130
 
 
 def verify_notebook(
@@ -357,8 +385,19 @@ def _verify_prepared(
         if f.changed and not any(m.reason is Reason.DATA_CHANGED for m in mismatches)
     ]
     updated = options.update and run.failure is None
+    gone = not item.path.exists()
+    if gone:
+        notes.append(
+            f"{item.path} no longer exists after the run (a cell deleted it, or its folder)"
+            + ("; not updated" if updated else "")
+        )
+        updated = False
     if updated:
-        _update(item, run, judgement.fresh_cells, data_files)
+        problem = _update(item, run, judgement.fresh_cells, data_files)
+        if problem is not None:
+            notes.append(f"not updated: {problem}")
+            updated = False
+    if updated:
         notes += [
             f"updated {m.cell_label}: {m.reason.value}"
             for m in mismatches
@@ -511,7 +550,8 @@ def _update(
     run: NotebookRun,
     fresh_cells: dict[int, Cell],
     data_files: tuple[DataFile, ...],
-) -> None:
+) -> str | None:
+    """Write the fresh outputs into the notebook; what went wrong, if it could not."""
     raw_by_fresh_index = {cell.index: raw for cell, raw in zip(run.notebook.cells, run.cells_json)}
     fresh_json = {
         saved_index: raw_by_fresh_index[cell.index] for saved_index, cell in fresh_cells.items()
@@ -519,4 +559,8 @@ def _update(
     hashes = {
         f.path: f.sha256 for f in data_files if f.sha256 is not None and f.read_by is not None
     }
-    write_fresh_outputs(item.path, fresh_json, hashes)
+    try:
+        write_fresh_outputs(item.path, fresh_json, hashes)
+    except OSError as exc:  # deleted or made read-only meanwhile: the notebook stays as it was
+        return f"cannot write {item.path}: {exc.strerror or exc}"
+    return None

@@ -50,7 +50,9 @@ def _exit_on_sigterm() -> None:
     type=click.FloatRange(min=0),
     default=_DEFAULT_TIMEOUT,
     show_default=True,
-    help="Seconds one cell may run before it fails with reason `timeout` (0: no limit).",
+    help="Seconds one cell may run before it fails with reason `timeout` (0: no limit). The "
+    "exported script may run this long per code cell once the notebook's run ended (then "
+    "`script-failed`: timed out).",
 )
 @click.option(
     "-p",
@@ -130,7 +132,7 @@ def verify(
 
     from nb2pipe.export.api import write_atomically
     from nb2pipe.verify.api import verify_paths
-    from nb2pipe.verify.errors import VerifyUsageError
+    from nb2pipe.verify.errors import VerifyInterrupted, VerifyUsageError
     from nb2pipe.verify.html_report import write_html
     from nb2pipe.verify.junit import write_junit
     from nb2pipe.verify.options import VerifyOptions
@@ -157,6 +159,10 @@ def verify(
             report = verify_paths(list(paths), options, progress)
     except VerifyUsageError as exc:
         raise click.UsageError(str(exc)) from None
+    except VerifyInterrupted as exc:
+        # Ctrl-C or SIGTERM: the kernels and scripts are ended; the reports still say what
+        # the notebooks that finished found (exit 130, or 143)
+        report = exc.report
     render_summary(console, report)
     if json_path is not None:
         write_atomically(json_path, json.dumps(report.to_json(), indent=2) + "\n")

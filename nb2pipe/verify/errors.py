@@ -9,7 +9,7 @@ from nb2pipe.errors import Nb2PipeError
 if TYPE_CHECKING:
     from nb2pipe.verify.report import VerifyReport
 
-__all__ = ["VerificationFailed", "VerifyUsageError"]
+__all__ = ["VerificationFailed", "VerifyInterrupted", "VerifyUsageError"]
 
 
 class VerifyUsageError(Nb2PipeError):
@@ -33,3 +33,13 @@ class VerificationFailed(Nb2PipeError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.report,))
+
+
+class VerifyInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM through the command) stopped a verify; the kernels and scripts it
+    started are ended. ``report`` holds the notebooks that finished before it
+    (``report.interrupted`` is the exit status: 130 for Ctrl-C, 143 for SIGTERM)."""
+
+    def __init__(self, report: VerifyReport) -> None:
+        self.report = report
+        super().__init__(report.summary_line())

@@ -185,14 +185,21 @@ class VerifyReport:
     duration: float = 0.0
     rtol: float = 1e-6
     script: bool = True
+    #: stopped by Ctrl-C (130) or SIGTERM (143): the exit status; the notebooks are those that
+    #: finished before. 0: ran to the end
+    interrupted: int = 0
+    #: notebooks verify was given (more than ``notebooks`` when interrupted)
+    planned: int | None = None
 
     @property
     def ok(self) -> bool:
-        return all(report.ok for report in self.notebooks)
+        return not self.interrupted and all(report.ok for report in self.notebooks)
 
     @property
     def exit_code(self) -> int:
-        """0 all reproduce, 1 something differs or fails, 2 bad input."""
+        """0 all reproduce, 1 something differs or fails, 2 bad input, 130/143 interrupted."""
+        if self.interrupted:
+            return self.interrupted
         if any(r.status is NotebookStatus.INVALID for r in self.notebooks):
             return 2
         return 0 if self.ok else 1
@@ -208,11 +215,19 @@ class VerifyReport:
         if self.count(NotebookStatus.INVALID):
             parts.append(f"{self.count(NotebookStatus.INVALID)} invalid")
         noun = "notebook" if total == 1 else "notebooks"
+        if self.interrupted:
+            planned = self.planned if self.planned is not None else total
+            return (
+                f"interrupted: {total} of {planned} notebooks finished: {', '.join(parts)} "
+                f"({self.duration:.1f} s)"
+            )
         return f"{total} {noun}: {', '.join(parts)} ({self.duration:.1f} s)"
 
     def to_json(self) -> dict[str, Any]:
+        interrupted = {"interrupted": True} if self.interrupted else {}
         return {
             "version": REPORT_VERSION,
+            **interrupted,
             "ok": self.ok,
             "exit_code": self.exit_code,
             "duration": round(self.duration, 3),

@@ -30,6 +30,7 @@ __all__ = [
     "ScriptJob",
     "ScriptRun",
     "copy_folder",
+    "kernel_command",
     "resolve_kernel",
     "run_notebook",
 ]
@@ -106,19 +107,51 @@ def resolve_kernel(name: str | None) -> tuple[str, str | None]:
     return fallback, None
 
 
-def kernel_python(kernel_name: str) -> str:
-    """The Python interpreter of a kernel (its kernelspec's argv[0]), else ours."""
+_KERNEL_MODULES = frozenset({"ipykernel_launcher", "ipykernel"})
+
+
+def kernel_command(kernel_name: str) -> tuple[list[str], dict[str, str]]:
+    """How the kernel's Python is started, to run the script the same way: the kernelspec's
+    argv up to ``-m ipykernel_launcher`` (a wrapper such as ``prlimit --as=...`` or ``conda run
+    -n env`` stays in front of the interpreter), and the kernelspec's environment.
+
+    A spec that names a bare ``python`` runs with ours; one whose command we cannot read runs
+    with ours, without its wrapper.
+    """
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
     try:
-        argv = KernelSpecManager().get_kernel_spec(kernel_name).argv
+        spec = KernelSpecManager().get_kernel_spec(kernel_name)
     except NoSuchKernel:
+        return [sys.executable], {}
+    argv = [str(part) for part in spec.argv or []]
+    env = {str(k): str(v) for k, v in (spec.env or {}).items()}
+    cut = next(
+        (
+            i
+            for i in range(1, len(argv) - 1)
+            if argv[i] == "-m" and argv[i + 1] in _KERNEL_MODULES
+        ),
+        None,
+    )
+    if cut is None:
+        return [_interpreter(argv[0]) if argv else sys.executable], env
+    prefix = [os.path.expanduser(part) for part in argv[:cut]]
+    prefix[-1] = _interpreter(prefix[-1])
+    if len(prefix) > 1 and shutil.which(prefix[0]) is None:
+        return [prefix[-1]], env  # a wrapper not installed here: the kernel cannot start either
+    return prefix, env
+
+
+def _interpreter(name: str) -> str:
+    if name in ("python", "python3", "{python}"):
         return sys.executable
-    if argv and argv[0] not in ("python", "python3", "{python}"):
-        found = shutil.which(argv[0])
-        if found:
-            return found
-    return sys.executable
+    return shutil.which(name) or sys.executable
+
+
+def kernel_python(kernel_name: str) -> str:
+    """The Python interpreter of a kernel (the one its kernelspec starts), else ours."""
+    return kernel_command(kernel_name)[0][-1]
 
 
 def _kernel_manager(kernel_name: str, log_path: Path) -> Any:
@@ -136,6 +169,7 @@ def _kernel_manager(kernel_name: str, log_path: Path) -> Any:
             process = getattr(self.provisioner, "process", None)
             if process is not None:
                 self.kernel_pid = process.pid
+                self.kernel_process = process  # kept past shutdown: how it ended
                 _running.add(process.pid)
 
     return _LoggedKernelManager(kernel_name=kernel_name)
@@ -148,10 +182,20 @@ class _RunningProcesses:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pids: set[int] = set()
+        #: killed them all (an interrupt): a process started after that is killed at once,
+        #: so a worker thread between two steps cannot leave one behind
+        self._closed = False
+
+    def open(self) -> None:
+        with self._lock:
+            self._closed = False
 
     def add(self, pid: int) -> None:
         with self._lock:
-            self._pids.add(pid)
+            if not self._closed:
+                self._pids.add(pid)
+                return
+        _kill_group(pid)
 
     def discard(self, pid: int) -> None:
         with self._lock:
@@ -160,19 +204,30 @@ class _RunningProcesses:
     def kill_all(self) -> None:
         with self._lock:
             pids, self._pids = self._pids, set()
+            self._closed = True
         for pid in pids:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError, AttributeError):
-                pass
+            _kill_group(pid)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, AttributeError):
+        pass
 
 
 _running = _RunningProcesses()
 
 
 def kill_running() -> None:
-    """End every kernel and script this process started that still runs (on an interrupt)."""
+    """End every kernel and script this process started that still runs (on an interrupt),
+    and any started later by a worker thread still winding down (until :func:`allow_running`)."""
     _running.kill_all()
+
+
+def allow_running() -> None:
+    """Let kernels and scripts run again (a new verify in this process, after an interrupt)."""
+    _running.open()
 
 
 def preload() -> None:
@@ -273,7 +328,7 @@ def run_notebook(
                 failure = RunFailure(
                     Reason.DEAD_KERNEL,
                     current[0],
-                    "the kernel died while running the cell",
+                    "the kernel died while running the cell" + _how_it_ended(kernel_manager),
                     _tail(kernel_log),
                 )
             except (RuntimeError, TimeoutError, OSError) as exc:  # start-up failed, lost link
@@ -384,6 +439,23 @@ def _lost_port_race(kernel_log: Path) -> bool:
     except OSError:
         return False
     return "Address already in use" in text
+
+
+def _how_it_ended(kernel_manager: Any) -> str:
+    """`` (killed by SIGKILL: ...)`` or `` (exit status 1)``: how a dead kernel's process ended."""
+    process = getattr(kernel_manager, "kernel_process", None)
+    code = process.poll() if process is not None else None
+    if code is None:
+        return ""
+    if code >= 0:
+        return f" (exit status {code})"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    if -code == signal.SIGKILL:
+        return f" (killed by {name}: out of memory, or killed from outside)"
+    return f" (killed by {name})"
 
 
 def _tail(path: Path) -> str:
@@ -502,27 +574,33 @@ def start_script(
     script: Path,
     arguments: Sequence[str],
     *,
-    python: str,
+    python: str | Sequence[str],
     under_ipython: bool,
     timeout: float | None,
     cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> ScriptJob:
     """Start ``script`` with ``arguments`` in ``cwd`` (default: the script's folder).
 
+    ``python`` is the interpreter, or the command that starts it (a wrapper's argv, the
+    interpreter last: see :func:`kernel_command`); ``env`` is added to the environment.
     A script kept outside ``cwd`` still imports the modules there, as the notebook did
     (``cwd`` goes first on ``PYTHONPATH``).
     """
+    command = [python] if isinstance(python, str) else list(python)
     if under_ipython:
-        argv = [python, "-m", "IPython", "--no-banner", "--quick", str(script), "--", *arguments]
+        argv = [*command, "-m", "IPython", "--no-banner", "--quick", str(script), "--", *arguments]
     else:
-        argv = [python, str(script), *arguments]
+        argv = [*command, str(script), *arguments]
     folder = cwd or script.parent
-    env: dict[str, str] = {}
+    extra: dict[str, str] = dict(env or {})
     if folder != script.parent:
-        env["PYTHONPATH"] = os.pathsep.join(
-            part for part in (str(folder), os.environ.get("PYTHONPATH", "")) if part
+        extra["PYTHONPATH"] = os.pathsep.join(
+            part
+            for part in (str(folder), extra.get("PYTHONPATH", os.environ.get("PYTHONPATH", "")))
+            if part
         )
-    job = ScriptJob(argv, folder, timeout, env)
+    job = ScriptJob(argv, folder, timeout, extra)
     try:
         job.start()
     except OSError as exc:

@@ -28,7 +28,7 @@ from nb2pipe.export.magics import SHELL_ALIASES
 from nb2pipe.model import Cell, Notebook
 from nb2pipe.verify.normalize import normalize_text, strip_timing_lines
 from nb2pipe.verify.report import Mismatch, Reason, ScriptCheck, ScriptStatus
-from nb2pipe.verify.runner import ScriptJob, ScriptRun, copy_folder, kernel_python, start_script
+from nb2pipe.verify.runner import ScriptJob, ScriptRun, copy_folder, kernel_command, start_script
 from nb2pipe.verify.text import compare_text, numbers_close, unified_diff
 
 __all__ = ["ScriptCheckJob", "start_script_check"]
@@ -162,10 +162,15 @@ class ScriptCheckJob:
     ) -> tuple[ScriptCheck, list[Mismatch]]:
         if run.returncode != 0:
             if run.timed_out:
+                allowed = (
+                    f" (--timeout for each code cell: {self.job.timeout:g} s once the notebook's "
+                    "run ended)"
+                    if self.job is not None and self.job.timeout is not None
+                    else ""
+                )
                 message = (
-                    f"the script ran longer than {self.job.timeout:.0f} s"
-                    if self.job
-                    else "timed out"
+                    f"the script timed out after {run.duration:.0f} s{allowed}; killed with "
+                    "its processes"
                 )
             else:
                 message = f"the script exited with status {run.returncode}"
@@ -369,12 +374,16 @@ def start_script_check(
         check.notes.append(
             f"stdout of {cells} not expected from the script (magics and help() it leaves out)"
         )
+    # started as the kernel is: its interpreter, behind the kernelspec's wrapper (a
+    # `prlimit` that bounds its memory, say), with the kernelspec's environment
+    command, env = kernel_command(kernel_name)
     check.job = start_script(
         script_file,
         [*arguments, "--runs-dir", str(check.runs_dir)],
-        python=kernel_python(kernel_name),
+        python=command,
         under_ipython=under_ipython,
         timeout=timeout,
         cwd=check.copy,
+        env=env,
     )
     return check

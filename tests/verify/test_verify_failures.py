@@ -189,7 +189,7 @@ def test_out_of_order_is_found_statically_too(failures: VerifyRun) -> None:
 
 def test_dead_kernel_and_timeout_are_findings_not_crashes(failures: VerifyRun) -> None:
     dead = failures.notebook("dead_kernel.ipynb")["mismatches"][0]
-    assert dead["message"] == "the kernel died while running the cell"
+    assert dead["message"] == "the kernel died while running the cell (exit status 1)"
     timeout = failures.notebook("endless.ipynb")["mismatches"][0]
     assert timeout["message"] == "the cell ran longer than the 3 s timeout"
 
