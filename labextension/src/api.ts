@@ -62,9 +62,50 @@ export interface IExportResponse {
   hazards: IHazard[];
 }
 
+/**
+ * What a cell's marker says, most urgent first (`CellState` in
+ * `nb2pipe/tracking/report.py`).
+ */
+export type CellState =
+  | 'restart'
+  | 'out-of-order'
+  | 'unsafe'
+  | 'stale'
+  | 'edited'
+  | 'rerun';
+
+/** One cell's marker (`CellMarker.to_json()`). */
+export interface ICellMarker {
+  /** nbformat 4.5 cell id: JupyterLab's cell model id. */
+  cell_id: string;
+  state: CellState;
+  /** How nb2pipe's messages name the cell: 'cell 3 `total = sum(data)`'. */
+  label: string;
+  hazards: IHazard[];
+  /** In `rerun`: "Re-run suggested cells" runs it. */
+  rerun: boolean;
+}
+
+/** The running `%track` session's state (`TrackReport.to_lab_json()`). */
+export interface ITrackState {
+  executions: number;
+  /** Cell ids to run again, in notebook order. */
+  rerun: string[];
+  rerun_labels: string[];
+  /** Why no re-run restores a fresh run's state (restart the kernel), or null. */
+  restart: string | null;
+  /** A marker for every cell with a state worth showing; empty: all clean. */
+  cells: ICellMarker[];
+}
+
 /** Reply of `GET /nb2pipe/hazards`. */
 export interface IHazardsResponse {
   hazards: IHazard[];
+  /**
+   * The notebook's running `%track` session; null (or missing, from an older
+   * server) when none runs.
+   */
+  track?: ITrackState | null;
 }
 
 /** A non-2xx reply, carrying the server's `message`. */

@@ -1,7 +1,8 @@
 /**
- * nb2pipe's JupyterLab plugin: registers the "Export to script" command.
+ * nb2pipe's JupyterLab plugin: the "Export to script" command, `%track`'s
+ * markers on the cells and the "Re-run suggested cells" command.
  *
- * The notebook toolbar button is declared in `schema/plugin.json`, not coded.
+ * The notebook toolbar buttons are declared in `schema/plugin.json`, not coded.
  */
 import {
   JupyterFrontEnd,
@@ -11,10 +12,13 @@ import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 
 import { addCommands } from './commands';
+import { TrackMarkerManager } from './markers';
+import { addRerunCommand, RerunCommandIDs } from './rerun';
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'nb2pipe:plugin',
-  description: 'Export notebooks to reproducible scripts with nb2pipe.',
+  description:
+    'Export notebooks to reproducible scripts with nb2pipe; show %track hazards on the cells.',
   autoStart: true,
   requires: [INotebookTracker],
   optional: [ICommandPalette],
@@ -24,6 +28,19 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null
   ) => {
     addCommands(app, tracker, palette);
+    const refreshCommand = () =>
+      app.commands.notifyCommandChanged(RerunCommandIDs.rerunSuggested);
+    const manager = new TrackMarkerManager(
+      tracker,
+      app.serviceManager.contents,
+      markers => {
+        if (markers.panel === tracker.currentWidget) {
+          refreshCommand();
+        }
+      }
+    );
+    tracker.currentChanged.connect(refreshCommand);
+    addRerunCommand(app, tracker, manager, palette);
   }
 };
 
