@@ -217,8 +217,9 @@ class VerifyReport:
         noun = "notebook" if total == 1 else "notebooks"
         if self.interrupted:
             planned = self.planned if self.planned is not None else total
+            found = f": {', '.join(parts)}" if total else ""
             return (
-                f"interrupted: {total} of {planned} notebooks finished: {', '.join(parts)} "
+                f"interrupted: {total} of {planned} notebooks finished{found} "
                 f"({self.duration:.1f} s)"
             )
         return f"{total} {noun}: {', '.join(parts)} ({self.duration:.1f} s)"

@@ -162,9 +162,10 @@ class ScriptCheckJob:
     ) -> tuple[ScriptCheck, list[Mismatch]]:
         if run.returncode != 0:
             if run.timed_out:
+                cells = max(1, len(self.notebook.code_cells))
                 allowed = (
-                    f" (--timeout for each code cell: {self.job.timeout:g} s once the notebook's "
-                    "run ended)"
+                    f" (allowed: {self.job.timeout:g} s past the notebook's run, --timeout × "
+                    f"{cells} code cell{'' if cells == 1 else 's'})"
                     if self.job is not None and self.job.timeout is not None
                     else ""
                 )

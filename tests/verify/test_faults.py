@@ -237,6 +237,8 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> FaultRun:
     pids = tmp / "pids"
     pids.mkdir()
     nbs = tmp / "notebooks"
+    limits = tmp / "limits"
+    limits.mkdir()
     limited = limited_kernelspec(tmp)
     notebooks = {
         # 1. the kernel killed from outside in mid-cell (the test kills it, see on_tick)
@@ -266,7 +268,11 @@ def faults(tmp_path_factory: pytest.TempPathFactory) -> FaultRun:
             code('print("start")', stdout("start\n"), count=1),
             code(
                 marker(pids, "memory")
-                + "chunks = []\nfor _ in range(16):\n    chunks.append(bytearray(64 * 2**20))\n"
+                + "import resource\n"
+                + f"pathlib.Path({str(limits)!r}, "
+                "'kernel' if 'ipykernel' in sys.modules else 'script').write_text("
+                "str(resource.getrlimit(resource.RLIMIT_AS)[0]))\n"
+                "chunks = []\nfor _ in range(16):\n    chunks.append(bytearray(64 * 2**20))\n"
                 "print('allocated')",
                 stdout("allocated\n"),
                 count=2,
@@ -387,6 +393,11 @@ def test_memory_exhausted_in_a_bounded_kernel_names_memory_error(faults: FaultRu
     # the kernel ran under its kernelspec's limit: it started, and the first cell reproduced
     assert "memory.kernel" in faults.pids
     assert report["cells_compared"] >= 1
+    # the script is started as the kernelspec starts the kernel: behind its prlimit
+    limits = faults.notebooks["memory"].parents[2] / "limits"
+    assert (limits / "kernel").read_text() == str(KERNEL_ADDRESS_SPACE)
+    if (limits / "script").exists():  # unless the notebook's failure cancelled it first
+        assert (limits / "script").read_text() == str(KERNEL_ADDRESS_SPACE)
 
 
 def test_notebook_deleting_its_folder_gets_a_verdict(faults: FaultRun) -> None:
@@ -406,6 +417,43 @@ def test_hanging_script_times_out_and_its_process_group_is_killed(faults: FaultR
     assert not psutil.pid_exists(faults.pids["script_hangs.child"]) or not _running(
         psutil.Process(faults.pids["script_hangs.child"])
     )
+
+
+def test_update_never_writes_back_a_notebook_that_deleted_its_folder(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    notebook = write_notebook(
+        tmp_path / "notebooks",
+        "deletes_folder",
+        code('print("before")', stdout("before\n"), count=1),
+        code(marker(pids, "deletes") + "import shutil\nshutil.rmtree(os.getcwd())", count=2),
+        code('print("after")', stdout("after\n"), count=3),
+    )
+    json_path = tmp_path / "report.json"
+    watched = watch_verify(tmp_path, notebook, "--update", "--json", json_path)
+    assert_no_traceback_of_ours(watched.output)
+    assert watched.returncode == 0, watched.output
+    assert not notebook.parent.exists()  # not recreated by the write-back
+    report = watched.report(json_path)["notebooks"][0]
+    assert report["updated"] is False
+    assert f"{notebook} no longer exists after the run (a cell deleted it, or its folder); " \
+        "not updated" in report["notes"]
+    assert leftovers(watched, tmp_path, pids) == []
+
+
+def test_a_script_runs_as_the_kernelspec_starts_its_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nb2pipe.verify.runner import kernel_command, kernel_python
+
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "share" / "jupyter"))
+    name = limited_kernelspec(tmp_path)
+    prefix, env = kernel_command(name)
+    assert prefix == [shutil.which("prlimit"), f"--as={KERNEL_ADDRESS_SPACE}", sys.executable]
+    assert env == {"MALLOC_ARENA_MAX": "2"}
+    assert kernel_python(name) == sys.executable
+    assert kernel_command("python3")[0][-1].endswith(("python", "python3"))
+    assert kernel_command("no-such-kernel") == ([sys.executable], {})
 
 
 # ---------------------------------------------------------------------------------------------

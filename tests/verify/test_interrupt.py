@@ -39,7 +39,10 @@ def test_interrupt_ends_kernel_and_script(tmp_path: Path, signum: int) -> None:
     notebook = tmp_path / "loop.ipynb"
     notebook.write_text(json.dumps(notebook_json(loop)), encoding="utf-8")
     process = subprocess.Popen(
-        [sys.executable, "-m", "nb2pipe", "verify", str(notebook), "--timeout", "0"],
+        [
+            sys.executable, "-m", "nb2pipe", "verify", str(notebook), "--timeout", "0",
+            "--json", str(tmp_path / "report.json"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         # a background process may inherit SIGINT ignored; a user's terminal does not
@@ -55,8 +58,12 @@ def test_interrupt_ends_kernel_and_script(tmp_path: Path, signum: int) -> None:
         output = process.communicate(timeout=30)[0].decode()
     finally:
         process.kill()
-    assert process.returncode != 0
+    assert process.returncode == 128 + signum, output
     assert "dead-kernel" not in output  # killed on purpose: no verdict printed
+    assert "interrupted: 0 of 1 notebooks finished" in output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["interrupted"] is True and report["exit_code"] == 128 + signum
+    assert report["notebooks"] == []
     deadline = time.monotonic() + 10
     while any(_alive(pid) for pid in started) and time.monotonic() < deadline:
         time.sleep(0.2)
