@@ -89,12 +89,11 @@ export function describeMarker(
     });
   }
   let note: string | null = null;
-  if (marker.rerun) {
+  if (track.restart) {
+    note = 'Re-running cells does not fix this notebook: restart the kernel and run all cells';
+  } else if (marker.rerun) {
     const position = track.rerun.indexOf(marker.cell_id) + 1;
     note = `"Re-run suggested cells" runs it (${position} of ${track.rerun.length})`;
-    if (track.restart) {
-      note += ', but only a kernel restart fixes everything';
-    }
   }
   return {
     title: `${STATE_TITLE[marker.state]}: ${marker.label}`,
@@ -378,7 +377,7 @@ function renderMarker(cell: Cell, shown: IShown | null): void {
   badge.setAttribute('role', 'note');
   badge.setAttribute('aria-label', flatten(description));
   badge.textContent = BADGE_TEXT[marker.state];
-  if (marker.rerun && marker.state !== 'rerun') {
+  if (marker.rerun && marker.state !== 'rerun' && !shown.track.restart) {
     const rerun = document.createElement('span');
     rerun.className = `${BADGE_CLASS}-rerun-flag`;
     rerun.textContent = ' \u21bb'; // the re-run covers it

@@ -165,7 +165,7 @@ function explainRestart(track: ITrackState): Promise<unknown> {
   intro.textContent =
     'Re-running cells cannot give this notebook the state of a fresh run:';
   const reasons = document.createElement('ul');
-  for (const reason of track.restart!.split('; ')) {
+  for (const reason of restartReasons(track.restart!)) {
     const item = document.createElement('li');
     item.textContent = reason;
     reasons.appendChild(item);
@@ -179,6 +179,14 @@ function explainRestart(track: ITrackState): Promise<unknown> {
     body: new Widget({ node: body }),
     buttons: [Dialog.okButton()]
   });
+}
+
+/** The reasons `restart` joins, without one that another one repeats and extends. */
+export function restartReasons(restart: string): string[] {
+  const reasons = [...new Set(restart.split('; '))];
+  return reasons.filter(
+    reason => !reasons.some(other => other !== reason && other.startsWith(reason))
+  );
 }
 
 function plural(count: number, noun: string): string {

@@ -236,3 +236,35 @@ def test_no_track_or_a_failing_server_shows_no_markers_and_no_errors(
     expect(page.locator(RERUN_BUTTON)).to_be_hidden()
     # the failed request is logged as a 500 by the browser itself, nothing more from nb2pipe
     assert [e for e in nb2pipe_errors(console_errors) if "500" not in e] == []
+
+
+def test_rerun_says_why_only_a_restart_helps(page, lab_server, make_notebook, screenshots: Path) -> None:
+    # `a = 1` runs, then becomes `b = 1`: `a` stays bound, and no re-run unbinds it.
+    name = "track_restart.ipynb"
+    make_notebook(lab_server.root_dir / name, "%load_ext nb2pipe\n%track", "a = 1", "print(a)")
+    open_notebook(page, lab_server, name)
+    wait_for_idle_kernel(page)
+    for count, index in enumerate([0, 1, 2], start=1):
+        run_cell(page, index, count)
+    wait_for_track(lab_server, name, lambda t: t["executions"] == 2, "2 executions")
+    page.wait_for_timeout(1000)  # see test_markers_show_track_state_and_rerun_clears_them
+    page.locator(CELLS).nth(1).locator(".cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("b = 1")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+s")
+    track = wait_for_track(lab_server, name, lambda t: t["restart"], "a restart")
+    shown = expect_markers(page, lab_server, name, track)
+    assert shown[1] == "restart", shown
+    # no "the re-run covers it" flag where re-running does not help
+    expect(page.locator(f"{MARKER}-rerun-flag")).to_have_count(0)
+
+    page.locator(RERUN_BUTTON).click()
+    dialog = page.locator(".jp-Dialog-content", has_text="A kernel restart is needed")
+    dialog.wait_for(state="visible")
+    for reason in track["restart"].split("; "):
+        expect(dialog).to_contain_text(reason)
+    page.screenshot(path=screenshots / "track-markers-restart.png")
+    dialog.get_by_role("button", name="Ok").click()
+    # nothing ran
+    expect(page.locator(CELLS).nth(2).locator(".jp-InputArea-prompt")).to_have_text("[3]:")
