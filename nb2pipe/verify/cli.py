@@ -129,6 +129,7 @@ def verify(
     2 bad input or usage.
     """
     from rich.console import Console
+    from rich.text import Text
 
     from nb2pipe.export.api import write_atomically
     from nb2pipe.verify.api import verify_paths
@@ -163,6 +164,9 @@ def verify(
         # Ctrl-C or SIGTERM: the kernels and scripts are ended; the reports still say what
         # the notebooks that finished found (exit 130, or 143)
         report = exc.report
+    except KeyboardInterrupt:  # before any kernel started (loading, imports)
+        console.print(Text("interrupted", style="bold red"))
+        sys.exit(130)
     render_summary(console, report)
     if json_path is not None:
         write_atomically(json_path, json.dumps(report.to_json(), indent=2) + "\n")
