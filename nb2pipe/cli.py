@@ -23,6 +23,11 @@ EXIT_OK = 0
 EXIT_DIFFERS = 1
 EXIT_BAD_INPUT = 2
 
+MEGABYTE = 1024 * 1024
+#: ``--max-size`` by default: nb2pipe.model.DEFAULT_MAX_SIZE in MB (kept literal, so that
+#: building the command imports no model code; a test keeps the two equal)
+DEFAULT_MAX_SIZE_MB = 256
+
 
 def _error(message: str) -> None:
     click.echo(f"nb2pipe: error: {message}", err=True)
@@ -68,6 +73,10 @@ def cli() -> None:
     help="Refuse a cell whose saved output is an error, instead of dropping it like a "
     "raises-exception cell.",
 )
+@click.option(
+    "--max-size", type=click.IntRange(min=0), default=DEFAULT_MAX_SIZE_MB, show_default=True,
+    metavar="MB", help="Refuse notebooks larger than this, before reading them (0: no limit).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 def export(
     notebooks: tuple[Path, ...],
@@ -79,9 +88,14 @@ def export(
     airflow: bool,
     standalone: bool,
     strict_errors: bool,
+    max_size: int,
     quiet: bool,
 ) -> None:
-    """Export tagged NOTEBOOKS to clean, parameterized Python scripts."""
+    """Export tagged NOTEBOOKS to clean, parameterized Python scripts.
+
+    Each notebook is exported on its own: a bad one is reported in one line and the others
+    are still written; the exit status is then 2, and the last line counts both.
+    """
     from nb2pipe.export import CheckStatus, ExportOptions, check_notebook, export_notebook
 
     folder = output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir())
@@ -101,8 +115,10 @@ def export(
         airflow=airflow,
         standalone=standalone,
         strict_errors=strict_errors,
+        max_notebook_size=max_size * MEGABYTE or None,
     )
     exit_code = EXIT_OK
+    done = refused = 0  # scripts written (or, with --check, in sync); notebooks refused
     for notebook in notebooks:
         try:
             if check:
@@ -113,16 +129,39 @@ def export(
                         err=True,
                     )
                     exit_code = max(exit_code, EXIT_DIFFERS)
+                else:
+                    done += 1
                 continue
             result = export_notebook(notebook, options)
         except Nb2PipeError as exc:
             _error(str(exc))
             exit_code = EXIT_BAD_INPUT
+            refused += 1
             continue
+        done += 1
         if not quiet:
             for line in result.summary.lines():
                 click.echo(line)
+    if len(notebooks) > 1 and not quiet:
+        click.echo(_tally(check, done, len(notebooks) - done - refused, refused), err=True)
     sys.exit(exit_code)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def _tally(check: bool, done: int, stale: int, refused: int) -> str:
+    """The last line of a batch: ``2 scripts written, 1 notebook refused``."""
+    if check:
+        parts = [_plural(done, "script") + " up to date"]
+        if stale:
+            parts.append(f"{stale} missing or out of date")
+    else:
+        parts = [_plural(done, "script") + " written"]
+    if refused:
+        parts.append(_plural(refused, "notebook") + " refused")
+    return ", ".join(parts)
 
 
 cli.add_command(runs)

@@ -93,11 +93,13 @@ def _parse(source: str) -> _Parse:
     tree: ast.Module | None = None
     error: SyntaxError | None = None
     try:  # most cells are plain Python: parse them once
-        tree = syntax.parse(source)
+        tree = syntax.parse(source, max_depth=syntax.MAX_DEPTH)
+    except syntax.NestedTooDeeply as exc:
+        error = exc
     except SyntaxError:
         python_source = mask_ipython(source)
         try:
-            tree = syntax.parse(python_source)
+            tree = syntax.parse(python_source, max_depth=syntax.MAX_DEPTH)
         except SyntaxError as exc:
             error = exc
     symbols = gather_cell_symbols(tree) if tree is not None else None

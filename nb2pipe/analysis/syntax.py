@@ -14,18 +14,100 @@ import ast
 import threading
 from typing import Literal, overload
 
-__all__ = ["parse"]
+__all__ = ["MAX_DEPTH", "NestedTooDeeply", "parse"]
 
 _LOCK = threading.Lock()
 
+#: How deeply a cell's syntax tree may nest (``a + b + ... `` of 200 terms, 200 nested
+#: lambdas). nb2pipe's analysis and libcst walk trees recursively, and a few hundred levels
+#: reach Python's recursion limit (1,000 frames); past this depth a cell is refused with its
+#: line rather than failing somewhere with ``RecursionError``. Real code nests a few dozen.
+MAX_DEPTH = 200
+
+
+class NestedTooDeeply(SyntaxError):
+    """The source parses (or would) but nests deeper than :data:`MAX_DEPTH`."""
+
 
 @overload
-def parse(source: str, mode: Literal["exec"] = "exec") -> ast.Module: ...
+def parse(
+    source: str, mode: Literal["exec"] = "exec", *, max_depth: int | None = None
+) -> ast.Module: ...
 @overload
-def parse(source: str, mode: Literal["eval"]) -> ast.Expression: ...
+def parse(
+    source: str, mode: Literal["eval"], *, max_depth: int | None = None
+) -> ast.Expression: ...
 
 
-def parse(source: str, mode: Literal["exec", "eval"] = "exec") -> ast.Module | ast.Expression:
-    """``ast.parse(source, mode=mode)``, one thread at a time."""
+def parse(
+    source: str, mode: Literal["exec", "eval"] = "exec", *, max_depth: int | None = None
+) -> ast.Module | ast.Expression:
+    """``ast.parse(source, mode=mode)``, one thread at a time.
+
+    ``max_depth``: refuse trees that nest deeper (cells are parsed with :data:`MAX_DEPTH`; the
+    script nb2pipe writes nests a few levels deeper than its cells, in ``main``).
+
+    Raises
+    ------
+    SyntaxError
+        The source is not Python; :class:`NestedTooDeeply` when it nests deeper than
+        ``max_depth`` (or than CPython's parser itself goes).
+    """
     with _LOCK:
-        return ast.parse(source, mode=mode)  # type: ignore[return-value]
+        try:
+            tree = ast.parse(source, mode=mode)
+        except (RecursionError, MemoryError):
+            # CPython's parser gives up on deep nesting with these (3.11: MemoryError for a
+            # parser stack overflow, RecursionError while building the tree)
+            raise NestedTooDeeply(
+                f"nested too deeply for Python's parser (more than {MAX_DEPTH} levels that "
+                "nb2pipe reads); split the expression with intermediate variables"
+            ) from None
+    line = _too_deep(tree, max_depth) if max_depth is not None else None
+    if line is not None:
+        error = NestedTooDeeply(
+            f"nested too deeply (more than {MAX_DEPTH} levels of syntax, which nb2pipe "
+            "reads); split the expression with intermediate variables"
+        )
+        error.lineno = line
+        raise error
+    return tree  # type: ignore[return-value]
+
+
+def _too_deep(tree: ast.AST, max_depth: int) -> int | None:
+    """The line of a node nested deeper than ``max_depth``, or ``None``.
+
+    Walks the tree a level at a time over ``_fields`` (twice as fast as a stack of
+    ``ast.iter_child_nodes``: every cell goes through here); the line is looked for only
+    when the tree is too deep.
+    """
+    node_type = ast.AST
+    level: list[ast.AST] = [tree]
+    for _ in range(max_depth):
+        below: list[ast.AST] = []
+        for node in level:
+            for name in node._fields:
+                value = getattr(node, name, None)
+                if type(value) is list:
+                    below.extend([item for item in value if isinstance(item, node_type)])
+                elif isinstance(value, node_type):
+                    below.append(value)
+        if not below:
+            return None
+        level = below
+    deepest = [node for node in level if any(True for _ in ast.iter_child_nodes(node))]
+    if not deepest:  # only contexts (Load, Store) and operators below: no deeper
+        return None
+    return _line_of(tree, deepest[0])
+
+
+def _line_of(tree: ast.AST, target: ast.AST) -> int:
+    """The line of ``target``, or of its nearest ancestor that has one."""
+    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    while stack:
+        node, line = stack.pop()
+        line = getattr(node, "lineno", line)
+        if node is target:
+            return line
+        stack.extend((child, line) for child in ast.iter_child_nodes(node))
+    return 1

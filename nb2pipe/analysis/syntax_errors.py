@@ -14,6 +14,7 @@ import tokenize
 from typing import TYPE_CHECKING
 
 from nb2pipe.analysis.magics import EXTENSION_MAGICS, KERNEL_LINE_MAGICS
+from nb2pipe.analysis.syntax import NestedTooDeeply
 
 if TYPE_CHECKING:
     from nb2pipe.analysis.parse import KernelNamespace
@@ -49,6 +50,8 @@ def explain_syntax_error(
     cell_lines: int = 1,
 ) -> str:
     """The reason a cell whose masked source is ``python_source`` failed to parse."""
+    if isinstance(error, NestedTooDeeply):
+        return error.msg
     message = error.msg or "invalid syntax"
     for known, what in _PYTHON2_MESSAGES:
         if message.startswith(known):

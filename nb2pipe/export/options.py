@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from nb2pipe.model import DEFAULT_MAX_SIZE
+
 __all__ = ["ExportOptions"]
 
 
@@ -32,3 +34,5 @@ class ExportOptions:
     #: refuse a cell whose saved outputs hold an error instead of dropping it like a
     #: ``raises-exception`` cell
     strict_errors: bool = False
+    #: refuse notebooks larger than this many bytes before reading them (``None``: no limit)
+    max_notebook_size: int | None = DEFAULT_MAX_SIZE

@@ -1,7 +1,16 @@
 """The notebook model: typed, immutable cells and notebooks, and the loader that builds them."""
 
-from nb2pipe.model.load import load_notebook, notebook_from_json
+from nb2pipe.model.load import DEFAULT_MAX_SIZE, load_notebook, notebook_from_json
 from nb2pipe.model.notebook import Cell, CellKind, Notebook, Output
 from nb2pipe.model.tags import CellRole
 
-__all__ = ["Cell", "CellKind", "CellRole", "Notebook", "Output", "load_notebook", "notebook_from_json"]
+__all__ = [
+    "DEFAULT_MAX_SIZE",
+    "Cell",
+    "CellKind",
+    "CellRole",
+    "Notebook",
+    "Output",
+    "load_notebook",
+    "notebook_from_json",
+]

@@ -9,6 +9,8 @@ failure would otherwise surface as a ``KeyError`` deep in the exporter.
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -16,19 +18,32 @@ from nb2pipe.errors import CellLocation, NotebookLoadError, TagError
 from nb2pipe.model.notebook import Cell, CellKind, Notebook, Output
 from nb2pipe.model.tags import InvalidTag, parse_tags
 
-__all__ = ["load_notebook", "notebook_from_json"]
+__all__ = ["DEFAULT_MAX_SIZE", "decode_notebook_bytes", "load_notebook", "notebook_from_json"]
 
 _PYTHON_LANGUAGES = frozenset({"python", "python3", "ipython", "ipython3"})
 
 
-def load_notebook(path: str | Path) -> Notebook:
+#: Notebooks larger than this are refused before they are read (``--max-size`` raises it): a
+#: 256 MB notebook is already far past what Jupyter opens comfortably (outputs full of images),
+#: and reading one costs several times its size in memory (text, JSON objects, the model).
+DEFAULT_MAX_SIZE = 256 * 1024 * 1024
+
+#: Kernel names of Python 2 (``language`` says only "python")
+_PYTHON_2_KERNELS = frozenset({"python2", "python27", "python2.7"})
+
+
+def load_notebook(path: str | Path, *, max_size: int | None = DEFAULT_MAX_SIZE) -> Notebook:
     """Read and check the notebook at ``path``.
+
+    ``max_size``: refuse files larger than this many bytes before reading them (``None``: no
+    limit).
 
     Raises
     ------
     NotebookLoadError
-        The path is missing or a directory, the file is empty or not JSON, not a notebook,
-        older than nbformat 4, or its kernel is not Python.
+        The path is missing or a directory, too large, binary, not UTF-8, empty or not JSON
+        (the message gives the line and column), not a notebook, not nbformat 4, its kernel is
+        not Python 3, or a cell holds a NUL character.
     TagError
         A cell carries an unknown ``nb2pipe:`` tag or a malformed step tag.
     """
@@ -37,14 +52,62 @@ def load_notebook(path: str | Path) -> Notebook:
     if path.is_dir():
         raise NotebookLoadError(where, "is a directory, not a notebook")
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if max_size is not None and size > max_size:
+                raise NotebookLoadError(where, _too_large(size, max_size))
+            # read at most one byte past the limit: a file that grows meanwhile, or a
+            # device with no size, is refused all the same without reading it all
+            raw = file.read(max_size + 1) if max_size is not None else file.read()
     except FileNotFoundError:
         raise NotebookLoadError(where, "no such file") from None
-    except UnicodeDecodeError as exc:
-        raise NotebookLoadError(where, f"not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
-        raise NotebookLoadError(where, f"cannot read: {exc.strerror}") from None
-    return notebook_from_json(text, path)
+        raise NotebookLoadError(where, f"cannot read: {exc.strerror or exc}") from None
+    if max_size is not None and len(raw) > max_size:
+        raise NotebookLoadError(where, _too_large(len(raw), max_size))
+    return notebook_from_json(decode_notebook_bytes(raw, path), path)
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (
+        f"is {_megabytes(size)}, larger than the {_megabytes(limit)} limit for notebooks "
+        "(--max-size MB raises it)"
+    )
+
+
+def _megabytes(size: int) -> str:
+    megabytes = size / (1024 * 1024)
+    return f"{megabytes:.0f} MB" if megabytes >= 10 else f"{megabytes:.1f} MB"
+
+
+def decode_notebook_bytes(raw: bytes, path: Path | None = None) -> str:
+    """The text of a notebook file: UTF-8 (a byte-order mark is dropped), not binary.
+
+    Raises
+    ------
+    NotebookLoadError
+        The bytes hold a NUL (a binary file: JSON text never does) or are not UTF-8; the
+        message gives the line and column.
+    """
+    where = CellLocation(path)
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise NotebookLoadError(
+            where, f"not a notebook: a binary file (a NUL byte at offset {nul}; notebooks are "
+            "JSON text)"
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        start = exc.start
+        line = raw.count(b"\n", 0, start) + 1
+        line_start = raw.rfind(b"\n", 0, start) + 1
+        column = len(raw[line_start:start].decode("utf-8", errors="replace")) + 1
+        raise NotebookLoadError(
+            where,
+            f"not UTF-8 text at line {line} column {column}: byte 0x{raw[start]:02x} "
+            f"({exc.reason}; offset {start})",
+        ) from None
 
 
 def notebook_from_json(content: str | Mapping[str, Any], path: Path | None = None) -> Notebook:
@@ -53,12 +116,7 @@ def notebook_from_json(content: str | Mapping[str, Any], path: Path | None = Non
     if isinstance(content, str):
         if not content.strip():
             raise NotebookLoadError(where, "the file is empty")
-        try:
-            data = json.loads(content)
-        except json.JSONDecodeError as exc:
-            raise NotebookLoadError(
-                where, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-            ) from None
+        data = _decode_json(content, path)
     else:
         data = content
     if not isinstance(data, Mapping) or not isinstance(data.get("cells"), list):
@@ -79,6 +137,13 @@ def notebook_from_json(content: str | Mapping[str, Any], path: Path | None = Non
             f"nbformat {major} is not supported; upgrade it with "
             "`jupyter nbconvert --to notebook --inplace`",
         )
+    if major > 4:
+        # a newer *minor* version is read as the newest one known, as nbformat does (minor
+        # versions only add optional fields); a newer major version may mean anything
+        raise NotebookLoadError(
+            where,
+            f"nbformat {major}.{minor} is newer than nbformat 4, the newest nb2pipe reads",
+        )
     metadata = data.get("metadata")
     metadata = {} if metadata is None else metadata
     if not isinstance(metadata, Mapping):
@@ -95,7 +160,17 @@ def notebook_from_json(content: str | Mapping[str, Any], path: Path | None = Non
     if language.lower() not in _PYTHON_LANGUAGES:
         kernel = f"kernel {kernel_name!r} " if kernel_name else "the kernel "
         raise NotebookLoadError(where, f"{kernel}runs {language}; nb2pipe handles Python notebooks")
-    cells = tuple(_read_cell(index, raw, path) for index, raw in enumerate(data["cells"]))
+    python_2 = _python_2(kernelspec, language_info)
+    if python_2:
+        raise NotebookLoadError(
+            where,
+            f"the kernel is Python 2 ({python_2}); the script would run under Python 3, where "
+            "/, str and print differ: switch the notebook to a Python 3 kernel, re-run it, "
+            "and export again",
+        )
+    cells, warnings = _unique_ids(
+        tuple(_read_cell(index, raw, path) for index, raw in enumerate(data["cells"]))
+    )
     return Notebook(
         cells=cells,
         path=path,
@@ -103,7 +178,91 @@ def notebook_from_json(content: str | Mapping[str, Any], path: Path | None = Non
         language=language,
         nbformat=(major, minor),
         language_version=_version(language_info.get("version")),
+        warnings=warnings,
     )
+
+
+def _decode_json(content: str, path: Path | None) -> Any:
+    """``json.loads(content)``, failing with the line and column and a readable cause."""
+    where = CellLocation(path)
+    stripped = content.lstrip()
+    if not stripped.startswith(("{", "[")):
+        if (path is not None and path.suffix == ".py") or _is_python(content):
+            raise NotebookLoadError(
+                where,
+                "not a notebook: Python source (a notebook is JSON, saved as .ipynb; "
+                "`jupytext --to ipynb` converts a percent-format script)",
+            )
+    try:
+        return json.loads(content)
+    except json.JSONDecodeError as exc:
+        cause = exc.msg
+        if cause.startswith("Unterminated string"):
+            cause = "a string starts there and never ends"
+        elif cause.endswith(" at"):  # "Invalid control character at": the position follows
+            cause = cause[: -len(" at")] + " there"
+        if cause.startswith("a string starts") or exc.pos >= len(content.rstrip()):
+            cause += "; the file is cut short (an interrupted save?)"
+        raise NotebookLoadError(
+            where, f"invalid JSON at line {exc.lineno} column {exc.colno}: {cause}"
+        ) from None
+    except RecursionError:
+        raise NotebookLoadError(
+            where, "the JSON is nested too deeply to read (past Python's recursion limit)"
+        ) from None
+
+
+def _is_python(content: str) -> bool:
+    """Whether text that is not JSON reads as a Python module (a script given as a notebook).
+
+    Compiled rather than parsed into a tree: a code object needs no ``ast`` objects (and
+    so not the lock around building them, see ``nb2pipe.analysis.syntax``).
+    """
+    text = content.strip()
+    if len(text) > 1_000_000 or not text or text.isidentifier():  # one word is not a script
+        return False
+    try:
+        compile(text, "<notebook>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _python_2(kernelspec: Mapping[str, Any], language_info: Mapping[str, Any]) -> str | None:
+    """How the metadata says the kernel is Python 2, or ``None``."""
+    name = str(kernelspec.get("name") or "").lower()
+    if name in _PYTHON_2_KERNELS:
+        return f"kernelspec {kernelspec.get('name')!r}"
+    version = language_info.get("version")
+    if isinstance(version, str) and version.split(".")[0] == "2":
+        return f"language_info.version {version}"
+    mode = language_info.get("codemirror_mode")
+    if isinstance(mode, Mapping) and mode.get("version") == 2:
+        return "language_info.codemirror_mode version 2"
+    return None
+
+
+def _unique_ids(cells: tuple[Cell, ...]) -> tuple[tuple[Cell, ...], tuple[str, ...]]:
+    """Cells whose id repeats an earlier cell's lose it (named by position), with a warning.
+
+    nbformat repairs such a notebook when it reads it (a new random id, and a warning); the
+    ids are not ours to invent (an export must not change between runs), so the later cells
+    go by position until Jupyter saves the repaired notebook.
+    """
+    seen: dict[str, Cell] = {}
+    out: list[Cell] = []
+    warnings: list[str] = []
+    for cell in cells:
+        if cell.id is not None and cell.id in seen:
+            warnings.append(
+                f"cell {cell.index + 1}: id {cell.id!r} is also cell {seen[cell.id].index + 1}'s; "
+                f"it is named by position (Jupyter gives it a new id when it saves)"
+            )
+            cell = replace(cell, id=None)
+        elif cell.id is not None:
+            seen[cell.id] = cell
+        out.append(cell)
+    return tuple(out), tuple(warnings)
 
 
 def _version(value: Any) -> str | None:
@@ -208,6 +367,16 @@ def _read_cell(index: int, raw: Any, path: Path | None) -> Cell:
     problem = _check_cell(raw, kind)
     if problem:
         raise NotebookLoadError(where, problem)
+    source = _join(raw["source"])
+    nul = source.find("\x00")
+    if nul >= 0:
+        line = source.count("\n", 0, nul) + 1
+        column = nul - (source.rfind("\n", 0, nul) + 1) + 1
+        raise NotebookLoadError(
+            CellLocation(path, index, cell_id, line),
+            f"a NUL character (\\u0000) at column {column}: cells hold text, and Python "
+            "refuses source with NUL in it",
+        )
     metadata = raw.get("metadata") or {}
     tags = metadata.get("tags", [])
     try:
@@ -222,7 +391,7 @@ def _read_cell(index: int, raw: Any, path: Path | None) -> Cell:
     return Cell(
         index=index,
         kind=kind,
-        source=_join(raw["source"]),
+        source=source,
         id=cell_id,
         tags=tuple(tags),
         role=role,

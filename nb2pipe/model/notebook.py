@@ -102,6 +102,8 @@ class Notebook:
     nbformat: tuple[int, int] = (4, 5)
     #: the Python version the notebook last ran with (``metadata.language_info.version``)
     language_version: str | None = None
+    #: what was odd but readable, one line each (``cell 3: id 'a' is also cell 1's; ...``)
+    warnings: tuple[str, ...] = ()
 
     @property
     def code_cells(self) -> tuple[Cell, ...]:
