@@ -9,6 +9,7 @@ __all__ = [
     "CellParseError",
     "ExportError",
     "Nb2PipeError",
+    "NestedTooDeeplyError",
     "NotebookLoadError",
     "OutputExistsError",
     "ParameterError",
@@ -68,6 +69,10 @@ class TagError(LocatedError):
 
 class CellParseError(LocatedError):
     """A code cell is not valid Python (after IPython syntax is masked)."""
+
+
+class NestedTooDeeplyError(CellParseError):
+    """A cell nests deeper than nb2pipe analyses (a limit of nb2pipe's, not of Python's)."""
 
 
 class UnsupportedMagicError(LocatedError):

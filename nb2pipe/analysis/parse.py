@@ -18,7 +18,7 @@ from nb2pipe.analysis.magics import (
 )
 from nb2pipe.analysis.symbols import BUILTIN_NAMES, NOTEBOOK_NAMES, CellSymbols, gather_cell_symbols
 from nb2pipe.analysis.syntax_errors import explain_syntax_error
-from nb2pipe.errors import CellParseError
+from nb2pipe.errors import CellParseError, NestedTooDeeplyError
 from nb2pipe.model import Cell
 
 __all__ = ["KernelNamespace", "ParsedCell", "parse_cell"]
@@ -163,6 +163,8 @@ def parse_cell(
         if may_fail:
             empty = ast.Module(body=[], type_ignores=[])
             return ParsedCell(cell, "", empty, CellSymbols(), syntax_error=reason)
-        raise CellParseError(cell.location(path, parsed.error.lineno), reason) from None
+        too_deep = isinstance(parsed.error, syntax.NestedTooDeeply)
+        error = NestedTooDeeplyError if too_deep else CellParseError
+        raise error(cell.location(path, parsed.error.lineno), reason) from None
     assert parsed.symbols is not None
     return ParsedCell(cell, parsed.python_source, parsed.tree, parsed.symbols)

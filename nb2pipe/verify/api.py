@@ -21,9 +21,9 @@ from nb2pipe.analysis import (
     analyze_notebook,
     find_static_hazards,
 )
-from nb2pipe.errors import Nb2PipeError
+from nb2pipe.errors import NestedTooDeeplyError, Nb2PipeError
 from nb2pipe.export.parameters import Parameter
-from nb2pipe.model import Cell, Notebook, load_notebook
+from nb2pipe.model import DEFAULT_MAX_SIZE, Cell, Notebook, load_notebook
 from nb2pipe.verify.errors import VerificationFailed, VerifyInterrupted, VerifyUsageError
 from nb2pipe.verify.compare import compare_outputs
 from nb2pipe.verify.judge import judge_run, mark_nondeterministic, pair_code_cells
@@ -161,7 +161,7 @@ def verify_paths(
     for report in reports:
         progress.notebook_finished(report)
     prepared: list[_Prepared | NotebookReport] = [
-        _prepare(path, options.strict_errors) for path in notebooks
+        _prepare(path, options.strict_errors, options.max_notebook_size) for path in notebooks
     ]
     _bind_parameters([p for p in prepared if isinstance(p, _Prepared)], options)
     if any(isinstance(item, _Prepared) for item in prepared):
@@ -244,16 +244,18 @@ def raise_for_mismatches(report: VerifyReport) -> None:
 # steps
 
 
-def _prepare(path: Path, strict_errors: bool = False) -> _Prepared | NotebookReport:
+def _prepare(
+    path: Path, strict_errors: bool = False, max_size: int | None = DEFAULT_MAX_SIZE
+) -> _Prepared | NotebookReport:
     """Load and statically check one notebook (PRODUCT.md §4.1)."""
     start = time.monotonic()
     try:
-        notebook = load_notebook(path)
+        notebook = load_notebook(path, max_size=max_size)
     except Nb2PipeError as exc:
         return NotebookReport(
             path, NotebookStatus.INVALID, error=str(exc), duration=time.monotonic() - start
         )
-    notes: list[str] = []
+    notes: list[str] = list(notebook.warnings)
     analysis: NotebookAnalysis | None = None
     hazards: tuple[Hazard, ...] = ()
     for cell in notebook.code_cells:
@@ -279,6 +281,10 @@ def _prepare(path: Path, strict_errors: bool = False) -> _Prepared | NotebookRep
                 h.kind is HazardKind.UNDEFINED_IN_FRESH_KERNEL
                 and h.cell_index in expected_to_raise
             )
+        )
+    except NestedTooDeeplyError as exc:  # Python may run it; nb2pipe cannot check or export it
+        return NotebookReport(
+            path, NotebookStatus.INVALID, error=str(exc), duration=time.monotonic() - start
         )
     except Nb2PipeError as exc:  # a cell that is not Python: the run will say more
         notes.append(f"static check skipped: {exc}")

@@ -20,6 +20,7 @@ __all__ = ["verify"]
 _DEFAULT_TIMEOUT = 600  # nb2pipe.verify.options.DEFAULT_TIMEOUT, kept in sync by a test
 _DEFAULT_RTOL = 1e-6
 _DEFAULT_IMAGE_TOLERANCE = 0.01  # nb2pipe.verify.images.DEFAULT_IMAGE_TOLERANCE
+_DEFAULT_MAX_SIZE_MB = 256  # nb2pipe.model.DEFAULT_MAX_SIZE in MB
 
 _REPORT_PATH = click.Path(path_type=Path, dir_okay=False, writable=True)
 
@@ -103,6 +104,10 @@ def _exit_on_sigterm() -> None:
     "--html", "html_path", type=_REPORT_PATH, help="Write the report as one static HTML page."
 )
 @click.option(
+    "--max-size", type=click.IntRange(min=0), default=_DEFAULT_MAX_SIZE_MB, show_default=True,
+    metavar="MB", help="Refuse notebooks larger than this, before reading them (0: no limit).",
+)
+@click.option(
     "-q", "--quiet", is_flag=True, help="Print only the notebooks that fail, and the summary."
 )
 def verify(
@@ -118,6 +123,7 @@ def verify(
     json_path: Path | None,
     junit_path: Path | None,
     html_path: Path | None,
+    max_size: int,
     quiet: bool,
 ) -> None:
     """Verify that notebooks reproduce from a fresh kernel, and that their scripts do too.
@@ -148,6 +154,7 @@ def verify(
         image_tolerance=image_tolerance,
         update=update,
         strict_errors=strict_errors,
+        max_notebook_size=max_size * 1024 * 1024 or None,
     )
     # papermill, nbclient and jupyter_client log each failure they hand back to us; verify
     # reports it once, with its cell, so their log lines would only repeat it

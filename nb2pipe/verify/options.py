@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nb2pipe.model import DEFAULT_MAX_SIZE
 from nb2pipe.verify.compare import CompareOptions
 from nb2pipe.verify.images import DEFAULT_IMAGE_TOLERANCE
 
@@ -37,6 +38,8 @@ class VerifyOptions:
     #: when a cell differs for no reason the evidence shows, run the notebook a second time
     #: to tell whether its output varies by run
     second_run: bool = True
+    #: refuse notebooks larger than this many bytes before reading them (``None``: no limit)
+    max_notebook_size: int | None = DEFAULT_MAX_SIZE
 
     @property
     def compare(self) -> CompareOptions:
