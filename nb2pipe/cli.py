@@ -138,6 +138,18 @@ def export(
             exit_code = EXIT_BAD_INPUT
             refused += 1
             continue
+        except OSError as exc:  # the output cannot be written (a file where a folder is, ...)
+            where = Path(exc.filename) if exc.filename else None
+            if where is not None and where.name.endswith(".tmp"):  # write_atomically's file
+                where = where.parent
+            _error(
+                f"{notebook}: cannot write the script"
+                + (f" ({where})" if where is not None else "")
+                + f": {exc.strerror or exc}"
+            )
+            exit_code = EXIT_BAD_INPUT
+            refused += 1
+            continue
         done += 1
         if not quiet:
             for line in result.summary.lines():

@@ -24,6 +24,9 @@ __all__ = ["ExportHandler", "HazardsHandler", "setup_handlers"]
 NAMESPACE = "nb2pipe"
 SCRIPT_SUFFIX = ".py"
 HISTORY_DIR = ".nb2pipe"  #: beside the notebook: ``<stem>.history.jsonl`` written by ``%track``
+#: The largest request body: a path and a flag. A larger one is refused (413) from its
+#: Content-Length, before it is read, and a chunked one once it passes this.
+MAX_BODY_SIZE = 64 * 1024
 
 
 class RequestRefused(Exception):
@@ -65,10 +68,13 @@ class Nb2PipeHandler(APIHandler):
         self.reply({"message": refusal.message})
 
     def json_body(self) -> dict[str, Any]:
+        raw = bytes(getattr(self, "_body", b"")) or self.request.body or b""
         try:
-            body = json.loads(self.request.body or b"")
-        except ValueError as exc:
+            body = json.loads(raw)
+        except ValueError as exc:  # JSONDecodeError, and UnicodeDecodeError for non-UTF-8
             raise RequestRefused(400, f"request body is not valid JSON: {exc}") from exc
+        except RecursionError:
+            raise RequestRefused(400, "request body is not valid JSON: nested too deeply") from None
         if not isinstance(body, dict):
             raise RequestRefused(400, "request body must be a JSON object")
         return body
@@ -82,6 +88,8 @@ class Nb2PipeHandler(APIHandler):
         """
         if not isinstance(api_path, str) or not api_path.strip("/"):
             raise RequestRefused(400, "'path' must be a notebook path relative to the server root")
+        if "\x00" in api_path:
+            raise RequestRefused(400, "'path' holds a NUL character")
         relative = PurePosixPath(api_path.strip("/"))
         if api_path.startswith("/") or os.path.isabs(api_path) or "\\" in api_path:
             raise RequestRefused(404, f"{api_path}: only paths relative to the server root")
@@ -106,8 +114,27 @@ class Nb2PipeHandler(APIHandler):
         return notebook
 
 
+@tornado.web.stream_request_body
 class ExportHandler(Nb2PipeHandler):
-    """``POST /nb2pipe/export`` ``{"path": ..., "overwrite": false}``: write the script."""
+    """``POST /nb2pipe/export`` ``{"path": ..., "overwrite": false}``: write the script.
+
+    The body is streamed (``prepare`` runs before it is read), so that one larger than
+    :data:`MAX_BODY_SIZE` is refused without being buffered: the server's own limit
+    (``ServerApp.max_body_size``) is 512 MB.
+    """
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        self._body = bytearray()
+        length = self.request.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > MAX_BODY_SIZE:
+            raise tornado.web.HTTPError(
+                413, f"request body is {length} bytes; at most {MAX_BODY_SIZE} are read"
+            )
+        self.request.connection.set_max_body_size(MAX_BODY_SIZE)  # type: ignore[attr-defined]
+
+    def data_received(self, chunk: bytes) -> None:
+        self._body += chunk
 
     @tornado.web.authenticated
     @authorized
@@ -153,6 +180,11 @@ def _export(notebook: ResolvedNotebook, overwrite: bool) -> dict[str, Any]:
         raise RequestRefused(409, _relative_message(exc, notebook)) from exc
     except Nb2PipeError as exc:
         raise RequestRefused(400, _relative_message(exc, notebook)) from exc
+    except OSError as exc:  # the folder is not writable, the disk is full, ...
+        status = 403 if isinstance(exc, PermissionError) else 500
+        raise RequestRefused(
+            status, f"{notebook.script_api_path}: cannot write the script: {exc.strerror or exc}"
+        ) from exc
     return {
         "path": str(notebook.script_api_path),
         "summary": result.summary.to_json(),

@@ -208,3 +208,12 @@ def test_check_mode_batch(batch: list[Path]) -> None:
     assert not c.with_suffix(".py").exists() and out == ""
     code, _, err = run("--check", a, c)
     assert code == 1 and err.splitlines()[-1] == "1 script up to date, 1 missing or out of date"
+
+
+def test_an_output_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(notebook("x = 1")))
+    (tmp_path / "taken").write_text("a file where the script's folder would be")
+    code, _, err = run("-o", tmp_path / "taken" / "nb.py", path)
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"nb2pipe: error: {path}: cannot write the script (")
