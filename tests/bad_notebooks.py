@@ -112,6 +112,11 @@ def invalid_utf8(path: Path) -> None:
     path.write_bytes(data.encode().replace("é".encode(), b"\xe9"))
 
 
+def byte_order_mark(path: Path) -> None:
+    """Windows editors write one; nbformat (Jupyter, papermill) cannot read the file then."""
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(notebook("x = 1")).encode())
+
+
 @dataclass(frozen=True)
 class BadCase:
     id: str
@@ -149,6 +154,7 @@ CASES = [
     BadCase("duplicate-cell-ids", duplicate_ids),
     BadCase("no-kernelspec", no_kernelspec),
     BadCase("python-2-kernel", python_2, ("Python 2", "Python 3")),
+    BadCase("utf-8-byte-order-mark", byte_order_mark, ("byte-order mark",)),
     BadCase("invalid-utf-8", invalid_utf8, ("not UTF-8 text at line 15 column 26", "byte 0xe9")),
 ]
 

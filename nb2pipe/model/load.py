@@ -81,13 +81,13 @@ def _megabytes(size: int) -> str:
 
 
 def decode_notebook_bytes(raw: bytes, path: Path | None = None) -> str:
-    """The text of a notebook file: UTF-8 (a byte-order mark is dropped), not binary.
+    """The text of a notebook file: UTF-8 without a byte-order mark, not binary.
 
     Raises
     ------
     NotebookLoadError
-        The bytes hold a NUL (a binary file: JSON text never does) or are not UTF-8; the
-        message gives the line and column.
+        The bytes hold a NUL (a binary file: JSON text never does), start with a byte-order
+        mark, or are not UTF-8; the message gives the line and column.
     """
     where = CellLocation(path)
     nul = raw.find(b"\x00")
@@ -96,8 +96,14 @@ def decode_notebook_bytes(raw: bytes, path: Path | None = None) -> str:
             where, f"not a notebook: a binary file (a NUL byte at offset {nul}; notebooks are "
             "JSON text)"
         )
+    if raw.startswith(b"\xef\xbb\xbf"):
+        # nbformat (so Jupyter and papermill) cannot read it: refused here too, so that
+        # export and verify agree
+        raise NotebookLoadError(
+            where, "starts with a UTF-8 byte-order mark, which Jupyter cannot read; remove it"
+        )
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         start = exc.start
         line = raw.count(b"\n", 0, start) + 1
