@@ -51,6 +51,8 @@ def load_notebook(path: str | Path, *, max_size: int | None = DEFAULT_MAX_SIZE) 
     where = CellLocation(path)
     if path.is_dir():
         raise NotebookLoadError(where, "is a directory, not a notebook")
+    if path.exists() and not path.is_file():  # a FIFO would block, a device never end
+        raise NotebookLoadError(where, "is not a regular file, not a notebook")
     try:
         with path.open("rb") as file:
             size = os.fstat(file.fileno()).st_size

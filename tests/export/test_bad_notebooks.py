@@ -217,3 +217,16 @@ def test_an_output_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
     code, _, err = run("-o", tmp_path / "taken" / "nb.py", path)
     assert code == 2 and err.count("\n") == 1, err
     assert err.startswith(f"nb2pipe: error: {path}: cannot write the script (")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_file_that_is_not_a_regular_file_is_refused_without_reading(tmp_path: Path, kind) -> None:
+    """A FIFO would block the read forever; /dev/zero would never end."""
+    if kind == "fifo":
+        path = tmp_path / "pipe.ipynb"
+        os.mkfifo(path)
+    else:
+        path = Path("/dev/zero")
+    code, _, err = run(path)
+    assert code == 2 and err.count("\n") == 1
+    assert "is not a regular file, not a notebook" in err
