@@ -65,6 +65,8 @@ def load_notebook(path: str | Path, *, max_size: int | None = DEFAULT_MAX_SIZE) 
         raise NotebookLoadError(where, "no such file") from None
     except OSError as exc:
         raise NotebookLoadError(where, f"cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a path with NUL in it (from an API caller, not a shell)
+        raise NotebookLoadError(where, f"cannot read: {exc}") from None
     if max_size is not None and len(raw) > max_size:
         raise NotebookLoadError(where, _too_large(len(raw), max_size))
     return notebook_from_json(decode_notebook_bytes(raw, path), path)
