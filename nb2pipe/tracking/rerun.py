@@ -388,4 +388,6 @@ def _restart_reason(
         add("", f"%reset cleared the namespace (execution {state.resets[-1]} of this session)")
     if not reasons:
         return None, ()
-    return "; ".join(reasons), tuple(cells)
+    # one cause found twice (a leftover name, and a cell reading it) says it once, the long way
+    said = [r for r in reasons if not any(o != r and o.startswith(r) for o in reasons)]
+    return "; ".join(said), tuple(cells)

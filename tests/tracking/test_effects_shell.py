@@ -162,3 +162,13 @@ def test_a_name_left_from_an_earlier_version_of_a_cell_needs_a_restart(shell: An
     assert "(del x)" in report.restart
     (hidden,) = [h for h in report.hazards if h.kind.value == "hidden-state"]
     assert hidden.cell_id == "c0" and hidden.names == ("x",) and hidden.fix.startswith("del x")
+
+
+def test_a_leftover_name_read_below_is_one_restart_reason(shell: Any, tmp_path: Path) -> None:
+    """`a = 1` edited to `b = 1` while a cell below reads `a`: one cause, said once."""
+    nb = Notebook(shell, tmp_path, ["a = 1", "print(a + 1)"])
+    nb.run(0, 1)
+    nb.edit(0, "b = 1")
+    restart = nb.report().restart
+    assert restart is not None and restart.count("'a' is still bound from an earlier version of") == 1
+    assert "(del a)" in restart
