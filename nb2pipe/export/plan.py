@@ -393,15 +393,24 @@ def _check_option_clashes(
 
 def _first_await(parsed: ParsedCell) -> int | None:
     """The line of the cell's first top-level ``await``, ``async for`` or ``async with``
-    (IPython runs such a cell in its event loop), else ``None``."""
+    (IPython runs such a cell in its event loop), else ``None``.
+
+    A list, set or dict comprehension that awaits (``[await f(x) for x in xs]``) counts: it
+    runs at once, awaited by the cell; a generator expression that awaits is an async
+    generator, created without awaiting anything.
+    """
     lines = list(parsed.symbols.top_level_awaits)
-    if "async" in parsed.python_source:  # most cells have none: no walk
+    source = parsed.python_source
+    if "async" in source or "await" in source:  # most cells have neither: no walk
         pending: list[ast.AST] = list(parsed.tree.body)
         while pending:
             node = pending.pop()
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
                 continue
-            if isinstance(node, (ast.AsyncFor, ast.AsyncWith)):
+            if isinstance(node, ast.GeneratorExp):  # only its first iterable runs here
+                pending.append(node.generators[0].iter)
+                continue
+            if isinstance(node, (ast.AsyncFor, ast.AsyncWith, ast.Await)):
                 lines.append(node.lineno)
             elif isinstance(node, ast.comprehension) and node.is_async:
                 lines.append(node.target.lineno)
@@ -466,7 +475,107 @@ def _global_names(cells: tuple[CellPlan, ...], parameters: tuple[Parameter, ...]
             needed |= info.global_writes
             if info.name in module_level:
                 needed |= info.free_globals | info.global_mutations
+        source = cell.parsed.python_source
+        if "global" in source:  # `global x` anywhere (read only, nested, ...) names the
+            needed |= {  # notebook's variable, which main then keeps global too
+                name for node in ast.walk(cell.parsed.tree) if isinstance(node, ast.Global)
+                for name in node.names
+            }
+        if "class" in source:  # most cells define no class: no walk
+            for node in _classes_in_main(cell):
+                needed |= class_scope_global_reads(node)
     return tuple(sorted(bound & needed))
+
+
+def _classes_in_main(cell: CellPlan) -> list[ast.ClassDef]:
+    """The classes the statements that stay in the body define (not inside functions)."""
+    found: list[ast.ClassDef] = []
+    hoisted = {
+        position for group in cell.groups if group.index in cell.hoisted_statements
+        for position in group.statements
+    }
+    pending: list[ast.AST] = [
+        node for position, node in enumerate(cell.parsed.tree.body) if position not in hoisted
+    ]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.ClassDef):
+            found.append(node)
+        pending.extend(ast.iter_child_nodes(node))
+    return found
+
+
+#: Class-body statements after which the names they bind are bound for the rest of the body.
+_DEFINITE_BINDERS = (
+    ast.Assign, ast.AnnAssign, ast.AugAssign, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+    ast.Import, ast.ImportFrom,
+)
+
+
+def class_scope_global_reads(node: ast.ClassDef) -> set[str]:
+    """Names a class body binds and may read before it binds them (``alpha = alpha + 1``).
+
+    Python looks such a name up in the class's namespace, then in the module's globals,
+    skipping the variables of an enclosing function: inside ``main`` the read finds a
+    notebook variable only if it is global, and a class moved to module level reads it
+    when the script starts.
+    """
+    bound: set[str] = set()
+    binds: set[str] = set()
+    early: set[str] = set()
+    for statement in node.body:
+        loads, stores = _class_scope_names(statement)
+        early |= loads - bound
+        binds |= stores
+        if isinstance(statement, _DEFINITE_BINDERS):
+            bound |= stores
+    return early & binds
+
+
+def _class_scope_names(statement: ast.stmt) -> tuple[set[str], set[str]]:
+    """Names one class-body statement loads and binds in the class's own scope."""
+    loads: set[str] = set()
+    stores: set[str] = set()
+    pending: list[ast.AST] = [statement]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            stores.add(node.name)
+            pending += node.decorator_list
+            if isinstance(node, ast.ClassDef):
+                pending += [*node.bases, *(keyword.value for keyword in node.keywords)]
+            else:
+                pending += _argument_defaults(node.args)
+            continue
+        if isinstance(node, ast.Lambda):
+            pending += _argument_defaults(node.args)
+            continue
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            pending.append(node.generators[0].iter)  # the rest runs in its own scope
+            continue
+        if isinstance(node, ast.Name):
+            (loads if isinstance(node.ctx, ast.Load) else stores).add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            stores |= {
+                (alias.asname or alias.name).split(".", 1)[0] for alias in node.names
+                if alias.name != "*"
+            }
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            stores.add(node.name)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            stores.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            stores.add(node.rest)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            loads.add(node.target.id)
+        pending.extend(ast.iter_child_nodes(node))
+    return loads, stores
+
+
+def _argument_defaults(arguments: ast.arguments) -> list[ast.expr]:
+    return [*arguments.defaults, *(d for d in arguments.kw_defaults if d is not None)]
 
 
 def _reaches_scope_by_name(parsed: ParsedCell) -> bool:
@@ -563,6 +672,10 @@ def _hoisted_groups(
                     definition.name not in keep
                     and binders.get(definition.name, 0) == 1
                     and definition_time_reads(definition) <= safe
+                    and not (
+                        isinstance(definition, ast.ClassDef)
+                        and class_scope_global_reads(definition) - safe
+                    )
                 ):
                     moved.add(group.index)
                     safe.add(definition.name)

@@ -60,6 +60,7 @@ def parse_params(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main_(argv: list[str] | None = None) -> None:
     """Run the notebook's cells, top to bottom."""
+    global counter
     params_ = parse_params(argv)
     with Run(params_, __file__, "edge_cases.ipynb"):
         out_dir = params_.out_dir
