@@ -466,10 +466,19 @@ def _global_names(cells: tuple[CellPlan, ...], parameters: tuple[Parameter, ...]
     for cell in cells:
         if not cell.is_parameters:
             bound |= cell.bound_in_body()
+    # main's variables named like builtins: a function kept in main closes over them, and
+    # finds nothing before they are bound or after `del`, where the notebook finds the builtin
+    needed_builtins = bound & _BUILTIN_NAMES
     if any(_reaches_scope_by_name(cell.parsed) for cell in cells):
         return tuple(sorted(bound))
     needed: set[str] = set()
+    defined: set[str] = set()
     for cell in cells:
+        symbols = cell.parsed.symbols
+        # a read where the notebook has not bound the name yet finds a builtin or a star
+        # import there; in main, a name it binds is an unbound local until then
+        needed |= symbols.reads - defined
+        defined |= symbols.defines
         module_level = cell.module_level_names()
         for info in cell.parsed.symbols.functions:
             needed |= info.global_writes
@@ -484,7 +493,10 @@ def _global_names(cells: tuple[CellPlan, ...], parameters: tuple[Parameter, ...]
         if "class" in source:  # most cells define no class: no walk
             for node in _classes_in_main(cell):
                 needed |= class_scope_global_reads(node)
-    return tuple(sorted(bound & needed))
+    return tuple(sorted((bound & needed) | needed_builtins))
+
+
+_BUILTIN_NAMES = frozenset(dir(builtins)) - {"__name__", "__doc__", "__file__"}
 
 
 def _classes_in_main(cell: CellPlan) -> list[ast.ClassDef]:

@@ -8,12 +8,14 @@ command line (against the cells run with papermill's injected cell of those valu
 
 Running: ``pytest tests/export/test_property_export.py`` runs the ``ci`` profile (250
 examples, derandomized, no example database: the same examples on every machine).
-``NB2PIPE_PROPERTY_PROFILE=thorough`` runs 3,000 random examples (``NB2PIPE_PROPERTY_EXAMPLES``
+``NB2PIPE_PROPERTY_PROFILE=thorough`` runs 5,000 random examples (``NB2PIPE_PROPERTY_EXAMPLES``
 sets another count); see bench/README.md for timings.
 
 Scripts run in a *fork server*: one ``sys.executable`` process that imports the runtime once
 and forks a child per script run (``runpy`` with ``__name__ == "__main__"``, the script's
 argv, folder and ``sys.path[0]``), so an example costs milliseconds, not an interpreter start.
+The server looks up ``importlib.metadata.packages_distributions()`` once for all of them (the
+run record asks at the end of each run; it costs a third of a second in a big environment).
 Without ``os.fork`` each script runs as its own ``sys.executable`` subprocess.
 """
 
@@ -30,6 +32,7 @@ from typing import Iterator
 import nbformat
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from nb2pipe.errors import Nb2PipeError
 from nb2pipe.export import export_notebook
@@ -42,7 +45,9 @@ settings.register_profile(
     print_blob=True,
 )
 settings.register_profile(
-    "thorough", max_examples=int(os.environ.get("NB2PIPE_PROPERTY_EXAMPLES", "3000")),
+    "thorough", max_examples=int(os.environ.get("NB2PIPE_PROPERTY_EXAMPLES", "5000")),
+    # failures are kept for the next thorough run, outside the checkout
+    database=DirectoryBasedExampleDatabase(Path(tempfile.gettempdir()) / "nb2pipe-property-examples"),
     deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=True, phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
 )
@@ -51,7 +56,11 @@ PROFILE = os.environ.get("NB2PIPE_PROPERTY_PROFILE", "ci")
 #: What the fork server runs: one request (a JSON line) per script run, one JSON line back.
 _SERVER = r"""
 import json, os, runpy, sys, traceback
-import nb2pipe_runtime, nb2pipe_runtime.cli, argparse, asyncio, contextlib, math, json as _json
+import importlib.metadata, nb2pipe_runtime, nb2pipe_runtime.cli, argparse, asyncio, contextlib, math
+# the run record looks up which distributions the imported modules come from (a third of a
+# second in a big environment, at the end of every run): once, for all the children
+_distributions = importlib.metadata.packages_distributions()
+importlib.metadata.packages_distributions = lambda: _distributions
 for line in sys.stdin:
     request = json.loads(line)
     pid = os.fork()
