@@ -611,7 +611,9 @@ def _hoisted_groups(
     come from (``os.chdir``, ``sys.path``, ``%cd``, ...). A ``def``/``class`` moves when its
     name is bound once and everything its definition evaluates (decorators, defaults,
     annotations, base classes, class bodies) is a builtin, a moved import or an earlier moved
-    definition; ``keep`` names definitions that stay in their step. Moving keeps behaviour:
+    definition. Neither moves above code that reads its name before the notebook binds it
+    (``try: helper except NameError``: the notebook has the NameError there). ``keep`` names
+    definitions that stay in their step. Moving keeps behaviour:
     definitions still read the notebook's variables when called (see ``_global_names``).
     Whether a module is installed never matters.
     """
@@ -655,7 +657,13 @@ def _hoisted_groups(
     hoisted: dict[int, frozenset[int]] = {}
     safe = set(dir(builtins))
     barrier = False
-    for parsed in cells:
+    #: names read before the notebook binds them, by this cell and the cells above it (the
+    #: notebook has a NameError there: a definition moved above the read would hide it)
+    early: set[str] = set()
+    for parsed in exported:
+        early |= parsed.symbols.reads
+        if parsed.cell.role.parameters:
+            continue
         moved: set[int] = set()
         # (a cheap look at the text first: most cells name none of these)
         might_move_imports = any(word in parsed.python_source for word in _IMPORT_BARRIER_WORDS)
@@ -673,6 +681,7 @@ def _hoisted_groups(
                 if all(_hoistable_import(node) for node in nodes) and all(
                     len(import_texts.get(name, ())) == 1
                     and binders.get(name, 0) == import_binds.get(name, 0)
+                    and name not in early
                     for name in group.bound
                 ):
                     moved.add(group.index)
@@ -683,6 +692,7 @@ def _hoisted_groups(
                 if (
                     definition.name not in keep
                     and binders.get(definition.name, 0) == 1
+                    and definition.name not in early
                     and definition_time_reads(definition) <= safe
                     and not (
                         isinstance(definition, ast.ClassDef)

@@ -72,7 +72,11 @@ class Program:
         return "\n".join(parts) + "\n"
 
 
-def parameters_source(values: dict[str, Any]) -> str:
+def parameters_source(values: dict[str, Any], annotated: bool = False) -> str:
+    if annotated:
+        return "\n".join(
+            f"{key}: {type(value).__name__} = {value!r}  # the {key}" for key, value in values.items()
+        )
     return "\n".join(f"{key} = {value!r}" for key, value in values.items())
 
 
@@ -115,6 +119,9 @@ class _State:
     generators: list[str] = field(default_factory=list)  #: generator objects not consumed
     shadowed: set[str] = field(default_factory=set)  #: builtins rebound to ints
     imported: set[str] = field(default_factory=set)  #: modules imported at top level
+    star: bool = False  #: ``from math import *`` ran
+    star_gone: bool = False  #: ``floor`` from the star import was rebound and deleted
+    declared: set[str] = field(default_factory=set)  #: names a top-level ``global`` declares
     counter: int = 0
 
     def fresh(self, prefix: str) -> str:
@@ -614,7 +621,8 @@ def _import(draw: Any, state: _State) -> str:
         )
     if form == "conditional":
         return "if flag:\n    import statistics\n    print('mean', statistics.mean([alpha, 1]))\nelse:\n    print('no statistics')"
-    if form == "star":
+    if form == "star" and not state.star:
+        state.star = True
         return "from math import *\nprint('star', floor(ratio), gcd(alpha, 6))"
     return "import math as m\nimport math as m\nprint('m', m.copysign(1, ratio))"
 
@@ -652,10 +660,113 @@ def _dynamic_scope(draw: Any, state: _State) -> str:
     return f"globals()[{target!r}] = alpha + 1\nprint({target!r}, {target}, globals()['alpha'])"
 
 
+def _top_level_global(draw: Any, state: _State) -> str:
+    """``global x`` at a cell's top level: a no-op in the notebook."""
+    deps: set[str] = set()
+    value = _int_expr(draw, state, deps)
+    target = state.fresh("g")  # (a cell may not use a name before declaring it global)
+    state.bind_int(target)
+    state.declared.add(target)
+    return f"global {target}\n{target} = {value}\nprint({target!r}, {target})"
+
+
+def _loop(draw: Any, state: _State) -> str:
+    """A loop at top level: its variable stays bound after it (when it ran)."""
+    target = state.fresh("i")
+    total = state.fresh("v")
+    state.bind_int(total)
+    return (
+        f"{total} = 0\n"
+        f"for {target} in range(abs(alpha) % 3 + 1):\n"
+        f"    {total} += {target} * len(name)\n"
+        f"print({total!r}, {total}, {target})"
+    ) if draw(st.booleans()) else (
+        f"{total} = 0\n"
+        f"for {target} in range(3):\n"
+        "    if flag:\n"
+        "        continue\n"
+        f"    {total} += {target}\n"
+        "else:\n"
+        f"    {total} += alpha\n"
+        f"print({total!r}, {total})"
+    )
+
+
+def _conditional_definition(draw: Any, state: _State) -> str:
+    name = _function_name(draw, state)
+    deps: set[str] = set()
+    value = _int_expr(draw, state, deps, exclude=name)
+    state.functions[name] = _Function(name, frozenset(deps))
+    return (
+        "if flag:\n"
+        f"    def {name}():\n"
+        f"        return {value}\n"
+        "else:\n"
+        f"    def {name}():\n"
+        f"        return -({value})\n"
+        f"print({name!r}, {name}())"
+    )
+
+
+def _dataclass(draw: Any, state: _State) -> str:
+    deps: set[str] = set()
+    value = _int_expr(draw, state, deps)
+    name = state.fresh("D")
+    return (
+        "import dataclasses\n"
+        "@dataclasses.dataclass\n"
+        f"class {name}:\n"
+        f"    k: int = {value}\n"
+        "    label: str = name\n"
+        "    def total(self):\n"
+        "        return self.k + alpha\n"
+        # (its fields, not its repr: a class kept in main is named main.<locals>.D1 there)
+        f"print({name!r}, dataclasses.astuple({name}()), {name}().total())"
+    )
+
+
+def _async_with(draw: Any, state: _State) -> str:
+    deps: set[str] = set()
+    value = _int_expr(draw, state, deps)
+    manager = state.fresh("acm")
+    target = state.fresh("w")
+    state.bind_int(target)
+    return (
+        "import contextlib\n"
+        "@contextlib.asynccontextmanager\n"
+        f"async def {manager}():\n"
+        f"    yield {value}\n"
+        "    print('closed', alpha)\n"
+        f"async with {manager}() as {target}:\n"
+        f"    print({target!r}, {target})"
+    )
+
+
+def _star_shadow(draw: Any, state: _State) -> str:
+    """A name a star import bound, then rebound, then deleted.
+
+    A program star-imports once: the script runs ``from m import *`` at module level (it is
+    legal only there), before main, so a second one after ``del floor`` would not bind
+    ``floor`` again in the script (by design).
+    """
+    if "floor" in state.shadowed:
+        state.shadowed.discard("floor")
+        state.star_gone = True  # the import's binding was replaced, then deleted
+        return "del floor\ntry:\n    floor\nexcept NameError:\n    print('floor', 'gone')"
+    if not state.star:
+        state.star = True
+        return "from math import *\nprint('floor', floor(ratio))"
+    if state.star_gone:
+        return _assign(draw, state)
+    state.shadowed.add("floor")
+    return "floor = alpha\nprint('floor', floor)"
+
+
 _BUILDERS = (
     _assign, _rebind_parameter, _function_reading_globals, _call, _global_write, _global_read,
     _nonlocal, _closure, _default_argument, _decorator, _class_body, _comprehension,
     _generator, _delete, _probe, _try, _with, _walrus, _match, _import, _await, _dynamic_scope,
+    _top_level_global, _loop, _conditional_definition, _dataclass, _async_with, _star_shadow,
 )
 
 
@@ -668,17 +779,35 @@ def programs(draw: Any, max_blocks: int = 12) -> Program:
         "flag": draw(st.booleans()),
         "ratio": draw(_RATIOS),
     }
+    # other values than the defaults (made different, not filtered: no rejected draws)
+    alpha, name, ratio = draw(st.integers(-3, 12)), draw(_NAMES), draw(_RATIOS)
     overrides = {
-        "alpha": draw(st.integers(-3, 12).filter(lambda v: v != defaults["alpha"])),
-        "name": draw(_NAMES.filter(lambda v: v != defaults["name"])),
+        "alpha": alpha if alpha != defaults["alpha"] else alpha + 1,
+        "name": name if name != defaults["name"] else name + "z",
         "flag": not defaults["flag"],
-        "ratio": draw(_RATIOS.filter(lambda v: v != defaults["ratio"])),
+        "ratio": ratio if ratio != defaults["ratio"] else ratio + 1,
     }
     state = _State()
     blocks = []
+    introduced: list[list[str]] = []  #: names each block bound first
     for _ in range(draw(st.integers(1, max_blocks))):
         builder = draw(st.sampled_from(_BUILDERS))
+        before = len(state.seen)
         blocks.append(builder(draw, state))
+        introduced.append(state.seen[before:])
+    later = [
+        (i, n) for i, names in enumerate(introduced) for n in names
+        if i > 0 and n not in state.declared
+    ]
+    if later and draw(st.integers(0, 3)) == 0:
+        # a cell that reads a name only a later cell binds (`try: model except NameError`)
+        position, name = draw(st.sampled_from(later))
+        at = draw(st.integers(0, position - 1))
+        probe = (
+            f"try:\n    print({name!r}, type({name}).__name__)\n"
+            f"except NameError:\n    print({name!r}, 'not yet')"
+        )
+        blocks.insert(at, probe)
     cells: list[str] = []
     current: list[str] = []
     for block in blocks:
@@ -691,7 +820,7 @@ def programs(draw: Any, max_blocks: int = 12) -> Program:
     if draw(st.integers(0, 5)) == 0:  # an import cell above the parameters, as notebooks have
         before = ["import math"]
     return Program(
-        cells=(*before, parameters_source(defaults), *cells),
+        cells=(*before, parameters_source(defaults, draw(st.booleans())), *cells),
         parameters_index=len(before),
         defaults=defaults,
         overrides=overrides,

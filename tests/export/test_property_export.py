@@ -6,7 +6,7 @@ exported with :func:`nb2pipe.export.export_notebook`, and its script run twice w
 ``sys.executable``: with the notebook's defaults, and with every parameter given on the
 command line (against the cells run with papermill's injected cell of those values).
 
-Running: ``pytest tests/export/test_property_export.py`` runs the ``ci`` profile (250
+Running: ``pytest tests/export/test_property_export.py`` runs the ``ci`` profile (300
 examples, derandomized, no example database: the same examples on every machine).
 ``NB2PIPE_PROPERTY_PROFILE=thorough`` runs 5,000 random examples (``NB2PIPE_PROPERTY_EXAMPLES``
 sets another count); see bench/README.md for timings.
@@ -40,7 +40,7 @@ from nb2pipe.export import export_notebook
 from .property_programs import Program, programs, run_cells
 
 settings.register_profile(
-    "ci", max_examples=250, derandomize=True, database=None, deadline=None,
+    "ci", max_examples=300, derandomize=True, database=None, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=True,
 )
