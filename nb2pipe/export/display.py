@@ -29,8 +29,12 @@ DISPLAY_METHODS = frozenset(
 _DISPLAY_FUNCTIONS = frozenset({"display", "IPython.display.display", "help"})
 
 
-def only_displays(statement: ast.stmt) -> bool:
-    """Whether ``statement`` (top level in a cell) only shows a value."""
+def only_displays(statement: ast.stmt, own_methods: frozenset[str] = frozenset()) -> bool:
+    """Whether ``statement`` (top level in a cell) only shows a value.
+
+    ``own_methods``: methods the notebook's classes define; a call of one may do anything
+    (``tally.count()`` adding to a total), so it is never display-only.
+    """
     if not isinstance(statement, ast.Expr):
         return False
     value = statement.value
@@ -39,7 +43,7 @@ def only_displays(statement: ast.stmt) -> bool:
     if isinstance(value, ast.Call):
         if dotted_name(value.func) in _DISPLAY_FUNCTIONS:
             return True
-        return _is_display_chain(value)
+        return _is_display_chain(value, own_methods)
     return False
 
 
@@ -80,7 +84,7 @@ def _is_plain_value(node: ast.expr) -> bool:
     return not any(isinstance(child, (ast.Call, ast.NamedExpr, ast.Await)) for child in ast.walk(node))
 
 
-def _is_display_chain(call: ast.Call) -> bool:
+def _is_display_chain(call: ast.Call, own_methods: frozenset[str] = frozenset()) -> bool:
     """``df.head()``, ``s.value_counts().sort_index()``, ``df.groupby(k)["y"].mean()``.
 
     ``sample`` counts only with a ``random_state`` (else it advances the global random state).
@@ -89,7 +93,11 @@ def _is_display_chain(call: ast.Call) -> bool:
     while isinstance(node, (ast.Call, ast.Attribute, ast.Subscript)):
         if isinstance(node, ast.Call):
             func = node.func
-            if not isinstance(func, ast.Attribute) or func.attr not in DISPLAY_METHODS:
+            if (
+                not isinstance(func, ast.Attribute)
+                or func.attr not in DISPLAY_METHODS
+                or func.attr in own_methods
+            ):
                 return False
             keywords = {keyword.arg for keyword in node.keywords}
             if "inplace" in keywords or None in keywords:

@@ -298,8 +298,9 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
             "an async function and call it with asyncio.run(...)",
         )
     global_names = _global_names(cells, parameters) if pipeline is None else ()
+    own_methods = _notebook_methods(analysis)
     cells = tuple(
-        _with_rewrites(cell, frozenset(global_names), pyplot_names, uses_matplotlib)
+        _with_rewrites(cell, frozenset(global_names), pyplot_names, uses_matplotlib, own_methods)
         for cell in cells
     )
     return ExportPlan(
@@ -758,8 +759,28 @@ def _may_draw(parsed: ParsedCell, imports: dict[str, ImportBinding]) -> bool:
     return False
 
 
+def _notebook_methods(analysis: NotebookAnalysis) -> frozenset[str]:
+    """Names of the methods the notebook's classes define (a bare call of one may have
+    effects, whatever pandas means by the name)."""
+    methods: set[str] = set()
+    for parsed in analysis.cells:
+        if "class" not in parsed.python_source:  # most cells define no class: no walk
+            continue
+        for node in ast.walk(parsed.tree):
+            if isinstance(node, ast.ClassDef):
+                methods |= {
+                    statement.name for statement in node.body
+                    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef))
+                }
+    return frozenset(methods)
+
+
 def _with_rewrites(
-    cell: CellPlan, global_names: frozenset[str], pyplot_names: frozenset[str], figures: bool
+    cell: CellPlan,
+    global_names: frozenset[str],
+    pyplot_names: frozenset[str],
+    figures: bool,
+    own_methods: frozenset[str] = frozenset(),
 ) -> CellPlan:
     """``cell`` with the statements the script drops or replaces, and whether its code must go
     through libcst."""
@@ -772,7 +793,9 @@ def _with_rewrites(
     dropped: set[int] = set()
     shows: set[int] = set()
     if not parsed.cell.role.keep_display:
-        dropped = {position for position, node in enumerate(body) if only_displays(node)}
+        dropped = {
+            position for position, node in enumerate(body) if only_displays(node, own_methods)
+        }
     if figures:
         shows = {position for position, node in enumerate(body) if is_pyplot_show(node, pyplot_names)}
     # a statement dropped or replaced shares its line with another (`x = 1; df.head()`): libcst

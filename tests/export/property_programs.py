@@ -762,11 +762,36 @@ def _star_shadow(draw: Any, state: _State) -> str:
     return "floor = alpha\nprint('floor', floor)"
 
 
+def _bare_expression(draw: Any, state: _State) -> str:
+    """Expressions as statements: the notebook shows their values (not on stdout); the
+    script drops those that only show a value, and must keep those with an effect."""
+    form = draw(st.sampled_from(["value", "method", "effect"]))
+    if form == "value":
+        shown = draw(st.sampled_from(["alpha", "alpha * 2", "name.upper()", "[alpha, flag]", "sorted([alpha, 1])"]))
+        return f"print('shown')\n{shown}"
+    if form == "method":
+        return "print('strip')\nname.strip()"
+    tally = state.fresh("Tally")
+    instance = state.fresh("t")
+    method = draw(st.sampled_from(["count", "sum", "size", "update"]))
+    return (
+        f"class {tally}:\n"
+        "    total = 0\n"
+        f"    def {method}(self):\n"
+        f"        {tally}.total += alpha\n"
+        f"        return {tally}.total\n"
+        f"{instance} = {tally}()\n"
+        f"{instance}.{method}()\n"
+        f"print({tally!r}, {tally}.total)"
+    )
+
+
 _BUILDERS = (
     _assign, _rebind_parameter, _function_reading_globals, _call, _global_write, _global_read,
     _nonlocal, _closure, _default_argument, _decorator, _class_body, _comprehension,
     _generator, _delete, _probe, _try, _with, _walrus, _match, _import, _await, _dynamic_scope,
     _top_level_global, _loop, _conditional_definition, _dataclass, _async_with, _star_shadow,
+    _bare_expression,
 )
 
 
@@ -808,6 +833,11 @@ def programs(draw: Any, max_blocks: int = 12) -> Program:
             f"except NameError:\n    print({name!r}, 'not yet')"
         )
         blocks.insert(at, probe)
+    # a `;` after a print: the cell goes through the exporter's libcst rewrite, not a copy
+    for position, block in enumerate(blocks):
+        lines = block.split("\n")
+        if lines[-1].startswith("print(") and draw(st.integers(0, 5)) == 0:
+            blocks[position] = "\n".join([*lines[:-1], lines[-1] + ";"])
     cells: list[str] = []
     current: list[str] = []
     for block in blocks:
