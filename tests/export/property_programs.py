@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import inspect
 import io
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +30,19 @@ from hypothesis import strategies as st
 
 __all__ = ["Program", "programs", "run_cells"]
 
-#: The parameters every program has: name -> (strategy of defaults, command-line spelling).
+#: The parameters every program has, as the blocks are written (an int, a str, a bool, a float).
 PARAMETER_NAMES = ("alpha", "name", "flag", "ratio")
+#: What a program calls them: plain names, names the script itself uses (``main``, ``params``,
+#: ``sys``, ...; the script must rename its own), builtins, and ``experiment``, which clashes
+#: with the script's ``--experiment`` option (export refuses that, by design).
+RENAMES = {
+    "alpha": ("alpha", "main", "params", "sys", "argparse", "Run", "input", "max_iter"),
+    "name": ("name", "argv", "run", "label", "experiment"),
+    "flag": ("flag", "parse_params", "verbose", "optional"),
+    "ratio": ("ratio", "shell", "lr", "id"),
+}
+#: Parameter names export refuses: they clash with the script's options.
+CLASHING = frozenset({"experiment"})
 _NAMES = st.text(alphabet="abxyz", min_size=0, max_size=3)
 _RATIOS = st.sampled_from([0.5, 0.25, 1.5, 2.0, -0.75, 3.0])
 #: Builtins a block may shadow (and later delete, which shows the builtin again).
@@ -223,7 +235,19 @@ def _assign(draw: Any, state: _State) -> str:
     value = _int_expr(draw, state, set())
     target = _target(draw, state)
     state.bind_int(target)
-    return f"{target} = {value}\nprint({target!r}, {target})"
+    annotation = ": int" if draw(st.integers(0, 3)) == 0 else ""
+    return f"{target}{annotation} = {value}\nprint({target!r}, {target})"
+
+
+def _recursive(draw: Any, state: _State) -> str:
+    """A function that calls itself by its global name."""
+    name = _function_name(draw, state)
+    state.functions[name] = _Function(name, frozenset())
+    return (
+        f"def {name}(n=2):\n"
+        f"    return alpha if n <= 0 else {name}(n - 1) + len(name)\n"
+        f"print({name!r}, {name}())"
+    )
 
 
 def _rebind_parameter(draw: Any, state: _State) -> str:
@@ -791,7 +815,7 @@ _BUILDERS = (
     _nonlocal, _closure, _default_argument, _decorator, _class_body, _comprehension,
     _generator, _delete, _probe, _try, _with, _walrus, _match, _import, _await, _dynamic_scope,
     _top_level_global, _loop, _conditional_definition, _dataclass, _async_with, _star_shadow,
-    _bare_expression,
+    _bare_expression, _recursive,
 )
 
 
@@ -804,6 +828,8 @@ def programs(draw: Any, max_blocks: int = 12) -> Program:
         "flag": draw(st.booleans()),
         "ratio": draw(_RATIOS),
     }
+    renames = {key: draw(st.sampled_from(RENAMES[key])) if draw(st.integers(0, 3)) == 0 else key
+               for key in PARAMETER_NAMES}
     # other values than the defaults (made different, not filtered: no rejected draws)
     alpha, name, ratio = draw(st.integers(-3, 12)), draw(_NAMES), draw(_RATIOS)
     overrides = {
@@ -849,9 +875,13 @@ def programs(draw: Any, max_blocks: int = 12) -> Program:
     before: list[str] = []
     if draw(st.integers(0, 5)) == 0:  # an import cell above the parameters, as notebooks have
         before = ["import math"]
+    cells = [*before, parameters_source(defaults, draw(st.booleans())), *cells]
+    if any(key != renamed for key, renamed in renames.items()):
+        pattern = re.compile(r"\b(" + "|".join(PARAMETER_NAMES) + r")\b")
+        cells = [pattern.sub(lambda match: renames[match.group(1)], cell) for cell in cells]
     return Program(
-        cells=(*before, parameters_source(defaults, draw(st.booleans())), *cells),
+        cells=tuple(cells),
         parameters_index=len(before),
-        defaults=defaults,
-        overrides=overrides,
+        defaults={renames[key]: value for key, value in defaults.items()},
+        overrides={renames[key]: value for key, value in overrides.items()},
     )

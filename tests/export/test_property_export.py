@@ -31,13 +31,13 @@ from typing import Iterator
 
 import nbformat
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 from nb2pipe.errors import Nb2PipeError
 from nb2pipe.export import export_notebook
 
-from .property_programs import Program, programs, run_cells
+from .property_programs import CLASHING, PARAMETER_NAMES, Program, programs, run_cells
 
 settings.register_profile(
     "ci", max_examples=300, derandomize=True, database=None, deadline=None,
@@ -145,8 +145,18 @@ def write_notebook(program: Program, folder: Path) -> Path:
 
 
 def refusal_allowed(program: Program, error: Nb2PipeError) -> bool:
-    """Constructs export refuses by design, with a one-line error (none so far)."""
-    return False
+    """What export refuses by design, with a one-line error: a parameter named like one of
+    the script's own options (``--experiment``: the command line could not tell them apart)."""
+    clashing = CLASHING & set(program.defaults)
+    return bool(clashing) and all(f"parameter {name!r} clashes" in str(error) for name in clashing)
+
+
+#: What the statistics count (``--hypothesis-show-statistics``): constructs by a telling text.
+_CONSTRUCTS = {
+    "global": "global ", "nonlocal": "nonlocal ", "class": "class ", "await": "await ",
+    "match": "match ", "del": "del ", "with": "with ", "walrus": ":=", "star import": "import *",
+    "annotated parameters": "  # the ", "';' (rewritten cell)": ");\n",
+}
 
 
 def check_program(program: Program, runner: ScriptRunner) -> None:
@@ -159,7 +169,14 @@ def check_program(program: Program, runner: ScriptRunner) -> None:
         except Nb2PipeError as error:
             assert refusal_allowed(program, error), f"export refused: {error}"
             assert "\n" not in str(error)
+            event("export refused (a parameter clashes with an option)")
             return
+        if set(program.defaults) != set(PARAMETER_NAMES):
+            event("a parameter named like a script name or builtin")
+        source = "\n".join(program.cells) + "\n"
+        for construct, marker in _CONSTRUCTS.items():
+            if marker in source:
+                event(construct)
         runs = ["--runs-dir", str(Path(folder) / "runs")]
         code, stdout, stderr = runner.run(script, runs)
         assert code == 0, stderr + "\n" + script.read_text(encoding="utf-8")
