@@ -656,7 +656,11 @@ def _hoisted_groups(
                     import_binds[name] = import_binds.get(name, 0) + 1
 
     hoisted: dict[int, frozenset[int]] = {}
-    safe = set(dir(builtins))
+    # builtins the notebook rebinds (`input = 3`) are its variables, not safe to read early
+    rebound_builtins: set[str] = set()
+    for parsed in exported:
+        rebound_builtins |= parsed.symbols.defines & _BUILTIN_NAMES
+    safe = set(dir(builtins)) - rebound_builtins
     barrier = False
     #: names read before the notebook binds them, by this cell and the cells above it (the
     #: notebook has a NameError there: a definition moved above the read would hide it)
@@ -695,6 +699,7 @@ def _hoisted_groups(
                     and binders.get(definition.name, 0) == 1
                     and definition.name not in early
                     and definition_time_reads(definition) <= safe
+                    and not (rebound_builtins and _definition_names(definition) & rebound_builtins)
                     and not (
                         isinstance(definition, ast.ClassDef)
                         and class_scope_global_reads(definition) - safe
@@ -712,6 +717,33 @@ def _hoisted_groups(
             barrier = True
         hoisted[parsed.cell.index] = frozenset(moved)
     return hoisted
+
+
+def _definition_names(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> set[str]:
+    """Every name a ``def``/``class`` statement may read when it runs, builtins included
+    (decorators, defaults, annotations; a class's bases and body): a superset."""
+    names: set[str] = set()
+    pending: list[ast.AST] = [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            arguments = current.args
+            pending += _argument_defaults(arguments)
+            if not isinstance(current, ast.Lambda):
+                pending += current.decorator_list
+                pending += [
+                    arg.annotation
+                    for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+                                arguments.vararg, arguments.kwarg]
+                    if arg is not None and arg.annotation is not None
+                ]
+                if current.returns is not None:
+                    pending.append(current.returns)
+            continue
+        if isinstance(current, ast.Name) and isinstance(current.ctx, ast.Load):
+            names.add(current.id)
+        pending.extend(ast.iter_child_nodes(current))
+    return names
 
 
 def _hoistable_import(statement: ast.stmt) -> bool:
