@@ -402,7 +402,51 @@ def _class_body(draw: Any, state: _State) -> str:
     deps: set[str] = set()
     value = _int_expr(draw, state, deps)
     name = state.fresh("C")
-    form = draw(st.sampled_from(["method", "shadow", "comprehension", "nested"]))
+    form = draw(st.sampled_from(
+        ["method", "shadow", "comprehension", "nested", "decorated", "subclass", "classmethod"]
+    ))
+    if form == "decorated":  # a class decorator and a class keyword that read parameters
+        deco = state.fresh("tag")
+        base = state.fresh("Base")
+        return (
+            f"def {deco}(k):\n"
+            "    def wrap(cls):\n"
+            "        cls.tag = k + alpha\n"
+            "        return cls\n"
+            "    return wrap\n"
+            f"class {base}:\n"
+            "    def __init_subclass__(cls, size=0, **kw):\n"
+            "        super().__init_subclass__(**kw)\n"
+            "        cls.size = size\n"
+            f"@{deco}({value})\n"
+            f"class {name}({base}, size=len(name)):\n"
+            "    pass\n"
+            f"print({name!r}, {name}.tag, {name}.size)"
+        )
+    if form == "subclass":  # zero-argument super() in a class (maybe kept in main)
+        base = state.fresh("Base")
+        return (
+            f"class {base}:\n"
+            "    def value(self):\n"
+            "        return alpha\n"
+            f"class {name}({base}):\n"
+            f"    extra = {value}\n"
+            "    def value(self):\n"
+            "        return super().value() + self.extra\n"
+            f"print({name!r}, {name}().value())"
+        )
+    if form == "classmethod":
+        return (
+            f"class {name}:\n"
+            f"    base = {value}\n"
+            "    @classmethod\n"
+            "    def make(cls):\n"
+            "        return cls.base + alpha\n"
+            "    @property\n"
+            "    def twice(self):\n"
+            "        return self.make() * 2\n"
+            f"print({name!r}, {name}.make(), {name}().twice)"
+        )
     if form == "method":
         return (
             f"class {name}:\n"

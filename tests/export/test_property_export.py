@@ -7,8 +7,9 @@ exported with :func:`nb2pipe.export.export_notebook`, and its script run twice w
 command line (against the cells run with papermill's injected cell of those values).
 
 Running: ``pytest tests/export/test_property_export.py`` runs the ``ci`` profile (300
-examples, derandomized, no example database: the same examples on every machine).
-``NB2PIPE_PROPERTY_PROFILE=thorough`` runs 5,000 random examples (``NB2PIPE_PROPERTY_EXAMPLES``
+examples of up to 12 blocks, derandomized, no example database: the same examples on
+every machine).
+``NB2PIPE_PROPERTY_PROFILE=thorough`` runs 5,000 random examples of up to 20 blocks (``NB2PIPE_PROPERTY_EXAMPLES``
 sets another count); see bench/README.md for timings.
 
 Scripts run in a *fork server*: one ``sys.executable`` process that imports the runtime once
@@ -187,6 +188,6 @@ def check_program(program: Program, runner: ScriptRunner) -> None:
 
 
 @settings(settings.get_profile(PROFILE))
-@given(program=programs())
+@given(program=programs(max_blocks=12 if PROFILE == "ci" else 20))
 def test_script_prints_what_the_cells_print(program: Program, runner: ScriptRunner) -> None:
     check_program(program, runner)
