@@ -575,9 +575,7 @@ def _class_scope_names(statement: ast.stmt) -> tuple[set[str], set[str]]:
                 (alias.asname or alias.name).split(".", 1)[0] for alias in node.names
                 if alias.name != "*"
             }
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            stores.add(node.name)
-        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
             stores.add(node.name)
         elif isinstance(node, ast.MatchMapping) and node.rest:
             stores.add(node.rest)

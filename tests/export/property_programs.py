@@ -105,7 +105,7 @@ def run_cells(program: Program, *, overrides: bool) -> str:
             code = compile(source, f"<cell {index}>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
             if code.co_flags & inspect.CO_COROUTINE:
                 # IPython's autoawait: the cell's code is a coroutine run in the kernel's loop
-                asyncio.run(eval(code, namespace))  # noqa: S307 - generated test code
+                asyncio.run(eval(code, namespace))
             else:
                 exec(code, namespace)  # noqa: S102 - generated test code
     return out.getvalue()

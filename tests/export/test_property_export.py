@@ -9,8 +9,14 @@ command line (against the cells run with papermill's injected cell of those valu
 Running: ``pytest tests/export/test_property_export.py`` runs the ``ci`` profile (300
 examples of up to 12 blocks, derandomized, no example database: the same examples on
 every machine).
-``NB2PIPE_PROPERTY_PROFILE=thorough`` runs 5,000 random examples of up to 20 blocks (``NB2PIPE_PROPERTY_EXAMPLES``
-sets another count); see bench/README.md for timings.
+``NB2PIPE_PROPERTY_PROFILE=thorough`` runs 5,000 random examples of up to 20 blocks
+(``NB2PIPE_PROPERTY_EXAMPLES`` sets another count); see bench/README.md for timings.
+
+Differences by design, which the generated programs avoid (a note in property_programs):
+``from m import *`` runs once at module level (it is legal only there), so one re-run after
+the notebook rebound and deleted a name it bound binds nothing in the script; a ``def`` or
+``class`` kept in ``main`` is named ``main.<locals>.X`` (its ``__qualname__``: a dataclass's
+repr shows it, and pickle cannot find such a class or function).
 
 Scripts run in a *fork server*: one ``sys.executable`` process that imports the runtime once
 and forks a child per script run (``runpy`` with ``__name__ == "__main__"``, the script's
@@ -27,8 +33,8 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import nbformat
 import pytest
@@ -48,7 +54,9 @@ settings.register_profile(
 settings.register_profile(
     "thorough", max_examples=int(os.environ.get("NB2PIPE_PROPERTY_EXAMPLES", "5000")),
     # failures are kept for the next thorough run, outside the checkout
-    database=DirectoryBasedExampleDatabase(Path(tempfile.gettempdir()) / "nb2pipe-property-examples"),
+    database=DirectoryBasedExampleDatabase(
+        Path(tempfile.gettempdir()) / "nb2pipe-property-examples"
+    ),
     deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=True, phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
 )
@@ -105,8 +113,8 @@ class ScriptRunner:
     def run(self, script: Path, args: list[str]) -> tuple[int, str, str]:
         if self._server is None:
             result = subprocess.run(
-                [sys.executable, str(script), *args], cwd=script.parent, capture_output=True,
-                text=True, timeout=60,
+                [sys.executable, str(script), *args], check=False, cwd=script.parent,
+                capture_output=True, text=True, timeout=60,
             )
             return result.returncode, result.stdout, result.stderr
         out, err = script.with_suffix(".out"), script.with_suffix(".err")
@@ -134,7 +142,9 @@ def runner() -> Iterator[ScriptRunner]:
 
 def write_notebook(program: Program, folder: Path) -> Path:
     notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    notebook.metadata["kernelspec"] = {
+        "name": "python3", "language": "python", "display_name": "Python 3",
+    }
     for index, source in enumerate(program.cells):
         cell = nbformat.v4.new_code_cell(source)
         if index == program.parameters_index:
