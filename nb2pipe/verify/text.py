@@ -51,27 +51,30 @@ def numbers_close(saved: str, fresh: str, rtol: float) -> bool:
     return abs(a - b) <= rtol * max(abs(a), abs(b))
 
 
-def _within_tolerance(saved: str, fresh: str, rtol: float) -> bool:
+def _number_pairs(saved: str, fresh: str) -> list[tuple[str, str]] | None:
+    """The number tokens of two texts, pairwise, when the texts are the same but for them."""
     saved_numbers = _NUMBER.findall(saved)
     fresh_numbers = _NUMBER.findall(fresh)
     if len(saved_numbers) != len(fresh_numbers) or not saved_numbers:
-        return False
+        return None
     if _NUMBER.sub("<N>", saved) != _NUMBER.sub("<N>", fresh):
-        return False
-    return all(numbers_close(a, b, rtol) for a, b in zip(saved_numbers, fresh_numbers))
+        return None
+    return list(zip(saved_numbers, fresh_numbers))
+
+
+def _within_tolerance(saved: str, fresh: str, rtol: float) -> bool:
+    pairs = _number_pairs(saved, fresh)
+    return pairs is not None and all(numbers_close(a, b, rtol) for a, b in pairs)
 
 
 def number_drift(saved: str, fresh: str) -> float | None:
     """The largest relative difference of the numbers of two texts that are the same but for
     finite numbers (``None`` when anything else differs)."""
-    saved_numbers = _NUMBER.findall(saved)
-    fresh_numbers = _NUMBER.findall(fresh)
-    if len(saved_numbers) != len(fresh_numbers) or not saved_numbers:
-        return None
-    if _NUMBER.sub("<N>", saved) != _NUMBER.sub("<N>", fresh):
+    pairs = _number_pairs(saved, fresh)
+    if pairs is None:
         return None
     drift = 0.0
-    for a, b in zip(saved_numbers, fresh_numbers):
+    for a, b in pairs:
         if a == b:
             continue
         x, y = float(a), float(b)
