@@ -22,7 +22,14 @@ from nb2pipe.verify.compare import CompareOptions, compare_outputs
 from nb2pipe.verify.report import DataFile, Mismatch, Reason
 from nb2pipe.verify.runner import NotebookRun
 
-__all__ = ["IGNORE_OUTPUT_HINT", "Judgement", "judge_run", "mark_nondeterministic", "pair_code_cells"]
+__all__ = [
+    "IGNORE_OUTPUT_HINT",
+    "Judgement",
+    "first_out_of_order",
+    "judge_run",
+    "mark_nondeterministic",
+    "pair_code_cells",
+]
 
 #: What to do about a cell whose output varies from run to run.
 IGNORE_OUTPUT_HINT = (
@@ -299,7 +306,7 @@ class _ReasonFinder:
     ) -> None:
         self.changed = [f for f in data_files if f.changed]
         self.written = written
-        self.out_of_order_from = _first_out_of_order(saved)
+        self.out_of_order_from = first_out_of_order(saved)
         self.out_of_order = next((h for h in hazards if h.kind is HazardKind.OUT_OF_ORDER), None)
         self.random = _random_dependents(analysis, hazards)
 
@@ -343,7 +350,7 @@ def _files_written(run: NotebookRun, pairs: Mapping[int, Cell]) -> dict[int, lis
     return out
 
 
-def _first_out_of_order(saved: Notebook) -> int | None:
+def first_out_of_order(saved: Notebook) -> int | None:
     """The first cell whose saved count is above a count of a cell placed below it.
 
     Cells above it ran top to bottom with nothing out of order before them, so their saved

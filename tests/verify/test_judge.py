@@ -13,7 +13,7 @@ from nb2pipe.verify.api import STATIC_KINDS
 from nb2pipe.verify.compare import CompareOptions
 from nb2pipe.verify.judge import (
     IGNORE_OUTPUT_HINT,
-    _first_out_of_order,
+    first_out_of_order,
     judge_run,
     mark_nondeterministic,
     pair_code_cells,
@@ -77,7 +77,7 @@ def _judge(saved: Any, fresh: Any, **kwargs: Any) -> Any:
 )
 def test_first_out_of_order_cell(counts: list[int | None], first: int | None) -> None:
     saved = _notebook(*[code(f"x{i} = {i}", count=c) for i, c in enumerate(counts)])
-    assert _first_out_of_order(saved) == first
+    assert first_out_of_order(saved) == first
 
 
 def test_only_cells_from_the_first_out_of_order_one_get_that_reason() -> None:
