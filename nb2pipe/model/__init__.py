@@ -1,6 +1,11 @@
 """The notebook model: typed, immutable cells and notebooks, and the loader that builds them."""
 
-from nb2pipe.model.load import DEFAULT_MAX_SIZE, load_notebook, notebook_from_json
+from nb2pipe.model.load import (
+    DEFAULT_MAX_SIZE,
+    load_notebook,
+    notebook_from_json,
+    output_from_json,
+)
 from nb2pipe.model.notebook import Cell, CellKind, Notebook, Output
 from nb2pipe.model.tags import CellRole
 
@@ -13,4 +18,5 @@ __all__ = [
     "Output",
     "load_notebook",
     "notebook_from_json",
+    "output_from_json",
 ]
