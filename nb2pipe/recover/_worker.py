@@ -43,7 +43,8 @@ import time
 import traceback
 import uuid
 import warnings
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 #: The message header: the length of the JSON body that follows.
 _HEADER = struct.Struct(">I")
@@ -84,7 +85,7 @@ def receive_message(sock: socket.socket) -> tuple[dict[str, Any], list[int]]:
     body, _ = _receive_exactly(sock, size, with_fds=False)
     message = json.loads(body)
     if not isinstance(message, dict):
-        raise EOFError("malformed message")
+        raise TypeError(f"a message must be a JSON object, not {type(message).__name__}")
     return message, fds
 
 
@@ -170,32 +171,44 @@ def _reap(signum: int = 0, frame: object = None) -> None:
             return
 
 
-def _loaded_library(prefix: str) -> str | None:
-    """The path of a loaded shared library whose file name starts with ``prefix``."""
+def _loaded_libraries(prefix: str) -> list[str]:
+    """Paths of the loaded shared libraries whose file name starts with ``prefix``."""
+    found: list[str] = []
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
             for line in maps:
                 path = line.rstrip("\n").split(maxsplit=5)[-1]
-                if os.path.basename(path).startswith(prefix):
-                    return path
+                if os.path.basename(path).startswith(prefix) and path not in found:
+                    found.append(path)
     except OSError:
         pass
-    return None
+    return found
 
 
-def _openmp_pool_broken_by_fork(timeout: float = OPENMP_PROBE_TIMEOUT) -> bool:
+def _release_openmp_pool(path: str) -> bool:
+    """Let the GNU OpenMP runtime at ``path`` end its worker threads (``omp_pause_resource_all``
+    with ``omp_pause_hard``, OpenMP 5.0; libgomp has it since GCC 10). Its next parallel
+    region starts new ones, in whichever process runs it."""
+    try:
+        gomp = ctypes.CDLL(path)
+        pause = gomp.omp_pause_resource_all
+    except (OSError, AttributeError):
+        return False
+    pause.argtypes = [ctypes.c_int]
+    pause.restype = ctypes.c_int
+    return int(pause(2)) == 0
+
+
+def _openmp_pool_broken_by_fork(path: str, timeout: float = OPENMP_PROBE_TIMEOUT) -> bool:
     """Whether a fork of this process would hang in its next OpenMP parallel region.
 
     GNU OpenMP (libgomp, which scikit-learn, PyTorch and others ship) keeps its worker
     threads in a pool that a forked child still believes it has; the child's next parallel
     region waits for threads that do not exist, forever. LLVM's and Intel's runtimes and
-    OpenBLAS handle fork. Whether the pool exists is not observable from outside, so a
-    throwaway fork runs one empty parallel region (``free(NULL)`` on every thread) and is
-    given ``timeout`` seconds.
+    OpenBLAS handle fork. Where the pool cannot be released, whether it exists is not
+    observable from outside, so a throwaway fork runs one empty parallel region
+    (``free(NULL)`` on every thread) and is given ``timeout`` seconds.
     """
-    path = _loaded_library("libgomp")
-    if path is None:
-        return False
     _flush_c_stdio()
     pid = _quiet_fork()
     if pid == 0:
@@ -218,8 +231,18 @@ def _openmp_pool_broken_by_fork(timeout: float = OPENMP_PROBE_TIMEOUT) -> bool:
     return True
 
 
+#: Why this process can never be forked again (an OpenMP pool that stays), once found.
+_FOREVER_UNSAFE: list[str] = []
+
+
 def _fork_problem() -> str:
-    """Why forking this process now would leave a copy that hangs or misbehaves ('' if none)."""
+    """Why forking this process now would leave a copy that hangs or misbehaves ('' if none).
+
+    GNU OpenMP pools are released first where the runtime allows it, which makes the fork
+    safe; only a pool that cannot be released refuses it.
+    """
+    if _FOREVER_UNSAFE:
+        return _FOREVER_UNSAFE[0]
     threads = [
         thread
         for thread in threading.enumerate()
@@ -233,11 +256,13 @@ def _fork_problem() -> str:
             f"the notebook's code started {len(threads)} thread(s) ({names}); a fork copies "
             "only the thread that forks, so whatever waits on them in the copy would hang"
         )
-    if _openmp_pool_broken_by_fork():
-        return (
-            "an OpenMP thread pool (GNU libgomp) is running; a forked copy would hang in its "
-            "next parallel region"
-        )
+    for path in _loaded_libraries("libgomp"):
+        if not _release_openmp_pool(path) and _openmp_pool_broken_by_fork(path):
+            _FOREVER_UNSAFE.append(
+                f"an OpenMP thread pool ({os.path.basename(path)}) is running and cannot be "
+                "released; a forked copy would hang in its next parallel region"
+            )
+            return _FOREVER_UNSAFE[0]
     return ""
 
 
@@ -400,10 +425,10 @@ class OutStream(io.TextIOBase):
         self._original_fd = original_fd
 
     @property
-    def encoding(self) -> str:
+    def encoding(self) -> str:  # type: ignore[override]  # read-only in io.TextIOBase too
         return "UTF-8"
 
-    def write(self, string: str) -> int:  # type: ignore[override]
+    def write(self, string: str) -> int:
         if not isinstance(string, str):
             raise TypeError(f"write() argument must be str, not {type(string)}")
         _RECORDER.stream(self.name, string)
@@ -431,12 +456,16 @@ class OutStream(io.TextIOBase):
 
 def _shell_classes() -> tuple[type[Any], Callable[..., Any]]:
     """ipykernel's shell, display hook and publisher, sending to the recorder instead of ZMQ."""
+    # untyped libraries: used through Any
+    from ipykernel import displayhook, jsonutil, zmqshell
     from IPython.core.error import UsageError
-    from ipykernel.displayhook import ZMQShellDisplayHook as _KernelDisplayHook
-    from ipykernel.jsonutil import encode_images, json_clean
-    from ipykernel.zmqshell import ZMQDisplayPublisher as _KernelDisplayPublisher
-    from ipykernel.zmqshell import ZMQInteractiveShell as _KernelShell
     from traitlets import Type
+
+    kernel_display_hook: Any = displayhook.ZMQShellDisplayHook
+    kernel_display_publisher: Any = zmqshell.ZMQDisplayPublisher
+    kernel_shell: Any = zmqshell.ZMQInteractiveShell
+    json_clean: Any = jsonutil.json_clean
+    encode_images: Any = jsonutil.encode_images
 
     def message(msg_type: str, content: dict[str, Any]) -> dict[str, Any]:
         header = {"msg_type": msg_type, "msg_id": uuid.uuid4().hex}
@@ -456,16 +485,18 @@ def _shell_classes() -> tuple[type[Any], Callable[..., Any]]:
             msg = hook(msg)
         return msg
 
-    class ZMQShellDisplayHook(_KernelDisplayHook):  # type: ignore[misc]
+    class ZMQShellDisplayHook(kernel_display_hook):  # type: ignore[misc]
         """The kernel's display hook: an ``execute_result`` with the cell's count."""
+
+        msg: dict[str, Any] | None
 
         def start_displayhook(self) -> None:
             self.msg = message("execute_result", {"data": {}, "metadata": {}})
 
         def finish_displayhook(self) -> None:
-            msg, self.msg = self.msg, None
-            if msg and msg["content"]["data"]:
-                msg = hooked(self, msg)
+            started, self.msg = self.msg, None
+            if started and started["content"]["data"]:
+                msg = hooked(self, started)
                 if msg is not None:
                     content = msg["content"]
                     _RECORDER.rich(
@@ -477,10 +508,10 @@ def _shell_classes() -> tuple[type[Any], Callable[..., Any]]:
                         }
                     )
 
-    class ZMQDisplayPublisher(_KernelDisplayPublisher):  # type: ignore[misc]
+    class ZMQDisplayPublisher(kernel_display_publisher):  # type: ignore[misc]
         """The kernel's display publisher: ``display_data``, updates, ``clear_output``."""
 
-        def publish(  # type: ignore[override]
+        def publish(
             self,
             data: dict[str, Any],
             metadata: dict[str, Any] | None = None,
@@ -516,7 +547,7 @@ def _shell_classes() -> tuple[type[Any], Callable[..., Any]]:
             if hooked(self, message("clear_output", {"wait": wait})) is not None:
                 _RECORDER.clear(bool(wait))
 
-    class ZMQInteractiveShell(_KernelShell):  # type: ignore[misc]
+    class ZMQInteractiveShell(kernel_shell):  # type: ignore[misc]
         """ipykernel's shell without a kernel: outputs go to the recorder.
 
         It keeps ipykernel's class name, because libraries tell a notebook from a terminal
@@ -556,6 +587,7 @@ def _shell_classes() -> tuple[type[Any], Callable[..., Any]]:
                 f"{what} was called, but this frontend does not support input requests."
             )
 
+        refuse.__name__ = refuse.__qualname__ = what  # as the kernel's bound methods are named
         return refuse
 
     return ZMQInteractiveShell, no_stdin
@@ -578,8 +610,9 @@ def _build_shell() -> tuple[Any, Callable[..., Any]]:
     ``exec_lines`` and extensions load as in a kernel, because they change outputs (a figure
     format, ``ast_node_interactivity``). The history manager is off, so no thread runs.
     """
-    from ipykernel.compiler import XCachingCompiler
-    from ipykernel.kernelapp import IPKernelApp
+    from ipykernel import compiler, kernelapp
+
+    kernel_app: Any = kernelapp.IPKernelApp
 
     shell_class, no_stdin = _shell_classes()
     sys.argv = _kernel_argv()
@@ -587,7 +620,7 @@ def _build_shell() -> tuple[Any, Callable[..., Any]]:
     sys.stdout = OutStream("stdout", stdout_copy)
     sys.stderr = OutStream("stderr", stderr_copy)
 
-    app = IPKernelApp.instance()
+    app = kernel_app.instance()
     app.init_profile_dir()
     app.init_config_files()
     app.load_config_file()
@@ -600,7 +633,7 @@ def _build_shell() -> tuple[Any, Callable[..., Any]]:
         user_module=None,
         user_ns=None,
         kernel=None,
-        compiler_class=XCachingCompiler,
+        compiler_class=compiler.XCachingCompiler,
     )
     app.shell = shell
     shell.configurables.append(app)
@@ -639,7 +672,7 @@ class _Checkpoint:
             self._renew_loop()
             send_message(conn, {"pid": os.getpid(), "next_count": self.shell.execution_count})
             self._serve(conn)
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - logged; the process ends either way
             _log_exception()
         finally:
             os._exit(0)
@@ -729,7 +762,7 @@ class _Checkpoint:
         return reply
 
     async def _execute(self, code: str, cell_id: str | None) -> Any:
-        from IPython.core.interactiveshell import _asyncio_runner
+        from IPython.core.async_helpers import _asyncio_runner
 
         shell = self.shell
         saved_input, saved_getpass = builtins.input, getpass.getpass
@@ -739,7 +772,7 @@ class _Checkpoint:
             preprocessing_exc_tuple = None
             try:
                 transformed_cell = shell.transform_cell(code)
-            except Exception:
+            except Exception:  # noqa: BLE001 - IPython reports it as the cell's error
                 transformed_cell = code
                 preprocessing_exc_tuple = sys.exc_info()
             if shell.loop_runner is _asyncio_runner and shell.should_run_async(
@@ -823,7 +856,7 @@ def _supervise(conn: socket.socket) -> None:
         if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
             del sys.path[0]  # this script's folder; ipykernel_launcher removes its own likewise
         shell, no_stdin = _build_shell()
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - reported to the server, which raises it
         send_message(conn, {"internal_error": traceback.format_exc()})
         return
     signal.signal(signal.SIGCHLD, _reap)

@@ -41,9 +41,10 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Mapping
+from typing import IO, Any
 
 from nb2pipe.errors import Nb2PipeError
 from nb2pipe.model import Output, output_from_json
@@ -141,7 +142,8 @@ class ShellServer:
         self._lock = threading.Lock()
         self._checkpoints: weakref.WeakSet[Checkpoint] = weakref.WeakSet()
         self._closed = False
-        self._log: IO[bytes] = tempfile.TemporaryFile(prefix="nb2pipe-shell-")
+        # closed in close(), with the worker that writes it
+        self._log: IO[bytes] = tempfile.TemporaryFile(prefix="nb2pipe-shell-")  # noqa: SIM115
         environment = {**os.environ, **_KERNEL_ENVIRONMENT, **(env or {})}
         environment["JPY_PARENT_PID"] = str(os.getpid())
         ours, theirs = socket.socketpair()
@@ -172,7 +174,7 @@ class ShellServer:
             raise ShellError(f"the shell could not start: {_last_line(hello['internal_error'])}")
         self.pid = int(hello["pid"])
 
-    def __enter__(self) -> ShellServer:
+    def __enter__(self) -> ShellServer:  # noqa: PYI034 - final in practice; 3.10 has no Self
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -269,11 +271,15 @@ class Checkpoint:
     def alive(self) -> bool:
         return not self._closed
 
-    def run(self, source: str, *, cell_id: str | None = None) -> CellResult:
+    def run(
+        self, source: str, *, cell_id: str | None = None, timeout: float | None = None
+    ) -> CellResult:
         """Run one cell in this state (which it changes), as a kernel's execute request.
 
         ``cell_id`` is what a notebook client sends with the request (IPython passes it to
-        ``pre_run_cell`` hooks). A "crashed" or ``exits`` result ends the checkpoint.
+        ``pre_run_cell`` hooks). ``timeout`` overrides the server's for this cell. A
+        "crashed" or ``exits`` result, or a "timeout" the cell did not stop at, ends the
+        checkpoint.
         """
         with self._lock:
             self._check_open()
@@ -283,7 +289,7 @@ class Checkpoint:
             except OSError as exc:
                 self._detach()
                 raise ShellError("the checkpoint's process is no longer running") from exc
-            limit = self._server.timeout
+            limit = self._server.timeout if timeout is None else timeout
             try:
                 if limit is None or _readable(self._sock, limit):
                     return self._result(self._receive(None, "run the cell"))
