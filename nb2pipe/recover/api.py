@@ -240,8 +240,8 @@ def _script_of(
             count = f"In [{replay.count}]" if replay.count else f"run {runs.index(chosen) + 1}"
             notes.append(
                 f"the script's defaults are the values of the parameters cell's run at {count}"
-                f"{' (older code)' if replay.older_code else ''}: the last run before the last "
-                "saved output that reads a parameter, so the values that result used "
+                f"{' (older code)' if replay.older_code else ''}, the values the last saved "
+                "output that depends on a parameter used "
                 f"(the cell ran {len(runs)} time(s) on the path)"
             )
         if earlier_readers:
@@ -262,7 +262,11 @@ def _run_the_result_used(
     document: dict[str, Any], output: Path, runs: list[int], path: RecoveredPath
 ) -> tuple[int, list[Replay]]:
     """Of the parameters cell's runs (positions on the path), the one the saved outputs used,
-    and the saved runs that read a parameter before it (they used an earlier run's values)."""
+    and the saved runs whose outputs depend on an earlier one (through the names they read,
+    directly or through other cells).
+
+    The chosen run is the one the last dependent saved output depends on (the latest of its
+    runs when it depends on several)."""
     from nb2pipe.analysis import analyze_notebook
     from nb2pipe.model import notebook_from_json
 
@@ -273,18 +277,29 @@ def _run_the_result_used(
     symbols = [parsed.symbols for parsed in analysis.cells]
     if len(symbols) != len(path.replays):
         return runs[-1], []
-    names: set[str] = set()
-    for position in runs:
-        names |= symbols[position].defines
-    readers = [
-        i for i, replay in enumerate(path.replays)
-        if replay.saved and i not in runs and symbols[i].reads & names
-    ]
-    if not readers:
+    origin: dict[str, set[int]] = {}  # name -> the parameters runs its value depends on
+    depends: dict[int, set[int]] = {}  # saved position -> the parameters runs it depends on
+    for position, (replay, cell_symbols) in enumerate(zip(path.replays, symbols)):
+        if position in runs:
+            for name in cell_symbols.defines:
+                origin[name] = {position}
+            continue
+        used: set[int] = set()
+        for name in cell_symbols.reads | cell_symbols.mutates:
+            used |= origin.get(name, set())
+        for name in cell_symbols.defines:
+            origin[name] = set(used)
+        for name in cell_symbols.mutates - cell_symbols.defines:
+            origin[name] = origin.get(name, set()) | used
+        if replay.saved and used:
+            depends[position] = used
+    if not depends:
         return runs[-1], []
-    before = [position for position in runs if position < readers[-1]]
-    chosen = before[-1] if before else runs[-1]
-    earlier = [path.replays[i] for i in readers if i < chosen and any(r < i for r in runs)]
+    chosen = max(depends[max(depends)])
+    earlier = [
+        path.replays[position] for position, used in sorted(depends.items())
+        if any(run < chosen for run in used)
+    ]
     return chosen, earlier
 
 
