@@ -33,7 +33,9 @@ __all__ = [
 ]
 
 FORMAT = "nb2pipe-run"
-FORMAT_VERSION = 1
+#: 0: nb2pipe 0.1 (no ``format_version``); 1: nb2pipe 0.2; 2: ``git.changed`` lists untracked
+#: files the run read and no longer cuts characters off names
+FORMAT_VERSION = 2
 RECORD_NAME = "run.json"
 
 JSONValue: TypeAlias = (
@@ -47,11 +49,17 @@ OutputFormat: TypeAlias = Literal["parquet", "npy", "joblib", "json", "pickle"]
 
 @dataclass(frozen=True)
 class GitState:
-    """The code version: the commit checked out and whether tracked files had changes."""
+    """The code version: the commit checked out and the files that differ from it."""
 
     commit: str
+    #: some file differs from the commit (``changed`` is not empty)
     dirty: bool
-    #: tracked files with uncommitted changes (at most 50)
+    #: files that differ from the commit, relative to the repository's top folder (at most
+    #: 50): tracked files with uncommitted changes (staged or not, deleted ones, renamed ones
+    #: under their new name) and untracked files the run read (the script, modules it
+    #: imported, files it opened); untracked files it did not read (its ``runs/`` folder,
+    #: files earlier runs wrote) and ignored files are left out. Records of format 1 listed
+    #: tracked files only, some with their first character cut off.
     changed: tuple[str, ...] = ()
 
 

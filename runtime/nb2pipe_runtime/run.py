@@ -23,7 +23,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
-from nb2pipe_runtime.audit import FileAudit
+from nb2pipe_runtime.audit import FileAudit, is_environment_file
 from nb2pipe_runtime.cli import command_line, parameter_values
 from nb2pipe_runtime.environment import dvc_context, git_state, package_versions, sha256_of
 from nb2pipe_runtime.record import (
@@ -189,15 +189,34 @@ class Run:
                 effective.setdefault(name, value)
         return own, effective, sorted(mixed)
 
+    def _inputs_read(self) -> list[str]:
+        """Files the code read so far and did not write, Python modules it imported included;
+        not its records, the config file (its values are the parameters) nor saved step
+        outputs (the lineage has them)."""
+        special = [os.path.join(folder, "") for folder in (self.runs_dir, self.outputs_dir)]
+        return [
+            path for path in self.audit.reads()
+            if path != self.config_file and not path.startswith(tuple(special))
+        ]
+
+    def _code_files(self) -> list[str]:
+        """The script and the modules this process imported from outside the environment
+        (a helper module beside the script, imported before the run started as well)."""
+        found = [os.path.abspath(self.script)]
+        for module in list(sys.modules.values()):
+            path = getattr(module, "__file__", None)
+            if isinstance(path, str) and path.endswith(".py"):
+                path = os.path.abspath(path)
+                if not is_environment_file(path, self.cwd):
+                    found.append(path)
+        return found
+
     def _data_files(self) -> dict[str, str]:
-        """Data files read so far: path -> SHA-256 (files the run wrote, its records, the
-        config file, saved step outputs and Python modules it imported are not data)."""
-        special = [self.runs_dir, self.outputs_dir]
+        """Data files read so far: path -> SHA-256 (Python modules it imported are code, not
+        data; see :meth:`_inputs_read` for what else is left out)."""
         data: dict[str, str] = {}
-        for path in self.audit.reads():
-            if path == self.config_file or path.endswith(".py") or not os.path.isfile(path):
-                continue
-            if any(path.startswith(os.path.join(folder, "")) for folder in special):
+        for path in self._inputs_read():
+            if path.endswith(".py") or not os.path.isfile(path):
                 continue
             try:
                 data[self._relative(path)] = sha256_of(path)
@@ -235,7 +254,7 @@ class Run:
             lineage=tuple(self.lineage),
             outputs=self.outputs,
             artifacts=self._artifacts(),
-            git=git_state(self.cwd),
+            git=git_state(self.cwd, [*self._code_files(), *self._inputs_read()]),
             python=sys.version.split()[0],
             packages=package_versions(),
             start=_when(self.started),
