@@ -190,6 +190,7 @@ _FIELD_KINDS: dict[tuple[str, str], Any] = {
     ("RunRecord", "packages"): ("map", str),
     ("RunRecord", "dvc"): ("optional", DvcContext),
     ("RunRecord", "mlflow"): ("optional", MlflowRun),
+    ("RunRecord", "mlflow_error"): ("optional", str),
     ("RunRecord", "warnings"): ("list", str),
     ("RunRecord", "format"): str,
     ("RunRecord", "format_version"): int,

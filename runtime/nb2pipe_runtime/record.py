@@ -34,7 +34,7 @@ __all__ = [
 
 FORMAT = "nb2pipe-run"
 #: 0: nb2pipe 0.1 (no ``format_version``); 1: nb2pipe 0.2; 2: ``git.changed`` lists untracked
-#: files the run read and no longer cuts characters off names
+#: files the run read and no longer cuts characters off names; ``mlflow_error``
 FORMAT_VERSION = 2
 RECORD_NAME = "run.json"
 
@@ -158,6 +158,9 @@ class RunRecord:
     packages: dict[str, str] = field(default_factory=dict)  #: distribution -> version
     dvc: DvcContext | None = None
     mlflow: MlflowRun | None = None
+    #: why logging to MLflow failed (one line, naming the tracking URI); ``None`` when the run
+    #: was logged (``mlflow``) or no tracking URI was set
+    mlflow_error: str | None = None
     warnings: tuple[str, ...] = ()
     format: str = FORMAT
     format_version: int = FORMAT_VERSION

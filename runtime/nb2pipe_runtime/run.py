@@ -142,7 +142,7 @@ class Run:
             if not failed:
                 raise SystemExit(1) from None  # the run worked, its record did not: say so
             return
-        if self.tracking_uri and not failed and record.mlflow is None:
+        if not failed and record.mlflow_error is not None:
             # the user asked for MLflow and logging failed: say so with the exit code too
             raise SystemExit(1)
 
@@ -279,11 +279,17 @@ class Run:
             try:
                 logged = log_run(record, self.run_dir, self.tracking_uri)
             except MlflowError as problem:
-                print(f"nb2pipe: error: {problem}; the run is recorded in {where}", file=sys.stderr)
+                record = replace(record, mlflow_error=str(problem))
             else:
                 record = replace(record, mlflow=logged)
-                record.write(path)
+            record.write(path)
         print(f"nb2pipe: run {self.run_id} {record.status}; recorded in {where}", file=sys.stderr)
+        if record.mlflow_error is not None:
+            # the last line says what went wrong, as the exit code does (see __exit__)
+            print(
+                f"nb2pipe: error: {record.mlflow_error}; the run is recorded in {where}",
+                file=sys.stderr,
+            )
         return record
 
     def _finish_outputs(self) -> None:
