@@ -30,12 +30,16 @@ from nb2pipe_runtime.record import (
     RECORD_NAME,
     InputLineage,
     JSONValue,
+    Objective,
     RunRecord,
     SavedOutput,
     StepTiming,
 )
 
-__all__ = ["Run", "active_run", "record_metrics"]
+__all__ = ["OBJECTIVE_VARIABLE", "Run", "active_run", "record_metrics"]
+
+#: The environment variable ``nb2pipe sweep`` sets to the metric it ranks runs by.
+OBJECTIVE_VARIABLE = "NB2PIPE_OBJECTIVE"
 
 #: The runs in progress, innermost last.
 _RUNS: list[Run] = []
@@ -99,6 +103,8 @@ class Run:
         self.run_dir = ""
         self.started = self.ended = 0.0
         self.metrics: dict[str, float] = {}
+        #: the first metric the metrics cell assigned (the record's ``metrics`` are sorted)
+        self.first_metric: str | None = None
         self.warnings: list[str] = []
         self.steps: list[StepTiming] = []
         self.outputs: dict[str, dict[str, SavedOutput]] = {}
@@ -163,6 +169,8 @@ class Run:
                 self.warnings.append(f"metric {key!r} is {number}; not recorded")
                 continue
             self.metrics[key] = number
+            if self.first_metric is None:
+                self.first_metric = key
 
     # -- finishing ---------------------------------------------------------------------------
     def _effective_params(
@@ -261,6 +269,7 @@ class Run:
             end=_when(self.ended),
             seconds=round(self.ended - self.started, 3),
             dvc=dvc_context(),
+            objective=self._objective(),
             warnings=tuple(self.warnings),
         )
         for warning in self.warnings:
@@ -291,6 +300,18 @@ class Run:
                 file=sys.stderr,
             )
         return record
+
+    def _objective(self) -> Objective | None:
+        """The run's primary metric: the one ``nb2pipe sweep`` ranks by (it sets
+        :data:`OBJECTIVE_VARIABLE` to ``METRIC:GOAL``, or ``:GOAL`` for the first metric), else
+        the first metric the metrics cell assigned, better higher or lower by its name."""
+        metric, _, goal = os.environ.get(OBJECTIVE_VARIABLE, "").partition(":")
+        chosen = metric or self.first_metric
+        if chosen is not None and goal in ("maximize", "minimize"):
+            return Objective(chosen, "minimize" if goal == "minimize" else "maximize", "sweep")
+        if self.first_metric is None:
+            return None
+        return Objective(self.first_metric, Objective.goal_of(self.first_metric), "metrics")
 
     def _finish_outputs(self) -> None:
         """Complete the record of saved step outputs (a :class:`Pipeline` has some)."""

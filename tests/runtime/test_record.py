@@ -20,6 +20,7 @@ from nb2pipe_runtime.record import (
     GitState,
     InputLineage,
     MlflowRun,
+    Objective,
     RunRecord,
     SavedOutput,
     StepTiming,
@@ -85,6 +86,8 @@ def _full_record() -> RunRecord:
         packages={"numpy": "2.4.6"},
         dvc=DvcContext(experiment="exp-1", stage=None, baseline="abc"),
         mlflow=MlflowRun(run_id="r1", experiment_id="0", tracking_uri="sqlite:///mlflow.db"),
+        objective=Objective("accuracy", "maximize", "metrics"),
+        mlflow_error="logging to MLflow at sqlite:///other.db failed: no such table",
         warnings=("parameter 'scale' differs",),
     )
 
@@ -251,6 +254,7 @@ def test_every_earlier_format_reads_as_the_current_one(tmp_path: Path) -> None:
     assert version_1.git == GitState(commit="e" * 40, dirty=True, changed=("vc.lock", "train.py"))
     assert version_1.metrics == {"accuracy": 0.5} and version_1.params == {"n": 3}
     assert version_1.mlflow == MlflowRun("m1", "1", "sqlite:///m.db")
+    assert (version_1.objective, version_1.mlflow_error) == (None, None)  # added in version 2
     jsonschema.validate(version_1.to_json(), _schema())
     version_0 = read_record(_written(tmp_path, _legacy()))
     assert version_0.format_version == record.FORMAT_VERSION
@@ -284,7 +288,9 @@ def test_malformed_legacy_record_is_a_read_error(
 
 
 # -- the JSON Schema in docs/ ----------------------------------------------------------------
-DATACLASSES = [RunRecord, GitState, StepTiming, SavedOutput, InputLineage, DvcContext, MlflowRun]
+DATACLASSES = [
+    RunRecord, GitState, StepTiming, SavedOutput, InputLineage, DvcContext, MlflowRun, Objective
+]
 
 
 def _definition(name: str) -> str:
@@ -330,6 +336,9 @@ def test_schema_enums_and_constants_match_the_record() -> None:
     schema = _schema()
     assert schema["$defs"]["status"]["enum"] == list(get_args(record.Status))
     assert schema["$defs"]["output_format"]["enum"] == list(get_args(record.OutputFormat))
+    objective = schema["$defs"]["objective"]["properties"]
+    assert objective["goal"]["enum"] == list(get_args(record.Goal))
+    assert objective["source"]["enum"] == list(get_args(record.ObjectiveSource))
     assert schema["properties"]["format"]["const"] == record.FORMAT
     assert schema["properties"]["format_version"]["const"] == record.FORMAT_VERSION
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -345,6 +354,7 @@ def test_schema_enums_and_constants_match_the_record() -> None:
         ({"colour": "red"}, None),
         ({"metrics": {"acc": "high"}}, "metrics"),
         ({"git": {"commit": "x", "dirty": False}}, "git"),
+        ({"objective": {"metric": "loss", "goal": "lower", "source": "metrics"}}, "objective"),
         ({"data": {"data.csv": "not a digest"}}, "data"),
     ],
 )
@@ -412,6 +422,8 @@ def test_schema_validates_the_record_a_real_script_writes(tmp_path: Path) -> Non
     assert read.status == "finished" and read.run_id == run_json.parent.name
     assert read.params == {"data_path": "data/rows.csv", "scale": 2.0}
     assert read.metrics == {"rows": 2.0, "total": 6.0}
+    # the first metric the metrics cell assigned, though the record lists them sorted
+    assert read.objective == Objective("total", "maximize", "metrics")
     assert list(read.data) == ["data/rows.csv"]  # not summary.txt: the run wrote it
     assert read.argv == ("--scale", "2")
     assert (read.script, read.notebook, read.experiment) == ("small.py", "small.ipynb", "small")
@@ -423,3 +435,17 @@ def test_schema_validates_the_record_a_real_script_writes(tmp_path: Path) -> Non
         assert read.artifacts == ("figures/small-cell2-1.png",)
         assert (run_json.parent / "artifacts" / "figures" / "small-cell2-1.png").is_file()
     assert f"run {read.run_id} finished" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("metric", "goal"),
+    [
+        ("accuracy", "maximize"), ("f1", "maximize"), ("r2", "maximize"), ("auc", "maximize"),
+        ("loss", "minimize"), ("val_loss", "minimize"), ("rmse", "minimize"),
+        ("mean_squared_error", "minimize"), ("trainLoss", "minimize"), ("fit_time", "minimize"),
+        ("neg_mean_squared_error", "maximize"), ("error_rate", "minimize"),
+        ("lossless_ratio", "maximize"),
+    ],
+)
+def test_which_way_a_metric_is_better_by_its_name(metric: str, goal: str) -> None:
+    assert Objective.goal_of(metric) == goal

@@ -101,6 +101,31 @@ def test_a_failing_point_is_reported_and_the_others_run(tmp_path: Path) -> None:
     assert "best: run " in done.stdout and "score 10 (x=5)" in done.stdout
 
 
+@pytest.mark.slow
+def test_the_sweeps_metric_and_direction_are_recorded_and_mark_the_best(tmp_path: Path) -> None:
+    """``--sort score --ascending``: each run records it, and ``nb2pipe runs`` later marks
+    the run the sweep called best (lowest score), not the highest."""
+    script = _toy(tmp_path / "p", "y = x + 1")
+    done = _sweep(script.parent, script.name, "-p", "x=3,1,2", "--sort", "score", "--ascending")
+    assert done.returncode == 0, done.stderr
+    records = _records(script.parent)
+    assert {json.dumps(r["objective"]) for r in records} == {
+        json.dumps({"metric": "score", "goal": "minimize", "source": "sweep"})
+    }
+    lowest = min(records, key=lambda r: r["metrics"]["score"])
+    assert f"best: run {lowest['run_id']}, score 2 (x=1)" in done.stdout
+    listed = CliRunner().invoke(cli, ["runs", str(script.parent), "--json"], catch_exceptions=False)
+    [experiment] = json.loads(listed.stdout)["experiments"]
+    assert experiment["primary_metric"]["source"] == "sweep"
+    assert [run["label"] for run in experiment["runs"] if run["best"]] == [lowest["run_id"]]
+    # a later run of the script by hand records the notebook's own first metric
+    done = subprocess.run([sys.executable, script.name, "--x", "9"], cwd=script.parent,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    table = CliRunner().invoke(cli, ["runs", str(script.parent)], catch_exceptions=False).stdout
+    assert "(lowest; the metric its sweep ranked by)" in table  # the sweep's choice still wins
+
+
 def test_random_points_of_ranges_are_repeatable_with_a_seed(tmp_path: Path) -> None:
     script = _toy(tmp_path / "p", "y = x + 1")
     space = script.parent / "space.yaml"
