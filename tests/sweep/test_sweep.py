@@ -88,6 +88,32 @@ def test_a_bad_value_is_one_line_before_anything_runs(tmp_path: Path) -> None:
     )
 
 
+def test_a_value_outside_a_parameters_choices_is_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    notebook = folder / "fit.ipynb"
+    notebook.write_text(json.dumps(notebook_json(
+        "from typing import Literal",
+        ('model: Literal["ridge", "lasso"] = "ridge"\nfolds = 5  # one of: 3, 5', ["parameters"]),
+        ("score = folds * 2", ["metrics"]),
+    )), encoding="utf-8")
+    script = export_notebook(notebook).script_path
+    done = _sweep(folder, script.name, "-p", "model=ridge,xgboost")
+    assert done.returncode == 2
+    assert done.stderr == (
+        "nb2pipe: error: sweep point 2 (model=xgboost): model: expected one of 'ridge', "
+        "'lasso', got 'xgboost'\n"
+    )
+    done = _sweep(folder, script.name, "-p", "folds=3,4")
+    assert done.returncode == 2
+    assert done.stderr == (
+        "nb2pipe: error: sweep point 2 (folds=4): folds: expected one of 3, 5, got 4\n"
+    )
+    assert not (folder / "runs").exists()
+
+
 @pytest.mark.slow
 def test_a_failing_point_is_reported_and_the_others_run(tmp_path: Path) -> None:
     script = _toy(tmp_path / "p", "if x == 3:\n    raise ValueError('three is not allowed')")
