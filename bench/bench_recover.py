@@ -83,27 +83,32 @@ def main() -> None:
     wanted = set(args.families.split(",")) if args.families else None
     rows = []
     with tempfile.TemporaryDirectory(prefix="nb2pipe-bench-recover-") as scratch:
-        for family, seed in sessions(args.profile):
+        for family, seed, tracked in sessions(args.profile):
             if wanted and family not in wanted:
                 continue
             build, expected = SESSION_FAMILIES[family]
-            folder = Path(scratch) / f"{family}-{seed}"
+            name = f"{family}-{seed}" + ("" if tracked else "-untracked")
+            folder = Path(scratch) / name
             folder.mkdir()
             path = folder / f"{family}.ipynb"
-            build(random.Random(f"{family}-{seed}"), path, True).shutdown()
-            alone = Path(scratch) / f"{family}-{seed}-alone"
+            build(random.Random(f"{family}-{seed}"), path, tracked).shutdown()
+            alone = Path(scratch) / f"{name}-alone"
             alone.mkdir()
             shutil.copy2(path, alone / path.name)
             for data in folder.glob("*.txt"):
                 shutil.copy2(data, alone / data.name)
             row = {
-                "session": f"{family}-{seed}",
+                "session": name,
+                "tracked": tracked,
                 "top_down": _strategy(path, "top-down"),
                 "count_order": _strategy(path, "count"),
                 "expected_without_history": expected.without_history,
                 "expected_with_history": expected.with_history,
             }
-            row["with_history"], false_h, row["seconds_with"] = _recover(path)
+            if tracked:
+                row["with_history"], false_h, row["seconds_with"] = _recover(path)
+            else:
+                row["with_history"], false_h, row["seconds_with"] = False, False, 0.0
             row["without_history"], false_n, row["seconds_without"] = _recover(alone / path.name)
             row["false_claims"] = int(false_h) + int(false_n)
             rows.append(row)
@@ -115,10 +120,12 @@ def main() -> None:
             )
     total = len(rows)
     print(f"\n{total} sessions")
+    tracked = [r for r in rows if r["tracked"]]
     for key, label in (("top_down", "top-down"), ("count_order", "execution-count order"),
-                       ("with_history", "recover, with history"),
                        ("without_history", "recover, without history")):
         print(f"  {label:<26} {sum(r[key] for r in rows)} of {total}")
+    print(f"  {'recover, with history':<26} {sum(r['with_history'] for r in tracked)} of "
+          f"{len(tracked)} tracked (expected {sum(r['expected_with_history'] for r in tracked)})")
     possible = sum(r["expected_without_history"] for r in rows)
     print(f"  (recoverable from the current cells alone, by construction: {possible})")
     print(f"  false claims: {sum(r['false_claims'] for r in rows)}")
