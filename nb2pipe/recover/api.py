@@ -136,6 +136,23 @@ def recover_notebook(
                 if time.monotonic() > deadline:
                     break
                 problems = _problems_from_proof(result, attempt, notebook)
+        elif history.only_before_tracking_missing and time.monotonic() < deadline:
+            from nb2pipe.recover.search import search_path
+
+            say("replaying the %track session; searching the current cells for what ran before it")
+            prefixed = search_path(
+                notebook, notebook_path, deadline=deadline, compare=compare, history=history,
+            )
+            for candidate in prefixed.paths:
+                proof = _try(notebook, raw, candidate, notebook_path, kernel, remaining(), compare)
+                if proof.reproduced:
+                    return _finish(
+                        notebook_path, notebook, raw, candidate, proof, output, options,
+                        notes + list(candidate.notes), budget, started, tried=prefixed.tried,
+                    )
+                if time.monotonic() > deadline:
+                    break
+            problems += _history_gaps(history, notebook)
         else:
             problems += _history_gaps(history, notebook)
     search_result = None

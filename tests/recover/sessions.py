@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.recover.lab import LabNotebook
+from tests.recover.lab import TRACK_CELL, LabNotebook
 
 
 @dataclass(frozen=True)
@@ -283,6 +283,28 @@ def long_pipeline(rng: random.Random, path: Path, tracked: bool) -> LabNotebook:
     return nb
 
 
+def tracked_late(rng: random.Random, path: Path, tracked: bool) -> LabNotebook:
+    """``%track`` started after the first cells ran (its history lacks them); then a
+    parameter run, used, and edited without running it again."""
+    data = _data(rng)
+    first, second = rng.sample(range(2, 9), 2)
+    nb = LabNotebook(path, [
+        ("imports", "import statistics"),
+        ("load", f"data = {data}"),
+        ("param", f"k = {first}"),
+        ("fit", "model = statistics.mean(data) * k\nprint('model', round(model, 3))"),
+    ], tracked=False)
+    nb.run("imports", "load")
+    if tracked:
+        nb.insert("track", TRACK_CELL, after="load")
+        nb.save()
+        nb.run("track")
+    nb.run("param", "fit")
+    nb.edit("param", f"k = {second}")
+    nb.save()
+    return nb
+
+
 #: family -> what recover must do with it
 SESSION_FAMILIES: dict[str, tuple[Family, Expectation]] = {
     "run_twice": (run_twice, Expectation(without_history=True)),
@@ -301,6 +323,7 @@ SESSION_FAMILIES: dict[str, tuple[Family, Expectation]] = {
     "unseeded_random": (unseeded_random, Expectation(False, with_history=False, reason="random")),
     "alternating": (alternating, Expectation(without_history=True)),
     "long_pipeline": (long_pipeline, Expectation(without_history=True)),
+    "tracked_late": (tracked_late, Expectation(False, reason="no longer in the notebook")),
 }
 
 #: families also worked on without %track at all (no history, no tracker cell)
