@@ -402,7 +402,7 @@ def _explain(notebook: Notebook, search: _Search) -> list[CellProblem]:
         why = (
             f"no order or repetition of the current cells gives it back ({reason}): its output "
             "came from code no longer in the notebook (edited or deleted since), which only a "
-            "%track history holds"
+            "%track history holds, or from another environment (other library versions)"
         )
     return [CellProblem(cell, why)]
 
