@@ -334,11 +334,14 @@ class _Recorder:
         self.outputs: list[dict[str, Any]] = []
         self.active = False
         self.capture: _FdCapture | None = None
+        #: the process running the cell; a process its code forked writes to the descriptors
+        self.owner = os.getpid()
         self._clear_pending = False
         self._lock = threading.RLock()
 
     def start(self) -> None:
         with self._lock:
+            self.owner = os.getpid()
             if self.capture is not None:
                 self.capture.drain()  # printed between cells: no cell's output
                 self.capture.reset()
@@ -431,7 +434,12 @@ class OutStream(io.TextIOBase):
     def write(self, string: str) -> int:
         if not isinstance(string, str):
             raise TypeError(f"write() argument must be str, not {type(string)}")
-        _RECORDER.stream(self.name, string)
+        if os.getpid() != _RECORDER.owner:
+            # a process the cell forked (multiprocessing): its recorder is a copy nobody
+            # reads, so its text goes where ipykernel's children's goes, to the cell
+            os.write(2 if self.name == "stderr" else 1, string.encode(errors="replace"))
+        else:
+            _RECORDER.stream(self.name, string)
         return len(string)
 
     def writable(self) -> bool:
@@ -732,14 +740,23 @@ class _Checkpoint:
         start = time.perf_counter()
         result: Any = None
         interrupted = False
+        me = os.getpid()
+        task = self.loop.create_task(self._execute(source, cell_id))
         signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
-            result = self.loop.run_until_complete(self._execute(source, cell_id))
-        except KeyboardInterrupt:
+            result = self.loop.run_until_complete(task)
+        except KeyboardInterrupt:  # raised outside IPython's own handling (an async cell)
             interrupted = True
             shell.showtraceback()
+            task.cancel()
+            try:
+                self.loop.run_until_complete(task)
+            except BaseException:  # noqa: BLE001, S110 - the cancellation itself
+                pass
         finally:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if os.getpid() != me:
+            os._exit(0)  # a fork the cell made (os.fork()) returned here: it must not answer
         duration = time.perf_counter() - start
         outputs = _RECORDER.finish()
         reply: dict[str, Any] = {

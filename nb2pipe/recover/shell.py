@@ -241,6 +241,7 @@ class ShellServer:
                 ) from exc
 
     def _adopt(self, fd: int) -> Checkpoint:
+        os.set_inheritable(fd, False)  # SCM_RIGHTS descriptors arrive inheritable
         checkpoint = Checkpoint(self, socket.socket(fileno=fd))
         self._checkpoints.add(checkpoint)
         return checkpoint

@@ -55,6 +55,10 @@ KINDS = {
     "shell class": "type(get_ipython()).__name__",
 }
 
+#: ipykernel forwards what is written to file descriptors 1 and 2 from a thread; nbclient
+#: stops collecting at the execute reply, so whether it saves that text is a race.
+RACY_IN_NBCLIENT = frozenset({"fd output"})
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShellServer]:
@@ -141,6 +145,8 @@ def test_outputs_agree_with_a_real_kernel(tmp_path: Path, server: ShellServer) -
         result = checkpoint.run(source)
         reply = run.replies[index]
         comparison = compare_outputs(kernel_cells[index].outputs, result.outputs, CompareOptions())
+        if name in RACY_IN_NBCLIENT:
+            continue
         if not comparison.equal or reply.status != result.status or reply.ename != result.ename:
             disagreements.append(
                 (name, reply.status, result.status, [d.message for d in comparison.differences])
@@ -198,7 +204,7 @@ def test_a_cell_that_ignores_the_interrupt_is_killed(
     result = checkpoint.run(source, timeout=1)
     assert result.status == "timeout"
     assert not checkpoint.alive
-    assert not _running(checkpoint.pid)
+    assert _ends(checkpoint.pid)
     with pytest.raises(ShellError, match="closed"):
         checkpoint.run("1")
 
@@ -267,7 +273,7 @@ def test_close_leaves_no_process_behind(tmp_path: Path) -> None:
     processes = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
     assert len(processes) >= 4  # supervisor, root, grandchild, sleep
     server.close()
-    assert [p.pid for p in processes if _running(p.pid)] == []
+    assert [p.pid for p in processes if _running(p.pid)] == []  # gone at once, not soon
 
 
 def test_a_server_that_cannot_start_says_why(tmp_path: Path) -> None:
@@ -294,6 +300,15 @@ def test_the_worker_imports_only_what_a_kernel_has() -> None:
 def _value(result: CellResult) -> str:
     assert result.status == "ok", (result.ename, result.evalue)
     return result.outputs[-1].data["text/plain"]
+
+
+def _ends(pid: int, within: float = 10) -> bool:
+    deadline = time.monotonic() + within
+    while _running(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _running(pid: int) -> bool:
