@@ -57,6 +57,9 @@ _PR_SET_CHILD_SUBREAPER = 36
 #: :func:`_openmp_pool_broken_by_fork`); it takes about a millisecond when it works.
 OPENMP_PROBE_TIMEOUT = 2.0
 
+#: Seconds a fork waits for the notebook's threads to end before it is refused.
+THREAD_GRACE = 0.5
+
 #: Threads that a fork may leave behind without harm: tqdm's monitor only tunes refresh rates.
 _HARMLESS_THREADS = frozenset({"tqdm._monitor.TMonitor"})
 
@@ -231,6 +234,25 @@ def _openmp_pool_broken_by_fork(path: str, timeout: float = OPENMP_PROBE_TIMEOUT
     return True
 
 
+def _release_loky_executor() -> None:
+    """Shut joblib's reusable process executor down (``n_jobs`` > 1 leaves it running, with
+    two threads that a fork would lose); the next ``Parallel`` call starts another."""
+    module = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(module, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True)
+
+
+def _live_threads() -> list[threading.Thread]:
+    return [
+        thread
+        for thread in threading.enumerate()
+        if thread is not threading.main_thread()
+        and thread.is_alive()
+        and f"{type(thread).__module__}.{type(thread).__qualname__}" not in _HARMLESS_THREADS
+    ]
+
+
 #: Why this process can never be forked again (an OpenMP pool that stays), once found.
 _FOREVER_UNSAFE: list[str] = []
 
@@ -238,18 +260,19 @@ _FOREVER_UNSAFE: list[str] = []
 def _fork_problem() -> str:
     """Why forking this process now would leave a copy that hangs or misbehaves ('' if none).
 
-    GNU OpenMP pools are released first where the runtime allows it, which makes the fork
-    safe; only a pool that cannot be released refuses it.
+    Pools that a library restarts on demand are released first, which makes the fork safe:
+    joblib's process executor, and GNU OpenMP pools where the runtime allows it. Only what
+    cannot be released refuses it.
     """
     if _FOREVER_UNSAFE:
         return _FOREVER_UNSAFE[0]
-    threads = [
-        thread
-        for thread in threading.enumerate()
-        if thread is not threading.main_thread()
-        and thread.is_alive()
-        and f"{type(thread).__module__}.{type(thread).__qualname__}" not in _HARMLESS_THREADS
-    ]
+    _release_loky_executor()
+    threads = _live_threads()
+    if threads:  # pools shut down by the cell end their threads a moment later
+        deadline = time.monotonic() + THREAD_GRACE
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        threads = _live_threads()
     if threads:
         names = ", ".join(sorted({thread.name for thread in threads}))
         return (

@@ -262,6 +262,21 @@ def test_fork_after_an_openmp_pool_ran_does_not_hang(root: Checkpoint) -> None:
     child.close()
 
 
+def test_fork_after_joblib_processes_ran(root: Checkpoint) -> None:
+    """joblib keeps a process executor (and two threads) after ``n_jobs=2``: it is shut down
+    before the fork and started again when needed, in either process."""
+    pytest.importorskip("joblib")
+    parallel = (
+        "from joblib import Parallel, delayed\n"
+        "Parallel(n_jobs=2)(delayed(abs)(i) for i in range(-3, 3))"
+    )
+    expected = _value(root.run(parallel))
+    child = root.fork()
+    assert _value(child.run(parallel, timeout=60)) == expected
+    assert _value(root.run(parallel, timeout=60)) == expected
+    child.close()
+
+
 def test_close_leaves_no_process_behind(tmp_path: Path) -> None:
     server = ShellServer(tmp_path)
     root = server.root()
