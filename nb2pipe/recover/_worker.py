@@ -742,7 +742,11 @@ class _Checkpoint:
                 os.close(fd)
             op = request.get("op")
             if op == "run":
-                reply = self.run(str(request.get("source", "")), request.get("cell_id"))
+                try:
+                    reply = self.run(str(request.get("source", "")), request.get("cell_id"))
+                except Exception:  # noqa: BLE001 - a fault of this worker, not of the cell
+                    send_message(conn, {"internal_error": traceback.format_exc()})
+                    continue
                 send_message(conn, reply)
                 if reply["exits"]:
                     return

@@ -291,6 +291,21 @@ def test_close_leaves_no_process_behind(tmp_path: Path) -> None:
     assert [p.pid for p in processes if _running(p.pid)] == []  # gone at once, not soon
 
 
+def test_the_profile_configures_the_shell_as_it_configures_a_kernel(tmp_path: Path) -> None:
+    """Config and startup files change outputs (every expression shown, a figure format)."""
+    profile = tmp_path / "ipython" / "profile_default"
+    (profile / "startup").mkdir(parents=True)
+    (profile / "ipython_kernel_config.py").write_text(
+        'c.InteractiveShell.ast_node_interactivity = "all"\n', encoding="utf-8"
+    )
+    (profile / "startup" / "00-greeting.py").write_text("GREETING = 'hello'\n", encoding="utf-8")
+    notebook = tmp_path / "notebook"
+    notebook.mkdir()
+    with ShellServer(notebook, env={"IPYTHONDIR": str(tmp_path / "ipython")}) as server:
+        result = server.root().run("GREETING\n1 + 1")
+    assert [o.data["text/plain"] for o in result.outputs] == ["'hello'", "2"]
+
+
 def test_a_server_that_cannot_start_says_why(tmp_path: Path) -> None:
     with pytest.raises(ShellError, match="cannot start"):
         ShellServer(tmp_path, python=str(tmp_path / "no-python"))
