@@ -488,7 +488,7 @@ class OutStream(io.TextIOBase):
 def _shell_classes() -> tuple[type[Any], Callable[..., Any]]:
     """ipykernel's shell, display hook and publisher, sending to the recorder instead of ZMQ."""
     # untyped libraries: used through Any
-    from ipykernel import displayhook, jsonutil, zmqshell
+    from ipykernel import displayhook, eventloops, jsonutil, zmqshell
     from IPython.core.error import UsageError
     from traitlets import Type
 
@@ -592,7 +592,10 @@ def _shell_classes() -> tuple[type[Any], Callable[..., Any]]:
             pass  # the kernel stops its event loop; the checkpoint exits after its reply
 
         def enable_gui(self, gui: Any = None) -> None:
-            if gui not in (None, "inline"):
+            loop_map: Any = eventloops.loop_map
+            if gui not in loop_map:  # as ipykernel's enable_gui says it
+                raise UsageError(f"Invalid GUI request {gui!r}, valid ones are:{loop_map.keys()}")
+            if loop_map[gui] is not None:  # qt, tk, ...: a kernel would run their loop
                 raise UsageError(f"the nb2pipe shell runs no GUI event loop ({gui!r})")
             self.active_eventloop = gui
 

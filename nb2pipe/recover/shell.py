@@ -273,6 +273,10 @@ class Checkpoint:
         self.pid = int(hello["pid"])
         self._count = int(hello["next_count"]) - 1
 
+    def __repr__(self) -> str:
+        state = "alive" if self.alive else "closed"
+        return f"<Checkpoint pid={self.pid} execution_count={self._count} {state}>"
+
     @property
     def execution_count(self) -> int:
         """How many cells this state has counted (the next cell runs as this + 1)."""
