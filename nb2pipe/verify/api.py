@@ -32,6 +32,7 @@ from nb2pipe.verify.parameters import BoundParameters, bind_parameters, notebook
 from nb2pipe.verify.probe import data_files_read, sha256_of
 from nb2pipe.verify.report import (
     DataFile,
+    MaskedCell,
     Mismatch,
     NotebookReport,
     NotebookStatus,
@@ -412,6 +413,17 @@ def _verify_prepared(
         mismatches = [m for m in mismatches if m.reason not in _OUTPUT_REASONS]
     # in notebook order; findings about the notebook as a whole (script failed) last
     mismatches.sort(key=lambda m: float("inf") if m.cell_index is None else m.cell_index)
+    differing = {m.cell_index for m in mismatches}
+    masked = tuple(
+        MaskedCell(
+            index,
+            item.notebook.cells[index].id,
+            item.notebook.cells[index].first_line,
+            index in differing,
+            spans,
+        )
+        for index, spans in sorted(judgement.masked.items())
+    )
     return NotebookReport(
         path=item.path,
         status=NotebookStatus.DIFFERS if mismatches else NotebookStatus.REPRODUCES,
@@ -421,6 +433,7 @@ def _verify_prepared(
         cells_compared=judgement.cells_compared,
         cells_ignored=judgement.cells_ignored,
         normalizers=tuple(sorted(judgement.normalizers)),
+        masked=masked,
         data_files=data_files,
         script=script,
         duration=time.monotonic() - start,

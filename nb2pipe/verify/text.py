@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from nb2pipe.verify.normalize import Normalizer, normalize_text
+from nb2pipe.verify.normalize import MaskedRegion, Normalizer, normalize_text
 
 __all__ = ["TextComparison", "compare_text", "number_drift", "numbers_close", "unified_diff"]
 
@@ -34,6 +34,9 @@ class TextComparison:
     diff: str = ""
     #: unequal texts that differ only in (finite) numbers: the largest relative difference
     drift: float | None = None
+    #: the spans of each text a rule masked before comparing (none when the texts are equal)
+    saved_masked: tuple[MaskedRegion, ...] = ()
+    fresh_masked: tuple[MaskedRegion, ...] = ()
 
 
 def numbers_close(saved: str, fresh: str, rtol: float) -> bool:
@@ -85,22 +88,35 @@ def number_drift(saved: str, fresh: str) -> float | None:
 
 
 def compare_text(
-    saved: str, fresh: str, rtol: float, extra: Iterable[Normalizer] = ()
+    saved: str,
+    fresh: str,
+    rtol: float,
+    extra: Iterable[Normalizer] = (),
+    *,
+    cell_labels: tuple[str, str] | None = None,
 ) -> TextComparison:
-    """Normalize both texts, then compare them exactly or, failing that, number by number."""
+    """Normalize both texts, then compare them exactly or, failing that, number by number.
+
+    ``cell_labels``: the texts are cells of HTML tables, after cells with these texts in
+    their rows (see :func:`normalize_text`).
+    """
     if saved == fresh:
         return TextComparison(True, frozenset())
     extra = tuple(extra)
-    left = normalize_text(saved, extra)
-    right = normalize_text(fresh, extra)
+    saved_label, fresh_label = cell_labels if cell_labels is not None else (None, None)
+    left = normalize_text(saved, extra, cell_label=saved_label)
+    right = normalize_text(fresh, extra, cell_label=fresh_label)
     applied = left.applied | right.applied
+    masked = left.masked, right.masked
     if left.text == right.text:
-        return TextComparison(True, applied)
+        return TextComparison(True, applied, saved_masked=masked[0], fresh_masked=masked[1])
     if rtol > 0 and _within_tolerance(left.text, right.text, rtol):
-        return TextComparison(True, applied, within_tolerance=True)
+        return TextComparison(
+            True, applied, within_tolerance=True, saved_masked=masked[0], fresh_masked=masked[1]
+        )
     return TextComparison(
         False, applied, diff=unified_diff(left.text, right.text),
-        drift=number_drift(left.text, right.text),
+        drift=number_drift(left.text, right.text), saved_masked=masked[0], fresh_masked=masked[1],
     )
 
 
