@@ -12,10 +12,13 @@ from nb2pipe.verify.normalize import MaskedRegion, Normalizer, normalize_text
 
 __all__ = ["TextComparison", "compare_text", "number_drift", "numbers_close", "unified_diff"]
 
-#: A number as printed by Python, numpy or pandas (``nan``/``inf`` included).
+#: A number as printed by Python, numpy or pandas (``nan``/``inf`` included). Not a part of
+#: an id or a date, which compare exactly: a dash between word characters joins them
+#: (``a456-426614174000``, ``123e4567-e89b``, ``2019-05-31``), it is no minus sign.
 _NUMBER = re.compile(
-    r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])|(?<!\w)[-+]?(?:nan|inf)(?!\w)",
-    re.I,
+    r"(?<![\w.])(?<![\w.]-)[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.]|-\w)"
+    r"|(?<!\w)[-+]?(?:nan|inf)(?!\w)",
+    re.IGNORECASE,
 )
 #: At most this many diff lines go into a report.
 MAX_DIFF_LINES = 40
@@ -50,7 +53,8 @@ def numbers_close(saved: str, fresh: str, rtol: float) -> bool:
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
     if math.isinf(a) or math.isinf(b):
-        return a == b
+        # digits that overflow a float ("1e999") are not infinity: they differ as written
+        return a == b and not any(char.isdigit() for char in saved + fresh)
     return abs(a - b) <= rtol * max(abs(a), abs(b))
 
 
