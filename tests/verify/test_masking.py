@@ -41,7 +41,7 @@ NOTEBOOKS: dict[str, tuple[list[str], int, str]] = {
 
 
 def _std_line(text: str) -> str:
-    match = re.search(r"^std\s+(\d+\.\d+)", text, re.M)
+    match = re.search(r"^std\s+(\d+\.\d+)", text, re.MULTILINE)
     assert match is not None, text
     return match[1]
 
