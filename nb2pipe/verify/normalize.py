@@ -355,7 +355,8 @@ _TQDM = re.compile(
 # Keras: "12/100 [==>.......] - ETA: 3s - loss: 0.3", "100/100 ━━━━━━━━━━ 2s 15ms/step - loss: 0.3",
 # "32/32 - 0s - loss: 0.6 - 151ms/epoch - 5ms/step"
 _KERAS = re.compile(
-    r"^[ \t]*(?P<n>\d+)/(?P<total>\d+)[ \t]+(?:\[[=>.]*\]|━+|(?=- \d))(?P<rest>[^\n]*)$",
+    r"^[ \t]*(?P<n>\d+)/(?P<total>\d+)[ \t]+(?:\[[=>.]{5,}\]|━{5,}|(?=- \d+m?s(?:\s|$)))"
+    r"(?P<rest>[^\n]*)$",
     re.MULTILINE,
 )
 _KERAS_TIME = re.compile(
@@ -475,12 +476,14 @@ _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 _DATE = r"\d{4}-\d{2}-\d{2}"
 _TIME_OF_DAY = r"\d{1,2}:\d{2}:\d{2}"
 _ZONE = r"(?:Z|[+-]\d{2}:?\d{2})"
-#: A log record's stamp at the start of its line, followed by the record ("- INFO -",
-#: "INFO", ": I tensorflow/...", "] Trial 0 finished"): never by a number (a CSV row, a table)
+#: A log record's stamp at the start of its line, followed by what a log format puts after it
+#: ("- name - INFO -", "| INFO", " INFO", ": I tensorflow/...", "] Trial 0 finished"): never a
+#: number (a CSV row, a table) or a plain word ("2020-01-01 09:30:00 sale" is data)
 _LOG_STAMP = re.compile(
-    r"^[ \t]*\[?(?:[A-Z][A-Za-z]*[ \t]+)?"
+    r"^[ \t]*(?:\[(?:[A-Z][ \t])?)?"
     rf"(?P<stamp>(?:{_DATE}[T ])?{_TIME_OF_DAY}(?:[.,]\d{{1,9}})?{_ZONE}?)"
-    r"(?=\]?:?[ \t]+(?:[-|][ \t]|[A-Za-z\[(]))",
+    r"(?=\][ \t:]|[ \t]+[-|][ \t]|:[ \t]+[A-Z][ \t]"
+    r"|[ \t]+\[?(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b)",
     re.MULTILINE,
 )
 #: ``str(datetime.now())``, ``.isoformat()``: a date and time with microseconds; ``ctime()``;

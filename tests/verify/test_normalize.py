@@ -220,6 +220,12 @@ def test_normalizer_makes_volatile_values_equal(saved: str, fresh: str, normaliz
         ("   time  n\n0  12:00:00  1\n1  13:00:00  2", "   time  n\n0  12:00:00  1\n1  13:30:00  2"),
         # a date and time in a sentence is data unless it is a clock reading (microseconds)
         ("first sale: 2020-01-01 09:30:00", "first sale: 2020-01-01 09:31:00"),
+        # at the start of a line, only before what a log format puts there is it a log stamp
+        ("2020-01-01 09:30:00 sale", "2020-01-01 09:31:00 sale"),
+        ("12:00:00 lunch", "13:00:00 lunch"),
+        # a fraction at the start of a line is no Keras progress line
+        ("1/2 - 3 apples", "1/2 - 4 apples"),
+        ("3/4 [...] of 5 ms", "3/4 [...] of 6 ms"),
         # a hex number that is not in a repr's address: a checksum
         ("crc 0x1c291ca3", "crc 0x1c291ca4"),
         # in a temp dir, only the generated names are masked
