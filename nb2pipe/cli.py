@@ -188,3 +188,7 @@ def main(argv: list[str] | None = None) -> None:
 from nb2pipe.verify.cli import verify  # noqa: E402  (registered last: it imports only click)
 
 cli.add_command(verify)
+
+from nb2pipe.recover.cli import recover  # noqa: E402  (it imports only click)
+
+cli.add_command(recover)

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Hazard", "HazardKind", "Severity"]
+__all__ = ["Hazard", "HazardKind", "Severity", "is_tracker_cell", "is_tracker_line", "tracker_warning"]
 
 
 class Severity(str, enum.Enum):
@@ -32,6 +32,41 @@ class HazardKind(str, enum.Enum):
     @property
     def severity(self) -> Severity:
         return _SEVERITIES[self]
+
+
+_KIND_VALUES = frozenset(kind.value for kind in HazardKind)
+#: What ``%track`` itself prints into a cell's output: its start and stop lines.
+_TRACKER_LINE_STARTS = ("%track is on", "%track is off", "nb2pipe: %track ")
+
+
+def tracker_warning(kind: HazardKind, message: str, fix: str) -> str:
+    """The one line ``%track`` prints under a cell for a hazard."""
+    return f"nb2pipe {kind.value}: {message} — fix: {fix}"
+
+
+_TRACKER_MAGICS = ("%track", "%load_ext nb2pipe", "%reload_ext nb2pipe", "%unload_ext nb2pipe")
+
+
+def is_tracker_cell(source: str) -> bool:
+    """Whether a cell only loads or drives ``%track`` (``%load_ext nb2pipe``, ``%track on``):
+    its run is the tracker's, not the notebook's work (a history never records it)."""
+    code = [
+        line.strip() for line in source.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    return bool(code) and all(
+        any(line == magic or line.startswith(magic + " ") for magic in _TRACKER_MAGICS)
+        for line in code
+    )
+
+
+def is_tracker_line(line: str) -> bool:
+    """Whether an output line is ``%track``'s own (a hazard warning under a cell, or the
+    line ``%track`` prints when it starts), not the notebook's: outputs saved while the
+    tracker ran hold them, a fresh run does not."""
+    if line.startswith("nb2pipe "):
+        return line[len("nb2pipe "):].split(":", 1)[0] in _KIND_VALUES
+    return line.startswith(_TRACKER_LINE_STARTS)
 
 
 _SEVERITIES = {

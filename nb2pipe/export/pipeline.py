@@ -187,6 +187,9 @@ class _Pipeline:
         else:
             docstring = f'"""The notebook\'s step {step.name} ({span})."""'
         lines = [docstring, body] if body else [docstring]
+        if step.rebinds_module_level:
+            declared = chunked_global(step.rebinds_module_level).splitlines()
+            lines.insert(1, "\n".join(line.strip() for line in declared))
         if step.outputs:
             statement = f"return {', '.join(step.outputs)}"
             if len(statement) + 4 > _WIDTH:

@@ -472,7 +472,10 @@ def _global_names(cells: tuple[CellPlan, ...], parameters: tuple[Parameter, ...]
     needed_builtins = bound & _BUILTIN_NAMES
     if any(_reaches_scope_by_name(cell.parsed) for cell in cells):
         return tuple(sorted(bound))
-    needed: set[str] = set()
+    # a name bound both at module level (a moved import or definition) and in main: were it
+    # main's local, main's reads before its own binding would fail (UnboundLocalError) where
+    # the notebook read the module-level value
+    needed: set[str] = {name for cell in cells for name in cell.module_level_names()}
     defined: set[str] = set()
     for cell in cells:
         symbols = cell.parsed.symbols
@@ -663,8 +666,11 @@ def _hoisted_groups(
     #: names read before the notebook binds them, by this cell and the cells above it (the
     #: notebook has a NameError there: a definition moved above the read would hide it)
     early: set[str] = set()
+    bound: set[str] = set()  # names the cells above have bound (and not deleted)
     for parsed in exported:
-        early |= parsed.symbols.reads
+        early |= parsed.symbols.reads - bound
+        bound |= parsed.symbols.defines  # (in place: a 100,000-cell notebook binds as many)
+        bound -= parsed.symbols.deletes
         if parsed.cell.role.parameters:
             continue
         moved: set[int] = set()

@@ -57,6 +57,9 @@ class StepPlan:
     data_params: tuple[str, ...] = ()
     #: a ``prepare`` step without outputs: process set-up that also runs before ``--step X``
     setup: bool = False
+    #: module-level names (moved imports) the step's own code binds again: declared
+    #: ``global`` in its function, or its reads before that binding would find an unbound local
+    rebinds_module_level: tuple[str, ...] = ()
 
     @property
     def first_cell(self) -> int:
@@ -301,6 +304,11 @@ class _StepPlanner:
                     data_files=data_files,
                     data_params=data_params,
                     setup=name == PREPARE and not outputs[name],
+                    rebinds_module_level=tuple(sorted(
+                        {n for cell in cells for n in self.bound_in_step.get(
+                            cell.parsed.cell.index, frozenset())}
+                        & self.module_level - step_params - set(reads[name])
+                    )),
                 )
             )
         function_params: set[str] = set()

@@ -1,7 +1,12 @@
 """The notebook model: typed, immutable cells and notebooks, and the loader that builds them."""
 
-from nb2pipe.model.load import DEFAULT_MAX_SIZE, load_notebook, notebook_from_json
-from nb2pipe.model.notebook import Cell, CellKind, Notebook, Output
+from nb2pipe.model.load import (
+    DEFAULT_MAX_SIZE,
+    load_notebook,
+    notebook_from_json,
+    output_from_json,
+)
+from nb2pipe.model.notebook import Cell, CellKind, Notebook, Output, source_digest
 from nb2pipe.model.tags import CellRole
 
 __all__ = [
@@ -13,4 +18,6 @@ __all__ = [
     "Output",
     "load_notebook",
     "notebook_from_json",
+    "output_from_json",
+    "source_digest",
 ]

@@ -18,7 +18,13 @@ from nb2pipe.errors import CellLocation, NotebookLoadError, TagError
 from nb2pipe.model.notebook import Cell, CellKind, Notebook, Output
 from nb2pipe.model.tags import InvalidTag, parse_tags
 
-__all__ = ["DEFAULT_MAX_SIZE", "decode_notebook_bytes", "load_notebook", "notebook_from_json"]
+__all__ = [
+    "DEFAULT_MAX_SIZE",
+    "decode_notebook_bytes",
+    "load_notebook",
+    "notebook_from_json",
+    "output_from_json",
+]
 
 _PYTHON_LANGUAGES = frozenset({"python", "python3", "ipython", "ipython3"})
 
@@ -396,7 +402,7 @@ def _read_cell(index: int, raw: Any, path: Path | None) -> Cell:
     outputs: tuple[Output, ...] = ()
     execution_count = None
     if kind is CellKind.CODE:
-        outputs = tuple(_read_output(out) for out in raw.get("outputs", []))
+        outputs = tuple(output_from_json(out) for out in raw.get("outputs", []))
         execution_count = raw.get("execution_count")
     return Cell(
         index=index,
@@ -419,7 +425,8 @@ def _mime_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _read_output(raw: Mapping[str, Any]) -> Output:
+def output_from_json(raw: Mapping[str, Any]) -> Output:
+    """One nbformat v4 output (as saved, or as a kernel message's content shaped like one)."""
     data = raw.get("data") or {}
     count = raw.get("execution_count")
     return Output(

@@ -11,7 +11,7 @@ from typing import Mapping
 from nb2pipe.errors import CellLocation
 from nb2pipe.model.tags import CellRole
 
-__all__ = ["Cell", "CellKind", "Notebook", "Output"]
+__all__ = ["Cell", "CellKind", "Notebook", "Output", "source_digest"]
 
 
 class CellKind(str, enum.Enum):
@@ -32,6 +32,13 @@ class Output:
     ename: str | None = None
     evalue: str | None = None
     traceback: tuple[str, ...] = ()
+
+
+def source_digest(source: str) -> str:
+    """The one hash of a cell's source: how ``%track``'s history, its code store and the
+    notebook model name a version of a cell's code (16 hex digits of SHA-256; lone
+    surrogates, which a frontend can send, are kept)."""
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 #: Error outputs that do not show the code raises: the user interrupted it, or it ended the run.
@@ -80,7 +87,7 @@ class Cell:
 
     @property
     def source_hash(self) -> str:
-        return hashlib.sha256(self.source.encode()).hexdigest()[:16]
+        return source_digest(self.source)
 
     def location(self, path: Path | None, line: int | None = None) -> CellLocation:
         return CellLocation(path, self.index, self.id, line)

@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any, Collection, Iterable, Iterator, Mapping, Sequence
 
 from nb2pipe.analysis import Hazard, HazardKind
+from nb2pipe.analysis.hazards import tracker_warning
 from nb2pipe.tracking.order import CellSlot, NotebookOrder
 from nb2pipe.tracking.rerun import DISK_KEY, FreshRun, RerunPlan
 from nb2pipe.tracking.state import (
@@ -92,7 +93,7 @@ def merge_duplicates(hazards: Iterable[Hazard]) -> list[Hazard]:
 
 def format_warning(hazard: Hazard) -> str:
     """The one-line inline warning printed under a cell (every message starts with its cell)."""
-    return f"nb2pipe {hazard.kind.value}: {hazard.message} — fix: {hazard.fix}"
+    return tracker_warning(hazard.kind, hazard.message, hazard.fix)
 
 
 # -- hazards of one execution --------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any, Iterator, Mapping
 
 from nb2pipe.analysis.symbols import FunctionSymbols
+from nb2pipe.tracking.sources import SourceStore
 
 __all__ = [
     "FileAccess",
@@ -30,6 +31,7 @@ __all__ = [
     "SessionHeader",
     "history_path",
     "read_last_session",
+    "read_sessions",
 ]
 
 HISTORY_DIR = ".nb2pipe"
@@ -264,6 +266,14 @@ class SessionHeader:
         )
 
 
+@dataclass(frozen=True)
+class _SourceWrite:
+    """A source for the code store, queued to the writer thread."""
+
+    digest: str
+    source: str
+
+
 class HistoryLog:
     """An open history log: each event passed to :meth:`append` becomes one line, flushed at once.
 
@@ -272,15 +282,18 @@ class HistoryLog:
     disk (flushed to the OS) before any later code can crash the kernel.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, store: SourceStore | None = None) -> None:
         self.path = path
+        #: the code store the sources of new executions go to (see :meth:`append`)
+        self.store = store
         self._file: IO[str] | None = None
-        self._queue: queue.SimpleQueue[ExecutionEvent | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[ExecutionEvent | _SourceWrite | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         # appended is only touched by the recorder's thread, written only by the writer
         self._appended = 0
         self._written = 0
         self.error: OSError | None = None  #: the write that failed, if one did
+        self.store_error: OSError | None = None  #: the code store's write that failed
 
     def open(self, header: SessionHeader) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -289,10 +302,17 @@ class HistoryLog:
         self._writer = threading.Thread(target=self._run, name="nb2pipe-history", daemon=True)
         self._writer.start()
 
-    def append(self, event: ExecutionEvent) -> None:
-        if self._writer is not None:
+    def append(self, event: ExecutionEvent, source: str | None = None) -> None:
+        """Queue ``event``'s line and, when the store has not seen it, the ``source`` it ran
+        (written first: a line on disk always has its code in the store)."""
+        if self._writer is None:
+            return
+        store = self.store
+        if source is not None and store is not None and store.add(event.source_hash, source):
             self._appended += 1
-            self._queue.put(event)
+            self._queue.put(_SourceWrite(event.source_hash, source))
+        self._appended += 1
+        self._queue.put(event)
 
     def drain(self, timeout: float = 2.0) -> None:
         """Wait until every appended line is written and flushed."""
@@ -308,10 +328,16 @@ class HistoryLog:
             if item is None:
                 return
             try:
-                if self.error is None:
+                if isinstance(item, _SourceWrite):
+                    if self.store is not None and self.store_error is None:
+                        self.store.write(item.digest, item.source)
+                elif self.error is None:
                     self._write(item)
             except OSError as exc:
-                self.error = exc
+                if isinstance(item, _SourceWrite):
+                    self.store_error = exc  # the log goes on: replaying this session may not
+                else:
+                    self.error = exc
             finally:
                 self._written += 1
 
@@ -370,10 +396,11 @@ class RecordedSession:
         return True
 
 
-def read_last_session(path: Path) -> RecordedSession | None:
-    """The last session in the log at ``path`` (``None``: no log or no session in it)."""
+def read_sessions(path: Path) -> list[RecordedSession]:
+    """Every session in the log at ``path``, oldest first (none: no log)."""
     if not path.is_file():
-        return None
+        return []
+    sessions: list[RecordedSession] = []
     header: SessionHeader | None = None
     events: list[ExecutionEvent] = []
     stopped = False
@@ -381,6 +408,8 @@ def read_last_session(path: Path) -> RecordedSession | None:
         kind = record.get("event")
         try:
             if kind == "session":
+                if header is not None:
+                    sessions.append(RecordedSession(header, tuple(events), stopped))
                 header, events, stopped = SessionHeader.from_json(record), [], False
             elif kind == "execution" and header is not None:
                 events.append(ExecutionEvent.from_json(record))
@@ -388,4 +417,12 @@ def read_last_session(path: Path) -> RecordedSession | None:
                 stopped = True
         except (KeyError, TypeError, ValueError):
             continue
-    return RecordedSession(header, tuple(events), stopped) if header is not None else None
+    if header is not None:
+        sessions.append(RecordedSession(header, tuple(events), stopped))
+    return sessions
+
+
+def read_last_session(path: Path) -> RecordedSession | None:
+    """The last session in the log at ``path`` (``None``: no log or no session in it)."""
+    sessions = read_sessions(path)
+    return sessions[-1] if sessions else None

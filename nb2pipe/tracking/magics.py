@@ -12,6 +12,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from nb2pipe.analysis import HazardKind
 from nb2pipe.tracking.log import history_path
 from nb2pipe.tracking.recorder import ExecutionRecorder
+from nb2pipe.tracking.sources import SourceStore
 
 __all__ = ["TrackMagics"]
 
@@ -126,6 +127,7 @@ def status_lines(recorder: ExecutionRecorder) -> list[str]:
             lines.append(f"  cannot read it: {error}")
         log = f"history log: {history_path(source.path)}"
         lines.append(log if recorder.log_error is None else f"history log: off ({recorder.log_error})")
+        lines.append(store_line(recorder))
     else:
         lines.append(
             "notebook: unknown (no __session__ / JPY_SESSION_NAME; use %track --notebook PATH): "
@@ -157,6 +159,22 @@ def status_lines(recorder: ExecutionRecorder) -> list[str]:
     if missing:
         lines.append("not available here: " + ", ".join(missing))
     return lines
+
+
+def store_line(recorder: ExecutionRecorder) -> str:
+    """What the code store keeps (the sources a session can be replayed from)."""
+    log = recorder.log
+    store = log.store if log is not None else None
+    if store is None:
+        assert recorder.notebook is not None
+        store = SourceStore.beside(recorder.notebook.path)
+    where = f"{store.folder}"
+    if log is not None and log.store_error is not None:
+        return f"code store: {where}: off ({log.store_error.strerror}); sessions cannot be replayed"
+    return (
+        f"code store: {where}: {store.usage().describe()}; the code each execution ran, "
+        "never outputs or data (nb2pipe recover replays it)"
+    )
 
 
 def available_hazards(recorder: ExecutionRecorder) -> list[str]:

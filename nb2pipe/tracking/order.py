@@ -9,7 +9,6 @@ are the ones that ran, unless the file was saved after they ran.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import os
 import time
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from nb2pipe.errors import Nb2PipeError
 from nb2pipe.model import Cell, Notebook, load_notebook
 from nb2pipe.tracking.state import BASELINE_KEY, TrackerState
 
-__all__ = ["CellSlot", "NotebookOrder", "NotebookFile", "first_code_line", "source_hash"]
+__all__ = ["CellSlot", "NotebookOrder", "NotebookFile", "first_code_line"]
 
 #: A save within this many seconds after a cell started may predate its execution.
 _CLOCK_SLACK = 0.5
@@ -28,10 +27,6 @@ _CLOCK_SLACK = 0.5
 _STAT_INTERVAL = 1.0
 #: Characters of a cell's first line of code its label shows.
 _LINE_WIDTH = 40
-
-
-def source_hash(source: str) -> str:
-    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 class NotebookFile:
@@ -150,7 +145,7 @@ class NotebookOrder:
 
     def _current_source(self, cell: Cell) -> tuple[str | None, str]:
         run = self.state.runs.get(cell.id) if cell.id else None
-        saved_hash = source_hash(cell.source)
+        saved_hash = cell.source_hash
         if run is None or run.event.source_hash == saved_hash:
             return cell.source, saved_hash
         if self.saved_at is not None and self.saved_at > run.event.started + run.event.duration + _CLOCK_SLACK:

@@ -50,7 +50,9 @@ from nb2pipe.tracking.log import (
     SessionHeader,
     history_path,
 )
-from nb2pipe.tracking.order import NotebookFile, NotebookOrder, first_code_line, source_hash
+from nb2pipe.model import source_digest
+from nb2pipe.tracking.sources import SourceStore
+from nb2pipe.tracking.order import NotebookFile, NotebookOrder, first_code_line
 from nb2pipe.tracking.report import StaticHazardCache, TrackReport, available_kinds, build_report
 from nb2pipe.tracking.rerun import plan_rerun, simulate_fresh_run
 from nb2pipe.tracking.runtime import file_accesses, is_user_name
@@ -321,7 +323,9 @@ class ExecutionRecorder:
             execution_count=self.started_at_count,
             pid=os.getpid(),
         )
-        log = HistoryLog(history_path(self.notebook.path))
+        store = SourceStore.beside(self.notebook.path)
+        store.usage()  # the store's listing is read now, not in the first tracked cell
+        log = HistoryLog(history_path(self.notebook.path), store)
         try:
             log.open(header)
         except OSError as exc:
@@ -436,7 +440,7 @@ class ExecutionRecorder:
         if result is not None:
             error = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
         interrupted = result is None or isinstance(error, KeyboardInterrupt)
-        digest = source_hash(pending.raw_cell)
+        digest = source_digest(pending.raw_cell)
         key = self._cell_key(pending, digest)
         self._seq += 1
         count = getattr(result, "execution_count", None) if result is not None else None
@@ -480,7 +484,7 @@ class ExecutionRecorder:
                 self.log.close()
                 self.log = None
             else:
-                self.log.append(base)
+                self.log.append(base, pending.raw_cell)
         return run
 
     def _file_accesses(self, pending: _Pending, opened: list[FileOpen]) -> tuple[FileAccess, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import enum
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from nb2pipe.analysis import CellSymbols, Hazard, HazardKind, find_static_hazards
@@ -158,6 +159,11 @@ class TrackReport:
             out.append("Re-run: nothing — every output matches a fresh top-to-bottom run")
         if self.restart:
             out.append(f"Restart the kernel and run all cells: {self.restart}")
+            target = Path(self.notebook).name if self.notebook else "NOTEBOOK.ipynb"
+            out.append(
+                "To keep the result you have, recover it first: save the notebook, then run "
+                f"`nb2pipe recover {target}` (it replays this session's code, kept by %track)"
+            )
         return out
 
 

@@ -26,7 +26,12 @@ from nb2pipe.export.parameters import Parameter
 from nb2pipe.model import DEFAULT_MAX_SIZE, Cell, Notebook, load_notebook
 from nb2pipe.verify.errors import VerificationFailed, VerifyInterrupted, VerifyUsageError
 from nb2pipe.verify.compare import compare_outputs
-from nb2pipe.verify.judge import judge_run, mark_nondeterministic, pair_code_cells
+from nb2pipe.verify.judge import (
+    first_out_of_order,
+    judge_run,
+    mark_nondeterministic,
+    pair_code_cells,
+)
 from nb2pipe.verify.options import VerifyOptions
 from nb2pipe.verify.parameters import BoundParameters, bind_parameters, notebook_parameters
 from nb2pipe.verify.probe import data_files_read, sha256_of
@@ -413,6 +418,9 @@ def _verify_prepared(
         mismatches = [m for m in mismatches if m.reason not in _OUTPUT_REASONS]
     # in notebook order; findings about the notebook as a whole (script failed) last
     mismatches.sort(key=lambda m: float("inf") if m.cell_index is None else m.cell_index)
+    hint = _recover_hint(item, mismatches, judgement.unexplained)
+    if hint:
+        notes.append(hint)
     differing = {m.cell_index for m in mismatches}
     masked = tuple(
         MaskedCell(
@@ -439,6 +447,24 @@ def _verify_prepared(
         duration=time.monotonic() - start,
         updated=updated,
     )
+
+
+def _recover_hint(item: _Prepared, mismatches: list[Mismatch], unexplained: set[int]) -> str:
+    """Where the saved outputs came from another path than a top-to-bottom run (counts out of
+    order, or a ``%track`` history beside the notebook) and no other cause explains a
+    difference: ``nb2pipe recover`` finds that path."""
+    from nb2pipe.tracking.log import history_path
+
+    path_caused = any(
+        m.reason is Reason.OUT_OF_ORDER_SAVED
+        or (m.reason is Reason.OUTPUT_DIFFERS and m.cell_index in unexplained)
+        for m in mismatches
+    )
+    if not path_caused:
+        return ""
+    if first_out_of_order(item.notebook) is None and not history_path(item.path).is_file():
+        return ""
+    return f"the saved outputs came from another path: nb2pipe recover {item.path}"
 
 
 def _start_script(item: _Prepared, options: VerifyOptions) -> ScriptCheckJob | None:

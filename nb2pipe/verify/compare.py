@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
+from nb2pipe.analysis.hazards import is_tracker_line
 from nb2pipe.model import Output
 from nb2pipe.verify.images import DEFAULT_IMAGE_TOLERANCE, compare_images
 from nb2pipe.verify.normalize import UUID_PATTERN, Normalizer, pattern_rule
@@ -127,7 +128,7 @@ def _items(outputs: Sequence[Output]) -> list[_Item]:
     for output in outputs:
         if output.output_type == "stream":
             name = output.name or "stdout"
-            pending[name] = pending.get(name, "") + (output.text or "")
+            pending[name] = pending.get(name, "") + _without_tracker_lines(output.text or "")
             continue
         if output.output_type == "error":
             flush()
@@ -140,6 +141,16 @@ def _items(outputs: Sequence[Output]) -> list[_Item]:
             items.append(_Item("display", data=data))
     flush()
     return items
+
+
+def _without_tracker_lines(text: str) -> str:
+    """A stream's text without ``%track``'s own lines (saved while it ran; a fresh run
+    prints none)."""
+    if "nb2pipe " not in text and "%track " not in text:
+        return text
+    return "".join(
+        line for line in text.splitlines(keepends=True) if not is_tracker_line(line)
+    )
 
 
 def compare_outputs(

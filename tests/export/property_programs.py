@@ -695,6 +695,34 @@ def _import(draw: Any, state: _State) -> str:
     return "import math as m\nimport math as m\nprint('m', m.copysign(1, ratio))"
 
 
+def _reimport(draw: Any, state: _State) -> str:
+    """The same module imported again in later cells (a notebook habit), read before the
+    import that repeats it; a module's name rebound to a value; one name bound by `import x`
+    and by `from y import x`; imports after code that changes where imports come from."""
+    form = draw(st.sampled_from(["again", "read_then_again", "rebind", "from_and_import", "barrier"]))
+    if form == "from_and_import":
+        module = draw(st.sampled_from(["from os import path as pth", "import posixpath as pth"]))
+        return f"{module}\nprint('pth', pth.basename(name + '/x'))"
+    if form == "barrier":
+        return (
+            "import os\nos.chdir(os.getcwd())\n"
+            "import json\nprint('json', json.dumps([alpha, flag]))"
+        ) + _imported(state, "json")
+    if "json" not in state.imported or form == "again":
+        return "import json\nprint('json', json.dumps([alpha, name]))" + _imported(state, "json")
+    if form == "read_then_again":
+        return "print('json', json.dumps(flag))\nimport json\nprint('json', json.dumps(ratio))"
+    state.imported.discard("json")
+    state.bind_int("json")  # later blocks may read it as an int
+    return "print('json', json.dumps(alpha))\njson = alpha + 1\nprint('json', json)"
+
+
+def _imported(state: _State, module: str) -> str:
+    state.unbind(module)  # (it may have been rebound to an int)
+    state.imported.add(module)
+    return ""
+
+
 def _await(draw: Any, state: _State) -> str:
     deps: set[str] = set()
     value = _int_expr(draw, state, deps)
@@ -859,8 +887,10 @@ _BUILDERS = (
     _nonlocal, _closure, _default_argument, _decorator, _class_body, _comprehension,
     _generator, _delete, _probe, _try, _with, _walrus, _match, _import, _await, _dynamic_scope,
     _top_level_global, _loop, _conditional_definition, _dataclass, _async_with, _star_shadow,
-    _bare_expression, _recursive,
+    _bare_expression, _recursive, _reimport,
 )
+#: Re-imports need two or more of their blocks in one program to matter: drawn more often.
+_WEIGHTED_BUILDERS = (*_BUILDERS, _reimport, _reimport, _reimport)
 
 
 @st.composite
@@ -886,7 +916,7 @@ def programs(draw: Any, max_blocks: int = 12) -> Program:
     blocks = []
     introduced: list[list[str]] = []  #: names each block bound first
     for _ in range(draw(st.integers(1, max_blocks))):
-        builder = draw(st.sampled_from(_BUILDERS))
+        builder = draw(st.sampled_from(_WEIGHTED_BUILDERS))
         before = len(state.seen)
         blocks.append(builder(draw, state))
         introduced.append(state.seen[before:])

@@ -160,6 +160,11 @@ def test_a_name_left_from_an_earlier_version_of_a_cell_needs_a_restart(shell: An
     report = nb.report()
     assert report.restart and "'x' is still bound from an earlier version of" in report.restart
     assert "(del x)" in report.restart
+    # the report says how to keep the result before restarting loses the path to it
+    lines = report.lines()
+    restart_at = next(i for i, line in enumerate(lines) if line.startswith("Restart the kernel"))
+    assert lines[restart_at + 1].startswith("To keep the result you have, recover it first")
+    assert "nb2pipe recover " in lines[restart_at + 1]
     (hidden,) = [h for h in report.hazards if h.kind.value == "hidden-state"]
     assert hidden.cell_id == "c0" and hidden.names == ("x",) and hidden.fix.startswith("del x")
 

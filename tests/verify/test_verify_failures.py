@@ -185,6 +185,15 @@ def test_out_of_order_is_found_statically_too(failures: VerifyRun) -> None:
     assert "not from a top-to-bottom run" in report["mismatches"][0]["message"]
     # the script (x = 10; x = 1; print(x)) agrees with the fresh run, not with the saved output
     assert report["script"]["status"] == "equal"
+    # where the outputs came from: another path, which recover finds
+    assert any(
+        note.startswith("the saved outputs came from another path: nb2pipe recover ")
+        and note.endswith("out_of_order.ipynb")
+        for note in report["notes"]
+    ), report["notes"]
+    # an edited output with counts in order and no history is no other path
+    assert not any("nb2pipe recover" in n for n in failures.notebook(
+        "edited_random_error.ipynb")["notes"])
 
 
 def test_dead_kernel_and_timeout_are_findings_not_crashes(failures: VerifyRun) -> None:
