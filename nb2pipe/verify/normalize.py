@@ -127,11 +127,17 @@ Normalizer = Rule
 
 def pattern_rule(
     name: str, pattern: re.Pattern[str], placeholder: str, *, in_tables: bool = False,
-    group: int | str = 0,
+    group: int | str = 0, needs: tuple[str, ...] = (),
 ) -> Rule:
-    """A rule masking each match of ``pattern`` (or of its group ``group``)."""
+    """A rule masking each match of ``pattern`` (or of its group ``group``).
+
+    ``needs``: strings one of which every match contains; a text with none of them is not
+    searched (a regex tried at every position of a megabyte of table costs seconds).
+    """
 
     def find(text: str, layout: Layout) -> Iterator[Span]:
+        if needs and not any(needle in text for needle in needs):
+            return
         for match in pattern.finditer(text):
             if match.start(group) < match.end(group):
                 yield match.start(group), match.end(group), placeholder
@@ -462,7 +468,17 @@ _TIMING_PHRASE = re.compile(
 )
 
 
+#: Lower-case strings one of which each timing phrase contains.
+_TIMING_NEEDLES = (
+    "took", "tak", "elapsed", "time", "done", "finished", "completed", "ran", "trained", "fit",
+    "converged", "executed", "computed", "processed", "loaded", "built", "solved",
+)
+
+
 def _find_durations(text: str, layout: Layout) -> Iterator[Span]:
+    lowered = text.lower()
+    if not any(needle in lowered for needle in _TIMING_NEEDLES):
+        return
     for match in _TIMING_PHRASE.finditer(text):
         group = "value" if match["value"] is not None else "bare"
         yield match.start(group), match.end(group), "<DURATION>"
@@ -486,13 +502,16 @@ _LOG_STAMP = re.compile(
     r"|[ \t]+\[?(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\b)",
     re.MULTILINE,
 )
-#: ``str(datetime.now())``, ``.isoformat()``: a date and time with microseconds; ``ctime()``;
-#: an HTTP date
+#: ``str(datetime.now())``, ``.isoformat()``: a date and time with microseconds
 _CLOCK_READING = re.compile(
     rf"(?<![\w.:-]){_DATE}[T ]\d{{2}}:\d{{2}}:\d{{2}}\.\d{{6}}{_ZONE}?(?![\w.:])"
-    rf"|\b{_DAY} {_MONTH} [ \d]?\d {_TIME_OF_DAY}(?: [A-Z]{{3,4}})?(?: \d{{4}})?\b"
+)
+#: ``ctime()``, ``date``; an HTTP date
+_CTIME = re.compile(
+    rf"\b{_DAY} {_MONTH} [ \d]?\d {_TIME_OF_DAY}(?: [A-Z]{{3,4}})?(?: \d{{4}})?\b"
     rf"|\b{_DAY}, \d{{2}} {_MONTH} \d{{4}} {_TIME_OF_DAY}(?: (?:GMT|UTC|[+-]\d{{4}}))?"
 )
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 #: statsmodels' ``summary()`` dates itself: ``Date: Wed, 02 Dec 2026``, ``Time: 04:46:36``
 #: (``summary2()``: ``Date: 2026-12-02 04:46``)
 _SUMMARY_DATE = rf"{_DAY}, \d{{2}} {_MONTH} \d{{4}}|{_DATE} \d{{2}}:\d{{2}}(?![\d:])"
@@ -513,6 +532,8 @@ def _find_summary_stamps(text: str, layout: Layout) -> Iterator[Span]:
         if pattern is not None and pattern.fullmatch(text.strip()):
             start = len(text) - len(text.lstrip())
             yield start, start + len(text.strip()), "<TIMESTAMP>"
+        return
+    if "Date:" not in text and "Time:" not in text:
         return
     for match in _SUMMARY_STAMP.finditer(text):
         group = "date" if match["date"] is not None else "time"
@@ -550,6 +571,12 @@ _TEMP_NAMES = (
 
 
 @lru_cache(maxsize=1)
+def _temp_roots() -> tuple[str, ...]:
+    """A string each temp path holds."""
+    return ("/tmp", "/var/", "\\Temp", tempfile.gettempdir())
+
+
+@lru_cache(maxsize=1)
 def _temp_path_pattern() -> re.Pattern[str]:
     # gettempdir() probes the file system, so it runs on first use, not at import
     roots = list(_TEMP_ROOTS)
@@ -562,6 +589,8 @@ def _temp_path_pattern() -> re.Pattern[str]:
 
 
 def _find_temp_paths(text: str, layout: Layout) -> Iterator[Span]:
+    if not any(root in text for root in _temp_roots()):
+        return
     for match in _temp_path_pattern().finditer(text):
         yield match.start(), match.end(), "<TEMP-PATH>"
 
@@ -576,14 +605,20 @@ UUID_PATTERN = _UUID = re.compile(
 
 _RULES: tuple[Rule, ...] = (
     Rule("progress output", _find_progress, in_tables=True),
-    pattern_rule("durations", _TIMING_MAGIC, "<TIMING>", in_tables=True),
+    pattern_rule(
+        "durations", _TIMING_MAGIC, "<TIMING>", in_tables=True,
+        needs=(" time", "per loop", "Compiler", "Parser"),
+    ),
     Rule("timestamps", _find_summary_stamps, in_tables=True),
-    pattern_rule("timestamps", _LOG_STAMP, "<TIMESTAMP>", group="stamp"),
-    pattern_rule("timestamps", _CLOCK_READING, "<TIMESTAMP>"),
+    pattern_rule("timestamps", _LOG_STAMP, "<TIMESTAMP>", group="stamp", needs=(":",)),
+    pattern_rule("timestamps", _CLOCK_READING, "<TIMESTAMP>", needs=(":",)),
+    pattern_rule("timestamps", _CTIME, "<TIMESTAMP>", needs=_DAYS),
     Rule("durations", _find_durations),
     Rule("temp paths", _find_temp_paths, in_tables=True),
-    pattern_rule("memory addresses", _ADDRESS, "0x<ADDRESS>", in_tables=True),
-    pattern_rule("UUIDs", _UUID, "<UUID>"),
+    pattern_rule(
+        "memory addresses", _ADDRESS, "0x<ADDRESS>", in_tables=True, needs=("0x", "...", "…")
+    ),
+    pattern_rule("UUIDs", _UUID, "<UUID>", needs=("-",)),
 )
 
 #: Every rule name a report can mention.
@@ -603,17 +638,17 @@ def normalize_text(
     mapped, regions = _terminal(text)
     visible = mapped.text
     layout = Layout(visible, cell_label)
-    taken: list[tuple[int, int, str, str]] = []  # start, end, placeholder, rule; sorted
+    taken: list[tuple[int, int, str, str]] = []  # start, end, placeholder, rule
+    occupied = bytearray(len(visible))  # 1: a character an earlier span took
     for rule in (*_RULES, *extra):
         for start, end, placeholder in rule.find(visible, layout):
-            if start >= end or (not rule.in_tables and layout.in_table(start, end)):
+            if start >= end or occupied.find(1, start, end) != -1:
                 continue
-            index = bisect.bisect_left(taken, (start, end))
-            if index > 0 and taken[index - 1][1] > start:
+            if not rule.in_tables and layout.in_table(start, end):
                 continue
-            if index < len(taken) and taken[index][0] < end:
-                continue
-            taken.insert(index, (start, end, placeholder, rule.name))
+            occupied[start:end] = b"\x01" * (end - start)
+            taken.append((start, end, placeholder, rule.name))
+    taken.sort()
     parts: list[str] = []
     position = 0
     for start, end, placeholder, name in taken:
