@@ -238,8 +238,8 @@ def _terminal(text: str) -> tuple[_Mapped, list[MaskedRegion]]:
         mapped = mapped.without(cuts)
     if "\r" in mapped.text:
         # \r\n is a line ending, not an overwrite
-        visible = mapped.text
-        mapped = mapped.without([(m.start(), m.start() + 1) for m in re.finditer("\r\n", visible)])
+        endings = [(m.start(), m.start() + 1) for m in re.finditer("\r\n", mapped.text)]
+        mapped = mapped.without(endings)
         masked, silent = _overwrites(mapped.text)
         for start, end in masked:
             low, high = mapped.span(start, end)
@@ -279,13 +279,11 @@ def _expand_tabs(line: str) -> str:
 
 
 def _fields(line: str) -> list[tuple[int, int]] | None:
-    """The (start, end) columns of a line's fields, when it has two or more.
+    """The (start, end) columns of a line's fields (tabs expanded), when it has two or more.
 
-    Fields are separated by two or more spaces or a tab (tabs expanded to stops of 8), except
-    after ``:`` or ``=``, where padding aligns a value to its key (``total time=   0.0s``).
+    Fields are separated by two or more spaces or a tab, except after ``:`` or ``=``, where
+    padding aligns a value to its key (``total time=   0.0s``).
     """
-    if "\t" in line:
-        line = _expand_tabs(line)
     cuts = list(_GAP.finditer(line))
     if not cuts:
         return None
@@ -320,26 +318,24 @@ def _text_tables(text: str) -> tuple[tuple[int, int], ...]:
     if "  " not in text and "\t" not in text:
         return ()
     tables: list[tuple[int, int]] = []
-    previous: tuple[int, int, str, list[tuple[int, int]]] | None = None  # a row: start, end
-    border_since: int | None = None
+    previous: tuple[int, str, list[tuple[int, int]]] | None = None  # the last row: start, ...
     position = 0
     for line in text.split("\n"):
         start, end = position, position + len(line)
         position = end + 1
-        fields = _fields(line) if ("  " in line or "\t" in line) else None
+        columns = _expand_tabs(line) if "\t" in line else line
+        fields = _fields(columns) if "  " in columns else None
         if fields is not None and len(fields) >= 2:
-            if previous is not None and _aligned(previous[2], previous[3], line, fields):
+            if previous is not None and _aligned(previous[1], previous[2], columns, fields):
                 low = previous[0]
                 if tables and tables[-1][1] >= low:
                     low = tables.pop()[0]
                 tables.append((low, end))
-            previous = (start, end, line, fields)
-            border_since = None
-        elif _BORDER.match(line) and previous is not None:
-            border_since = border_since if border_since is not None else start
+            previous = (start, columns, fields)
+        elif previous is not None and _BORDER.match(line):
+            continue  # a rule between rows ("-----"): the rows around it may still align
         else:
             previous = None
-            border_since = None
     return tuple(tables)
 
 
