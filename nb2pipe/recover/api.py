@@ -374,27 +374,25 @@ def _problems_from_proof(proof: Proof, path: RecoveredPath, notebook: Notebook) 
 
 def _history_gaps(history: HistoryPath, notebook: Notebook) -> list[CellProblem]:
     """What a history cannot replay, named on the cells it concerns."""
-    problems: list[CellProblem] = []
-    cells = {c.id: c for c in notebook.code_cells if c.id}
-    for cell in history.match.unmatched:
-        problems.append(CellProblem(
+    problems = [
+        CellProblem(
             cell, f"its saved output came from In [{cell.execution_count}], which no %track "
             "session beside the notebook recorded",
-        ))
-    for event in history.missing_code:
-        owner = cells.get(event.cell_id or event.cell_key)
-        if owner is not None:
-            problems.append(CellProblem(
-                owner, f"its run at In [{event.execution_count}] ran code the %track code store "
-                "does not hold (recorded before the store existed, or pruned)",
-            ))
-    for event in history.interrupted:
-        owner = cells.get(event.cell_id or event.cell_key)
-        if owner is not None:
-            problems.append(CellProblem(
-                owner, f"its run at In [{event.execution_count}] was interrupted: what it had "
-                "done by then cannot be replayed",
-            ))
+        )
+        for cell in history.match.unmatched
+    ]
+    cells = {c.id: c for c in notebook.code_cells if c.id}
+    for events, why in (
+        (history.missing_code, "ran code the %track code store does not hold (recorded before "
+                               "the store existed, or pruned)"),
+        (history.interrupted, "was interrupted: what it had done by then cannot be replayed"),
+    ):
+        for event in events:
+            owner = cells.get(event.cell_id or event.cell_key)
+            if owner is not None:
+                problems.append(
+                    CellProblem(owner, f"its run at In [{event.execution_count}] {why}")
+                )
     return problems
 
 
