@@ -383,8 +383,10 @@ def _history_gaps(history: HistoryPath, notebook: Notebook) -> list[CellProblem]
     ]
     cells = {c.id: c for c in notebook.code_cells if c.id}
     for events, why in (
-        (history.missing_code, "ran code the %track code store does not hold (recorded before "
-                               "the store existed, or pruned)"),
+        (history.missing_code, (
+            "ran code the %track code store does not hold (recorded before the store existed, "
+            "or pruned)"
+        )),
         (history.interrupted, "was interrupted: what it had done by then cannot be replayed"),
     ):
         for event in events:
