@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO := build/demo
 
-.PHONY: demo test bench clean
+WHEELS := build/wheels
+
+.PHONY: demo wheels test bench clean
 
 # nb2pipe, its runtime (runtime/, installed from this checkout) and what the sample notebooks
 # import: enough for the demo
@@ -19,9 +21,15 @@ $(VENV)/.installed: $(VENV)/.demo-installed
 	$(BIN)/python -m pip install --quiet -e ./runtime -e '.[test]'
 	touch $@
 
+# The runtime's wheel: nb2pipe-runtime is not on the package index yet, so uv finds it here
+# (`uv run --find-links build/wheels train.py`)
+wheels: $(VENV)/.demo-installed
+	rm -rf $(WHEELS) && mkdir -p $(WHEELS)
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir $(WHEELS) ./runtime
+
 # Export every sample notebook to a script, run the training script twice with different
 # parameters and compare the two recorded runs: what a user does on their first day.
-demo: $(VENV)/.demo-installed
+demo: $(VENV)/.demo-installed wheels
 	rm -rf $(DEMO) && mkdir -p $(DEMO) && cp -r sample_notebooks/. $(DEMO)/
 	$(BIN)/nb2pipe export $(DEMO)/*.ipynb
 	cd $(DEMO) && ../../$(BIN)/python train_classifier.py --help
@@ -29,6 +37,7 @@ demo: $(VENV)/.demo-installed
 	cd $(DEMO) && ../../$(BIN)/python train_classifier.py --n-estimators 10 --max-depth 2
 	$(BIN)/nb2pipe runs $(DEMO) --sort accuracy
 	@echo "Scripts are in $(DEMO)/; each run's record and figures in $(DEMO)/runs/"
+	@echo "With uv, no install: cd $(DEMO) && uv run --find-links ../wheels train_classifier.py"
 
 # The whole test suite, browser tests included (installs Debian's chromium when missing).
 test: $(VENV)/.installed

@@ -171,6 +171,9 @@ def _param(parameter: Parameter) -> str:
     if parameter.type in (ParamType.PATH, ParamType.DATE) and default is not None:
         default = str(default)
     arguments = [repr(default), f"type={json.dumps(kind)}"]
+    if parameter.choices is not None:
+        values = [*parameter.choices, *([None] if parameter.optional else [])]
+        arguments.append(f"enum={values!r}")
     if parameter.help:
         arguments.append(f"description={python_string(parameter.help)}")
     return f"Param({', '.join(arguments)})"

@@ -137,7 +137,10 @@ def _params_yaml(parameters: tuple[Parameter, ...], reference: str, existing_pat
     for parameter in parameters:
         value = kept.get(parameter.name, parameter.default)
         text = json.dumps(_plain(value), ensure_ascii=True)
-        comment = f"  # {parameter.help}" if parameter.help else ""
+        notes = [parameter.help] if parameter.help else []
+        if parameter.choices is not None:
+            notes.append("one of: " + ", ".join(str(choice) for choice in parameter.choices))
+        comment = f"  # {'; '.join(notes)}" if notes else ""
         lines.append(f"{parameter.name}: {text}{comment}")
     return "\n".join(lines) + "\n"
 

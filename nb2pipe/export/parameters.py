@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import datetime
 import enum
 import json
@@ -45,6 +46,9 @@ class Parameter:
     optional: bool  #: ``None`` is allowed (annotated ``X | None`` / ``Optional[X]``)
     help: str | None
     line: int
+    #: the values the parameter may take (``Literal["a", "b"]``, or ``# one of: a, b``):
+    #: the script's ``choices``; ``None`` for any value of its type
+    choices: tuple[Any, ...] | None = None
 
     @property
     def option(self) -> str:
@@ -57,6 +61,7 @@ class Parameter:
             "default": _jsonable(self.default),
             "optional": self.optional,
             "help": self.help,
+            "choices": list(self.choices) if self.choices is not None else None,
         }
 
 
@@ -110,10 +115,9 @@ def read_parameters(
         if isinstance(statement.body[0], (cst.Import, cst.ImportFrom)):
             continue  # imports the values need (``from pathlib import Path``) are exported as usual
         comment = statement.trailing_whitespace.comment
-        help_text = comment.value.lstrip("#").strip() if comment else None
-        parameters.append(
-            _read_assignment(statement.body[0], module, help_text or None, line, where, aliases)
-        )
+        help_text, listed = _comment_choices(comment.value.lstrip("#").strip() if comment else "")
+        parameter = _read_assignment(statement.body[0], module, help_text, line, where, aliases)
+        parameters.append(_with_choices(parameter, listed, where))
     names = [p.name for p in parameters]
     for index, name in enumerate(names):
         if name in names[:index]:
@@ -121,6 +125,123 @@ def read_parameters(
                 parsed.cell.location(path, parameters[index].line), f"parameter {name!r} is set twice"
             )
     return tuple(parameters)
+
+
+#: what starts the list of choices in a parameter's comment: ``# the model; one of: a, b``
+_ONE_OF = "one of:"
+
+
+def _comment_choices(comment: str) -> tuple[str | None, tuple[str, ...] | None]:
+    """A parameter's comment split into its help text and the choices it lists after
+    ``one of:`` (comma-separated, to the end of the comment; quotes around a choice are
+    dropped). A comment without that has no choices."""
+    start = comment.lower().find(_ONE_OF)
+    if start < 0:
+        return comment or None, None
+    listed = tuple(
+        item.strip().strip("`'\"").strip()
+        for item in comment[start + len(_ONE_OF):].rstrip().rstrip(".").split(",")
+    )
+    help_text = comment[:start].rstrip(" ;,:-(\u2013\u2014")
+    return help_text or None, tuple(item for item in listed if item)
+
+
+def _with_choices(
+    parameter: Parameter, listed: tuple[str, ...] | None, where: Any
+) -> Parameter:
+    """``parameter`` with the choices its comment lists (unless its annotation gave some),
+    converted to its type; its default must be one of them."""
+    choices = parameter.choices
+    name = parameter.name
+    if choices is None and listed is not None:
+        if not listed:
+            raise ParameterError(where, f"parameter {name!r}: `one of:` lists no values")
+        convert = {ParamType.STR: str, ParamType.INT: int, ParamType.FLOAT: float}.get(
+            parameter.type
+        )
+        if convert is None:
+            raise ParameterError(
+                where,
+                f"parameter {name!r} is a {parameter.type.value}: `one of:` lists choices of "
+                "text or numbers only",
+            )
+        try:
+            choices = tuple(dict.fromkeys(convert(item) for item in listed))
+        except ValueError as exc:
+            raise ParameterError(
+                where, f"parameter {name!r}: `one of:` lists a value that is not "
+                f"{'an int' if convert is int else 'a number'} ({exc})"
+            ) from None
+    if choices is None:
+        return parameter
+    default = parameter.default
+    if not (default is None and parameter.optional) and default not in choices:
+        raise ParameterError(
+            where,
+            f"parameter {name!r} is {parameter.default_source}, not one of its choices "
+            f"{', '.join(map(repr, choices))}",
+        )
+    return dataclasses.replace(parameter, choices=choices)
+
+
+def _literal_choices(annotation: str) -> tuple[tuple[Any, ...], bool] | None:
+    """The values of a ``Literal[...]`` annotation, and whether it allows ``None``
+    (``Literal["a", "b"] | None``, ``Optional[Literal[...]]``); ``None`` for other
+    annotations."""
+    try:
+        node = syntax.parse(annotation.strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    optional = False
+    while True:
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            sides = [node.left, node.right]
+            nones = [side for side in sides if _is_none(side)]
+            if len(nones) != 1:
+                return None
+            optional = True
+            node = next(side for side in sides if not _is_none(side))
+        elif isinstance(node, ast.Subscript) and _named(node.value, "Optional"):
+            optional, node = True, node.slice
+        else:
+            break
+    if not (isinstance(node, ast.Subscript) and _named(node.value, "Literal")):
+        return None
+    items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    values: list[Any] = []
+    for item in items:
+        if _is_none(item):
+            optional = True
+            continue
+        if not isinstance(item, ast.Constant):
+            return None
+        values.append(item.value)
+    return tuple(dict.fromkeys(values)), optional
+
+
+def _named(node: ast.expr, name: str) -> bool:
+    """``name``, ``typing.name`` or ``typing_extensions.name``."""
+    if isinstance(node, ast.Name):
+        return node.id == name
+    return (
+        isinstance(node, ast.Attribute) and node.attr == name
+        and isinstance(node.value, ast.Name) and node.value.id in ("typing", "typing_extensions")
+    )
+
+
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def _literal_type(values: tuple[Any, ...]) -> ParamType | None:
+    """The one type of a ``Literal``'s values: text, integers, or numbers."""
+    if values and all(isinstance(value, str) for value in values):
+        return ParamType.STR
+    if values and all(type(value) is int for value in values):
+        return ParamType.INT
+    if values and all(type(value) in (int, float) for value in values):
+        return ParamType.FLOAT
+    return None
 
 
 def _import_aliases(cells: Iterable[ParsedCell]) -> dict[str, ImportBinding]:
@@ -161,6 +282,27 @@ def _read_assignment(
             where,
             f"parameter {target.value!r} is not a literal ({source.strip()}); parameters must be "
             "literals, Path(...) or datetime.date(...)",
+        )
+    literal = _literal_choices(annotation) if annotation else None
+    if literal is not None:
+        written = (annotation or "").strip()
+        choices, optional = literal
+        kind = _literal_type(choices)
+        if kind is None:
+            raise ParameterError(
+                where,
+                f"parameter {target.value!r} is annotated {written}: its values must "
+                "all be text or all numbers",
+            )
+        if default is None and not optional:
+            raise ParameterError(
+                where, f"parameter {target.value!r} is None, which {written} does "
+                "not allow; add `| None`",
+            )
+        if kind is ParamType.FLOAT:
+            choices = tuple(float(choice) for choice in choices)
+        return Parameter(
+            target.value, kind, default, source.strip(), optional, help_text, line, choices
         )
     kind, optional = _param_type(
         resolve_callee(annotation.strip(), aliases or {}) if annotation else None, default

@@ -236,6 +236,13 @@ def _add_argument(parameter: Parameter, optional: str) -> str:
         arguments.append(f"default={python_string(str(parameter.default))}")  # argparse converts
     else:
         arguments.append(f"default={parameter.default_source}")
+    if parameter.choices is not None:
+        values = [
+            python_string(choice) if isinstance(choice, str) else repr(choice)
+            for choice in parameter.choices
+        ]
+        values += ["None"] if parameter.optional else []
+        arguments.append(f"choices=[{', '.join(values)}]")
     if parameter.help:
         arguments.append(f"help={python_string(parameter.help)}")
     return call("    parser.add_argument", arguments)

@@ -21,7 +21,7 @@ from typing import Any
 from nb2pipe.errors import Nb2PipeError, OutputExistsError
 from nb2pipe.model import DEFAULT_MAX_SIZE, Notebook, load_notebook
 from nb2pipe.recover.history import HistoryPath, history_path_of, recoverable_cells
-from nb2pipe.recover.path import CellProblem, RecoveredPath, recovered_notebook
+from nb2pipe.recover.path import CellProblem, RecoveredPath, Replay, recovered_notebook
 from nb2pipe.recover.prove import Proof, prove
 from nb2pipe.verify.compare import CompareOptions
 
@@ -229,35 +229,94 @@ def _finish(
 def _script_of(
     document: dict[str, Any], output: Path, script: Path, notebook: Notebook, path: RecoveredPath
 ) -> tuple[str, list[str]]:
-    """The recovered path as a parameterized script, and how its defaults were chosen."""
+    """The recovered path as a parameterized script, and how its defaults were chosen.
+
+    Where the path runs the parameters cell more than once, the run tagged ``parameters``
+    (whose values become the command line's defaults) is the one the saved outputs used: the
+    last run before the last saved execution that reads a parameter. The other runs stay as
+    plain code where they ran: a reader before the chosen run saw their values, as it did.
+    """
     from nb2pipe.export import ExportOptions, render_notebook
     from nb2pipe.model import notebook_from_json
 
-    parameters = [c for c in notebook.code_cells if c.role.parameters]
     notes: list[str] = []
-    cells = document["cells"]
-    code_cells = [c for c in cells if c["cell_type"] == "code"]
-    if parameters:
-        runs = [i for i, r in enumerate(path.replays) if r.cell is not None
-                and r.cell.index == parameters[0].index]
-        if runs:
-            chosen = runs[-1]
-            tags = code_cells[chosen].setdefault("metadata", {}).setdefault("tags", [])
-            if "parameters" not in tags:
-                tags.append("parameters")
-            replay = path.replays[chosen]
-            how = (
-                "the values of the last run of the parameters cell on the path (the path keeps "
-                "only runs whose values a saved output used)"
+    code_cells = [c for c in document["cells"] if c["cell_type"] == "code"]
+    parameters = next((c for c in notebook.code_cells if c.role.parameters), None)
+    runs = [
+        i for i, r in enumerate(path.replays)
+        if parameters is not None and r.cell is not None and r.cell.index == parameters.index
+    ]
+    if runs:
+        chosen, earlier_readers = _run_the_result_used(document, output, runs, path)
+        tags = code_cells[chosen].setdefault("metadata", {}).setdefault("tags", [])
+        if "parameters" not in tags:
+            tags.append("parameters")
+        replay = path.replays[chosen]
+        if len(runs) > 1 or replay.older_code:
+            count = f"In [{replay.count}]" if replay.count else f"run {runs.index(chosen) + 1}"
+            notes.append(
+                f"the script's defaults are the values of the parameters cell's run at {count}"
+                f"{' (older code)' if replay.older_code else ''}, the values the last saved "
+                "output that depends on a parameter used "
+                f"(the cell ran {len(runs)} time(s) on the path)"
             )
-            if len(runs) > 1 or replay.older_code:
-                notes.append(
-                    f"the script's defaults are {how}: the parameters cell ran {len(runs)} "
-                    f"time(s){' with older code' if replay.older_code else ''}"
-                )
+        if earlier_readers:
+            labels = ", ".join(
+                f"{r.cell.label}" for r in earlier_readers if r.cell is not None
+            )
+            notes.append(
+                f"{labels} used values of an earlier run of the parameters cell: that run stays "
+                "as plain code above them, so the script gives their outputs back too, "
+                "whatever the command line says"
+            )
     recovered = notebook_from_json(document, output)
     rendered = render_notebook(recovered, ExportOptions(force=True), script)
     return rendered.code, notes
+
+
+def _run_the_result_used(
+    document: dict[str, Any], output: Path, runs: list[int], path: RecoveredPath
+) -> tuple[int, list[Replay]]:
+    """Of the parameters cell's runs (positions on the path), the one the saved outputs used,
+    and the saved runs whose outputs depend on an earlier one (through the names they read,
+    directly or through other cells).
+
+    The chosen run is the one the last dependent saved output depends on (the latest of its
+    runs when it depends on several)."""
+    from nb2pipe.analysis import analyze_notebook
+    from nb2pipe.model import notebook_from_json
+
+    try:
+        analysis = analyze_notebook(notebook_from_json(document, output))
+    except Nb2PipeError:
+        return runs[-1], []
+    symbols = [parsed.symbols for parsed in analysis.cells]
+    if len(symbols) != len(path.replays):
+        return runs[-1], []
+    origin: dict[str, set[int]] = {}  # name -> the parameters runs its value depends on
+    depends: dict[int, set[int]] = {}  # saved position -> the parameters runs it depends on
+    for position, (replay, cell_symbols) in enumerate(zip(path.replays, symbols)):
+        if position in runs:
+            for name in cell_symbols.defines:
+                origin[name] = {position}
+            continue
+        used: set[int] = set()
+        for name in cell_symbols.reads | cell_symbols.mutates:
+            used |= origin.get(name, set())
+        for name in cell_symbols.defines:
+            origin[name] = set(used)
+        for name in cell_symbols.mutates - cell_symbols.defines:
+            origin[name] = origin.get(name, set()) | used
+        if replay.saved and used:
+            depends[position] = used
+    if not depends:
+        return runs[-1], []
+    chosen = max(depends[max(depends)])
+    earlier = [
+        path.replays[position] for position, used in sorted(depends.items())
+        if any(run < chosen for run in used)
+    ]
+    return chosen, earlier
 
 
 def _estimate(history: HistoryPath | None, raw: dict[str, Any]) -> float | None:

@@ -114,6 +114,7 @@ class _Search:
         #: the deadline cut the search short
         self.timed_out = False
         self.failures: dict[int, str] = {}
+        self.failure_raised: dict[int, bool] = {}
 
     def _effects_of(self, step: _Fixed) -> _Effects:
         if step.cell is not None and step.source == step.cell.source:
@@ -199,7 +200,12 @@ class _Search:
             return status == "ok" or step.raises
         comparison = compare_outputs(saved.outputs, outcome.outputs, self.compare)
         if not comparison.equal:
-            self.failures[i] = "; ".join(d.message for d in comparison.differences[:2])
+            # the most telling difference: one where the cell ran (not a NameError of a
+            # branch that ran it too early)
+            message = "; ".join(d.message for d in comparison.differences[:2])
+            if i not in self.failures or (self.failure_raised.get(i) and status == "ok"):
+                self.failures[i] = message
+                self.failure_raised[i] = status != "ok"
             return False
         return True
 

@@ -404,10 +404,11 @@ class Checkpoint:
 def _readable(sock: socket.socket, timeout: float) -> bool:
     """Whether ``sock`` has data (or EOF) within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
+    poller = select.poll()  # (select() refuses descriptors past 1024: a busy process has them)
+    poller.register(sock, select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR)
     while True:
         remaining = max(0.0, deadline - time.monotonic())
-        ready, _, _ = select.select([sock], [], [], remaining)
-        if ready:
+        if poller.poll(remaining * 1000):
             return True
         if remaining <= 0:
             return False

@@ -38,13 +38,18 @@ __all__ = ["runs"]
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the runs (or the --diff) as JSON.")
 @click.option(
+    "--to-mlflow", "to_mlflow", metavar="URI",
+    help="Copy the runs (those the filters show) into an MLflow store, e.g. sqlite:///mlflow.db; "
+    "runs already there are left alone.",
+)
+@click.option(
     "--dvc", "with_dvc", is_flag=True,
     help="Also list DVC experiments that left no run record (`dvc exp show`).",
 )
 def runs(
     directory: Path, experiment: str | None, sort: str | None, ascending: bool,
     since: str | None, last: str | None, where: tuple[str, ...], diff: tuple[str, str] | None,
-    html: Path | None, as_json: bool, with_dvc: bool,
+    html: Path | None, as_json: bool, to_mlflow: str | None, with_dvc: bool,
 ) -> None:
     """List and compare the recorded runs of exported scripts in DIRECTORY (or DIRECTORY/runs).
 
@@ -53,7 +58,11 @@ def runs(
     produced its inputs), metrics, which runs read different data (SHA-256 of the files they
     opened; DVC's md5 for files DVC tracks) or ran different code (git commit). A value marked
     ! belongs to no single run's settings: a note below the table says why. The stages of one
-    DVC experiment are one row.
+    DVC experiment are one row. The best run of each experiment by its primary metric is
+    marked >.
+
+    --to-mlflow URI copies the runs shown into an MLflow store (then `mlflow ui
+    --backend-store-uri URI` shows them); a run already there is not copied again.
     """
     from nb2pipe.runs.compare import RunsQuery, compare_runs
     from nb2pipe.runs.filters import RunFilter, parse_since, parse_where
@@ -86,9 +95,21 @@ def runs(
             from nb2pipe.runs.html import write_page
 
             write_page(comparison, html)
+        if to_mlflow is not None:
+            from nb2pipe.runs.to_mlflow import copy_to_mlflow
+
+            listed = {run_id for row in comparison.rows for run_id in row.run_ids}
+            copied = copy_to_mlflow(
+                [stored for stored in records.records if stored.record.run_id in listed], to_mlflow
+            )
     except Nb2PipeError as exc:
+        from nb2pipe.runs.to_mlflow import MlflowCopyError
+
         click.echo(f"nb2pipe: error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(1 if isinstance(exc, MlflowCopyError) else 2)
+    if to_mlflow is not None:
+        click.echo(copied.summary())
+        return
     if diff is not None:
         click.echo(json.dumps(found.to_json(), indent=1) if as_json else format_diff(found))
     elif as_json:

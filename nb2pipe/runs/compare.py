@@ -2,7 +2,8 @@
 
 Rows are numbered once across all experiments (the numbers ``--diff`` accepts). Within an
 experiment, two rows *differ in data* when a file both read has different SHA-256 hashes, and
-*in code* when their git commits differ.
+*in code* when their git commits differ; the *best* row is the finished one whose primary
+metric (``--sort``'s, the sweep's or the notebook's first metric) is highest, or lowest.
 """
 
 from __future__ import annotations
@@ -11,13 +12,24 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from nb2pipe_runtime.record import Goal, Objective
+
 from nb2pipe.errors import Nb2PipeError
 from nb2pipe.runs.dvc_data import DvcTracked, find_dvc_tracked
 from nb2pipe.runs.filters import RunFilter
 from nb2pipe.runs.records import RecordSet, moment
 from nb2pipe.runs.rows import RunRow, build_rows
 
-__all__ = ["Experiment", "RunComparison", "RunsQuery", "compare_runs", "known_names"]
+__all__ = [
+    "Experiment",
+    "PrimaryMetric",
+    "RunComparison",
+    "RunsQuery",
+    "best_row",
+    "compare_runs",
+    "known_names",
+    "primary_metric",
+]
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,20 @@ class RunsQuery:
     sort: str | None = None
     ascending: bool = False
     filter: RunFilter = field(default_factory=RunFilter)
+
+
+@dataclass(frozen=True)
+class PrimaryMetric:
+    """What the best run of an experiment is best at, and who said so."""
+
+    metric: str
+    goal: Goal
+    #: ``--sort`` (this command's), ``sweep`` (the metric ``nb2pipe sweep`` ranked the runs by)
+    #: or ``metrics`` (the first metric the notebook's metrics cell assigns)
+    source: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"metric": self.metric, "goal": self.goal, "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -47,6 +73,13 @@ class Experiment:
     commits: tuple[str, ...] = ()
     #: data files DVC tracks (recorded path -> DVC's name and md5)
     dvc_files: dict[str, DvcTracked] = field(default_factory=dict)
+    primary: PrimaryMetric | None = None
+    #: the finished, unflagged row whose primary metric is best (the oldest of equals);
+    #: ``None`` when no shown row has it
+    best: RunRow | None = None
+
+    def is_best(self, row: RunRow) -> bool:
+        return self.best is row
 
     def number(self, row: RunRow) -> int:
         """The table number of ``row``."""
@@ -65,7 +98,12 @@ class Experiment:
             "scripts": list(self.scripts),
             "notebooks": list(self.notebooks),
             "total": self.total,
-            "runs": [{"number": self.number(row), **row.to_json()} for row in self.rows],
+            "primary_metric": self.primary.to_json() if self.primary is not None else None,
+            "best": self.number(self.best) if self.best is not None else None,
+            "runs": [
+                {"number": self.number(row), "best": self.is_best(row), **row.to_json()}
+                for row in self.rows
+            ],
             "data_versions": {path: list(hashes) for path, hashes in self.data_versions.items()},
             "commits": list(self.commits),
             "dvc_files": {path: tracked.to_json() for path, tracked in self.dvc_files.items()},
@@ -93,7 +131,7 @@ class RunComparison:
         return {
             "experiments": [experiment.to_json() for experiment in self.experiments],
             "runs": [
-                {"number": number, **row.to_json()}
+                {"number": number, "best": self.experiment_of(row).is_best(row), **row.to_json()}
                 for number, row in enumerate(self.rows, 1)
             ],
             "unreadable": self.unreadable,
@@ -145,7 +183,7 @@ def compare_runs(
     number = 1
     for name, found in by_name.items():
         shown = _sorted(query.filter.apply(found), query)
-        experiments.append(_experiment(name, found, shown, number, records))
+        experiments.append(_experiment(name, found, shown, number, records, query))
         number += len(shown)
     return RunComparison(experiments=tuple(experiments), unreadable=dict(records.unreadable))
 
@@ -190,8 +228,50 @@ def _sort_value(row: RunRow, name: str) -> tuple[bool, Any] | None:
     return (isinstance(value, str), value)
 
 
+def primary_metric(rows: Sequence[RunRow], query: RunsQuery | None = None) -> PrimaryMetric | None:
+    """The metric that makes a run of ``rows`` (one experiment's, oldest first) the best.
+
+    ``--sort`` on a metric wins (highest first unless ``--ascending``). Else the runs' own
+    objectives whose metric some run has: the one a sweep ranked by before the notebook's first
+    metric, the latest run's before older ones. Records without one (written before format 2):
+    the first metric, better higher or lower by its name.
+    """
+    metrics, _params = known_names(rows)
+    if query is not None and query.sort is not None and query.sort in metrics:
+        goal: Goal = "minimize" if query.ascending else "maximize"
+        return PrimaryMetric(query.sort, goal, "--sort")
+    chosen = [row.objective for row in rows if row.objective and row.objective.metric in metrics]
+    for source in ("sweep", "metrics"):
+        found = [objective for objective in chosen if objective.source == source]
+        if found:
+            return PrimaryMetric(found[-1].metric, found[-1].goal, source)
+    if metrics:
+        return PrimaryMetric(metrics[0], Objective.goal_of(metrics[0]), "metrics")
+    return None
+
+
+def best_row(rows: Sequence[RunRow], primary: PrimaryMetric | None) -> RunRow | None:
+    """The finished row of ``rows`` whose primary metric is best; the oldest of equals.
+
+    A row no single set of values describes (marked ``!``: its inputs were computed with other
+    parameters or from another version of the data) is never the best: nobody could run it
+    again. One candidate alone is not marked: there is nothing to be better than.
+    """
+    if primary is None:
+        return None
+    candidates = [
+        row for row in sorted(rows, key=lambda row: moment(row.start))
+        if row.status == "finished" and not row.flagged and primary.metric in row.metrics
+    ]
+    if len(candidates) < 2:
+        return None
+    sign = -1.0 if primary.goal == "maximize" else 1.0
+    return min(candidates, key=lambda row: sign * row.metrics[primary.metric])
+
+
 def _experiment(
-    name: str, every: list[RunRow], rows: list[RunRow], first_number: int, records: RecordSet
+    name: str, every: list[RunRow], rows: list[RunRow], first_number: int, records: RecordSet,
+    query: RunsQuery,
 ) -> Experiment:
     by_start = sorted(rows, key=lambda row: moment(row.start))
     versions: dict[str, list[str]] = {}
@@ -204,6 +284,7 @@ def _experiment(
     for row in by_start:
         if row.commit and row.commit not in commits:
             commits.append(row.commit)
+    primary = primary_metric(every, query)
     return Experiment(
         name=name,
         rows=tuple(rows),
@@ -216,4 +297,6 @@ def _experiment(
         dvc_files=find_dvc_tracked(
             records.project, {path: set(found) for path, found in versions.items()}
         ),
+        primary=primary,
+        best=best_row(rows, primary),
     )

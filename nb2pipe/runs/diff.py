@@ -1,8 +1,11 @@
 """``nb2pipe runs --diff A B``: what differs between two runs.
 
 Effective parameters, data files (by SHA-256, and DVC's md5 where known), git commit and
-uncommitted changes, Python and package versions, metrics (with the change) and status. A run
-is named by its table number, its run id (or a unique prefix) or a DVC experiment's name.
+uncommitted changes, Python and the versions of packages both runs imported (a package only one
+of them imported is not a difference of versions: a ``--config`` file imports PyYAML, a
+``--step`` run only its step's packages), metrics (with the change) and status. A run is named
+by its table number, its run id, a DVC experiment's name, or any part of them that no other run
+has (the end of an id: ids begin with the time the run started).
 """
 
 from __future__ import annotations
@@ -77,19 +80,29 @@ def resolve_run(comparison: RunComparison, token: str) -> RunRow:
     exact = [row for row in rows if token == row.label or token in row.run_ids]
     if len(exact) == 1:
         return exact[0]
-    matches = [
-        row for row in rows
-        if row.label.startswith(token) or any(run.startswith(token) for run in row.run_ids)
-    ]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        names = ", ".join(row.label for row in matches[:5]) + (", ..." if len(matches) > 5 else "")
-        raise Nb2PipeError(f"--diff {token}: several runs match ({names}); give more of the id")
+    # ids begin with the time they started: their distinctive part is the end (7e8c93), but
+    # any part that only one run's id (or DVC experiment name) holds names it
+    for matches in (
+        [row for row in rows if any(name.startswith(token) for name in _names(row))],
+        [row for row in rows if any(token in name for name in _names(row))],
+    ):
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            names = ", ".join(row.label for row in matches[:5])
+            names += ", ..." if len(matches) > 5 else ""
+            raise Nb2PipeError(
+                f"--diff {token}: several runs match ({names}); give more of the id"
+            )
     raise Nb2PipeError(
-        f"--diff {token}: no run with that number (1-{len(rows)}), id or id prefix"
+        f"--diff {token}: no run with that number (1-{len(rows)}) or with that in its id"
         if rows else f"--diff {token}: no runs to compare"
     )
+
+
+def _names(row: RunRow) -> tuple[str, ...]:
+    """What names ``row``: its run ids and its label (a DVC experiment's name)."""
+    return (row.label, *row.run_ids)
 
 
 def diff_runs(comparison: RunComparison, before: RunRow, after: RunRow) -> RunDiff:
@@ -129,14 +142,21 @@ def diff_runs(comparison: RunComparison, before: RunRow, after: RunRow) -> RunDi
     packages = []
     if before.python != after.python:
         packages.append(Change("python", before.python or ABSENT, after.python or ABSENT))
+    # versions of the packages both runs imported; a package only one run imported is noise
+    # (a --config file imports PyYAML, a --step run imports only its step's packages): what
+    # made the runs take other paths shows as parameters, code or options
     before_packages, after_packages = before.packages, after.packages
-    for name in sorted(set(before_packages) | set(after_packages)):
-        old, new = before_packages.get(name, ABSENT), after_packages.get(name, ABSENT)
-        if old != new:
-            packages.append(Change(name, old, new))
+    both = sorted(set(before_packages) & set(after_packages))
+    packages += [
+        Change(name, before_packages[name], after_packages[name])
+        for name in both if before_packages[name] != after_packages[name]
+    ]
     unchanged = [f"python {before.python}"] if before.python == after.python != "" else []
-    count = sum(1 for name, version in before_packages.items() if after_packages.get(name) == version)
+    count = sum(1 for name in both if before_packages[name] == after_packages[name])
     unchanged += [f"{count} package{'s' if count != 1 else ''}"] if count else []
+    one_only = len(set(before_packages) ^ set(after_packages))
+    if unchanged and one_only:
+        unchanged[-1] += f" (and {one_only} imported by one run only)"
     section("packages", packages, ", ".join(unchanged) or None)
     metrics = _metric_changes(before, after)
     section("metrics", metrics, _count(before.metrics, after.metrics, metrics, "metric"))

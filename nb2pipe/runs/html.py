@@ -1,9 +1,11 @@
 """``nb2pipe runs --html FILE``: one static page, a section per experiment.
 
-Each section has the sortable table, a scatter plot of a chosen parameter against a chosen
-metric, a metric-by-run plot per metric and each run's figures as thumbnails. The page holds
-its script and styles inline (``page.js``, ``page.css`` beside this module) and loads nothing
-from the network; the thumbnails link to the figures in ``runs/`` by relative path.
+Each section has the sortable table (the best run by the experiment's primary metric
+highlighted), a scatter plot of a chosen parameter against a chosen metric (on a log axis when
+the parameter's values span two decades or more), a metric-by-run plot per metric and each
+run's figures as thumbnails. The page holds its script and styles inline (``page.js``,
+``page.css`` beside this module) and loads nothing from the network; the thumbnails link to
+the figures in ``runs/`` by relative path.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from nb2pipe.errors import Nb2PipeError
 from nb2pipe.runs.compare import Experiment, RunComparison
 from nb2pipe.runs.rows import RunRow
 from nb2pipe.runs.table import (
+    BEST,
     MARK,
     data_cell,
     experiment_notes,
@@ -96,8 +99,7 @@ def _section(experiment: Experiment, anchor: str, page_dir: Path) -> str:
     varying, _constant = varying_names(rows)
     metrics = list(dict.fromkeys(name for row in rows for name in row.metrics))
     notes = "".join(
-        f'<li class="{"warning" if line.startswith(MARK) or " failed" in line else "note"}">'
-        f"{_e(line)}</li>"
+        f'<li class="{_note_class(line)}">{_e(line.removeprefix(f"{BEST} "))}</li>'
         for line in (experiment_notes(experiment) if rows else ["no runs match the filters"])
     )
     data = {
@@ -116,6 +118,12 @@ def _section(experiment: Experiment, anchor: str, page_dir: Path) -> str:
 </section>"""
 
 
+def _note_class(line: str) -> str:
+    if line.startswith(f"{BEST} best:"):
+        return "best"
+    return "warning" if line.startswith(MARK) or " failed" in line else "note"
+
+
 def _run_data(experiment: Experiment, row: RunRow) -> dict[str, Any]:
     return {
         "number": experiment.number(row),
@@ -125,6 +133,7 @@ def _run_data(experiment: Experiment, row: RunRow) -> dict[str, Any]:
         "params": row.params,
         "metrics": row.metrics,
         "flagged": row.flagged,
+        "best": experiment.is_best(row),
     }
 
 
@@ -135,7 +144,7 @@ def _table(experiment: Experiment, varying: list[str], metrics: list[str]) -> st
     for row in experiment.rows:
         cells = [
             _cell(str(experiment.number(row)), experiment.number(row), numeric=True),
-            _cell(row.label, row.label),
+            _cell(row.label, row.label, badge="best" if experiment.is_best(row) else None),
             _cell("+".join(row.steps) if row.steps else "all"),
             _cell(row.status),
             *(_cell(param_cell(row, name), _sort_key(row.params.get(name)), numeric=True)
@@ -145,7 +154,9 @@ def _table(experiment: Experiment, varying: list[str], metrics: list[str]) -> st
             _cell(data_cell(experiment, row)),
             _cell((row.commit[:7] + ("*" if row.dirty else "")) if row.commit else "-"),
         ]
-        kind = ' class="failed"' if row.status == "failed" else ""
+        kinds = [kind for kind, on in (("failed", row.status == "failed"),
+                                        ("best", experiment.is_best(row))) if on]
+        kind = f' class="{" ".join(kinds)}"' if kinds else ""
         body.append(f"<tr{kind}>{''.join(cells)}</tr>")
     return (
         f'<table class="runs"><thead><tr>{head}</tr></thead>'
@@ -153,13 +164,15 @@ def _table(experiment: Experiment, varying: list[str], metrics: list[str]) -> st
     )
 
 
-def _cell(text: str, sort: object = None, numeric: bool = False) -> str:
+def _cell(text: str, sort: object = None, numeric: bool = False, badge: str | None = None) -> str:
     attributes = f' data-sort="{_e(str(sort))}"' if sort is not None else ""
     if numeric:
         attributes += ' class="num"'
     shown = _e(text)
     if text.endswith(MARK):
         shown = f'{_e(text[:-1])}<span class="flag" title="see the notes below">{MARK}</span>'
+    if badge is not None:
+        shown += f'<span class="badge" title="see the notes below">{_e(badge)}</span>'
     return f"<td{attributes}>{shown}</td>"
 
 

@@ -51,6 +51,29 @@
     return (value) => rangeLow + (value - domainLow) * factor;
   }
 
+  // Tick values of a log axis covering [low, high] (both > 0): the powers of ten, and 2 and
+  // 5 times them when the range spans few decades.
+  function logTicks(low, high) {
+    const first = Math.floor(Math.log10(low));
+    const last = Math.ceil(Math.log10(high));
+    const factors = last - first <= 3 ? [1, 2, 5] : [1];
+    const out = [];
+    for (let power = first; power <= last; power += 1) {
+      for (const factor of factors) {
+        const tick = Number((factor * Math.pow(10, power)).toPrecision(12));
+        if (tick >= low * (1 - 1e-9) && tick <= high * (1 + 1e-9)) out.push(tick);
+      }
+    }
+    return out;
+  }
+
+  // A parameter whose values are all positive and span two decades or more (0.01 ... 10) is
+  // drawn on a log axis: on a linear one most points would bunch at 0.
+  function spansDecades(values) {
+    if (!values.length || values.some((value) => !isNumber(value) || value <= 0)) return false;
+    return Math.max(...values) / Math.min(...values) >= 100;
+  }
+
   function padded(values) {
     const low = Math.min(...values);
     const high = Math.max(...values);
@@ -66,8 +89,11 @@
     const right = WIDTH - MARGIN.right;
     const top = MARGIN.top;
     const bottom = HEIGHT - MARGIN.bottom;
+    const categorical = points.some((point) => !isNumber(point.x));
+    const logX = !categorical && !options.integerX && spansDecades(points.map((point) => point.x));
+    svg.dataset.xScale = logX ? "log" : "linear";
     svgElement("text", { x: (left + right) / 2, y: HEIGHT - 8, class: "axis-label",
-      "text-anchor": "middle" }, svg).textContent = options.xLabel;
+      "text-anchor": "middle" }, svg).textContent = options.xLabel + (logX ? " (log scale)" : "");
     svgElement("text", { x: 14, y: (top + bottom) / 2, class: "axis-label", "text-anchor": "middle",
       transform: `rotate(-90 14 ${(top + bottom) / 2})` }, svg).textContent = options.yLabel;
     if (!points.length) {
@@ -75,7 +101,6 @@
         class: "empty" }, svg).textContent = "no run has both values";
       return;
     }
-    const categorical = points.some((point) => !isNumber(point.x));
     let xOf;
     let xTicks;
     if (categorical) {
@@ -83,6 +108,13 @@
       const slot = (right - left) / categories.length;
       xOf = (value) => left + slot * (categories.indexOf(formatValue(value)) + 0.5);
       xTicks = categories.map((category) => [category, category]);
+    } else if (logX) {
+      const logs = points.map((point) => Math.log10(point.x));
+      const [low, high] = padded(logs);
+      const scale = linear(low, high, left, right);
+      xOf = (value) => scale(Math.log10(value));
+      xTicks = logTicks(Math.pow(10, low), Math.pow(10, high))
+        .map((value) => [value, formatValue(value)]);
     } else {
       const [low, high] = padded(points.map((point) => point.x));
       const scale = linear(low, high, left, right);
@@ -115,7 +147,7 @@
     for (const point of points) {
       const circle = svgElement("circle", {
         cx: xOf(point.x), cy: yOf(point.y), r: 5,
-        class: point.flagged ? "point flagged" : "point",
+        class: "point" + (point.flagged ? " flagged" : "") + (point.best ? " best" : ""),
         "data-run": point.number,
       }, svg);
       svgElement("title", {}, circle).textContent = point.label;
@@ -136,8 +168,9 @@
         const x = param === "#" ? run.number : run.params[param];
         if (!isNumber(y) || x === undefined) continue;
         const shown = param === "#" ? "" : `, ${param}=${formatValue(x)}`;
-        points.push({ x: x, y: y, number: run.number, flagged: run.flagged,
-          label: `run ${run.number}: ${run.label}${shown}, ${metric}=${formatValue(y)}` });
+        points.push({ x: x, y: y, number: run.number, flagged: run.flagged, best: run.best,
+          label: `run ${run.number}: ${run.label}${shown}, ${metric}=${formatValue(y)}`
+            + (run.best ? " (best)" : "") });
       }
       plot(svg, points, { xLabel: param === "#" ? "run" : param, yLabel: metric,
         integerX: param === "#" });
@@ -156,7 +189,9 @@
         const y = run.metrics[metric];
         if (!isNumber(y)) return;
         points.push({ x: index + 1, y: y, number: run.number, flagged: run.flagged,
-          label: `run ${run.number}: ${run.label}, ${run.start}, ${metric}=${formatValue(y)}` });
+          best: run.best,
+          label: `run ${run.number}: ${run.label}, ${run.start}, ${metric}=${formatValue(y)}`
+            + (run.best ? " (best)" : "") });
       });
       plot(svg, points, { xLabel: "runs, oldest first", yLabel: metric, connect: true,
         integerX: true });

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nb2pipe_runtime.record import JSONValue, RunRecord
+from nb2pipe_runtime.record import JSONValue, Objective, RunRecord
 
 from nb2pipe.runs.records import StoredRecord, moment
 
@@ -99,6 +99,8 @@ class RunRow:
     mixed: tuple[MixedParam, ...] = ()
     stale: tuple[StaleInput, ...] = ()
     figures: tuple[Path, ...] = ()  #: the runs' figure artifacts
+    #: the primary metric the row's (latest) run recorded
+    objective: Objective | None = None
 
     @property
     def flagged(self) -> bool:
@@ -221,6 +223,9 @@ def _row(group: list[StoredRecord], latest: dict[str, tuple[str, str]]) -> RunRo
         mixed=_mixed(records),
         stale=_stale(records, read, latest),
         figures=tuple(path for stored in group for path in _figures(stored)),
+        objective=next(
+            (record.objective for record in reversed(records) if record.objective), None
+        ),
     )
 
 

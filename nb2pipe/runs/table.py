@@ -2,7 +2,8 @@
 
 A value no single run describes ends in ``!`` (a parameter that differs along a run's lineage,
 the metrics computed from it, an input computed from another version of a data file); a note
-under the table says which parameter or file and which runs.
+under the table says which parameter or file and which runs. The best run of an experiment
+by its primary metric is marked ``>``, and a note says by which metric and why that one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from nb2pipe.runs.rows import MixedParam, RunRow, value_key
 from nb2pipe.runs.values import format_number, format_value, short_hash
 
 __all__ = [
+    "BEST",
+    "best_note",
     "data_cell",
     "experiment_notes",
     "format_table",
@@ -28,6 +31,8 @@ __all__ = [
 ]
 
 MARK = "!"
+#: marks the best row of an experiment (by its primary metric)
+BEST = ">"
 
 
 def format_table(comparison: RunComparison) -> str:
@@ -118,11 +123,14 @@ def _experiment_block(experiment: Experiment) -> str:
         return "\n".join(lines)
     varying, _constant = varying_names(rows)
     metric_names = _names(row.metrics for row in rows)
+    marked = experiment.best is not None
     header = ["#", "run", "steps", "status", *varying, *metric_names, "data", "commit"]
-    table = [header]
+    table = [[""] * marked + header]
     for row in rows:
+        marker = [BEST if experiment.is_best(row) else ""] if marked else []
         table.append(
             [
+                *marker,
                 str(experiment.number(row)),
                 row.label,
                 "+".join(row.steps) if row.steps else "all",
@@ -133,8 +141,8 @@ def _experiment_block(experiment: Experiment) -> str:
                 (row.commit[:7] + ("*" if row.dirty else "")) if row.commit else "-",
             ]
         )
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    numeric = {0, *range(4, 4 + len(varying) + len(metric_names))}
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    numeric = {marked + i for i in (0, *range(4, 4 + len(varying) + len(metric_names)))}
     for line in table:
         cells = [
             cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
@@ -146,9 +154,13 @@ def _experiment_block(experiment: Experiment) -> str:
 
 
 def experiment_notes(experiment: Experiment) -> list[str]:
-    """The lines under an experiment's table: parameters every run shares, differing data
-    and code, values no single run describes (``!``), failed runs' errors."""
+    """The lines under an experiment's table: the best run (marked ``>``), parameters every
+    run shares, differing data and code, values no single run describes (``!``), failed runs'
+    errors."""
     lines = []
+    best = best_note(experiment)
+    if best is not None:
+        lines.append(best)
     _varying, constant = varying_names(experiment.rows)
     if constant:
         first = experiment.rows[0]
@@ -158,6 +170,21 @@ def experiment_notes(experiment: Experiment) -> list[str]:
     lines += _lineage_notes(experiment)
     lines += _failures(experiment)
     return lines
+
+
+def best_note(experiment: Experiment) -> str | None:
+    """``> best: run 4, accuracy 0.97 (highest; the first metric of the metrics cell)``."""
+    row, primary = experiment.best, experiment.primary
+    if row is None or primary is None:
+        return None
+    value = format_number(row.metrics[primary.metric])
+    most = "highest" if primary.goal == "maximize" else "lowest"
+    why = {
+        "--sort": "as --sort --ascending asks" if primary.goal == "minimize" else "as --sort asks",
+        "sweep": "the metric its sweep ranked by",
+        "metrics": "the first metric of the metrics cell",
+    }.get(primary.source, primary.source)
+    return f"{BEST} best: run {experiment.number(row)}, {primary.metric} {value} ({most}; {why})"
 
 
 def _differences(experiment: Experiment) -> list[str]:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import click
+from nb2pipe_runtime.record import Objective
 
 from nb2pipe.errors import Nb2PipeError
 
@@ -29,8 +30,15 @@ EXIT_INTERRUPTED = 130
 @click.option("--seed", type=int, help="With --samples: the random seed (a repeatable sweep).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Runs at a time.")
-@click.option("--sort", "sort", metavar="METRIC", help="Rank the runs by this metric (default: the first).")
-@click.option("--ascending", is_flag=True, help="Lower is better (a loss).")
+@click.option(
+    "--sort", "sort", metavar="METRIC",
+    help="Rank the runs by this metric (default: the first the notebook's metrics cell assigns).",
+)
+@click.option(
+    "--ascending", is_flag=True,
+    help="Lower is better (without it: lower for a loss, an error, a cost or a duration, by the "
+    "metric's name; higher otherwise).",
+)
 @click.option(
     "--runs-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("runs"),
     show_default=True, help="Where the runs are recorded (the script's --runs-dir).",
@@ -72,8 +80,12 @@ def sweep(
         err=True,
     )
     progress = _Progress(len(swept))
+    objective = None
+    if sort is not None or ascending:
+        goal = "minimize" if ascending else Objective.goal_of(sort or "")
+        objective = f"{sort or ''}:{goal}"
     result = run_sweep(script.resolve(), python, swept, jobs=jobs, runs_dir=runs_dir.resolve(),
-                       on_change=progress.update)
+                       objective=objective, on_change=progress.update)
     progress.close(result)
     for point in result.failed:
         click.echo(f"point {point.number} ({point.label}) failed: {point.error}", err=True)
@@ -150,17 +162,25 @@ def _report(result: object, runs_dir: Path, sort: str | None, ascending: bool) -
     records = RecordSet(runs_dir=found.runs_dir, records=tuple(
         stored for stored in found.records if stored.record.run_id in ids
     ))
-    finished = [s.record for s in records.records if s.record.status == "finished"]
-    metric = sort or next((name for record in finished for name in record.metrics), None)
     try:
-        comparison = compare_runs(records, RunsQuery(sort=metric, ascending=ascending))
+        # the runs recorded the sweep's metric (or the notebook's first) as their objective
+        comparison = compare_runs(records)
+        primary = comparison.experiments[0].primary if comparison.experiments else None
+        if sort is not None:
+            lower = ascending or Objective.goal_of(sort) == "minimize"
+            comparison = compare_runs(records, RunsQuery(sort=sort, ascending=lower))
+        elif primary is not None:
+            comparison = compare_runs(
+                records, RunsQuery(sort=primary.metric, ascending=primary.goal == "minimize")
+            )
     except Nb2PipeError as exc:  # --sort names no metric of these runs
         click.echo(f"nb2pipe: error: {exc}", err=True)
         sys.exit(2)
     click.echo(format_table(comparison))
-    ranked = [record for record in finished if metric in record.metrics]
-    if not ranked or metric is None:
+    experiment = comparison.experiments[0] if comparison.experiments else None
+    if experiment is None or experiment.best is None or experiment.primary is None:
         return
-    best = (min if ascending else max)(ranked, key=lambda record: record.metrics[metric])
-    point = next(p for p in result.points if p.run_id == best.run_id)
-    click.echo(f"best: run {best.run_id}, {metric} {best.metrics[metric]:.6g} ({point.label})")
+    best = experiment.best
+    metric = experiment.primary.metric
+    point = next(p for p in result.points if p.run_id in best.run_ids)
+    click.echo(f"best: run {best.label}, {metric} {best.metrics[metric]:.6g} ({point.label})")

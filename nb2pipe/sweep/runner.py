@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable
 
+from nb2pipe_runtime.run import OBJECTIVE_VARIABLE
+
 __all__ = ["PointRun", "SweepRun", "run_sweep"]
 
 _RECORDED = re.compile(r"^nb2pipe: run (\S+) (finished|failed); recorded in ", re.MULTILINE)
@@ -75,10 +77,16 @@ def run_sweep(
     *,
     jobs: int,
     runs_dir: Path,
+    objective: str | None = None,
     on_change: Callable[[SweepRun], None] = lambda sweep: None,
 ) -> SweepRun:
     """Run ``script`` once per entry of ``values`` (checked values of the swept parameters),
-    at most ``jobs`` at a time; ``on_change`` hears of every start and end (progress)."""
+    at most ``jobs`` at a time; ``on_change`` hears of every start and end (progress).
+
+    ``objective`` (``METRIC:maximize``, ``:minimize`` for the first metric) is what the sweep
+    ranks by; each run records it as its primary metric, so ``nb2pipe runs`` marks the same
+    best run later.
+    """
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     sweep_id = f"{stamp}-{secrets.token_hex(3)}"
     folder = runs_dir / ".sweeps" / sweep_id
@@ -96,7 +104,7 @@ def run_sweep(
         while pending or running:
             while pending and len(running) < jobs:
                 point = pending.pop(0)
-                _start(point, script, python, runs_dir)
+                _start(point, script, python, runs_dir, objective)
                 running.append(point)
                 on_change(sweep)
             time.sleep(0.05)
@@ -115,9 +123,13 @@ def run_sweep(
     return sweep
 
 
-def _start(point: PointRun, script: Path, python: str, runs_dir: Path) -> None:
+def _start(
+    point: PointRun, script: Path, python: str, runs_dir: Path, objective: str | None
+) -> None:
     point.output = point.log.open("wb")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if objective is not None:
+        env[OBJECTIVE_VARIABLE] = objective
     point.process = subprocess.Popen(
         [python, str(script), "--config", str(point.config), "--runs-dir", str(runs_dir)],
         stdout=point.output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,

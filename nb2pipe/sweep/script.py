@@ -139,6 +139,7 @@ def _reason(stderr: str) -> str:
     line = (stderr.strip().splitlines() or ["rejected"])[-1]
     _, found, message = line.partition("error: ")
     message = message if found else line
+    message = message.removesuffix(" (see --help)")  # the script's advice, not the sweep's
     if message.startswith("--config ") and ": " in message:
         message = message.split(": ", 1)[1]  # the point's temporary file means nothing to the user
     return message

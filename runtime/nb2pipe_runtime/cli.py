@@ -18,7 +18,7 @@ import pathlib
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from nb2pipe_runtime.config import ConfigError, read_config
 
@@ -173,6 +173,7 @@ def parse_args(
     group.add_argument(
         "--metrics-file", metavar="FILE", help="also write the run's metrics to this JSON file"
     )
+    _one_line_errors(parser)
     args = parser.parse_args(arguments, namespace=_Parsed(arguments))
     config = getattr(args, "config", None)
     if config is not None:
@@ -191,6 +192,17 @@ def parse_args(
             print(f"{name}: {_yaml(value)}")
         raise SystemExit(0)
     return args
+
+
+def _one_line_errors(parser: argparse.ArgumentParser) -> None:
+    """Make ``parser``'s errors one line (``train.py: error: argument --model: invalid
+    choice: 'xgboost' (choose from ridge, lasso)``) and exit 2, before anything runs; argparse
+    would print the whole usage first, many lines for a notebook with many parameters."""
+
+    def error(message: str) -> NoReturn:
+        parser.exit(2, f"{parser.prog}: error: {message} (see --help)\n")
+
+    parser.error = error  # type: ignore[method-assign]
 
 
 def parameter_values(args: argparse.Namespace) -> dict[str, Any]:
@@ -371,5 +383,5 @@ def _from_config(action: argparse.Action, value: Any) -> Any:
         raise ValueError(f"expected {_EXPECTED[_metavar(action)]}, got {value!r}")
     if action.choices is not None and converted not in action.choices:
         choices = ", ".join(repr(choice) for choice in action.choices)
-        raise ValueError(f"expected one of {choices}, got {value!r}")
+        raise ValueError(f"expected one of {choices}, got {converted!r}")
     return converted

@@ -8,7 +8,10 @@ from typing import Any
 
 from nb2pipe_runtime.record import InputLineage, MlflowRun, RunRecord
 
-__all__ = ["MlflowError", "log_run"]
+__all__ = ["RUN_ID_TAG", "MlflowError", "experiment_name", "log_run", "reason"]
+
+#: The tag that names the nb2pipe run an MLflow run holds (how a copy finds what is there).
+RUN_ID_TAG = "nb2pipe.run_id"
 
 _MAX_PARAM = 6000  #: MLflow's limit on a parameter value's length
 _MAX_TAG = 5000
@@ -39,7 +42,7 @@ def log_run(record: RunRecord, run_dir: str, tracking_uri: str) -> MlflowRun:
         ) from None
     try:
         client = MlflowClient(tracking_uri=tracking_uri)
-        name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or record.experiment
+        name = experiment_name(record)
         experiment = client.get_experiment_by_name(name)
         experiment_id = (
             experiment.experiment_id if experiment is not None else client.create_experiment(name)
@@ -70,8 +73,14 @@ def log_run(record: RunRecord, run_dir: str, tracking_uri: str) -> MlflowRun:
         status = "FINISHED" if record.status == "finished" else "FAILED"
         client.set_terminated(run_id, status=status, end_time=_millis(record.end))
     except Exception as exc:  # noqa: BLE001 - any failure of the store is reported, not raised
-        raise MlflowError(_reason(exc, tracking_uri)) from None
+        raise MlflowError(reason(exc, tracking_uri)) from None
     return MlflowRun(run_id=run_id, experiment_id=str(experiment_id), tracking_uri=tracking_uri)
+
+
+def experiment_name(record: RunRecord) -> str:
+    """The MLflow experiment ``record`` is logged in: ``$MLFLOW_EXPERIMENT_NAME``, else the
+    record's own experiment."""
+    return os.environ.get("MLFLOW_EXPERIMENT_NAME") or record.experiment
 
 
 def _datasets(record: RunRecord) -> list[Any]:
@@ -96,7 +105,7 @@ def _tags(record: RunRecord) -> dict[str, str]:
     tags = {
         "mlflow.runName": record.run_id,
         "mlflow.source.name": record.script,
-        "nb2pipe.run_id": record.run_id,
+        RUN_ID_TAG: record.run_id,
         "nb2pipe.experiment": record.experiment,
         "nb2pipe.status": record.status,
     }
@@ -127,7 +136,9 @@ def _millis(moment: str) -> int:
     return int(datetime.datetime.fromisoformat(moment).timestamp() * 1000)
 
 
-def _reason(exc: Exception, tracking_uri: str) -> str:
+def reason(exc: Exception, tracking_uri: str) -> str:
+    """One line saying why talking to the store at ``tracking_uri`` failed (MLflow's messages
+    go on with links and advice; the first sentence is kept)."""
     message = " ".join(str(exc).split()) or type(exc).__name__
     first = message.split(". ", 1)[0].rstrip(".")  # MLflow's messages go on with links
     message = first if len(first) <= 200 else first[:197] + "..."

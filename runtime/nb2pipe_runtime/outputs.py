@@ -9,6 +9,7 @@ files they were computed from, so a later ``--step`` run can record where its in
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
@@ -20,10 +21,22 @@ from typing import Any, cast, get_args
 from nb2pipe_runtime.record import JSONValue, OutputFormat, SavedOutput
 
 __all__ = [
-    "MANIFEST", "OutputsError", "SavedStep", "load_output", "read_saved_step", "save_outputs"
+    "MANIFEST",
+    "NO_PARQUET_ENGINE",
+    "OutputsError",
+    "SavedStep",
+    "load_output",
+    "read_saved_step",
+    "save_outputs",
 ]
 
 MANIFEST = "manifest.json"
+#: The warning when frames are pickled for want of a parquet engine: one per run, however
+#: many frames (:func:`save_outputs` returns it without a step's name, so a run can tell).
+NO_PARQUET_ENGINE = (
+    "data frames and series are saved with pickle: no parquet engine is installed "
+    "(pip install pyarrow); loading them needs the same pandas version"
+)
 
 
 class OutputsError(Exception):
@@ -61,10 +74,17 @@ def _save_one(directory: str, name: str, value: Any) -> tuple[SavedOutput, str |
     type_name = f"{kind.__module__}.{kind.__qualname__}"
     base = os.path.join(directory, name)
     if module == "pandas" and kind.__name__ in ("DataFrame", "Series"):
-        saved = _save_frame(directory, name, value, type_name)
+        try:
+            saved = _save_frame(directory, name, value, type_name)
+        except ImportError:
+            return _pickle(base, name, value, type_name), NO_PARQUET_ENGINE
         if saved is not None:
             return saved, None
-        return _pickle(base, name, value, type_name), None
+        inexact = (
+            f"output {name!r} ({type_name}) was saved with pickle (parquet would not give it "
+            "back exactly): loading it needs the same library versions"
+        )
+        return _pickle(base, name, value, type_name), inexact
     if module == "numpy" and kind.__name__ == "ndarray" and not value.dtype.hasobject:
         import numpy
 
@@ -92,7 +112,14 @@ def _save_one(directory: str, name: str, value: Any) -> tuple[SavedOutput, str |
 
 
 def _save_frame(directory: str, name: str, value: Any, type_name: str) -> SavedOutput | None:
-    """A frame or series as parquet, if parquet gives it back exactly (else ``None``)."""
+    """A frame or series as parquet, if parquet gives it back exactly (else ``None``).
+
+    Raises
+    ------
+    ImportError
+        pandas has no parquet engine (neither pyarrow nor fastparquet is installed).
+    """
+    _parquet_engine()
     path = os.path.join(directory, name + ".parquet")
     series = type(value).__name__ == "Series"
     try:
@@ -116,6 +143,18 @@ def _save_frame(directory: str, name: str, value: Any, type_name: str) -> SavedO
         if os.path.exists(path):
             os.remove(path)
         return None
+
+
+def _parquet_engine() -> None:
+    """Raise ``ImportError`` unless pandas has a parquet engine (as ``to_parquet`` would,
+    but before it writes anything: its other errors mean a value parquet cannot keep)."""
+    for engine in ("pyarrow", "fastparquet"):
+        try:
+            importlib.import_module(engine)
+        except ImportError:
+            continue
+        return
+    raise ImportError("no parquet engine")
 
 
 def _pandas() -> Any:
@@ -202,7 +241,10 @@ def save_outputs(
             )
             continue
         saved[name] = entry
-        if warning:
+        if warning == NO_PARQUET_ENGINE:
+            if warning not in warnings:
+                warnings.append(warning)
+        elif warning:
             warnings.append(f"step {step!r}: {warning}")
     manifest = {
         "step": step,

@@ -87,7 +87,8 @@ class Pipeline(Run):
                     os.path.join(self.outputs_dir, name), name, dict(zip(outputs, results)),
                     run_id=self.run_id, params=effective, data=self._upstream_data(),
                 )
-            self.warnings += warnings
+            # a warning about the environment (no parquet engine) is given once per run
+            self.warnings += [text for text in warnings if text not in self.warnings]
             self.outputs[name] = saved
         return result
 

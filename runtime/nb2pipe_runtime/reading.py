@@ -19,8 +19,11 @@ from nb2pipe_runtime.record import (
     FORMAT_VERSION,
     DvcContext,
     GitState,
+    Goal,
     InputLineage,
     MlflowRun,
+    Objective,
+    ObjectiveSource,
     OutputFormat,
     RunRecord,
     SavedOutput,
@@ -48,13 +51,15 @@ def record_from_json(data: Any) -> RunRecord:
     if "format_version" not in data:
         data = _upgrade_from_version_0(data)
     version = data.get("format_version")
-    if data.get("format") != FORMAT or not isinstance(version, int):
+    if data.get("format") != FORMAT or type(version) is not int or version < 1:
         raise RunRecordError("not a run record (no nb2pipe-run format)")
     if version > FORMAT_VERSION:
         raise RunRecordError(
             f"written in run-record format {version}; this nb2pipe-runtime reads up to "
             f"{FORMAT_VERSION} (upgrade nb2pipe)"
         )
+    for upgrade in _UPGRADES[version - 1:]:
+        data = upgrade(data)
     record: RunRecord = _read_dataclass(RunRecord, data, "record")
     return record
 
@@ -188,10 +193,26 @@ _FIELD_KINDS: dict[tuple[str, str], Any] = {
     ("RunRecord", "packages"): ("map", str),
     ("RunRecord", "dvc"): ("optional", DvcContext),
     ("RunRecord", "mlflow"): ("optional", MlflowRun),
+    ("RunRecord", "mlflow_error"): ("optional", str),
+    ("RunRecord", "objective"): ("optional", Objective),
+    ("Objective", "metric"): str,
+    ("Objective", "goal"): ("enum", get_args(Goal)),
+    ("Objective", "source"): ("enum", get_args(ObjectiveSource)),
     ("RunRecord", "warnings"): ("list", str),
     ("RunRecord", "format"): str,
     ("RunRecord", "format_version"): int,
 }
+
+
+def _upgrade_from_version_1(data: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 record in version 2's shape: the same fields (those version 2 added have
+    defaults). Its ``git.changed`` is kept as written: tracked files only, and the first name
+    may have lost its first character (the bug version 2 fixed), which cannot be undone."""
+    return data | {"format_version": 2}
+
+
+#: ``_UPGRADES[v - 1]`` turns a version ``v`` record into version ``v + 1``'s shape
+_UPGRADES = (_upgrade_from_version_1,)
 
 
 def _upgrade_from_version_0(data: dict[str, Any]) -> dict[str, Any]:
@@ -203,7 +224,7 @@ def _upgrade_from_version_0(data: dict[str, Any]) -> dict[str, Any]:
     if "run_id" not in data or "params" not in data:
         return data  # not a record at all: from_json says so
     out: dict[str, Any] = {key: data[key] for key in _VERSION_0_KEPT if key in data}
-    out["format"], out["format_version"] = FORMAT, FORMAT_VERSION
+    out["format"], out["format_version"] = FORMAT, 1
     source = data.get("notebook") or data.get("script")
     if isinstance(source, str):
         out["experiment"] = os.path.splitext(os.path.basename(source))[0]

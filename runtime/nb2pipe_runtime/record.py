@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypeAlias
 
@@ -22,9 +23,12 @@ __all__ = [
     "FORMAT_VERSION",
     "DvcContext",
     "GitState",
+    "Goal",
     "InputLineage",
     "JSONValue",
     "MlflowRun",
+    "Objective",
+    "ObjectiveSource",
     "OutputFormat",
     "RunRecord",
     "SavedOutput",
@@ -33,7 +37,9 @@ __all__ = [
 ]
 
 FORMAT = "nb2pipe-run"
-FORMAT_VERSION = 1
+#: 0: nb2pipe 0.1 (no ``format_version``); 1: nb2pipe 0.2; 2: ``git.changed`` lists untracked
+#: files the run read and no longer cuts characters off names; ``mlflow_error``; ``objective``
+FORMAT_VERSION = 2
 RECORD_NAME = "run.json"
 
 JSONValue: TypeAlias = (
@@ -47,11 +53,17 @@ OutputFormat: TypeAlias = Literal["parquet", "npy", "joblib", "json", "pickle"]
 
 @dataclass(frozen=True)
 class GitState:
-    """The code version: the commit checked out and whether tracked files had changes."""
+    """The code version: the commit checked out and the files that differ from it."""
 
     commit: str
+    #: some file differs from the commit (``changed`` is not empty)
     dirty: bool
-    #: tracked files with uncommitted changes (at most 50)
+    #: files that differ from the commit, relative to the repository's top folder (at most
+    #: 50): tracked files with uncommitted changes (staged or not, deleted ones, renamed ones
+    #: under their new name) and untracked files the run read (the script, modules it
+    #: imported, files it opened); untracked files it did not read (its ``runs/`` folder,
+    #: files earlier runs wrote) and ignored files are left out. Records of format 1 listed
+    #: tracked files only, some with their first character cut off.
     changed: tuple[str, ...] = ()
 
 
@@ -111,6 +123,42 @@ class MlflowRun:
     tracking_uri: str
 
 
+#: Which way a metric is better.
+Goal: TypeAlias = Literal["maximize", "minimize"]
+#: Who chose a run's primary metric: the notebook (the first number its ``metrics`` cell
+#: assigns) or ``nb2pipe sweep --sort``/``--ascending``.
+ObjectiveSource: TypeAlias = Literal["metrics", "sweep"]
+
+#: Words that make a metric's name one where lower is better (``val_loss``, ``rmse``,
+#: ``fit_time``): a loss, an error, a cost, a distance, a duration, an information criterion.
+_LOWER_IS_BETTER = frozenset({
+    "loss", "losses", "error", "errors", "err", "mse", "rmse", "mae", "mape", "smape", "msle",
+    "rmsle", "medae", "nll", "logloss", "deviance", "perplexity", "ppl", "cost", "regret",
+    "distance", "dist", "latency", "time", "seconds", "duration", "runtime", "bic", "aic",
+    "wer", "cer", "fpr", "fnr", "eer", "brier", "hamming", "risk", "divergence", "kl",
+})
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The run's primary metric: what the best run of its experiment is best at."""
+
+    metric: str
+    goal: Goal
+    source: ObjectiveSource
+
+    @staticmethod
+    def goal_of(metric: str) -> Goal:
+        """Whether ``metric`` is better higher or lower, by its name: lower for a loss, an
+        error, a cost, a distance or a duration (``val_loss``, ``rmse``, ``fitTime``), except
+        scikit-learn's negated scores (``neg_mean_squared_error``); higher otherwise."""
+        spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", metric).lower()
+        words = [word for word in re.split(r"[^a-z0-9]+", spaced) if word]
+        if words and words[0] in ("neg", "negative"):
+            return "maximize"
+        return "minimize" if any(word in _LOWER_IS_BETTER for word in words) else "maximize"
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """One run of an exported script."""
@@ -150,6 +198,11 @@ class RunRecord:
     packages: dict[str, str] = field(default_factory=dict)  #: distribution -> version
     dvc: DvcContext | None = None
     mlflow: MlflowRun | None = None
+    #: the primary metric and whether higher or lower is better; ``None`` without metrics
+    objective: Objective | None = None
+    #: why logging to MLflow failed (one line, naming the tracking URI); ``None`` when the run
+    #: was logged (``mlflow``) or no tracking URI was set
+    mlflow_error: str | None = None
     warnings: tuple[str, ...] = ()
     format: str = FORMAT
     format_version: int = FORMAT_VERSION

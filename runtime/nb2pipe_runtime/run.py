@@ -23,19 +23,23 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
-from nb2pipe_runtime.audit import FileAudit
+from nb2pipe_runtime.audit import FileAudit, is_environment_file
 from nb2pipe_runtime.cli import command_line, parameter_values
 from nb2pipe_runtime.environment import dvc_context, git_state, package_versions, sha256_of
 from nb2pipe_runtime.record import (
     RECORD_NAME,
     InputLineage,
     JSONValue,
+    Objective,
     RunRecord,
     SavedOutput,
     StepTiming,
 )
 
-__all__ = ["Run", "active_run", "record_metrics"]
+__all__ = ["OBJECTIVE_VARIABLE", "Run", "active_run", "record_metrics"]
+
+#: The environment variable ``nb2pipe sweep`` sets to the metric it ranks runs by.
+OBJECTIVE_VARIABLE = "NB2PIPE_OBJECTIVE"
 
 #: The runs in progress, innermost last.
 _RUNS: list[Run] = []
@@ -99,6 +103,8 @@ class Run:
         self.run_dir = ""
         self.started = self.ended = 0.0
         self.metrics: dict[str, float] = {}
+        #: the first metric the metrics cell assigned (the record's ``metrics`` are sorted)
+        self.first_metric: str | None = None
         self.warnings: list[str] = []
         self.steps: list[StepTiming] = []
         self.outputs: dict[str, dict[str, SavedOutput]] = {}
@@ -142,7 +148,7 @@ class Run:
             if not failed:
                 raise SystemExit(1) from None  # the run worked, its record did not: say so
             return
-        if self.tracking_uri and not failed and record.mlflow is None:
+        if not failed and record.mlflow_error is not None:
             # the user asked for MLflow and logging failed: say so with the exit code too
             raise SystemExit(1)
 
@@ -163,6 +169,8 @@ class Run:
                 self.warnings.append(f"metric {key!r} is {number}; not recorded")
                 continue
             self.metrics[key] = number
+            if self.first_metric is None:
+                self.first_metric = key
 
     # -- finishing ---------------------------------------------------------------------------
     def _effective_params(
@@ -189,15 +197,34 @@ class Run:
                 effective.setdefault(name, value)
         return own, effective, sorted(mixed)
 
+    def _inputs_read(self) -> list[str]:
+        """Files the code read so far and did not write, Python modules it imported included;
+        not its records, the config file (its values are the parameters) nor saved step
+        outputs (the lineage has them)."""
+        special = [os.path.join(folder, "") for folder in (self.runs_dir, self.outputs_dir)]
+        return [
+            path for path in self.audit.reads()
+            if path != self.config_file and not path.startswith(tuple(special))
+        ]
+
+    def _code_files(self) -> list[str]:
+        """The script and the modules this process imported from outside the environment
+        (a helper module beside the script, imported before the run started as well)."""
+        found = [os.path.abspath(self.script)]
+        for module in list(sys.modules.values()):
+            path = getattr(module, "__file__", None)
+            if isinstance(path, str) and path.endswith(".py"):
+                path = os.path.abspath(path)
+                if not is_environment_file(path, self.cwd):
+                    found.append(path)
+        return found
+
     def _data_files(self) -> dict[str, str]:
-        """Data files read so far: path -> SHA-256 (files the run wrote, its records, the
-        config file, saved step outputs and Python modules it imported are not data)."""
-        special = [self.runs_dir, self.outputs_dir]
+        """Data files read so far: path -> SHA-256 (Python modules it imported are code, not
+        data; see :meth:`_inputs_read` for what else is left out)."""
         data: dict[str, str] = {}
-        for path in self.audit.reads():
-            if path == self.config_file or path.endswith(".py") or not os.path.isfile(path):
-                continue
-            if any(path.startswith(os.path.join(folder, "")) for folder in special):
+        for path in self._inputs_read():
+            if path.endswith(".py") or not os.path.isfile(path):
                 continue
             try:
                 data[self._relative(path)] = sha256_of(path)
@@ -235,13 +262,14 @@ class Run:
             lineage=tuple(self.lineage),
             outputs=self.outputs,
             artifacts=self._artifacts(),
-            git=git_state(self.cwd),
+            git=git_state(self.cwd, [*self._code_files(), *self._inputs_read()]),
             python=sys.version.split()[0],
             packages=package_versions(),
             start=_when(self.started),
             end=_when(self.ended),
             seconds=round(self.ended - self.started, 3),
             dvc=dvc_context(),
+            objective=self._objective(),
             warnings=tuple(self.warnings),
         )
         for warning in self.warnings:
@@ -260,12 +288,30 @@ class Run:
             try:
                 logged = log_run(record, self.run_dir, self.tracking_uri)
             except MlflowError as problem:
-                print(f"nb2pipe: error: {problem}; the run is recorded in {where}", file=sys.stderr)
+                record = replace(record, mlflow_error=str(problem))
             else:
                 record = replace(record, mlflow=logged)
-                record.write(path)
+            record.write(path)
         print(f"nb2pipe: run {self.run_id} {record.status}; recorded in {where}", file=sys.stderr)
+        if record.mlflow_error is not None:
+            # the last line says what went wrong, as the exit code does (see __exit__)
+            print(
+                f"nb2pipe: error: {record.mlflow_error}; the run is recorded in {where}",
+                file=sys.stderr,
+            )
         return record
+
+    def _objective(self) -> Objective | None:
+        """The run's primary metric: the one ``nb2pipe sweep`` ranks by (it sets
+        :data:`OBJECTIVE_VARIABLE` to ``METRIC:GOAL``, or ``:GOAL`` for the first metric), else
+        the first metric the metrics cell assigned, better higher or lower by its name."""
+        metric, _, goal = os.environ.get(OBJECTIVE_VARIABLE, "").partition(":")
+        chosen = metric or self.first_metric
+        if chosen is not None and goal in ("maximize", "minimize"):
+            return Objective(chosen, "minimize" if goal == "minimize" else "maximize", "sweep")
+        if self.first_metric is None:
+            return None
+        return Objective(self.first_metric, Objective.goal_of(self.first_metric), "metrics")
 
     def _finish_outputs(self) -> None:
         """Complete the record of saved step outputs (a :class:`Pipeline` has some)."""

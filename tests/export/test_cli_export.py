@@ -140,6 +140,23 @@ BAD_INPUTS = [
     pytest.param(json.dumps(notebook_json(("flag: bool = 1", ["parameters"]))),
                  ["line 1", "'flag' is annotated bool but its value 1 is int"],
                  id="annotation-bool-given-int"),
+    pytest.param(json.dumps(notebook_json(
+        "from typing import Literal", ("a = 1\nmodel: Literal['ridge', 'lasso'] = 'xgb'", ["parameters"]))),
+                 ["cell 2 (id c1), line 2", "'model' is 'xgb', not one of its choices 'ridge', 'lasso'"],
+                 id="literal-default-not-a-choice"),
+    pytest.param(json.dumps(notebook_json(("solver = 'qr'  # how to fit; one of: auto, svd", ["parameters"]))),
+                 ["line 1", "'solver' is 'qr', not one of its choices 'auto', 'svd'"],
+                 id="comment-default-not-a-choice"),
+    pytest.param(json.dumps(notebook_json(("folds = 5  # one of: 3, five", ["parameters"]))),
+                 ["line 1", "'folds': `one of:` lists a value that is not an int"],
+                 id="comment-choice-of-the-wrong-type"),
+    pytest.param(json.dumps(notebook_json(
+        "from typing import Literal", ("x: Literal['a', 1] = 'a'", ["parameters"]))),
+                 ["line 1", "'x' is annotated Literal['a', 1]: its values must all be text or all numbers"],
+                 id="literal-of-mixed-types"),
+    pytest.param(json.dumps(notebook_json(("on = True  # one of: True, False", ["parameters"]))),
+                 ["line 1", "'on' is a bool: `one of:` lists choices of text or numbers only"],
+                 id="comment-choices-of-a-bool"),
 ]
 
 

@@ -143,3 +143,75 @@ def test_annotations_that_fit_their_values_export(make_notebook) -> None:
     )
     script = export_notebook(notebook).script_path
     assert run(script).stdout == "1 in.csv 2024-01-31 None [1, 2] x\n"
+
+
+@pytest.fixture
+def chooser(make_notebook) -> Path:
+    notebook = make_notebook(
+        "from typing import Literal",
+        (
+            'model: Literal["ridge", "lasso"] = "ridge"  # the regressor\n'
+            "solver = 'auto'  # how to fit; one of: auto, svd, cholesky\n"
+            "folds = 5  # one of: 3, 5, 10\n"
+            'penalty: Literal["l1", "l2"] | None = None',
+            ["parameters"],
+        ),
+        "print(model, solver, folds, penalty)",
+    )
+    return export_notebook(notebook).script_path
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "xgboost"],
+     "argument --model: invalid choice: 'xgboost' (choose from 'ridge', 'lasso')"),
+    (["--solver", "qr"], "argument --solver: invalid choice: 'qr'"),
+    (["--folds", "4"], "argument --folds: invalid choice: 4 (choose from 3, 5, 10)"),
+    (["--penalty", "l3"], "argument --penalty: invalid choice: 'l3'"),
+])
+def test_a_bad_choice_is_one_line_and_exit_2_before_the_run(
+    chooser: Path, args: list[str], message: str
+) -> None:
+    result = run(chooser, *args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == f"{chooser.name}: error: {message}" + (
+        result.stderr.split(message, 1)[1]
+    ) and result.stderr.count("\n") == 1 and result.stderr.endswith(" (see --help)\n")
+    assert "Traceback" not in result.stderr
+    assert not (chooser.parent / "runs").exists()  # no run started
+
+
+def test_choices_are_listed_accepted_and_checked_in_config_files(chooser: Path) -> None:
+    assert run(chooser).stdout == "ridge auto 5 None\n"
+    out = run(chooser, "--model", "lasso", "--solver", "svd", "--folds", "10", "--penalty", "l1")
+    assert out.returncode == 0 and out.stdout == "lasso svd 10 l1\n"
+    assert run(chooser, "--penalty", "None").stdout == "ridge auto 5 None\n"
+    shown = run(chooser, "--help").stdout
+    assert "--model {ridge,lasso}" in shown and "--folds {3,5,10}" in shown
+    assert "how to fit (default: auto)" in " ".join(shown.split())  # `one of:` left the help
+    config = chooser.parent / "bad.yaml"
+    config.write_text("model: xgboost\n")
+    recorded = len(list((chooser.parent / "runs").iterdir()))
+    result = run(chooser, "--config", str(config))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "model: expected one of 'ridge', 'lasso', got 'xgboost'" in result.stderr
+    assert len(list((chooser.parent / "runs").iterdir())) == recorded  # no run started
+
+
+def test_choices_reach_params_yaml_and_the_airflow_params(make_notebook) -> None:
+    from nb2pipe.export import ExportOptions
+
+    notebook = make_notebook(
+        "from typing import Literal",
+        ('model: Literal["ridge", "lasso"] = "ridge"  # the regressor\nfolds = 5  # one of: 3, 5',
+         ["parameters"]),
+        ("values = [folds, len(model)]", ["step:load"]),
+        ("score = sum(values)", ["step:score", "metrics"]),
+    )
+    result = export_notebook(notebook, ExportOptions(dvc=True, airflow=True))
+    files = {path.name: text for path, text in result.files}
+    assert 'model: "ridge"  # the regressor; one of: ridge, lasso\n' in files["params.yaml"]
+    assert "folds: 5  # one of: 3, 5\n" in files["params.yaml"]
+    [dag] = [text for name, text in files.items() if name.endswith("_dag.py")]
+    assert "Param('ridge', type=\"string\", enum=['ridge', 'lasso'], description=\"the regressor\")" in dag
+    assert "Param(5, type=\"integer\", enum=[3, 5])" in dag
+    compile(dag, "dag.py", "exec")

@@ -49,12 +49,12 @@ def test_diff_shows_parameters_data_code_packages_metrics_and_status(runs: Path)
         "packages:",
         "  python  3.11.7  ->  3.12.1",
         "  numpy   2.4.6   ->  2.4.7",
-        "  polars  (none)  ->  1.30.0",
-        "  scipy   1.16.0  ->  (none)",
         "metrics:",
         "  accuracy  0.9     ->  0.93  (+0.03, +3.3%)",
         "  recall    (none)  ->  0.8",
-        "same: 1 parameter, 1 data file, 1 package, 1 metric, status finished",
+        # polars and scipy: each imported by one run only, not a change of versions
+        ("same: 1 parameter, 1 data file, 1 package (and 2 imported by one run only), 1 metric, "
+        "status finished"),
     ]
 
 
@@ -64,7 +64,8 @@ def test_diff_of_a_failed_run_shows_its_error(runs: Path) -> None:
         "status:",
         "  status  finished  ->  failed",
         "  error   (none)    ->  KeyError: 'label'",
-        "same: 2 parameters, 1 data file, commit, python 3.11.7, 1 package",
+        ("same: 2 parameters, 1 data file, commit, python 3.11.7, 1 package (and 2 imported by "
+        "one run only)"),
     ]
 
 
@@ -85,8 +86,10 @@ def test_diff_json(runs: Path) -> None:
         ("20260101-000002-bb", "--diff 20260101-000002-bb: several runs match"),
         ("20260101-00000", ("--diff 20260101-00000: several runs match (20260101-000001-aaaaaa, "
          "20260101-000002-bbbbbb, 20260101-000002-bbbccc); give more of the id")),
-        ("zzz", "--diff zzz: no run with that number (1-3), id or id prefix"),
-        ("4", "--diff 4: no run with that number (1-3), id or id prefix"),
+        ("zzz", "--diff zzz: no run with that number (1-3) or with that in its id"),
+        ("4", "--diff 4: no run with that number (1-3) or with that in its id"),
+        ("bbb", "--diff bbb: several runs match (20260101-000002-bbbbbb, 20260101-000002-bbbccc)"),
+        ("-0000", "--diff -0000: several runs match"),
     ],
 )
 def test_a_run_that_is_not_one_row_is_an_error(runs: Path, a: str, message: str) -> None:
@@ -100,6 +103,47 @@ def test_prefixes_that_name_one_run(runs: Path) -> None:
     assert lines[:2] == [
         "--- run 2: 20260101-000002-bbbbbb (experiment train, 2026-01-01T00:00:02)",
         "+++ run 3: 20260101-000002-bbbccc (experiment train, 2026-01-01T00:00:03)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "numbers"),
+    [
+        ("aaaaaa", "bccc", (1, 3)),  # the distinctive end of an id
+        ("0001-aa", "bbbbb", (1, 2)),  # any part only one id holds
+        ("1", "bbccc", (1, 3)),  # a table number and a fragment
+        ("01-aaa", "02-bbbb", (1, 2)),  # from the middle of the id
+    ],
+)
+def test_any_fragment_that_names_one_run(runs: Path, a: str, b: str, numbers: tuple[int, int]) -> None:
+    result = invoke(str(runs), "--diff", a, b)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines[:2]] == [
+        f"--- run {numbers[0]}", f"+++ run {numbers[1]}"
+    ]
+
+
+def test_packages_one_run_imported_for_its_options_are_not_differences(tmp_path: Path) -> None:
+    """A --config run imports PyYAML, a --step run only its step's packages: no line for
+    them; a version that changed still shows."""
+    write_records(
+        tmp_path / "runs",
+        make_record("20260101-000001-aaaaaa", start=START.format(1),
+                    packages={"numpy": "2.4.6", "scikit-learn": "1.7.0", "matplotlib": "3.10.0"}),
+        make_record("20260101-000002-bbbbbb", start=START.format(2), argv=("--config", "p.yaml"),
+                    packages={"numpy": "2.4.6", "scikit-learn": "1.7.1", "PyYAML": "6.0.4"}),
+    )
+    lines = invoke(str(tmp_path), "--diff", "aaaaaa", "bbbbbb").stdout.splitlines()
+    assert lines[2:] == [
+        "packages:",
+        "  scikit-learn  1.7.0  ->  1.7.1",
+        ("same: 2 parameters, 1 data file, commit, python 3.11.7, 1 package (and 2 imported by "
+        "one run only), status finished"),
+    ]
+    data = json.loads(invoke(str(tmp_path), "--diff", "1", "2", "--json").stdout)
+    assert data["differences"]["packages"] == [
+        {"name": "scikit-learn", "before": "1.7.0", "after": "1.7.1"}
     ]
 
 

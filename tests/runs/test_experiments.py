@@ -29,14 +29,16 @@ def test_two_scripts_in_one_folder_are_two_experiments(project: Path, run: RunSc
     assert classifier[1] == "script train_classifier.py, notebook train_classifier.ipynb, 2 runs"
     assert classifier[2].split() == ["#", "run", "steps", "status", "n_estimators", "max_depth",
                                      "accuracy", "f1", "n_test", "data", "commit"]
-    assert [line.split()[0] for line in classifier[3:5]] == ["1", "2"]
-    assert [line.split()[4:6] for line in classifier[3:5]] == [["5", "3"], ["8", "2"]]
-    assert classifier[5].startswith("same in every run: data_path=data/wine.csv, features=")
+    assert [line[3:].split()[0] for line in classifier[3:5]] == ["1", "2"]
+    assert [line[3:].split()[4:6] for line in classifier[3:5]] == [["5", "3"], ["8", "2"]]
+    assert [line[:1] for line in classifier[3:5]].count(">") == 1  # the best by accuracy
+    assert classifier[5].startswith("> best: run ")
+    assert classifier[6].startswith("same in every run: data_path=data/wine.csv, features=")
     assert "alpha" not in "\n".join(classifier)  # no union of both scripts' columns
     diabetes = lines[lines.index("experiment diabetes_steps"):]
     assert diabetes[1] == "script diabetes_steps.py, notebook diabetes_steps.ipynb, 1 run"
     assert diabetes[2].split() == ["#", "run", "steps", "status", "r2", "data", "commit"]
-    assert diabetes[3].split()[0] == "3"  # rows are numbered across experiments
+    assert diabetes[3].split()[0] == "3"  # rows are numbered across experiments; one: no best
     assert diabetes[4] == "same in every run: data_path=data/diabetes.csv, test_size=0.2, alpha=2"
 
     data = json.loads(invoke(str(project), "--json").stdout)

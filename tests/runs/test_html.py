@@ -17,7 +17,7 @@ import pytest
 
 from nb2pipe.export import export_notebook
 
-from .conftest import DATA, NOTEBOOKS, invoke
+from .conftest import DATA, NOTEBOOKS, invoke, make_record, write_records
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -153,3 +153,73 @@ def test_the_page_renders_plots_and_figures_in_chromium(page_file: Path, chromiu
         context.close()
     assert errors == []
     assert all(url.startswith(("file:", "data:")) for url in requests), requests
+
+
+def test_the_best_run_is_highlighted(page_file: Path, sweep: Path) -> None:
+    text = page_file.read_text(encoding="utf-8")
+    assert text.count('<tr class="best">') == 1
+    assert text.count('<span class="badge" title="see the notes below">best</span>') == 1
+    best = re.search(r'<tr class="best"><td data-sort="(\d)"', text)
+    assert best is not None
+    table = invoke(str(sweep)).stdout.splitlines()
+    assert f'<li class="best">best: run {best[1]}, accuracy ' in text
+    assert any(line.startswith(f">  {best[1]}  ") for line in table)
+
+
+@pytest.fixture(scope="module")
+def log_spread_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Runs whose C spans three decades (0.01 ... 10)."""
+    folder = tmp_path_factory.mktemp("log")
+    write_records(folder / "runs", *(
+        make_record(f"r0{number}", params={"C": c, "seed": 7}, metrics={"accuracy": accuracy})
+        for number, (c, accuracy) in enumerate(
+            ((0.01, 0.71), (0.03, 0.75), (0.1, 0.8), (0.3, 0.84), (1.0, 0.86), (10.0, 0.83)), 1
+        )
+    ))
+    path = folder / "runs.html"
+    assert invoke(str(folder), "--html", str(path)).exit_code == 0
+    return path
+
+
+@pytest.mark.e2e
+def test_a_parameter_spanning_decades_gets_a_log_axis(
+    log_spread_page: Path, page_file: Path, chromium: Any
+) -> None:
+    context = chromium.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(log_spread_page.as_uri())
+        page.wait_for_selector("body[data-ready=true]")
+        scatter = page.locator("section.experiment svg.scatter")
+        assert scatter.get_attribute("data-x-scale") == "log"
+        assert "C (log scale)" in (scatter.locator("text.axis-label").first.text_content() or "")
+        xs = sorted(
+            float(scatter.locator("circle.point").nth(i).get_attribute("cx") or "nan")
+            for i in range(6)
+        )
+        # 0.01, 0.03, 0.1 spread like 0.1, 0.3, 1: not bunched at the left edge
+        assert xs[2] - xs[0] > 0.25 * (xs[-1] - xs[0])
+        assert abs((xs[2] - xs[0]) - (xs[4] - xs[2])) < 1.0
+        ticks = [scatter.locator("text.tick").nth(i).text_content()
+                 for i in range(scatter.locator("text.tick").count())]
+        assert {"0.01", "0.1", "1", "10"} <= set(ticks)
+        # the best run (C=1, accuracy 0.86): its row highlighted, its point marked
+        row = page.locator("table.runs tr.best")
+        assert row.count() == 1 and "r05" in row.inner_text()
+        best = scatter.locator("circle.point.best")
+        assert best.count() == 1 and "(best)" in (best.locator("title").text_content() or "")
+        assert row.evaluate("r => getComputedStyle(r.cells[0]).backgroundColor") != (
+            page.locator("table.runs tbody tr").first.evaluate(
+                "r => getComputedStyle(r.cells[0]).backgroundColor")
+        )
+        page.screenshot(path=str(REPO / "build" / "screenshots" / "runs-html-log.png"),
+                        full_page=True)
+        # n_estimators 5 ... 40 spans less than two decades: a linear axis
+        page.goto(page_file.as_uri())
+        page.wait_for_selector("body[data-ready=true]")
+        assert page.locator("svg.scatter").get_attribute("data-x-scale") == "linear"
+    finally:
+        context.close()
+    assert errors == []

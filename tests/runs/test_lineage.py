@@ -15,8 +15,11 @@ from .conftest import RunScript, invoke, make_record, write_records
 
 
 def table_rows(project: Path, *args: str) -> list[list[str]]:
-    """The table's rows as cells, the run id left out."""
-    lines = invoke(str(project), *args).stdout.splitlines()
+    """The table's rows as cells, the run id and the best run's mark (``>``) left out."""
+    lines = [
+        line[3:] if line.startswith((">  ", "   ")) else line
+        for line in invoke(str(project), *args).stdout.splitlines()
+    ]
     end = next(i for i, line in enumerate(lines) if i > 2 and not line[:1].isdigit())
     return [[cell for i, cell in enumerate(line.split()) if i != 1] for line in lines[3:end]]
 
@@ -154,9 +157,10 @@ def test_the_stages_of_a_dvc_experiment_are_one_row_with_their_effective_params(
     )
     lines = invoke(str(tmp_path)).stdout.splitlines()
     assert lines[2:] == [
-        "#  run       steps                status    alpha    r2  data  commit",
-        "1  calm-owl  load+train+evaluate  finished      1  0.47  same  1111111",
-        "2  keen-elk  train+evaluate       finished     10  0.46  same  1111111",
+        "   #  run       steps                status    alpha    r2  data  commit",
+        ">  1  calm-owl  load+train+evaluate  finished      1  0.47  same  1111111",
+        "   2  keen-elk  train+evaluate       finished     10  0.46  same  1111111",
+        "> best: run 1, r2 0.47 (highest; the first metric of the metrics cell)",
         "same in every run: path=data/x.csv",
     ]
 

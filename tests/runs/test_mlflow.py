@@ -36,7 +36,7 @@ def test_a_run_is_logged_to_mlflow(samples_copy: Path) -> None:
     result = run_script(script, "--C", "0.2", env={"MLFLOW_TRACKING_URI": uri})
     assert result.returncode == 0, result.stderr
     [record] = run_records(samples_copy)
-    assert record["mlflow"]["tracking_uri"] == uri
+    assert record["mlflow"]["tracking_uri"] == uri and record["mlflow_error"] is None
 
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("pipeline_steps")
@@ -82,3 +82,8 @@ def test_without_mlflow_the_run_is_recorded_locally(samples_copy: Path, tmp_path
     )
     [record] = run_records(samples_copy)
     assert record["status"] == "finished" and record["mlflow"] is None
+    assert record["mlflow_error"] == (
+        "a tracking URI is set (sqlite:///unused.db) but mlflow is not installed (pip install "
+        "mlflow)"
+    )
+    assert result.stderr.splitlines()[-1].startswith("nb2pipe: error: a tracking URI is set")

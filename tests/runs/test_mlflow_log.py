@@ -105,6 +105,35 @@ def test_the_file_store_is_a_one_line_error_and_a_failed_exit(
         "MLflow's file store is deprecated: use a database, e.g. --tracking-uri "
         f"sqlite:///mlflow.db; the run is recorded in {where}"
     )
-    assert done.stderr.splitlines()[-1] == f"nb2pipe: run {record.run_id} finished; recorded in {where}"
+    # the last line is the failure, as the exit code says: not "run ... finished"
+    assert done.stderr.splitlines()[-2:] == [
+        f"nb2pipe: run {record.run_id} finished; recorded in {where}", errors[0]
+    ]
     assert record.status == "finished" and record.mlflow is None
+    assert record.mlflow_error is not None and errors[0] == (
+        f"nb2pipe: error: {record.mlflow_error}; the run is recorded in {where}"
+    )
     assert json.loads((project / where).read_text())["metrics"]["n_test"] == 54.0
+
+
+@pytest.mark.slow
+def test_a_server_that_is_down_is_recorded_and_a_failed_exit(
+    project: Path, run: RunScript
+) -> None:
+    pytest.importorskip("mlflow")
+    uri = "http://127.0.0.1:9"  # the discard port: nothing listens there
+    done = run(
+        "train_classifier.py", "--n-estimators", "5", "--tracking-uri", uri, check=False,
+        env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"},
+    )
+    assert done.returncode == 1
+    [record] = records(project)
+    assert record.status == "finished" and record.mlflow is None
+    assert record.mlflow_error is not None
+    assert record.mlflow_error.startswith(f"logging to MLflow at {uri} failed: ")
+    assert "\n" not in record.mlflow_error
+    assert done.stderr.splitlines()[-1] == (
+        f"nb2pipe: error: {record.mlflow_error}; the run is recorded in "
+        f"runs/{record.run_id}/run.json"
+    )
+    assert "Traceback" not in done.stderr

@@ -180,3 +180,15 @@ def test_manifest_is_json_a_person_can_read(tmp_path: Path) -> None:
         "rows": {"file": "rows.json", "format": "json", "type": "builtins.list", "model": False,
                  "series_name": None}
     }
+
+
+def test_a_frame_parquet_would_change_is_pickled_with_a_warning(tmp_path: Path) -> None:
+    mixed = pd.DataFrame({"m": [1, "a"]})
+    saved, warnings = save_outputs(str(tmp_path / "step"), "prepare", {"mixed": mixed})
+    assert saved["mixed"].format == "pickle"
+    type_name = f"{type(mixed).__module__}.{type(mixed).__qualname__}"
+    assert warnings == [
+        f"step 'prepare': output 'mixed' ({type_name}) was saved with pickle (parquet would "
+        + "not give it back exactly): loading it needs the same library versions"
+    ]
+

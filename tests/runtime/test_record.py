@@ -20,6 +20,7 @@ from nb2pipe_runtime.record import (
     GitState,
     InputLineage,
     MlflowRun,
+    Objective,
     RunRecord,
     SavedOutput,
     StepTiming,
@@ -85,6 +86,8 @@ def _full_record() -> RunRecord:
         packages={"numpy": "2.4.6"},
         dvc=DvcContext(experiment="exp-1", stage=None, baseline="abc"),
         mlflow=MlflowRun(run_id="r1", experiment_id="0", tracking_uri="sqlite:///mlflow.db"),
+        objective=Objective("accuracy", "maximize", "metrics"),
+        mlflow_error="logging to MLflow at sqlite:///other.db failed: no such table",
         warnings=("parameter 'scale' differs",),
     )
 
@@ -104,7 +107,7 @@ def test_json_round_trip(make: Any, tmp_path: Path) -> None:
     assert record_from_json(original.to_json()) == original
     original.write(tmp_path / "run.json")
     assert read_record(tmp_path / "run.json") == original
-    assert json.loads((tmp_path / "run.json").read_text())["format_version"] == 1
+    assert json.loads((tmp_path / "run.json").read_text())["format_version"] == 2
     assert os.listdir(tmp_path) == ["run.json"]  # written atomically: no temporary left
 
 
@@ -138,7 +141,9 @@ def _written(tmp_path: Path, data: Any) -> Path:
         (lambda d: d | {"argv": "--n 5"}, "record.argv: expected a list"),
         (lambda d: d | {"colour": "red"}, "record: unknown field 'colour'"),
         (lambda d: {k: v for k, v in d.items() if k != "run_id"}, "record: missing field 'run_id'"),
-        (lambda d: d | {"format_version": 2}, "written in run-record format 2"),
+        (lambda d: d | {"format_version": 3}, "written in run-record format 3"),
+        (lambda d: d | {"format_version": 0}, "no nb2pipe-run format"),
+        (lambda d: d | {"format_version": "2"}, "no nb2pipe-run format"),
     ],
 )
 def test_read_errors_are_one_line_naming_the_file(
@@ -203,7 +208,7 @@ def _legacy() -> dict[str, Any]:
 
 def test_legacy_record_upgrades(tmp_path: Path) -> None:
     upgraded = read_record(_written(tmp_path, _legacy()))
-    assert (upgraded.format, upgraded.format_version) == ("nb2pipe-run", 1)
+    assert (upgraded.format, upgraded.format_version) == ("nb2pipe-run", record.FORMAT_VERSION)
     assert upgraded.experiment == "pipeline"  # the notebook's stem
     assert upgraded.params == upgraded.effective_params == {"n": 3, "path": "data/x.csv"}
     assert upgraded.mixed_params == ()
@@ -221,6 +226,40 @@ def test_legacy_record_upgrades(tmp_path: Path) -> None:
     assert upgraded.mlflow == MlflowRun("m1", "1", "sqlite:///m.db")
     assert upgraded.argv == ("--step", "train")
     jsonschema.validate(upgraded.to_json(), _schema())
+
+
+def _version_1() -> dict[str, Any]:
+    """A record as the scripts nb2pipe 0.2 exported wrote it (format version 1), its
+    ``changed`` list cut as that version cut it."""
+    return {
+        "run_id": "20260101-120000-abcdef", "experiment": "train", "script": "train.py",
+        "notebook": "train.ipynb", "status": "finished",
+        "start": "2026-01-01T12:00:00.000+00:00", "end": "2026-01-01T12:00:01.000+00:00",
+        "seconds": 1.0, "python": "3.11.7", "params": {"n": 3}, "effective_params": {"n": 3},
+        "mixed_params": [], "metrics": {"accuracy": 0.5}, "data": {"data/x.csv": DIGEST},
+        "lineage": [], "outputs": {}, "artifacts": [], "error": None, "traceback": None,
+        "step": None, "steps": [], "argv": ["--n", "3"],
+        "git": {"commit": "e" * 40, "dirty": True, "changed": ["vc.lock", "train.py"]},
+        "packages": {"numpy": "2.4.6"}, "dvc": None,
+        "mlflow": {"run_id": "m1", "experiment_id": "1", "tracking_uri": "sqlite:///m.db"},
+        "warnings": [], "format": "nb2pipe-run", "format_version": 1,
+    }
+
+
+def test_every_earlier_format_reads_as_the_current_one(tmp_path: Path) -> None:
+    """Records of version 0 (nb2pipe 0.1) and 1 (nb2pipe 0.2) read as the current version,
+    with what they said kept and the fields added since at their defaults."""
+    version_1 = read_record(_written(tmp_path, _version_1()))
+    assert version_1.format_version == record.FORMAT_VERSION
+    assert version_1.git == GitState(commit="e" * 40, dirty=True, changed=("vc.lock", "train.py"))
+    assert version_1.metrics == {"accuracy": 0.5} and version_1.params == {"n": 3}
+    assert version_1.mlflow == MlflowRun("m1", "1", "sqlite:///m.db")
+    assert (version_1.objective, version_1.mlflow_error) == (None, None)  # added in version 2
+    jsonschema.validate(version_1.to_json(), _schema())
+    version_0 = read_record(_written(tmp_path, _legacy()))
+    assert version_0.format_version == record.FORMAT_VERSION
+    # what a reader writes back is the current format, and reads back the same
+    assert record_from_json(version_1.to_json()) == version_1
 
 
 def test_legacy_record_without_notebook_takes_the_scripts_name() -> None:
@@ -249,7 +288,9 @@ def test_malformed_legacy_record_is_a_read_error(
 
 
 # -- the JSON Schema in docs/ ----------------------------------------------------------------
-DATACLASSES = [RunRecord, GitState, StepTiming, SavedOutput, InputLineage, DvcContext, MlflowRun]
+DATACLASSES = [
+    RunRecord, GitState, StepTiming, SavedOutput, InputLineage, DvcContext, MlflowRun, Objective
+]
 
 
 def _definition(name: str) -> str:
@@ -295,6 +336,9 @@ def test_schema_enums_and_constants_match_the_record() -> None:
     schema = _schema()
     assert schema["$defs"]["status"]["enum"] == list(get_args(record.Status))
     assert schema["$defs"]["output_format"]["enum"] == list(get_args(record.OutputFormat))
+    objective = schema["$defs"]["objective"]["properties"]
+    assert objective["goal"]["enum"] == list(get_args(record.Goal))
+    assert objective["source"]["enum"] == list(get_args(record.ObjectiveSource))
     assert schema["properties"]["format"]["const"] == record.FORMAT
     assert schema["properties"]["format_version"]["const"] == record.FORMAT_VERSION
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -303,12 +347,14 @@ def test_schema_enums_and_constants_match_the_record() -> None:
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"format_version": 2}, "format_version"),
+        ({"format_version": 3}, "format_version"),
+        ({"format_version": 1}, "format_version"),
         ({"format": "other"}, "format"),
         ({"status": "running"}, "status"),
         ({"colour": "red"}, None),
         ({"metrics": {"acc": "high"}}, "metrics"),
         ({"git": {"commit": "x", "dirty": False}}, "git"),
+        ({"objective": {"metric": "loss", "goal": "lower", "source": "metrics"}}, "objective"),
         ({"data": {"data.csv": "not a digest"}}, "data"),
     ],
 )
@@ -376,6 +422,8 @@ def test_schema_validates_the_record_a_real_script_writes(tmp_path: Path) -> Non
     assert read.status == "finished" and read.run_id == run_json.parent.name
     assert read.params == {"data_path": "data/rows.csv", "scale": 2.0}
     assert read.metrics == {"rows": 2.0, "total": 6.0}
+    # the first metric the metrics cell assigned, though the record lists them sorted
+    assert read.objective == Objective("total", "maximize", "metrics")
     assert list(read.data) == ["data/rows.csv"]  # not summary.txt: the run wrote it
     assert read.argv == ("--scale", "2")
     assert (read.script, read.notebook, read.experiment) == ("small.py", "small.ipynb", "small")
@@ -387,3 +435,17 @@ def test_schema_validates_the_record_a_real_script_writes(tmp_path: Path) -> Non
         assert read.artifacts == ("figures/small-cell2-1.png",)
         assert (run_json.parent / "artifacts" / "figures" / "small-cell2-1.png").is_file()
     assert f"run {read.run_id} finished" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("metric", "goal"),
+    [
+        ("accuracy", "maximize"), ("f1", "maximize"), ("r2", "maximize"), ("auc", "maximize"),
+        ("loss", "minimize"), ("val_loss", "minimize"), ("rmse", "minimize"),
+        ("mean_squared_error", "minimize"), ("trainLoss", "minimize"), ("fit_time", "minimize"),
+        ("neg_mean_squared_error", "maximize"), ("error_rate", "minimize"),
+        ("lossless_ratio", "maximize"),
+    ],
+)
+def test_which_way_a_metric_is_better_by_its_name(metric: str, goal: str) -> None:
+    assert Objective.goal_of(metric) == goal

@@ -380,3 +380,72 @@ def test_a_run_prints_wide_frames_as_the_notebook_did(tmp_path: Path) -> None:
         )
         assert result.stdout == expected
         assert "..." not in result.stdout and "\\" in result.stdout  # wrapped, no column cut
+
+
+
+FRAMES_SCRIPT = """
+import argparse
+
+import pandas
+from nb2pipe_runtime import Pipeline, parse_args
+
+
+def load(*, data_path):
+    return pandas.read_csv(data_path), pandas.Series([1.0, 2.0], name="y")
+
+
+def double(frame, series):
+    return frame * 2, series * 2
+
+
+def report(frame):
+    print("total", int(frame["x"].sum()))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data-path", default="data.csv")
+    params = parse_args(parser, argv, steps=("load", "double", "report"))
+    with Pipeline(params, __file__, "frames.ipynb") as run:
+        frame, series = run.step("load", load, outputs=("frame", "series"))
+        frame2, _series2 = run.step("double", double, frame, series, outputs=("frame2", "series2"))
+        run.step("report", report, frame2)
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_without_pyarrow_a_run_warns_once_that_frames_are_pickled(project: Path) -> None:
+    """Two steps save frames with pickle when no parquet engine is installed: one warning,
+    printed and recorded; a later --step run loads the pickled frames back."""
+    pytest.importorskip("pandas")
+    from nb2pipe_runtime.outputs import NO_PARQUET_ENGINE
+
+    shim = project / "shim"
+    for module in ("pyarrow", "fastparquet"):  # as if neither were installed
+        (shim / module).mkdir(parents=True)
+        (shim / module / "__init__.py").write_text(
+            f"raise ModuleNotFoundError(\"No module named '{module}'\")\n"
+        )
+    (project / "frames.py").write_text(FRAMES_SCRIPT)
+    path = os.pathsep.join([str(shim), *sys.path])
+
+    def run(*args: str) -> tuple[RunRecord, str]:
+        done = subprocess.run(
+            [sys.executable, "frames.py", *args], cwd=project, capture_output=True, text=True,
+            timeout=120, check=False, env={**os.environ, "PYTHONPATH": path},
+        )
+        assert done.returncode == 0, done.stderr
+        newest = max((project / "runs").glob("*/run.json"), key=lambda p: p.stat().st_mtime_ns)
+        return read_record(newest), done.stdout + done.stderr
+
+    record, output = run()
+    assert record.warnings == (NO_PARQUET_ENGINE,)
+    assert output.count(NO_PARQUET_ENGINE) == 1 and "total 6" in output
+    assert {saved.format for step in record.outputs.values() for saved in step.values()} == {
+        "pickle"
+    }
+    again, output = run("--step", "report")
+    assert [entry.name for entry in again.lineage] == ["frame2"] and "total 6" in output

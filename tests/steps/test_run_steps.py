@@ -31,7 +31,8 @@ class Opaque:
         (pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}, index=[5, 7]), "parquet", False),
         (pd.Series([1.5, 2.5], name="target", index=[3, 4]), "parquet", False),
         (pd.Series([1, 2]), "parquet", False),  # unnamed series keep name None
-        (pd.DataFrame({"mixed": [1, "x"]}), "pickle", False),  # parquet cannot hold mixed columns
+        # parquet cannot hold mixed columns: pickled, with the warning the docs promise
+        (pd.DataFrame({"mixed": [1, "x"]}), "pickle", True),
         (np.arange(6).reshape(2, 3), "npy", False),
         (np.array([{"a": 1}], dtype=object), "pickle", False),
         (["a", 1, 2.5, None, {"k": [True]}], "json", False),

@@ -88,6 +88,32 @@ def test_a_bad_value_is_one_line_before_anything_runs(tmp_path: Path) -> None:
     )
 
 
+def test_a_value_outside_a_parameters_choices_is_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    notebook = folder / "fit.ipynb"
+    notebook.write_text(json.dumps(notebook_json(
+        "from typing import Literal",
+        ('model: Literal["ridge", "lasso"] = "ridge"\nfolds = 5  # one of: 3, 5', ["parameters"]),
+        ("score = folds * 2", ["metrics"]),
+    )), encoding="utf-8")
+    script = export_notebook(notebook).script_path
+    done = _sweep(folder, script.name, "-p", "model=ridge,xgboost")
+    assert done.returncode == 2
+    assert done.stderr == (
+        "nb2pipe: error: sweep point 2 (model=xgboost): model: expected one of 'ridge', "
+        "'lasso', got 'xgboost'\n"
+    )
+    done = _sweep(folder, script.name, "-p", "folds=3,4")
+    assert done.returncode == 2
+    assert done.stderr == (
+        "nb2pipe: error: sweep point 2 (folds=4): folds: expected one of 3, 5, got 4\n"
+    )
+    assert not (folder / "runs").exists()
+
+
 @pytest.mark.slow
 def test_a_failing_point_is_reported_and_the_others_run(tmp_path: Path) -> None:
     script = _toy(tmp_path / "p", "if x == 3:\n    raise ValueError('three is not allowed')")
@@ -99,6 +125,31 @@ def test_a_failing_point_is_reported_and_the_others_run(tmp_path: Path) -> None:
         (1, "finished"), (3, "failed"), (5, "finished")
     ]
     assert "best: run " in done.stdout and "score 10 (x=5)" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_sweeps_metric_and_direction_are_recorded_and_mark_the_best(tmp_path: Path) -> None:
+    """``--sort score --ascending``: each run records it, and ``nb2pipe runs`` later marks
+    the run the sweep called best (lowest score), not the highest."""
+    script = _toy(tmp_path / "p", "y = x + 1")
+    done = _sweep(script.parent, script.name, "-p", "x=3,1,2", "--sort", "score", "--ascending")
+    assert done.returncode == 0, done.stderr
+    records = _records(script.parent)
+    assert {json.dumps(r["objective"]) for r in records} == {
+        json.dumps({"metric": "score", "goal": "minimize", "source": "sweep"})
+    }
+    lowest = min(records, key=lambda r: r["metrics"]["score"])
+    assert f"best: run {lowest['run_id']}, score 2 (x=1)" in done.stdout
+    listed = CliRunner().invoke(cli, ["runs", str(script.parent), "--json"], catch_exceptions=False)
+    [experiment] = json.loads(listed.stdout)["experiments"]
+    assert experiment["primary_metric"]["source"] == "sweep"
+    assert [run["label"] for run in experiment["runs"] if run["best"]] == [lowest["run_id"]]
+    # a later run of the script by hand records the notebook's own first metric
+    done = subprocess.run([sys.executable, script.name, "--x", "9"], cwd=script.parent,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    table = CliRunner().invoke(cli, ["runs", str(script.parent)], catch_exceptions=False).stdout
+    assert "(lowest; the metric its sweep ranked by)" in table  # the sweep's choice still wins
 
 
 def test_random_points_of_ranges_are_repeatable_with_a_seed(tmp_path: Path) -> None:
