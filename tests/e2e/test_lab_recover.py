@@ -150,7 +150,8 @@ def test_a_notebook_no_path_gives_back_shows_each_output_and_why(
     assert "unseeded random" in problem, items
     expect(dialog).to_contain_text("nothing was written")
     expect(page.locator(RECOVER_BUTTON)).to_have_text("Recover outputs")  # no longer running
+    page.locator(TOAST, has_text=f"No path gives back the saved outputs of {name}").wait_for()
+    page.wait_for_timeout(800)  # the toasts slide in and out
     page.screenshot(path=screenshots / "recover-failed.png")
     dialog.get_by_role("button", name="Ok").click()
-    page.locator(TOAST, has_text=f"No path gives back the saved outputs of {name}").wait_for()
     assert earlier.read_text() == earlier_text  # replaced only by a proven path
