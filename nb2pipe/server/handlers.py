@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
@@ -104,7 +104,9 @@ class Nb2PipeHandler(APIHandler):
             raise RequestRefused(400, "request body must be a JSON object")
         return body
 
-    def resolve_notebook(self, api_path: object, writes: str = "script") -> ResolvedNotebook:
+    def resolve_notebook(
+        self, api_path: object, writes: Literal["script", "recovered"] = "script"
+    ) -> ResolvedNotebook:
         """Turn a client-supplied path into a notebook path under the server root.
 
         Touches nothing. Refuses absolute paths, ``..``, hidden files (unless the contents

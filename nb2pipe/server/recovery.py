@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ErrorKind", "RecoveryOutcome", "RecoveryRequest", "run_recovery"]
 
+#: The folder that holds the ``nb2pipe`` package this server imported.
+_PACKAGE_HOME = Path(__file__).resolve().parents[2]
 #: What the child writes to stderr before a progress line, so the server logs it as such.
 PROGRESS_PREFIX = "nb2pipe-progress: "
 #: Seconds the server waits for the child's stderr to close once the child exited (a kernel
@@ -87,6 +89,9 @@ async def run_recovery(
             [sys.executable, "-m", "nb2pipe.server.recovery", str(writer)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             pass_fds=(writer,),
+            # `-m` puts the working directory first on sys.path: make it the folder this
+            # nb2pipe was imported from, never one whose own `nb2pipe` folder would shadow it
+            cwd=_PACKAGE_HOME,
         )
     except BaseException:
         os.close(reader)

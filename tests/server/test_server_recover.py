@@ -23,6 +23,7 @@ from typing import Any
 import nbformat
 import psutil
 import pytest
+from tornado.simple_httpclient import HTTPTimeoutError
 
 from nb2pipe.analysis.hazards import is_tracker_line
 from nb2pipe.recover.api import RecoverOptions
@@ -194,6 +195,28 @@ async def test_one_recovery_per_notebook_at_a_time(
     assert (await other).code == 200 and reply(await other)["recovered"] is False
     after = await post_recover({"path": "work/plain.ipynb", "overwrite": True})
     assert after.code == 200, after.body
+
+
+async def test_a_client_that_gives_up_does_not_stop_the_recovery(
+    post_recover, jp_root_dir: Path, in_order: Path
+) -> None:
+    """A proxy's read timeout cuts the request: the recovery still finishes and writes its
+    notebook; asked again meanwhile, the server says it runs, and afterwards that it exists."""
+    output = in_order.with_name("plain.recovered.ipynb")
+    with pytest.raises(HTTPTimeoutError):
+        await post_recover({"path": "work/plain.ipynb"}, request_timeout=1)
+
+    meanwhile = await post_recover({"path": "work/plain.ipynb"})
+
+    assert meanwhile.code == 409 and reply(meanwhile)["reason"] == "running", meanwhile.body
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        afterwards = await post_recover({"path": "work/plain.ipynb"})
+        if reply(afterwards).get("reason") != "running":
+            break
+        await asyncio.sleep(1)
+    assert afterwards.code == 409 and reply(afterwards)["reason"] == "exists", afterwards.body
+    assert recovered_cells(output) == {key: [text] for key, text in printed(in_order).items()}
 
 
 async def test_a_notebook_without_saved_outputs_is_400(
