@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.errors import Nb2PipeError
+from nb2pipe.errors import Nb2PipeError, OutputExistsError
 from nb2pipe.model import DEFAULT_MAX_SIZE, Notebook, load_notebook
 from nb2pipe.recover.history import HistoryPath, history_path_of, recoverable_cells
 from nb2pipe.recover.path import CellProblem, RecoveredPath, Replay, recovered_notebook
@@ -28,6 +28,7 @@ from nb2pipe.verify.compare import CompareOptions
 __all__ = [
     "CellProblem",
     "RecoverOptions",
+    "RecoveredOutputExistsError",
     "RecoveryResult",
     "default_output",
     "recover_notebook",
@@ -66,6 +67,21 @@ class RecoveryResult:
     duration: float = 0.0
     #: executions tried by the search (0: a history was replayed)
     tried: int = 0
+
+
+class RecoveredOutputExistsError(OutputExistsError):
+    """The recovered notebook (or script) exists; ``--force`` overwrites it.
+
+    Typed, so that the server answers it as a conflict (409) and Lab can offer to replace it.
+    """
+
+    def __init__(self, path: Path, what: str = "notebook") -> None:
+        self.path = path
+        self.what = what
+        Nb2PipeError.__init__(self, f"{path}: exists; pass --force to overwrite the {what}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.path, self.what))
 
 
 def default_output(notebook_path: Path) -> Path:
@@ -352,8 +368,7 @@ def _refuse_existing(path: Path, notebook_path: Path, force: bool, script: bool 
     if path.is_dir():
         raise Nb2PipeError(f"{path}: is a directory; give a file name")
     if path.exists() and not force:
-        what = "script" if script else "notebook"
-        raise Nb2PipeError(f"{path}: exists; pass --force to overwrite the {what}")
+        raise RecoveredOutputExistsError(path, "script" if script else "notebook")
 
 
 def _problems_from_proof(proof: Proof, path: RecoveredPath, notebook: Notebook) -> list[CellProblem]:
