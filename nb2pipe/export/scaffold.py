@@ -116,7 +116,9 @@ class Scaffold:
         """Shebang, PEP 723 block, docstring and the generated-file marker."""
         plan = self.plan
         notebook = plan.analysis.notebook
-        version = notebook.language_version or f"{sys.version_info.major}.{sys.version_info.minor}"
+        # the script runs on Python 3: a Python 2 notebook's version bounds nothing
+        saved = notebook.language_version if notebook.python_2 is None else None
+        version = saved or f"{sys.version_info.major}.{sys.version_info.minor}"
         title = notebook.title or notebook.stem.replace("_", " ")
         runner = "ipython" if any(cell.ipython_kept for cell in self.cells) else "python"
         text = f"{title}\n\nRun `{runner} {plan.script_path.name} --help` for its parameters.\n"
