@@ -61,6 +61,33 @@ def test_refusals_name_the_cause_cell_and_line(
     assert not notebook.with_suffix(".py").exists()
 
 
+def test_a_python_2_notebook_exports_unless_its_code_is_python_2(make_notebook) -> None:
+    """Saved by a Python 2 kernel: exported when its code is Python 3 too, with a line saying
+    what may differ; refused, naming the construct, where it is Python 2 syntax."""
+    notebook = make_notebook("x = 7", "print(x / 2)", kernel="python2", name="legacy.ipynb")
+    code, out, err = export(str(notebook))
+    assert code == 0, err
+    assert out.splitlines()[:2] == [
+        "legacy.ipynb -> legacy.py",
+        "  saved by a Python 2 kernel (kernelspec 'python2'): `/`, `print` and `str` may "
+        "differ; `nb2pipe verify` checks it",
+    ]
+    script = notebook.with_suffix(".py")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=script.parent)
+    assert run.returncode == 0 and run.stdout == "3.5\n", run.stderr  # Python 3's `/`
+    # a second export is the same script, and --check agrees
+    assert export(str(notebook))[0] == 0 and export("--check", str(notebook))[0] == 0
+
+    notebook = make_notebook("x = 7", "print x / 2", kernel="python2", name="py2.ipynb")
+    code, out, err = export(str(notebook))
+    assert code == 2 and out == ""
+    assert err == (
+        "nb2pipe: error: py2.ipynb, cell 2 (id c1), line 1: Python 2 syntax: print statement "
+        "(Python 3: print(...)); nb2pipe exports Python 3 code\n"
+    )
+    assert not notebook.with_suffix(".py").exists()
+
+
 def test_the_space_after_percent_is_not_offered_allow_ipython(make_notebook) -> None:
     code, _, err = export(str(make_notebook("% matplotlib inline")))
     assert code == 2 and "--allow-ipython" not in err
