@@ -39,6 +39,15 @@ def export(*args: str) -> tuple[int, str, str]:
          "line 2: `wget https://example.com/data.csv` is a shell command typed without `!`; write `!wget"),
         (("x = 1\nls -la data/",), "line 2: `ls -la data/` is IPython's %ls typed without `%`: IPython runs that only in a cell of one line (automagic); write `%ls -la data/`"),
         (("ls = [1]", "ls -la data/"), "cell 2 (id c1), line 1: `ls -la data/` is not Python, and IPython runs it as Python here: a variable 'ls' hides the magic %ls"),
+        # a line magic's arguments meant to go on while brackets are open (IPython ends it
+        # with its line: the cell fails in Jupyter too)
+        (("import numpy as np\nx = np.arange(3.0)",
+          "%timeit np.fromiter((v for v in x),\n    dtype=x.dtype, count=len(x))"),
+         "cell 2 (id c1), line 2: `%timeit np.fromiter((v for v in x),` (line 1) ends with its "
+         "line: IPython joins the lines of a magic or `!` command only after a `\\`, not inside "
+         "brackets, so the cell fails in Jupyter too; end line 1 with `\\`, or put the call on "
+         "one line"),
+        (("x = 1\ny = %time sum([x,\n2])",), "line 3: `%time sum([x,` (line 2) ends with its line"),
         # cell magics for other languages
         (("%%cython\ncdef int i = 0",), "cell 1 (id c0), line 1: %%cython runs the cell as Cython code"),
         (("%%R\nx <- 1",), "%%R runs the cell as R code"),
