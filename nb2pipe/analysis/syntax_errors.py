@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ast
 import io
+import keyword
+import shutil
 import tokenize
 from typing import TYPE_CHECKING
 
@@ -31,13 +33,20 @@ if TYPE_CHECKING:
 __all__ = ["SHELL_COMMANDS", "explain_syntax_error"]
 
 #: Programs people run from notebooks with ``!``; typed without it, the line is not Python.
+#: Whether they are installed here does not matter (a notebook comes from another machine);
+#: any other executable on the PATH counts too.
 SHELL_COMMANDS = frozenset(
     {
-        "apt", "aws", "bash", "brew", "bunzip2", "chmod", "conda", "cp", "curl",
-        "docker", "du", "echo", "export", "find", "gdown", "git", "grep", "gsutil", "gunzip",
-        "gzip", "head", "jupyter", "kaggle", "make", "mkdir", "mv", "nvidia", "pip", "pip3",
-        "python", "python3", "rm", "rsync", "scp", "sh", "source", "ssh", "sudo", "tail",
-        "tar", "touch", "unzip", "uv", "wc", "wget", "which", "zip",
+        "apt", "apt-get", "aws", "az", "bash", "black", "brew", "bunzip2", "cargo", "chmod",
+        "cmake", "conda", "cp", "curl", "docker", "du", "dvc", "echo", "export", "find",
+        "flake8", "gcc", "gcloud", "gdown", "git", "go", "grep", "gsutil", "gunzip", "gzip",
+        "head", "hdfs", "ipython", "ipython3", "java", "jupyter", "jupyter-lab",
+        "jupyter-notebook", "jupytext", "kaggle", "kubectl", "ls", "make", "mamba",
+        "micromamba", "mkdir", "mlflow", "mv", "node", "npm", "nvidia", "nvidia-smi",
+        "papermill", "pip", "pip3", "pipenv", "poetry", "pytest", "python", "python3", "rm",
+        "rsync", "ruff", "scp", "sh", "source", "spark-submit", "ssh", "streamlit", "sudo",
+        "tail", "tar", "tensorboard", "touch", "unzip", "uv", "virtualenv", "wc", "wget",
+        "which", "yarn", "yum", "zip",
     }
 )
 #: Python's messages for Python 2 statements, and what to call them.
@@ -197,15 +206,25 @@ def _python2_tokens(line: str) -> str | None:
 
 def _shell_reason(line: str, namespace: KernelNamespace | None, cell_lines: int) -> str | None:
     """A magic or shell command typed without ``%`` or ``!``."""
+    text = line.strip()
+    magic = _magic_reason(text, namespace, cell_lines)
+    if magic is not None:
+        return magic
+    if _is_shell_command(text):
+        return f"`{text}` is a shell command typed without `!`; write `!{text}`"
+    return None
+
+
+def _magic_reason(text: str, namespace: KernelNamespace | None, cell_lines: int) -> str | None:
+    """A line magic typed without ``%``, its first word read as IPython's ``LineInfo`` reads
+    it (the way automagic does)."""
     from IPython.core.splitinput import LineInfo
 
-    text = line.strip()
     info = LineInfo(text)
     if info.esc or not info.ifun or "." in info.ifun:
         return None
     word = info.ifun
-    rest = info.the_rest
-    if rest[:1] in ("=", ",", "(", "[", ".", ":"):
+    if info.the_rest[:1] in _PYTHON_AFTER_A_NAME:
         return None
     loaded = word in KERNEL_LINE_MAGICS or (namespace is not None and word in namespace.magics)
     extension = next((name for name, magics in EXTENSION_MAGICS.items() if word in magics), None)
@@ -224,6 +243,37 @@ def _shell_reason(line: str, namespace: KernelNamespace | None, cell_lines: int)
             f"`{text}` is the magic %{word}, which no earlier cell loads "
             f"(%load_ext {extension}); load it and write `%{text}`"
         )
-    if word in SHELL_COMMANDS:
-        return f"`{text}` is a shell command typed without `!`; write `!{text}`"
     return None
+
+
+#: What follows a name in the Python people mistype (``x = ...``, ``f(...``, ``a.b``): a
+#: line that goes on so is no command.
+_PYTHON_AFTER_A_NAME = ("=", ",", "(", "[", ".", ":")
+
+
+def _is_shell_command(text: str) -> bool:
+    """Whether ``text``, a line that is not Python, is a shell command: its first word (as
+    the shell splits it) is a program people run from notebooks (:data:`SHELL_COMMANDS`) or an
+    executable on the PATH, and the line is not Python on its own either (the failing line
+    of a cell may be Python that an earlier line broke)."""
+    word, _, rest = text.partition(" ")
+    rest = rest.lstrip()
+    if (
+        not word
+        or not all(character.isalnum() or character in "._+-" for character in word)
+        or word[0] in ".-"
+        or keyword.iskeyword(word)
+        or rest[:1] in _PYTHON_AFTER_A_NAME
+        or _compiles(text)
+    ):
+        return False
+    return word in SHELL_COMMANDS or shutil.which(word) is not None
+
+
+def _compiles(text: str) -> bool:
+    """Whether ``text`` alone is Python (compiled, not parsed: no syntax tree is built)."""
+    try:
+        compile(text, "<line>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
