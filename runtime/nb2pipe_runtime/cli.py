@@ -79,6 +79,10 @@ def optional(kind: Callable[[str], Any]) -> Callable[[str], Any]:
     return _Optional(kind)
 
 
+#: papermill's ``-p`` spellings of Python's constants
+_PYTHON_CONSTANTS: dict[str, Any] = {"True": True, "False": False, "None": None}
+
+
 class _JsonOrText:
     """The ``type=`` of a parameter the notebook sets to ``None`` with no type (papermill's
     ``msg = None``): what papermill's ``-p`` would pass, read as the script's user means it.
@@ -93,12 +97,11 @@ class _JsonOrText:
     metavar = "VALUE"
     #: a ``--config`` file's value is taken as its format typed it (YAML ``'5'`` is text)
     typed_by_config = True
-    _CONSTANTS: dict[str, Any] = {"True": True, "False": False, "None": None}
 
     def __call__(self, text: str) -> Any:
         stripped = text.strip()
-        if stripped in self._CONSTANTS:
-            return self._CONSTANTS[stripped]
+        if stripped in _PYTHON_CONSTANTS:
+            return _PYTHON_CONSTANTS[stripped]
         try:
             return json.loads(stripped)
         except ValueError:
