@@ -61,4 +61,4 @@ async def test_odd_but_readable_notebook_exports(
     assert response.code == 200, response.body
     assert "print(x)" in path.with_suffix(".py").read_text()
     notes = json.loads(response.body)["summary"]["notes"]
-    assert any("is also cell 1's" in note for note in notes) == (case.id == "duplicate-cell-ids")
+    assert len([note for note in notes if case.note and case.note in note]) == bool(case.note)
