@@ -97,11 +97,13 @@ class Pipeline(Run):
         """The run's own reading and writing (saved outputs, hashes) is not the code's."""
         listening = self.audit.active
         self.audit.stop()
+        self.sources.stop()
         try:
             yield
         finally:
             if listening:
                 self.audit.start()
+                self.sources.start()
 
     # -- inputs of a --step run --------------------------------------------------------------
     def _load(self, value: Any, step: str) -> Any:
