@@ -105,7 +105,7 @@ class InputLineage:
     #: what the value was computed with: the parameters that run's steps up to this one read,
     #: and the effective parameters of that run's own inputs
     params: dict[str, JSONValue] = field(default_factory=dict)
-    #: the data files the value was computed from (path -> SHA-256)
+    #: the data the value was computed from (path -> SHA-256; a URL -> its version identity)
     data: dict[str, str] = field(default_factory=dict)
 
 
@@ -275,6 +275,15 @@ class RunRecord:
     warnings: tuple[str, ...] = ()
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
+
+    def data_versions(self) -> dict[str, str]:
+        """Every input the run read -> the version it read: local files by SHA-256 (``data``),
+        sources by URL and :attr:`DataSource.identity` (else what can be checked, else
+        ``unversioned``)."""
+        versions = dict(self.data)
+        for source in self.sources:
+            versions[source.url] = source.identity or source.checks or "unversioned"
+        return versions
 
     # -- JSON --------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
