@@ -397,7 +397,16 @@ def _fsspec_open(
                     f"{public_url(_url(fs, protocol, path))}: cannot read version {asked}: "
                     f"{type(fs).__name__} is not version-aware ({exc})"
                 ) from None
-        file = original(opener, path, mode, *args, **kwargs)
+        try:
+            file = original(opener, path, mode, *args, **kwargs)
+        except Exception as exc:
+            if asked is None:
+                raise
+            # a version that is not there (or a store that cannot read versions): one line
+            raise VersionRefused(
+                f"{public_url(_url(fs, protocol, path))}: cannot read version {asked}: "
+                f"{type(exc).__name__}: {' '.join(str(exc).split()) or 'no such version'}"
+            ) from None
         read = SourceRead(public_url(_url(fs, protocol, path)), protocol)
         read.pinned = asked
         if protocol == "dvc":
