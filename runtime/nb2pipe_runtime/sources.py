@@ -100,17 +100,20 @@ class SourceRead:
     # -- the bytes -------------------------------------------------------------------------
     def feed(self, data: Any, at: int | None, whole: bool) -> None:
         """Note bytes the code read: ``at`` is the offset they came from when the reader knows
-        it (a seek elsewhere stops the hash); ``whole``: the read asked for everything left,
-        or got nothing (the end of the object)."""
+        it (bytes read again after a seek back count once; a seek past what was read stops
+        the hash); ``whole``: the read asked for everything left. A read that gets nothing is
+        the end of the object."""
         if not self._hashing or self.sha256 is not None:
             return
-        if at is not None and at != self._position:
+        start = self._position if at is None else at
+        if start > self._position:  # a seek past what was read: the hash cannot go on
             self._hashing = False
             return
         size = len(data)
-        if size:
-            self._digest.update(data)
-            self._position += size
+        end = start + size
+        if end > self._position:  # bytes read again after a seek back are hashed once
+            self._digest.update(memoryview(data)[self._position - start:])
+            self._position = end
         if whole or size == 0 or (self.size is not None and self._position >= self.size):
             self.complete()
 
@@ -211,13 +214,18 @@ def public_url(url: str) -> str:
     except ValueError:
         return url
     netloc = parts.netloc.rpartition("@")[2]
+    pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
     query = [
-        (key, value) for key, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        (key, value) for key, value in pairs
         if not _SECRET_QUERY.match(key) and key != "versionId"
     ]
-    return urllib.parse.urlunsplit(
-        (parts.scheme, netloc, parts.path, urllib.parse.urlencode(query), parts.fragment)
-    )
+    if netloc == parts.netloc and len(query) == len(pairs):
+        return url
+    # by hand: urlunsplit drops the `//` of an empty network location (memory:///x)
+    text = f"{parts.scheme}://{netloc}{parts.path}" if "://" in url else url.partition("?")[0]
+    if query:
+        text += "?" + urllib.parse.urlencode(query)
+    return text + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 def pinned_version(url: str) -> str | None:
@@ -445,16 +453,19 @@ def _url(fs: Any, protocol: str, path: str) -> str:
 
 
 # -- DVC ---------------------------------------------------------------------------------------
-#: what ``dvc.api.open``/``read`` asked for, innermost last: (repo, rev)
-_DVC_ASKED: list[tuple[str | None, str | None]] = []
+def _dvc_asked() -> list[tuple[str | None, str | None]]:
+    """What ``dvc.api.open``/``read`` asked for in this thread, innermost last: (repo, rev)."""
+    asked: list[tuple[str | None, str | None]] | None = getattr(_SOURCE_STATE, "dvc", None)
+    if asked is None:
+        asked = _SOURCE_STATE.dvc = []
+    return asked
 
 
 def _dvc_versions(read: SourceRead, fs: Any, path: str) -> None:
     """The repository, revision, commit and md5 of a read through DVC's file system."""
     repo_kwargs = getattr(fs, "_repo_kwargs", None) or {}
-    asked_repo, asked_rev = _DVC_ASKED[-1] if _DVC_ASKED else (None, None)
-    repo = asked_repo if _DVC_ASKED else repo_kwargs.get("url")
-    rev = asked_rev if _DVC_ASKED else repo_kwargs.get("rev")
+    asked = _dvc_asked()
+    repo, rev = asked[-1] if asked else (repo_kwargs.get("url"), repo_kwargs.get("rev"))
     read.dvc_repo = str(repo) if repo else ""
     read.dvc_rev = str(rev) if rev else None
     read.dvc_path = path.lstrip("/")
@@ -486,11 +497,12 @@ def _patch_dvc_api(module: Any) -> None:
 
     def _open(path: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
         # a generator, as dvc.api's own: ``open`` makes a context manager of it
-        _DVC_ASKED.append((kwargs.get("repo"), kwargs.get("rev")))
+        asked = _dvc_asked()
+        asked.append((kwargs.get("repo"), kwargs.get("rev")))
         try:
             yield from inner(path, *args, **kwargs)
         finally:
-            _DVC_ASKED.pop()
+            asked.pop()
 
     _open._nb2pipe_sources = True  # type: ignore[attr-defined]
     data._open = _open  # type: ignore[union-attr]
