@@ -91,9 +91,8 @@ def _install(log_path, root, metric_names, audit_source, module_name, sources_so
         try:
             fields = (read.url, read.scheme, read.sha256, read.version_id, read.etag,
                       read.last_modified, read.dvc_path, read.dvc_commit, read.dvc_md5)
-            text = "\t".join("" if f is None else str(f).replace("\t", " ").replace("\n", " ")
-                             for f in fields)
-            log.write("u\t" + str(cells[0]) + "\t" + text + "\n")
+            text = "\\t".join("" if f is None else " ".join(str(f).split()) for f in fields)
+            log.write("u\\t" + str(cells[0]) + "\\t" + text + "\\n")
         except Exception:
             pass
 

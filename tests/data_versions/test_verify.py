@@ -4,6 +4,7 @@ changed as the likely reason for a difference, as it does for a local file."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -28,8 +29,6 @@ def test_a_changed_url_is_named_as_the_reason(tmp_path: Path, web: WebSite) -> N
     saved = invoke_verify(notebook, "--update", "--no-script", report_dir=tmp_path)
     assert saved.exit_code == 0, saved.output
     metadata = json.loads(notebook.read_text(encoding="utf-8"))["metadata"]["nb2pipe"]
-    import hashlib
-
     old = hashlib.sha256(WINE.read_bytes()).hexdigest()
     assert metadata["data_files"] == {url: old}
 
@@ -44,7 +43,7 @@ def test_a_changed_url_is_named_as_the_reason(tmp_path: Path, web: WebSite) -> N
     finding = changed.notebook("remote.ipynb")["mismatches"][0]
     new = hashlib.sha256((web.folder / "wine.csv").read_bytes()).hexdigest()
     assert finding["message"] == (
-        f"data {url} changed since the outputs were saved "
+        f"stdout differs — data {url} changed since the outputs were saved "
         f"(sha256 {old[:12]} -> sha256 {new[:12]})"
     )
     [data_file] = changed.notebook("remote.ipynb")["data_files"]
