@@ -61,6 +61,9 @@ def main() -> None:
     parser.add_argument(
         "--copies", type=int, default=1, help="verify each folder this many times over"
     )
+    parser.add_argument(
+        "--no-full", action="store_true", help="skip the full verification row (with scripts)"
+    )
     args = parser.parse_args()
     folders = args.folders or [CORPUS if CORPUS.is_dir() else ROOT / "sample_notebooks"]
     if (
@@ -100,6 +103,8 @@ def main() -> None:
             str(d),
         ],
     }
+    if args.no_full:
+        del tools["nb2pipe verify -j 2 (with script)"]
     times: dict[str, list[float]] = {name: [] for name in tools}
     verdicts: dict[str, str] = {}
     for _ in range(args.repeat):

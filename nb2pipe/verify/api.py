@@ -43,6 +43,7 @@ from nb2pipe.verify.report import (
 from nb2pipe.verify.runner import (
     NotebookRun,
     allow_running,
+    check_kernel,
     kill_running,
     preload,
     resolve_kernel,
@@ -157,11 +158,14 @@ def verify_paths(
             "--update cannot be combined with -p: saved outputs must come from the notebook's "
             "own parameter values"
         )
+    if options.kernel is not None:
+        check_kernel(options.kernel)
     notebooks, reports = find_notebooks(paths)
     for report in reports:
         progress.notebook_finished(report)
     prepared: list[_Prepared | NotebookReport] = [
-        _prepare(path, options.strict_errors, options.max_notebook_size) for path in notebooks
+        _prepare(path, options.strict_errors, options.max_notebook_size, options.kernel)
+        for path in notebooks
     ]
     _bind_parameters([p for p in prepared if isinstance(p, _Prepared)], options)
     if any(isinstance(item, _Prepared) for item in prepared):
@@ -245,9 +249,13 @@ def raise_for_mismatches(report: VerifyReport) -> None:
 
 
 def _prepare(
-    path: Path, strict_errors: bool = False, max_size: int | None = DEFAULT_MAX_SIZE
+    path: Path,
+    strict_errors: bool = False,
+    max_size: int | None = DEFAULT_MAX_SIZE,
+    kernel: str | None = None,
 ) -> _Prepared | NotebookReport:
-    """Load and statically check one notebook (PRODUCT.md §4.1)."""
+    """Load and statically check one notebook (PRODUCT.md §4.1); ``kernel`` overrides the
+    notebook's own."""
     start = time.monotonic()
     try:
         notebook = load_notebook(path, max_size=max_size)
@@ -288,7 +296,7 @@ def _prepare(
         )
     except Nb2PipeError as exc:  # a cell that is not Python: the run will say more
         notes.append(f"static check skipped: {exc}")
-    kernel_name, kernel_note = resolve_kernel(notebook.kernel_name)
+    kernel_name, kernel_note = resolve_kernel(kernel or notebook.kernel_name)
     if kernel_note:
         notes.append(kernel_note)
     declared = notebook_parameters(analysis) if analysis is not None else None

@@ -29,6 +29,7 @@ __all__ = [
     "RunFailure",
     "ScriptJob",
     "ScriptRun",
+    "check_kernel",
     "copy_folder",
     "kernel_command",
     "resolve_kernel",
@@ -105,6 +106,24 @@ def resolve_kernel(name: str | None) -> tuple[str, str | None]:
     if name:
         return fallback, f"kernel {name!r} is not installed here; ran with {fallback!r}"
     return fallback, None
+
+
+def check_kernel(name: str) -> None:
+    """Refuse a kernel the user named (``--kernel``) that is not installed here.
+
+    Raises
+    ------
+    VerifyUsageError
+        Naming the kernels that are installed.
+    """
+    from nb2pipe.verify.errors import VerifyUsageError
+
+    specs = _kernel_specs()
+    if name not in specs:
+        raise VerifyUsageError(
+            f"kernel {name!r} is not installed; installed kernels: "
+            + (", ".join(sorted(specs)) or "none")
+        )
 
 
 _KERNEL_MODULES = frozenset({"ipykernel_launcher", "ipykernel"})
