@@ -128,9 +128,7 @@ def judge_run(
         if saved_cell.role.ignore_output:
             judgement.cells_ignored += 1
             continue
-        if saved_cell.expects_error(strict_errors) and not any(
-            o.output_type == "error" for o in fresh_cell.outputs
-        ):
+        if saved_cell.expects_error(strict_errors) and not run.raised(fresh_cell.index):
             expected = (
                 "tagged raises-exception" if saved_cell.role.raises_exception
                 else "saved with an error output"
@@ -167,9 +165,7 @@ def judge_run(
             message += f" — {why}"
         drift = comparison.drift
         if drift is not None and not why:
-            message += (
-                f" — only numbers differ, by up to {drift:.1e} relative (above --rtol {options.rtol:g})"
-            )
+            message += _drift_message(drift, options.rtol)
         variable = reason is Reason.NONDETERMINISTIC or bool(
             comparison.normalizers & _VARIABLE_NORMALIZERS
         )
@@ -192,16 +188,24 @@ def judge_run(
                 saved=saved_cell.outputs,
                 fresh=fresh_cell.outputs,
                 source=saved_cell.first_line,
-                hint=IGNORE_OUTPUT_HINT if variable else (_drift_hint(drift) if drift else ""),
+                hint=IGNORE_OUTPUT_HINT if variable else _drift_hint(drift),
             )
         )
     if not_run and run.failure is not None:
         judgement.notes.append(f"{not_run} later code cell(s) not run after the failure")
     elif not_run:
-        judgement.notes.append(
-            f"{not_run} code cell(s) not run: the notebook ended early (SystemExit)"
-        )
+        judgement.notes.append(f"{not_run} code cell(s) not run: {_why_not_run(run, pairs, saved)}")
     return judgement
+
+
+def _why_not_run(run: NotebookRun, pairs: Mapping[int, Cell], saved: Notebook) -> str:
+    """Why a run that did not fail left cells unrun: the cell that stopped it on purpose."""
+    if run.stopped_at is not None:
+        for saved_index, fresh in pairs.items():
+            if fresh.index == run.stopped_at:
+                cell = saved.cells[saved_index]
+                return f"the notebook stops on purpose at {cell.label} `{cell.first_line}` (SystemExit)"
+    return "the run ended before them"
 
 
 def _environment_difference(saved: tuple[Output, ...], fresh: tuple[Output, ...]) -> str:
@@ -219,8 +223,30 @@ def _environment_difference(saved: tuple[Output, ...], fresh: tuple[Output, ...]
     return ""
 
 
-def _drift_hint(drift: float) -> str:
-    """What to do about numbers that moved in their last digits."""
+#: The largest relative difference another BLAS, CPU or library build plausibly makes in a
+#: printed result. Above it, numbers that moved are a real change, never a tolerance to set.
+ROUNDING_DRIFT = 1e-3
+
+
+def _drift_message(drift: float, rtol: float) -> str:
+    if drift <= ROUNDING_DRIFT:
+        return f" — only numbers differ, by up to {drift:.1e} relative (above --rtol {rtol:g})"
+    return (
+        f" — only numbers differ, but by up to {_relative(drift)}: more than another BLAS, CPU "
+        "or library build moves a result (a real change)"
+    )
+
+
+def _relative(drift: float) -> str:
+    """A relative difference (of the larger value) as people read it: ``12%``, ``0.12%``."""
+    percent = drift * 100
+    return f"{percent:.2g}%" if percent < 10 else f"{percent:.0f}%"
+
+
+def _drift_hint(drift: float | None) -> str:
+    """What to do about numbers that moved in their last digits; nothing for a real change."""
+    if drift is None or drift == 0 or drift > ROUNDING_DRIFT:
+        return ""
     suggested = 10.0 ** math.ceil(math.log10(drift))
     return (
         "another BLAS, CPU or library build moves the last digits of such results: "

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from nb2pipe.errors import Nb2PipeError
-from nb2pipe.model import Notebook, notebook_from_json
+from nb2pipe.model import Cell, Notebook, notebook_from_json
 from nb2pipe.verify.probe import FileAccess, ProbeLog, probe_exec_line, read_probe_log
 from nb2pipe.verify.report import Reason
 
 __all__ = [
+    "CellReply",
     "NotebookRun",
     "RunFailure",
     "ScriptJob",
@@ -56,6 +57,39 @@ class RunFailure:
 
 
 @dataclass(frozen=True)
+class CellReply:
+    """What the kernel answered to one cell's execute request: how the cell ended.
+
+    IPython saves some failures with no ``error`` output (a ``UsageError`` from a mistyped
+    magic is a stderr stream), so whether a cell failed is read from here, never guessed
+    from its outputs.
+    """
+
+    status: str  #: ``ok``, ``error`` or ``aborted``
+    ename: str = ""
+    evalue: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status != "ok"
+
+    @property
+    def planned_stop(self) -> bool:
+        """The notebook's own code ended the run on purpose: ``sys.exit()``, ``sys.exit(0)``
+        or ``raise SystemExit`` with no status (``exit()``/``quit()`` do not stop an
+        ipykernel run, and a non-zero status or a message is a failure)."""
+        return (
+            self.status == "error"
+            and self.ename == "SystemExit"
+            and self.evalue.strip() in _ZERO_EXIT_VALUES
+        )
+
+
+#: How a ``SystemExit`` with a zero (or no) status shows its value in an execute reply.
+_ZERO_EXIT_VALUES = frozenset({"", "0", "None", "False"})
+
+
+@dataclass(frozen=True)
 class NotebookRun:
     """The fresh run of one notebook."""
 
@@ -71,6 +105,15 @@ class NotebookRun:
     kernel_name: str
     duration: float
     notes: tuple[str, ...] = ()
+    #: executed notebook position -> the kernel's execute reply for that cell
+    replies: Mapping[int, CellReply] = field(default_factory=dict)
+    #: position of the cell that ended the run on purpose (``sys.exit()``), if one did
+    stopped_at: int | None = None
+
+    def raised(self, cell_index: int) -> bool:
+        """Whether the cell at ``cell_index`` failed in this run (its kernel reply says so)."""
+        reply = self.replies.get(cell_index)
+        return reply is not None and reply.failed
 
     @property
     def accesses(self) -> tuple[FileAccess, ...]:
@@ -287,6 +330,7 @@ def run_notebook(
     start = time.monotonic()
     cells: dict[int, Any] = {}
     executed: list[int] = []
+    replies: dict[int, CellReply] = {}
     current = [-1]
 
     def on_start(cell: Any, cell_index: int) -> None:
@@ -297,6 +341,7 @@ def run_notebook(
         executed.append(cell_index)
 
     def on_executed(cell: Any, cell_index: int, execute_reply: Any) -> None:
+        replies[cell_index] = _cell_reply(execute_reply)
         if on_cell_executed is not None:
             on_cell_executed()
 
@@ -335,7 +380,7 @@ def run_notebook(
                     shutdown_kernel="immediate",
                 )
             except PapermillExecutionError:
-                pass  # judged below from the outputs: raises-exception cells may fail
+                pass  # judged below from the kernel's replies: raises-exception cells may fail
             except CellTimeoutError as exc:
                 failure = RunFailure(
                     Reason.TIMEOUT,
@@ -390,8 +435,9 @@ def run_notebook(
         },
         path,
     )
+    stopped_at = None
     if failure is None:
-        failure = _first_unexpected_error(fresh, executed)
+        failure, stopped_at = _first_unexpected_error(fresh, executed, replies)
     return NotebookRun(
         notebook=fresh,
         cells_json=tuple(ordered),
@@ -400,6 +446,17 @@ def run_notebook(
         probe=probe,
         kernel_name=kernel_name,
         duration=time.monotonic() - start,
+        replies=dict(replies),
+        stopped_at=stopped_at,
+    )
+
+
+def _cell_reply(message: Any) -> CellReply:
+    content = (message or {}).get("content", {}) if isinstance(message, Mapping) else {}
+    return CellReply(
+        status=str(content.get("status", "ok")),
+        ename=str(content.get("ename") or ""),
+        evalue=str(content.get("evalue") or ""),
     )
 
 
@@ -423,26 +480,42 @@ def _is_papermill_marker(cell: Mapping[str, Any]) -> bool:
     return _PAPERMILL_ERROR_TAG in (cell.get("metadata", {}).get("tags") or [])
 
 
-def _first_unexpected_error(fresh: Notebook, executed: Sequence[int]) -> RunFailure | None:
-    """The first error output of a cell not tagged ``raises-exception``.
+def _first_unexpected_error(
+    fresh: Notebook, executed: Sequence[int], replies: Mapping[int, CellReply]
+) -> tuple[RunFailure | None, int | None]:
+    """The first cell, in run order, whose execute reply is a failure the notebook does not
+    expect (it is not tagged ``raises-exception``), or the cell that stopped the run on
+    purpose: ``(failure, None)`` or ``(None, stop cell)``.
 
-    papermill stops at it; a ``SystemExit`` with no status is its way to end a notebook early.
+    Judged from the kernel's replies, not the outputs: a ``UsageError`` (a mistyped magic) is
+    saved as a stderr stream with no error output, yet papermill stops there. Only a
+    ``SystemExit`` with no or a zero status counts as ending the notebook on purpose.
     """
-    for cell in fresh.cells:
-        if cell.index not in executed or cell.role.raises_exception:
+    cells = {cell.index: cell for cell in fresh.cells}
+    for index in executed:
+        reply = replies.get(index)
+        cell = cells.get(index)
+        if reply is None or cell is None or not reply.failed or cell.role.raises_exception:
             continue
-        for output in cell.outputs:
-            if output.output_type != "error":
-                continue
-            if output.ename == "SystemExit" and (output.evalue or "0") == "0":
-                return None
-            return RunFailure(
-                Reason.ERROR,
-                cell.index,
-                f"raised {output.ename}: {output.evalue}".rstrip(": "),
-                _traceback_text(output.traceback),
-            )
-    return None
+        if reply.planned_stop:
+            return None, index
+        message = f"raised {reply.ename}: {reply.evalue}".rstrip(": ") if reply.ename else (
+            f"the kernel answered {reply.status!r}"
+        )
+        return RunFailure(Reason.ERROR, index, message, _failure_text(cell)), None
+    return None, None
+
+
+def _failure_text(cell: Cell) -> str:
+    """The traceback the cell showed, else what it wrote to stderr (IPython's usage errors)."""
+    for output in cell.outputs:
+        if output.output_type == "error":
+            return _traceback_text(output.traceback)
+    stderr = "".join(
+        output.text or "" for output in cell.outputs
+        if output.output_type == "stream" and output.name == "stderr"
+    )
+    return _traceback_text(stderr.splitlines()) if stderr else ""
 
 
 def _traceback_text(lines: Sequence[str]) -> str:

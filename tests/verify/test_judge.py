@@ -20,10 +20,10 @@ from nb2pipe.verify.judge import (
 )
 from nb2pipe.verify.probe import FileAccess, ProbeLog
 from nb2pipe.verify.report import DataFile, Reason
-from nb2pipe.verify.runner import NotebookRun, RunFailure
+from nb2pipe.verify.runner import CellReply, NotebookRun, RunFailure
 
 from ..conftest import notebook_json
-from .conftest import code, numbered, stdout
+from .conftest import code, numbered, stderr, stdout
 
 
 def _notebook(*cells: Any) -> Any:
@@ -34,7 +34,18 @@ def _run(
     fresh: Any, failure: RunFailure | None = None, accesses: tuple[FileAccess, ...] = ()
 ) -> NotebookRun:
     executed = tuple(c.index for c in fresh.code_cells if c.execution_count is not None)
-    return NotebookRun(fresh, (), executed, failure, ProbeLog(accesses), "python3", 0.0)
+    # the kernel's reply, as it answers a cell that showed an error output
+    replies = {
+        c.index: next(
+            (CellReply("error", o.ename or "", o.evalue or "") for o in c.outputs
+             if o.output_type == "error"),
+            CellReply("ok"),
+        )
+        for c in fresh.code_cells if c.index in executed
+    }
+    return NotebookRun(
+        fresh, (), executed, failure, ProbeLog(accesses), "python3", 0.0, replies=replies
+    )
 
 
 def _judge(saved: Any, fresh: Any, **kwargs: Any) -> Any:
@@ -291,3 +302,47 @@ def test_a_difference_only_in_numbers_says_by_how_much_and_suggests_an_rtol() ->
         "stdout differs — only numbers differ, by up to 7.3e-05 relative (above --rtol 1e-06)"
     )
     assert mismatch.hint.endswith("if that is expected, verify with --rtol 0.0001")
+
+
+@pytest.mark.parametrize(
+    ("saved_value", "fresh_value", "phrase", "hint"),
+    [
+        # 12% (of the larger value): a real change, whatever tolerance would hide it
+        ("0.870", "0.984", "but by up to 12%: more than another BLAS", ""),
+        # 1.2e-3: above what another BLAS or CPU moves
+        ("1.0000", "1.0012", "but by up to 0.12%: more than another BLAS", ""),
+        # a factor of 100: 99% of the larger value
+        ("2.0", "200.0", "but by up to 99%: more than another BLAS", ""),
+        # 1e-3 exactly, and below: rounding, with the tolerance that passes
+        ("1.000", "1.001", "only numbers differ, by up to 1.0e-03 relative", "--rtol 0.001"),
+        ("150.762", "150.751", "by up to 7.3e-05 relative", "--rtol 0.0001"),
+    ],
+)
+def test_the_rtol_hint_is_offered_only_for_rounding_sized_differences(
+    saved_value: str, fresh_value: str, phrase: str, hint: str
+) -> None:
+    saved = _notebook(code("print(fit())", stdout(f"score {saved_value}\n"), count=1))
+    fresh = _notebook(code("print(fit())", stdout(f"score {fresh_value}\n"), count=1))
+    [mismatch] = _judge(saved, fresh).mismatches
+    assert phrase in mismatch.message
+    if hint:
+        assert mismatch.hint.endswith(f"if that is expected, verify with {hint}")
+    else:
+        assert "--rtol" not in mismatch.hint and "--rtol" not in mismatch.message.split("—")[-1]
+
+
+def test_an_expected_error_is_judged_from_the_kernel_reply_not_the_outputs() -> None:
+    # IPython saves a usage error (a mistyped magic) as a stderr stream, no error output
+    saved = _notebook(code("%timeit -badflag x", stderr("UsageError: option -b not recognized\n"),
+                           count=1, tags=("raises-exception",)))
+    fresh = _notebook(code("%timeit -badflag x", stderr("UsageError: option -b not recognized\n"),
+                           count=1, tags=("raises-exception",)))
+    replies = {0: CellReply("error", "UsageError", "option -b not recognized")}
+    run = NotebookRun(fresh, (), (0,), None, ProbeLog(()), "python3", 0.0, replies=replies)
+    assert _judge(saved, fresh, run=run).mismatches == []
+    # the same cell answered "ok": it raised nothing, whatever its outputs say
+    quiet = NotebookRun(
+        fresh, (), (0,), None, ProbeLog(()), "python3", 0.0, replies={0: CellReply("ok")}
+    )
+    [mismatch] = _judge(saved, fresh, run=quiet).mismatches
+    assert mismatch.message == "tagged raises-exception, but the cell raised nothing"

@@ -51,7 +51,12 @@ def _edit_outputs(path: Path) -> None:
     cells = notebook["cells"]
 
     def text(index: int, name: str = "stdout") -> dict[str, Any]:
-        return next(o for o in cells[index]["outputs"] if o.get("name") == name)
+        # a loaded kernel may send one print as several stream messages: join them first
+        outputs = cells[index]["outputs"]
+        streams = [o for o in outputs if o.get("name") == name]
+        streams[0]["text"] = "".join("".join(o["text"]) for o in streams)
+        cells[index]["outputs"] = [o for o in outputs if o not in streams[1:]]
+        return streams[0]
 
     def sub(output: dict[str, Any], pattern: str, repl: str) -> None:
         joined = "".join(output["text"])
