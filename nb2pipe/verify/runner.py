@@ -216,12 +216,22 @@ def kernel_python(kernel_name: str) -> str:
     return kernel_command(kernel_name)[0][-1]
 
 
-def _kernel_manager(kernel_name: str, log_path: Path) -> Any:
+def _kernel_manager_class(log_path: Path, made: list[Any]) -> type[Any]:
+    """The kernel manager class for one run; each instance is appended to ``made``.
+
+    nbclient is given the class, not a manager: it shuts down (and closes the channels of)
+    only a kernel whose manager it created itself. Given a manager, it left every kernel
+    running, with its libraries in memory, until verify exited.
+    """
     from jupyter_client.manager import AsyncKernelManager
 
     class _LoggedKernelManager(AsyncKernelManager):
         """Sends the kernel's own stdout/stderr to a file: kept for dead-kernel reports and
         kept off verify's terminal output."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            made.append(self)
 
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             with open(log_path, "ab") as log:
@@ -234,7 +244,7 @@ def _kernel_manager(kernel_name: str, log_path: Path) -> Any:
                 self.kernel_process = process  # kept past shutdown: how it ended
                 _running.add(process.pid)
 
-    return _LoggedKernelManager(kernel_name=kernel_name)
+    return _LoggedKernelManager
 
 
 class _RunningProcesses:
@@ -353,7 +363,7 @@ def run_notebook(
         for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
             probe_log.write_bytes(b"")
             kernel_log.write_bytes(b"")
-            kernel_manager = _kernel_manager(kernel_name, kernel_log)
+            managers: list[Any] = []
             try:
                 papermill.execute_notebook(
                     _with_expected_errors(path, frozenset(expected_errors)),
@@ -368,7 +378,7 @@ def run_notebook(
                     # the kernel's cwd (not papermill's process-wide chdir: -j runs in
                     # threads), the file-access hook, progress hooks, and no graceful-shutdown
                     # wait
-                    km=kernel_manager,
+                    kernel_manager_class=_kernel_manager_class(kernel_log, managers),
                     resources={"metadata": {"path": str(folder)}},
                     extra_arguments=[
                         "--IPKernelApp.exec_lines="
@@ -392,7 +402,7 @@ def run_notebook(
                 failure = RunFailure(
                     Reason.DEAD_KERNEL,
                     current[0],
-                    "the kernel died while running the cell" + _how_it_ended(kernel_manager),
+                    "the kernel died while running the cell" + _how_it_ended(managers),
                     _tail(kernel_log),
                 )
             except (RuntimeError, TimeoutError, OSError) as exc:  # start-up failed, lost link
@@ -411,7 +421,8 @@ def run_notebook(
                     f"papermill could not run the notebook: {type(exc).__name__}: {exc}",
                 )
             finally:
-                _running.discard(getattr(kernel_manager, "kernel_pid", -1))
+                for manager in managers:
+                    _running.discard(getattr(manager, "kernel_pid", -1))
             if not (
                 attempt < KERNEL_START_ATTEMPTS
                 and failure is not None
@@ -533,9 +544,9 @@ def _lost_port_race(kernel_log: Path) -> bool:
     return "Address already in use" in text
 
 
-def _how_it_ended(kernel_manager: Any) -> str:
+def _how_it_ended(managers: Sequence[Any]) -> str:
     """`` (killed by SIGKILL: ...)`` or `` (exit status 1)``: how a dead kernel's process ended."""
-    process = getattr(kernel_manager, "kernel_process", None)
+    process = getattr(managers[-1], "kernel_process", None) if managers else None
     code = process.poll() if process is not None else None
     if code is None:
         return ""

@@ -19,7 +19,7 @@ import pytest
 from nb2pipe.verify import pytest_plugin
 from nb2pipe.verify.options import DEFAULT_TIMEOUT, VerifyOptions
 
-from ..conftest import notebook_json
+from ..conftest import ROOT, notebook_json
 from .conftest import code, numbered, stdout
 
 pytest_plugins = ["pytester"]
@@ -66,6 +66,16 @@ def test_the_plugin_imports_nothing_heavy_into_every_pytest_session() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_pytest_finds_it_by_its_entry_point() -> None:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["entry-points"]["pytest11"] == {"nb2pipe": "nb2pipe.verify.pytest_plugin"}
 
 
 def test_its_defaults_are_verifys() -> None:
