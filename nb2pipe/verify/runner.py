@@ -6,6 +6,7 @@ a timeout or a dead kernel is a result to judge, never an exception out of verif
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import signal
@@ -309,11 +310,34 @@ def preload() -> None:
     imports) at the same moment, which Python's per-module import locks allow but which
     buys nothing and has been seen to fail under load.
     """
+    _import_jsonschema_without_iri_syntax()
     import jupyter_client.manager  # noqa: F401
     import nbclient.exceptions  # noqa: F401
     import papermill  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
     import papermill.exceptions  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
     from PIL import Image, ImageChops, ImageStat  # noqa: F401
+
+
+def _import_jsonschema_without_iri_syntax() -> None:
+    """Import jsonschema (nbformat validates notebooks with it) without ``rfc3987_syntax``.
+
+    When that optional package is installed (``jsonschema[format-nongpl]``, which
+    jupyter_server brings), importing jsonschema builds its IRI grammars: about 2 s on a quiet
+    machine, 10 s on a loaded one, before the first kernel starts (and again in each
+    pytest-xdist worker). Only the ``iri`` and ``iri-reference`` format checkers use it, and
+    nothing verify validates has such a format (nbformat validates without format checkers).
+    The import is refused only for jsonschema's first import; later imports find the package.
+    """
+    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+        return
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # `import` raises ImportError
+    try:
+        importlib.import_module("jsonschema")
+    except ImportError:
+        pass  # a jsonschema that needs it: nbformat's import below says what is missing
+    finally:
+        if "rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is None:
+            del sys.modules["rfc3987_syntax"]
 
 
 def run_notebook(
