@@ -369,7 +369,9 @@ def _verify_prepared(
             and m.cell_index not in judgement.random_cells
         }
         if unexplained and options.second_run and run.failure is None:
-            variable = _second_run_differences(item, options, judgement.fresh_cells)
+            variable = _second_run_differences(
+                item, options, judgement.fresh_cells, max(unexplained)
+            )
             mismatches = mark_nondeterministic(
                 mismatches, {i: why for i, why in variable.items() if i in judgement.unexplained}
             )
@@ -454,9 +456,13 @@ def _start_script(item: _Prepared, options: VerifyOptions) -> ScriptCheckJob | N
 
 
 def _run(
-    item: _Prepared, options: VerifyOptions, on_cell_executed: Callable[[], None] | None = None
+    item: _Prepared,
+    options: VerifyOptions,
+    on_cell_executed: Callable[[], None] | None = None,
+    last_cell: int | None = None,
 ) -> NotebookRun:
-    """One fresh run of the notebook (the cells expected to raise may raise)."""
+    """One fresh run of the notebook (the cells expected to raise may raise), to its end or
+    to ``last_cell`` (included)."""
     return run_notebook(
         item.path,
         kernel_name=item.kernel_name,
@@ -469,16 +475,26 @@ def _run(
             for cell in item.notebook.code_cells
             if cell.expects_error(options.strict_errors) and not cell.role.raises_exception
         ],
+        last_cell=last_cell,
     )
 
 
 def _second_run_differences(
-    item: _Prepared, options: VerifyOptions, first: dict[int, Cell]
+    item: _Prepared, options: VerifyOptions, first: dict[int, Cell], last_cell: int
 ) -> dict[int, str]:
-    """Run the notebook again: the cells whose outputs differ between the two fresh runs,
-    with what differs (saved cell index -> message). ``first`` pairs the saved cells with the
-    first run's."""
-    second = _run(item, options)
+    """Run the notebook again, up to ``last_cell`` (the last cell in question): the cells whose
+    outputs differ between the two fresh runs, with what differs (saved cell index ->
+    message). ``first`` pairs the saved cells with the first run's.
+
+    The cells below ``last_cell`` would only cost time: what they print cannot change what
+    the cells above printed. With parameters the run goes at least to the ``parameters``
+    cell, where papermill injects the values.
+    """
+    if item.parameters.values:
+        last_cell = max(
+            [last_cell, *(c.index for c in item.notebook.code_cells if c.role.parameters)]
+        )
+    second = _run(item, options, last_cell=last_cell)
     if second.failure is not None:
         return {}
     executed = set(second.executed)

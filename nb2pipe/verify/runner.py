@@ -349,8 +349,10 @@ def run_notebook(
     metric_names: Iterable[str] = (),
     on_cell_executed: Callable[[], None] | None = None,
     expected_errors: Iterable[int] = (),
+    last_cell: int | None = None,
 ) -> NotebookRun:
-    """Run the notebook at ``path`` top to bottom in a fresh kernel, in the notebook's folder.
+    """Run the notebook at ``path`` top to bottom in a fresh kernel, in the notebook's folder
+    (to the cell at position ``last_cell`` included, when given).
 
     papermill writes the executed notebook into a temporary directory; the user's notebook is
     never written. File accesses of the kernel are recorded (see :mod:`.probe`). The cells at
@@ -390,7 +392,7 @@ def run_notebook(
             managers: list[Any] = []
             try:
                 papermill.execute_notebook(
-                    _with_expected_errors(path, frozenset(expected_errors)),
+                    _with_expected_errors(path, frozenset(expected_errors), last_cell),
                     str(work / path.name),
                     parameters=dict(parameters) if parameters else None,
                     kernel_name=kernel_name,
@@ -495,14 +497,19 @@ def _cell_reply(message: Any) -> CellReply:
     )
 
 
-def _with_expected_errors(path: Path, cells: frozenset[int]) -> Any:
+def _with_expected_errors(
+    path: Path, cells: frozenset[int], last_cell: int | None = None
+) -> Any:
     """The notebook to hand papermill: its path, or (when some cells may raise without the
-    tag nbclient looks for) the notebook read with those cells tagged ``raises-exception``."""
-    if not cells:
+    tag nbclient looks for) the notebook read with those cells tagged ``raises-exception``,
+    and without the cells after ``last_cell``."""
+    if not cells and last_cell is None:
         return str(path)
     import nbformat
 
     node = nbformat.read(str(path), as_version=4)  # type: ignore[no-untyped-call]
+    if last_cell is not None:
+        del node.cells[last_cell + 1 :]
     for index in cells:
         if 0 <= index < len(node.cells):
             tags = node.cells[index].setdefault("metadata", {}).setdefault("tags", [])
