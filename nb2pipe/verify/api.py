@@ -27,6 +27,7 @@ from nb2pipe.model import DEFAULT_MAX_SIZE, Cell, Notebook, load_notebook
 from nb2pipe.verify.errors import VerificationFailed, VerifyInterrupted, VerifyUsageError
 from nb2pipe.verify.compare import compare_outputs
 from nb2pipe.verify.judge import judge_run, mark_nondeterministic, pair_code_cells
+from nb2pipe.verify.kernels import KernelLookahead, StartedKernel
 from nb2pipe.verify.options import VerifyOptions
 from nb2pipe.verify.parameters import BoundParameters, bind_parameters, notebook_parameters
 from nb2pipe.verify.probe import data_files_read, sha256_of
@@ -177,11 +178,27 @@ def verify_paths(
 
     interrupted = threading.Event()
     finished: dict[int, NotebookReport] = {}  # position -> report, before any interrupt
+    # while N notebooks run, the kernels of the next N start
+    lookahead = KernelLookahead(
+        [
+            (item.kernel_name, item.path.resolve().parent, _metric_names(item.analysis))
+            if isinstance(item, _Prepared)
+            else None
+            for item in prepared
+        ],
+        ahead=max(1, options.jobs),
+    )
 
     def work(position: int, item: _Prepared | NotebookReport) -> NotebookReport:
-        report = (
-            item if isinstance(item, NotebookReport) else _verify_prepared(item, options, progress)
-        )
+        if isinstance(item, NotebookReport):
+            report = item
+        else:
+            kernel = lookahead.take(position)
+            try:
+                report = _verify_prepared(item, options, progress, kernel)
+            finally:
+                if kernel is not None:
+                    kernel.close()  # the run closed it, unless it never ran
         if not interrupted.is_set():  # the kernels killed on an interrupt are no verdict
             finished[position] = report
             progress.notebook_finished(report)
@@ -222,6 +239,7 @@ def verify_paths(
             raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        lookahead.close()
     return VerifyReport(
         tuple(reports + results), time.monotonic() - start, options.rtol, options.script
     )
@@ -318,14 +336,18 @@ def _bind_parameters(prepared: list[_Prepared], options: VerifyOptions) -> None:
 
 
 def _verify_prepared(
-    item: _Prepared, options: VerifyOptions, progress: VerifyProgress
+    item: _Prepared,
+    options: VerifyOptions,
+    progress: VerifyProgress,
+    kernel: StartedKernel | None = None,
 ) -> NotebookReport:
-    """Steps 2–5 of PRODUCT.md §4 for one notebook: run, compare, script, verdict."""
+    """Steps 2–5 of PRODUCT.md §4 for one notebook: run, compare, script, verdict.
+    ``kernel``: one started ahead for the run."""
     start = time.monotonic()
     progress.notebook_started(item.path, len(item.notebook.code_cells))
     script_check = _start_script(item, options)
     try:
-        run = _run(item, options, lambda: progress.cell_executed(item.path))
+        run = _run(item, options, lambda: progress.cell_executed(item.path), kernel=kernel)
         data_files = _data_files(item, run, bool(item.parameters.values))
         compare_saved = not item.parameters.changed
         judgement = judge_run(
@@ -460,6 +482,7 @@ def _run(
     options: VerifyOptions,
     on_cell_executed: Callable[[], None] | None = None,
     last_cell: int | None = None,
+    kernel: StartedKernel | None = None,
 ) -> NotebookRun:
     """One fresh run of the notebook (the cells expected to raise may raise), to its end or
     to ``last_cell`` (included)."""
@@ -476,6 +499,7 @@ def _run(
             if cell.expects_error(options.strict_errors) and not cell.role.raises_exception
         ],
         last_cell=last_cell,
+        kernel=kernel,
     )
 
 

@@ -23,7 +23,9 @@ _MAX_DETAIL_LINES = 30
 _WHITESPACE = " \t\r\n"
 #: The JSON string reader of the standard library (its C one when built): text and position
 #: after a string whose opening quote ends at the position given.
-_scanstring: Callable[[str, int], tuple[str, int]] = getattr(json.decoder, "scanstring")  # noqa: B009 (not in its stubs)
+_scanstring: Callable[[str, int], tuple[str, int]] = getattr(  # noqa: B009 (not in the stubs)
+    json.decoder, "scanstring"
+)
 
 
 def workflow_command(command: str, message: str, **properties: str | int) -> str:

@@ -6,6 +6,7 @@ a timeout or a dead kernel is a result to judge, never an exception out of verif
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import shutil
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from nb2pipe.errors import Nb2PipeError
+from nb2pipe.verify.kernels import StartedKernel
 from nb2pipe.model import Cell, Notebook, notebook_from_json
 from nb2pipe.verify.probe import FileAccess, ProbeLog, probe_exec_line, read_probe_log
 from nb2pipe.verify.report import Reason
@@ -217,7 +219,23 @@ def kernel_python(kernel_name: str) -> str:
     return kernel_command(kernel_name)[0][-1]
 
 
-def _kernel_manager_class(log_path: Path, made: list[Any]) -> type[Any]:
+def kernel_start_arguments(
+    probe_log: Path, folder: Path, metric_names: Iterable[str]
+) -> list[str]:
+    """The kernel's command-line arguments beyond the kernelspec's: the file-access probe
+    (see :mod:`.probe`), and IPython's history kept in memory (as nbclient would add)."""
+    return [
+        "--IPKernelApp.exec_lines=" + probe_exec_line(probe_log, folder, metric_names),
+        "--HistoryManager.hist_file=:memory:",
+    ]
+
+
+def forget_kernel(manager: Any) -> None:
+    """The kernel of ``manager`` has ended: an interrupt need not end it."""
+    _running.discard(getattr(manager, "kernel_pid", -1))
+
+
+def kernel_manager_class(log_path: Path, made: list[Any]) -> type[Any]:
     """The kernel manager class for one run; each instance is appended to ``made``.
 
     nbclient is given the class, not a manager: it shuts down (and closes the channels of)
@@ -350,9 +368,11 @@ def run_notebook(
     on_cell_executed: Callable[[], None] | None = None,
     expected_errors: Iterable[int] = (),
     last_cell: int | None = None,
+    kernel: StartedKernel | None = None,
 ) -> NotebookRun:
     """Run the notebook at ``path`` top to bottom in a fresh kernel, in the notebook's folder
-    (to the cell at position ``last_cell`` included, when given).
+    (to the cell at position ``last_cell`` included, when given). ``kernel``: one started
+    ahead for this run (:mod:`.kernels`); the run ends it.
 
     papermill writes the executed notebook into a temporary directory; the user's notebook is
     never written. File accesses of the kernel are recorded (see :mod:`.probe`). The cells at
@@ -382,14 +402,33 @@ def run_notebook(
             on_cell_executed()
 
     failure: RunFailure | None = None
-    with tempfile.TemporaryDirectory(prefix="nb2pipe-verify-") as scratch:
-        work = Path(scratch)
+    folder = path.resolve().parent
+    metrics = frozenset(metric_names)
+    if kernel is not None and not kernel.fits(kernel_name, folder, metrics):
+        kernel.close()
+        kernel = None
+    scratch_folder: contextlib.AbstractContextManager[str] = (
+        contextlib.nullcontext(kernel.scratch.name)
+        if kernel is not None
+        else tempfile.TemporaryDirectory(prefix="nb2pipe-verify-")
+    )
+    with contextlib.ExitStack() as ending:
+        if kernel is not None:
+            ending.callback(kernel.close)
+        work = Path(ending.enter_context(scratch_folder))
         probe_log, kernel_log = work / "probe.log", work / "kernel.log"
-        folder = path.resolve().parent
         for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
-            probe_log.write_bytes(b"")
-            kernel_log.write_bytes(b"")
-            managers: list[Any] = []
+            # the kernel started ahead, for the first attempt; else one started now
+            ready = kernel.manager if kernel is not None and attempt == 1 else None
+            managers: list[Any] = [ready] if ready is not None else []
+            if ready is None:
+                probe_log.write_bytes(b"")
+                kernel_log.write_bytes(b"")
+            manager = (
+                {"km": ready}
+                if ready is not None
+                else {"kernel_manager_class": kernel_manager_class(kernel_log, managers)}
+            )
             try:
                 papermill.execute_notebook(
                     _with_expected_errors(path, frozenset(expected_errors), last_cell),
@@ -404,12 +443,9 @@ def run_notebook(
                     # the kernel's cwd (not papermill's process-wide chdir: -j runs in
                     # threads), the file-access hook, progress hooks, and no graceful-shutdown
                     # wait
-                    kernel_manager_class=_kernel_manager_class(kernel_log, managers),
+                    **manager,
                     resources={"metadata": {"path": str(folder)}},
-                    extra_arguments=[
-                        "--IPKernelApp.exec_lines="
-                        + probe_exec_line(probe_log, folder, metric_names)
-                    ],
+                    extra_arguments=kernel_start_arguments(probe_log, folder, metrics),
                     on_cell_start=on_start,
                     on_cell_execute=on_execute,
                     on_cell_executed=on_executed,
@@ -447,8 +483,10 @@ def run_notebook(
                     f"papermill could not run the notebook: {type(exc).__name__}: {exc}",
                 )
             finally:
-                for manager in managers:
-                    _running.discard(getattr(manager, "kernel_pid", -1))
+                for started in managers:
+                    forget_kernel(started)
+                if ready is not None and kernel is not None:
+                    kernel.shut_down()  # nbclient ends only the kernels it started
             if not (
                 attempt < KERNEL_START_ATTEMPTS
                 and failure is not None

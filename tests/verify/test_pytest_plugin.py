@@ -90,7 +90,11 @@ def test_each_notebook_is_one_item_and_only_with_nb2pipe(pytester: pytest.Pytest
     pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
     collected = pytester.runpytest(*PLUGIN, "--nb2pipe", "--collect-only", "-q")
     lines = [line for line in collected.outlines if "::" in line]
-    assert sorted(lines) == ["a.ipynb::a.ipynb", "sub/b.ipynb::b.ipynb", "test_plain.py::test_plain"]
+    assert sorted(lines) == [
+        "a.ipynb::a.ipynb",
+        "sub/b.ipynb::b.ipynb",
+        "test_plain.py::test_plain",
+    ]
     without = pytester.runpytest(*PLUGIN, "--collect-only", "-q")
     assert [line for line in without.outlines if "::" in line] == ["test_plain.py::test_plain"]
 
@@ -99,7 +103,9 @@ def test_a_file_that_is_not_a_notebook_fails_as_invalid(pytester: pytest.Pyteste
     (pytester.path / "broken.ipynb").write_text("{ not json")
     result = pytester.runpytest(*PLUGIN, "--nb2pipe")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*broken.ipynb*invalid*", "FAILED broken.ipynb::broken.ipynb - invalid: *"])
+    result.stdout.fnmatch_lines(
+        ["*broken.ipynb*invalid*", "FAILED broken.ipynb::broken.ipynb - invalid: *"]
+    )
 
 
 @pytest.mark.kernel
@@ -196,7 +202,9 @@ def test_kernel_and_no_script_options_are_verifys(
     _write(
         pytester.path,
         "which_kernel.ipynb",
-        code("import os\nprint(os.environ.get('NB2PIPE_TEST_KERNEL'))", stdout("chosen\n"), count=1),
+        code(
+            "import os\nprint(os.environ.get('NB2PIPE_TEST_KERNEL'))", stdout("chosen\n"), count=1
+        ),
     )
     # the kernel's process has imported ipykernel; the exported script's has not
     _write(
@@ -226,4 +234,6 @@ def test_under_xdist_each_worker_verifies_its_notebooks(pytester: pytest.Pyteste
     )
     result.assert_outcomes(passed=3, failed=1)
     # the report crosses from the worker to the controller intact
-    result.stdout.fnmatch_lines(["    cell 2 (id c1)  output-differs  stdout differs*", "*-5", "*+4"])
+    result.stdout.fnmatch_lines(
+        ["    cell 2 (id c1)  output-differs  stdout differs*", "*-5", "*+4"]
+    )
