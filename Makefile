@@ -39,10 +39,12 @@ demo: $(VENV)/.demo-installed wheels
 	@echo "Scripts are in $(DEMO)/; each run's record and figures in $(DEMO)/runs/"
 	@echo "With uv, no install: cd $(DEMO) && uv run --find-links ../wheels train_classifier.py"
 
-# The whole test suite, browser tests included (installs Debian's chromium when missing).
+# The whole test suite, browser tests included (installs Debian's chromium when missing), in
+# TEST_WORKERS processes (pytest-xdist; the tests of one shared fixture stay in one worker)
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed
 	bash .ci/install-browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
