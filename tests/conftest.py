@@ -30,20 +30,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 Cell = str | tuple[str, list[str]] | dict[str, Any]
 
 
-#: folders whose tests share one expensive session fixture (a JupyterLab server, Airflow's venv,
-#: the DVC walkthrough, the S3 server): under ``pytest -n N --dist loadgroup`` (``make test``)
-#: each folder's tests run in one worker, so the fixture is made once
-SHARED_FIXTURE_FOLDERS = ("airflow", "dvc", "e2e", "data_versions")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    tests = Path(__file__).parent
-    for item in items:
-        parts = Path(str(item.path)).relative_to(tests).parts
-        if len(parts) > 1 and parts[0] in SHARED_FIXTURE_FOLDERS:
-            item.add_marker(pytest.mark.xdist_group(parts[0]))
-
-
 def notebook_json(*cells: Cell, kernel: str = "python3", language: str = "python") -> dict[str, Any]:
     """nbformat 4.5 JSON for ``cells``: a string is a code cell, ``(source, tags)`` a tagged
     code cell, and a dict is merged into a cell (``{"cell_type": "markdown", "source": ...}``)."""
@@ -96,3 +82,4 @@ def samples_copy(tmp_path: Path) -> Path:
     target = tmp_path / "samples"
     shutil.copytree(SAMPLES, target, ignore=shutil.ignore_patterns("*.py", "figures", "runs"))
     return target
+
