@@ -614,6 +614,9 @@ class _CellVisitor(ast.NodeVisitor):
         if isinstance(node.ctx, ast.Load):
             self._read(node.id)
 
+    def visit_Constant(self, node: ast.Constant) -> None:
+        """Nothing to see (``NodeVisitor``'s own looks for the deprecated ``visit_Num``...)."""
+
     # -- statements --------------------------------------------------------------------------
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)

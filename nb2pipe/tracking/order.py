@@ -136,6 +136,8 @@ class NotebookOrder:
         self.deleted = set(deleted) | state.deleted_cells
         self.slots: list[CellSlot] = []
         self.by_key: dict[str, CellSlot] = {}
+        #: keys of the cells not in the saved file (placed by execution order), oldest first
+        self.unsaved: list[str] = []
         #: source hash of each cell's latest run when its slot was built
         self._seen: dict[str, str] = {}
         self._executions = 0
@@ -216,6 +218,8 @@ class NotebookOrder:
     def _add(self, slot: CellSlot) -> None:
         self.slots.append(slot)
         self.by_key[slot.key] = slot
+        if slot.cell_index is None:
+            self.unsaved.append(slot.key)
 
     def _placement(self, key: str) -> tuple[int, ...]:
         first = self.state.first_seq.get(key, 0)

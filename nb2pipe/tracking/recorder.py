@@ -18,6 +18,7 @@ is never touched.
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # no stub: signal's C half
 import ast
 import atexit
 import logging
@@ -66,6 +67,8 @@ logger = logging.getLogger("nb2pipe.tracking")
 logger.addHandler(logging.NullHandler())
 
 _MISSING = 0  #: ``id()`` of an unbound name (no object has id 0)
+_SIGINT = int(signal.SIGINT)
+_MAIN_THREAD = threading.main_thread().ident
 #: Line magics that may bind names no syntax tree shows.
 _OPAQUE_MAGICS = frozenset({"run", "store", "load", "reset_selective", "macro", "autoreload"})
 #: Distinct (file, mode) opens kept per execution: a cell that opens more files is not slowed
@@ -89,6 +92,20 @@ def _only_track_magics(source: str) -> bool:
     lines = [line.strip() for line in source.splitlines()]
     code = [line for line in lines if line and not line.startswith("#")]
     return bool(code) and all(line == "%track" or line.startswith("%track ") for line in code)
+
+
+def _event_loop_callback(shell: Any) -> Callable[[Callable[[], None]], None] | None:
+    """How to run work on the kernel's event loop once the current request's handler (and
+    so the cell's reply) is done: its asyncio loop's ``call_soon`` (the tracker runs on the
+    loop's thread; ``add_callback`` would also write to the loop's wake-up pipe), else the
+    tornado loop's ``add_callback``; ``None`` without a kernel."""
+    loop = getattr(getattr(shell, "kernel", None), "io_loop", None)
+    inner = getattr(loop, "asyncio_loop", None)
+    call_soon = getattr(inner, "call_soon", None)
+    if callable(call_soon):
+        return call_soon  # type: ignore[no-any-return]
+    add = getattr(loop, "add_callback", None)
+    return add if callable(add) else None
 
 
 @dataclass
@@ -133,11 +150,13 @@ class _HeldInterrupts:
         self.held = False
 
     def __enter__(self) -> _HeldInterrupts:
-        if threading.current_thread() is threading.main_thread():
-            previous = signal.getsignal(signal.SIGINT)
+        # ``_signal``'s functions, not ``signal``'s wrappers: those convert to and from enums,
+        # which cost ten times the system call (four calls a cell)
+        if threading.get_ident() == _MAIN_THREAD:
+            previous = _signal.getsignal(_SIGINT)
             if previous is not None:
                 try:
-                    signal.signal(signal.SIGINT, self._hold)
+                    _signal.signal(_SIGINT, self._hold)
                     self.previous = previous
                 except (ValueError, OSError):
                     pass
@@ -148,7 +167,7 @@ class _HeldInterrupts:
 
     def __exit__(self, *exc_info: object) -> None:
         if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+            _signal.signal(_SIGINT, self.previous)
 
 
 class _TreeRecorder:
@@ -166,6 +185,7 @@ class _TreeRecorder:
                     recorder.on_tree(pending, node)
             except BaseException as exc:  # noqa: BLE001 - IPython would drop a failing transformer
                 recorder.fail(exc)
+        recorder.detach_transformer()
         return node
 
 
@@ -202,10 +222,13 @@ class ExecutionRecorder:
         self._seq = 0
         self._write = write or (lambda text: print(text, file=sys.stderr))
         self._transformer = _TreeRecorder(self)
+        #: runs a callback on the kernel's event loop once the reply is sent (no kernel: None)
+        self._defer: Callable[[Callable[[], None]], None] | None = None
         #: the file audit of the session; its root is the notebook's folder (its ``.nb2pipe/``
         #: history folder is hidden, so left out), else the kernel's working folder
         self.audit = FileAudit(limit=_FILE_OPEN_LIMIT)
         self._hooked = False
+        self._detached = False  #: out of ``ast_transformers`` until the cell ends
         self._unhook_pending = False
         self._atexit = False
 
@@ -221,8 +244,29 @@ class ExecutionRecorder:
         self.shell.ast_transformers.append(self._transformer)
         self._hooked = True
 
+    def detach_transformer(self) -> None:
+        """Leave ``ast_transformers`` for the rest of this cell, when last in it.
+
+        IPython re-locates the whole tree (``ast.fix_missing_locations``) after its AST
+        transformers whenever the list is not empty, which costs a trivial cell more than the
+        tracker's own analysis; this transformer returns the tree unchanged, so the walk is
+        needed only for other transformers. Removing the last entry while IPython iterates
+        the list ends its loop there; :meth:`pre_run_cell` and :meth:`post_run_cell` put it
+        back before any other cell's tree is made.
+        """
+        transformers = self.shell.ast_transformers
+        if transformers and transformers[-1] is self._transformer:
+            transformers.pop()
+            self._detached = True
+
+    def _attach_transformer(self) -> None:
+        self._detached = False
+        if self._hooked and self._transformer not in self.shell.ast_transformers:
+            self.shell.ast_transformers.append(self._transformer)
+
     def _unhook(self) -> None:
         self._unhook_pending = False
+        self._detached = False
         if not self._hooked:
             return
         for event, callback in (("pre_run_cell", self.pre_run_cell), ("post_run_cell", self.post_run_cell)):
@@ -262,6 +306,7 @@ class ExecutionRecorder:
         self.audit = FileAudit(str(root), thread=threading.get_ident(), limit=_FILE_OPEN_LIMIT)
         environment_prefixes()  # found once per process (it opens files): now, not in a cell
         self._open_log(baseline)
+        self._defer = _event_loop_callback(self.shell)
         self.pending = None
         self._depth = 0
         self._hook()
@@ -345,6 +390,8 @@ class ExecutionRecorder:
 
     # -- IPython events ----------------------------------------------------------------------
     def pre_run_cell(self, info: Any) -> None:
+        if self._detached:
+            self._attach_transformer()
         if not self.enabled:
             return
         try:
@@ -400,6 +447,8 @@ class ExecutionRecorder:
         pending.cost += time.perf_counter() - entered
 
     def post_run_cell(self, result: Any) -> None:
+        if self._detached:
+            self._attach_transformer()
         if not self.enabled:
             if self._unhook_pending:
                 self._unhook()
@@ -484,7 +533,7 @@ class ExecutionRecorder:
                 self.log.close()
                 self.log = None
             else:
-                self.log.append(base, pending.raw_cell)
+                self.log.append(base, pending.raw_cell, self._defer)
         return run
 
     def _file_accesses(self, pending: _Pending, opened: list[FileOpen]) -> tuple[FileAccess, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import enum
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -179,11 +180,7 @@ class StaticHazardCache:
     ) -> list[Hazard]:
         runs = order.state.runs
         # messages name unsaved cells by execution count (In [k]): a re-run renames them
-        unsaved = tuple(
-            runs[slot.key].event.execution_count
-            for slot in order.slots
-            if slot.cell_index is None and slot.key in runs
-        )
+        unsaved = tuple(runs[key].event.execution_count for key in order.unsaved if key in runs)
         fingerprint = (id(order), order.version, unsaved)
         if fingerprint != self._key:
             self._hazards = _static_hazards(order, symbols)
@@ -325,6 +322,7 @@ def collect_hazards(
     return sorted(unique, key=lambda h: _sort_key(order, h))
 
 
+@functools.cache  # asked after every cell: four possible answers
 def available_kinds(has_notebook: bool, has_cell_ids: bool) -> frozenset[HazardKind]:
     """The hazard kinds ``%track`` can judge in a mode (``%track status`` lists them, and the
     report and the warnings hold no others).
