@@ -21,6 +21,7 @@ __all__ = [
     "BUILTIN_NAMES",
     "CallSite",
     "CellSymbols",
+    "ConstantBinding",
     "FunctionSymbols",
     "ImportBinding",
     "NOTEBOOK_NAMES",
@@ -124,6 +125,19 @@ class FunctionSymbols:
 
 
 @dataclass(frozen=True)
+class ConstantBinding:
+    """A name a cell binds once, at cell level, to what its own code fixes: a literal
+    (``alpha = 0.5``, ``cols = ("a", "b")``) or an import. Its value depends on no other cell,
+    so two runs that bind it alike bind the same value."""
+
+    name: str
+    #: the literal's value (numbers, strings, bytes, ``None`` and tuples of them)
+    literal: object = None
+    #: for an import: ``module|attribute|imported name`` (what it binds, as written)
+    imported: str | None = None
+
+
+@dataclass(frozen=True)
 class CellSymbols:
     """Names and effects of one cell's code, in the order a top-to-bottom run would see them."""
 
@@ -152,6 +166,8 @@ class CellSymbols:
     #: ``(receiver root, method)`` of each method call at cell level: ``counters[0].tick()``
     #: is ``("counters", "tick")`` (the notebook's classes say which methods change ``self``)
     method_calls: frozenset[tuple[str, str]] = frozenset()
+    #: names bound once, at cell level, to a literal or by an import (see ConstantBinding)
+    constants: tuple[ConstantBinding, ...] = ()
 
     def function(self, name: str) -> FunctionSymbols | None:
         for info in self.functions:
@@ -164,6 +180,7 @@ def gather_cell_symbols(tree: ast.Module) -> CellSymbols:
     """Analyse a parsed cell (IPython syntax already turned into ``get_ipython()`` calls)."""
     visitor = _CellVisitor()
     for statement in tree.body:
+        visitor.top = statement
         visitor.visit(statement)
     return visitor.result()
 
@@ -545,6 +562,10 @@ class _CellVisitor(ast.NodeVisitor):
         #: Changing the part in place changes the whole.
         self._part_of: dict[str, str] = {}
         self._line_offset = 0
+        #: the cell-level statement being visited, and how often each name is bound
+        self.top: ast.stmt | None = None
+        self._bindings: dict[str, int] = {}
+        self._constants: dict[str, ConstantBinding] = {}
 
     def result(self) -> CellSymbols:
         out = self.out
@@ -563,7 +584,22 @@ class _CellVisitor(ast.NodeVisitor):
             loop_targets=frozenset(out.loop_targets),
             with_targets=frozenset(out.with_targets),
             method_calls=frozenset(out.method_calls),
+            constants=tuple(
+                c for name, c in self._constants.items() if self._bindings.get(name) == 1
+            ),
         )
+
+    def _constant(self, node: ast.stmt, target: ast.expr, value: ast.expr | None) -> None:
+        """Note ``target = value`` at cell level when the value is a literal."""
+        if node is not self.top or not isinstance(target, ast.Name) or value is None:
+            return
+        if not isinstance(value, (ast.Constant, ast.Tuple, ast.UnaryOp, ast.BinOp)):
+            return  # ``[...]``, ``{...}``: mutable, and anything else is not a literal
+        try:
+            literal = ast.literal_eval(value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return
+        self._constants[target.id] = ConstantBinding(target.id, literal=literal)
 
     # -- names -------------------------------------------------------------------------------
     def _read(self, name: str) -> None:
@@ -571,6 +607,7 @@ class _CellVisitor(ast.NodeVisitor):
             self.out.reads.add(name)
 
     def _define(self, name: str) -> None:
+        self._bindings[name] = self._bindings.get(name, 0) + 1
         self.out.defines.add(name)
         self._bound.add(name)
         self._part_of.pop(name, None)  # rebound: what it held before no longer matters
@@ -623,6 +660,8 @@ class _CellVisitor(ast.NodeVisitor):
         value_reads = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
         # ``b = a``, ``cell = table[1]``, ``x = obj.attr``: the same object, or a part of it
         whole = _root_name(node.value) if isinstance(node.value, (ast.Name, ast.Subscript, ast.Attribute)) else None
+        if len(node.targets) == 1:
+            self._constant(node, node.targets[0], node.value)
         for target in node.targets:
             names = set(_target_names(target))
             self.out.rebinds |= names & value_reads
@@ -637,6 +676,7 @@ class _CellVisitor(ast.NodeVisitor):
         if node.value is not None:
             self.visit(node.value)
             self._store(node.target)
+            self._constant(node, node.target, node.value)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         self.visit(node.value)
@@ -694,6 +734,8 @@ class _CellVisitor(ast.NodeVisitor):
             module = alias.name if alias.asname else alias.name
             self.out.imports.append(ImportBinding(bound, module, None, node.lineno + self._line_offset))
             self._define(bound)
+            if node is self.top:
+                self._constants[bound] = ConstantBinding(bound, imported=f"{alias.name}||{bound}")
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = "." * node.level + (node.module or "")
@@ -706,6 +748,8 @@ class _CellVisitor(ast.NodeVisitor):
                 ImportBinding(bound, module, alias.name, node.lineno + self._line_offset)
             )
             self._define(bound)
+            if node is self.top:
+                self._constants[bound] = ConstantBinding(bound, imported=f"{module}|{alias.name}|{bound}")
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         for expr in _definition_time_exprs(node):

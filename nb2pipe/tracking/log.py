@@ -161,6 +161,11 @@ class ExecutionEvent:
     opaque: bool = False  #: may bind names no tree shows (``from m import *``, ``%run``)
     #: creates folders in a way that fails when they exist (``os.makedirs(p)``)
     exclusive: bool = False
+    #: name bound -> fingerprint of its value, for values that have one (numbers, short
+    #: strings, tuples of them; see :mod:`nb2pipe.tracking.values`): a hash, never the value
+    values: Mapping[str, str] = field(default_factory=dict)
+    #: names whose value the cell's own code fixes (a literal, an import), whatever it read
+    constants: frozenset[str] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         """One log line: the core fields always, the others only when they say something."""
@@ -194,6 +199,8 @@ class ExecutionEvent:
             "reset": self.reset,
             "opaque": self.opaque,
             "exclusive": self.exclusive,
+            "values": dict(sorted(self.values.items())),
+            "constants": sorted(self.constants),
         }
         record.update((key, value) for key, value in optional.items() if value)
         return record
@@ -227,6 +234,8 @@ class ExecutionEvent:
             reset=bool(data.get("reset", False)),
             opaque=bool(data.get("opaque", False)),
             exclusive=bool(data.get("exclusive", False)),
+            values={str(k): str(v) for k, v in dict(data.get("values", {})).items()},
+            constants=frozenset(data.get("constants", ())),
         )
 
 

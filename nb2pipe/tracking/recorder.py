@@ -632,6 +632,11 @@ class ExecutionRecorder:
         for hazard in hazards:
             self._write(format_warning(hazard))
 
+    def _changed_since(self, reader: str, name: str) -> bool:
+        """Whether ``name``'s value differs from the one ``reader``'s latest run read."""
+        token = self.state.names.get(name)
+        return token is None or self.state.runs[reader].inputs.get(name) != token.sig
+
     def _stale_after(self, run: CellRun, order: NotebookOrder) -> list[Hazard]:
         """Cells whose outputs this execution made out of date (a fresh-run check, when needed)."""
         readers = self.state.readers or {}
@@ -653,7 +658,10 @@ class ExecutionRecorder:
         if not stale:
             return []
         plan = plan_rerun(self.state, order, fresh)
-        names = sorted({n for k in stale for n in touched if n in self.state.runs[k].inputs})
+        names = sorted({
+            n for k in stale for n in touched
+            if n in self.state.runs[k].inputs and self._changed_since(k, n)
+        })
         cells = ", ".join(order.label(k) for k in stale)
         todo = ", ".join(order.label(k) for k in plan.rerun)
         return [

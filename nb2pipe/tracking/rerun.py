@@ -131,22 +131,24 @@ class _Synthesizer:
         self.state = state
         self._seq = _SIM_SEQ
 
-    def event(self, slot: CellSlot, sim: TrackerState) -> tuple[ExecutionEvent, bool]:
+    def event(self, slot: CellSlot, sim: TrackerState) -> tuple[ExecutionEvent, bool, int | None]:
+        """The execution, whether it is of a cell that never ran under tracking, and the
+        signature of the recorded execution it replays (``None``: made from the source)."""
         self._seq += 1
         run = self.state.runs.get(slot.key)
         if run is not None and run.event.source_hash == slot.source_hash and (
             run.event.error is None or slot.source is None
         ):
-            return _replace_seq(run.event, self._seq), False
+            return _replace_seq(run.event, self._seq), False, run.step
         # a cell whose last run raised did only part of its work: a fresh run does all of it
         untracked = run is None and bool(self.state.baseline)
         if slot.source is None:
-            return ExecutionEvent(self._seq, slot.key, slot.source_hash, slot.cell_id), untracked
+            return ExecutionEvent(self._seq, slot.key, slot.source_hash, slot.cell_id), untracked, None
         try:
             cell = Cell(index=slot.cell_index or 0, kind=CellKind.CODE, source=slot.source, id=slot.cell_id)
             parsed = parse_cell(cell)
         except Nb2PipeError:
-            return ExecutionEvent(self._seq, slot.key, slot.source_hash, slot.cell_id), untracked
+            return ExecutionEvent(self._seq, slot.key, slot.source_hash, slot.cell_id), untracked, None
         imports: dict[str, str] = {}
         for other in sim.runs.values():
             imports.update(other.event.imports)
@@ -168,8 +170,10 @@ class _Synthesizer:
             reset=effects.reset,
             opaque=effects.opaque,
             exclusive=effects.exclusive,
+            values=dict(effects.constants),
+            constants=frozenset(effects.constants),
         )
-        return event, untracked
+        return event, untracked, None
 
 
 def _replace_seq(event: ExecutionEvent, seq: int) -> ExecutionEvent:
@@ -186,8 +190,8 @@ def simulate_fresh_run(state: TrackerState, order: NotebookOrder) -> FreshRun:
     synthesizer = _Synthesizer(state)
     runs: dict[str, CellRun] = {}
     for slot in order.slots:
-        event, untracked = synthesizer.event(slot, fresh)
-        runs[slot.key] = fresh.apply(event, untracked=untracked)
+        event, untracked, recorded = synthesizer.event(slot, fresh)
+        runs[slot.key] = fresh.apply(event, untracked=untracked, recorded_step=recorded)
     stale = tuple(
         slot.key
         for slot in order.slots
@@ -217,8 +221,8 @@ def plan_rerun(
         results = {}
         for slot in order.slots:
             if slot.key in chosen:
-                event, untracked = synthesizer.event(slot, sim)
-                results[slot.key] = sim.apply(event, untracked=untracked)
+                event, untracked, recorded = synthesizer.event(slot, sim)
+                results[slot.key] = sim.apply(event, untracked=untracked, recorded_step=recorded)
         bad = [key for key in chosen if results[key].step != fresh.runs[key].step]
         # the state left behind must be a fresh run's too, not only the outputs: the next
         # cell the user writes reads it

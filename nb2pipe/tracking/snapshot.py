@@ -24,6 +24,7 @@ from nb2pipe.tracking.runtime import (
     is_user_name,
     object_stamp,
 )
+from nb2pipe.tracking.values import observed_fingerprints
 
 __all__ = ["ExecutionCore", "NamespaceSnapshot", "ObservedEffects"]
 
@@ -77,6 +78,9 @@ class ObservedEffects:
     aliases: Mapping[str, str]
     reset: bool
     opaque: bool
+    #: fingerprints of the values of names bound (see :mod:`nb2pipe.tracking.values`)
+    values: Mapping[str, str]
+    constants: frozenset[str]
 
     def event(
         self, core: ExecutionCore, effects: StaticEffects, symbols: CellSymbols, succeeded: bool
@@ -98,6 +102,8 @@ class ObservedEffects:
             reset=self.reset,
             opaque=self.opaque,
             exclusive=effects.exclusive,
+            values=dict(self.values),
+            constants=self.constants,
         )
 
 
@@ -184,8 +190,10 @@ class NamespaceSnapshot:
         reset = effects.reset and succeeded and not any(
             n in namespace for n in tracked if ":" not in n
         )
+        defines = {n for n in defines if is_user_name(n, hidden)}
+        bound = defines - mutates - generators - aliases.keys()
         return ObservedEffects(
-            defines=frozenset(n for n in defines if is_user_name(n, hidden)),
+            defines=frozenset(defines),
             reads=frozenset(n for n in reads if is_user_name(n, hidden)),
             mutates=frozenset(mutates),
             deletes=frozenset(deletes),
@@ -193,6 +201,8 @@ class NamespaceSnapshot:
             aliases=aliases,
             reset=reset,
             opaque=self.namespace_ids is not None or effects.opaque,
+            values=observed_fingerprints(namespace, bound, effects.constants),
+            constants=frozenset(n for n in effects.constants if n in bound),
         )
 
     def _unexpected_size(

@@ -183,11 +183,16 @@ class TrackerState:
         return tuple(sorted(n for n, t in self.names.items() if t is token and n != name))
 
     # -- applying one execution ----------------------------------------------------------------
-    def apply(self, event: ExecutionEvent, *, untracked: bool = False) -> CellRun:
+    def apply(
+        self, event: ExecutionEvent, *, untracked: bool = False, recorded_step: int | None = None
+    ) -> CellRun:
         """Fold ``event`` into the state and return the cell's new :class:`CellRun`.
 
         ``untracked`` marks a simulated execution of a cell that never ran under tracking:
         names it binds that existed before tracking keep their pre-tracking signature.
+        ``recorded_step``: for a simulation replaying a recorded execution, the signature
+        that execution had; the values it observed hold only if the simulated one is the
+        same (the same code read the same inputs), except those its code alone fixes.
         """
         key, seq = event.cell_key, event.seq
         inputs, input_writers, nondet = self._read_inputs(event)
@@ -222,7 +227,8 @@ class TrackerState:
         for access in event.files:
             if access.op == REMOVE:
                 self.names.pop(file_name(access.path), None)
-        self._apply_definitions(event, step, nondet, untracked)
+        trusted = recorded_step is None or recorded_step == step
+        self._apply_definitions(event, step, nondet, untracked, trusted)
         for info in event.functions:
             self.functions[info.name] = info
         self.deleted_cells.update(event.deleted_cells)
@@ -317,8 +323,17 @@ class TrackerState:
                 token.appended = True
         return tuple(facts)
 
-    def _apply_definitions(self, event: ExecutionEvent, step: int, nondet: bool, untracked: bool) -> None:
+    def _apply_definitions(
+        self, event: ExecutionEvent, step: int, nondet: bool, untracked: bool, trusted: bool
+    ) -> None:
+        """Bind the names ``event`` defines to new tokens (aliases to their target's).
+
+        A name whose value has a fingerprint gets a signature of its value alone: bound
+        again to an equal value (a parameter cell edited elsewhere), its readers are not out
+        of date. Otherwise the signature is the execution's.
+        """
         key, seq = event.cell_key, event.seq
+        values = event.values
         kept = (event.mutates | event.generators) & event.reads  # ``a += [1]``: changed in place
         aliased = []
         for name in sorted(event.defines):
@@ -329,7 +344,9 @@ class TrackerState:
             elif untracked and name in self.baseline:
                 self.names[name] = Token(_baseline_sig(name), [(key, seq)], nondet)
             else:
-                self.names[name] = Token(hash((step, name)), [(key, seq)], nondet)
+                value = values.get(name) if trusted or name in event.constants else None
+                sig = hash(("value", value)) if value is not None else hash((step, name))
+                self.names[name] = Token(sig, [(key, seq)], nondet)
         for name in aliased:
             target = self.names.get(event.aliases[name])
             if target is None:

@@ -38,6 +38,7 @@ def test_event_round_trips_through_json() -> None:
         draws=(RandomUse("np.random.rand", "numpy.random.rand", "numpy", 2),),
         functions=(FunctionSymbols("f", 1, frozenset({"k"}), frozenset(), frozenset(), ((0, "a"),)),),
         imports={"np": "numpy"}, deleted_cells=("old",), reset=True, opaque=True,
+        values={"x": "0123456789abcdef"}, constants=frozenset({"x"}),
     )
     assert ExecutionEvent.from_json(json.loads(json.dumps(event.to_json()))) == event
 
