@@ -15,6 +15,12 @@ recover uses); recover's own successes are checked again by nbclient (a false cl
 the totals; ``--json FILE`` writes the rows.
 
     python bench/bench_recover.py [--profile ci|thorough] [--families a,b] [--json out.json]
+    python bench/bench_recover.py --speed 2   # recovery from a history of a 2-minute notebook
+
+``--speed MINUTES`` works on a notebook whose fresh run takes that long (cells that compute
+for a while, one of them run twice and one edited after it ran), then times ``nb2pipe
+recover`` from its history against one fresh run of the recovered notebook (nbclient, the
+same kernel), in the same process.
 """
 
 from __future__ import annotations
@@ -74,36 +80,77 @@ def _recover(path: Path) -> tuple[bool, bool, float]:
     return True, False, seconds
 
 
+def _speed(minutes: float) -> None:
+    from tests.recover.lab import LabNotebook
+
+    per_cell = minutes * 60 / 3  # three cells compute: a fresh run takes `minutes`
+    work = f"import time\nend = time.monotonic() + {per_cell}\nwhile time.monotonic() < end:\n    pass"
+    with tempfile.TemporaryDirectory(prefix="nb2pipe-bench-speed-") as scratch:
+        path = Path(scratch) / "slow.ipynb"
+        nb = LabNotebook(path, [
+            ("load", work + "\nrows = list(range(1000))\nprint(len(rows))"),
+            ("param", "scale = 2"),
+            ("fit", work + "\nmodel = sum(r * scale for r in rows)\nprint('fit', model)"),
+            ("tune", "scale = 3"),
+            ("report", work + "\nprint('report', model // 7)"),
+        ], tracked=True)
+        nb.run("load", "param", "fit", "tune", "fit", "report")
+        nb.edit("param", "scale = 5")
+        nb.save()
+        nb.shutdown()
+        started = time.monotonic()
+        result = recover_notebook(path, RecoverOptions(force=True))
+        recovering = time.monotonic() - started
+        assert result.recovered and result.output is not None, result.problems
+        started = time.monotonic()
+        assert_gives_back_the_saved_outputs(path, result.output)
+        fresh = time.monotonic() - started
+        print(f"recovered path: {len(result.path.replays) if result.path else 0} executions")
+        print(f"recover from the history: {recovering:.1f} s (its proof run {result.proof.duration:.1f} s)"
+              if result.proof else f"recover: {recovering:.1f} s")
+        print(f"one fresh run of the recovered notebook (nbclient): {fresh:.1f} s")
+        print(f"ratio: {recovering / fresh:.2f}x (target <= 1.5x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="ci", choices=("ci", "thorough"))
     parser.add_argument("--families", help="comma-separated families (default: all)")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--speed", type=float, metavar="MINUTES")
     args = parser.parse_args()
+    if args.speed:
+        _speed(args.speed)
+        return
     wanted = set(args.families.split(",")) if args.families else None
     rows = []
     with tempfile.TemporaryDirectory(prefix="nb2pipe-bench-recover-") as scratch:
-        for family, seed in sessions(args.profile):
+        for family, seed, tracked in sessions(args.profile):
             if wanted and family not in wanted:
                 continue
             build, expected = SESSION_FAMILIES[family]
-            folder = Path(scratch) / f"{family}-{seed}"
+            name = f"{family}-{seed}" + ("" if tracked else "-untracked")
+            folder = Path(scratch) / name
             folder.mkdir()
             path = folder / f"{family}.ipynb"
-            build(random.Random(f"{family}-{seed}"), path, True).shutdown()
-            alone = Path(scratch) / f"{family}-{seed}-alone"
+            build(random.Random(f"{family}-{seed}"), path, tracked).shutdown()
+            alone = Path(scratch) / f"{name}-alone"
             alone.mkdir()
             shutil.copy2(path, alone / path.name)
             for data in folder.glob("*.txt"):
                 shutil.copy2(data, alone / data.name)
             row = {
-                "session": f"{family}-{seed}",
+                "session": name,
+                "tracked": tracked,
                 "top_down": _strategy(path, "top-down"),
                 "count_order": _strategy(path, "count"),
                 "expected_without_history": expected.without_history,
                 "expected_with_history": expected.with_history,
             }
-            row["with_history"], false_h, row["seconds_with"] = _recover(path)
+            if tracked:
+                row["with_history"], false_h, row["seconds_with"] = _recover(path)
+            else:
+                row["with_history"], false_h, row["seconds_with"] = False, False, 0.0
             row["without_history"], false_n, row["seconds_without"] = _recover(alone / path.name)
             row["false_claims"] = int(false_h) + int(false_n)
             rows.append(row)
@@ -115,10 +162,12 @@ def main() -> None:
             )
     total = len(rows)
     print(f"\n{total} sessions")
+    tracked = [r for r in rows if r["tracked"]]
     for key, label in (("top_down", "top-down"), ("count_order", "execution-count order"),
-                       ("with_history", "recover, with history"),
                        ("without_history", "recover, without history")):
         print(f"  {label:<26} {sum(r[key] for r in rows)} of {total}")
+    print(f"  {'recover, with history':<26} {sum(r['with_history'] for r in tracked)} of "
+          f"{len(tracked)} tracked (expected {sum(r['expected_with_history'] for r in tracked)})")
     possible = sum(r["expected_without_history"] for r in rows)
     print(f"  (recoverable from the current cells alone, by construction: {possible})")
     print(f"  false claims: {sum(r['false_claims'] for r in rows)}")

@@ -97,14 +97,17 @@ def no_kernelspec(path: Path) -> None:
     _text(path, notebook("x = 1", "print(x)", metadata={}))
 
 
+PYTHON_2_METADATA = {
+    "kernelspec": {"name": "python2", "display_name": "Python 2", "language": "python"},
+    "language_info": {"name": "python", "version": "2.7.18",
+                      "codemirror_mode": {"name": "ipython", "version": 2}},
+}
+
+
 def python_2(path: Path) -> None:
-    """A Python 2 notebook whose code happens to parse as Python 3 (``print(x / 2)``): its
-    script would print 0.5 where the notebook printed 0."""
-    _text(path, notebook("x = 1", "print(x / 2)", metadata={
-        "kernelspec": {"name": "python2", "display_name": "Python 2", "language": "python"},
-        "language_info": {"name": "python", "version": "2.7.18",
-                          "codemirror_mode": {"name": "ipython", "version": 2}},
-    }))
+    """A Python 2 notebook whose code is Python 3 too: exported, with a line saying `/`,
+    `print` and `str` may differ (verify runs it on Python 3 and compares)."""
+    _text(path, notebook("x = 1", "print(x)", metadata=PYTHON_2_METADATA))
 
 
 def invalid_utf8(path: Path) -> None:
@@ -126,6 +129,8 @@ class BadCase:
     file_name: str = "bad.ipynb"
     #: words no surface may show for it (the old, misleading message)
     not_in: tuple[str, ...] = field(default=())
+    #: words one line of an accepted notebook's notes (export summary, verify report) holds
+    note: str | None = None
 
     @property
     def accepted(self) -> bool:
@@ -151,9 +156,12 @@ CASES = [
             ("JSON is nested too deeply",)),
     BadCase("nbformat-4.99", nbformat_minor_99),
     BadCase("nbformat-5", nbformat_5, ("nbformat 5.0", "newer than")),
-    BadCase("duplicate-cell-ids", duplicate_ids),
+    BadCase("duplicate-cell-ids", duplicate_ids,
+            note="cell 3: id 'a' is also cell 1's; it is named by position"),
     BadCase("no-kernelspec", no_kernelspec),
-    BadCase("python-2-kernel", python_2, ("Python 2", "Python 3")),
+    BadCase("python-2-kernel", python_2,
+            note="saved by a Python 2 kernel (kernelspec 'python2'): `/`, `print` and `str` "
+                 "may differ; `nb2pipe verify` checks it"),
     BadCase("utf-8-byte-order-mark", byte_order_mark, ("byte-order mark",)),
     BadCase("invalid-utf-8", invalid_utf8, ("not UTF-8 text at line 15 column 26", "byte 0xe9")),
 ]

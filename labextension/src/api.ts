@@ -108,11 +108,58 @@ export interface IHazardsResponse {
   track?: ITrackState | null;
 }
 
-/** A non-2xx reply, carrying the server's `message`. */
+/** Body of `POST /nb2pipe/recover`. */
+export interface IRecoverRequest {
+  /** Notebook path relative to the server root (the contents API path). */
+  path: string;
+  /** Replace an existing recovered notebook (CLI `--force`). */
+  overwrite: boolean;
+}
+
+/** One saved output no path gave back (`CellProblem.to_json()`). */
+export interface IRecoverProblem {
+  cell_id: string | null;
+  /** 0-based position in the notebook. */
+  cell_index: number;
+  reason: string;
+  /** One line naming the cell, its count and first line, and why (what the CLI prints). */
+  line: string;
+}
+
+/** Reply of `POST /nb2pipe/recover` when a path was found and proven. */
+export interface IRecovered {
+  recovered: true;
+  /** The recovered notebook, relative to the server root. */
+  output: string;
+  /** `history`: a `%track` session replayed; `search`: orders of the current cells. */
+  origin: 'history' | 'search';
+  /** One line per execution that ran older code or ran again. */
+  differences: string[];
+  notes: string[];
+  /** Saved outputs the proof run gave back. */
+  compared: number;
+  /** Seconds the recovery took. */
+  duration: number;
+}
+
+/** Reply of `POST /nb2pipe/recover` when no path within the budget gave the outputs back. */
+export interface INotRecovered {
+  recovered: false;
+  problems: IRecoverProblem[];
+  /** Seconds the search and its proofs had. */
+  budget: number;
+  notes: string[];
+  duration: number;
+}
+
+export type IRecoverResponse = IRecovered | INotRecovered;
+
+/** A non-2xx reply, carrying the server's `message` (and `reason`, where one status has two causes). */
 export class APIError extends Error {
   constructor(
     readonly status: number,
-    message: string
+    message: string,
+    readonly reason: string | null = null
   ) {
     super(message);
   }
@@ -149,7 +196,9 @@ export async function requestAPI<T>(
       data && typeof data.message === 'string'
         ? data.message
         : `${response.status} ${response.statusText}`;
-    throw new APIError(response.status, message);
+    const reason =
+      data && typeof data.reason === 'string' ? (data.reason as string) : null;
+    throw new APIError(response.status, message, reason);
   }
   return data as T;
 }
@@ -167,4 +216,17 @@ export function requestHazards(path: string): Promise<IHazardsResponse> {
   return requestAPI<IHazardsResponse>(
     `hazards?path=${encodeURIComponent(path)}`
   );
+}
+
+/**
+ * Recover the path to a notebook's saved outputs on the server (`nb2pipe
+ * recover`): seconds to minutes, as it runs kernels.
+ */
+export function requestRecover(
+  body: IRecoverRequest
+): Promise<IRecoverResponse> {
+  return requestAPI<IRecoverResponse>('recover', {
+    method: 'POST',
+    body: JSON.stringify(body)
+  });
 }

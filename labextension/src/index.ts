@@ -1,6 +1,7 @@
 /**
  * nb2pipe's JupyterLab plugin: the "Export to script" command, `%track`'s
- * markers on the cells and the "Re-run suggested cells" command.
+ * markers on the cells, the "Re-run suggested cells" command and the "Recover
+ * the path to these outputs" command.
  *
  * The notebook toolbar buttons are declared in `schema/plugin.json`, not coded.
  */
@@ -13,12 +14,13 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 
 import { addCommands } from './commands';
 import { TrackMarkerManager } from './markers';
+import { addRecoverCommand } from './recover';
 import { addRerunCommand, RerunCommandIDs } from './rerun';
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'nb2pipe:plugin',
   description:
-    'Export notebooks to reproducible scripts with nb2pipe; show %track hazards on the cells.',
+    'Export notebooks to reproducible scripts with nb2pipe; show %track hazards on the cells; recover the path to saved outputs.',
   autoStart: true,
   requires: [INotebookTracker],
   optional: [ICommandPalette],
@@ -41,6 +43,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     );
     tracker.currentChanged.connect(refreshCommand);
     addRerunCommand(app, tracker, manager, palette);
+    addRecoverCommand(app, tracker, palette);
   }
 };
 

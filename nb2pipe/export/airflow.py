@@ -159,18 +159,20 @@ def render_airflow_dag(plan: ExportPlan, pipeline: PipelinePlan | None) -> tuple
 
 def _param(parameter: Parameter) -> str:
     """``Param(default, type=..., description=...)`` for one parameter."""
-    if parameter.type is ParamType.JSON:
-        kind: str | list[str] = "object" if isinstance(parameter.default, dict) else "array"
-    else:
-        kind = _JSON_TYPES[parameter.type]
-    if parameter.optional:
-        kind = [kind, "null"] if isinstance(kind, str) else kind
     default = parameter.default
     if isinstance(default, tuple):
         default = list(default)
     if parameter.type in (ParamType.PATH, ParamType.DATE) and default is not None:
         default = str(default)
-    arguments = [repr(default), f"type={json.dumps(kind)}"]
+    arguments = [repr(default)]
+    if parameter.type is not ParamType.ANY:  # `msg = None`: any JSON value (a schema with no type)
+        if parameter.type is ParamType.JSON:
+            kind: str | list[str] = "object" if isinstance(parameter.default, dict) else "array"
+        else:
+            kind = _JSON_TYPES[parameter.type]
+        if parameter.optional:
+            kind = [kind, "null"] if isinstance(kind, str) else kind
+        arguments.append(f"type={json.dumps(kind)}")
     if parameter.choices is not None:
         values = [*parameter.choices, *([None] if parameter.optional else [])]
         arguments.append(f"enum={values!r}")

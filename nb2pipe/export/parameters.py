@@ -33,6 +33,9 @@ class ParamType(str, enum.Enum):
     PATH = "Path"
     DATE = "date"
     JSON = "json"  #: lists, dicts and tuples, given as JSON
+    #: ``msg = None`` with no annotation (papermill's idiom): a JSON literal, else the text,
+    #: as papermill's ``-p`` types it (the run record keeps the value with its type)
+    ANY = "any"
 
 
 @dataclass(frozen=True)
@@ -96,11 +99,15 @@ def read_parameters(
     ``earlier`` are the cells above it: their imports (with the cell's own) say what a call
     names, so ``dt.date(2024, 1, 31)`` after ``import datetime as dt`` is a date.
 
+    A string literal standing alone (a note, like a docstring) is no parameter: skipped, as
+    imports are. ``name = None`` with no annotation, papermill's commonest idiom, is a
+    parameter of type :attr:`ParamType.ANY`.
+
     Raises
     ------
     ParameterError
         A statement that is not an assignment of a literal (or of ``Path(...)`` /
-        ``datetime.date(...)`` with literal arguments), or ``None`` without an annotation.
+        ``datetime.date(...)`` with literal arguments).
     """
     aliases = _import_aliases([*earlier, parsed])
     wrapper = cst.MetadataWrapper(cst.parse_module(parsed.python_source))
@@ -114,6 +121,8 @@ def read_parameters(
             raise ParameterError(where, "the parameters cell may only hold one assignment a line")
         if isinstance(statement.body[0], (cst.Import, cst.ImportFrom)):
             continue  # imports the values need (``from pathlib import Path``) are exported as usual
+        if _is_note(statement.body[0]):
+            continue  # a string standing alone says something about the parameters
         comment = statement.trailing_whitespace.comment
         help_text, listed = _comment_choices(comment.value.lstrip("#").strip() if comment else "")
         parameter = _read_assignment(statement.body[0], module, help_text, line, where, aliases)
@@ -244,6 +253,13 @@ def _literal_type(values: tuple[Any, ...]) -> ParamType | None:
     return None
 
 
+def _is_note(small: cst.BaseSmallStatement) -> bool:
+    """A string literal standing alone (``"Set these before a run."``, a triple-quoted note)."""
+    return isinstance(small, cst.Expr) and isinstance(
+        small.value, (cst.SimpleString, cst.ConcatenatedString)
+    )
+
+
 def _import_aliases(cells: Iterable[ParsedCell]) -> dict[str, ImportBinding]:
     """The import bindings of ``datetime``/``pathlib`` names (``dt`` -> ``datetime``)."""
     return {
@@ -310,7 +326,9 @@ def _read_assignment(
     if kind is None:
         raise ParameterError(
             where,
-            f"parameter {target.value!r} is None; annotate it (e.g. `{target.value}: int | None = None`)",
+            f"parameter {target.value!r} is {source.strip()}, which the command line cannot "
+            "give; parameters must be numbers, strings, booleans, None, or lists and dicts of "
+            "them",
         )
     if annotation is not None and default is not None and not _fits(kind, default):
         raise ParameterError(
@@ -394,8 +412,8 @@ def _param_type(annotation: str | None, default: Any) -> tuple[ParamType | None,
         base = parts[0].split("[", 1)[0] if len(parts) == 1 else None
         if base in _ANNOTATION_TYPES:
             return _ANNOTATION_TYPES[base], optional or default is None
-    if default is None:
-        return None, True
+    if default is None:  # papermill's `msg = None`: whatever the command line gives
+        return ParamType.ANY, True
     if isinstance(default, bool):
         return ParamType.BOOL, optional
     if isinstance(default, int):

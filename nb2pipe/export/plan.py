@@ -32,8 +32,8 @@ __all__ = ["RUNTIME_API", "SCRIPT_OPTIONS", "CellPlan", "ExportPlan", "ScriptNam
 
 #: What scripts import from nb2pipe-runtime (each under another name if the notebook uses it).
 RUNTIME_API = (
-    "Pipeline", "Run", "optional", "parse_args", "record_metrics", "save_figures", "shell", "shell_output",
-    "shell_script", "write_file",
+    "Pipeline", "Run", "json_or_text", "optional", "parse_args", "record_metrics", "save_figures",
+    "shell", "shell_output", "shell_script", "write_file",
 )
 #: Options every script has (``dest`` names); a parameter may not take them. Kept equal to
 #: nb2pipe_runtime.cli's RUN_OPTIONS and STEP_OPTIONS (a test checks).

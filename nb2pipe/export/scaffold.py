@@ -57,8 +57,10 @@ class Scaffold:
         used = {"Pipeline" if self.steps else "Run", "parse_args"}
         for cell in self.cells:
             used |= cell.runtime
-        if any(p.optional and p.type is not ParamType.BOOL for p in self.plan.parameters):
+        if any(p.optional and p.type not in _UNWRAPPED for p in self.plan.parameters):
             used.add("optional")
+        if any(p.type is ParamType.ANY for p in self.plan.parameters):
+            used.add("json_or_text")
         return sorted(used, key=lambda name: (name[0].islower(), name))
 
     def script_modules(self) -> list[str]:
@@ -116,7 +118,9 @@ class Scaffold:
         """Shebang, PEP 723 block, docstring and the generated-file marker."""
         plan = self.plan
         notebook = plan.analysis.notebook
-        version = notebook.language_version or f"{sys.version_info.major}.{sys.version_info.minor}"
+        # the script runs on Python 3: a Python 2 notebook's version bounds nothing
+        saved = notebook.language_version if notebook.python_2 is None else None
+        version = saved or f"{sys.version_info.major}.{sys.version_info.minor}"
         title = notebook.title or notebook.stem.replace("_", " ")
         runner = "ipython" if any(cell.ipython_kept for cell in self.cells) else "python"
         text = f"{title}\n\nRun `{runner} {plan.script_path.name} --help` for its parameters.\n"
@@ -184,7 +188,9 @@ class Scaffold:
             f"    parser = argparse.ArgumentParser(description={python_string(description)})",
         ]
         for parameter in plan.parameters:
-            lines.append(_add_argument(parameter, names.of("optional")))
+            lines.append(
+                _add_argument(parameter, names.of("optional"), names.of("json_or_text"))
+            )
         parse_args = names.of("parse_args")
         if self.steps:
             steps = ", ".join(python_string(step) for step in self.steps)
@@ -209,7 +215,14 @@ def _pip_requirement(text: str) -> Requirement:
     return requirement_for_distribution(text)
 
 
-def _type_of(parameter: Parameter, optional: str) -> str | None:
+#: Parameter types whose ``None`` needs no :func:`optional` (a flag; ``json_or_text`` reads
+#: ``null`` itself).
+_UNWRAPPED = frozenset({ParamType.BOOL, ParamType.ANY})
+
+
+def _type_of(parameter: Parameter, optional: str, json_or_text: str) -> str | None:
+    if parameter.type is ParamType.ANY:
+        return json_or_text
     kind = {
         ParamType.INT: "int",
         ParamType.FLOAT: "float",
@@ -223,13 +236,13 @@ def _type_of(parameter: Parameter, optional: str) -> str | None:
     return kind
 
 
-def _add_argument(parameter: Parameter, optional: str) -> str:
+def _add_argument(parameter: Parameter, optional: str, json_or_text: str) -> str:
     """``parser.add_argument(...)`` for one parameter, wrapped like hand-written code."""
     arguments = [python_string(parameter.option)]
     if parameter.type is ParamType.BOOL:
         arguments.append("action=argparse.BooleanOptionalAction")
     else:
-        kind = _type_of(parameter, optional)
+        kind = _type_of(parameter, optional, json_or_text)
         if kind is not None:
             arguments.append(f"type={kind}")
     if parameter.type in (ParamType.PATH, ParamType.DATE) and parameter.default is not None:

@@ -49,7 +49,8 @@ def load_notebook(path: str | Path, *, max_size: int | None = DEFAULT_MAX_SIZE) 
     NotebookLoadError
         The path is missing or a directory, too large, binary, not UTF-8, empty or not JSON
         (the message gives the line and column), not a notebook, not nbformat 4, its kernel is
-        not Python 3, or a cell holds a NUL character.
+        not Python (a Python 2 kernel's notebook is read: see :attr:`Notebook.python_2`), or a
+        cell holds a NUL character.
     TagError
         A cell carries an unknown ``nb2pipe:`` tag or a malformed step tag.
     """
@@ -176,17 +177,15 @@ def notebook_from_json(content: str | Mapping[str, Any], path: Path | None = Non
     if language.lower() not in _PYTHON_LANGUAGES:
         kernel = f"kernel {kernel_name!r} " if kernel_name else "the kernel "
         raise NotebookLoadError(where, f"{kernel}runs {language}; nb2pipe handles Python notebooks")
+    # a Python 2 kernel's notebook is read all the same: its code is refused only where it is
+    # Python 2 syntax (the analysis names it), and where it is also Python 3 the outputs may
+    # differ, which the summary says and verify checks
     python_2 = _python_2(kernelspec, language_info)
-    if python_2:
-        raise NotebookLoadError(
-            where,
-            f"the kernel is Python 2 ({python_2}); the script would run under Python 3, where "
-            "/, str and print differ: switch the notebook to a Python 3 kernel, re-run it, "
-            "and export again",
-        )
     cells, warnings = _unique_ids(
         tuple(_read_cell(index, raw, path) for index, raw in enumerate(data["cells"]))
     )
+    if python_2:
+        warnings = (_python_2_warning(python_2), *warnings)
     return Notebook(
         cells=cells,
         path=path,
@@ -195,6 +194,15 @@ def notebook_from_json(content: str | Mapping[str, Any], path: Path | None = Non
         nbformat=(major, minor),
         language_version=_version(language_info.get("version")),
         warnings=warnings,
+        python_2=python_2,
+    )
+
+
+def _python_2_warning(how: str) -> str:
+    """The summary's line for a notebook saved by a Python 2 kernel (``how``: what says so)."""
+    return (
+        f"saved by a Python 2 kernel ({how}): `/`, `print` and `str` may differ; "
+        "`nb2pipe verify` checks it"
     )
 
 

@@ -111,6 +111,9 @@ class Notebook:
     language_version: str | None = None
     #: what was odd but readable, one line each (``cell 3: id 'a' is also cell 1's; ...``)
     warnings: tuple[str, ...] = ()
+    #: how the metadata says a Python 2 kernel saved the notebook (``kernelspec 'python2'``),
+    #: or ``None``: its code is read as Python 3, and its saved outputs may not be Python 3's
+    python_2: str | None = None
 
     @property
     def code_cells(self) -> tuple[Cell, ...]:

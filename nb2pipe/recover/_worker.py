@@ -57,6 +57,9 @@ _PR_SET_CHILD_SUBREAPER = 36
 #: :func:`_openmp_pool_broken_by_fork`); it takes about a millisecond when it works.
 OPENMP_PROBE_TIMEOUT = 2.0
 
+#: Seconds a fork waits for the notebook's threads to end before it is refused.
+THREAD_GRACE = 0.5
+
 #: Threads that a fork may leave behind without harm: tqdm's monitor only tunes refresh rates.
 _HARMLESS_THREADS = frozenset({"tqdm._monitor.TMonitor"})
 
@@ -231,6 +234,25 @@ def _openmp_pool_broken_by_fork(path: str, timeout: float = OPENMP_PROBE_TIMEOUT
     return True
 
 
+def _release_loky_executor() -> None:
+    """Shut joblib's reusable process executor down (``n_jobs`` > 1 leaves it running, with
+    two threads that a fork would lose); the next ``Parallel`` call starts another."""
+    module = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(module, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True)
+
+
+def _live_threads() -> list[threading.Thread]:
+    return [
+        thread
+        for thread in threading.enumerate()
+        if thread is not threading.main_thread()
+        and thread.is_alive()
+        and f"{type(thread).__module__}.{type(thread).__qualname__}" not in _HARMLESS_THREADS
+    ]
+
+
 #: Why this process can never be forked again (an OpenMP pool that stays), once found.
 _FOREVER_UNSAFE: list[str] = []
 
@@ -238,18 +260,19 @@ _FOREVER_UNSAFE: list[str] = []
 def _fork_problem() -> str:
     """Why forking this process now would leave a copy that hangs or misbehaves ('' if none).
 
-    GNU OpenMP pools are released first where the runtime allows it, which makes the fork
-    safe; only a pool that cannot be released refuses it.
+    Pools that a library restarts on demand are released first, which makes the fork safe:
+    joblib's process executor, and GNU OpenMP pools where the runtime allows it. Only what
+    cannot be released refuses it.
     """
     if _FOREVER_UNSAFE:
         return _FOREVER_UNSAFE[0]
-    threads = [
-        thread
-        for thread in threading.enumerate()
-        if thread is not threading.main_thread()
-        and thread.is_alive()
-        and f"{type(thread).__module__}.{type(thread).__qualname__}" not in _HARMLESS_THREADS
-    ]
+    _release_loky_executor()
+    threads = _live_threads()
+    if threads:  # pools shut down by the cell end their threads a moment later
+        deadline = time.monotonic() + THREAD_GRACE
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        threads = _live_threads()
     if threads:
         names = ", ".join(sorted({thread.name for thread in threads}))
         return (
@@ -334,11 +357,14 @@ class _Recorder:
         self.outputs: list[dict[str, Any]] = []
         self.active = False
         self.capture: _FdCapture | None = None
+        #: the process running the cell; a process its code forked writes to the descriptors
+        self.owner = os.getpid()
         self._clear_pending = False
         self._lock = threading.RLock()
 
     def start(self) -> None:
         with self._lock:
+            self.owner = os.getpid()
             if self.capture is not None:
                 self.capture.drain()  # printed between cells: no cell's output
                 self.capture.reset()
@@ -431,7 +457,12 @@ class OutStream(io.TextIOBase):
     def write(self, string: str) -> int:
         if not isinstance(string, str):
             raise TypeError(f"write() argument must be str, not {type(string)}")
-        _RECORDER.stream(self.name, string)
+        if os.getpid() != _RECORDER.owner:
+            # a process the cell forked (multiprocessing): its recorder is a copy nobody
+            # reads, so its text goes where ipykernel's children's goes, to the cell
+            os.write(2 if self.name == "stderr" else 1, string.encode(errors="replace"))
+        else:
+            _RECORDER.stream(self.name, string)
         return len(string)
 
     def writable(self) -> bool:
@@ -457,7 +488,7 @@ class OutStream(io.TextIOBase):
 def _shell_classes() -> tuple[type[Any], Callable[..., Any]]:
     """ipykernel's shell, display hook and publisher, sending to the recorder instead of ZMQ."""
     # untyped libraries: used through Any
-    from ipykernel import displayhook, jsonutil, zmqshell
+    from ipykernel import displayhook, eventloops, jsonutil, zmqshell
     from IPython.core.error import UsageError
     from traitlets import Type
 
@@ -561,7 +592,10 @@ def _shell_classes() -> tuple[type[Any], Callable[..., Any]]:
             pass  # the kernel stops its event loop; the checkpoint exits after its reply
 
         def enable_gui(self, gui: Any = None) -> None:
-            if gui not in (None, "inline"):
+            loop_map: Any = eventloops.loop_map
+            if gui not in loop_map:  # as ipykernel's enable_gui says it
+                raise UsageError(f"Invalid GUI request {gui!r}, valid ones are:{loop_map.keys()}")
+            if loop_map[gui] is not None:  # qt, tk, ...: a kernel would run their loop
                 raise UsageError(f"the nb2pipe shell runs no GUI event loop ({gui!r})")
             self.active_eventloop = gui
 
@@ -711,7 +745,11 @@ class _Checkpoint:
                 os.close(fd)
             op = request.get("op")
             if op == "run":
-                reply = self.run(str(request.get("source", "")), request.get("cell_id"))
+                try:
+                    reply = self.run(str(request.get("source", "")), request.get("cell_id"))
+                except Exception:  # noqa: BLE001 - a fault of this worker, not of the cell
+                    send_message(conn, {"internal_error": traceback.format_exc()})
+                    continue
                 send_message(conn, reply)
                 if reply["exits"]:
                     return
@@ -732,14 +770,23 @@ class _Checkpoint:
         start = time.perf_counter()
         result: Any = None
         interrupted = False
+        me = os.getpid()
+        task = self.loop.create_task(self._execute(source, cell_id))
         signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
-            result = self.loop.run_until_complete(self._execute(source, cell_id))
-        except KeyboardInterrupt:
+            result = self.loop.run_until_complete(task)
+        except KeyboardInterrupt:  # raised outside IPython's own handling (an async cell)
             interrupted = True
             shell.showtraceback()
+            task.cancel()
+            try:
+                self.loop.run_until_complete(task)
+            except BaseException:  # noqa: BLE001, S110 - the cancellation itself
+                pass
         finally:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if os.getpid() != me:
+            os._exit(0)  # a fork the cell made (os.fork()) returned here: it must not answer
         duration = time.perf_counter() - start
         outputs = _RECORDER.finish()
         reply: dict[str, Any] = {

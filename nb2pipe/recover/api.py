@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.errors import Nb2PipeError
+from nb2pipe.errors import Nb2PipeError, OutputExistsError
 from nb2pipe.model import DEFAULT_MAX_SIZE, Notebook, load_notebook
 from nb2pipe.recover.history import HistoryPath, history_path_of, recoverable_cells
 from nb2pipe.recover.path import CellProblem, RecoveredPath, Replay, recovered_notebook
@@ -28,6 +28,7 @@ from nb2pipe.verify.compare import CompareOptions
 __all__ = [
     "CellProblem",
     "RecoverOptions",
+    "RecoveredOutputExistsError",
     "RecoveryResult",
     "default_output",
     "recover_notebook",
@@ -66,6 +67,21 @@ class RecoveryResult:
     duration: float = 0.0
     #: executions tried by the search (0: a history was replayed)
     tried: int = 0
+
+
+class RecoveredOutputExistsError(OutputExistsError):
+    """The recovered notebook (or script) exists; ``--force`` overwrites it.
+
+    Typed, so that the server answers it as a conflict (409) and Lab can offer to replace it.
+    """
+
+    def __init__(self, path: Path, what: str = "notebook") -> None:
+        self.path = path
+        self.what = what
+        Nb2PipeError.__init__(self, f"{path}: exists; pass --force to overwrite the {what}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.path, self.what))
 
 
 def default_output(notebook_path: Path) -> Path:
@@ -136,6 +152,23 @@ def recover_notebook(
                 if time.monotonic() > deadline:
                     break
                 problems = _problems_from_proof(result, attempt, notebook)
+        elif history.only_before_tracking_missing and time.monotonic() < deadline:
+            from nb2pipe.recover.search import search_path
+
+            say("replaying the %track session; searching the current cells for what ran before it")
+            prefixed = search_path(
+                notebook, notebook_path, deadline=deadline, compare=compare, history=history,
+            )
+            for candidate in prefixed.paths:
+                proof = _try(notebook, raw, candidate, notebook_path, kernel, remaining(), compare)
+                if proof.reproduced:
+                    return _finish(
+                        notebook_path, notebook, raw, candidate, proof, output, options,
+                        notes + list(candidate.notes), budget, started, tried=prefixed.tried,
+                    )
+                if time.monotonic() > deadline:
+                    break
+            problems += _history_gaps(history, notebook)
         else:
             problems += _history_gaps(history, notebook)
     search_result = None
@@ -335,8 +368,7 @@ def _refuse_existing(path: Path, notebook_path: Path, force: bool, script: bool 
     if path.is_dir():
         raise Nb2PipeError(f"{path}: is a directory; give a file name")
     if path.exists() and not force:
-        what = "script" if script else "notebook"
-        raise Nb2PipeError(f"{path}: exists; pass --force to overwrite the {what}")
+        raise RecoveredOutputExistsError(path, "script" if script else "notebook")
 
 
 def _problems_from_proof(proof: Proof, path: RecoveredPath, notebook: Notebook) -> list[CellProblem]:
@@ -357,27 +389,27 @@ def _problems_from_proof(proof: Proof, path: RecoveredPath, notebook: Notebook) 
 
 def _history_gaps(history: HistoryPath, notebook: Notebook) -> list[CellProblem]:
     """What a history cannot replay, named on the cells it concerns."""
-    problems: list[CellProblem] = []
-    cells = {c.id: c for c in notebook.code_cells if c.id}
-    for cell in history.match.unmatched:
-        problems.append(CellProblem(
+    problems = [
+        CellProblem(
             cell, f"its saved output came from In [{cell.execution_count}], which no %track "
             "session beside the notebook recorded",
-        ))
-    for event in history.missing_code:
-        owner = cells.get(event.cell_id or event.cell_key)
-        if owner is not None:
-            problems.append(CellProblem(
-                owner, f"its run at In [{event.execution_count}] ran code the %track code store "
-                "does not hold (recorded before the store existed, or pruned)",
-            ))
-    for event in history.interrupted:
-        owner = cells.get(event.cell_id or event.cell_key)
-        if owner is not None:
-            problems.append(CellProblem(
-                owner, f"its run at In [{event.execution_count}] was interrupted: what it had "
-                "done by then cannot be replayed",
-            ))
+        )
+        for cell in history.match.unmatched
+    ]
+    cells = {c.id: c for c in notebook.code_cells if c.id}
+    for events, why in (
+        (history.missing_code, (
+            "ran code the %track code store does not hold (recorded before the store existed, "
+            "or pruned)"
+        )),
+        (history.interrupted, "was interrupted: what it had done by then cannot be replayed"),
+    ):
+        for event in events:
+            owner = cells.get(event.cell_id or event.cell_key)
+            if owner is not None:
+                problems.append(
+                    CellProblem(owner, f"its run at In [{event.execution_count}] {why}")
+                )
     return problems
 
 

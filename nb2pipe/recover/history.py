@@ -55,6 +55,21 @@ class HistoryPath:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
+    def session_start(self) -> int:
+        """The execution count ``%track`` started at: earlier counts ran untracked."""
+        return self.match.session.header.execution_count
+
+    @property
+    def only_before_tracking_missing(self) -> bool:
+        """All the history lacks ran before tracking started: names bound then, and saved
+        outputs of cells that last ran then. A search of the current cells can fill that in."""
+        return (
+            not self.missing_code and not self.interrupted
+            and all((c.execution_count or 0) < self.session_start for c in self.match.unmatched)
+            and bool(self.before_tracking or self.match.unmatched)
+        )
+
+    @property
     def complete(self) -> bool:
         """Every execution the saved outputs need is known, with its code."""
         return not (

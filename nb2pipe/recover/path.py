@@ -33,6 +33,16 @@ class CellProblem:
         count = f"In [{self.cell.execution_count}] " if self.cell.execution_count else ""
         return f"{self.cell.label} {count}`{self.cell.first_line}`: {self.reason}"
 
+    def to_json(self) -> dict[str, Any]:
+        """The problem for the server's reply: the cell (id, 0-based position), why, and
+        :meth:`line`."""
+        return {
+            "cell_id": self.cell.id,
+            "cell_index": self.cell.index,
+            "reason": self.reason,
+            "line": self.line(),
+        }
+
 
 @dataclass(frozen=True)
 class Replay:

@@ -89,6 +89,8 @@ class _Search:
         compare: CompareOptions,
         cwd: Path,
         result: SearchResult,
+        before: int | None = None,
+        needed: frozenset[str] = frozenset(),
     ) -> None:
         self.notebook = notebook
         self.fixed = fixed
@@ -101,12 +103,15 @@ class _Search:
         self.fillers = fillers
         # what the runs from i on read (names), and whether any of them is wide
         self.needed: list[frozenset[str]] = []
-        needed: set[str] = set()
+        reads: set[str] = set()
         for step in reversed(fixed):
-            effects = self._effects_of(step)
-            needed |= effects.reads
-            self.needed.append(frozenset(needed))
+            reads |= self._effects_of(step).reads
+            self.needed.append(frozenset(reads))
         self.needed.reverse()
+        #: fillers only run below this slot (the untracked start of a session), and must then
+        #: bind one of ``prefix_needed``
+        self.before = before
+        self.prefix_needed = needed
         #: the deepest saved run reached and the outputs it gave there
         self.deepest = -1
         #: branches run again from a fresh shell because their state could not be forked
@@ -215,18 +220,28 @@ class _Search:
             return
         step = self.fixed[i]
         needed = self.needed[i]
+        room = gap
+        if self.before is not None:
+            # a history's prefix: only the slots before tracking started are unknown
+            room = min(gap, self.before - (step.slot - gap))
+            if room <= 0:
+                return
         candidates = []
         for cell in self.fillers:
+            effects = self.effects.get(cell.index, _WIDE)
+            if self.before is not None:
+                if effects.wide or effects.writes & (self.prefix_needed | needed):
+                    candidates.append(cell)
+                continue
             if self.final_slot.get(cell.index, 0) < step.slot:
                 continue  # its last run is before this one: it cannot run again here
-            effects = self.effects.get(cell.index, _WIDE)
             if effects.wide or effects.writes & needed:
                 candidates.append(cell)
         direct = self._effects_of(step).reads
         candidates.sort(
             key=lambda c: (not (self.effects.get(c.index, _WIDE).writes & direct), c.index)
         )
-        for length in range(1, min(gap, MAX_FILL) + 1):
+        for length in range(1, min(room, MAX_FILL) + 1):
             yield from itertools.product(candidates, repeat=length)
 
 
@@ -279,6 +294,24 @@ def search_path(
     """Candidate paths to the saved outputs of ``notebook`` (lazily: each is searched for when
     the caller asks for the next), found within ``deadline`` (``time.monotonic()``)."""
     result = SearchResult(paths=iter(()))
+    if history is not None:
+        # the history's executions are fixed; before tracking started, current cells fill in
+        start = history.session_start
+        fixed = sorted(
+            [
+                _Fixed(r.count or 0, r.source, r.cell, r.cell if r.saved else None, r.raises)
+                for r in history.path.replays
+            ] + [
+                _Fixed(c.execution_count or 0, c.source, c, c, c.saved_error is not None)
+                for c in history.match.unmatched
+            ],
+            key=lambda f: f.slot,
+        )
+        result.paths = _candidates(
+            notebook, notebook_path, fixed, deadline, compare, result,
+            before=start, needed=history.before_tracking, origin="history",
+        )
+        return result
     fixed = [
         _Fixed(c.execution_count, c.source, c, c, raises=c.saved_error is not None)
         for c in sorted(recoverable_cells(notebook), key=lambda c: c.execution_count or 0)
@@ -297,8 +330,11 @@ def search_path(
 
 def _candidates(
     notebook: Notebook, notebook_path: Path, fixed: list[_Fixed], deadline: float,
-    compare: CompareOptions, result: SearchResult,
+    compare: CompareOptions, result: SearchResult, *, before: int | None = None,
+    needed: frozenset[str] = frozenset(), origin: str = "search",
 ) -> Iterator[RecoveredPath]:
+    """``before``: fillers may run only at slots below it (the runs before ``%track``
+    started), and ``needed`` names what they must bind."""
     from nb2pipe.verify.runner import copy_folder
 
     with tempfile.TemporaryDirectory(prefix="nb2pipe-search-") as scratch:
@@ -306,12 +342,16 @@ def _candidates(
         fillers = recoverable_cells(notebook)
         search = _Search(
             notebook, fixed, fillers, deadline=deadline, compare=compare, cwd=folder, result=result,
+            before=before, needed=needed,
         )
         found = 0
         with ShellServer(folder, timeout=max(1.0, deadline - time.monotonic())) as server:
             for replays in search.paths(server):
                 found += 1
-                yield RecoveredPath(tuple(replays), "search", _search_notes(replays))
+                notes = _search_notes(replays) if origin == "search" else (
+                    "the runs before %track started were found by a search of the current cells",
+                )
+                yield RecoveredPath(tuple(replays), origin, notes)
                 if found >= MAX_CANDIDATES:
                     break
         if search.refork:
@@ -362,7 +402,7 @@ def _explain(notebook: Notebook, search: _Search) -> list[CellProblem]:
         why = (
             f"no order or repetition of the current cells gives it back ({reason}): its output "
             "came from code no longer in the notebook (edited or deleted since), which only a "
-            "%track history holds"
+            "%track history holds, or from another environment (other library versions)"
         )
     return [CellProblem(cell, why)]
 

@@ -5,18 +5,24 @@ keeps interpreter states as checkpoints instead of re-running prefixes. A runnin
 cannot be forked safely (ZMQ sockets and their threads), so the search runs on a plain
 IPython shell (ipykernel's own shell class, without a kernel) in a worker process that forks
 itself: each :class:`Checkpoint` is one process holding one state, and :meth:`Checkpoint.fork`
-copies it with ``os.fork`` (copy-on-write, milliseconds).
+copies it with ``os.fork``, copy-on-write. A fork costs two copies of the process's page
+tables (the copy is forked twice, so that it outlives its original), far less than running
+the cells again: see ``bench/README.md``.
 
-**What a fork copies:** everything in the process: the user namespace, imported modules,
-open file objects and their offsets, the random module's state (restored after the
-random module reseeds itself on fork), the execution count, the asyncio event loop.
-**What it does not:** the file system. Branches share the notebook's folder, so a cell that
-writes a file changes it for every checkpoint; run the search in a scratch copy of the
-folder, and treat cells that write files as effects the search cannot undo. Threads are
-not copied either: a fork is refused with :class:`ForkUnsafe` while the notebook's code
-keeps threads alive (a thread pool, joblib's executor) or a GNU OpenMP pool (libgomp, as
-scikit-learn uses) is running, because the copy would hang; the caller re-runs the prefix
-from :meth:`ShellServer.root` instead. Subprocesses a cell started stay with the original.
+**What a fork copies:** the whole process: the user namespace, imported modules, open files
+and their offsets, the random module's state (which the module would reseed in a forked
+child), the execution count, the asyncio event loop and its pending tasks.
+
+**What it does not copy:**
+
+- The file system. Branches share the notebook's folder, so a cell that writes a file
+  changes it for every checkpoint: run the search in a scratch copy of the folder, and treat
+  cells that write files as effects the search cannot undo.
+- Threads. Pools that libraries start again on demand are ended before a fork (joblib's
+  process executor, GNU OpenMP pools, whose copies would hang). While the notebook's code
+  keeps other threads alive (a thread pool, a background thread), :meth:`Checkpoint.fork`
+  raises :class:`ForkUnsafe`: run the prefix again from :meth:`ShellServer.root` instead.
+- Subprocesses a cell started: they stay children of the original.
 
 **How faithful:** the outputs are recorded in the shape nbclient saves (streams merged,
 ``display()``, ``execute_result`` with its count, errors with tracebacks, a ``UsageError``
@@ -24,9 +30,13 @@ as a stderr stream, inline matplotlib figures as ``image/png``), with what ipyke
 in the interpreter (``input()`` raises ``StdinNotImplementedError``, top-level ``await``
 runs in a running event loop, ``sys.exit()`` is an error, ``exit()`` ends the process as
 it ends a kernel, output written to file descriptors 1 and 2 is captured, the kernel's
-environment variables, ``sys.argv`` and ``sys.path``). ``bench/bench_recover_shell.py``
-measures the agreement with real kernels on the corpus; a recovered path is always proven
-in a real kernel.
+environment variables, ``sys.argv`` and ``sys.path``, the profile's configuration and
+startup files). ``bench/bench_recover_shell.py`` measures the agreement with real kernels
+on the corpus. Known differences: the event loop runs only while a cell runs (a kernel's
+runs between cells too); ``update_display_data`` for an output of an earlier cell is not
+applied to it; the history database is off (``%history -l`` shows nothing); output that
+ipykernel forwards from file descriptors after the execute reply is lost by nbclient at
+random, and always kept here. A recovered path is always proven in a real kernel.
 """
 
 from __future__ import annotations
@@ -241,6 +251,7 @@ class ShellServer:
                 ) from exc
 
     def _adopt(self, fd: int) -> Checkpoint:
+        os.set_inheritable(fd, False)  # SCM_RIGHTS descriptors arrive inheritable
         checkpoint = Checkpoint(self, socket.socket(fileno=fd))
         self._checkpoints.add(checkpoint)
         return checkpoint
@@ -261,6 +272,10 @@ class Checkpoint:
         hello = self._receive(FORK_TIMEOUT, "start")
         self.pid = int(hello["pid"])
         self._count = int(hello["next_count"]) - 1
+
+    def __repr__(self) -> str:
+        state = "alive" if self.alive else "closed"
+        return f"<Checkpoint pid={self.pid} execution_count={self._count} {state}>"
 
     @property
     def execution_count(self) -> int:
@@ -294,7 +309,9 @@ class Checkpoint:
                 if limit is None or _readable(self._sock, limit):
                     return self._result(self._receive(None, "run the cell"))
                 return self._interrupt(start, limit)
-            except EOFError:
+            except (EOFError, OSError, ValueError) as exc:
+                if self._closed:  # the server was closed from another thread
+                    raise ShellError("the shell server was closed while the cell ran") from exc
                 self._detach()
                 return CellResult(
                     "crashed",
@@ -316,12 +333,15 @@ class Checkpoint:
             self._check_open()
             try:
                 send_message(self._sock, {"op": "fork"})
-                if not _readable(self._sock, FORK_TIMEOUT):
-                    raise ShellError(f"the fork did not answer within {FORK_TIMEOUT:.0f} s")
-                reply, fds = receive_message(self._sock)
+                answered = _readable(self._sock, FORK_TIMEOUT)
+                if answered:
+                    reply, fds = receive_message(self._sock)
             except (EOFError, OSError) as exc:
                 self._detach()
                 raise ShellError("the checkpoint's process ended while forking") from exc
+            if not answered:  # a late answer would be taken for the next one: end it
+                self._kill()
+                raise ShellError(f"the fork did not answer within {FORK_TIMEOUT:.0f} s")
             if "fork_unsafe" in reply:
                 raise ForkUnsafe(f"cannot fork this state: {reply['fork_unsafe']}")
             if not fds:
@@ -337,6 +357,13 @@ class Checkpoint:
                 except OSError:
                     pass
                 self._detach()
+
+    def _kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self._detach()
 
     def _detach(self) -> None:
         self._closed = True
@@ -383,17 +410,15 @@ class Checkpoint:
     def _interrupt(self, start: float, limit: float) -> CellResult:
         """Interrupt a cell past the timeout as a kernel is interrupted (SIGINT); kill its
         process if it does not answer."""
+        if _readable(self._sock, 0):  # it ended just now
+            return self._result(self._receive(None, "run the cell"))
         try:
             os.kill(self.pid, signal.SIGINT)
         except ProcessLookupError:
             pass
         if _readable(self._sock, INTERRUPT_GRACE):
             return self._result(self._receive(None, "stop"), status="timeout")
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self._detach()
+        self._kill()
         return CellResult(
             "timeout",
             evalue=f"the cell ran longer than {limit:g} s and did not stop when interrupted",

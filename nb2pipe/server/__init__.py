@@ -12,4 +12,4 @@ def load_jupyter_server_extension(server_app: Any) -> None:
     from nb2pipe.server.handlers import setup_handlers
 
     setup_handlers(server_app.web_app)
-    server_app.log.info("nb2pipe: registered /nb2pipe/export and /nb2pipe/hazards")
+    server_app.log.info("nb2pipe: registered /nb2pipe/export, /nb2pipe/hazards and /nb2pipe/recover")

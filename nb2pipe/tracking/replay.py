@@ -8,7 +8,8 @@ from nb2pipe.errors import Nb2PipeError
 from nb2pipe.model import load_notebook
 from nb2pipe.tracking.history import HistoryState
 from nb2pipe.tracking.log import RecordedSession, history_path, read_last_session
-from nb2pipe.tracking.order import NotebookOrder
+from nb2pipe.tracking.order import NotebookOrder, first_code_line
+from nb2pipe.tracking.sources import SourceStore
 from nb2pipe.tracking.report import TrackReport, build_report
 from nb2pipe.tracking.state import TrackerState
 
@@ -45,5 +46,18 @@ def _report(session: RecordedSession, notebook_path: Path) -> TrackReport:
         saved_at = notebook_path.stat().st_mtime
     except (Nb2PipeError, OSError):
         notebook, saved_at = None, None
-    order = NotebookOrder(state, notebook, saved_at)
+    order = NotebookOrder(state, notebook, saved_at, first_lines=_first_lines(session, notebook_path))
     return build_report(order, str(notebook_path))
+
+
+def _first_lines(session: RecordedSession, notebook_path: Path) -> dict[str, str]:
+    """Each cell's first line of code as it last ran, from the code store: a cell run after
+    the last save is quoted as the kernel quotes it."""
+    store = SourceStore.beside(notebook_path)
+    lines: dict[str, str] = {}
+    for event in session.events:
+        source = store.read(event.source_hash)
+        line = first_code_line(source) if source is not None else None
+        if line is not None:
+            lines[event.cell_key] = line
+    return lines

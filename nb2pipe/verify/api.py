@@ -37,6 +37,7 @@ from nb2pipe.verify.parameters import BoundParameters, bind_parameters, notebook
 from nb2pipe.verify.probe import data_files_read, sha256_of
 from nb2pipe.verify.report import (
     DataFile,
+    MaskedCell,
     Mismatch,
     NotebookReport,
     NotebookStatus,
@@ -420,6 +421,17 @@ def _verify_prepared(
     hint = _recover_hint(item, mismatches, judgement.unexplained)
     if hint:
         notes.append(hint)
+    differing = {m.cell_index for m in mismatches}
+    masked = tuple(
+        MaskedCell(
+            index,
+            item.notebook.cells[index].id,
+            item.notebook.cells[index].first_line,
+            index in differing,
+            spans,
+        )
+        for index, spans in sorted(judgement.masked.items())
+    )
     return NotebookReport(
         path=item.path,
         status=NotebookStatus.DIFFERS if mismatches else NotebookStatus.REPRODUCES,
@@ -429,6 +441,7 @@ def _verify_prepared(
         cells_compared=judgement.cells_compared,
         cells_ignored=judgement.cells_ignored,
         normalizers=tuple(sorted(judgement.normalizers)),
+        masked=masked,
         data_files=data_files,
         script=script,
         duration=time.monotonic() - start,

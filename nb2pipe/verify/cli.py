@@ -110,6 +110,13 @@ def _exit_on_sigterm() -> None:
 @click.option(
     "-q", "--quiet", is_flag=True, help="Print only the notebooks that fail, and the summary."
 )
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also list, for each compared cell, what was masked in its outputs before comparing "
+    "(timings, progress bars, log stamps, addresses, temp paths) and the rule that masked it.",
+)
 def verify(
     paths: tuple[Path, ...],
     jobs: int,
@@ -125,6 +132,7 @@ def verify(
     html_path: Path | None,
     max_size: int,
     quiet: bool,
+    verbose: bool,
 ) -> None:
     """Verify that notebooks reproduce from a fresh kernel, and that their scripts do too.
 
@@ -163,7 +171,7 @@ def verify(
     _exit_on_sigterm()
     console = Console(highlight=False)
     try:
-        with TerminalProgress(console, quiet=quiet) as progress:
+        with TerminalProgress(console, quiet=quiet, verbose=verbose) as progress:
             report = verify_paths(list(paths), options, progress)
     except VerifyUsageError as exc:
         raise click.UsageError(str(exc)) from None

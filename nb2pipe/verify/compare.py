@@ -16,7 +16,8 @@ from typing import Mapping, Sequence
 from nb2pipe.analysis.hazards import is_tracker_line
 from nb2pipe.model import Output
 from nb2pipe.verify.images import DEFAULT_IMAGE_TOLERANCE, compare_images
-from nb2pipe.verify.normalize import Normalizer
+from nb2pipe.verify.normalize import UUID_PATTERN, Normalizer, pattern_rule
+from nb2pipe.verify.report import MaskedText
 from nb2pipe.verify.tables import compare_html_tables, has_table
 from nb2pipe.verify.text import TextComparison, compare_text, unified_diff
 
@@ -42,11 +43,14 @@ _MARKUP_ID = re.compile(
 _HEX_ID = re.compile(r"\b[0-9a-f]{16,}\b")
 
 
-def _markup_ids(text: str) -> str:
-    return _HEX_ID.sub("<ID>", _MARKUP_ID.sub("<ID>", text))
-
-
-_MARKUP_NORMALIZERS: tuple[Normalizer, ...] = (("markup ids", _markup_ids),)
+#: Ids in markup are drawn per render; inside a table's markup too (a table's cells are
+#: compared by value, without markup, anyway).
+_MARKUP_NORMALIZERS: tuple[Normalizer, ...] = (
+    pattern_rule("markup ids", _MARKUP_ID, "<ID>", in_tables=True),
+    pattern_rule("markup ids", _HEX_ID, "<ID>", in_tables=True),
+    # plotly and bokeh name their divs with UUIDs
+    pattern_rule("markup ids", UUID_PATTERN, "<ID>", in_tables=True),
+)
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,8 @@ class CellComparison:
     differences: tuple[OutputDifference, ...] = ()
     #: normalizers that changed some output of the cell (and "float tolerance" if it was used)
     normalizers: frozenset[str] = frozenset()
+    #: every span of the cell's outputs a rule masked before comparing
+    masked: tuple[MaskedText, ...] = ()
 
     @property
     def equal(self) -> bool:
@@ -166,7 +172,9 @@ def compare_outputs(
         differences = [OutputDifference("outputs", message, unified_diff(summary_a, summary_b))]
         # still show how the texts differ where the two runs agree on the output kinds
         comparison = _compare_aligned(left, right, options)
-        return CellComparison(tuple(differences) + comparison.differences, comparison.normalizers)
+        return CellComparison(
+            tuple(differences) + comparison.differences, comparison.normalizers, comparison.masked
+        )
     return _compare_aligned(left, right, options)
 
 
@@ -175,6 +183,7 @@ def _compare_aligned(
 ) -> CellComparison:
     differences: list[OutputDifference] = []
     applied: set[str] = set()
+    masked: list[MaskedText] = []
     for saved, fresh in zip(left, right):
         if saved.kind != fresh.kind:
             continue
@@ -184,7 +193,15 @@ def _compare_aligned(
                 applied.add("float tolerance")
             if not outcome.equal:
                 differences.append(OutputDifference(what, detail, outcome.diff, outcome.drift))
-    return CellComparison(tuple(differences), frozenset(applied))
+            for side, regions in (("saved", outcome.saved_masked), ("fresh", outcome.fresh_masked)):
+                masked += [
+                    MaskedText(
+                        r.rule, side, f"{what} {r.where}" if r.where else what, r.start, r.end,
+                        r.text,
+                    )
+                    for r in regions
+                ]
+    return CellComparison(tuple(differences), frozenset(applied), tuple(masked))
 
 
 def _compare_item(

@@ -14,7 +14,13 @@ from typing import Sequence
 
 from nb2pipe.model import Output
 from nb2pipe.verify.normalize import terminal_text
-from nb2pipe.verify.report import Mismatch, NotebookReport, NotebookStatus, VerifyReport
+from nb2pipe.verify.report import (
+    MaskedCell,
+    Mismatch,
+    NotebookReport,
+    NotebookStatus,
+    VerifyReport,
+)
 from nb2pipe.verify.text import diff_line_kind
 
 __all__ = ["html_report", "write_html"]
@@ -38,6 +44,10 @@ table.sides td { vertical-align: top; padding: .3em .6em; border: 1px solid #d0d
                  overflow-x: auto; }
 table.sides img { max-width: 100%; }
 iframe { width: 100%; min-height: 14em; border: 1px solid #d0d7de; background: white; }
+table.masked { border-collapse: collapse; margin: .3em 0; font-size: 13px; }
+table.masked th { text-align: left; background: #eaeef2; padding: .2em .5em; }
+table.masked td { border: 1px solid #d0d7de; padding: .2em .5em; vertical-align: top; }
+table.masked code { white-space: pre-wrap; word-break: break-all; }
 """
 
 
@@ -88,7 +98,28 @@ def _render_diff(diff: str) -> str:
     return '<pre class="diff">' + "\n".join(lines) + "</pre>"
 
 
-def _render_mismatch(mismatch: Mismatch) -> str:
+def _code(text: str | None) -> str:
+    if text is None:
+        return '<span class="note">(nothing)</span>'
+    shown = text.replace("\x1b", "\\x1b").replace("\r", "\\r")
+    return f"<code>{_escape(shown)}</code>"
+
+
+def _render_masked(cell: MaskedCell) -> str:
+    """Every span a rule masked in the cell's outputs, saved beside fresh."""
+    rows = [
+        f"<tr><td>{_escape(pair.rule)}</td><td>{_escape(pair.output)}</td>"
+        f"<td>{_code(pair.saved)}</td><td>{_code(pair.fresh)}</td>"
+        f"<td>{pair.count}</td></tr>"
+        for pair in cell.pairs()
+    ]
+    return (
+        '<table class="masked"><tr><th>masked by</th><th>output</th><th>saved</th>'
+        "<th>fresh</th><th>×</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+def _render_mismatch(mismatch: Mismatch, masked: MaskedCell | None = None) -> str:
     parts = [
         f"<h3>{_escape(mismatch.cell_label)} "
         f'<span class="reason">{mismatch.reason.value}</span></h3>',
@@ -102,6 +133,8 @@ def _render_mismatch(mismatch: Mismatch) -> str:
         parts.append(_render_diff(mismatch.diff))
     if mismatch.normalizers:
         parts.append(f'<p class="note">normalized: {_escape(", ".join(mismatch.normalizers))}</p>')
+    if masked is not None:
+        parts.append('<p class="note">masked before comparing:</p>' + _render_masked(masked))
     if mismatch.saved or mismatch.fresh:
         parts.append(
             '<table class="sides"><tr><th>saved</th><th>fresh</th></tr><tr>'
@@ -134,7 +167,26 @@ def _render_notebook(report: NotebookReport) -> str:
         f"{_escape(h.cell_label)}: {_escape(h.message)}</p>"
         for h in report.hazards
     ]
-    parts += [_render_mismatch(m) for m in report.mismatches]
+    shown: set[int] = set()
+    for mismatch in report.mismatches:
+        masked = report.masked_cell(mismatch.cell_index)
+        if masked is not None and masked.cell_index in shown:
+            masked = None  # listed under the cell's first mismatch
+        if masked is not None:
+            shown.add(masked.cell_index)
+        parts.append(_render_mismatch(mismatch, masked))
+    equal = [cell for cell in report.masked if cell.cell_index not in shown]
+    if equal:
+        parts.append("<h3>Equal after masking</h3>")
+        parts.append(
+            '<p class="note">These cells compare equal once the spans below are masked: each '
+            "row names the rule that masked a span.</p>"
+        )
+        for cell in equal:
+            parts.append(f"<h4>{_escape(cell.cell_label)}</h4>")
+            if cell.source:
+                parts.append(f'<pre class="source">{_escape(cell.source)}</pre>')
+            parts.append(_render_masked(cell))
     parts += [f'<p class="note">note: {_escape(note)}</p>' for note in report.notes]
     parts.append("</section>")
     return "\n".join(parts)

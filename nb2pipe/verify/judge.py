@@ -19,7 +19,7 @@ from typing import Mapping
 from nb2pipe.analysis import Hazard, HazardKind, NotebookAnalysis
 from nb2pipe.model import Cell, Notebook, Output
 from nb2pipe.verify.compare import CompareOptions, compare_outputs
-from nb2pipe.verify.report import DataFile, Mismatch, Reason
+from nb2pipe.verify.report import DataFile, MaskedText, Mismatch, Reason
 from nb2pipe.verify.runner import NotebookRun
 
 __all__ = [
@@ -58,6 +58,8 @@ class Judgement:
     cells_ignored: int = 0
     #: normalizers that made some output of a compared cell equal (or were applied to it)
     normalizers: set[str] = field(default_factory=set)
+    #: saved cell index -> the spans of its outputs a rule masked before comparing
+    masked: dict[int, tuple[MaskedText, ...]] = field(default_factory=dict)
     #: saved cell index -> fresh cell, for every saved code cell the run executed
     fresh_cells: dict[int, Cell] = field(default_factory=dict)
     #: cells whose output differs for no reason the evidence shows (a second run may tell)
@@ -159,6 +161,8 @@ def judge_run(
         judgement.cells_compared += 1
         comparison = compare_outputs(saved_cell.outputs, fresh_cell.outputs, options)
         judgement.normalizers |= comparison.normalizers
+        if comparison.masked:
+            judgement.masked[saved_cell.index] = comparison.masked
         if comparison.equal:
             continue
         reason, why = reasons.reason_for(saved_cell.index)

@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from nb2pipe_runtime.cli import json_or_text
+
 from nb2pipe.analysis import NotebookAnalysis
 from nb2pipe.errors import Nb2PipeError
 from nb2pipe.export.parameters import Parameter, ParamType, read_parameters
@@ -95,6 +97,8 @@ def _same_value(value: Any, default: Any) -> bool:
 
 
 def _convert(parameter: Parameter, text: str) -> Any:
+    if parameter.type is ParamType.ANY:  # `msg = None`: the script's own reading of the text
+        return json_or_text(text)
     if parameter.optional and text.lower() in _NONE:
         return None
     kind = parameter.type

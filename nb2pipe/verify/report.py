@@ -13,6 +13,8 @@ from nb2pipe.model import Output
 __all__ = [
     "REPORT_VERSION",
     "DataFile",
+    "MaskedCell",
+    "MaskedText",
     "Mismatch",
     "NotebookReport",
     "NotebookStatus",
@@ -53,6 +55,84 @@ class ScriptStatus(str, enum.Enum):
     FAILED = "failed"
     #: ``--no-script``, or the notebook run failed so there is nothing to compare with
     SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class MaskedText:
+    """A span of a cell's saved or fresh output that a named rule masked before comparing."""
+
+    rule: str  #: the rule's name: "durations", "progress output", "timestamps", ...
+    side: str  #: "saved" or "fresh"
+    #: which output: "stdout", "text/plain", "text/html table 1, row 2, column 3"
+    output: str
+    start: int  #: the span in that output's text
+    end: int
+    text: str  #: the text the rule masked
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "side": self.side,
+            "output": self.output,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class MaskedPair:
+    """What one rule masked at the same place of the saved and the fresh output (for reading:
+    the n-th span a rule masked in an output on one side goes with the n-th on the other)."""
+
+    rule: str
+    output: str
+    saved: str | None  #: None: nothing there on that side
+    fresh: str | None
+    count: int = 1  #: this many identical pairs
+
+
+@dataclass(frozen=True)
+class MaskedCell:
+    """A compared cell and every span of its outputs a rule masked before comparing."""
+
+    cell_index: int  #: 0-based position in the saved notebook
+    cell_id: str | None
+    source: str  #: the cell's first line of code
+    differs: bool  #: the cell still differs (a mismatch names it)
+    masked: tuple[MaskedText, ...]
+
+    @property
+    def cell_label(self) -> str:
+        return f"cell {self.cell_index + 1}" + (f" (id {self.cell_id})" if self.cell_id else "")
+
+    def pairs(self) -> list[MaskedPair]:
+        """The masked spans paired saved with fresh, identical pairs counted once."""
+        sides: dict[tuple[str, str], dict[str, list[str]]] = {}
+        for span in self.masked:
+            key = (span.output, span.rule)
+            sides.setdefault(key, {"saved": [], "fresh": []})[span.side].append(span.text)
+        counted: dict[tuple[str, str, str | None, str | None], int] = {}
+        for (output, rule), texts in sides.items():
+            saved, fresh = texts["saved"], texts["fresh"]
+            for index in range(max(len(saved), len(fresh))):
+                pair = (
+                    rule,
+                    output,
+                    saved[index] if index < len(saved) else None,
+                    fresh[index] if index < len(fresh) else None,
+                )
+                counted[pair] = counted.get(pair, 0) + 1
+        return [MaskedPair(*pair, count=count) for pair, count in counted.items()]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cell_index": self.cell_index,
+            "cell_id": self.cell_id,
+            "cell": self.cell_label,
+            "differs": self.differs,
+            "masked": [span.to_json() for span in self.masked],
+        }
 
 
 @dataclass(frozen=True)
@@ -147,6 +227,8 @@ class NotebookReport:
     cells_ignored: int = 0
     #: normalizers applied to the compared outputs of the notebook
     normalizers: tuple[str, ...] = ()
+    #: the compared cells whose outputs had spans masked before comparing, in notebook order
+    masked: tuple[MaskedCell, ...] = ()
     data_files: tuple[DataFile, ...] = ()
     script: ScriptCheck = ScriptCheck(ScriptStatus.SKIPPED)
     duration: float = 0.0
@@ -159,6 +241,10 @@ class NotebookReport:
     def ok(self) -> bool:
         return self.status is NotebookStatus.REPRODUCES
 
+    def masked_cell(self, index: int | None) -> MaskedCell | None:
+        """What was masked in the outputs of the cell at ``index``, if anything."""
+        return next((cell for cell in self.masked if cell.cell_index == index), None)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "path": str(self.path),
@@ -167,6 +253,7 @@ class NotebookReport:
             "cells_compared": self.cells_compared,
             "cells_ignored": self.cells_ignored,
             "normalizers": list(self.normalizers),
+            "masked": [cell.to_json() for cell in self.masked],
             "mismatches": [m.to_json() for m in self.mismatches],
             "static_hazards": [h.to_json() for h in self.hazards],
             "notes": list(self.notes),

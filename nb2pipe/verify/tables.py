@@ -9,9 +9,10 @@ text; the text outside the tables (pandas' "442 rows × 11 columns") is compared
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 
+from nb2pipe.verify.normalize import MaskedRegion
 from nb2pipe.verify.text import TextComparison, compare_text, unified_diff
 
 __all__ = ["HtmlTables", "compare_html_tables", "has_table", "read_html_tables"]
@@ -89,38 +90,56 @@ def _render(tables: HtmlTables) -> str:
 
 
 def compare_html_tables(saved: str, fresh: str, rtol: float) -> TextComparison:
-    """Compare the tables of two HTML outputs cell by cell, then the text around them."""
+    """Compare the tables of two HTML outputs cell by cell, then the text around them.
+
+    A cell is a value: only the rules that may mask inside a table apply to it, knowing the
+    cell before it in its row (statsmodels' summary puts its date after a ``Date:`` cell).
+    """
     left, right = read_html_tables(saved), read_html_tables(fresh)
     applied: set[str] = set()
     tolerated = False
+    masked_saved: list[MaskedRegion] = []
+    masked_fresh: list[MaskedRegion] = []
+
+    def collect(outcome: TextComparison, where: str) -> None:
+        nonlocal tolerated
+        applied.update(outcome.normalizers)
+        tolerated |= outcome.within_tolerance
+        masked_saved.extend(replace(region, where=where) for region in outcome.saved_masked)
+        masked_fresh.extend(replace(region, where=where) for region in outcome.fresh_masked)
+
     equal = shaped = len(left.tables) == len(right.tables)
     #: the unequal parts, when each differs only in numbers: their largest relative difference
     drifts: list[float | None] = []
-    for table_a, table_b in zip(left.tables, right.tables):
+    for number, (table_a, table_b) in enumerate(zip(left.tables, right.tables), 1):
         rows_a = [row for row in table_a if row]
         rows_b = [row for row in table_b if row]
         if len(rows_a) != len(rows_b) or any(len(a) != len(b) for a, b in zip(rows_a, rows_b)):
             equal = shaped = False
             break
-        for row_a, row_b in zip(rows_a, rows_b):
-            for cell_a, cell_b in zip(row_a, row_b):
-                outcome = compare_text(cell_a, cell_b, rtol)
-                applied |= outcome.normalizers
-                tolerated |= outcome.within_tolerance
+        for row, (row_a, row_b) in enumerate(zip(rows_a, rows_b), 1):
+            for column, (cell_a, cell_b) in enumerate(zip(row_a, row_b), 1):
+                labels = (row_a[column - 2], row_b[column - 2]) if column > 1 else ("", "")
+                outcome = compare_text(cell_a, cell_b, rtol, cell_labels=labels)
+                collect(outcome, f"table {number}, row {row}, column {column}")
                 equal &= outcome.equal
                 if not outcome.equal:
                     drifts.append(outcome.drift)
     outside = compare_text("\n".join(left.outside), "\n".join(right.outside), rtol)
-    applied |= outside.normalizers
-    tolerated |= outside.within_tolerance
+    collect(outside, "text around the tables")
     equal &= outside.equal
     if not outside.equal:
         drifts.append(outside.drift)
     applied.add("HTML tables by value")
+    saved_masked, fresh_masked = tuple(masked_saved), tuple(masked_fresh)
     if equal:
-        return TextComparison(True, frozenset(applied), within_tolerance=tolerated)
+        return TextComparison(
+            True, frozenset(applied), within_tolerance=tolerated, saved_masked=saved_masked,
+            fresh_masked=fresh_masked,
+        )
     numeric = [d for d in drifts if d is not None]
     drift = max(numeric) if shaped and numeric and len(numeric) == len(drifts) else None
     return TextComparison(
-        False, frozenset(applied), diff=unified_diff(_render(left), _render(right)), drift=drift
+        False, frozenset(applied), diff=unified_diff(_render(left), _render(right)), drift=drift,
+        saved_masked=saved_masked, fresh_masked=fresh_masked,
     )

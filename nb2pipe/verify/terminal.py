@@ -18,12 +18,26 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from nb2pipe.verify.report import NotebookReport, NotebookStatus, ScriptStatus, VerifyReport
+from nb2pipe.verify.report import (
+    MaskedCell,
+    MaskedPair,
+    Mismatch,
+    NotebookReport,
+    NotebookStatus,
+    ScriptStatus,
+    VerifyReport,
+)
 from nb2pipe.verify.text import diff_line_kind
 
 _DIFF_STYLES = {"header": "bold", "add": "green", "del": "red", "hunk": "cyan", "": ""}
 
-__all__ = ["TerminalProgress", "render_notebook_report", "render_summary"]
+__all__ = ["TerminalProgress", "masked_lines", "render_notebook_report", "render_summary"]
+
+#: At most this many lines of masked spans per cell in the terminal (the HTML report and the
+#: JSON report have them all).
+MAX_MASKED_LINES = 6
+#: Masked text is cut to this many characters in the terminal.
+_MASKED_WIDTH = 60
 
 _MARKS = {
     NotebookStatus.REPRODUCES: ("✓", "green"),
@@ -39,8 +53,14 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
-def render_notebook_report(console: Console, report: NotebookReport, quiet: bool = False) -> None:
-    """Print one notebook's verdict; failures with their reason, cell and coloured diff."""
+def render_notebook_report(
+    console: Console, report: NotebookReport, quiet: bool = False, verbose: bool = False
+) -> None:
+    """Print one notebook's verdict; failures with their reason, cell and coloured diff.
+
+    ``verbose``: also every compared cell whose outputs had spans masked before comparing,
+    with the rule that masked each (a short list per cell).
+    """
     if quiet and report.ok:
         return
     mark, colour = _MARKS[report.status]
@@ -86,8 +106,70 @@ def render_notebook_report(console: Console, report: NotebookReport, quiet: bool
             )
         if mismatch.hint:
             console.print(Text(f"      hint: {mismatch.hint}", style="yellow"), soft_wrap=True)
+        masked = report.masked_cell(mismatch.cell_index) if verbose else None
+        if masked is not None and mismatch is _first_for_cell(report, mismatch.cell_index):
+            for entry in masked_lines(masked):
+                console.print(Text(f"      {entry}", style="dim"), soft_wrap=True)
+    if verbose:
+        for cell in report.masked:
+            if cell.differs:
+                continue
+            head = Text("    ")
+            head.append(cell.cell_label, style="bold")
+            head.append("  equal after masking", style="dim")
+            console.print(head, soft_wrap=True)
+            if cell.source:
+                console.print(Text(f"      > {cell.source}", style="dim"), soft_wrap=True)
+            for entry in masked_lines(cell):
+                console.print(Text(f"      {entry}", style="dim"), soft_wrap=True)
     for note in report.notes:
         console.print(Text(f"    note: {note}", style="dim"), soft_wrap=True)
+
+
+def _first_for_cell(report: NotebookReport, index: int | None) -> Mismatch | None:
+    return next((m for m in report.mismatches if m.cell_index == index), None)
+
+
+def _quote(text: str | None) -> str:
+    if text is None:
+        return "(nothing)"
+    shown = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    shown = shown.replace("\x1b", "\\x1b").replace("\t", "\\t")
+    if len(shown) > _MASKED_WIDTH:
+        shown = shown[: _MASKED_WIDTH - 1] + "…"
+    return f'"{shown}"'
+
+
+def _masked_line(pair: MaskedPair) -> str:
+    where = f"{pair.rule} in {pair.output}"
+    times = f" (×{pair.count})" if pair.count > 1 else ""
+    if pair.saved == pair.fresh:
+        return f"masked {where}: {_quote(pair.saved)}{times}"
+    return f"masked {where}: {_quote(pair.saved)} → {_quote(pair.fresh)}{times}"
+
+
+def masked_lines(cell: MaskedCell, limit: int = MAX_MASKED_LINES) -> list[str]:
+    """A short list of what was masked in a cell's outputs, saved next to fresh, one line each.
+
+    Escape codes are counted, not quoted; past ``limit`` lines the rest is counted.
+    """
+    lines: list[str] = []
+    escapes: dict[str, dict[str, int]] = {}  # output -> side -> count
+    for pair in cell.pairs():
+        if pair.rule != "ANSI codes":
+            lines.append(_masked_line(pair))
+            continue
+        counts = escapes.setdefault(pair.output, {"saved": 0, "fresh": 0})
+        counts["saved"] += pair.count if pair.saved is not None else 0
+        counts["fresh"] += pair.count if pair.fresh is not None else 0
+    lines += [
+        f"masked ANSI codes in {output}: {n['saved']} escape sequence(s) saved, {n['fresh']} fresh"
+        for output, n in escapes.items()
+    ]
+    if len(lines) > limit:
+        hidden = len(lines) - (limit - 1)
+        lines = lines[: limit - 1] + [f"… and {hidden} more (every one in --html and --json)"]
+    return lines
 
 
 def _coloured_diff(diff: str) -> Text:
@@ -108,9 +190,10 @@ class TerminalProgress:
     """A :class:`~nb2pipe.verify.api.VerifyProgress` drawing one bar per running notebook and
     printing each verdict as it comes. Without a terminal it only prints the verdicts."""
 
-    def __init__(self, console: Console, quiet: bool = False) -> None:
+    def __init__(self, console: Console, quiet: bool = False, verbose: bool = False) -> None:
         self.console = console
         self.quiet = quiet
+        self.verbose = verbose
         self._progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -151,4 +234,4 @@ class TerminalProgress:
             task = self._tasks.pop(report.path, None)
             if task is not None:
                 self._progress.remove_task(task)
-            render_notebook_report(self._progress.console, report, self.quiet)
+            render_notebook_report(self._progress.console, report, self.quiet, self.verbose)

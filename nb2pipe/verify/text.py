@@ -8,14 +8,17 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from nb2pipe.verify.normalize import Normalizer, normalize_text
+from nb2pipe.verify.normalize import MaskedRegion, Normalizer, normalize_text
 
 __all__ = ["TextComparison", "compare_text", "number_drift", "numbers_close", "unified_diff"]
 
-#: A number as printed by Python, numpy or pandas (``nan``/``inf`` included).
+#: A number as printed by Python, numpy or pandas (``nan``/``inf`` included). Not a part of
+#: an id or a date, which compare exactly: a dash between word characters joins them
+#: (``a456-426614174000``, ``123e4567-e89b``, ``2019-05-31``), it is no minus sign.
 _NUMBER = re.compile(
-    r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])|(?<!\w)[-+]?(?:nan|inf)(?!\w)",
-    re.I,
+    r"(?<![\w.])(?<![\w.]-)[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.]|-\w)"
+    r"|(?<!\w)[-+]?(?:nan|inf)(?!\w)",
+    re.IGNORECASE,
 )
 #: At most this many diff lines go into a report.
 MAX_DIFF_LINES = 40
@@ -34,6 +37,9 @@ class TextComparison:
     diff: str = ""
     #: unequal texts that differ only in (finite) numbers: the largest relative difference
     drift: float | None = None
+    #: the spans of each text a rule masked before comparing (none when the texts are equal)
+    saved_masked: tuple[MaskedRegion, ...] = ()
+    fresh_masked: tuple[MaskedRegion, ...] = ()
 
 
 def numbers_close(saved: str, fresh: str, rtol: float) -> bool:
@@ -47,7 +53,8 @@ def numbers_close(saved: str, fresh: str, rtol: float) -> bool:
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)
     if math.isinf(a) or math.isinf(b):
-        return a == b
+        # digits that overflow a float ("1e999") are not infinity: they differ as written
+        return a == b and not any(char.isdigit() for char in saved + fresh)
     return abs(a - b) <= rtol * max(abs(a), abs(b))
 
 
@@ -85,22 +92,35 @@ def number_drift(saved: str, fresh: str) -> float | None:
 
 
 def compare_text(
-    saved: str, fresh: str, rtol: float, extra: Iterable[Normalizer] = ()
+    saved: str,
+    fresh: str,
+    rtol: float,
+    extra: Iterable[Normalizer] = (),
+    *,
+    cell_labels: tuple[str, str] | None = None,
 ) -> TextComparison:
-    """Normalize both texts, then compare them exactly or, failing that, number by number."""
+    """Normalize both texts, then compare them exactly or, failing that, number by number.
+
+    ``cell_labels``: the texts are cells of HTML tables, after cells with these texts in
+    their rows (see :func:`normalize_text`).
+    """
     if saved == fresh:
         return TextComparison(True, frozenset())
     extra = tuple(extra)
-    left = normalize_text(saved, extra)
-    right = normalize_text(fresh, extra)
+    saved_label, fresh_label = cell_labels if cell_labels is not None else (None, None)
+    left = normalize_text(saved, extra, cell_label=saved_label)
+    right = normalize_text(fresh, extra, cell_label=fresh_label)
     applied = left.applied | right.applied
+    masked = left.masked, right.masked
     if left.text == right.text:
-        return TextComparison(True, applied)
+        return TextComparison(True, applied, saved_masked=masked[0], fresh_masked=masked[1])
     if rtol > 0 and _within_tolerance(left.text, right.text, rtol):
-        return TextComparison(True, applied, within_tolerance=True)
+        return TextComparison(
+            True, applied, within_tolerance=True, saved_masked=masked[0], fresh_masked=masked[1]
+        )
     return TextComparison(
         False, applied, diff=unified_diff(left.text, right.text),
-        drift=number_drift(left.text, right.text),
+        drift=number_drift(left.text, right.text), saved_masked=masked[0], fresh_masked=masked[1],
     )
 
 

@@ -4,7 +4,7 @@ A script imports the names below; everything else is for nb2pipe's own readers (
 runs`` reads :class:`~nb2pipe_runtime.record.RunRecord`) and for the tests.
 """
 
-from nb2pipe_runtime.cli import optional, parse_args
+from nb2pipe_runtime.cli import json_or_text, optional, parse_args
 from nb2pipe_runtime.figures import save_figures
 from nb2pipe_runtime.pipeline import Pipeline
 from nb2pipe_runtime.run import Run, record_metrics
@@ -16,6 +16,7 @@ __all__ = [
     "Pipeline",
     "Run",
     "__version__",
+    "json_or_text",
     "optional",
     "parse_args",
     "record_metrics",

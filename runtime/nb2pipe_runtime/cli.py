@@ -26,6 +26,7 @@ __all__ = [
     "RUN_OPTIONS",
     "STEP_OPTIONS",
     "command_line",
+    "json_or_text",
     "optional",
     "parameter_values",
     "parse_args",
@@ -76,6 +77,44 @@ def optional(kind: Callable[[str], Any]) -> Callable[[str], Any]:
     """A ``type=`` for a parameter that may be ``None`` (annotated ``int | None``): the text
     ``None`` (or ``null``) gives ``None``, anything else goes to ``kind``."""
     return _Optional(kind)
+
+
+#: papermill's ``-p`` spellings of Python's constants
+_PYTHON_CONSTANTS: dict[str, Any] = {"True": True, "False": False, "None": None}
+
+
+class _JsonOrText:
+    """The ``type=`` of a parameter the notebook sets to ``None`` with no type (papermill's
+    ``msg = None``): what papermill's ``-p`` would pass, read as the script's user means it.
+
+    A JSON literal gives its value (``5``, ``0.5``, ``true``, ``null``, ``[1, 2]``,
+    ``{"a": 1}``; a quoted ``"5"`` is the text 5); papermill's ``True``, ``False``, ``None``
+    and its numbers (``.5``, ``1_000``) are theirs; anything else is the text itself.
+    """
+
+    __name__ = "value"  # argparse names the conversion so
+    #: how ``--help`` shows the option's argument
+    metavar = "VALUE"
+    #: a ``--config`` file's value is taken as its format typed it (YAML ``'5'`` is text)
+    typed_by_config = True
+
+    def __call__(self, text: str) -> Any:
+        stripped = text.strip()
+        if stripped in _PYTHON_CONSTANTS:
+            return _PYTHON_CONSTANTS[stripped]
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            pass
+        for kind in (int, float):
+            try:
+                return kind(stripped)
+            except ValueError:
+                pass
+        return text
+
+
+json_or_text = _JsonOrText()
 
 
 def _boolean(text: str) -> bool:
@@ -276,6 +315,9 @@ def _kind(action: argparse.Action) -> Any:
 
 def _metavar(action: argparse.Action) -> str:
     kind = _kind(action)
+    metavar = getattr(kind, "metavar", None)
+    if isinstance(metavar, str):
+        return metavar
     if kind is int:
         return "INT"
     if kind is float:
@@ -356,6 +398,9 @@ def _from_config(action: argparse.Action, value: Any) -> Any:
     if isinstance(action.type, _Optional) and value is None:
         return None
     kind = _kind(action)
+    if getattr(kind, "typed_by_config", False):  # typed as YAML, TOML or JSON typed it
+        # (YAML reads papermill's None as text, as the command line has it)
+        return None if isinstance(value, str) and value.strip() == "None" else value
     if action.nargs == 0 or kind is bool:  # flags, BooleanOptionalAction, optional(bool)
         if isinstance(value, bool):
             return value

@@ -2,7 +2,10 @@
 
 A case file ``tests/golden/export/<name>.py`` holds the notebook as ``# %%`` cells (tags in
 brackets: ``# %% [parameters]``, ``# %% [markdown]``; ``!error TypeError: message`` there is
-no tag but a saved error output), a line ``# output``, then the whole expected script.
+no tag but a saved error output), a line ``# output``, then the whole expected script. A first
+line ``# nb2pipe-flags: ...`` sets export options (``--allow-ipython``, ``--standalone``), runs
+the script (``--run``; its stdout is compared with ``<name>.stdout`` when that exists) or says
+a Python 2 kernel saved the notebook (``--python2``).
 ``pytest --update-golden`` rewrites the expected part; review that diff.
 """
 
@@ -57,12 +60,14 @@ def read_case(path: Path) -> tuple[dict, list[str], str]:
         if cell["cell_type"] == "code":
             outputs = cell.pop("saved_outputs", [])
             cell.update(outputs=outputs, execution_count=index + 1 if outputs else None)
-    notebook = {
-        "cells": cells,
-        "metadata": {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
+    kernelspec = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    metadata: dict = {"kernelspec": kernelspec}
+    if "--python2" in flags:  # saved by a Python 2 kernel
+        metadata = {
+            "kernelspec": dict(kernelspec, name="python2", display_name="Python 2"),
+            "language_info": {"name": "python", "version": "2.7.18"},
+        }
+    notebook = {"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}
     return notebook, flags, expected
 
 

@@ -215,3 +215,90 @@ def test_choices_reach_params_yaml_and_the_airflow_params(make_notebook) -> None
     assert "Param('ridge', type=\"string\", enum=['ridge', 'lasso'], description=\"the regressor\")" in dag
     assert "Param(5, type=\"integer\", enum=[3, 5])" in dag
     compile(dag, "dag.py", "exec")
+
+
+# ---------------------------------------------------------------------------------------------
+# papermill's idioms: `msg = None` parameters, notes standing alone in the parameters cell
+
+
+@pytest.fixture
+def papermill_script(make_notebook) -> Path:
+    notebook = make_notebook(
+        (
+            '"""Parameters: papermill -p NAME VALUE, or --name VALUE for the script."""\n'
+            "msg = None\n"
+            "input_path = None  # the data to read\n"
+            "'a note between parameters'\n"
+            "threshold = 0.5",
+            ["parameters"],
+        ),
+        "print(type(msg).__name__, repr(msg), input_path, threshold)",
+        name="papermill.ipynb",
+    )
+    return export_notebook(notebook).script_path
+
+
+@pytest.mark.parametrize(
+    ("text", "shown", "recorded"),
+    [
+        ("5", "int 5", 5),
+        ("0.5", "float 0.5", 0.5),
+        ("true", "bool True", True),
+        ("True", "bool True", True),
+        ("None", "NoneType None", None),
+        ("[1, 2]", "list [1, 2]", [1, 2]),
+        ('{"a": 1}', "dict {'a': 1}", {"a": 1}),
+        ('"5"', "str '5'", "5"),
+        ("hello world", "str 'hello world'", "hello world"),
+    ],
+)
+def test_a_none_parameter_takes_a_json_literal_or_else_the_text(
+    papermill_script: Path, text: str, shown: str, recorded: object
+) -> None:
+    result = run(papermill_script, "--msg", text)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{shown} None 0.5\n"
+    # the run record keeps the value with the type it got
+    [record] = (papermill_script.parent / "runs").glob("*/run.json")
+    params = json.loads(record.read_text())["params"]
+    assert params == {"msg": recorded, "input_path": None, "threshold": 0.5}
+    assert type(params["msg"]) is type(recorded)
+
+
+def test_a_none_parameter_in_help_config_and_dump_config(papermill_script: Path) -> None:
+    out = " ".join(run(papermill_script, "--help").stdout.split())
+    assert "--msg VALUE (default: None)" in out
+    assert "--input-path VALUE the data to read (default: None)" in out
+    assert "--threshold FLOAT" in out and "a note" not in out  # the notes are no parameters
+    assert run(papermill_script).stdout == "NoneType None None 0.5\n"
+    config = papermill_script.parent / "params.yaml"
+    config.write_text("msg: '5'\ninput_path: data/in.csv\n")
+    assert run(papermill_script, "--config", str(config)).stdout == "str '5' data/in.csv 0.5\n"
+    dumped = run(papermill_script, "--msg", "[1, 2]", "--dump-config").stdout
+    assert dumped == "msg: [1, 2]\ninput_path: null\nthreshold: 0.5\n"
+    config.write_text(dumped)
+    assert run(papermill_script, "--config", str(config)).stdout == "list [1, 2] None 0.5\n"
+
+
+PAPERMILL_NOTEBOOKS = Path(
+    pytest.importorskip("papermill").__file__
+).parent / "tests" / "notebooks"
+
+
+@pytest.mark.parametrize(
+    "name", ["simple_execute.ipynb", "s3/s3_in/s3-simple_notebook.ipynb"]
+)
+def test_papermills_own_msg_none_notebooks_export_and_take_msg(tmp_path: Path, name: str) -> None:
+    """papermill's test notebooks whose parameters cell is ``msg = None`` (papermill's
+    commonest idiom): exported, and ``--msg`` types the text as ``-p msg`` would."""
+    source = PAPERMILL_NOTEBOOKS / name
+    if not source.exists():
+        pytest.skip(f"papermill's test notebooks are not installed ({source})")
+    notebook = tmp_path / source.name
+    notebook.write_bytes(source.read_bytes())
+    result = export_notebook(notebook)
+    [parameter] = result.summary.parameters
+    assert (parameter.name, parameter.type.value, parameter.default) == ("msg", "any", None)
+    assert run(result.script_path).stdout == "None\n"
+    assert run(result.script_path, "--msg", "hello").stdout == "hello\n"
+    assert run(result.script_path, "--msg", "12.51").stdout == "12.51\n"

@@ -7,8 +7,9 @@ what a correct ``nb2pipe recover`` does, from the family's nature, not from the 
 code: whether the saved outputs can come back from the current cells alone (some order and
 multiplicity reproduces them), and whether they can with the history.
 
-``SESSION_FAMILIES`` lists them; ``sessions(profile)`` gives the (family, seed) pairs of a
-profile: ``ci`` one seed each, ``thorough`` several.
+``SESSION_FAMILIES`` lists them; ``sessions(profile)`` gives the (family, seed, tracked)
+triples of a profile: ``ci`` one seed each, ``thorough`` five; a few families are also
+worked on without ``%track`` at all.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.recover.lab import LabNotebook
+from tests.recover.lab import TRACK_CELL, LabNotebook
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,63 @@ def unseeded_random(rng: random.Random, path: Path, tracked: bool) -> LabNoteboo
     return nb
 
 
+def alternating(rng: random.Random, path: Path, tracked: bool) -> LabNotebook:
+    """Two cells that feed each other, run in turn several times (a fixed-point iteration)."""
+    start = rng.randint(1, 5)
+    rounds = rng.randint(2, 3)
+    nb = LabNotebook(path, [
+        ("init", f"a, b = {start}, 1"),
+        ("grow_a", "a = a + b"),
+        ("grow_b", "b = a + b"),
+        ("report", "print('a', a, 'b', b)"),
+    ], tracked=tracked)
+    nb.run("init", *["grow_a", "grow_b"] * rounds, "report")
+    nb.save()
+    return nb
+
+
+def long_pipeline(rng: random.Random, path: Path, tracked: bool) -> LabNotebook:
+    """Eight cells of a small pipeline, run in an order that skips about, one step re-run
+    after its input changed in place."""
+    data = _data(rng, 10)
+    cut = rng.randint(10, 30)
+    nb = LabNotebook(path, [
+        ("imports", "import statistics"),
+        ("load", f"raw = {data}"),
+        ("copy", "data = list(raw)"),
+        ("filter", f"data[:] = [x for x in data if x > {cut}]"),
+        ("stats", "mu = statistics.mean(data) if data else 0.0\nprint('mu', round(mu, 3))"),
+        ("spread", "sd = statistics.pstdev(data) if data else 0.0\nprint('sd', round(sd, 3))"),
+        ("scale", "z = [(x - mu) / sd if sd else 0.0 for x in data]"),
+        ("report", "print('n', len(z), 'max z', round(max(z), 3) if z else None)"),
+    ], tracked=tracked)
+    nb.run("imports", "load", "copy", "stats", "filter", "stats", "spread", "scale", "report")
+    nb.save()
+    return nb
+
+
+def tracked_late(rng: random.Random, path: Path, tracked: bool) -> LabNotebook:
+    """``%track`` started after the first cells ran (its history lacks them); then a
+    parameter run, used, and edited without running it again."""
+    data = _data(rng)
+    first, second = rng.sample(range(2, 9), 2)
+    nb = LabNotebook(path, [
+        ("imports", "import statistics"),
+        ("load", f"data = {data}"),
+        ("param", f"k = {first}"),
+        ("fit", "model = statistics.mean(data) * k\nprint('model', round(model, 3))"),
+    ], tracked=False)
+    nb.run("imports", "load")
+    if tracked:
+        nb.insert("track", TRACK_CELL, after="load")
+        nb.save()
+        nb.run("track")
+    nb.run("param", "fit")
+    nb.edit("param", f"k = {second}")
+    nb.save()
+    return nb
+
+
 #: family -> what recover must do with it
 SESSION_FAMILIES: dict[str, tuple[Family, Expectation]] = {
     "run_twice": (run_twice, Expectation(without_history=True)),
@@ -263,9 +321,18 @@ SESSION_FAMILIES: dict[str, tuple[Family, Expectation]] = {
     "interrupted_then_fixed": (interrupted_then_fixed, Expectation(without_history=True)),
     "deleted_cell": (deleted_cell, Expectation(False, reason="no cell of the notebook defines")),
     "unseeded_random": (unseeded_random, Expectation(False, with_history=False, reason="random")),
+    "alternating": (alternating, Expectation(without_history=True)),
+    "long_pipeline": (long_pipeline, Expectation(without_history=True)),
+    "tracked_late": (tracked_late, Expectation(False, reason="no longer in the notebook")),
 }
 
+#: families also worked on without %track at all (no history, no tracker cell)
+UNTRACKED = ("run_twice", "parameter_below", "alternating", "error_saved")
 
-def sessions(profile: str) -> list[tuple[str, int]]:
+
+def sessions(profile: str) -> list[tuple[str, int, bool]]:
+    """(family, seed, tracked) of every session of ``profile``."""
     seeds = {"ci": 1, "thorough": 5}[profile]
-    return [(family, seed) for family in SESSION_FAMILIES for seed in range(seeds)]
+    tracked = [(family, seed, True) for family in SESSION_FAMILIES for seed in range(seeds)]
+    untracked = [(family, seed, False) for family in UNTRACKED for seed in range(seeds)]
+    return tracked + untracked

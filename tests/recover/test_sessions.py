@@ -31,10 +31,10 @@ pytestmark = pytest.mark.kernel
 PROFILE = os.environ.get("NB2PIPE_RECOVER_PROFILE", "ci")
 
 
-def _work(family: str, seed: int, folder: Path) -> Path:
+def _work(family: str, seed: int, tracked: bool, folder: Path) -> Path:
     build, _ = SESSION_FAMILIES[family]
     path = folder / f"{family}.ipynb"
-    notebook = build(random.Random(f"{family}-{seed}"), path, True)
+    notebook = build(random.Random(f"{family}-{seed}"), path, tracked)
     notebook.shutdown()
     return path
 
@@ -69,21 +69,28 @@ def assert_gives_back_the_saved_outputs(original: Path, recovered: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def worked(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, int], Path]:
+def worked(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, int, bool], Path]:
     """Every session of the profile, worked on and saved once for the module."""
     root = tmp_path_factory.mktemp("sessions")
     out = {}
-    for family, seed in sessions(PROFILE):
-        folder = root / f"{family}-{seed}"
+    for family, seed, tracked in sessions(PROFILE):
+        folder = root / f"{family}-{seed}-{'tracked' if tracked else 'untracked'}"
         folder.mkdir()
-        out[(family, seed)] = _work(family, seed, folder)
+        out[(family, seed, tracked)] = _work(family, seed, tracked, folder)
     return out
 
 
-@pytest.mark.parametrize(("family", "seed"), sessions(PROFILE), ids=lambda v: str(v))
-def test_with_history(worked: dict[tuple[str, int], Path], family: str, seed: int) -> None:
-    path = worked[(family, seed)]
-    expected = SESSION_FAMILIES[family][1]
+def _id(session: tuple[str, int, bool]) -> str:
+    family, seed, tracked = session
+    return f"{family}-{seed}" + ("" if tracked else "-untracked")
+
+
+@pytest.mark.parametrize("session", [s for s in sessions(PROFILE) if s[2]], ids=_id)
+def test_with_history(
+    worked: dict[tuple[str, int, bool], Path], session: tuple[str, int, bool]
+) -> None:
+    path = worked[session]
+    expected = SESSION_FAMILIES[session[0]][1]
     result = recover_notebook(path, RecoverOptions(force=True))
     assert result.recovered == expected.with_history, [p.line() for p in result.problems]
     output = path.with_name(f"{path.stem}.recovered.ipynb")
@@ -95,17 +102,18 @@ def test_with_history(worked: dict[tuple[str, int], Path], family: str, seed: in
     assert assert_gives_back_the_saved_outputs(path, output) >= 1
 
 
-@pytest.mark.parametrize(("family", "seed"), sessions(PROFILE), ids=lambda v: str(v))
+@pytest.mark.parametrize("session", sessions(PROFILE), ids=_id)
 def test_without_history(
-    worked: dict[tuple[str, int], Path], family: str, seed: int, tmp_path: Path
+    worked: dict[tuple[str, int, bool], Path], session: tuple[str, int, bool], tmp_path: Path
 ) -> None:
-    original = worked[(family, seed)]
+    original = worked[session]
+    family = session[0]
     path = tmp_path / original.name
     shutil.copy2(original, path)
     for data in original.parent.glob("*.txt"):
         shutil.copy2(data, tmp_path / data.name)
     expected = SESSION_FAMILIES[family][1]
-    result = recover_notebook(path, RecoverOptions(budget=120))
+    result = recover_notebook(path, RecoverOptions())  # the default budget
     output = path.with_name(f"{path.stem}.recovered.ipynb")
     assert result.recovered == expected.without_history, [p.line() for p in result.problems]
     if not expected.without_history:

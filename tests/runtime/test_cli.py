@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nb2pipe_runtime import optional, parse_args
+from nb2pipe_runtime import json_or_text, optional, parse_args
 from nb2pipe_runtime.cli import command_line, parameter_values
 
 START = datetime.date(2024, 1, 1)
@@ -356,3 +356,70 @@ def test_config_keys_may_be_spelled_like_the_options(tmp_path) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n-estimators", type=int, default=100)
     assert parse_args(parser, ["--config", str(config)]).n_estimators == 7
+
+
+# ---------------------------------------------------------------------------------------------
+# `msg = None` (papermill's idiom): a JSON literal, else papermill's reading of the text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("5", 5), ("-3", -3), ("0.5", 0.5), ("1e-3", 0.001),
+        ("true", True), ("false", False), ("null", None),
+        ("[1, 2]", [1, 2]), ('{"a": [1]}', {"a": [1]}),
+        ('"5"', "5"),  # quoted: the text, not the number
+        ("True", True), ("False", False), ("None", None),  # papermill's spellings
+        (".5", 0.5), ("1_000", 1000), ("010", 10),  # papermill's int() and float()
+        ("hello world", "hello world"), ("data/in.csv", "data/in.csv"), ("[1,", "[1,"),
+        ("", ""), ("😍", "😍"),
+    ],
+)
+def test_json_or_text(text: str, expected: Any) -> None:
+    value = json_or_text(text)
+    assert value == expected and type(value) is type(expected)
+
+
+def test_json_or_text_agrees_with_papermills_p_where_papermill_types_the_text() -> None:
+    """papermill's ``-p`` (``papermill.cli._resolve_type``) on its own test inputs and more:
+    where it gives a number, a boolean or None, so does the script; JSON adds lists, mappings,
+    ``true``/``null`` and quoted text, which papermill passes on as text."""
+    resolve_type = pytest.importorskip("papermill.cli")._resolve_type
+    for text in ("True", "False", "None", "12.51", "10", "hello world", "😍", "-7", "1e3",
+                 ".5", "1_000", "inf", "data.csv", "2024-01-31"):
+        ours, theirs = json_or_text(text), resolve_type(text)
+        assert ours == theirs and type(ours) is type(theirs), text
+
+
+def _any_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="papermill.py")
+    parser.add_argument("--msg", type=json_or_text, default=None, help="a message")
+    return parser
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ("msg: 5", 5), ("msg: '5'", "5"), ("msg: hello", "hello"), ("msg: [1, 2]", [1, 2]),
+        ("msg: null", None), ("msg: None", None), ("msg: true", True), ("msg: {a: 1}", {"a": 1}),
+    ],
+)
+def test_a_json_or_text_value_from_a_config_file_keeps_the_files_type(
+    tmp_path: Path, config: str, expected: Any
+) -> None:
+    (tmp_path / "params.yaml").write_text(config + "\n")
+    value = parse_args(_any_parser(), ["--config", str(tmp_path / "params.yaml")]).msg
+    assert value == expected and type(value) is type(expected)
+
+
+def test_a_json_or_text_parameter_in_help_and_dump_config(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(_any_parser(), ["--help"])
+    assert "--msg VALUE" in capsys.readouterr().out
+    for argv, dumped in (([], "msg: null"), (["--msg", "[1, 2]"], "msg: [1, 2]"),
+                         (["--msg", "5"], "msg: 5"), (["--msg", '"5"'], 'msg: "5"')):
+        with pytest.raises(SystemExit):
+            parse_args(_any_parser(), [*argv, "--dump-config"])
+        assert capsys.readouterr().out == dumped + "\n"

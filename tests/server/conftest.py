@@ -60,3 +60,38 @@ def post_export(jp_fetch: Any) -> Callable[..., Any]:
         )
 
     return post
+
+
+@pytest.fixture
+def post_recover(jp_fetch: Any) -> Callable[..., Any]:
+    """``await post_recover({"path": ...}, **fetch_kwargs)``: POST /nb2pipe/recover, no raising.
+
+    A recovery runs kernels: on a loaded machine one of two cells takes 20 s, more than
+    jp_fetch's default timeout."""
+
+    async def post(body: object, **kwargs: Any) -> Any:
+        data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        kwargs.setdefault("request_timeout", 300)
+        return await jp_fetch(
+            "nb2pipe", "recover", method="POST", body=data, raise_error=False, **kwargs
+        )
+
+    return post
+
+
+def saved_notebook(path: Path, *cells: tuple[str, str | None]) -> Path:
+    """A notebook as Jupyter saves it after running its cells top to bottom: ``cells`` are
+    (source, what it printed or ``None``), execution counts 1, 2, ... (no kernel needed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    notebook = new_notebook()
+    notebook.metadata["kernelspec"] = {
+        "name": "python3", "display_name": "Python 3", "language": "python",
+    }
+    notebook.metadata["language_info"] = {"name": "python"}
+    for count, (source, printed) in enumerate(cells, start=1):
+        cell = new_code_cell(source, execution_count=count)
+        if printed is not None:
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed)]
+        notebook.cells.append(cell)
+    nbformat.write(notebook, path)
+    return path

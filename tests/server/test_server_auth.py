@@ -20,14 +20,20 @@ from nb2pipe.server import handlers
 ENDPOINTS = [
     ("hazards", "GET", None),
     ("export", "POST", json.dumps({"path": "nb.ipynb"})),
+    ("recover", "POST", json.dumps({"path": "nb.ipynb"})),
 ]
+POSTS = [route for route, verb, _ in ENDPOINTS if verb == "POST"]
 
 NO_CREDENTIALS = {"Authorization": ""}
 
 
 def handler_verbs() -> set[tuple[str, str]]:
     """(route, verb) for every HTTP verb an nb2pipe handler adds to ``APIHandler``."""
-    routes = {"export": handlers.ExportHandler, "hazards": handlers.HazardsHandler}
+    routes = {
+        "export": handlers.ExportHandler,
+        "hazards": handlers.HazardsHandler,
+        "recover": handlers.RecoverHandler,
+    }
     return {
         (route, verb)
         for route, cls in routes.items()
@@ -58,7 +64,12 @@ async def test_no_credentials_is_403(jp_fetch, notebook, route, verb, body) -> N
     )
 
     assert response.code == 403
-    assert not notebook.with_suffix(".py").exists()
+    assert nothing_written(notebook)
+
+
+def nothing_written(notebook: Path) -> bool:
+    """Neither the script nor the recovered notebook exists."""
+    return sorted(p.name for p in notebook.parent.iterdir()) == [notebook.name]
 
 
 async def login_cookies(jp_fetch) -> dict[str, str]:
@@ -81,12 +92,13 @@ def cookie_header(cookies: dict[str, str]) -> str:
     return "; ".join(f"{name}={value}" for name, value in cookies.items())
 
 
-async def test_cookie_auth_without_xsrf_is_403_on_post(jp_fetch, notebook) -> None:
+@pytest.mark.parametrize("route", POSTS)
+async def test_cookie_auth_without_xsrf_is_403_on_post(jp_fetch, notebook, route) -> None:
     cookies = await login_cookies(jp_fetch)
 
     response = await jp_fetch(
         "nb2pipe",
-        "export",
+        route,
         method="POST",
         body=json.dumps({"path": "nb.ipynb"}),
         headers={**NO_CREDENTIALS, "Cookie": cookie_header(cookies)},
@@ -94,16 +106,19 @@ async def test_cookie_auth_without_xsrf_is_403_on_post(jp_fetch, notebook) -> No
     )
 
     assert response.code == 403
-    assert not notebook.with_suffix(".py").exists()
+    assert nothing_written(notebook)
 
 
-async def test_cookie_auth_with_xsrf_header_is_accepted(jp_fetch, notebook) -> None:
-    """The control for the test above: the same cookies plus X-XSRFToken work (as in Lab)."""
+@pytest.mark.parametrize("route", POSTS)
+async def test_cookie_auth_with_xsrf_header_is_accepted(jp_fetch, notebook, route) -> None:
+    """The control for the test above: the same cookies plus X-XSRFToken work (as in Lab).
+    (The notebook never ran: recover answers that it has no saved outputs, past the
+    credentials.)"""
     cookies = await login_cookies(jp_fetch)
 
     response = await jp_fetch(
         "nb2pipe",
-        "export",
+        route,
         method="POST",
         body=json.dumps({"path": "nb.ipynb"}),
         headers={
@@ -114,8 +129,12 @@ async def test_cookie_auth_with_xsrf_header_is_accepted(jp_fetch, notebook) -> N
         raise_error=False,
     )
 
-    assert response.code == 200, response.body
-    assert notebook.with_suffix(".py").exists()
+    if route == "recover":
+        assert response.code == 400, response.body
+        assert "no saved outputs" in json.loads(response.body)["message"]
+    else:
+        assert response.code == 200, response.body
+        assert notebook.with_suffix(".py").exists()
 
 
 CHECK_AUTH = textwrap.dedent(
@@ -135,7 +154,8 @@ CHECK_AUTH = textwrap.dedent(
         app.initialize(argv=[], find_extensions=False, new_httpserver=False)
     routes = [r.matcher.regex.pattern for rule in app.web_app.default_router.rules
               for r in getattr(rule.target, "rules", [])]
-    assert any("/nb2pipe/export" in r for r in routes), routes
+    for route in ("export", "hazards", "recover"):
+        assert any(f"/nb2pipe/{route}" in r for r in routes), routes
     problems = [str(r.message) for r in records if issubclass(r.category, JupyterServerAuthWarning)]
     print("\\n".join(problems) or "OK")
     """

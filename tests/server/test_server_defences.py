@@ -1,6 +1,7 @@
 """The server extension's defences, through a real jupyter_server (pytest-jupyter's, serving
-HTTP on a local port): credentials, XSRF, paths, request bodies, and exports racing each other
-or a save. Each is refused with its status code and a JSON message, or handled; nothing is
+HTTP on a local port): credentials, XSRF, paths, request bodies (for each endpoint: export,
+recover, hazards), and exports racing each other or a save (recoveries racing each other:
+test_server_recover.py). Each is refused with its status code and a JSON message, or handled; nothing is
 written outside the root. (No credentials and cookie auth without XSRF: test_server_auth.py;
 ``..``, absolute, hidden and symlinked paths: test_server_export.py.)"""
 
@@ -21,7 +22,13 @@ import pytest
 from nb2pipe.server.handlers import MAX_BODY_SIZE
 
 from ..bad_notebooks import notebook
+from .conftest import saved_notebook
 from .test_server_auth import cookie_header, login_cookies
+
+POSTS = ["export", "recover"]
+ROUTES = [*POSTS, "hazards"]
+#: what each POST writes beside ``nb.ipynb``
+WRITES = {"export": "nb.py", "recover": "nb.recovered.ipynb"}
 
 
 def reply(response: Any) -> dict:
@@ -33,8 +40,13 @@ def listing(folder: Path) -> list[str]:
 
 
 @pytest.fixture
-def nb(jp_root_dir: Path, write_notebook) -> Path:
-    return write_notebook(jp_root_dir / "work" / "nb.ipynb", "x = 1", "print(x + 1)")
+def nb(jp_root_dir: Path) -> Path:
+    """Run and saved (so that recover has outputs to give back)."""
+    return saved_notebook(jp_root_dir / "work" / "nb.ipynb", ("x = 1", None), ("print(x + 1)", "2\n"))
+
+
+def nothing_written(nb: Path) -> bool:
+    return sorted(p.name for p in nb.parent.iterdir()) == [nb.name]
 
 
 @pytest.fixture
@@ -45,14 +57,15 @@ def outside(jp_root_dir: Path, write_notebook) -> Path:
 
 
 async def fetch(jp_fetch, route: str, path: str | None = None, **kwargs: Any) -> Any:
-    """GET /nb2pipe/hazards?path= or POST /nb2pipe/export {"path": }, never raising."""
+    """GET /nb2pipe/hazards?path= or POST /nb2pipe/<route> {"path": }, never raising."""
     if route == "hazards":
         return await jp_fetch(
             "nb2pipe", "hazards", params={"path": path}, raise_error=False, **kwargs
         )
     body = kwargs.pop("body", None) or json.dumps({"path": path})
+    kwargs.setdefault("request_timeout", 300)  # a recovery runs kernels
     return await jp_fetch(
-        "nb2pipe", "export", method="POST", body=body, raise_error=False, **kwargs
+        "nb2pipe", route, method="POST", body=body, raise_error=False, **kwargs
     )
 
 
@@ -60,7 +73,7 @@ async def fetch(jp_fetch, route: str, path: str | None = None, **kwargs: Any) ->
 # credentials
 
 
-@pytest.mark.parametrize("route", ["export", "hazards"])
+@pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize(
     "headers",
     [
@@ -73,36 +86,38 @@ async def test_wrong_credentials_are_403(jp_fetch, nb: Path, route: str, headers
     response = await fetch(jp_fetch, route, "work/nb.ipynb", headers=headers)
 
     assert response.code == 403
-    assert not nb.with_suffix(".py").exists()
+    assert nothing_written(nb)
 
 
-async def test_wrong_token_in_the_url_is_403(jp_fetch, nb: Path) -> None:
+@pytest.mark.parametrize("route", POSTS)
+async def test_wrong_token_in_the_url_is_403(jp_fetch, nb: Path, route: str) -> None:
     response = await jp_fetch(
-        "nb2pipe", "export", method="POST", body=json.dumps({"path": "work/nb.ipynb"}),
+        "nb2pipe", route, method="POST", body=json.dumps({"path": "work/nb.ipynb"}),
         params={"token": "not-the-token"}, headers={"Authorization": ""}, raise_error=False,
     )
     assert response.code == 403
-    assert not nb.with_suffix(".py").exists()
+    assert nothing_written(nb)
 
 
-async def test_cookie_auth_with_a_wrong_xsrf_token_is_403(jp_fetch, nb: Path) -> None:
+@pytest.mark.parametrize("route", POSTS)
+async def test_cookie_auth_with_a_wrong_xsrf_token_is_403(jp_fetch, nb: Path, route) -> None:
     cookies = await login_cookies(jp_fetch)
 
     response = await fetch(
-        jp_fetch, "export", "work/nb.ipynb",
+        jp_fetch, route, "work/nb.ipynb",
         headers={"Authorization": "", "Cookie": cookie_header(cookies),
                  "X-XSRFToken": "2|00000000|" + "0" * 32 + "|1700000000"},
     )
 
     assert response.code == 403
-    assert not nb.with_suffix(".py").exists()
+    assert nothing_written(nb)
 
 
 # ---------------------------------------------------------------------------------------------
 # paths
 
 
-@pytest.mark.parametrize("route", ["export", "hazards"])
+@pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize(
     "path, status",
     [
@@ -129,30 +144,36 @@ async def test_paths_are_refused(jp_fetch, nb, outside, route, path, status) -> 
     assert response.code == status, response.body
     assert reply(response)["message"]
     assert listing(outside) == before
-    assert not nb.with_suffix(".py").exists()
+    assert nothing_written(nb)
 
 
-async def test_dangling_script_symlink_pointing_outside_is_403(jp_fetch, nb, outside) -> None:
-    """The script's name is a symlink to a file that does not exist yet, outside the root:
-    writing through it would create that file."""
-    target = outside / "planted.py"
-    nb.with_suffix(".py").symlink_to(target)
+@pytest.mark.parametrize("route", POSTS)
+async def test_dangling_output_symlink_pointing_outside_is_403(jp_fetch, nb, outside, route) -> None:
+    """The output's name (the script, the recovered notebook) is a symlink to a file that
+    does not exist yet, outside the root: writing through it would create that file."""
+    target = outside / f"planted-{route}"
+    (nb.parent / WRITES[route]).symlink_to(target)
 
-    response = await fetch(jp_fetch, "export", "work/nb.ipynb")
+    response = await fetch(jp_fetch, route, "work/nb.ipynb")
 
     assert response.code == 403
     assert "outside the server root" in reply(response)["message"]
     assert not target.exists()
 
 
-async def test_symlink_inside_the_root_is_followed(jp_fetch, jp_root_dir, nb) -> None:
+@pytest.mark.parametrize("route", POSTS)
+async def test_symlink_inside_the_root_is_followed(jp_fetch, jp_root_dir, nb, route) -> None:
     """The control: a link whose target is under the root is an ordinary notebook."""
     (jp_root_dir / "alias.ipynb").symlink_to(nb)
 
-    response = await fetch(jp_fetch, "export", "alias.ipynb")
+    response = await fetch(jp_fetch, route, "alias.ipynb")
 
     assert response.code == 200, response.body
-    assert (jp_root_dir / "alias.py").is_file()
+    written = WRITES[route].replace("nb", "alias", 1)
+    assert (jp_root_dir / written).is_file()
+    if route == "recover":
+        assert reply(response)["recovered"] is True
+        assert reply(response)["output"] == written
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,31 +192,34 @@ async def test_symlink_inside_the_root_is_followed(jp_fetch, jp_root_dir, nb) ->
         pytest.param(b"\x00" * 1000, "not valid JSON", id="binary"),
     ],
 )
-async def test_bad_bodies_are_400(jp_fetch, nb: Path, body: bytes, expected: str) -> None:
-    response = await fetch(jp_fetch, "export", body=body)
+@pytest.mark.parametrize("route", POSTS)
+async def test_bad_bodies_are_400(jp_fetch, nb: Path, body: bytes, expected: str, route) -> None:
+    response = await fetch(jp_fetch, route, body=body)
 
     assert response.code == 400, response.body
     assert expected in reply(response)["message"]
-    assert not nb.with_suffix(".py").exists()
+    assert nothing_written(nb)
 
 
-async def test_a_huge_body_is_413_before_it_is_read(jp_fetch, nb: Path) -> None:
+@pytest.mark.parametrize("route", POSTS)
+async def test_a_huge_body_is_413_before_it_is_read(jp_fetch, nb: Path, route: str) -> None:
     body = json.dumps({"path": "work/nb.ipynb", "padding": "x" * (4 * MAX_BODY_SIZE)})
 
-    response = await fetch(jp_fetch, "export", body=body)
+    response = await fetch(jp_fetch, route, body=body)
 
     assert response.code == 413
     assert f"at most {MAX_BODY_SIZE}" in reply(response)["message"]
-    assert not nb.with_suffix(".py").exists()
+    assert nothing_written(nb)
 
 
-async def test_a_body_under_the_limit_is_read(jp_fetch, nb: Path) -> None:
+@pytest.mark.parametrize("route", POSTS)
+async def test_a_body_under_the_limit_is_read(jp_fetch, nb: Path, route: str) -> None:
     body = json.dumps({"path": "work/nb.ipynb", "padding": "x" * (MAX_BODY_SIZE - 100)})
 
-    response = await fetch(jp_fetch, "export", body=body)
+    response = await fetch(jp_fetch, route, body=body)
 
     assert response.code == 200, response.body
-    assert nb.with_suffix(".py").is_file()
+    assert (nb.parent / WRITES[route]).is_file()
 
 
 async def test_the_body_limit_does_not_touch_other_endpoints(jp_fetch, nb: Path) -> None:
@@ -331,7 +355,8 @@ def _free_port() -> int:
 
 def test_a_jupyter_server_process_enforces_them(tmp_path: Path) -> None:
     """The extension enabled by its installed config (no test fixtures): credentials, paths,
-    NUL, a huge body; then a good export."""
+    NUL, a huge body; then a good export, and a good recovery (its child process started by
+    the server's own interpreter)."""
     import subprocess
     import sys
     import urllib.error
@@ -340,6 +365,7 @@ def test_a_jupyter_server_process_enforces_them(tmp_path: Path) -> None:
     root, home = tmp_path / "root", tmp_path / "home"
     (root / "work").mkdir(parents=True)
     (root / "work" / "nb.ipynb").write_text(json.dumps(notebook("x = 1", "print(x)")))
+    saved_notebook(root / "work" / "ran.ipynb", ("y = 6 * 7", None), ("print(y)", "42\n"))
     (tmp_path / "outside").mkdir()
     port, token = _free_port(), "the-right-token"
     env = {
@@ -355,12 +381,12 @@ def test_a_jupyter_server_process_enforces_them(tmp_path: Path) -> None:
     )
     base = f"http://127.0.0.1:{port}"
 
-    def post(body: bytes, auth: str | None = token) -> tuple[int, dict]:
-        request = urllib.request.Request(f"{base}/nb2pipe/export", data=body, method="POST")
+    def post(body: bytes, auth: str | None = token, route: str = "export") -> tuple[int, dict]:
+        request = urllib.request.Request(f"{base}/nb2pipe/{route}", data=body, method="POST")
         if auth is not None:
             request.add_header("Authorization", f"token {auth}")
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with urllib.request.urlopen(request, timeout=300) as response:
                 return response.status, json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as error:
             payload = error.read()
@@ -375,16 +401,21 @@ def test_a_jupyter_server_process_enforces_them(tmp_path: Path) -> None:
                 if server.poll() is not None:
                     pytest.fail(f"jupyter server exited: {server.stderr.read()}")
                 time.sleep(0.1)
-        good = json.dumps({"path": "work/nb.ipynb"}).encode()
-        assert post(good, auth=None)[0] == 403
-        assert post(good, auth="wrong")[0] == 403
-        assert post(json.dumps({"path": "../outside/x.ipynb"}).encode())[0] == 404
-        assert post(json.dumps({"path": "work/nb\x00.ipynb"}).encode())[0] == 400
-        assert post(b"{" + b" " * (2 * MAX_BODY_SIZE) + b"}")[0] == 413
-        assert not (root / "work" / "nb.py").exists()
-        status, payload = post(good)
+        for route, path in (("export", "work/nb.ipynb"), ("recover", "work/ran.ipynb")):
+            good = json.dumps({"path": path}).encode()
+            assert post(good, auth=None, route=route)[0] == 403
+            assert post(good, auth="wrong", route=route)[0] == 403
+            assert post(json.dumps({"path": "../outside/x.ipynb"}).encode(), route=route)[0] == 404
+            assert post(json.dumps({"path": "work/nb\x00.ipynb"}).encode(), route=route)[0] == 400
+            assert post(b"{" + b" " * (2 * MAX_BODY_SIZE) + b"}", route=route)[0] == 413
+        assert sorted(p.name for p in (root / "work").iterdir()) == ["nb.ipynb", "ran.ipynb"]
+        status, payload = post(json.dumps({"path": "work/nb.ipynb"}).encode())
         assert status == 200, payload
         assert payload["path"] == "work/nb.py" and (root / "work" / "nb.py").is_file()
+        status, payload = post(json.dumps({"path": "work/ran.ipynb"}).encode(), route="recover")
+        assert status == 200, payload
+        assert payload["recovered"] is True and payload["output"] == "work/ran.recovered.ipynb"
+        assert (root / "work" / "ran.recovered.ipynb").is_file()
         assert list((tmp_path / "outside").iterdir()) == []
     finally:
         server.terminate()

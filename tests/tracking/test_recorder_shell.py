@@ -140,6 +140,22 @@ def test_history_hazards_replay_the_log_without_a_kernel(shell: Any, tmp_path: P
     assert all(h.to_json()["kind"] for h in replayed)
 
 
+def test_replayed_messages_quote_cells_run_after_the_last_save(shell: Any, tmp_path: Path) -> None:
+    """The code store gives the log the code of a cell the saved notebook does not have yet:
+    the server's messages quote it as the kernel's do."""
+    notebook = write_notebook(tmp_path / "nb.ipynb", [("a", "x = 1"), ("b", "print(x)")])
+    run(shell, f"%track --notebook {notebook}")
+    run(shell, "x = 1", cell_id="a")
+    run(shell, "x = 5  # tried", cell_id="new")  # a cell not saved yet
+    run(shell, "print(x)", cell_id="b")
+    live = recorder(shell).report()
+    recorder(shell).log.drain()
+    replayed = history_hazards(notebook)
+    live_messages = sorted(h.message for h in live.hazards)
+    assert any("`x = 5  # tried`" in m for m in live_messages), live_messages
+    assert sorted(h.message for h in replayed) == live_messages
+
+
 def test_history_hazards_without_a_log(tmp_path: Path) -> None:
     notebook = write_notebook(tmp_path / "nb.ipynb", ["x = 1"])
     assert history_hazards(notebook) == []

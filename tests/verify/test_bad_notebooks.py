@@ -13,8 +13,16 @@ import pytest
 from nb2pipe.verify.cli import _DEFAULT_MAX_SIZE_MB
 from nb2pipe.verify.options import VerifyOptions
 
-from ..bad_notebooks import ACCEPTED, MB, REFUSED, BadCase, notebook, write_case
-from .conftest import VerifyRun
+from ..bad_notebooks import (
+    ACCEPTED,
+    MB,
+    PYTHON_2_METADATA,
+    REFUSED,
+    BadCase,
+    notebook,
+    write_case,
+)
+from .conftest import VerifyRun, stdout
 
 
 @pytest.mark.parametrize("case", REFUSED, ids=lambda case: case.id)
@@ -47,8 +55,28 @@ def test_odd_but_readable_notebook_is_verified(
     assert outcome.exit_code == 0, outcome.output
     report = outcome.notebook(case.file_name)
     assert report["status"] == "reproduces", report
-    if case.id == "duplicate-cell-ids":
-        assert any("id 'a' is also cell 1's" in note for note in report["notes"]), report
+    notes = [note for note in report["notes"] if case.note and case.note in note]
+    assert len(notes) == (1 if case.note else 0), report
+
+
+@pytest.mark.kernel
+def test_a_python_2_notebook_is_run_on_python_3_and_its_differences_named(
+    tmp_path: Path, run_verify: Callable[..., VerifyRun]
+) -> None:
+    """What the export summary promises: verify runs it (on Python 3: no python2 kernel is
+    installed) and names the cell whose saved Python 2 output differs."""
+    data = notebook("print(7 / 2)", "print('same')", metadata=PYTHON_2_METADATA)
+    for number, (cell, text) in enumerate(zip(data["cells"], ("3\n", "same\n")), 1):
+        cell["outputs"] = [stdout(text)]
+        cell["execution_count"] = number
+    path = tmp_path / "legacy.ipynb"
+    path.write_text(json.dumps(data))
+    outcome = run_verify(path)
+    assert outcome.exit_code == 1, outcome.output
+    report = outcome.notebook("legacy.ipynb")
+    assert report["status"] == "differs"
+    assert outcome.reasons("legacy.ipynb") == [(0, "output-differs")]
+    assert any("saved by a Python 2 kernel" in note for note in report["notes"]), report
 
 
 def test_max_size_is_verifys_too(tmp_path: Path, run_verify: Callable[..., VerifyRun]) -> None:

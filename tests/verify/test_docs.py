@@ -57,3 +57,11 @@ def test_verify_command_is_documented_and_has_help() -> None:
         "--html",
     ):
         assert option in help_text
+
+
+def test_ci_doc_names_every_masking_rule() -> None:
+    from nb2pipe.verify.normalize import NORMALIZER_NAMES
+
+    text = (DOCS / "ci.md").read_text(encoding="utf-8")
+    for name in (*NORMALIZER_NAMES, "markup ids"):
+        assert f"`{name}`" in text, name

@@ -14,6 +14,8 @@ from nb2pipe.analysis import Hazard, HazardKind
 from nb2pipe.model import Output
 from nb2pipe.verify import (
     DataFile,
+    MaskedCell,
+    MaskedText,
     Mismatch,
     NotebookReport,
     NotebookStatus,
@@ -44,6 +46,26 @@ def _png() -> str:
     buffer = io.BytesIO()
     Image.new("RGB", (4, 4), "purple").save(buffer, format="png")
     return base64.b64encode(buffer.getvalue()).decode()
+
+
+#: a cell of the passing notebook: its timing lines and a progress bar were masked
+MASKED = (
+    MaskedCell(
+        1,
+        "fit",
+        "%time model.fit(X, y)",
+        False,
+        (
+            MaskedText("durations", "saved", "stdout", 0, 18, "Wall time: 2.21 ms"),
+            MaskedText("durations", "fresh", "stdout", 0, 18, "Wall time: 3.90 ms"),
+            MaskedText("progress output", "saved", "stderr", 5, 15, "██████████"),
+            MaskedText("progress output", "fresh", "stderr", 5, 15, "##########"),
+            MaskedText("ANSI codes", "saved", "stdout", 30, 37, "\x1b[0;31m"),
+            MaskedText("ANSI codes", "fresh", "stdout", 30, 37, "\x1b[0;31m"),
+            MaskedText("memory addresses", "fresh", "text/plain", 20, 34, "0x7f3a2c1d5e50"),
+        ),
+    ),
+)
 
 
 def sample_report() -> VerifyReport:
@@ -86,7 +108,9 @@ def sample_report() -> VerifyReport:
         script=ScriptCheck(ScriptStatus.FAILED, "boom", 1.5),
         duration=2.0,
     )
-    passing = NotebookReport(Path("nbs/ok.ipynb"), NotebookStatus.REPRODUCES, cells_compared=2)
+    passing = NotebookReport(
+        Path("nbs/ok.ipynb"), NotebookStatus.REPRODUCES, cells_compared=2, masked=MASKED
+    )
     invalid = NotebookReport(
         Path("nbs/bad.ipynb"), NotebookStatus.INVALID, error="bad.ipynb: invalid JSON"
     )
@@ -101,6 +125,12 @@ def test_json_report_validates() -> None:
     assert data["summary"] == {"notebooks": 3, "reproduce": 1, "differ": 1, "invalid": 1}
     assert data["notebooks"][0]["data_files"][0]["changed"] is True
     assert data["notebooks"][0]["mismatches"][0]["cell"] == "cell 4 (id plot)"
+    [cell] = data["notebooks"][1]["masked"]
+    assert (cell["cell"], cell["differs"], len(cell["masked"])) == ("cell 2 (id fit)", False, 7)
+    assert cell["masked"][0] == {
+        "rule": "durations", "side": "saved", "output": "stdout", "start": 0, "end": 18,
+        "text": "Wall time: 2.21 ms",
+    }
 
 
 def test_schema_rejects_an_unknown_reason() -> None:
@@ -178,6 +208,46 @@ def test_html_is_one_static_page_with_outputs_side_by_side() -> None:
     assert "static unseeded-random" in page
     assert "\x1b" not in page
     assert "http://" not in page and "https://" not in page  # nothing loaded from elsewhere
+    # every masked span of a compared cell, saved beside fresh, with the rule that masked it
+    assert "<h3>Equal after masking</h3>" in page
+    assert (
+        "<tr><td>durations</td><td>stdout</td><td><code>Wall time: 2.21 ms</code></td>"
+        "<td><code>Wall time: 3.90 ms</code></td><td>1</td></tr>"
+    ) in page
+    assert "<td><code>\\x1b[0;31m</code></td>" in page
+    assert (
+        '<td>memory addresses</td><td>text/plain</td><td><span class="note">(nothing)</span>'
+        "</td><td><code>0x7f3a2c1d5e50</code></td>"
+    ) in page
+
+
+def test_terminal_lists_masked_spans_per_cell_only_when_verbose() -> None:
+    from rich.console import Console
+
+    from nb2pipe.verify.terminal import masked_lines, render_notebook_report
+
+    passing = sample_report().notebooks[1]
+    quiet, verbose = io.StringIO(), io.StringIO()
+    render_notebook_report(Console(file=quiet, width=200), passing)
+    render_notebook_report(Console(file=verbose, width=200), passing, verbose=True)
+    assert "masked" not in quiet.getvalue()
+    assert verbose.getvalue().splitlines()[1:] == [
+        "    cell 2 (id fit)  equal after masking",
+        "      > %time model.fit(X, y)",
+        '      masked durations in stdout: "Wall time: 2.21 ms" → "Wall time: 3.90 ms"',
+        '      masked progress output in stderr: "██████████" → "##########"',
+        '      masked memory addresses in text/plain: (nothing) → "0x7f3a2c1d5e50"',
+        "      masked ANSI codes in stdout: 1 escape sequence(s) saved, 1 fresh",
+    ]
+    # a short list: past the limit, the rest is counted
+    many = MaskedCell(
+        0, None, "", True,
+        tuple(
+            MaskedText("durations", "saved", "stdout", i, i + 4, f"{i} ms") for i in range(10)
+        ),
+    )
+    lines = masked_lines(many)
+    assert len(lines) == 6 and lines[-1] == "… and 5 more (every one in --html and --json)"
 
 
 def test_raise_for_mismatches() -> None:

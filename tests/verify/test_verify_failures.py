@@ -105,6 +105,25 @@ CASES = {
         ],
         [],
     ),
+    # papermill's `msg = None`: -p types the text as papermill does, and the script's --msg
+    # reads it the same way (a JSON literal, else the text)
+    "papermill_none.ipynb": (
+        [
+            code("msg = None", count=1, tags=("parameters",)),
+            code("print(type(msg).__name__, msg)", stdout("list [1, 2]\n"), count=2),
+        ],
+        [],
+    ),
+    # a line magic meant to go on while brackets are open: IPython ends it with its line, so
+    # the kernel fails on the cell, as the static check (the same as export's) says
+    "magic_cut.ipynb": (
+        [
+            code("total = 0", count=1),
+            code("%time total = sum([1,\n    2])", count=2),
+            code("print(total)", stdout("3\n"), count=3),
+        ],
+        [(1, "error")],
+    ),
 }
 
 
@@ -128,6 +147,9 @@ def failures(tmp_path_factory: pytest.TempPathFactory) -> VerifyRun:
         "-p",
         "sizes",
         "[3, 4]",
+        "-p",
+        "msg",
+        "[1, 2]",
         "--junit",
         folder / "report.xml",
         "--html",
@@ -140,8 +162,8 @@ def test_exit_code_is_1(failures: VerifyRun) -> None:
     assert failures.exit_code == 1, failures.output
     assert failures.report["summary"] == {
         "notebooks": len(CASES),
-        "reproduce": 1,
-        "differ": len(CASES) - 1,
+        "reproduce": sum(not reasons for _, reasons in CASES.values()),
+        "differ": sum(bool(reasons) for _, reasons in CASES.values()),
         "invalid": 0,
     }
 
@@ -161,6 +183,14 @@ def test_error_reports_the_exception_and_the_cells_not_run(failures: VerifyRun) 
     # the allowed exception (raises-exception) and the cell after it compared equal
     assert report["cells_compared"] == 5
     assert report["script"]["status"] == "skipped"
+
+
+def test_a_cut_magic_is_named_by_the_static_check(failures: VerifyRun) -> None:
+    report = failures.notebook("magic_cut.ipynb")
+    assert any(
+        "line 2: `%time total = sum([1,` (line 1) ends with its line" in note
+        for note in report["notes"]
+    ), report["notes"]
 
 
 def test_edited_output_shows_a_diff(failures: VerifyRun) -> None:
@@ -237,7 +267,11 @@ def test_parameters_reach_notebook_and_script(failures: VerifyRun) -> None:
 def test_terminal_output_names_cells_and_reasons(failures: VerifyRun) -> None:
     assert "cell 6 (id c5)  error  raised ValueError: boom" in failures.output
     assert "cell 2 (id c1)  dead-kernel" in failures.output
-    assert f"{len(CASES)} notebooks: 1 reproduce, {len(CASES) - 1} differ" in failures.output
+    reproduce = sum(not reasons for _, reasons in CASES.values())
+    assert (
+        f"{len(CASES)} notebooks: {reproduce} reproduce, {len(CASES) - reproduce} differ"
+        in failures.output
+    )
 
 
 def notebook_case_of(cases: list[TestCase], name: str) -> TestCase:

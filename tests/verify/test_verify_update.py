@@ -68,8 +68,13 @@ def _edit_outputs(path: Path) -> None:
     sub(text(2), r"\d{4}-\d{2}-\d{2} [\d:.]+", "2001-02-03 04:05:06.789012")
     sub(text(3), r"Wall time: .*", "Wall time: 987 µs")
     text(4)["text"] = "green\n"
-    text(5, "stderr")["text"] = (
+    # another run's bar: other states, rates and glyphs (tqdm wrote each state as its own
+    # stream output; the run's stderr is all of them together)
+    bar = [o for o in cells[5]["outputs"] if o.get("name") == "stderr"]
+    cells[5]["outputs"] = [o for o in cells[5]["outputs"] if o not in bar[1:]]
+    bar[0]["text"] = (
         "\r  0%|          | 0/30 [00:00<?, ?it/s]"
+        "\r 40%|####      | 12/30 [00:01<00:02,  8.80it/s]"
         "\r100%|##########| 30/30 [00:03<00:00,  9.12it/s]\n"
     )
     sub(text(6), r"/tmp/\S+", "/tmp/tmpq1w2e3r4")
