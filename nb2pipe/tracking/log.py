@@ -98,6 +98,7 @@ def _function_to_json(info: FunctionSymbols) -> dict[str, Any]:
         "mutating_methods": sorted(info.mutating_methods),
         "params": list(info.params),
         "param_calls": [[callee, list(roots)] for callee, roots in info.param_calls],
+        "receiver_calls": sorted([list(pair) for pair in info.receiver_calls]),
     }
 
 
@@ -115,6 +116,9 @@ def _function_from_json(data: Mapping[str, Any]) -> FunctionSymbols:
         param_calls=tuple(
             (str(callee), tuple(r if r is None else str(r) for r in roots))
             for callee, roots in data.get("param_calls", ())
+        ),
+        receiver_calls=frozenset(
+            (str(method), str(called)) for method, called in data.get("receiver_calls", ())
         ),
     )
 
