@@ -35,15 +35,18 @@ from typing import Any, Callable
 from nb2pipe_runtime.audit import FileAudit, FileOpen, environment_prefixes
 
 from nb2pipe.analysis import CellSymbols, Hazard, HazardKind, gather_cell_symbols
+from nb2pipe.model import source_digest
 from nb2pipe.tracking.effects import StaticEffects, static_effects
 from nb2pipe.tracking.folders import Listing, list_folder, listing_changes
 from nb2pipe.tracking.hazards import (
     append_hazard,
     appended_again,
+    cell_places,
     execution_hazards,
     format_warning,
     make_hazard,
     merge_duplicates,
+    stale_hazards,
 )
 from nb2pipe.tracking.log import (
     FileAccess,
@@ -51,13 +54,12 @@ from nb2pipe.tracking.log import (
     SessionHeader,
     history_path,
 )
-from nb2pipe.model import source_digest
-from nb2pipe.tracking.sources import SourceStore
 from nb2pipe.tracking.order import NotebookFile, NotebookOrder, first_code_line
 from nb2pipe.tracking.report import StaticHazardCache, TrackReport, available_kinds, build_report
 from nb2pipe.tracking.rerun import plan_rerun, simulate_fresh_run
 from nb2pipe.tracking.runtime import file_accesses, is_user_name
 from nb2pipe.tracking.snapshot import ExecutionCore, NamespaceSnapshot
+from nb2pipe.tracking.sources import SourceStore
 from nb2pipe.tracking.state import CREATE, REMOVE, CellRun, TrackerState
 
 __all__ = ["ExecutionRecorder", "NotebookSource"]
@@ -68,6 +70,12 @@ logger.addHandler(logging.NullHandler())
 
 _MISSING = 0  #: ``id()`` of an unbound name (no object has id 0)
 _SIGINT = int(signal.SIGINT)
+#: Hazards that already say why a cell's output is off (no "ran on out-of-date input" then).
+_EXPLAINED_BY = frozenset({HazardKind.OUT_OF_ORDER, HazardKind.HIDDEN_STATE, HazardKind.STALE})
+#: Hazards of a cell's own run that make what it produced suspect.
+_SUSPECT_KINDS = frozenset({
+    HazardKind.OUT_OF_ORDER, HazardKind.HIDDEN_STATE, HazardKind.NON_IDEMPOTENT, HazardKind.STALE,
+})
 _MAIN_THREAD = threading.main_thread().ident
 #: Line magics that may bind names no syntax tree shows.
 _OPAQUE_MAGICS = frozenset({"run", "store", "load", "reset_selective", "macro", "autoreload"})
@@ -214,6 +222,11 @@ class ExecutionRecorder:
         self.last_hazards: list[Hazard] = []
         #: (cell key, path, file's creator) of append-again warnings already printed
         self._appends_warned: set[tuple[str, str, tuple[str, int]]] = set()
+        #: cells whose values may be out of date: their run drew a hazard, or a check found
+        #: them stale (a cell reading what they made is checked after it runs)
+        self._suspects: set[str] = set()
+        #: the cell just run, when the check found it ran on out-of-date input
+        self._stale_now: set[str] = set()
         #: seconds the tracker spent per execution (its own hooks), most recent last
         self.costs: deque[float] = deque(maxlen=100_000)
         self._order: NotebookOrder | None = None
@@ -296,6 +309,7 @@ class ExecutionRecorder:
         self.state = TrackerState.start(baseline)
         self.live_symbols, self.imports, self.first_lines = {}, {}, {}
         self._appends_warned = set()
+        self._suspects, self._stale_now = set(), set()
         self.static_cache = StaticHazardCache()
         self._order, self._order_key = None, None
         self.started_at_count = int(getattr(self.shell, "execution_count", 1))
@@ -303,7 +317,9 @@ class ExecutionRecorder:
         self._seq = 0
         self.costs.clear()
         root = self.notebook.path.parent if self.notebook else Path.cwd()
-        self.audit = FileAudit(str(root), thread=threading.get_ident(), limit=_FILE_OPEN_LIMIT)
+        self.audit = FileAudit(
+            str(root), thread=threading.get_ident(), limit=_FILE_OPEN_LIMIT, listings=True
+        )
         environment_prefixes()  # found once per process (it opens files): now, not in a cell
         self._open_log(baseline)
         self._defer = _event_loop_callback(self.shell)
@@ -437,7 +453,10 @@ class ExecutionRecorder:
         symbols = gather_cell_symbols(tree)
         effects = static_effects(symbols, self.state.functions, self.imports)
         pending.symbols, pending.effects, pending.tree = symbols, effects, tree
-        pending.snapshot = NamespaceSnapshot.take(self.shell.user_ns, symbols, effects, self._hidden_names())
+        classes = [name for name, info in self.state.functions.items() if info.is_class]
+        pending.snapshot = NamespaceSnapshot.take(
+            self.shell.user_ns, symbols, effects, self._hidden_names(), classes
+        )
         if effects.changes_paths and self.audit.root is not None:
             pending.listing = list_folder(self.audit.root)
         audit = self.audit
@@ -613,6 +632,8 @@ class ExecutionRecorder:
         order = self.order()
         hazards = execution_hazards(run, order, self.shell.user_ns)
         hazards += self._stale_after(run, order)
+        if not any(h.kind in _EXPLAINED_BY for h in hazards):
+            hazards += self._ran_on_stale_input(run, order)
         if run.event.files and run.runs > 1:
             warned = self._appends_warned
             again = [(p, w) for p, w in appended_again(run, self.state) if (run.key, p, w) not in warned]
@@ -629,8 +650,36 @@ class ExecutionRecorder:
         kinds = self.available_kinds()
         hazards = [h for h in merge_duplicates(hazards) if h.kind in kinds]
         self.last_hazards = hazards
+        # a cell whose own run is off: what reads its values later is suspect; a clean run
+        # (nothing found above, and not on out-of-date input) is not
+        slot = order.by_key.get(run.key)
+        own = [h for h in hazards if slot is not None and h.cell_id == slot.cell_id and h.cell_index == slot.cell_index]
+        if any(h.kind in _SUSPECT_KINDS for h in own):
+            self._suspects.add(run.key)
+        elif run.key not in self._stale_now:
+            self._suspects.discard(run.key)
         for hazard in hazards:
             self._write(format_warning(hazard))
+
+    def _ran_on_stale_input(self, run: CellRun, order: NotebookOrder) -> list[Hazard]:
+        """``stale`` under a cell that just ran on an input that is out of date itself (its
+        maker ran out of order, was edited, or is stale): re-running it alone does not help.
+
+        The fresh-run check runs only when the cell read something a suspect cell made (one
+        whose own run drew a hazard, or that a check found stale), or that an edited cell made.
+        """
+        self._stale_now = set()
+        makers = {w[0] for writers in run.input_writers.values() for w in writers if w[0] != run.key}
+        suspects = self._suspects
+        if run.key not in suspects and not (makers & suspects) and not any(order.is_edited(k) for k in makers):
+            return []
+        fresh = simulate_fresh_run(self.state, order)
+        self._suspects |= set(fresh.stale)
+        if run.key not in fresh.stale:
+            return []
+        self._stale_now = {run.key}
+        plan = plan_rerun(self.state, order, fresh)
+        return list(stale_hazards(fresh, order, plan.rerun, only={run.key}))
 
     def _changed_since(self, reader: str, name: str) -> bool:
         """Whether ``name``'s value differs from the one ``reader``'s latest run read."""
@@ -641,7 +690,7 @@ class ExecutionRecorder:
         """Cells whose outputs this execution made out of date (a fresh-run check, when needed)."""
         readers = self.state.readers or {}
         touched = run.event.defines | run.event.mutates | run.event.generators | {
-            "file:" + a.path for a in run.event.files if a.op != "read"
+            "file:" + a.path for a in run.event.files if a.op not in ("read", "list")
         }
         suspects = set()
         for name in touched:
@@ -654,6 +703,7 @@ class ExecutionRecorder:
         if not suspects:
             return []
         fresh = simulate_fresh_run(self.state, order)
+        self._suspects |= set(fresh.stale)
         stale = [k for k in fresh.stale if k in suspects]
         if not stale:
             return []
@@ -662,13 +712,21 @@ class ExecutionRecorder:
             n for k in stale for n in touched
             if n in self.state.runs[k].inputs and self._changed_since(k, n)
         })
+        shown = [order.short_path(n.removeprefix("file:")) for n in names]
         cells = ", ".join(order.label(k) for k in stale)
-        todo = ", ".join(order.label(k) for k in plan.rerun)
+        if plan.restart:
+            todo, short_todo = "restart the kernel and run all cells (%track report says why)", "restart"
+        else:
+            first = f"remove {', '.join(order.short_path(p) for p, _ in plan.remove)}, then " if plan.remove else ""
+            todo = first + "re-run " + ", ".join(order.label(k) for k in plan.rerun)
+            short_todo = "re-run " + cell_places(order, plan.rerun) if not plan.remove else "remove files first"
+        more = f" +{len(shown) - 3} more" if len(shown) > 3 else ""
         return [
             make_hazard(
                 HazardKind.STALE, order, stale[0], names,
-                f"{cells} now out of date: {order.label(run.key)} changed "
-                + ", ".join(n.removeprefix("file:") for n in names[:4]),
-                f"re-run {todo}" + (f"; restart: {plan.restart}" if plan.restart else ""),
+                f"{cells} now out of date: {order.label(run.key)} changed {', '.join(shown)}",
+                todo,
+                f"this cell changed {', '.join(shown[:3])}{more}: {cell_places(order, stale, 3)} "
+                f"now out of date; {short_todo}",
             )
         ]

@@ -136,7 +136,7 @@ def class_stamp(cls: Any) -> Any:
         attributes = type.__getattribute__(cls, "__dict__")
         stamps = tuple(
             (name, stamp)
-            for name, value in list(attributes.items())[:_SMALL]
+            for name, value in itertools.islice(attributes.items(), _SMALL)
             if (stamp := _container_stamp(value)) is not None
         )
     except Exception:  # noqa: BLE001 - an odd metaclass, a container whose len raises

@@ -26,6 +26,7 @@ __all__ = [
     "CREATE",
     "CellRun",
     "FILE_PREFIX",
+    "LIST",
     "MutationFact",
     "RANDOM_PREFIX",
     "REMOVE",
@@ -46,6 +47,8 @@ BASELINE_KEY = "<before %track>"
 #: write, append and update): a path that appeared, and one that went away.
 CREATE = "create"
 REMOVE = "remove"
+#: A folder's entries listed (``os.walk``, ``os.listdir``, globs): reads every path below it.
+LIST = "list"
 
 #: (cell key, execution seq) of an execution that created, aliased or changed a value
 Writer = tuple[str, int]
@@ -262,7 +265,7 @@ class TrackerState:
     def _input_names(self, event: ExecutionEvent) -> set[str]:
         names = set(event.reads) | set(event.generators)
         for access in event.files:
-            if access.op in ("read", "update", REMOVE):  # a rename reads what it moves
+            if access.op in ("read", "update", REMOVE, LIST):  # a rename reads what it moves
                 names.add(file_name(access.path))
         for draw in event.draws:
             if draw.family is not None and draw.family not in event.seeds:
@@ -275,8 +278,13 @@ class TrackerState:
         inputs: dict[str, int] = {}
         writers: dict[str, tuple[Writer, ...]] = {}
         nondet = False
-        stamps = {file_name(a.path): a.stamp for a in event.files if a.op == "read"}
+        stamps = {file_name(a.path): a.stamp for a in event.files if a.op in ("read", LIST)}
+        listed = {file_name(a.path) for a in event.files if a.op == LIST}
         for name in self._input_names(event):
+            if name in listed:
+                inputs[name], writers[name], unsure = self._listing(name, stamps.get(name))
+                nondet = nondet or unsure
+                continue
             token = self.names.get(name)
             if token is None:
                 if name in stamps:  # a file no tracked cell wrote: its content on disk
@@ -288,6 +296,22 @@ class TrackerState:
             writers[name] = tuple(token.writers)
             nondet = nondet or token.nondet
         return inputs, writers, nondet
+
+    def _listing(self, name: str, stamp: tuple[int, int] | None) -> tuple[int, tuple[Writer, ...], bool]:
+        """What listing a folder read: the folder and every path tracked below it."""
+        prefix = name + "/"
+        below = sorted((n, t) for n, t in self.names.items() if n.startswith(prefix))
+        folder = self.names.get(name)
+        if folder is None and not below:
+            return hash(("external", name, stamp)), (), False
+        parts = [(n, t.sig) for n, t in below]
+        writers: list[Writer] = list(folder.writers) if folder is not None else []
+        for _, token in below:
+            writers += [w for w in token.writers if w not in writers]
+        # a folder is what it holds: which run made it (or found it there) does not show
+        signature = hash(("listing", tuple(parts)))
+        unsure = (folder is not None and folder.nondet) or any(t.nondet for _, t in below)
+        return signature, tuple(writers), unsure
 
     def _apply_mutations(
         self, event: ExecutionEvent, step: int, nondet: bool, untracked: bool
