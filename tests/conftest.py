@@ -30,6 +30,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 Cell = str | tuple[str, list[str]] | dict[str, Any]
 
 
+def fenced_blocks(doc: Path) -> list[tuple[str, list[str]]]:
+    """The fenced blocks of a Markdown document, in order: (language, lines)."""
+    blocks: list[tuple[str, list[str]]] = []
+    fence: str | None = None
+    lines: list[str] = []
+    for line in doc.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            if fence is None:
+                fence, lines = line[3:].strip(), []
+            else:
+                blocks.append((fence, lines))
+                fence = None
+        elif fence is not None:
+            lines.append(line)
+    return blocks
+
+
+def bash_commands(doc: Path) -> list[str]:
+    """The lines of a document's ``bash`` blocks, one command a line (comments left out): what
+    a walkthrough test runs exactly as written."""
+    return [
+        line
+        for language, lines in fenced_blocks(doc)
+        if language == "bash"
+        for line in lines
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
 def notebook_json(*cells: Cell, kernel: str = "python3", language: str = "python") -> dict[str, Any]:
     """nbformat 4.5 JSON for ``cells``: a string is a code cell, ``(source, tags)`` a tagged
     code cell, and a dict is merged into a cell (``{"cell_type": "markdown", "source": ...}``)."""
@@ -82,3 +111,4 @@ def samples_copy(tmp_path: Path) -> Path:
     target = tmp_path / "samples"
     shutil.copytree(SAMPLES, target, ignore=shutil.ignore_patterns("*.py", "figures", "runs"))
     return target
+

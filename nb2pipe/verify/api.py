@@ -580,7 +580,8 @@ def _second_run_differences(
 
 
 def _data_files(item: _Prepared, run: NotebookRun, parameterized: bool) -> tuple[DataFile, ...]:
-    """Files the run read, hashed now, beside the hashes ``--update`` stored last time."""
+    """Files the run read, hashed now, and the data it read from URLs and DVC registries, by
+    version, beside the hashes and versions ``--update`` stored last time."""
     folder = item.path.resolve().parent
     saved_hashes = read_saved_data_hashes(item.path)
     fresh_to_saved = {
@@ -593,8 +594,18 @@ def _data_files(item: _Prepared, run: NotebookRun, parameterized: bool) -> tuple
         fresh_index = run.cell_at(ordinal)
         reader = fresh_to_saved.get(fresh_index) if fresh_index is not None else None
         files[key] = DataFile(key, sha256_of(path), saved_hashes.get(key), reader)
+    for access in run.probe.sources:
+        # data read from a URL or a DVC registry: by its version identity, as run records
+        # compare it (what can be checked when it has none)
+        source = access.source
+        fresh_index = run.cell_at(access.ordinal)
+        reader = fresh_to_saved.get(fresh_index) if fresh_index is not None else None
+        version = source.identity or source.checks or "unversioned"
+        files[source.url] = DataFile(source.url, version, saved_hashes.get(source.url), reader)
     for key, saved in saved_hashes.items():
         if key not in files:
+            if "://" in key:  # a source this run did not read: nothing to compare
+                continue
             path = Path(key) if Path(key).is_absolute() else folder / key
             files[key] = DataFile(key, sha256_of(path), saved, None)
     return tuple(files[key] for key in sorted(files))

@@ -8,6 +8,7 @@ temporary AIRFLOW_HOME.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -43,6 +44,14 @@ def airflow_python() -> Path:
     python = VENV / "bin" / "python"
     marker = VENV / ".nb2pipe-installed"
     wanted = "\n".join(AIRFLOW_REQUIREMENTS)
+    # one builder at a time (pytest -n: another worker, or another checkout's run, waits)
+    with open(ROOT / ".venv-airflow.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _build_airflow_venv(python, marker, wanted)
+    return python
+
+
+def _build_airflow_venv(python: Path, marker: Path, wanted: str) -> None:
     if not (marker.exists() and marker.read_text() == wanted):
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         if not python.exists():
@@ -52,7 +61,6 @@ def airflow_python() -> Path:
                      *AIRFLOW_REQUIREMENTS, "-e", ROOT / "runtime"], ROOT, env, timeout=1800)
         assert done.returncode == 0, done.stderr[-3000:]
         marker.write_text(wanted)
-    return python
 
 
 @pytest.fixture
