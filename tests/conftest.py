@@ -30,6 +30,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 Cell = str | tuple[str, list[str]] | dict[str, Any]
 
 
+#: folders whose tests share a session fixture that is costly or does not bear two copies at
+#: once on two cores (a JupyterLab server with a browser, Airflow's venv, the DVC walkthrough):
+#: ``make test`` keeps each in one xdist worker, and every other test file in one worker
+SHARED_FIXTURE_FOLDERS = ("airflow", "dvc", "e2e")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile``, with each of :data:`SHARED_FIXTURE_FOLDERS` one unit (xdist's own
+    ``loadgroup`` cannot mark groups under pytest 9)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileOrSharedFolderScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            parts = path.split("/")
+            if len(parts) > 2 and parts[0] == "tests" and parts[1] in SHARED_FIXTURE_FOLDERS:
+                return "/".join(parts[:2])
+            return path
+
+    return FileOrSharedFolderScheduling(config, log)
+
+
 def fenced_blocks(doc: Path) -> list[tuple[str, list[str]]]:
     """The fenced blocks of a Markdown document, in order: (language, lines)."""
     blocks: list[tuple[str, list[str]]] = []
