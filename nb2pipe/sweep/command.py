@@ -275,8 +275,13 @@ class _Progress:
         self.started = time.monotonic()
         self.bar = None
         if sys.stderr.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-            from rich.progress import TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
             self.bar = Progress(
                 TextColumn("sweep"), BarColumn(), MofNCompleteColumn(),
@@ -353,7 +358,7 @@ def _report(result: Any, sweeper: Any, runs_dir: Path) -> None:
         comparison = compare_runs(records)
     else:  # ranked by the sweep's metric, which its runs recorded: say so, as nb2pipe runs does
         comparison = replace(comparison, experiments=tuple(
-            replace(experiment, primary=PrimaryMetric(metric, direction, "sweep"))  # type: ignore[arg-type]
+            replace(experiment, primary=PrimaryMetric(metric, direction, "sweep"))
             if experiment.primary is not None and experiment.primary.metric == metric
             else experiment
             for experiment in comparison.experiments

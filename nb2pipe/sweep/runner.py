@@ -20,10 +20,11 @@ import select
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, TYPE_CHECKING, Any, Callable
+from typing import IO, Any
 
 from nb2pipe_runtime.reading import RunRecordError, read_record
 from nb2pipe_runtime.record import RunRecord
@@ -33,12 +34,9 @@ from nb2pipe_runtime.sweep import REPORT_VARIABLE
 from nb2pipe.sweep import study as studies
 from nb2pipe.sweep.space import SweepSpace, distributions, from_choices, grid
 
-if TYPE_CHECKING:
-    import optuna
+__all__ = ["SweepRun", "Sweeper", "TrialRun"]
 
-__all__ = ["SweepRun", "TrialRun", "Sweeper"]
-
-_RECORDED = re.compile(r"^nb2pipe: run (\S+) (finished|failed|pruned); recorded in (.+)$", re.M)
+_RECORDED = re.compile(r"^nb2pipe: run (\S+) (finished|failed|pruned); recorded in (.+)$", re.MULTILINE)
 _GRACE = 5.0  #: seconds an interrupted or pruned trial has to record its run before it is killed
 
 # Runs in the script's interpreter, then becomes the script (exec keeps the process): the

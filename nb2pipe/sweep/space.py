@@ -171,7 +171,7 @@ def distributions(space: SweepSpace) -> dict[str, Any]:
             )
         elif dimension.kind == "int_uniform":
             found[name] = optuna.distributions.IntDistribution(
-                int(math.ceil(dimension.low)), int(math.floor(dimension.high))
+                math.ceil(dimension.low), math.floor(dimension.high)
             )
         else:
             found[name] = optuna.distributions.FloatDistribution(

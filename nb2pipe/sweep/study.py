@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HEARTBEAT_SECONDS",
-    "SweepSettings",
     "StudyState",
+    "SweepSettings",
     "claim_is_first",
     "default_study_name",
     "enqueue_grid",
@@ -131,7 +131,7 @@ def open_study(
     try:
         study = optuna.create_study(
             storage=storage, study_name=name, sampler=sampler, pruner=pruner,
-            direction=settings.direction,
+            direction="maximize" if settings.direction == "maximize" else "minimize",
         )
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(
@@ -196,7 +196,7 @@ def _worker_alive(worker: str) -> bool | None:
         return False
     except PermissionError:
         return True
-    return start == "?" or _process_start(int(pid)) == start
+    return bool(start == "?" or _process_start(int(pid)) == start)
 
 
 def heartbeat(study: optuna.Study, trial_id: int) -> None:
@@ -250,11 +250,11 @@ def _covers(trial: Any) -> bool:
     """Whether ``trial`` stands for its point: waiting, running, or ran to an end."""
     from optuna.trial import TrialState
 
-    if trial.state in (TrialState.WAITING, TrialState.RUNNING):
+    if trial.state in (
+        TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED
+    ):
         return True
-    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
-        return True
-    return trial.state == TrialState.FAIL and trial.user_attrs.get(OUTCOME) == "failed"
+    return bool(trial.state == TrialState.FAIL and trial.user_attrs.get(OUTCOME) == "failed")
 
 
 def enqueue_grid(study: optuna.Study, points: list[dict[str, Any]]) -> int:

@@ -36,6 +36,7 @@ from nb2pipe_runtime.record import (
     Objective,
     RunRecord,
     SavedOutput,
+    Status,
     StepTiming,
 )
 from nb2pipe_runtime.sources import SourceAudit, SourceRead, public_url
@@ -311,7 +312,7 @@ class Run:
             experiment=self.experiment,
             script=os.path.basename(self.script),
             notebook=self.notebook,
-            status="failed" if status == "failed" else "pruned" if status == "pruned" else "finished",
+            status=_status(status),
             error=error,
             traceback=(
                 "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -426,6 +427,12 @@ def _data_source(read: SourceRead, params: dict[str, JSONValue]) -> DataSource:
         version_id=read.version_id, etag=read.etag, last_modified=read.last_modified,
         pinned=read.pinned, dvc=dvc, parameter=parameter,
     )
+
+
+def _status(status: str) -> Status:
+    if status in ("failed", "pruned"):
+        return "failed" if status == "failed" else "pruned"
+    return "finished"
 
 
 def _write_json(path: str, value: Any) -> None:

@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from nb2pipe.cli import cli
+from nb2pipe.errors import Nb2PipeError
 from nb2pipe.export import export_notebook
 from nb2pipe.sweep import Choice, Range, distributions, grid, parse_assignment
-from nb2pipe.errors import Nb2PipeError
 
 from ..conftest import SAMPLES, notebook_json
 
@@ -164,11 +164,11 @@ def test_the_flags_of_0_2_still_work_with_a_note_saying_how_each_maps(tmp_path: 
     assert done.returncode == 0, done.stderr
     notes = [line for line in done.stderr.splitlines() if line.startswith("nb2pipe: note:")]
     assert notes == [
-        "nb2pipe: note: --config space.yaml is now --space space.yaml (--config names the "
-        "script's own parameter file, which --dump-best writes); the old flag goes in the next "
-        "release",
-        "nb2pipe: note: --samples 2 is now --sampler random --trials 2; the old flag goes in the "
-        "next release",
+        ("nb2pipe: note: --config space.yaml is now --space space.yaml (--config names the "
+         "script's own parameter file, which --dump-best writes); the old flag goes in the next "
+         "release"),
+        ("nb2pipe: note: --samples 2 is now --sampler random --trials 2; the old flag goes in "
+         "the next release"),
         "nb2pipe: note: --sort score is now --metric score; the old flag goes in the next release",
         "nb2pipe: note: --ascending is now --minimize; the old flag goes in the next release",
     ]
@@ -212,7 +212,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_runs(tmp_path: Path) -> None:
         time.sleep(0.2)
     time.sleep(1.0)  # the second point (60 s) is running now
     sweep.send_signal(signal.SIGINT)
-    stdout, stderr = sweep.communicate(timeout=30)
+    _stdout, stderr = sweep.communicate(timeout=30)
     assert sweep.returncode == 130, stderr
     assert "interrupted: 1 run(s) finished and kept" in stderr
     statuses = sorted((r["params"]["delay"], r["status"]) for r in _records(script.parent))
