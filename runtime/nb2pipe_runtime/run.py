@@ -40,7 +40,6 @@ from nb2pipe_runtime.record import (
     StepTiming,
 )
 from nb2pipe_runtime.sources import SourceAudit, SourceRead, public_url
-from nb2pipe_runtime.sweep import Pruned
 
 __all__ = [
     "OBJECTIVE_VARIABLE",
@@ -156,15 +155,17 @@ class Run:
         if _RUNS and _RUNS[-1] is self:
             _RUNS.pop()
         self.ended = time.time()
-        pruned = isinstance(exc, Pruned)
+        # nb2pipe_runtime.sweep.Pruned, known by its mark: that module is not imported here,
+        # so a --standalone script inlines it only when its notebook reports
+        pruned = getattr(exc, "pruned_by_sweep", False) is True
         failed = exc is not None and not pruned and not (
             isinstance(exc, SystemExit) and exc.code in (None, 0)
         )
         error = None
         if exc is not None and failed:
             error = str(exc.code) if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, Pruned):
-            self._record_pruned(exc)
+        if pruned:
+            self._record_pruned(float(getattr(exc, "value", math.nan)))
         status = "failed" if failed else "pruned" if pruned else "finished"
         try:
             record = self._finish(status, error, exc if failed else None)
@@ -198,12 +199,12 @@ class Run:
             if self.first_metric is None:
                 self.first_metric = key
 
-    def _record_pruned(self, pruned: Pruned) -> None:
+    def _record_pruned(self, value: float) -> None:
         """A pruned run's metric is the value it reported last (its metrics cell never ran),
         under the name the sweep ranks by."""
         metric = os.environ.get(OBJECTIVE_VARIABLE, "").partition(":")[0] or self.first_metric
         if metric and metric not in self.metrics:
-            self.add_metrics({metric: pruned.value})
+            self.add_metrics({metric: value})
 
     # -- finishing ---------------------------------------------------------------------------
     def _effective_params(

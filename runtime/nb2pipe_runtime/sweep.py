@@ -30,6 +30,9 @@ class Pruned(SystemExit):
     """The sweep's pruner stopped this trial: the script ends here (exit status 0) and its
     run is recorded as ``pruned`` with ``value``, the value reported last."""
 
+    #: how :class:`~nb2pipe_runtime.run.Run` knows it (without importing this module)
+    pruned_by_sweep = True
+
     def __init__(self, value: float, step: int) -> None:
         super().__init__(0)
         self.value = value
