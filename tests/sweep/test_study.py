@@ -231,3 +231,27 @@ def test_resuming_a_study_with_another_space_is_refused_in_one_line(tmp_path: Pa
     # without --study, another space is another study
     new = _sweep(script.parent, script.name, "-p", "x=1,4")
     assert new.returncode == 0 and "new study" in new.stderr, new.stderr
+
+
+@pytest.mark.slow
+def test_with_mlflow_the_trials_are_child_runs_of_one_sweep_run(tmp_path: Path) -> None:
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    script = _toy(tmp_path / "p", "y = 1")
+    uri = "sqlite:///" + str(tmp_path / "mlflow.db")
+    env = {**_env(), "MLFLOW_TRACKING_URI": uri}
+    done = subprocess.run(
+        [str(NB2PIPE), "sweep", script.name, "-p", "x=1,2"], cwd=script.parent, env=env,
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
+    client = MlflowClient(tracking_uri=uri)
+    [experiment] = [e for e in client.search_experiments() if e.name == "toy"]
+    runs = client.search_runs([experiment.experiment_id])
+    [parent] = [run for run in runs if "nb2pipe.study" in run.data.tags]
+    children = [run for run in runs if "nb2pipe.run_id" in run.data.tags]
+    assert len(children) == 2
+    assert {run.data.tags["mlflow.parentRunId"] for run in children} == {parent.info.run_id}
+    assert parent.data.metrics["score"] == 4.0  # the study's best
+    assert parent.data.tags["nb2pipe.best_run"] in {r["run_id"] for r in _records(script.parent)}
