@@ -185,6 +185,14 @@ def _prepare(
     total = len(grid(typed)) if sampler == "grid" else None
     if total is not None:
         trials = min(trials, total) if trials is not None else total
+    if sampler == "cmaes":
+        listed = [name for name, dimension in typed.items() if not isinstance(dimension, Range)]
+        if listed:
+            click.echo(
+                f"nb2pipe: note: CMA-ES samples ranges only; {', '.join(listed)} "
+                f"{'is a list' if len(listed) == 1 else 'are lists'}, sampled at random",
+                err=True,
+            )
     sweeper = Sweeper(
         study=study, space=typed, settings=settings, script=script.resolve(), python=python,
         runs_dir=runs_dir.resolve(), jobs=1, use_grid=sampler == "grid", trials=trials,
