@@ -194,7 +194,7 @@ class MlflowRun:
 #: Which way a metric is better.
 Goal: TypeAlias = Literal["maximize", "minimize"]
 #: Who chose a run's primary metric: the notebook (the first number its ``metrics`` cell
-#: assigns) or ``nb2pipe sweep --sort``/``--ascending``.
+#: assigns) or ``nb2pipe sweep --metric``/``--minimize``.
 ObjectiveSource: TypeAlias = Literal["metrics", "sweep"]
 
 #: Words that make a metric's name one where lower is better (``val_loss``, ``rmse``,
