@@ -148,6 +148,9 @@ class Sweeper:
                     last_beat = time.monotonic()
                     for trial in self.running:
                         studies.heartbeat(self.study, trial.trial._trial_id)
+                    # another worker that died: its trials are not counted, its points rerun
+                    if studies.fail_lost_trials(self.study) and self.use_grid:
+                        studies.enqueue_grid(self.study, grid(self.space))
         except KeyboardInterrupt:
             sweep.interrupted = True
             self._interrupt()
