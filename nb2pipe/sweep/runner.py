@@ -263,12 +263,12 @@ class Sweeper:
             except (ValueError, KeyError, TypeError):
                 continue
             run.value, run.last_step = value, step
-            prune = False
-            if run.pruned_at is None:
+            prune = run.pruned_at is not None  # told already, and it went on: again
+            if not prune:
                 run.trial.report(value, step)
                 prune = run.trial.should_prune()
-            if prune:
-                run.pruned_at = time.monotonic()
+                if prune:
+                    run.pruned_at = time.monotonic()
             self._answer(run, "prune" if prune else "go")
 
     def _answer(self, run: TrialRun, answer: str) -> None:
