@@ -59,22 +59,59 @@ def timed(variant: str, folder: Path) -> float:
     return time.perf_counter() - start
 
 
-def best(folder: Path, *args: str) -> float:
+def quality(folder: Path, *args: str) -> tuple[float, int, float]:
+    """The best accuracy, how many trials it took to first reach it, the mean accuracy."""
     _fresh(folder)
     done = subprocess.run(
         [str(NB2PIPE), "sweep", "train_classifier.py", *args, "-j", "2"], cwd=folder,
         check=True, capture_output=True, text=True, env=ENV,
     )
-    found = re.search(r"^best: run \S+, accuracy (\S+)", done.stdout, re.MULTILINE)
-    if found is None:
-        raise SystemExit(f"no best run in: {done.stdout[-500:]}")
-    return float(found.group(1))
+    values = [float(v) for v in re.findall(r"\): finished, (\S+) in ", done.stderr)]
+    if not values:
+        raise SystemExit(f"no finished trial in: {done.stderr[-500:]}")
+    best = max(values)
+    return best, values.index(best) + 1, statistics.mean(values)
+
+
+def timing_table(times: dict[str, list[float]], repeat: int) -> None:
+    one = statistics.median(times["-j 1"])
+    two = statistics.median(times["-j 2"])
+    print(f"4 trials of train_classifier.py, median of {repeat}\n")
+    print("| sweep | median s | min s | / -j 1 | / -j 2 |")
+    print("|---|---|---|---|---|")
+    for variant, found in times.items():
+        median = statistics.median(found)
+        name = ("2 x nb2pipe sweep -j 1 on one study" if variant == "2 workers"
+                else f"nb2pipe sweep {variant}")
+        print(f"| {name} | {median:.2f} | {min(found):.2f} | {median / one:.2f} | "
+              f"{median / two:.2f} |")
+
+
+def quality_table(folder: Path, trials: int, seed: int) -> None:
+    space = folder / "space.yaml"
+    space.write_text("n_estimators: {int_uniform: [5, 200]}\nmax_depth: {int_uniform: [1, 8]}\n")
+    rows = {
+        "grid (4 x 4)": quality(folder, "-p", "n_estimators=5,10,50,200",
+                                "-p", "max_depth=1,2,3,None"),
+    }
+    for sampler in ("tpe", "random"):
+        rows[f"{sampler}, seed {seed}"] = quality(
+            folder, "--space", "space.yaml", "--sampler", sampler, "--trials", str(trials),
+            "--seed", str(seed),
+        )
+    print(f"\ntest accuracy of the trials (the grid's 16; {trials} for the samplers; -j 2)\n")
+    print("| sampler | best | trials to the best | mean of the trials |")
+    print("|---|---|---|---|")
+    for name, (best_value, reached, mean) in rows.items():
+        print(f"| {name} | {best_value:.4f} | {reached} | {mean:.4f} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--trials", type=int, default=16, help="trials of the quality runs")
+    parser.add_argument("--trials", type=int, default=16, help="trials of the samplers")
+    parser.add_argument("--seed", type=int, default=1, help="the samplers' seed")
+    parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,36 +119,14 @@ def main() -> None:
         shutil.copytree(ROOT / "sample_notebooks", folder)
         subprocess.run([str(NB2PIPE), "export", "-q", "train_classifier.ipynb"], cwd=folder,
                        check=True)
-        times: dict[str, list[float]] = {"-j 1": [], "-j 2": [], "2 workers": []}
-        for _ in range(args.repeat):
-            for variant in times:
-                times[variant].append(timed(variant, folder))
-        one = statistics.median(times["-j 1"])
-        two = statistics.median(times["-j 2"])
-        print(f"4 trials of train_classifier.py, median of {args.repeat}\n")
-        print("| sweep | median s | min s | / -j 1 | / -j 2 |")
-        print("|---|---|---|---|---|")
-        for variant, found in times.items():
-            median = statistics.median(found)
-            name = ("2 x nb2pipe sweep -j 1 on one study" if variant == "2 workers"
-                    else f"nb2pipe sweep {variant}")
-            print(f"| {name} | {median:.2f} | {min(found):.2f} | {median / one:.2f} | "
-                  f"{median / two:.2f} |")
-        if args.skip_quality:
-            return
-        space = folder / "space.yaml"
-        space.write_text("n_estimators: {int_uniform: [5, 200]}\nmax_depth: {int_uniform: [1, 8]}\n")
-        grid_best = best(folder, "-p", "n_estimators=5,10,50,200", "-p", "max_depth=1,2,3,None")
-        tpe_best = best(folder, "--space", "space.yaml", "--sampler", "tpe", "--trials",
-                        str(args.trials), "--seed", "1")
-        random_best = best(folder, "--space", "space.yaml", "--sampler", "random", "--trials",
-                           str(args.trials), "--seed", "1")
-        print(f"\nbest test accuracy after {args.trials} trials\n")
-        print("| sampler | best accuracy |")
-        print("|---|---|")
-        print(f"| grid (4 x 4) | {grid_best:.4f} |")
-        print(f"| tpe, seed 1 | {tpe_best:.4f} |")
-        print(f"| random, seed 1 | {random_best:.4f} |")
+        if not args.skip_timing:
+            times: dict[str, list[float]] = {"-j 1": [], "-j 2": [], "2 workers": []}
+            for _ in range(args.repeat):
+                for variant, found in times.items():
+                    found.append(timed(variant, folder))
+            timing_table(times, args.repeat)
+        if not args.skip_quality:
+            quality_table(folder, args.trials, args.seed)
 
 
 if __name__ == "__main__":
