@@ -255,3 +255,68 @@ def test_with_mlflow_the_trials_are_child_runs_of_one_sweep_run(tmp_path: Path) 
     assert {run.data.tags["mlflow.parentRunId"] for run in children} == {parent.info.run_id}
     assert parent.data.metrics["score"] == 4.0  # the study's best
     assert parent.data.tags["nb2pipe.best_run"] in {r["run_id"] for r in _records(script.parent)}
+
+
+def _journal_study(path: Path, name: str = "s") -> tuple[object, object]:
+    import optuna
+
+    from nb2pipe.sweep import study as studies
+    from nb2pipe.sweep.space import Choice
+
+    storage, _where = studies.open_storage(str(path), path.parent)
+    settings = studies.SweepSettings("toy.py", {"x": Choice((1, 2, 3))}, "score", "maximize")
+    study, _created = studies.open_study(
+        storage, name, settings, optuna.samplers.RandomSampler(seed=0), None
+    )
+    return study, studies
+
+
+def test_a_trial_whose_worker_stopped_beating_is_lost_and_its_point_enqueued_again(
+    tmp_path: Path,
+) -> None:
+    """Another machine's worker died: its trial fails as lost once its heartbeat is a minute
+    old (not before), is not counted, and the grid gets its point back."""
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import TrialState
+
+    study, studies = _journal_study(tmp_path / "s.journal")
+    points = [{"x": 1}, {"x": 2}]
+    assert studies.enqueue_grid(study, points) == 2
+    trial = study.ask({"x": CategoricalDistribution((1, 2, 3))})
+    storage = study._storage
+    storage.set_trial_user_attr(trial._trial_id, studies.WORKER, "elsewhere/4242/99")
+    storage.set_trial_user_attr(trial._trial_id, studies.BEAT, time.time() - 10)
+    assert studies.fail_lost_trials(study) == 0  # beating recently: alive
+    assert studies.study_state(study).counted == 1
+    storage.set_trial_user_attr(trial._trial_id, studies.BEAT, time.time() - 120)
+    assert studies.fail_lost_trials(study) == 1
+    [lost] = [t for t in study.get_trials() if t.number == trial.number]
+    assert lost.state == TrialState.FAIL and lost.user_attrs[studies.OUTCOME] == "lost"
+    state = studies.study_state(study)
+    assert (state.counted, state.lost, state.waiting) == (0, 1, 1)
+    assert studies.enqueue_grid(study, points) == 1  # x=1 again; x=2 still waits
+    # a worker on this host whose process is gone is lost at once, heartbeat or not
+    again = study.ask({"x": CategoricalDistribution((1, 2, 3))})
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    storage.set_trial_user_attr(again._trial_id, studies.WORKER, studies.worker_id(int(dead)))
+    storage.set_trial_user_attr(again._trial_id, studies.BEAT, time.time())
+    assert studies.fail_lost_trials(study) == 1
+
+
+def test_a_grid_point_enqueued_by_two_workers_runs_once(tmp_path: Path) -> None:
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import TrialState
+
+    study, studies = _journal_study(tmp_path / "s.journal")
+    # two workers started together: neither saw the other's queue
+    for _ in range(2):
+        study.enqueue_trial({"x": 1})
+    space = {"x": CategoricalDistribution((1, 2, 3))}
+    first, second = study.ask(space), study.ask(space)
+    assert first.params == second.params == {"x": 1}
+    assert studies.claim_is_first(study, first)
+    assert not studies.claim_is_first(study, second)
+    dropped = study.get_trials()[second.number]
+    assert dropped.state == TrialState.FAIL and dropped.user_attrs[studies.OUTCOME] == "duplicate"
+    assert studies.study_state(study).counted == 1
