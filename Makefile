@@ -40,11 +40,14 @@ demo: $(VENV)/.demo-installed wheels
 	@echo "With uv, no install: cd $(DEMO) && uv run --find-links ../wheels train_classifier.py"
 
 # The whole test suite, browser tests included (installs Debian's chromium when missing), in
-# TEST_WORKERS processes (pytest-xdist; the tests of one shared fixture stay in one worker)
+# TEST_WORKERS processes (pytest-xdist). Each test file stays in one worker, so a module's
+# fixtures are made once; a session fixture (a Lab server, the DVC walkthrough) at most once a
+# worker. (--dist loadgroup would group whole folders, but xdist 3.8 cannot rename pytest 9's
+# node ids, so its groups are ignored.)
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed
 	bash .ci/install-browser
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

@@ -30,18 +30,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 Cell = str | tuple[str, list[str]] | dict[str, Any]
 
 
-#: folders whose tests share one expensive session fixture (a JupyterLab server, Airflow's venv,
-#: the DVC walkthrough, the S3 server): under ``pytest -n N --dist loadgroup`` (``make test``)
-#: each folder's tests run in one worker, so the fixture is made once
-SHARED_FIXTURE_FOLDERS = ("airflow", "dvc", "e2e", "data_versions")
+def fenced_blocks(doc: Path) -> list[tuple[str, list[str]]]:
+    """The fenced blocks of a Markdown document, in order: (language, lines)."""
+    blocks: list[tuple[str, list[str]]] = []
+    fence: str | None = None
+    lines: list[str] = []
+    for line in doc.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            if fence is None:
+                fence, lines = line[3:].strip(), []
+            else:
+                blocks.append((fence, lines))
+                fence = None
+        elif fence is not None:
+            lines.append(line)
+    return blocks
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    tests = Path(__file__).parent
-    for item in items:
-        parts = Path(str(item.path)).relative_to(tests).parts
-        if len(parts) > 1 and parts[0] in SHARED_FIXTURE_FOLDERS:
-            item.add_marker(pytest.mark.xdist_group(parts[0]))
+def bash_commands(doc: Path) -> list[str]:
+    """The lines of a document's ``bash`` blocks, one command a line (comments left out): what
+    a walkthrough test runs exactly as written."""
+    return [
+        line
+        for language, lines in fenced_blocks(doc)
+        if language == "bash"
+        for line in lines
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def notebook_json(*cells: Cell, kernel: str = "python3", language: str = "python") -> dict[str, Any]:
@@ -96,3 +111,4 @@ def samples_copy(tmp_path: Path) -> Path:
     target = tmp_path / "samples"
     shutil.copytree(SAMPLES, target, ignore=shutil.ignore_patterns("*.py", "figures", "runs"))
     return target
+

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from nb2pipe_runtime.reading import read_record
 
-from ..conftest import ROOT, SAMPLES
+from ..conftest import ROOT, SAMPLES, bash_commands
 from .conftest import S3, WINE
 
 DOC = ROOT / "docs" / "data-versions.md"
@@ -25,15 +25,7 @@ MARK = "@@nb2pipe-walkthrough-command@@"
 
 
 def doc_commands() -> list[str]:
-    commands: list[str] = []
-    fence: str | None = None
-    for line in DOC.read_text(encoding="utf-8").splitlines():
-        if line.startswith("```"):
-            fence = line[3:].strip() if fence is None else None
-            continue
-        if fence == "bash" and line.strip() and not line.lstrip().startswith("#"):
-            commands.append(line)
-    return commands
+    return bash_commands(DOC)
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import ROOT, SAMPLES
+from ..conftest import ROOT, SAMPLES, bash_commands
 from .helpers import project_env
 
 DOC = ROOT / "docs" / "pipelines.md"
@@ -18,16 +18,7 @@ MARK = "@@nb2pipe-walkthrough-command@@"
 
 
 def doc_commands() -> list[str]:
-    """The lines of the document's ``bash`` blocks: one command a line."""
-    commands: list[str] = []
-    fence: str | None = None
-    for line in DOC.read_text(encoding="utf-8").splitlines():
-        if line.startswith("```"):
-            fence = line[3:].strip() if fence is None else None
-            continue
-        if fence == "bash" and line.strip() and not line.lstrip().startswith("#"):
-            commands.append(line)
-    return commands
+    return bash_commands(DOC)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, fenced_blocks
 from tests.recover.lab import LabNotebook
 
 pytestmark = pytest.mark.kernel
@@ -32,21 +32,11 @@ class Block:
 def doc_blocks() -> list[Block]:
     """Each ``bash`` block with the ``text`` block that follows it (if any)."""
     blocks: list[Block] = []
-    fence: str | None = None
-    lines: list[str] = []
-    for line in DOC.read_text(encoding="utf-8").splitlines():
-        if line.startswith("```"):
-            if fence is None:
-                fence, lines = line[3:].strip(), []
-                continue
-            if fence == "bash":
-                blocks.append(Block([x for x in lines if x.strip()], []))
-            elif fence == "text" and blocks and not blocks[-1].expected:
-                blocks[-1].expected = lines
-            fence = None
-            continue
-        if fence is not None:
-            lines.append(line)
+    for language, lines in fenced_blocks(DOC):
+        if language == "bash":
+            blocks.append(Block([x for x in lines if x.strip()], []))
+        elif language == "text" and blocks and not blocks[-1].expected:
+            blocks[-1].expected = lines
     return blocks
 
 
