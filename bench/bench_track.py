@@ -1,6 +1,7 @@
 """Per-cell latency of ``%track``: stock ipykernel vs ``%track`` vs ipyflow, as nbclient records it.
 
     python bench/bench_track.py [--trivial 150] [--loops 20] [--repeat 3] [--no-ipyflow]
+                                [--baseline TREE]
 
 Latency is nbclient's ``record_timing``: from ``iopub.execute_input`` to ``shell.execute_reply``
 in each cell's ``metadata.execution``. The notebook holds 150 trivial cells
@@ -10,7 +11,10 @@ each); a first cell sets up the configuration and is not measured. Configuration
 - ``stock``: the ``python3`` kernel;
 - ``%track``: the same kernel after ``%load_ext nb2pipe`` + ``%track --notebook`` (the full
   mode: notebook order, history log flushed per execution, inline hazard checks);
-- ``ipyflow``: the ``ipyflow`` kernel (``pip install ipyflow``).
+- ``ipyflow``: the ``ipyflow`` kernel (``pip install ipyflow``);
+- ``%track (TREE)`` with ``--baseline TREE``: ``%track`` from another source tree (a checkout
+  of the commit before a change: its ``nb2pipe`` and ``runtime/`` go first on the kernel's
+  ``PYTHONPATH``), so a change is measured before and after in one run.
 
 The three kernels run side by side, one ``NotebookClient`` each, and every cell is executed in
 each kernel in turn (the first kernel rotating) before the next cell: a busy machine slows all
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -61,24 +66,30 @@ def _seconds(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
+Config = tuple[str, str, str, dict[str, str] | None]  #: kernel, setup, teardown, environment
+
+
 def run_round(
-    folder: Path, configs: dict[str, tuple[str, str, str]], trivial: int, loops: int
+    folder: Path, configs: dict[str, Config], trivial: int, loops: int
 ) -> tuple[dict[str, list[float]], dict[str, str]]:
     """Execute the notebook in every configuration, cell by cell in turn.
 
     Returns the latencies (ms) of the measured cells and the text the last cell printed.
     """
     clients = {}
-    for name, (kernel, setup, teardown) in configs.items():
+    environments = {}
+    for name, (kernel, setup, teardown, env) in configs.items():
         path = folder / f"bench-{len(clients)}.ipynb"
         nb = build_notebook(path, trivial, loops, setup.replace("{path}", path.name), teardown)
         clients[name] = NotebookClient(
             nb, kernel_name=kernel, record_timing=True, timeout=600,
             resources={"metadata": {"path": str(folder)}},
         )
+        environments[name] = env
     with ExitStack() as stack:
-        for client in clients.values():
-            stack.enter_context(client.setup_kernel())
+        for name, client in clients.items():
+            extra = {"env": environments[name]} if environments[name] is not None else {}
+            stack.enter_context(client.setup_kernel(**extra))
         count = len(next(iter(clients.values())).nb.cells)
         order = list(clients.values())
         for index in range(count):
@@ -119,20 +130,31 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-ipyflow", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the raw medians here")
+    parser.add_argument(
+        "--baseline", type=Path, metavar="TREE",
+        help="also run %%track from this source tree (e.g. a worktree of the previous commit)",
+    )
     args = parser.parse_args()
-    configs = {
-        "stock": ("python3", "pass", "pass"),
-        "%track": ("python3", "%load_ext nb2pipe\n%track --notebook {path}", "%track status"),
+    track = ("python3", "%load_ext nb2pipe\n%track --notebook {path}", "%track status")
+    configs: dict[str, Config] = {
+        "stock": ("python3", "pass", "pass", None),
+        "%track": (*track, None),
     }
+    if args.baseline is not None:
+        tree = args.baseline.resolve()
+        path = os.pathsep.join([str(tree), str(tree / "runtime"), os.environ.get("PYTHONPATH", "")])
+        configs[f"%track ({tree.name})"] = (*track, {**os.environ, "PYTHONPATH": path})
     if not args.no_ipyflow:
-        configs["ipyflow"] = ("ipyflow", "pass", "pass")
+        configs["ipyflow"] = ("ipyflow", "pass", "pass", None)
     own: list[str] = []
     trivial: dict[str, list[float]] = {name: [] for name in configs}
     loops: dict[str, list[float]] = {name: [] for name in configs}
     with tempfile.TemporaryDirectory() as tmp:
         for round_ in range(args.repeat):
             latencies, printed = run_round(Path(tmp), configs, args.trivial, args.loops)
-            own += [line for line in printed["%track"].splitlines() if "tracker time" in line]
+            for name in configs:
+                if name.startswith("%track"):
+                    own += [f"{name}: {line}" for line in printed[name].splitlines() if "tracker time" in line]
             for name, values in latencies.items():
                 trivial[name] += values[: args.trivial]
                 loops[name] += values[args.trivial :]

@@ -29,6 +29,8 @@ export interface IHazard {
   /** One line: what to do about it. */
   fix: string;
   line: number | null;
+  /** The short line `%track` prints under the cell (about 120 characters), when it has one. */
+  summary?: string;
 }
 
 /** Export summary as serialized by nb2pipe's `ExportSummary.to_json()`. */
@@ -92,8 +94,13 @@ export interface ITrackState {
   /** Cell ids to run again, in notebook order. */
   rerun: string[];
   rerun_labels: string[];
-  /** Why no re-run restores a fresh run's state (restart the kernel), or null. */
+  /** Why only a restart restores a fresh run's state (restart the kernel), or null. */
   restart: string | null;
+  /**
+   * Paths to remove before re-running: what earlier runs left on disk that
+   * neither a re-run nor a restart undoes (missing from older servers).
+   */
+  remove?: string[];
   /** A marker for every cell with a state worth showing; empty: all clean. */
   cells: ICellMarker[];
 }

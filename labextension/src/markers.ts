@@ -47,7 +47,7 @@ const STATE_TITLE: Record<CellState, string> = {
   restart: 'Needs a kernel restart',
   'out-of-order': 'Ran out of order',
   unsafe: 'Its output is not to be trusted',
-  stale: 'Stale: its inputs changed after it ran',
+  stale: 'Stale: an input is out of date',
   edited: 'Edited since it ran',
   rerun: 'Needed by the re-run'
 };
@@ -89,11 +89,15 @@ export function describeMarker(
     });
   }
   let note: string | null = null;
+  const remove = track.remove ?? [];
   if (track.restart) {
     note = 'Re-running cells does not fix this notebook: restart the kernel and run all cells';
   } else if (marker.rerun) {
     const position = track.rerun.indexOf(marker.cell_id) + 1;
     note = `"Re-run suggested cells" runs it (${position} of ${track.rerun.length})`;
+    if (remove.length) {
+      note = `Remove ${remove.join(', ')} first (no re-run or restart undoes it); then ${note}`;
+    }
   }
   return {
     title: `${STATE_TITLE[marker.state]}: ${marker.label}`,

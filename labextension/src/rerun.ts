@@ -44,6 +44,9 @@ export function addRerunCommand(
       if (track.restart) {
         return `Only a kernel restart helps: ${track.restart}`;
       }
+      if ((track.remove ?? []).length) {
+        return `Remove ${(track.remove ?? []).join(', ')} first: no re-run or restart undoes it`;
+      }
       if (track.rerun.length === 0) {
         return 'Nothing to re-run: %track finds no hazards';
       }
@@ -87,6 +90,10 @@ async function rerunSuggested(markers: TrackMarkers): Promise<void> {
     }
     if (track.restart) {
       await explainRestart(track);
+      return;
+    }
+    if ((track.remove ?? []).length) {
+      await explainRemove(track);
       return;
     }
     if (track.rerun.length === 0) {
@@ -176,6 +183,34 @@ function explainRestart(track: ITrackState): Promise<unknown> {
   body.append(intro, reasons, fix);
   return showDialog({
     title: 'A kernel restart is needed',
+    body: new Widget({ node: body }),
+    buttons: [Dialog.okButton()]
+  });
+}
+
+/**
+ * Paths earlier runs left on disk: re-running the cells would leave them as they
+ * are, and so would a restart. The user removes them (nb2pipe deletes no file),
+ * then runs the command again: the list no longer asks for it.
+ */
+function explainRemove(track: ITrackState): Promise<unknown> {
+  const body = document.createElement('div');
+  body.className = 'nb2pipe-RemoveFirst';
+  const intro = document.createElement('p');
+  intro.textContent =
+    'Earlier runs left these on disk, and neither a re-run nor a restart undoes them:';
+  const paths = document.createElement('ul');
+  for (const path of track.remove ?? []) {
+    const item = document.createElement('li');
+    item.textContent = path;
+    paths.appendChild(item);
+  }
+  const fix = document.createElement('p');
+  fix.textContent =
+    `Remove them (or make the cells write to a fresh path), then run "Re-run suggested cells" again: it runs ${track.rerun_labels.join(', ')}.`;
+  body.append(intro, paths, fix);
+  return showDialog({
+    title: 'Remove these first',
     body: new Widget({ node: body }),
     buttons: [Dialog.okButton()]
   });

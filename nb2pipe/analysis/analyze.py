@@ -8,7 +8,7 @@ from functools import cached_property
 from typing import Callable, Iterator
 
 from nb2pipe.analysis.dataflow import Dataflow, build_dataflow
-from nb2pipe.analysis.hazards import Hazard, HazardKind
+from nb2pipe.analysis.hazards import Hazard, HazardKind, short_labels
 from nb2pipe.analysis.parse import KernelNamespace, ParsedCell, parse_cell
 from nb2pipe.analysis.randomness import classify_random_call, is_seed_call, resolve_callee
 from nb2pipe.analysis.symbols import NOTEBOOK_NAMES, CellSymbols, ImportBinding, gather_cell_symbols
@@ -125,12 +125,17 @@ def _undefined_hazards(analysis: NotebookAnalysis, label: CellLabel) -> Iterator
             continue
         cell = analysis.notebook.cells[flow.cell_index]
         names = tuple(sorted(undefined))
-        later = []
+        later, short = [], []
         for name in names:
             below = [index for index in producers.get(name, ()) if index > cell.index]
             if below:
-                name = f"{name} (defined below in {label(analysis.notebook.cells[below[0]])})"
-            later.append(name)
+                where = label(analysis.notebook.cells[below[0]])
+                later.append(f"{name} (defined below in {where})")
+                short.append(f"{name} (below: {short_labels(where)})")
+            else:
+                later.append(name)
+                short.append(name)
+        more = f" +{len(short) - 3} more" if len(short) > 3 else ""
         yield Hazard(
             HazardKind.UNDEFINED_IN_FRESH_KERNEL,
             cell.index,
@@ -138,6 +143,7 @@ def _undefined_hazards(analysis: NotebookAnalysis, label: CellLabel) -> Iterator
             names,
             f"a fresh kernel raises NameError here: no earlier cell defines {', '.join(later)}",
             "move the defining cell above this one, or define the name in an earlier cell",
+            summary=f"NameError in a fresh kernel: no earlier cell defines {', '.join(short[:3])}{more}",
         )
 
 

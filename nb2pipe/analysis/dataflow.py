@@ -99,6 +99,18 @@ def cell_effects(
         # ``log.write("a")`` where a notebook class's ``write`` changes ``self``
         methods = _mutating_methods(functions, local_functions)
         mutates.update(root for root, method in symbols.method_calls if method in methods)
+    if symbols.parts:
+        # ``for row in data: extend(row, 0)``: changing an element changes what holds it
+        wholes: dict[str, set[str]] = {}
+        for part, whole in symbols.parts:
+            wholes.setdefault(part, set()).add(whole)
+        pending_parts = list(mutates)
+        while pending_parts:
+            for whole in wholes.get(pending_parts.pop(), ()):
+                if whole not in mutates:
+                    mutates.add(whole)
+                    reads.add(whole)
+                    pending_parts.append(whole)
     reads -= BUILTIN_NAMES
     # ``np.add(a, b)`` looks like ``s.add(x)``: modules are not mutated by calling their functions
     mutates -= modules
@@ -128,12 +140,22 @@ def _param_mutations(
 
 
 def _mutating_methods(*scopes: Mapping[str, FunctionSymbols]) -> set[str]:
-    """Methods of the notebook's classes (in ``scopes``) that change their instance."""
+    """Methods of the notebook's classes (in ``scopes``) that change their instance: their
+    own, and those calling such a method of any class on an object the instance holds."""
     out: set[str] = set()
+    calls: set[tuple[str, str]] = set()
     for scope in scopes:
         for info in scope.values():
             if info.is_class:
                 out |= info.mutating_methods
+                calls |= info.receiver_calls
+    grown = True
+    while grown:
+        grown = False
+        for method, called in calls:
+            if called in out and method not in out:
+                out.add(method)
+                grown = True
     return out
 
 

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Hazard", "HazardKind", "Severity", "is_tracker_cell", "is_tracker_line", "tracker_warning"]
+__all__ = [
+    "WARNING_WIDTH",
+    "Hazard",
+    "HazardKind",
+    "Severity",
+    "fit_summary",
+    "is_tracker_cell",
+    "is_tracker_line",
+    "short_labels",
+    "tracker_warning",
+]
 
 
 class Severity(str, enum.Enum):
@@ -39,9 +50,38 @@ _KIND_VALUES = frozenset(kind.value for kind in HazardKind)
 _TRACKER_LINE_STARTS = ("%track is on", "%track is off", "nb2pipe: %track ")
 
 
-def tracker_warning(kind: HazardKind, message: str, fix: str) -> str:
-    """The one line ``%track`` prints under a cell for a hazard."""
-    return f"nb2pipe {kind.value}: {message} — fix: {fix}"
+#: Characters of the line ``%track`` prints under a cell (the report has the rest).
+WARNING_WIDTH = 120
+_CELL_CODE = re.compile(r"((?:new |deleted )?cell(?: \d+)?) `[^`]*`")
+
+
+def short_labels(text: str) -> str:
+    """``text`` with each cell named by its place only: ``cell 3 `x = 1``` -> ``cell 3``."""
+    return _CELL_CODE.sub(r"\1", text)
+
+
+def tracker_warning(kind: HazardKind, message: str, fix: str, summary: str = "") -> str:
+    """The one line ``%track`` prints under a cell for a hazard: about 120 characters.
+
+    The hazard's summary, else its message and fix with cells named by their place; cut at a
+    word with "…" when still too long (``%track report`` and JupyterLab's badge have it all).
+    """
+    head = f"nb2pipe {kind.value}: "
+    room = WARNING_WIDTH - len(head)
+    text = summary or f"{short_labels(message)} — fix: {short_labels(fix)}"
+    if len(text) > room and not summary:
+        text = f"{short_labels(message)} (%track report)"
+    return head + fit_summary(kind, text)
+
+
+def fit_summary(kind: HazardKind, text: str) -> str:
+    """``text`` cut at a word with "…" so that it fits the line under a cell after the
+    hazard's ``nb2pipe <kind>: `` head."""
+    room = WARNING_WIDTH - len(f"nb2pipe {kind.value}: ")
+    if len(text) <= room:
+        return text
+    cut = text[: room - 1]
+    return (cut[: cut.rfind(" ")] if " " in cut else cut).rstrip(",;: ") + "…"
 
 
 _TRACKER_MAGICS = ("%track", "%load_ext nb2pipe", "%reload_ext nb2pipe", "%unload_ext nb2pipe")
@@ -94,6 +134,10 @@ class Hazard:
     message: str  #: one line, names the cells and names involved
     fix: str  #: one line: what to do about it
     line: int | None = None
+    #: what ``%track`` prints under the cell, about 120 characters: the message and the fix
+    #: in short (cells by their place only, long lists cut with "+N more"); empty: made from
+    #: the message (see :func:`tracker_warning`)
+    summary: str = ""
 
     @property
     def severity(self) -> Severity:
@@ -115,6 +159,7 @@ class Hazard:
             "message": self.message,
             "fix": self.fix,
             "line": self.line,
+            **({"summary": self.summary} if self.summary else {}),
         }
 
     def __str__(self) -> str:

@@ -21,6 +21,7 @@ __all__ = [
     "BUILTIN_NAMES",
     "CallSite",
     "CellSymbols",
+    "ConstantBinding",
     "FunctionSymbols",
     "ImportBinding",
     "NOTEBOOK_NAMES",
@@ -121,6 +122,22 @@ class FunctionSymbols:
     #: positional argument)``, so a parameter handed to a notebook function that changes it
     #: counts as changed too
     param_calls: tuple[tuple[str, tuple[str | None, ...]], ...] = ()
+    #: for a class: ``(method, called)`` for methods calling a method on their instance or
+    #: on an object it holds (``self.inner.set(v)``)
+    receiver_calls: frozenset[tuple[str, str]] = frozenset()
+
+
+@dataclass(frozen=True)
+class ConstantBinding:
+    """A name a cell binds once, at cell level, to what its own code fixes: a literal
+    (``alpha = 0.5``, ``cols = ("a", "b")``) or an import. Its value depends on no other cell,
+    so two runs that bind it alike bind the same value."""
+
+    name: str
+    #: the literal's value (numbers, strings, bytes, ``None`` and tuples of them)
+    literal: object = None
+    #: for an import: ``module|attribute|imported name`` (what it binds, as written)
+    imported: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +169,14 @@ class CellSymbols:
     #: ``(receiver root, method)`` of each method call at cell level: ``counters[0].tick()``
     #: is ``("counters", "tick")`` (the notebook's classes say which methods change ``self``)
     method_calls: frozenset[tuple[str, str]] = frozenset()
+    #: names bound once, at cell level, to a literal or by an import (see ConstantBinding)
+    constants: tuple[ConstantBinding, ...] = ()
+    #: every method name called at cell level, whatever the receiver (``Path("a").mkdir()``)
+    called_methods: frozenset[str] = frozenset()
+    #: ``(part, whole)``: the cell bound ``part`` to an element of ``whole``'s object
+    #: (``for row in data``, ``cell = table[1]``): a function changing ``part`` in place
+    #: changes ``whole``
+    parts: frozenset[tuple[str, str]] = frozenset()
 
     def function(self, name: str) -> FunctionSymbols | None:
         for info in self.functions:
@@ -164,6 +189,7 @@ def gather_cell_symbols(tree: ast.Module) -> CellSymbols:
     """Analyse a parsed cell (IPython syntax already turned into ``get_ipython()`` calls)."""
     visitor = _CellVisitor()
     for statement in tree.body:
+        visitor.top = statement
         visitor.visit(statement)
     return visitor.result()
 
@@ -245,19 +271,44 @@ _ELEMENT_ITERATORS = frozenset({"enumerate", "zip", "reversed", "sorted", "list"
 _ELEMENT_VIEWS = frozenset({"items", "values", "iterrows", "itertuples"})
 
 
-def _iterated_root(node: ast.expr) -> str | None:
-    """The name whose elements a ``for`` loop over ``node`` visits: ``rows`` for ``rows``,
-    ``rows[1:]``, ``enumerate(rows)``, ``d.items()``; ``None`` when it is not known."""
+def _iterated_roots(node: ast.expr) -> tuple[str, ...]:
+    """The names whose elements a ``for`` loop over ``node`` visits: ``rows`` for ``rows``,
+    ``rows[1:]``, ``enumerate(rows)``, ``d.items()``; ``a`` and ``b`` for ``[a, b]``; none
+    when it is not known."""
     if isinstance(node, (ast.Name, ast.Subscript, ast.Attribute)):
-        return _root_name(node)
+        root = _root_name(node)
+        return (root,) if root is not None else ()
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        # ``for xs in [left, right]``: the loop variable is each of them in turn
+        return tuple(dict.fromkeys(r for e in node.elts if (r := _root_name(e)) is not None))
     if isinstance(node, ast.Call):
         func = node.func
         if isinstance(func, ast.Name) and func.id in _ELEMENT_ITERATORS and node.args:
             first = node.args[-1] if func.id == "filter" else node.args[0]
-            return _iterated_root(first)
+            return _iterated_roots(first)
         if isinstance(func, ast.Attribute) and func.attr in _ELEMENT_VIEWS:
-            return _root_name(func.value)
-    return None
+            root = _root_name(func.value)
+            return (root,) if root is not None else ()
+    return ()
+
+
+def _receiver_calls(node: ast.ClassDef) -> frozenset[tuple[str, str]]:
+    """``(method, called)`` for each method calling ``called`` on its instance or on an object
+    the instance holds (``self.inner.set(v)``): when another class's ``called`` changes its
+    instance, ``method`` changes this one (:func:`nb2pipe.analysis.dataflow.cell_effects`
+    knows every class)."""
+    out: set[tuple[str, str]] = set()
+    for statement in node.body:
+        if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        args = statement.args
+        params = [a.arg for a in [*args.posonlyargs, *args.args]]
+        if not params:
+            continue
+        scanner = _FunctionScanner()
+        scanner.scan_function(statement)
+        out.update((statement.name, method) for root, method in scanner.method_calls if root == params[0])
+    return frozenset(out)
 
 
 def _mutating_methods(node: ast.ClassDef) -> frozenset[str]:
@@ -314,6 +365,9 @@ class _FunctionScanner(ast.NodeVisitor):
         self.method_calls: set[tuple[str, str]] = set()
         #: ``(callee, argument roots)`` of the calls ``name(...)`` in this scope
         self.name_calls: list[tuple[str, tuple[str | None, ...]]] = []
+        #: names the scope changes with an augmented assignment (``l += [x]``): in place for
+        #: a list, a set, an array; a rebinding for a number (the kernel tells which)
+        self.augmented: set[str] = set()
 
     def scan_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
         args = node.args
@@ -414,6 +468,7 @@ class _FunctionScanner(ast.NodeVisitor):
         self._mutate_target(node.target)
         if isinstance(node.target, ast.Name):
             self.loads.add(node.target.id)
+            self.augmented.add(node.target.id)
         self.generic_visit(node)
 
     def visit_Delete(self, node: ast.Delete) -> None:
@@ -475,6 +530,8 @@ def _function_symbols(node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionS
     passing = tuple(
         (callee, roots) for callee, roots in scanner.name_calls if any(r in params for r in roots)
     )
+    # ``l += [x]`` on a parameter changes the caller's list in place (an int's is rebound only)
+    changed = scanner.mutated_roots | scanner.augmented
     return FunctionSymbols(
         name=node.name,
         line=node.lineno,
@@ -482,9 +539,9 @@ def _function_symbols(node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionS
         global_writes=frozenset(scanner.global_writes()),
         global_mutations=frozenset(scanner.mutated_roots - local),
         mutated_params=tuple(
-            (position, name) for position, name in enumerate(params) if name in scanner.mutated_roots
+            (position, name) for position, name in enumerate(params) if name in changed
         )
-        + tuple((-1, a.arg) for a in args.kwonlyargs if a.arg in scanner.mutated_roots),
+        + tuple((-1, a.arg) for a in args.kwonlyargs if a.arg in changed),
         magics=tuple(scanner.magics),
         params=tuple(params),
         param_calls=tuple(dict.fromkeys(passing)),
@@ -512,6 +569,7 @@ def _class_symbols(node: ast.ClassDef) -> FunctionSymbols:
         is_class=True,
         magics=tuple(scanner.magics),
         mutating_methods=_mutating_methods(node),
+        receiver_calls=_receiver_calls(node),
     )
 
 
@@ -531,6 +589,8 @@ class _Collected:
     awaits: list[int] = field(default_factory=list)
     opaque_defines: bool = False
     method_calls: set[tuple[str, str]] = field(default_factory=set)
+    called_methods: set[str] = field(default_factory=set)
+    parts: set[tuple[str, str]] = field(default_factory=set)
 
 
 class _CellVisitor(ast.NodeVisitor):
@@ -543,8 +603,12 @@ class _CellVisitor(ast.NodeVisitor):
         #: name bound in this cell to (a part of) the object another name holds: a loop
         #: variable to its iterable's (``for r in rows``), ``cell = table[1]`` to ``table``.
         #: Changing the part in place changes the whole.
-        self._part_of: dict[str, str] = {}
+        self._part_of: dict[str, tuple[str, ...]] = {}
         self._line_offset = 0
+        #: the cell-level statement being visited, and how often each name is bound
+        self.top: ast.stmt | None = None
+        self._bindings: dict[str, int] = {}
+        self._constants: dict[str, ConstantBinding] = {}
 
     def result(self) -> CellSymbols:
         out = self.out
@@ -563,7 +627,24 @@ class _CellVisitor(ast.NodeVisitor):
             loop_targets=frozenset(out.loop_targets),
             with_targets=frozenset(out.with_targets),
             method_calls=frozenset(out.method_calls),
+            parts=frozenset(out.parts),
+            called_methods=frozenset(out.called_methods),
+            constants=tuple(
+                c for name, c in self._constants.items() if self._bindings.get(name) == 1
+            ),
         )
+
+    def _constant(self, node: ast.stmt, target: ast.expr, value: ast.expr | None) -> None:
+        """Note ``target = value`` at cell level when the value is a literal."""
+        if node is not self.top or not isinstance(target, ast.Name) or value is None:
+            return
+        if not isinstance(value, (ast.Constant, ast.Tuple, ast.UnaryOp, ast.BinOp)):
+            return  # ``[...]``, ``{...}``: mutable, and anything else is not a literal
+        try:
+            literal = ast.literal_eval(value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return
+        self._constants[target.id] = ConstantBinding(target.id, literal=literal)
 
     # -- names -------------------------------------------------------------------------------
     def _read(self, name: str) -> None:
@@ -571,26 +652,30 @@ class _CellVisitor(ast.NodeVisitor):
             self.out.reads.add(name)
 
     def _define(self, name: str) -> None:
+        self._bindings[name] = self._bindings.get(name, 0) + 1
         self.out.defines.add(name)
         self._bound.add(name)
         self._part_of.pop(name, None)  # rebound: what it held before no longer matters
 
-    def _mutate(self, name: str) -> None:
-        seen = set()
-        while name not in seen:
-            seen.add(name)
-            self._read(name)
-            self.out.mutates.add(name)
-            whole = self._part_of.get(name)
-            if whole is None:
-                break
-            name = whole
+    def _wholes(self, name: str) -> list[str]:
+        """``name`` and the names whose objects hold (a part of) its object, nearest first."""
+        out = [name]
+        for current in out:
+            out += [w for w in self._part_of.get(current, ()) if w not in out]
+        return out
 
-    def _bind_part(self, target: ast.AST, whole: str | None) -> None:
-        """``target`` (a name) now holds a part of ``whole``'s object, or (``None``) its own."""
+    def _mutate(self, name: str) -> None:
+        for changed in self._wholes(name):
+            self._read(changed)
+            self.out.mutates.add(changed)
+
+    def _bind_part(self, target: ast.AST, wholes: tuple[str, ...]) -> None:
+        """``target`` (a name) now holds a part of the objects of ``wholes``, or (none) its own."""
         for name in _target_names(target):
-            if whole is not None and whole != name:
-                self._part_of[name] = whole
+            held = tuple(w for w in wholes if w != name)
+            if held:
+                self._part_of[name] = held
+                self.out.parts.update((name, whole) for whole in held)
             else:
                 self._part_of.pop(name, None)
 
@@ -614,26 +699,30 @@ class _CellVisitor(ast.NodeVisitor):
         if isinstance(node.ctx, ast.Load):
             self._read(node.id)
 
+    def visit_Constant(self, node: ast.Constant) -> None:
+        """Nothing to see (``NodeVisitor``'s own looks for the deprecated ``visit_Num``...)."""
+
     # -- statements --------------------------------------------------------------------------
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)
         value_reads = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
         # ``b = a``, ``cell = table[1]``, ``x = obj.attr``: the same object, or a part of it
         whole = _root_name(node.value) if isinstance(node.value, (ast.Name, ast.Subscript, ast.Attribute)) else None
+        wholes = (whole,) if whole is not None else ()
+        if len(node.targets) == 1:
+            self._constant(node, node.targets[0], node.value)
         for target in node.targets:
             names = set(_target_names(target))
             self.out.rebinds |= names & value_reads
             self._store(target)
-            if isinstance(target, ast.Name):
-                self._bind_part(target, whole)
-            else:
-                self._bind_part(target, None)
+            self._bind_part(target, wholes if isinstance(target, ast.Name) else ())
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         self.visit(node.annotation)
         if node.value is not None:
             self.visit(node.value)
             self._store(node.target)
+            self._constant(node, node.target, node.value)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
         self.visit(node.value)
@@ -651,7 +740,7 @@ class _CellVisitor(ast.NodeVisitor):
         self.out.loop_targets.update(_target_names(node.target))
         # ``for r in rows``, ``for k, v in d.items()``, ``for i, r in enumerate(rows)``: the
         # loop variables hold the iterable's elements
-        self._bind_part(node.target, _iterated_root(node.iter))
+        self._bind_part(node.target, _iterated_roots(node.iter))
         for statement in [*node.body, *node.orelse]:
             self.visit(statement)
 
@@ -691,6 +780,8 @@ class _CellVisitor(ast.NodeVisitor):
             module = alias.name if alias.asname else alias.name
             self.out.imports.append(ImportBinding(bound, module, None, node.lineno + self._line_offset))
             self._define(bound)
+            if node is self.top:
+                self._constants[bound] = ConstantBinding(bound, imported=f"{alias.name}||{bound}")
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = "." * node.level + (node.module or "")
@@ -703,6 +794,8 @@ class _CellVisitor(ast.NodeVisitor):
                 ImportBinding(bound, module, alias.name, node.lineno + self._line_offset)
             )
             self._define(bound)
+            if node is self.top:
+                self._constants[bound] = ConstantBinding(bound, imported=f"{module}|{alias.name}|{bound}")
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         for expr in _definition_time_exprs(node):
@@ -798,13 +891,12 @@ class _CellVisitor(ast.NodeVisitor):
         self._visit_comprehension(node, [node.key, node.value])
 
     def _record_call(self, node: ast.Call, local: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        if isinstance(node.func, ast.Attribute):
+            self.out.called_methods.add(node.func.attr)
         method = _method_call(node)
         if method is not None and method[0] not in local:
-            self.out.method_calls.add(method)
-            whole = self._part_of.get(method[0])
-            while whole is not None and (whole, method[1]) not in self.out.method_calls:
-                self.out.method_calls.add((whole, method[1]))  # ``for c in counters: c.tick()``
-                whole = self._part_of.get(whole)
+            # ``for c in counters: c.tick()`` calls the method on a part of ``counters`` too
+            self.out.method_calls.update((whole, method[1]) for whole in self._wholes(method[0]))
         callee = dotted_name(node.func)
         if callee is not None:
             self.out.calls.append(

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 #: File operations that read what was there before (a ``write`` replaces it).
-_READS_FILE = frozenset({"read", "append", "update"})
+_READS_FILE = frozenset({"read", "append", "update", "list"})
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,7 @@ def _slice(events: list[ExecutionEvent], targets: set[int]) -> list[ExecutionEve
             event.defines | event.mutates | event.deletes | event.rebinds | event.generators
             | set(event.aliases)
         )
-        written_files = {a.path for a in event.files if a.op not in ("read",)}
+        written_files = {a.path for a in event.files if a.op not in ("read", "list")}
         families = {d.family or d.qualified for d in event.draws}
         seeded = set(event.seeds)
         keep = (

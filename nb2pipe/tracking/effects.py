@@ -6,13 +6,14 @@ the fresh-run simulation uses them as they are for cells that never ran.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from nb2pipe.analysis import CellSymbols, FunctionSymbols, ImportBinding, cell_effects
 from nb2pipe.analysis.randomness import classify_random_call, is_seed_call, resolve_callee
 from nb2pipe.tracking.folders import folder_effects
 from nb2pipe.tracking.log import RandomUse
+from nb2pipe.tracking.values import constant_fingerprints
 
 __all__ = ["StaticEffects", "import_bindings", "static_effects"]
 
@@ -35,6 +36,8 @@ class StaticEffects:
     #: may create, rename or remove paths (the recorder lists the folder around it)
     changes_paths: bool = False
     exclusive: bool = False  #: creates folders in a way that fails when they exist
+    #: name -> fingerprint of the value the cell's own code fixes (a literal, an import)
+    constants: Mapping[str, str] = field(default_factory=dict)
 
 
 def import_bindings(imports: Mapping[str, str]) -> dict[str, ImportBinding]:
@@ -68,6 +71,11 @@ def static_effects(
     reset = any(magic.name in _RESET_MAGICS for magic in symbols.magics)
     rebinds = symbols.rebinds | _function_rebinds(symbols, functions)
     folders = folder_effects(symbols, bindings)
+    constants = (
+        constant_fingerprints(symbols.constants, _called_global_writes(symbols, functions))
+        if symbols.constants
+        else {}
+    )
     return StaticEffects(
         defines=effects.defines,
         reads=effects.reads,
@@ -81,6 +89,7 @@ def static_effects(
         opaque=symbols.opaque_defines,
         changes_paths=folders.changes_paths,
         exclusive=folders.exclusive,
+        constants=constants,
     )
 
 
@@ -90,11 +99,24 @@ def _function_rebinds(symbols: CellSymbols, functions: Mapping[str, FunctionSymb
     ``def bump(): global n; n += 1`` called by the cell rebinds ``n`` from ``n``, as ``n += 1``
     in the cell would: running the cell again changes ``n`` again.
     """
+    return frozenset(
+        name for info in _called_functions(symbols, functions)
+        for name in info.global_writes & info.free_globals
+    )
+
+
+def _called_global_writes(symbols: CellSymbols, functions: Mapping[str, FunctionSymbols]) -> set[str]:
+    """Globals that notebook functions the cell calls may rebind (``global n``)."""
+    return {name for info in _called_functions(symbols, functions) for name in info.global_writes}
+
+
+def _called_functions(
+    symbols: CellSymbols, functions: Mapping[str, FunctionSymbols]
+) -> list[FunctionSymbols]:
+    """The notebook functions the cell calls, and those they call in turn."""
     local = {info.name: info for info in symbols.functions}
     pending = [call.callee for call in symbols.calls if "." not in call.callee]
-    if not pending:
-        return frozenset()
-    out: set[str] = set()
+    out: list[FunctionSymbols] = []
     seen: set[str] = set()
     while pending:
         callee = pending.pop()
@@ -104,6 +126,6 @@ def _function_rebinds(symbols: CellSymbols, functions: Mapping[str, FunctionSymb
         info = local.get(callee) or functions.get(callee)
         if info is None:
             continue
-        out |= info.global_writes & info.free_globals
+        out.append(info)
         pending.extend(name for name in info.free_globals if name in functions or name in local)
-    return frozenset(out)
+    return out

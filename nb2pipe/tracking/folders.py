@@ -33,8 +33,13 @@ _CHANGING_FUNCTIONS = frozenset(
 )
 #: ``pathlib.Path`` methods that do the same (``out.mkdir()``, ``Path("a").rename("b")``).
 _CHANGING_METHODS = frozenset({"mkdir", "rmdir", "unlink", "touch", "rename", "symlink_to", "hardlink_to"})
-#: Calls that fail when their target exists: re-running them fails once the path is there.
-_EXCLUSIVE = {"os.mkdir": None, "os.makedirs": "exist_ok", "shutil.copytree": "dirs_exist_ok"}
+#: Calls that fail when their target exists: re-running them fails once the path is there
+#: (a rename or a move onto a folder that is there fails, or lands inside it).
+_EXCLUSIVE = {
+    "os.mkdir": None, "os.makedirs": "exist_ok", "shutil.copytree": "dirs_exist_ok",
+    "os.rename": None, "os.renames": None, "os.replace": None, "shutil.move": None,
+}
+_EXCLUSIVE_METHODS = {"mkdir": "exist_ok", "rename": None, "replace": None}
 #: Shell commands that change files; cell magics that run a shell script.
 _SHELL_COMMANDS = frozenset({"mkdir", "rm", "rmdir", "mv", "cp", "touch", "ln", "unzip", "tar", "git", "wget", "curl"})
 _SHELL_CELL_MAGICS = frozenset({"bash", "sh", "script"})
@@ -60,11 +65,16 @@ def folder_effects(symbols: CellSymbols, bindings: Mapping[str, ImportBinding]) 
         method = call.callee.rpartition(".")[2]
         if qualified in _CHANGING_FUNCTIONS or (method in _CHANGING_METHODS and qualified == call.callee):
             changes = True
-            flag = _EXCLUSIVE.get(qualified, "exist_ok" if method == "mkdir" else "")
+            flag = _EXCLUSIVE.get(qualified, _EXCLUSIVE_METHODS.get(method, ""))
             if flag != "" and (flag is None or flag not in call.keywords):
                 exclusive = True
-    if not changes and any(method in _CHANGING_METHODS for _, method in symbols.method_calls):
-        changes = True  # ``Path("out").mkdir()``: the receiver is no plain name
+    for method in symbols.called_methods & _CHANGING_METHODS:
+        # ``Path("out").mkdir()``: the receiver is no plain name (``mkdir`` with ``exist_ok``
+        # written anywhere in the cell counts as safe)
+        changes = True
+        flag = _EXCLUSIVE_METHODS.get(method, "")
+        if flag is None:
+            exclusive = True
     if not changes:
         changes = any(_shell_changes(magic.kind, magic.name, magic.args) for magic in symbols.magics)
     return FolderEffects(changes, exclusive)

@@ -11,9 +11,9 @@ from dataclasses import replace
 from typing import Any, Collection, Iterable, Iterator, Mapping, Sequence
 
 from nb2pipe.analysis import Hazard, HazardKind
-from nb2pipe.analysis.hazards import tracker_warning
+from nb2pipe.analysis.hazards import fit_summary, short_labels, tracker_warning
 from nb2pipe.tracking.order import CellSlot, NotebookOrder
-from nb2pipe.tracking.rerun import DISK_KEY, FreshRun, RerunPlan
+from nb2pipe.tracking.rerun import DISK_KEY, FreshRun, RerunPlan, disk_tokens
 from nb2pipe.tracking.state import (
     BASELINE_KEY,
     FILE_PREFIX,
@@ -27,6 +27,7 @@ from nb2pipe.tracking.state import (
 __all__ = [
     "append_hazard",
     "appended_again",
+    "cell_places",
     "edited_hazard",
     "execution_hazards",
     "file_change_hazards",
@@ -34,16 +35,38 @@ __all__ = [
     "leftover_hazards",
     "make_hazard",
     "merge_duplicates",
+    "removal_hazards",
     "stale_hazards",
 ]
 
-def _names(names: Iterable[str]) -> str:
-    return ", ".join(_display_name(n) for n in sorted(set(names)))
+#: what the short line of a ``hidden-state`` hazard says (a fresh kernel's NameError replaces it)
+_NO_CELL_MAKES = "no cell makes it now"
 
 
-def _display_name(name: str) -> str:
+def _names(names: Iterable[str], order: NotebookOrder | None = None, limit: int | None = None) -> str:
+    """The names, sorted; past ``limit`` cut, saying how many more (the report lists all)."""
+    shown = [_display_name(n, order) for n in sorted(set(names))]
+    if limit is not None and len(shown) > limit:
+        return ", ".join(shown[:limit]) + f" +{len(shown) - limit} more"
+    return ", ".join(shown)
+
+
+def cell_places(order: NotebookOrder, keys: Iterable[str], limit: int = 6) -> str:
+    """Cells by their place only (``cell 3``, ``cells 2, 3, 5``), for the short line under a
+    cell; past ``limit``, how many more."""
+    labels = [short_labels(order.label(k)) for k in dict.fromkeys(keys)]
+    more = f" +{len(labels) - limit} more" if len(labels) > limit else ""
+    labels = labels[:limit]
+    numbers = [label[len("cell "):] for label in labels if label.startswith("cell ") and label[5:].isdigit()]
+    if len(labels) > 1 and len(numbers) == len(labels):
+        return "cells " + ", ".join(numbers) + more
+    return ", ".join(labels) + more
+
+
+def _display_name(name: str, order: NotebookOrder | None = None) -> str:
     if name.startswith(FILE_PREFIX):
-        return name[len(FILE_PREFIX):]
+        path = name[len(FILE_PREFIX):]
+        return order.short_path(path) if order is not None else path
     if name.startswith(RANDOM_PREFIX):
         return f"the {name[len(RANDOM_PREFIX):]} random generator"
     return name
@@ -54,14 +77,21 @@ def _cells(order: NotebookOrder, keys: Iterable[str]) -> str:
 
 
 def make_hazard(
-    kind: HazardKind, order: NotebookOrder, key: str, names: Iterable[str], message: str, fix: str
+    kind: HazardKind,
+    order: NotebookOrder,
+    key: str,
+    names: Iterable[str],
+    message: str,
+    fix: str,
+    summary: str = "",
 ) -> Hazard:
+    """A hazard of cell ``key``; ``summary``: its short line under the cell (see Hazard)."""
     slot = order.by_key.get(key)
     run = order.state.runs.get(key)
     cell_id = slot.cell_id if slot is not None else (run.event.cell_id if run is not None else None)
     index = slot.cell_index if slot is not None else None
-    shown = tuple(sorted({_display_name(n) for n in names}))
-    return Hazard(kind, index, cell_id, shown, message, fix)
+    shown = tuple(sorted({_display_name(n, order) for n in names}))
+    return Hazard(kind, index, cell_id, shown, message, fix, summary=fit_summary(kind, summary))
 
 
 def merge_duplicates(hazards: Iterable[Hazard]) -> list[Hazard]:
@@ -84,7 +114,11 @@ def merge_duplicates(hazards: Iterable[Hazard]) -> list[Hazard]:
         hidden = kinds.get(HazardKind.HIDDEN_STATE)
         if hidden is not None and set(undefined.names) <= set(hidden.names):
             dropped.add(id(undefined))
-            noted[id(hidden)] = replace(hidden, message=hidden.message + "; a fresh kernel raises NameError here")
+            noted[id(hidden)] = replace(
+                hidden,
+                message=hidden.message + "; a fresh kernel raises NameError here",
+                summary=hidden.summary.replace(_NO_CELL_MAKES, "a fresh kernel raises NameError here"),
+            )
         late = kinds.get(HazardKind.OUT_OF_ORDER)
         if late is not None and set(late.names) <= set(undefined.names):
             dropped.add(id(late))
@@ -93,7 +127,7 @@ def merge_duplicates(hazards: Iterable[Hazard]) -> list[Hazard]:
 
 def format_warning(hazard: Hazard) -> str:
     """The one-line inline warning printed under a cell (every message starts with its cell)."""
-    return tracker_warning(hazard.kind, hazard.message, hazard.fix)
+    return tracker_warning(hazard.kind, hazard.message, hazard.fix, hazard.summary)
 
 
 # -- hazards of one execution --------------------------------------------------------------------
@@ -125,6 +159,8 @@ def execution_hazards(
                 f"{order.label(key)} draws random numbers with no seed set: {', '.join(callees)} "
                 f"(line {first.line})",
                 _seed_fix(first.qualified, first.family),
+                f"unseeded draws ({_names(callees, limit=2)}, line {first.line}): seed it "
+                "(a restart does not make them the same)",
             )
         )
     return hazards
@@ -141,25 +177,32 @@ def _repeated_hazard(run: CellRun, order: NotebookOrder) -> Hazard:
             "time: its numbers differ from a fresh run's",
             "re-run the cell that seeds it first, or seed a generator in this cell "
             "(rng = numpy.random.default_rng(<int>))",
+            f"ran {run.runs} times: draws from {_names(names, limit=2)} differ from a fresh run's; "
+            "re-seed first",
         )
     return make_hazard(
         HazardKind.NON_IDEMPOTENT, order, key, names,
         f"{order.label(key)} ran {run.runs} times and changes {_names(names)} again each "
         "time (it reads and rebinds or mutates it)",
         f"re-run the cells that create {_names(names)} first, or write the result to a new name",
+        f"ran {run.runs} times and changes {_names(names, limit=3)} again each time: re-run the "
+        "cells that create it first",
     )
 
 
 def _seed_fix(qualified: str, family: str | None) -> str:
+    """How to seed a draw: the fix (a restart draws other numbers again)."""
     if family is None:
-        return "pass a seed: numpy.random.default_rng(<int>)"
-    if qualified.startswith("sklearn"):
-        return "pass random_state=<int> (or call numpy.random.seed(<int>) in an earlier cell)"
-    if family == "torch":
-        return "call torch.manual_seed(<int>) in an earlier cell"
-    if family == "numpy":
-        return "use rng = numpy.random.default_rng(<int>), or call numpy.random.seed(<int>) first"
-    return "call random.seed(<int>) in an earlier cell"
+        how = "pass a seed: numpy.random.default_rng(<int>)"
+    elif qualified.startswith("sklearn"):
+        how = "pass random_state=<int> (or call numpy.random.seed(<int>) in an earlier cell)"
+    elif family == "torch":
+        how = "call torch.manual_seed(<int>) in an earlier cell"
+    elif family == "numpy":
+        how = "use rng = numpy.random.default_rng(<int>), or call numpy.random.seed(<int>) first"
+    else:
+        how = "call random.seed(<int>) in an earlier cell"
+    return f"seed it: {how}"
 
 
 def _creator_still_defines(order: NotebookOrder, name: str, creator: Writer) -> bool:
@@ -199,6 +242,8 @@ def _read_hazards(run: CellRun, order: NotebookOrder) -> Iterator[Hazard]:
             f"{order.label(key)} read {_names(hidden)}, whose value no cell in the notebook makes "
             f"now ({reasons})",
             "define it again in a cell above, or restart the kernel and run all cells",
+            f"read {_names(hidden, limit=3)} ({short_labels(hidden[min(hidden)])}): {_NO_CELL_MAKES}; "
+            "define it again above, or restart",
         )
     variables = {n: ks for n, ks in below.items() if ":" not in n}
     if variables:
@@ -211,6 +256,8 @@ def _read_hazards(run: CellRun, order: NotebookOrder) -> Iterator[Hazard]:
             "placed below it",
             "move that cell above this one, or re-run the cells in notebook order "
             "(%track report lists them)",
+            f"read {_names(variables, limit=3)}, {how} {cell_places(order, setters, 2)} below it: move "
+            "that cell up, or re-run in notebook order",
         )
     seeds = {n: ks for n, ks in below.items() if n.startswith(RANDOM_PREFIX)}
     if seeds:
@@ -224,7 +271,7 @@ def _read_hazards(run: CellRun, order: NotebookOrder) -> Iterator[Hazard]:
     if files:
         yield make_hazard(
             HazardKind.EXTERNAL_FILE, order, key, files,
-            f"{order.label(key)} read {_names(files)}, which {_cells(order, [k for ks in files.values() for k in ks])} "
+            f"{order.label(key)} read {_names(files, order)}, which {_cells(order, [k for ks in files.values() for k in ks])} "
             "below it writes",
             "move the cell that writes the file above this one",
         )
@@ -293,6 +340,8 @@ def _mutation_hazards(
         f"{order.label(run.key)} changes in place {'; '.join(parts)}",
         f"work on a copy ({facts[0].name} = {_copy_expression(facts[0].name, namespace)}) or "
         "make the change in the cell that creates it",
+        f"changes {_names(names, limit=3)} in place (made by {cell_places(order, [f.creator[0] for f in facts], 2)}): "
+        "work on a copy, or change it where it is made",
     )
 
 
@@ -314,10 +363,11 @@ def appended_again(run: CellRun, state: TrackerState) -> list[tuple[str, Writer]
 
 def append_hazard(order: NotebookOrder, key: str, paths: Sequence[str]) -> Hazard:
     """``external-file`` for a cell that appends to files: running it again appends again."""
+    shown = ", ".join(order.short_path(p) for p in paths)
     return make_hazard(
         HazardKind.EXTERNAL_FILE, order, key, [FILE_PREFIX + p for p in paths],
-        f"{order.label(key)} appends to {', '.join(paths)}: re-running it appends again",
-        "write the file in one go (mode 'w'), or restart and run all cells",
+        f"{order.label(key)} appends to {shown}: re-running it appends again",
+        f"remove {shown} before re-running it (or write it in one go, mode 'w')",
     )
 
 
@@ -329,55 +379,79 @@ def edited_hazard(slot: CellSlot, order: NotebookOrder) -> Hazard | None:
         HazardKind.EDITED, order, slot.key, (),
         f"{order.label(slot.key)} was edited after it last ran: its output is from older code",
         "re-run it (and the cells %track report lists)",
+        "edited after it last ran: its output is from older code; re-run it",
     )
 
 
 def stale_hazards(
-    fresh: FreshRun, order: NotebookOrder, rerun: Sequence[str], skip: Iterable[str] = ()
+    fresh: FreshRun,
+    order: NotebookOrder,
+    rerun: Sequence[str],
+    skip: Iterable[str] = (),
+    only: Collection[str] | None = None,
 ) -> Iterator[Hazard]:
-    """``stale`` for each cell whose inputs changed after it ran (and nothing else explains it)."""
+    """``stale`` for each cell a fresh run would show otherwise (and nothing else explains).
+
+    Each says why: an input that changed after the cell ran (and which cell changed it), or an
+    input that has not changed since but is out of date itself (the cell that makes it in a
+    fresh run has to run again first: it ran out of order, was edited, or read what changed).
+    ``only``: just these cells, as just re-run (the warning under a cell run on stale input).
+    """
     state = order.state
     skipped = set(skip)
     fix = "re-run " + (_cells(order, rerun) if rerun else "it")
     for key in fresh.stale:
-        if key in skipped:
+        if key in skipped or (only is not None and key not in only):
             continue
         run, wanted = state.runs[key], fresh.runs[key]
         changed = sorted(n for n in run.inputs if run.inputs.get(n) != wanted.inputs.get(n))
         if not changed:
             continue
-        sources = []
-        for name in changed:
-            token = state.names.get(name)
-            if token is not None and token.writers[-1][0] != key:
-                sources.append(token.writers[-1][0])
-        by = f" since (changed by {_cells(order, sources)})" if sources else " since"
+        since = [n for n in changed if (t := state.names.get(n)) is None or t.sig != run.inputs[n]]
+        behind = [n for n in changed if n not in since]
+        parts, short = [], []
+        if since:
+            sources = []
+            for name in since:
+                token = state.names.get(name)
+                if token is not None and token.writers[-1][0] != key:
+                    sources.append(token.writers[-1][0])
+            by = f" (changed by {_cells(order, sources)})" if sources else ""
+            parts.append(f"{_names(since, order)} changed after it ran{by}")
+            short.append(f"{_names(since, order, 3)} changed after it ran"
+                         + (f" (by {cell_places(order, sources, 2)})" if sources else ""))
+        if behind:
+            makers = []
+            for name in behind:
+                makers += [w[0] for w in wanted.input_writers.get(name, ()) if w[0] in order.by_key and w[0] != key][:1]
+            inputs = "its input" if len(behind) == 1 else "its inputs"
+            verb = "is" if len(behind) == 1 else "are"
+            made = f": {_cells(order, makers)} must run again first" if makers else ""
+            parts.append(f"{inputs} {_names(behind, order)} {verb} out of date{made}")
+            short.append(f"input {_names(behind, order, 3)} {verb} out of date"
+                         + (f" ({cell_places(order, makers, 2)} must run first)" if makers else ""))
+        if only is not None:
+            head = f"{order.label(key)} ran on out-of-date input"
+        else:
+            head = f"{order.label(key)} is out of date"
+        todo = f"; re-run {cell_places(order, rerun)}" if rerun else ""
         yield make_hazard(
             HazardKind.STALE, order, key, changed,
-            f"{order.label(key)} is out of date: {_names(changed)} changed{by}",
+            f"{head}: {'; '.join(parts)}",
             fix,
+            f"{'; '.join(short)}{todo}",
         )
 
 
 def leftover_hazards(plan: RerunPlan, order: NotebookOrder) -> Iterator[Hazard]:
-    """What no re-run removes: names still bound, and paths still on disk, that an earlier
-    version of a cell (or a deleted one) made and a fresh run does not."""
+    """What no re-run removes: names still bound that an earlier version of a cell (or a
+    deleted one) made and a fresh run does not (paths: :func:`removal_hazards`)."""
     by_cell: dict[str, list[str]] = {}
     for creator, name in plan.leftovers:
-        if not name.startswith(RANDOM_PREFIX):
+        if not name.startswith((RANDOM_PREFIX, FILE_PREFIX)):
             by_cell.setdefault(creator, []).append(name)
-    for creator, names in by_cell.items():
-        files = [n for n in names if n.startswith(FILE_PREFIX)]
-        variables = [n for n in names if not n.startswith(FILE_PREFIX)]
+    for creator, variables in by_cell.items():
         who = order.label(creator) if order.is_gone(creator) else f"an earlier run of {order.label(creator)}"
-        if files:
-            shown = _names(files)
-            yield make_hazard(
-                HazardKind.EXTERNAL_FILE, order, creator, files,
-                f"{order.label(creator)}: {shown} on disk came from {who}, and a fresh run does "
-                "not find it there",
-                f"delete {shown}, then restart the kernel and run all cells",
-            )
         if variables:
             shown = _names(variables)
             yield make_hazard(
@@ -388,8 +462,44 @@ def leftover_hazards(plan: RerunPlan, order: NotebookOrder) -> Iterator[Hazard]:
             )
 
 
+def removal_hazards(plan: RerunPlan, order: NotebookOrder) -> Iterator[Hazard]:
+    """``external-file`` for each path to remove: an earlier run left it, and neither a
+    re-run nor a restart undoes it (a restart leaves the disk as it is)."""
+    by_cell: dict[str, list[str]] = {}
+    for path, maker in plan.remove:
+        by_cell.setdefault(maker, []).append(path)
+    then = f", then re-run {_cells(order, plan.rerun)}" if plan.rerun else ""
+    for maker, paths in by_cell.items():
+        shown = ", ".join(order.short_path(p) for p in paths)
+        run = order.state.runs.get(maker)
+        appended = run is not None and any(
+            a.path in paths and a.op in ("append", "update") for a in run.event.files
+        )
+        if appended:
+            what = (f"{order.label(maker)} appends to {shown}, which already holds what earlier runs "
+                    "appended: re-running it (or restarting) appends again")
+        else:
+            who = order.label(maker) if order.is_gone(maker) else f"an earlier run of {order.label(maker)}"
+            what = (f"{order.label(maker)}: {shown} on disk came from {who}; a fresh run does not "
+                    "find it there, and neither a re-run nor a restart removes it")
+        yield make_hazard(
+            HazardKind.EXTERNAL_FILE, order, maker, [FILE_PREFIX + p for p in paths], what,
+            f"remove {shown} (or write to a fresh path){then}",
+        )
+
+
 def file_change_hazards(state: TrackerState, order: NotebookOrder, fresh: FreshRun) -> Iterator[Hazard]:
-    """``external-file`` for cells that read a file whose content changed since they read it."""
+    """``external-file`` for cells that read a file whose content changed since they read it.
+
+    Only when the file on disk now differs from what the cell read: a file a fresh run would
+    make otherwise, but that has not changed since, is an out-of-date input (``stale``).
+    """
+    disk = disk_tokens(state)
+
+    def changed_since(run: CellRun, name: str) -> bool:
+        now = disk.get(name)
+        return (now.sig if now is not None else None) != run.inputs.get(name)
+
     for slot in order.slots:
         run = state.runs.get(slot.key)
         if run is None:
@@ -401,10 +511,12 @@ def file_change_hazards(state: TrackerState, order: NotebookOrder, fresh: FreshR
             if a.op == "read"
             and wanted is not None
             and run.inputs.get(FILE_PREFIX + a.path) != wanted.inputs.get(FILE_PREFIX + a.path)
+            and changed_since(run, FILE_PREFIX + a.path)
         ]
         if changed:
             yield make_hazard(
                 HazardKind.EXTERNAL_FILE, order, slot.key, [FILE_PREFIX + p for p in changed],
-                f"{order.label(slot.key)} read {_names(changed)}, which changed after it read it",
+                f"{order.label(slot.key)} read {_names([FILE_PREFIX + p for p in changed], order)}, "
+                "which changed after it read it",
                 "re-run it so it reads the current file (and check which cell should write it)",
             )

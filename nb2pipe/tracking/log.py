@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterator, Mapping
+from typing import IO, Any, Callable, Iterator, Mapping
 
 from nb2pipe.analysis.symbols import FunctionSymbols
 from nb2pipe.tracking.sources import SourceStore
@@ -100,6 +98,7 @@ def _function_to_json(info: FunctionSymbols) -> dict[str, Any]:
         "mutating_methods": sorted(info.mutating_methods),
         "params": list(info.params),
         "param_calls": [[callee, list(roots)] for callee, roots in info.param_calls],
+        "receiver_calls": sorted([list(pair) for pair in info.receiver_calls]),
     }
 
 
@@ -117,6 +116,9 @@ def _function_from_json(data: Mapping[str, Any]) -> FunctionSymbols:
         param_calls=tuple(
             (str(callee), tuple(r if r is None else str(r) for r in roots))
             for callee, roots in data.get("param_calls", ())
+        ),
+        receiver_calls=frozenset(
+            (str(method), str(called)) for method, called in data.get("receiver_calls", ())
         ),
     )
 
@@ -163,6 +165,11 @@ class ExecutionEvent:
     opaque: bool = False  #: may bind names no tree shows (``from m import *``, ``%run``)
     #: creates folders in a way that fails when they exist (``os.makedirs(p)``)
     exclusive: bool = False
+    #: name bound -> fingerprint of its value, for values that have one (numbers, short
+    #: strings, tuples of them; see :mod:`nb2pipe.tracking.values`): a hash, never the value
+    values: Mapping[str, str] = field(default_factory=dict)
+    #: names whose value the cell's own code fixes (a literal, an import), whatever it read
+    constants: frozenset[str] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         """One log line: the core fields always, the others only when they say something."""
@@ -196,6 +203,8 @@ class ExecutionEvent:
             "reset": self.reset,
             "opaque": self.opaque,
             "exclusive": self.exclusive,
+            "values": dict(sorted(self.values.items())),
+            "constants": sorted(self.constants),
         }
         record.update((key, value) for key, value in optional.items() if value)
         return record
@@ -229,6 +238,8 @@ class ExecutionEvent:
             reset=bool(data.get("reset", False)),
             opaque=bool(data.get("opaque", False)),
             exclusive=bool(data.get("exclusive", False)),
+            values={str(k): str(v) for k, v in dict(data.get("values", {})).items()},
+            constants=frozenset(data.get("constants", ())),
         )
 
 
@@ -268,18 +279,24 @@ class SessionHeader:
 
 @dataclass(frozen=True)
 class _SourceWrite:
-    """A source for the code store, queued to the writer thread."""
+    """A source for the code store, waiting to be written with the next lines."""
 
     digest: str
     source: str
 
 
 class HistoryLog:
-    """An open history log: each event passed to :meth:`append` becomes one line, flushed at once.
+    """An open history log: each event passed to :meth:`append` becomes one line, flushed.
 
-    Lines are written by a small writer thread, so the cell's reply never waits on the disk; the
-    recorder calls :meth:`drain` before the next cell runs, so every execution's line is on
-    disk (flushed to the OS) before any later code can crash the kernel.
+    Lines (and the code store's new sources) are written on the thread that appends them, at
+    a moment :meth:`append`'s ``defer`` picks: the recorder passes the kernel's event loop, so
+    the writing happens right after the cell's reply is sent, never on the way to it, and
+    :meth:`drain` before the next cell runs writes whatever is still pending, so every
+    execution's line is on disk (flushed to the OS) before any later code can crash the
+    kernel. Without ``defer`` (no kernel: a terminal IPython) lines are written at once.
+
+    No writer thread: a second thread wanting the GIL while the kernel sends a reply costs
+    that reply a scheduler slice on a busy machine (the bench measured it).
     """
 
     def __init__(self, path: Path, store: SourceStore | None = None) -> None:
@@ -287,11 +304,8 @@ class HistoryLog:
         #: the code store the sources of new executions go to (see :meth:`append`)
         self.store = store
         self._file: IO[str] | None = None
-        self._queue: queue.SimpleQueue[ExecutionEvent | _SourceWrite | None] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
-        # appended is only touched by the recorder's thread, written only by the writer
-        self._appended = 0
-        self._written = 0
+        self._pending: list[ExecutionEvent | _SourceWrite] = []
+        self._scheduled = False
         self.error: OSError | None = None  #: the write that failed, if one did
         self.store_error: OSError | None = None  #: the code store's write that failed
 
@@ -299,47 +313,58 @@ class HistoryLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "a", encoding="utf-8")
         self._write(header)
-        self._writer = threading.Thread(target=self._run, name="nb2pipe-history", daemon=True)
-        self._writer.start()
 
-    def append(self, event: ExecutionEvent, source: str | None = None) -> None:
+    def append(
+        self,
+        event: ExecutionEvent,
+        source: str | None = None,
+        defer: Callable[[Callable[[], None]], None] | None = None,
+    ) -> None:
         """Queue ``event``'s line and, when the store has not seen it, the ``source`` it ran
-        (written first: a line on disk always has its code in the store)."""
-        if self._writer is None:
+        (written first: a line on disk always has its code in the store).
+
+        ``defer(callback)`` runs ``callback`` later on this thread (the kernel's event loop);
+        without it, or when it fails, the line is written now.
+        """
+        if self._file is None:
             return
         store = self.store
         if source is not None and store is not None and store.add(event.source_hash, source):
-            self._appended += 1
-            self._queue.put(_SourceWrite(event.source_hash, source))
-        self._appended += 1
-        self._queue.put(event)
-
-    def drain(self, timeout: float = 2.0) -> None:
-        """Wait until every appended line is written and flushed."""
-        if self._written >= self._appended:
-            return
-        deadline = time.monotonic() + timeout
-        while self._written < self._appended and time.monotonic() < deadline:
-            time.sleep(0.0002)
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
+            self._pending.append(_SourceWrite(event.source_hash, source))
+        self._pending.append(event)
+        if defer is None:
+            self.drain()
+        elif not self._scheduled:
             try:
-                if isinstance(item, _SourceWrite):
-                    if self.store is not None and self.store_error is None:
+                defer(self.drain)
+            except Exception:  # noqa: BLE001 - a loop that is closing: write now
+                self.drain()
+                return
+            self._scheduled = True
+
+    def drain(self) -> None:
+        """Write every pending line (and source), flushed."""
+        self._scheduled = False
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        lines = []
+        for item in pending:
+            if isinstance(item, _SourceWrite):
+                if self.store is not None and self.store_error is None:
+                    try:
                         self.store.write(item.digest, item.source)
-                elif self.error is None:
-                    self._write(item)
-            except OSError as exc:
-                if isinstance(item, _SourceWrite):
-                    self.store_error = exc  # the log goes on: replaying this session may not
-                else:
-                    self.error = exc
-            finally:
-                self._written += 1
+                    except OSError as exc:
+                        self.store_error = exc  # the log goes on: replaying this session may not
+            else:
+                lines.append(json.dumps(item.to_json(), separators=(",", ":")))
+        if self._file is None or self.error is not None or not lines:
+            return
+        try:
+            self._file.write("\n".join(lines) + "\n")
+            self._file.flush()
+        except OSError as exc:
+            self.error = exc
 
     def _write(self, record: ExecutionEvent | SessionHeader) -> None:
         if self._file is None:
@@ -348,12 +373,9 @@ class HistoryLog:
         self._file.flush()
 
     def close(self) -> None:
-        """Write the lines still queued and a ``stop`` line (tracking ended), then close."""
-        if self._writer is not None:
-            self._queue.put(None)
-            self._writer.join(timeout=5)
-            self._writer = None
+        """Write the lines still pending and a ``stop`` line (tracking ended), then close."""
         if self._file is not None:
+            self.drain()
             try:
                 if self.error is None:
                     self._file.write(json.dumps({"event": "stop", "at": round(time.time(), 6)}) + "\n")

@@ -132,10 +132,14 @@ class NotebookOrder:
         #: replayed log does not: it holds no source)
         self.first_lines: Mapping[str, str] = first_lines if first_lines is not None else {}
         self.notebook = notebook
+        #: the notebook's folder: paths under it are shown relative to it
+        self.root = str(notebook.path.parent) if notebook is not None and notebook.path is not None else None
         self.saved_at = saved_at
         self.deleted = set(deleted) | state.deleted_cells
         self.slots: list[CellSlot] = []
         self.by_key: dict[str, CellSlot] = {}
+        #: keys of the cells not in the saved file (placed by execution order), oldest first
+        self.unsaved: list[str] = []
         #: source hash of each cell's latest run when its slot was built
         self._seen: dict[str, str] = {}
         self._executions = 0
@@ -216,6 +220,8 @@ class NotebookOrder:
     def _add(self, slot: CellSlot) -> None:
         self.slots.append(slot)
         self.by_key[slot.key] = slot
+        if slot.cell_index is None:
+            self.unsaved.append(slot.key)
 
     def _placement(self, key: str) -> tuple[int, ...]:
         first = self.state.first_seq.get(key, 0)
@@ -249,6 +255,14 @@ class NotebookOrder:
     def is_gone(self, key: str) -> bool:
         """A cell that ran but is no longer in the notebook."""
         return key != BASELINE_KEY and key not in self.by_key
+
+    def short_path(self, path: str) -> str:
+        """``path`` as the notebook's code would name it: relative to the notebook's folder
+        when under it, else as it is."""
+        root = self.root
+        if root and path.startswith(root + os.sep):
+            return path[len(root) + 1:]
+        return path
 
     def label(self, key: str) -> str:
         """How messages name cell ``key`` (see :meth:`CellSlot.label`)."""

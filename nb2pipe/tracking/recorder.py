@@ -18,6 +18,7 @@ is never touched.
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]  # no stub: signal's C half
 import ast
 import atexit
 import logging
@@ -34,15 +35,18 @@ from typing import Any, Callable
 from nb2pipe_runtime.audit import FileAudit, FileOpen, environment_prefixes
 
 from nb2pipe.analysis import CellSymbols, Hazard, HazardKind, gather_cell_symbols
+from nb2pipe.model import source_digest
 from nb2pipe.tracking.effects import StaticEffects, static_effects
 from nb2pipe.tracking.folders import Listing, list_folder, listing_changes
 from nb2pipe.tracking.hazards import (
     append_hazard,
     appended_again,
+    cell_places,
     execution_hazards,
     format_warning,
     make_hazard,
     merge_duplicates,
+    stale_hazards,
 )
 from nb2pipe.tracking.log import (
     FileAccess,
@@ -50,13 +54,12 @@ from nb2pipe.tracking.log import (
     SessionHeader,
     history_path,
 )
-from nb2pipe.model import source_digest
-from nb2pipe.tracking.sources import SourceStore
 from nb2pipe.tracking.order import NotebookFile, NotebookOrder, first_code_line
 from nb2pipe.tracking.report import StaticHazardCache, TrackReport, available_kinds, build_report
 from nb2pipe.tracking.rerun import plan_rerun, simulate_fresh_run
 from nb2pipe.tracking.runtime import file_accesses, is_user_name
 from nb2pipe.tracking.snapshot import ExecutionCore, NamespaceSnapshot
+from nb2pipe.tracking.sources import SourceStore
 from nb2pipe.tracking.state import CREATE, REMOVE, CellRun, TrackerState
 
 __all__ = ["ExecutionRecorder", "NotebookSource"]
@@ -66,6 +69,14 @@ logger = logging.getLogger("nb2pipe.tracking")
 logger.addHandler(logging.NullHandler())
 
 _MISSING = 0  #: ``id()`` of an unbound name (no object has id 0)
+_SIGINT = int(signal.SIGINT)
+#: Hazards that already say why a cell's output is off (no "ran on out-of-date input" then).
+_EXPLAINED_BY = frozenset({HazardKind.OUT_OF_ORDER, HazardKind.HIDDEN_STATE, HazardKind.STALE})
+#: Hazards of a cell's own run that make what it produced suspect.
+_SUSPECT_KINDS = frozenset({
+    HazardKind.OUT_OF_ORDER, HazardKind.HIDDEN_STATE, HazardKind.NON_IDEMPOTENT, HazardKind.STALE,
+})
+_MAIN_THREAD = threading.main_thread().ident
 #: Line magics that may bind names no syntax tree shows.
 _OPAQUE_MAGICS = frozenset({"run", "store", "load", "reset_selective", "macro", "autoreload"})
 #: Distinct (file, mode) opens kept per execution: a cell that opens more files is not slowed
@@ -89,6 +100,20 @@ def _only_track_magics(source: str) -> bool:
     lines = [line.strip() for line in source.splitlines()]
     code = [line for line in lines if line and not line.startswith("#")]
     return bool(code) and all(line == "%track" or line.startswith("%track ") for line in code)
+
+
+def _event_loop_callback(shell: Any) -> Callable[[Callable[[], None]], None] | None:
+    """How to run work on the kernel's event loop once the current request's handler (and
+    so the cell's reply) is done: its asyncio loop's ``call_soon`` (the tracker runs on the
+    loop's thread; ``add_callback`` would also write to the loop's wake-up pipe), else the
+    tornado loop's ``add_callback``; ``None`` without a kernel."""
+    loop = getattr(getattr(shell, "kernel", None), "io_loop", None)
+    inner = getattr(loop, "asyncio_loop", None)
+    call_soon = getattr(inner, "call_soon", None)
+    if callable(call_soon):
+        return call_soon  # type: ignore[no-any-return]
+    add = getattr(loop, "add_callback", None)
+    return add if callable(add) else None
 
 
 @dataclass
@@ -133,11 +158,13 @@ class _HeldInterrupts:
         self.held = False
 
     def __enter__(self) -> _HeldInterrupts:
-        if threading.current_thread() is threading.main_thread():
-            previous = signal.getsignal(signal.SIGINT)
+        # ``_signal``'s functions, not ``signal``'s wrappers: those convert to and from enums,
+        # which cost ten times the system call (four calls a cell)
+        if threading.get_ident() == _MAIN_THREAD:
+            previous = _signal.getsignal(_SIGINT)
             if previous is not None:
                 try:
-                    signal.signal(signal.SIGINT, self._hold)
+                    _signal.signal(_SIGINT, self._hold)
                     self.previous = previous
                 except (ValueError, OSError):
                     pass
@@ -148,7 +175,7 @@ class _HeldInterrupts:
 
     def __exit__(self, *exc_info: object) -> None:
         if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+            _signal.signal(_SIGINT, self.previous)
 
 
 class _TreeRecorder:
@@ -166,6 +193,7 @@ class _TreeRecorder:
                     recorder.on_tree(pending, node)
             except BaseException as exc:  # noqa: BLE001 - IPython would drop a failing transformer
                 recorder.fail(exc)
+        recorder.detach_transformer()
         return node
 
 
@@ -194,6 +222,11 @@ class ExecutionRecorder:
         self.last_hazards: list[Hazard] = []
         #: (cell key, path, file's creator) of append-again warnings already printed
         self._appends_warned: set[tuple[str, str, tuple[str, int]]] = set()
+        #: cells whose values may be out of date: their run drew a hazard, or a check found
+        #: them stale (a cell reading what they made is checked after it runs)
+        self._suspects: set[str] = set()
+        #: the cell just run, when the check found it ran on out-of-date input
+        self._stale_now: set[str] = set()
         #: seconds the tracker spent per execution (its own hooks), most recent last
         self.costs: deque[float] = deque(maxlen=100_000)
         self._order: NotebookOrder | None = None
@@ -202,10 +235,13 @@ class ExecutionRecorder:
         self._seq = 0
         self._write = write or (lambda text: print(text, file=sys.stderr))
         self._transformer = _TreeRecorder(self)
+        #: runs a callback on the kernel's event loop once the reply is sent (no kernel: None)
+        self._defer: Callable[[Callable[[], None]], None] | None = None
         #: the file audit of the session; its root is the notebook's folder (its ``.nb2pipe/``
         #: history folder is hidden, so left out), else the kernel's working folder
         self.audit = FileAudit(limit=_FILE_OPEN_LIMIT)
         self._hooked = False
+        self._detached = False  #: out of ``ast_transformers`` until the cell ends
         self._unhook_pending = False
         self._atexit = False
 
@@ -221,8 +257,29 @@ class ExecutionRecorder:
         self.shell.ast_transformers.append(self._transformer)
         self._hooked = True
 
+    def detach_transformer(self) -> None:
+        """Leave ``ast_transformers`` for the rest of this cell, when last in it.
+
+        IPython re-locates the whole tree (``ast.fix_missing_locations``) after its AST
+        transformers whenever the list is not empty, which costs a trivial cell more than the
+        tracker's own analysis; this transformer returns the tree unchanged, so the walk is
+        needed only for other transformers. Removing the last entry while IPython iterates
+        the list ends its loop there; :meth:`pre_run_cell` and :meth:`post_run_cell` put it
+        back before any other cell's tree is made.
+        """
+        transformers = self.shell.ast_transformers
+        if transformers and transformers[-1] is self._transformer:
+            transformers.pop()
+            self._detached = True
+
+    def _attach_transformer(self) -> None:
+        self._detached = False
+        if self._hooked and self._transformer not in self.shell.ast_transformers:
+            self.shell.ast_transformers.append(self._transformer)
+
     def _unhook(self) -> None:
         self._unhook_pending = False
+        self._detached = False
         if not self._hooked:
             return
         for event, callback in (("pre_run_cell", self.pre_run_cell), ("post_run_cell", self.post_run_cell)):
@@ -252,6 +309,7 @@ class ExecutionRecorder:
         self.state = TrackerState.start(baseline)
         self.live_symbols, self.imports, self.first_lines = {}, {}, {}
         self._appends_warned = set()
+        self._suspects, self._stale_now = set(), set()
         self.static_cache = StaticHazardCache()
         self._order, self._order_key = None, None
         self.started_at_count = int(getattr(self.shell, "execution_count", 1))
@@ -259,9 +317,12 @@ class ExecutionRecorder:
         self._seq = 0
         self.costs.clear()
         root = self.notebook.path.parent if self.notebook else Path.cwd()
-        self.audit = FileAudit(str(root), thread=threading.get_ident(), limit=_FILE_OPEN_LIMIT)
+        self.audit = FileAudit(
+            str(root), thread=threading.get_ident(), limit=_FILE_OPEN_LIMIT, listings=True
+        )
         environment_prefixes()  # found once per process (it opens files): now, not in a cell
         self._open_log(baseline)
+        self._defer = _event_loop_callback(self.shell)
         self.pending = None
         self._depth = 0
         self._hook()
@@ -345,6 +406,8 @@ class ExecutionRecorder:
 
     # -- IPython events ----------------------------------------------------------------------
     def pre_run_cell(self, info: Any) -> None:
+        if self._detached:
+            self._attach_transformer()
         if not self.enabled:
             return
         try:
@@ -390,7 +453,10 @@ class ExecutionRecorder:
         symbols = gather_cell_symbols(tree)
         effects = static_effects(symbols, self.state.functions, self.imports)
         pending.symbols, pending.effects, pending.tree = symbols, effects, tree
-        pending.snapshot = NamespaceSnapshot.take(self.shell.user_ns, symbols, effects, self._hidden_names())
+        classes = [name for name, info in self.state.functions.items() if info.is_class]
+        pending.snapshot = NamespaceSnapshot.take(
+            self.shell.user_ns, symbols, effects, self._hidden_names(), classes
+        )
         if effects.changes_paths and self.audit.root is not None:
             pending.listing = list_folder(self.audit.root)
         audit = self.audit
@@ -400,6 +466,8 @@ class ExecutionRecorder:
         pending.cost += time.perf_counter() - entered
 
     def post_run_cell(self, result: Any) -> None:
+        if self._detached:
+            self._attach_transformer()
         if not self.enabled:
             if self._unhook_pending:
                 self._unhook()
@@ -484,7 +552,7 @@ class ExecutionRecorder:
                 self.log.close()
                 self.log = None
             else:
-                self.log.append(base, pending.raw_cell)
+                self.log.append(base, pending.raw_cell, self._defer)
         return run
 
     def _file_accesses(self, pending: _Pending, opened: list[FileOpen]) -> tuple[FileAccess, ...]:
@@ -564,6 +632,8 @@ class ExecutionRecorder:
         order = self.order()
         hazards = execution_hazards(run, order, self.shell.user_ns)
         hazards += self._stale_after(run, order)
+        if not any(h.kind in _EXPLAINED_BY for h in hazards):
+            hazards += self._ran_on_stale_input(run, order)
         if run.event.files and run.runs > 1:
             warned = self._appends_warned
             again = [(p, w) for p, w in appended_again(run, self.state) if (run.key, p, w) not in warned]
@@ -580,14 +650,47 @@ class ExecutionRecorder:
         kinds = self.available_kinds()
         hazards = [h for h in merge_duplicates(hazards) if h.kind in kinds]
         self.last_hazards = hazards
+        # a cell whose own run is off: what reads its values later is suspect; a clean run
+        # (nothing found above, and not on out-of-date input) is not
+        slot = order.by_key.get(run.key)
+        own = [h for h in hazards if slot is not None and h.cell_id == slot.cell_id and h.cell_index == slot.cell_index]
+        if any(h.kind in _SUSPECT_KINDS for h in own):
+            self._suspects.add(run.key)
+        elif run.key not in self._stale_now:
+            self._suspects.discard(run.key)
         for hazard in hazards:
             self._write(format_warning(hazard))
+
+    def _ran_on_stale_input(self, run: CellRun, order: NotebookOrder) -> list[Hazard]:
+        """``stale`` under a cell that just ran on an input that is out of date itself (its
+        maker ran out of order, was edited, or is stale): re-running it alone does not help.
+
+        The fresh-run check runs only when the cell read something a suspect cell made (one
+        whose own run drew a hazard, or that a check found stale), or that an edited cell made.
+        """
+        self._stale_now = set()
+        makers = {w[0] for writers in run.input_writers.values() for w in writers if w[0] != run.key}
+        suspects = self._suspects
+        if run.key not in suspects and not (makers & suspects) and not any(order.is_edited(k) for k in makers):
+            return []
+        fresh = simulate_fresh_run(self.state, order)
+        self._suspects |= set(fresh.stale)
+        if run.key not in fresh.stale:
+            return []
+        self._stale_now = {run.key}
+        plan = plan_rerun(self.state, order, fresh)
+        return list(stale_hazards(fresh, order, plan.rerun, only={run.key}))
+
+    def _changed_since(self, reader: str, name: str) -> bool:
+        """Whether ``name``'s value differs from the one ``reader``'s latest run read."""
+        token = self.state.names.get(name)
+        return token is None or self.state.runs[reader].inputs.get(name) != token.sig
 
     def _stale_after(self, run: CellRun, order: NotebookOrder) -> list[Hazard]:
         """Cells whose outputs this execution made out of date (a fresh-run check, when needed)."""
         readers = self.state.readers or {}
         touched = run.event.defines | run.event.mutates | run.event.generators | {
-            "file:" + a.path for a in run.event.files if a.op != "read"
+            "file:" + a.path for a in run.event.files if a.op not in ("read", "list")
         }
         suspects = set()
         for name in touched:
@@ -600,18 +703,30 @@ class ExecutionRecorder:
         if not suspects:
             return []
         fresh = simulate_fresh_run(self.state, order)
+        self._suspects |= set(fresh.stale)
         stale = [k for k in fresh.stale if k in suspects]
         if not stale:
             return []
         plan = plan_rerun(self.state, order, fresh)
-        names = sorted({n for k in stale for n in touched if n in self.state.runs[k].inputs})
+        names = sorted({
+            n for k in stale for n in touched
+            if n in self.state.runs[k].inputs and self._changed_since(k, n)
+        })
+        shown = [order.short_path(n.removeprefix("file:")) for n in names]
         cells = ", ".join(order.label(k) for k in stale)
-        todo = ", ".join(order.label(k) for k in plan.rerun)
+        if plan.restart:
+            todo, short_todo = "restart the kernel and run all cells (%track report says why)", "restart"
+        else:
+            first = f"remove {', '.join(order.short_path(p) for p, _ in plan.remove)}, then " if plan.remove else ""
+            todo = first + "re-run " + ", ".join(order.label(k) for k in plan.rerun)
+            short_todo = "re-run " + cell_places(order, plan.rerun) if not plan.remove else "remove files first"
+        more = f" +{len(shown) - 3} more" if len(shown) > 3 else ""
         return [
             make_hazard(
                 HazardKind.STALE, order, stale[0], names,
-                f"{cells} now out of date: {order.label(run.key)} changed "
-                + ", ".join(n.removeprefix("file:") for n in names[:4]),
-                f"re-run {todo}" + (f"; restart: {plan.restart}" if plan.restart else ""),
+                f"{cells} now out of date: {order.label(run.key)} changed {', '.join(shown)}",
+                todo,
+                f"this cell changed {', '.join(shown[:3])}{more}: {cell_places(order, stale, 3)} "
+                f"now out of date; {short_todo}",
             )
         ]

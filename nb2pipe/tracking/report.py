@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import enum
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -21,6 +22,7 @@ from nb2pipe.tracking.hazards import (
     file_change_hazards,
     leftover_hazards,
     merge_duplicates,
+    removal_hazards,
     stale_hazards,
 )
 from nb2pipe.tracking.order import NotebookOrder
@@ -98,6 +100,8 @@ class TrackReport:
     restart_cells: tuple[str, ...] = ()
     #: cell id (or key) -> how messages name the cell
     labels: Mapping[str, str] = field(default_factory=dict)
+    #: paths to remove before re-running (what earlier runs left on disk: see RerunPlan)
+    remove: tuple[str, ...] = ()
 
     def markers(self) -> tuple[CellMarker, ...]:
         """A marker for every cell that has a state worth showing, in notebook order.
@@ -133,6 +137,7 @@ class TrackReport:
             "hazards": [hazard.to_json() for hazard in self.hazards],
             "rerun": list(self.rerun),
             "restart": self.restart,
+            "remove": list(self.remove),
         }
 
     def to_lab_json(self) -> dict[str, Any]:
@@ -143,6 +148,7 @@ class TrackReport:
             "rerun": list(self.rerun),
             "rerun_labels": list(self.rerun_labels),
             "restart": self.restart,
+            "remove": list(self.remove),
             "cells": [marker.to_json() for marker in self.markers()],
         }
 
@@ -153,9 +159,11 @@ class TrackReport:
         for hazard in self.hazards:
             out.append(f"  {hazard.severity.value:<7} {hazard.kind.value}: {hazard.message}")
             out.append(f"          fix: {hazard.fix}")
+        if self.remove:
+            out.append("Remove first (no re-run or restart undoes them): " + ", ".join(self.remove))
         if self.rerun:
             out.append("Re-run, in this order: " + ", ".join(self.rerun_labels))
-        else:
+        elif not self.restart:
             out.append("Re-run: nothing — every output matches a fresh top-to-bottom run")
         if self.restart:
             out.append(f"Restart the kernel and run all cells: {self.restart}")
@@ -179,11 +187,7 @@ class StaticHazardCache:
     ) -> list[Hazard]:
         runs = order.state.runs
         # messages name unsaved cells by execution count (In [k]): a re-run renames them
-        unsaved = tuple(
-            runs[slot.key].event.execution_count
-            for slot in order.slots
-            if slot.cell_index is None and slot.key in runs
-        )
+        unsaved = tuple(runs[key].event.execution_count for key in order.unsaved if key in runs)
         fingerprint = (id(order), order.version, unsaved)
         if fingerprint != self._key:
             self._hazards = _static_hazards(order, symbols)
@@ -260,7 +264,7 @@ def _static_hazards(
         message = f"{order.label(slot.key)}: {hazard.message}"
         out.append(
             Hazard(hazard.kind, slot.cell_index, slot.cell_id, hazard.names, message,
-                   hazard.fix, hazard.line)
+                   hazard.fix, hazard.line, hazard.summary)
         )
     return out
 
@@ -302,21 +306,15 @@ def collect_hazards(
     hazards += stale_hazards(fresh, order, plan.rerun, skip=explained)
     hazards += file_change_hazards(state, order, fresh)
     hazards += leftover_hazards(plan, order)
-    # cells that appended to a file again (as warned under the cell), or would on re-run
-    appends: dict[str, list[str]] = {}
+    hazards += removal_hazards(plan, order)
+    # cells that appended to a file again (as warned under the cell), unless said above
+    removed = {path for path, _ in plan.remove}
     for slot in order.slots:
         run = state.runs.get(slot.key)
         if run is not None and run.runs > 1 and run.event.files:
-            appends[slot.key] = [path for path, _ in appended_again(run, state)]
-    if plan.restart and "appends" in plan.restart:
-        for key in plan.rerun:
-            run = state.runs.get(key)
-            if run is not None:
-                appends.setdefault(key, [])
-                appends[key] += [a.path for a in run.event.files if a.op in ("append", "update")]
-    for key, paths in appends.items():
-        if paths:
-            hazards.append(append_hazard(order, key, list(dict.fromkeys(paths))))
+            paths = [path for path, _ in appended_again(run, state) if path not in removed]
+            if paths:
+                hazards.append(append_hazard(order, slot.key, list(dict.fromkeys(paths))))
     seen = {(h.kind, h.cell_id, h.cell_index) for h in hazards}
     for hazard in static:
         if (hazard.kind, hazard.cell_id, hazard.cell_index) not in seen:
@@ -325,6 +323,7 @@ def collect_hazards(
     return sorted(unique, key=lambda h: _sort_key(order, h))
 
 
+@functools.cache  # asked after every cell: four possible answers
 def available_kinds(has_notebook: bool, has_cell_ids: bool) -> frozenset[HazardKind]:
     """The hazard kinds ``%track`` can judge in a mode (``%track status`` lists them, and the
     report and the warnings hold no others).
@@ -370,4 +369,5 @@ def build_report(
         restart=plan.restart,
         restart_cells=tuple(order.by_key[k].cell_id or k for k in plan.restart_cells),
         labels={slot.cell_id or slot.key: order.label(slot.key) for slot in order.slots},
+        remove=tuple(order.short_path(path) for path, _ in plan.remove),
     )

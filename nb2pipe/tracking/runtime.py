@@ -10,6 +10,7 @@ Rules that keep the user's kernel safe:
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import sys
@@ -21,8 +22,10 @@ from nb2pipe_runtime.audit import FileOpen
 from nb2pipe.tracking.log import FileAccess
 
 __all__ = [
-    "file_accesses",
     "can_alias",
+    "class_stamp",
+    "file_accesses",
+    "is_value",
     "find_alias",
     "is_random_generator",
     "is_user_name",
@@ -79,10 +82,13 @@ def object_stamp(obj: Any) -> Any:
         return None
     try:
         if cls is list:
-            return ("list", len(obj), _ids(obj[:_SMALL]), id(obj[-1]) if obj else 0)
+            head = obj[:_SMALL]
+            # the sizes of the lists it holds: ``for row in data: row += [0]``
+            return ("list", len(obj), _ids(head), id(obj[-1]) if obj else 0, _sizes(head))
         if cls is dict:
             if len(obj) <= _SMALL:
-                return ("dict", len(obj), _ids(obj.keys()), _ids(obj.values()))
+                values = obj.values()
+                return ("dict", len(obj), _ids(obj.keys()), _ids(values), _sizes(values))
             return ("dict", len(obj))
         if cls in (set, bytearray):
             return (cls.__name__, len(obj))
@@ -116,6 +122,42 @@ def _array_sample(array: Any, numpy: Any) -> int | None:
         return hash(array.tobytes())
     flat = array.flat
     return hash((flat[:_ARRAY_SAMPLE].tobytes(), flat[-_ARRAY_SAMPLE:].tobytes()))
+
+
+def is_value(obj: Any) -> bool:
+    """Whether ``obj`` is a value no code changes in place (a number, a string, a tuple...)."""
+    return type(obj) in _VALUE_TYPES
+
+
+def class_stamp(cls: Any) -> Any:
+    """A stamp of the containers a notebook class's body binds (``store = {}``): state every
+    instance shares, which making a new instance does not reset. ``None``: it has none."""
+    try:
+        attributes = type.__getattribute__(cls, "__dict__")
+        stamps = tuple(
+            (name, stamp)
+            for name, value in itertools.islice(attributes.items(), _SMALL)
+            if (stamp := _container_stamp(value)) is not None
+        )
+    except Exception:  # noqa: BLE001 - an odd metaclass, a container whose len raises
+        return None
+    return stamps or None
+
+
+def _container_stamp(value: Any) -> Any:
+    """A stamp of a standard container (``list``, ``dict``, ``set``, ``collections``' ones)."""
+    cls = type(value)
+    if cls in _SIZED:
+        return object_stamp(value)
+    if cls.__module__ != "collections":
+        return None
+    if isinstance(value, dict):  # defaultdict, Counter, OrderedDict
+        if len(value) > _SMALL:
+            return ("dict", len(value))
+        return ("dict", len(value), _ids(value.keys()), _ids(value.values()), _sizes(value.values()))
+    if hasattr(value, "__len__") and hasattr(value, "__iter__"):  # deque
+        return (cls.__name__, len(value), _ids(itertools.islice(value, _SMALL)))
+    return None
 
 
 def can_alias(obj: Any) -> bool:

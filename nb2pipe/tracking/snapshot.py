@@ -11,25 +11,35 @@ kept, never the objects.
 from __future__ import annotations
 
 import types
-from dataclasses import dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
 
 from nb2pipe.analysis import CellSymbols
 from nb2pipe.tracking.effects import StaticEffects
 from nb2pipe.tracking.log import ExecutionEvent, FileAccess
 from nb2pipe.tracking.runtime import (
     can_alias,
+    class_stamp,
     find_alias,
     is_random_generator,
     is_user_name,
+    is_value,
     object_stamp,
 )
+from nb2pipe.tracking.values import observed_fingerprints
 
 __all__ = ["ExecutionCore", "NamespaceSnapshot", "ObservedEffects"]
 
 _MISSING = 0  #: ``id()`` of an unbound name (no object has id 0)
 #: Line magics that may bind names no syntax tree shows.
 _OPAQUE_MAGICS = frozenset({"run", "store", "load", "reset_selective", "macro", "autoreload"})
+
+
+def _mro(cls: type) -> tuple[type, ...]:
+    try:
+        return type.__getattribute__(cls, "__mro__")  # type: ignore[no-any-return]
+    except Exception:  # noqa: BLE001 - an odd metaclass
+        return ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,9 @@ class ObservedEffects:
     aliases: Mapping[str, str]
     reset: bool
     opaque: bool
+    #: fingerprints of the values of names bound (see :mod:`nb2pipe.tracking.values`)
+    values: Mapping[str, str]
+    constants: frozenset[str]
 
     def event(
         self, core: ExecutionCore, effects: StaticEffects, symbols: CellSymbols, succeeded: bool
@@ -98,6 +111,8 @@ class ObservedEffects:
             reset=self.reset,
             opaque=self.opaque,
             exclusive=effects.exclusive,
+            values=dict(self.values),
+            constants=self.constants,
         )
 
 
@@ -111,11 +126,24 @@ class NamespaceSnapshot:
     #: every user name's identity, for cells that may bind names no tree shows
     namespace_ids: dict[str, int] | None
     namespace_size: int
+    #: notebook classes whose body binds containers every instance shares: name ->
+    #: (identity, stamp of those containers), for cells that call something
+    class_stamps: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    #: name the cell reads -> those classes its object is an instance of (``b.counts``)
+    class_reads: dict[str, set[str]] = field(default_factory=dict)
+    #: class above -> the notebook's classes inheriting its shared containers
+    subclasses: dict[str, set[str]] = field(default_factory=dict)
 
     @classmethod
     def take(
-        cls, namespace: Mapping[str, Any], symbols: CellSymbols, effects: StaticEffects, hidden: Any
+        cls,
+        namespace: Mapping[str, Any],
+        symbols: CellSymbols,
+        effects: StaticEffects,
+        hidden: Any,
+        classes: Iterable[str] = (),
     ) -> NamespaceSnapshot:
+        """``classes``: the names the notebook's own classes were defined under."""
         watched = effects.reads | effects.defines | effects.mutates | effects.deletes
         ids = {name: id(namespace[name]) if name in namespace else _MISSING for name in watched}
         stamps = {name: object_stamp(namespace[name]) for name in effects.reads if name in namespace}
@@ -129,7 +157,42 @@ class NamespaceSnapshot:
             namespace_ids = {
                 name: id(value) for name, value in namespace.items() if is_user_name(name, hidden)
             }
-        return cls(ids, stamps, generators, namespace_ids, len(namespace))
+        snapshot = cls(ids, stamps, generators, namespace_ids, len(namespace))
+        if classes:
+            snapshot._shared_state(namespace, symbols, effects, classes)
+        return snapshot
+
+    def _shared_state(
+        self, namespace: Mapping[str, Any], symbols: CellSymbols, effects: StaticEffects,
+        classes: Iterable[str],
+    ) -> None:
+        """Stamp the classes holding shared containers, and note those the cell reads through
+        an instance: a method changing ``self.store[k]`` where ``store = {}`` is in the class
+        body changes the class, and every instance sees it."""
+        shared: dict[int, str] = {}
+        found: list[tuple[str, type]] = []
+        for name in classes:
+            value = namespace.get(name)
+            if isinstance(value, type):
+                found.append((name, value))
+                stamp = class_stamp(value)
+                if stamp is not None:
+                    shared[id(value)] = name
+                    if symbols.calls:  # only a call runs code that can change it
+                        self.class_stamps[name] = (id(value), stamp)
+        if not shared:
+            return
+        for name, value in found:
+            for above in _mro(value)[1:]:
+                if id(above) in shared:
+                    self.subclasses.setdefault(shared[id(above)], set()).add(name)
+        for name in effects.reads:
+            value = namespace.get(name)
+            if value is None or isinstance(value, type):
+                continue
+            owners = {shared[id(k)] for k in _mro(type(value)) if id(k) in shared}
+            if owners:
+                self.class_reads[name] = owners
 
     def observe(
         self,
@@ -164,11 +227,24 @@ class NamespaceSnapshot:
         for name, stamp in self.stamps.items():
             if stamp is not None and now(name) == before.get(name) and object_stamp(namespace[name]) != stamp:
                 mutates.add(name)
+        for name, (identity, stamp) in self.class_stamps.items():
+            if now(name) == identity and class_stamp(namespace[name]) != stamp:
+                # a container in its body changed: so did what every instance and subclass
+                # sees (a new instance of a re-run class does not share it)
+                mutates.add(name)
+                mutates.update(self.subclasses.get(name, ()))
+                mutates.update(n for n, owners in self.class_reads.items() if name in owners)
         generators = {n for n in self.generators if now(n) == before.get(n)}
         mutates -= generators
-        # ``np.add(a, 1)`` looks like ``s.add(1)``: calling a module's functions changes no module
-        mutates = {n for n in mutates if type(namespace[n]) is not types.ModuleType}
+        # ``np.add(a, 1)`` looks like ``s.add(1)``: calling a module's functions changes no
+        # module; and ``n += k`` in a function leaves the caller's number as it was
+        mutates = {
+            n for n in mutates
+            if type(namespace[n]) is not types.ModuleType and not is_value(namespace[n])
+        }
         reads = set(effects.reads) | mutates | generators
+        for owners in self.class_reads.values():
+            reads |= owners
         if self.namespace_ids is not None or self._unexpected_size(namespace, defines, deletes, execution_count):
             known = [n for n in tracked if ":" not in n]
             changed, removed = self._namespace_changes(namespace, hidden, known)
@@ -184,8 +260,10 @@ class NamespaceSnapshot:
         reset = effects.reset and succeeded and not any(
             n in namespace for n in tracked if ":" not in n
         )
+        defines = {n for n in defines if is_user_name(n, hidden)}
+        bound = defines - mutates - generators - aliases.keys()
         return ObservedEffects(
-            defines=frozenset(n for n in defines if is_user_name(n, hidden)),
+            defines=frozenset(defines),
             reads=frozenset(n for n in reads if is_user_name(n, hidden)),
             mutates=frozenset(mutates),
             deletes=frozenset(deletes),
@@ -193,6 +271,8 @@ class NamespaceSnapshot:
             aliases=aliases,
             reset=reset,
             opaque=self.namespace_ids is not None or effects.opaque,
+            values=observed_fingerprints(namespace, bound, effects.constants),
+            constants=frozenset(n for n in effects.constants if n in bound),
         )
 
     def _unexpected_size(

@@ -75,7 +75,7 @@ class SourceStore:
     """The code store of one folder's ``.nb2pipe/`` (see the module's docstring).
 
     :meth:`add` is cheap enough for the tracker's hot path: it looks the digest up in memory
-    and only a source not seen before is written (by the caller's writer thread, through
+    and only a source not seen before is written (by the history log, after the reply, through
     :meth:`write`).
     """
 

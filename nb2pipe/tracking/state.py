@@ -26,6 +26,7 @@ __all__ = [
     "CREATE",
     "CellRun",
     "FILE_PREFIX",
+    "LIST",
     "MutationFact",
     "RANDOM_PREFIX",
     "REMOVE",
@@ -46,6 +47,8 @@ BASELINE_KEY = "<before %track>"
 #: write, append and update): a path that appeared, and one that went away.
 CREATE = "create"
 REMOVE = "remove"
+#: A folder's entries listed (``os.walk``, ``os.listdir``, globs): reads every path below it.
+LIST = "list"
 
 #: (cell key, execution seq) of an execution that created, aliased or changed a value
 Writer = tuple[str, int]
@@ -183,11 +186,16 @@ class TrackerState:
         return tuple(sorted(n for n, t in self.names.items() if t is token and n != name))
 
     # -- applying one execution ----------------------------------------------------------------
-    def apply(self, event: ExecutionEvent, *, untracked: bool = False) -> CellRun:
+    def apply(
+        self, event: ExecutionEvent, *, untracked: bool = False, recorded_step: int | None = None
+    ) -> CellRun:
         """Fold ``event`` into the state and return the cell's new :class:`CellRun`.
 
         ``untracked`` marks a simulated execution of a cell that never ran under tracking:
         names it binds that existed before tracking keep their pre-tracking signature.
+        ``recorded_step``: for a simulation replaying a recorded execution, the signature
+        that execution had; the values it observed hold only if the simulated one is the
+        same (the same code read the same inputs), except those its code alone fixes.
         """
         key, seq = event.cell_key, event.seq
         inputs, input_writers, nondet = self._read_inputs(event)
@@ -222,7 +230,8 @@ class TrackerState:
         for access in event.files:
             if access.op == REMOVE:
                 self.names.pop(file_name(access.path), None)
-        self._apply_definitions(event, step, nondet, untracked)
+        trusted = recorded_step is None or recorded_step == step
+        self._apply_definitions(event, step, nondet, untracked, trusted)
         for info in event.functions:
             self.functions[info.name] = info
         self.deleted_cells.update(event.deleted_cells)
@@ -256,7 +265,7 @@ class TrackerState:
     def _input_names(self, event: ExecutionEvent) -> set[str]:
         names = set(event.reads) | set(event.generators)
         for access in event.files:
-            if access.op in ("read", "update", REMOVE):  # a rename reads what it moves
+            if access.op in ("read", "update", REMOVE, LIST):  # a rename reads what it moves
                 names.add(file_name(access.path))
         for draw in event.draws:
             if draw.family is not None and draw.family not in event.seeds:
@@ -269,8 +278,13 @@ class TrackerState:
         inputs: dict[str, int] = {}
         writers: dict[str, tuple[Writer, ...]] = {}
         nondet = False
-        stamps = {file_name(a.path): a.stamp for a in event.files if a.op == "read"}
+        stamps = {file_name(a.path): a.stamp for a in event.files if a.op in ("read", LIST)}
+        listed = {file_name(a.path) for a in event.files if a.op == LIST}
         for name in self._input_names(event):
+            if name in listed:
+                inputs[name], writers[name], unsure = self._listing(name, stamps.get(name))
+                nondet = nondet or unsure
+                continue
             token = self.names.get(name)
             if token is None:
                 if name in stamps:  # a file no tracked cell wrote: its content on disk
@@ -282,6 +296,22 @@ class TrackerState:
             writers[name] = tuple(token.writers)
             nondet = nondet or token.nondet
         return inputs, writers, nondet
+
+    def _listing(self, name: str, stamp: tuple[int, int] | None) -> tuple[int, tuple[Writer, ...], bool]:
+        """What listing a folder read: the folder and every path tracked below it."""
+        prefix = name + "/"
+        below = sorted((n, t) for n, t in self.names.items() if n.startswith(prefix))
+        folder = self.names.get(name)
+        if folder is None and not below:
+            return hash(("external", name, stamp)), (), False
+        parts = [(n, t.sig) for n, t in below]
+        writers: list[Writer] = list(folder.writers) if folder is not None else []
+        for _, token in below:
+            writers += [w for w in token.writers if w not in writers]
+        # a folder is what it holds: which run made it (or found it there) does not show
+        signature = hash(("listing", tuple(parts)))
+        unsure = (folder is not None and folder.nondet) or any(t.nondet for _, t in below)
+        return signature, tuple(writers), unsure
 
     def _apply_mutations(
         self, event: ExecutionEvent, step: int, nondet: bool, untracked: bool
@@ -317,8 +347,17 @@ class TrackerState:
                 token.appended = True
         return tuple(facts)
 
-    def _apply_definitions(self, event: ExecutionEvent, step: int, nondet: bool, untracked: bool) -> None:
+    def _apply_definitions(
+        self, event: ExecutionEvent, step: int, nondet: bool, untracked: bool, trusted: bool
+    ) -> None:
+        """Bind the names ``event`` defines to new tokens (aliases to their target's).
+
+        A name whose value has a fingerprint gets a signature of its value alone: bound
+        again to an equal value (a parameter cell edited elsewhere), its readers are not out
+        of date. Otherwise the signature is the execution's.
+        """
         key, seq = event.cell_key, event.seq
+        values = event.values
         kept = (event.mutates | event.generators) & event.reads  # ``a += [1]``: changed in place
         aliased = []
         for name in sorted(event.defines):
@@ -329,7 +368,9 @@ class TrackerState:
             elif untracked and name in self.baseline:
                 self.names[name] = Token(_baseline_sig(name), [(key, seq)], nondet)
             else:
-                self.names[name] = Token(hash((step, name)), [(key, seq)], nondet)
+                value = values.get(name) if trusted or name in event.constants else None
+                sig = hash(("value", value)) if value is not None else hash((step, name))
+                self.names[name] = Token(sig, [(key, seq)], nondet)
         for name in aliased:
             target = self.names.get(event.aliases[name])
             if target is None:

@@ -24,9 +24,12 @@ import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-__all__ = ["APPEND", "READ", "UPDATE", "WRITE", "FileAudit", "FileOpen", "is_environment_file"]
+__all__ = [
+    "APPEND", "LIST", "READ", "UPDATE", "WRITE", "FileAudit", "FileOpen", "is_environment_file",
+]
 
 READ = "read"
+LIST = "list"  #: a folder's entries listed (``os.listdir``, ``os.scandir``, ``os.walk``, globs)
 WRITE = "write"  #: created or truncated
 APPEND = "append"
 UPDATE = "update"  #: opened for reading and writing without truncating
@@ -45,7 +48,7 @@ class FileOpen(NamedTuple):
 
     @property
     def writes(self) -> bool:
-        return self.mode != READ
+        return self.mode not in (READ, LIST)
 
 
 def open_mode(mode: Any, flags: Any) -> str | None:
@@ -148,8 +151,11 @@ class FileAudit:
         thread: int | None = None,
         limit: int = 100_000,
         on_open: Callable[[FileOpen], None] | None = None,
+        listings: bool = False,
     ) -> None:
         self.root = os.path.abspath(root) if root is not None else None
+        #: also note folders listed (mode :data:`LIST`): ``%track`` follows what a walk saw
+        self.listings = listings
         self.thread = thread
         self.limit = limit
         self.on_open = on_open
@@ -208,12 +214,29 @@ class FileAudit:
         if self.on_open is not None:
             self.on_open(entry)
 
+    def saw_listing(self, folder: Any) -> None:
+        """Note one folder listed (the hook calls this for audits started with ``listings``)."""
+        if self.thread is not None and threading.get_ident() != self.thread:
+            return
+        if isinstance(folder, (bytes, os.PathLike)):
+            folder = os.fsdecode(folder)
+        if not isinstance(folder, str):
+            return  # listed through a file descriptor
+        path = os.path.abspath(folder)
+        if is_environment_file(os.path.join(path, "x"), self.root):
+            return
+        entry = FileOpen(path, LIST)
+        if entry in self._seen or len(self.opened) >= self.limit:
+            return
+        self._seen.add(entry)
+        self.opened.append(entry)
+
     # -- summaries ---------------------------------------------------------------------------
     def reads(self) -> list[str]:
         """Files read and never written while audited, in the order first read."""
         written = set(self.writes())
         return list(dict.fromkeys(
-            entry.path for entry in self.opened if not entry.writes and entry.path not in written
+            entry.path for entry in self.opened if entry.mode == READ and entry.path not in written
         ))
 
     def writes(self) -> list[str]:
@@ -223,6 +246,19 @@ class FileAudit:
 
 #: The audits collecting now; the hook returns at once while it is empty.
 _ACTIVE: list[FileAudit] = []
+#: Audit events of a folder listing (``os.walk``, ``glob`` and ``pathlib`` use these).
+_LISTING_EVENTS = frozenset({"os.listdir", "os.scandir"})
+#: Code file names of the import system's frames (``FileFinder`` fills its cache by listing).
+_IMPORT_SYSTEM = ("<frozen importlib", "<frozen zipimport")
+#: ... and of the modules finding packages and their metadata on ``sys.path``.
+_IMPORT_MODULES = (
+    os.sep + "importlib" + os.sep, os.sep + "pkgutil.py", os.sep + "pkg_resources" + os.sep,
+)
+
+
+def _import_system(code_file: str) -> bool:
+    """Whether code in ``code_file`` (the caller of a listing) is the import system's."""
+    return code_file.startswith(_IMPORT_SYSTEM) or any(m in code_file for m in _IMPORT_MODULES)
 _HOOK: list[Callable[[str, tuple[Any, ...]], None]] = []
 
 
@@ -234,13 +270,23 @@ def _install_hook() -> None:
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         # called for every audit event of the process: two cheap tests decide almost all
-        if not _ACTIVE or event != "open" or getattr(busy, "on", False):
+        if not _ACTIVE or (event != "open" and event not in _LISTING_EVENTS):
+            return
+        if getattr(busy, "on", False):
             return
         busy.on = True  # what an audit does must not be audited (nor recurse)
         try:
-            path, mode, flags = (tuple(args) + (None, None, None))[:3]
-            for audit in tuple(_ACTIVE):
-                audit.saw(path, mode, flags)
+            if event == "open":
+                path, mode, flags = (tuple(args) + (None, None, None))[:3]
+                for audit in tuple(_ACTIVE):
+                    audit.saw(path, mode, flags)
+            elif not _import_system(sys._getframe(1).f_code.co_filename):
+                # the import system lists every folder on ``sys.path`` it searches, the
+                # notebook's among them: not a listing the user's code made
+                folder = args[0] if args else None
+                for audit in tuple(_ACTIVE):
+                    if audit.listings:
+                        audit.saw_listing("." if folder is None else folder)
         except Exception:  # noqa: BLE001, S110 - an audit hook must never break the user's open()
             pass
         finally:

@@ -143,6 +143,21 @@ def test_markers_show_track_state_and_rerun_clears_them(
     assert states[ids[2]] == "out-of-order", track  # total = sum(data)
     assert track["restart"] is None and track["rerun"], track
     expect_markers(page, lab_server, name, track)
+    # `print(total)`: `total` has not changed since it ran; it is out of date itself. The hover
+    # says so in full (the line under the cell is its short form).
+    assert states[ids[4]] == "stale", track
+    [stale] = [h for m in track["cells"] if m["cell_id"] == ids[4] for h in m["hazards"] if h["kind"] == "stale"]
+    assert "its input total is out of date: cell 3 `total = sum(data)` must run again first" in stale["message"]
+    assert "changed" not in stale["message"], stale
+    page.locator(CELLS).nth(4).locator(MARKER).hover()
+    tip = page.locator(TOOLTIP)
+    expect(tip).to_contain_text("Stale: an input is out of date")
+    expect(tip).to_contain_text(stale["message"])
+    expect(tip).to_contain_text(f"fix: {stale['fix']}")
+    output = page.locator(CELLS).nth(4).locator(".jp-Cell-outputArea")
+    expect(output).to_contain_text("nb2pipe stale: input total is out of date (cell 3 must run first)")
+    page.mouse.move(700, 5)
+    expect(tip).to_be_hidden()
 
     # Edit the last cell and save: its output comes from older code now. (%track takes a save
     # within half a second of a run as possibly older than the run: a user is never that fast.)

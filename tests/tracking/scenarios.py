@@ -1,10 +1,17 @@
 """Single-edit scenarios for ``rerun``: an original notebook and the same notebook with one cell edited.
 
 Each scenario runs all cells of the original (in ``run_order`` when given), then the edited
-cell, then the cells ``%track report`` names in ``rerun``; every cell's latest output, the final
-namespace and the files must then equal a fresh run of the edited notebook. Where re-running
-cannot get there (``expect_restart``), ``restart`` must say so and the ``restart_hazard`` kind
-must be reported.
+cell, then follows ``%track report``: it removes the paths ``remove`` names, then runs the
+cells ``rerun`` names; every cell's latest output, the final namespace and the files must then
+equal a fresh run of the edited notebook. What no re-run can fix is declared:
+
+- ``remove``: paths an earlier run left on disk that neither a re-run nor a restart undoes
+  (a folder renamed onto, a file written only if missing): the report must name each in an
+  ``external-file`` hazard whose fix says to remove it, and list them in ``remove``;
+- ``seed``: unseeded random numbers reach an output: two fresh runs differ, the report says
+  to seed the draw (``unseeded-random``), and restarts nothing;
+- ``restart_hazard``: only a restart helps; ``restart`` says why, the hazard kind is reported,
+  and no re-run list comes with it.
 """
 
 from __future__ import annotations
@@ -25,10 +32,19 @@ class Scenario:
     restart_hazard: str | None = None
     #: the order the original's cells first run in (default: top to bottom)
     run_order: tuple[int, ...] | None = None
+    #: paths (relative to the folder) the report must say to remove before re-running
+    remove: tuple[str, ...] = ()
+    #: unseeded random numbers reach an output: the report must say to seed them
+    seed: bool = False
 
     @property
     def expect_restart(self) -> bool:
         return self.restart_hazard is not None
+
+    @property
+    def rerun_all_fails(self) -> bool:
+        """Re-running every cell (nothing removed, nothing seeded) differs from a fresh run."""
+        return self.expect_restart or bool(self.remove) or self.seed
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -160,7 +176,7 @@ SCENARIOS: list[Scenario] = [
                                "c = random.choice('abc')", "print(c)", "z = 0", "print(z)"], 2, "print(round(r * 2, 4))"),
     s("random-unseeded-reaches-output", ["import random", "r = random.random()", "print(round(r, 6))", "k = 'k'",
                                          "print(k)"], 1, "r = random.random() * 0.5",
-      restart_hazard="unseeded-random"),
+      seed=True),
     s("random-unseeded-unrelated-edit", ["import random", "r = random.random()", "s = 'abc'", "print(s.upper())",
                                          "t = 1", "print(t)"], 3, "print(s.lower())"),
     # -- other -----------------------------------------------------------------------------
@@ -261,11 +277,11 @@ SCENARIOS += [
     s("file-append-no-rewrite", ["with open('events.log', 'a') as f:\n    f.write('run\\n')",
                                  "print(open('events.log').read().count('run'))", "z = 0", "print(z)"],
       0, "with open('events.log', 'a') as f:\n    f.write('run\\nrun\\n')", files={"events.log": ""},
-      restart_hazard="external-file"),
+      remove=("events.log",)),
     s("file-write-if-missing", ["import os", "if not os.path.exists('cache.txt'):\n    with open('cache.txt', 'w') as f:\n        f.write('v1')",
                                 "print(open('cache.txt').read())", "n = 1", "print(n)"],
       1, "if not os.path.exists('cache.txt'):\n    with open('cache.txt', 'w') as f:\n        f.write('v2')",
-      restart_hazard="external-file"),
+      remove=("cache.txt",)),
     s("file-makedirs-write-read", ["import os", "os.makedirs('out', exist_ok=True)",
                                    "with open('out/a.txt', 'w') as f:\n    f.write('1')", "print(open('out/a.txt').read())",
                                    "z = 0", "print(z)"], 2, "with open('out/a.txt', 'w') as f:\n    f.write('2')"),
@@ -275,12 +291,12 @@ SCENARIOS += [
     s("file-makedirs-exists", ["import os", "os.makedirs('results')",
                                "with open('results/r.txt', 'w') as f:\n    f.write('x')",
                                "print(sorted(os.listdir('results')))", "v = 0", "print(v)"],
-      1, "os.makedirs('results')\nos.makedirs('results/plots')", restart_hazard="external-file"),
+      1, "os.makedirs('results')\nos.makedirs('results/plots')", remove=("results",)),
     s("file-walk-leftover", ["import os", "os.makedirs('out', exist_ok=True)",
                              "with open('out/a.txt', 'w') as f:\n    f.write('1')",
                              "found = sorted(n for _, _, names in os.walk('out') for n in names)\nprint(found)",
                              "k = 0", "print(k)"], 2, "with open('out/b.txt', 'w') as f:\n    f.write('1')",
-      restart_hazard="external-file"),
+      remove=("out/a.txt",)),
     s("file-pathlib-mkdir", ["from pathlib import Path", "out = Path('reports')\nout.mkdir(exist_ok=True)",
                              "(out / 'summary.txt').write_text('rows=3')", "print((out / 'summary.txt').read_text())",
                              "z = 1", "print(z)"], 2, "(out / 'summary.txt').write_text('rows=4')"),
@@ -290,10 +306,126 @@ SCENARIOS += [
     s("file-rename-target-edited", ["import os\nos.makedirs('d', exist_ok=True)",
                                     "with open('d/raw.txt', 'w') as f:\n    f.write('abc')",
                                     "os.rename('d/raw.txt', 'd/a.txt')", "print(sorted(os.listdir('d')))", "k = 0",
-                                    "print(k)"], 2, "os.rename('d/raw.txt', 'd/b.txt')", restart_hazard="external-file"),
+                                    "print(k)"], 2, "os.rename('d/raw.txt', 'd/b.txt')", remove=("d/a.txt",)),
     # -- cells first run out of order: re-running must restore the namespace too -------------
     s("order-append-before-sum", ["n = 3", "data = [1, 2]", "total = sum(data)\nprint(total)", "data.append(n)",
                                   "print(len(data))"], 4, "print(len(data), 'items')", run_order=(0, 1, 3, 2, 4)),
     s("order-rebind-before-read", ["x = 1", "y = x + 1\nprint(y)", "x = x * 10", "print(x)", "w = 0", "print(w)"],
       3, "print(x, 'x')", run_order=(0, 2, 1, 3, 4, 5)),
+]
+
+# -- the families issue 22 found missing, written from their descriptions ---------------------
+SCENARIOS += [
+    # -- shared class state: a class attribute holds a container that methods change; making
+    #    a new instance does not reset it, re-defining the class does ------------------------------
+    s("shared-class-dict-method", ["class Cache:\n    store = {}\n    def put(self, k, v):\n        self.store[k] = v",
+                                   "c = Cache()", "c.put('a', 1)", "print(sorted(Cache.store))", "n = 0", "print(n)"],
+      2, "c.put('b', 2)"),
+    s("shared-class-new-instance-same-cell", ["class Registry:\n    items = []\n    def add(self, x):\n        self.items.append(x)",
+                                              "r = Registry()\nr.add('a')", "print(r.items)", "k = 1", "print(k)"],
+      1, "r = Registry()\nr.add('b')"),
+    s("shared-class-constructor-appends", ["class Node:\n    made = []\n    def __init__(self, name):\n        self.name = name\n        self.made.append(name)",
+                                           "root = Node('root')", "leaf = Node('leaf')", "print(Node.made)", "z = 0",
+                                           "print(z)"], 2, "leaf = Node('leaf2')"),
+    s("shared-class-read-through-other-instance", ["class Tally:\n    counts = {}\n    def hit(self, key):\n        self.counts[key] = self.counts.get(key, 0) + 1",
+                                                   "a = Tally()\nb = Tally()", "a.hit('x')", "print(b.counts)", "w = 'w'",
+                                                   "print(w)"], 2, "a.hit('y')"),
+    s("shared-class-classmethod", ["class Config:\n    options = {}\n    @classmethod\n    def set(cls, k, v):\n        cls.options[k] = v",
+                                   "Config.set('lr', 0.1)", "cfg = Config()", "print(cfg.options)", "q = 2", "print(q)"],
+      1, "Config.set('batch', 32)"),
+    s("shared-class-through-type-self", ["class Seen:\n    ids = set()\n    def mark(self, i):\n        type(self).ids.add(i)",
+                                         "s = Seen()", "for i in range(3):\n    s.mark(i)", "print(sorted(Seen.ids))", "t = 0",
+                                         "print(t)"], 2, "for i in range(2):\n    s.mark(i * 10)"),
+    s("shared-class-inherited-container", ["class Base:\n    log = []", "class Child(Base):\n    def record(self, m):\n        self.log.append(m)",
+                                           "ch = Child()", "ch.record('a')", "print(Base.log)", "o = 1", "print(o)"],
+      3, "ch.record('b')"),
+    s("shared-class-method-in-loop", ["class Vocab:\n    words = set()\n    def learn(self, text):\n        for w in text.split():\n            self.words.add(w)",
+                                      "v = Vocab()", "for line in ['a b', 'b c']:\n    v.learn(line)", "size = len(Vocab.words)",
+                                      "print(size)", "u = 0", "print(u)"], 2, "for line in ['x y']:\n    v.learn(line)"),
+    # -- in place through a parameter: ``+=`` on an argument, called from a loop over a
+    #    container of lists, and the function is edited --------------------------------------------
+    s("param-augassign-loop-rows", ["def extend(l, n):\n    l += [n]", "data = [[1], [2]]", "for row in data:\n    extend(row, 0)",
+                                    "print(data)", "k = 0", "print(k)"], 0, "def extend(l, n):\n    l += [n, n]"),
+    s("param-augassign-dict-of-lists", ["def pad(seq, k):\n    seq += [0] * k", "groups = {'a': [1], 'b': [2, 3]}",
+                                        "for key in groups:\n    pad(groups[key], 2)", "print(groups)", "z = 1", "print(z)"],
+      0, "def pad(seq, k):\n    seq += [-1] * k"),
+    s("param-augassign-dict-values", ["def tag(items, t):\n    items += [t]", "buckets = {'x': [], 'y': []}",
+                                      "for b in buckets.values():\n    tag(b, 'new')", "print(buckets)", "m = 2", "print(m)"],
+      0, "def tag(items, t):\n    items += [t.upper()]"),
+    s("param-augassign-numpy-arrays", [NP, "def scale(a, k):\n    a *= k", "arrays = [np.ones(2), np.arange(2.0)]",
+                                       "for arr in arrays:\n    scale(arr, 3)", "print([a.tolist() for a in arrays])", "s = 's'",
+                                       "print(s)"], 1, "def scale(a, k):\n    a *= k + 1"),
+    s("param-augassign-literal-list-of-names", ["def grow(xs):\n    xs += ['g']", "left = ['l']\nright = ['r']",
+                                                "for side in [left, right]:\n    grow(side)", "print(left, right)", "q = 0",
+                                                "print(q)"], 0, "def grow(xs):\n    xs += ['G']"),
+    s("param-augassign-enumerate", ["def bump(v, by):\n    v += [by]", "series = [[0], [0]]",
+                                    "for i, s in enumerate(series):\n    bump(s, i)", "print(series)", "e = 1", "print(e)"],
+      0, "def bump(v, by):\n    v += [by * 10]"),
+    s("param-augassign-set", ["def add_tags(tags, extra):\n    tags |= set(extra)", "tag_sets = [{'a'}, {'b'}]",
+                              "for ts in tag_sets:\n    add_tags(ts, ['z'])", "print([sorted(t) for t in tag_sets])", "u = 0",
+                              "print(u)"], 0, "def add_tags(tags, extra):\n    tags |= set(extra) | {'y'}"),
+    s("param-augassign-int-no-change", ["def total(n, k):\n    n += k\n    return n", "counts = [1, 2]",
+                                        "sums = [total(c, 10) for c in counts]", "print(sums)", "print(counts)", "r = 0",
+                                        "print(r)"], 0, "def total(n, k):\n    n += 2 * k\n    return n"),
+    s("param-augassign-nested-helper", ["def push(dst, v):\n    dst += [v]", "def push_all(rows, v):\n    for r in rows:\n        push(r, v)",
+                                        "table = [[1], [2]]", "push_all(table, 9)", "print(table)", "c = 0", "print(c)"],
+      0, "def push(dst, v):\n    dst += [v, v]"),
+    # -- through the instance: a method sets a subscript or attribute of a notebook class's
+    #    instance, which another cell reads ----------------------------------------------------------
+    s("instance-method-sets-subscript-read-elsewhere", ["class Model:\n    def __init__(self):\n        self.params = {}\n    def set(self, k, v):\n        self.params[k] = v",
+                                                        "m = Model()", "m.set('lr', 0.1)", "lr = m.params['lr']\nprint(lr)",
+                                                        "d = 0", "print(d)"], 2, "m.set('lr', 0.5)"),
+    s("instance-method-setitem-on-self", ["class Store:\n    def __init__(self):\n        self._d = {}\n    def __setitem__(self, k, v):\n        self._d[k] = v\n    def __getitem__(self, k):\n        return self._d[k]\n    def load(self, pairs):\n        for k, v in pairs:\n            self[k] = v",
+                                          "st = Store()", "st.load([('a', 1)])", "print(st['a'])", "x = 0", "print(x)"],
+      2, "st.load([('a', 2)])"),
+    s("instance-read-through-function", ["class Counter:\n    def __init__(self):\n        self.n = 0\n    def add(self, k):\n        self.n += k",
+                                         "ctr = Counter()", "def current():\n    return ctr.n", "ctr.add(2)", "print(current())",
+                                         "y = 0", "print(y)"], 3, "ctr.add(5)"),
+    s("instance-setattr-in-method", ["class Opts:\n    def update(self, **kw):\n        for k, v in kw.items():\n            setattr(self, k, v)",
+                                     "o = Opts()", "o.update(depth=3)", "print(o.depth)", "n = 1", "print(n)"],
+      2, "o.update(depth=5)"),
+    s("instance-method-called-by-function", ["class Acc:\n    def __init__(self):\n        self.items = []\n    def push(self, v):\n        self.items.append(v)",
+                                             "def fill(acc, n):\n    for i in range(n):\n        acc.push(i)", "a = Acc()",
+                                             "fill(a, 3)", "print(a.items)", "z = 0", "print(z)"], 3, "fill(a, 2)"),
+    s("instance-in-dict", ["class Cfg:\n    def __init__(self):\n        self.v = {}\n    def put(self, k, x):\n        self.v[k] = x",
+                           "cfgs = {'main': Cfg()}", "cfgs['main'].put('a', 1)", "print(cfgs['main'].v)", "p = 0", "print(p)"],
+      2, "cfgs['main'].put('b', 2)"),
+    s("instance-nested-instance-method", ["class Inner:\n    def __init__(self):\n        self.val = 0\n    def set(self, v):\n        self.val = v",
+                                          "class Outer:\n    def __init__(self):\n        self.inner = Inner()\n    def configure(self, v):\n        self.inner.set(v)",
+                                          "o = Outer()", "o.configure(3)", "print(o.inner.val)", "w = 0", "print(w)"],
+      3, "o.configure(7)"),
+    s("instance-attribute-read-in-later-method", ["class Pipe:\n    def __init__(self):\n        self.steps = []\n    def add(self, s):\n        self.steps.append(s)\n    def describe(self):\n        return '>'.join(self.steps)",
+                                                  "p = Pipe()", "p.add('load')", "summary = p.describe()", "print(summary)",
+                                                  "k = 0", "print(k)"], 2, "p.add('clean')"),
+    s("instance-method-sets-attribute-of-argument", ["class Trainer:\n    def attach(self, model, lr):\n        model.lr = lr",
+                                                     "class Net:\n    pass", "net = Net()\ntr = Trainer()", "tr.attach(net, 0.1)",
+                                                     "print(net.lr)", "b = 0", "print(b)"], 3, "tr.attach(net, 0.01)"),
+    # -- folders and files that neither a re-run nor a restart undoes: say which path to remove ----
+    s("folder-made-renamed-walked", ["import os", "os.makedirs('raw', exist_ok=True)\nwith open('raw/a.txt', 'w') as f:\n    f.write('a')",
+                                     "os.rename('raw', 'data')",
+                                     "found = sorted(os.path.join(d, n) for d, _, ns in os.walk('data') for n in ns)\nprint(found)",
+                                     "k = 0", "print(k)"],
+      1, "os.makedirs('raw', exist_ok=True)\nwith open('raw/b.txt', 'w') as f:\n    f.write('b')", remove=("data",)),
+    s("folder-pathlib-renamed-listed", ["from pathlib import Path",
+                                        "Path('stage/tmp').mkdir(parents=True, exist_ok=True)\nPath('stage/tmp/x.csv').write_text('1')",
+                                        "Path('stage/tmp').rename('stage/final')",
+                                        "print(sorted(str(p) for p in Path('stage').rglob('*')))", "z = 0", "print(z)"],
+      1, "Path('stage/tmp').mkdir(parents=True, exist_ok=True)\nPath('stage/tmp/y.csv').write_text('2')",
+      remove=("stage/final",)),
+    s("file-written-if-missing-in-folder", ["import os\nos.makedirs('cache', exist_ok=True)",
+                                            "path = 'cache/model.txt'\nif not os.path.exists(path):\n    with open(path, 'w') as f:\n        f.write('v1')",
+                                            "print(open('cache/model.txt').read())", "n = 2", "print(n)"],
+      1, "path = 'cache/model.txt'\nif not os.path.exists(path):\n    with open(path, 'w') as f:\n        f.write('v2')",
+      remove=("cache/model.txt",)),
+    s("file-written-if-missing-flag", ["import os", "if not os.path.exists('setup.done'):\n    open('setup.done', 'w').write('1')\n    state = 'fresh'\nelse:\n    state = 'cached'",
+                                       "print(state, open('setup.done').read())", "v = 0", "print(v)"],
+      1, "if not os.path.exists('setup.done'):\n    open('setup.done', 'w').write('2')\n    state = 'fresh'\nelse:\n    state = 'cached'",
+      remove=("setup.done",)),
+    s("folder-walked-after-file-renamed", ["import os\nos.makedirs('out', exist_ok=True)",
+                                           "with open('out/tmp.txt', 'w') as f:\n    f.write('x')", "os.rename('out/tmp.txt', 'out/v1.txt')",
+                                           "print(sorted(n for _, _, ns in os.walk('out') for n in ns))", "k = 3", "print(k)"],
+      2, "os.rename('out/tmp.txt', 'out/v2.txt')", remove=("out/v1.txt",)),
+    s("folder-copytree-once", ["import os, shutil\nos.makedirs('src', exist_ok=True)\nwith open('src/a.txt', 'w') as f:\n    f.write('a')",
+                               "shutil.copytree('src', 'backup')", "print(sorted(os.listdir('backup')))", "x = 1", "print(x)"],
+      1, "shutil.copytree('src', 'backup')\nprint('copied')", remove=("backup",)),
 ]

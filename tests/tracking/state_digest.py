@@ -3,7 +3,8 @@
 Run inside a kernel with ``runpy.run_path(<this file>)["digest"](globals())`` (a user expression,
 so no cell runs and nothing is bound). Values are normalized the way verify compares outputs:
 floats to 6 significant digits, containers element by element, numpy and pandas objects by
-their values, functions by their code, objects by their class and attributes. A mutable object
+their values, functions by their code, notebook classes by their methods' code and class-level data,
+objects by their class and attributes. A mutable object
 bound to several names is recorded as such (``b`` shares ``a``'s object), so a re-run that
 breaks an alias a fresh run has is seen. The global random generators' states count too: a
 later cell drawing from them reads them.
@@ -91,7 +92,15 @@ def normalize(value: Any, depth: int = 0, seen: frozenset[int] = frozenset()) ->
         return [kind.__name__, repr(value)]
     if isinstance(value, type):
         methods = {n: _code(f) for n, f in vars(value).items() if isinstance(f, types.FunctionType)}
-        return ["class", value.__qualname__, sorted(methods.items())]
+        # a notebook class's data too: a container in its body is state every instance shares
+        # (a library's classes keep caches of their own there)
+        data = {
+            n: normalize(v, depth + 1, seen)
+            for n, v in vars(value).items()
+            if value.__module__ == "__main__" and not n.startswith("__") and not callable(v)
+            and not isinstance(v, (classmethod, staticmethod, property))
+        }
+        return ["class", value.__qualname__, sorted(methods.items()), sorted(data.items())]
     if module == "collections" and isinstance(value, dict):
         return [kind.__name__, normalize(dict(value), depth + 1, seen)]
     attributes = getattr(value, "__dict__", None)

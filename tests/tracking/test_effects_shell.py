@@ -132,7 +132,8 @@ def test_cells_that_change_no_paths_are_not_listed(shell: Any, tmp_path: Path, m
     assert listed == [str(tmp_path), str(tmp_path)]
 
 
-def test_a_file_an_earlier_version_of_a_cell_wrote_needs_a_restart(shell: Any, tmp_path: Path) -> None:
+def test_a_file_an_earlier_version_of_a_cell_wrote_is_named_for_removal(shell: Any, tmp_path: Path) -> None:
+    """A restart leaves the disk as it is: the advice is to remove the file, then re-run."""
     nb = Notebook(shell, tmp_path, [
         "import os\nif not os.path.exists('cache.txt'):\n    open('cache.txt', 'w').write('v1')",
         "print(open('cache.txt').read())",
@@ -140,8 +141,11 @@ def test_a_file_an_earlier_version_of_a_cell_wrote_needs_a_restart(shell: Any, t
     nb.run(0, 1)
     nb.edit(0, "import os\nif not os.path.exists('cache.txt'):\n    open('cache.txt', 'w').write('v2')")
     report = nb.report()
-    assert report.restart and "cache.txt is on disk from an earlier run of" in report.restart
-    assert "external-file" in {h.kind.value for h in report.hazards}
+    assert report.restart is None and report.remove == ("cache.txt",), report
+    assert report.rerun == ("c0", "c1"), report.rerun
+    # the file has not changed since cell 2 read it: it is out of date, not changed
+    [hazard] = [h for h in report.hazards if h.kind.value == "external-file"]
+    assert hazard.fix.startswith("remove cache.txt (or write to a fresh path), then re-run cell 1"), hazard
 
 
 def test_rerun_restores_the_namespace_not_only_the_outputs(shell: Any, tmp_path: Path) -> None:

@@ -45,8 +45,7 @@ def test_cells_not_in_the_saved_file_do_not_shift_positions(session) -> None:
     nb.run("b", "c", "e")
     result = nb.run("d")
     [undefined] = [w for w in result.warnings if w.startswith("nb2pipe undefined-in-fresh-kernel")]
-    assert undefined.startswith("nb2pipe undefined-in-fresh-kernel: cell 4 `print(w)`: ")
-    assert "defined below in cell 5 `w = 2`" in undefined, undefined
+    assert "no earlier cell defines w (below: cell 5)" in undefined, undefined
     text = nb.driver.execute("%track report", cell_id="scratch2").stdout
     report = nb.report()
     [multiple] = by_kind(report, "multiple-definitions")
@@ -70,7 +69,7 @@ def test_degraded_mode_labels_match_the_saved_notebook(session) -> None:
     driver.execute("%track status")  # matches no saved cell: placed after [2]
     result = driver.execute("print(z)")
     [undefined] = [w for w in result.warnings if w.startswith("nb2pipe undefined-in-fresh-kernel")]
-    assert "defined below in cell 2 `z = 5`" in undefined, undefined
+    assert "no earlier cell defines z (below: cell 2)" in undefined, undefined
     text = driver.execute("%track report").stdout
     lines = hazard_lines(text)
     [undefined_line] = [line for line in lines if "undefined-in-fresh-kernel" in line]
@@ -160,13 +159,14 @@ def test_appending_again_is_warned_under_the_cell_once(session, tmp_path: Path) 
     second = nb.run("a")
     lines = [w for w in second.warnings if w.startswith("nb2pipe external-file:")]
     assert len(lines) == 1, second.warnings
-    assert "cell 1 `" in lines[0] and "log.txt" in lines[0] and "appends again" in lines[0], lines
+    assert lines[0].startswith("nb2pipe external-file: cell 1 appends to log.txt: re-running it appends again"), lines
     third = nb.run("a")
     assert "external-file" not in third.kinds(), third.warnings
     report = nb.report()
-    assert report["restart"] and "appends" in report["restart"]
-    appends = [h for h in by_kind(report, "external-file") if "appends again" in h["message"]]
+    assert report["restart"] is None and report["remove"] == ["log.txt"], report
+    appends = [h for h in by_kind(report, "external-file") if "appends" in h["message"]]
     assert [h["cell_id"] for h in appends] == ["a"]  # one hazard, as under the cell
+    assert "cell 1 `with open(" in appends[0]["message"], appends  # named in full in the report
 
 
 def test_appending_again_with_no_reader_shows_in_the_report_too(session, tmp_path: Path) -> None:
@@ -183,7 +183,7 @@ def test_an_unsaved_cell_is_named_by_its_latest_execution(session) -> None:
     nb.insert("b", "new", "w = 1", save=False)  # added below [2], not saved yet
     first = nb.run("new").execution_count
     result = nb.run("a")
-    assert f"defined below in new cell `w = 1` (In [{first}])" in " ".join(result.warnings), result.warnings
+    assert f"defines w (below: new cell (In [{first}]))" in " ".join(result.warnings), result.warnings
     again = nb.run("new").execution_count
     [undefined] = by_kind(nb.report(), "undefined-in-fresh-kernel")
     assert f"defined below in new cell `w = 1` (In [{again}])" in undefined["message"], undefined["message"]
@@ -199,8 +199,10 @@ def test_cells_are_named_by_place_and_first_line_never_by_a_bracketed_number(ses
     result = nb.run("c")
     assert result.execution_count is not None
     [line] = result.warnings
-    assert line.startswith("nb2pipe out-of-order: cell 3 `total = sum(data)` read data, changed in place "
-                           "by cell 4 `data.append(n)` placed below it"), line
+    assert line.startswith("nb2pipe out-of-order: read data, changed in place by cell 4 below it"), line
+    [hazard] = by_kind(nb.report(), "out-of-order")
+    assert hazard["message"].startswith("cell 3 `total = sum(data)` read data, changed in place "
+                                        "by cell 4 `data.append(n)` placed below it"), hazard
     nb.run("e")
     text = nb.driver.execute("%track report", cell_id="scratch").stdout
     assert not re.search(r"(?<!In )\[\d+\]", text), text  # brackets only in In [k]
@@ -222,5 +224,7 @@ def test_markdown_cells_count_in_the_place(tmp_path: Path, lab_kernel) -> None:
     driver.execute(f"%track --notebook {path}")
     driver.execute("w = 2", "b")
     [line] = driver.execute("y = w + 1", "a").warnings
-    assert line.startswith("nb2pipe undefined-in-fresh-kernel: cell 2 `y = w + 1`: "), line
-    assert "defined below in cell 4 `w = 2`" in line, line
+    assert "no earlier cell defines w (below: cell 4)" in line, line
+    text = driver.execute("%track report").stdout
+    assert "undefined-in-fresh-kernel: cell 2 `y = w + 1`: " in text, text
+    assert "defined below in cell 4 `w = 2`" in text, text

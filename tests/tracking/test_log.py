@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 from nb2pipe.analysis import FunctionSymbols
 from nb2pipe.tracking.log import (
@@ -14,7 +15,9 @@ from nb2pipe.tracking.log import (
     SessionHeader,
     history_path,
     read_last_session,
+    read_sessions,
 )
+from nb2pipe.tracking.sources import SourceStore
 
 
 def _event(seq: int, **kw: object) -> ExecutionEvent:
@@ -35,6 +38,7 @@ def test_event_round_trips_through_json() -> None:
         draws=(RandomUse("np.random.rand", "numpy.random.rand", "numpy", 2),),
         functions=(FunctionSymbols("f", 1, frozenset({"k"}), frozenset(), frozenset(), ((0, "a"),)),),
         imports={"np": "numpy"}, deleted_cells=("old",), reset=True, opaque=True,
+        values={"x": "0123456789abcdef"}, constants=frozenset({"x"}),
     )
     assert ExecutionEvent.from_json(json.loads(json.dumps(event.to_json()))) == event
 
@@ -54,6 +58,35 @@ def test_log_lines_are_flushed_one_by_one(tmp_path: Path) -> None:
     assert len(path.read_text().splitlines()) == 4  # the session, two executions, stop
     session = read_last_session(path)
     assert session is not None and session.stopped
+
+
+def test_deferred_lines_are_written_when_the_loop_runs_them_or_before_the_next_cell(tmp_path: Path) -> None:
+    """In a kernel the line (and the code store's new source) is written once the reply is
+    sent, by the event loop; whatever the loop has not run yet, the next cell's drain writes."""
+    path = tmp_path / ".nb2pipe" / "nb.history.jsonl"
+    store = SourceStore(path.parent)
+    log = HistoryLog(path, store)
+    log.open(SessionHeader("nb.ipynb", 1.0))
+    later: list[Callable[[], None]] = []
+
+    def event(seq: int, digest: str) -> ExecutionEvent:
+        return ExecutionEvent(seq=seq, cell_key="c", source_hash=digest)
+
+    log.append(event(1, "ab01"), "x = 1", later.append)
+    log.append(event(2, "ab01"), "x = 1", later.append)  # one callback for both, one source
+    assert len(later) == 1 and len(path.read_text().splitlines()) == 1  # nothing written yet
+    later.pop()()
+    assert [e.seq for e in read_sessions(path)[-1].events] == [1, 2]
+    assert store.read("ab01") == "x = 1"
+    log.append(event(3, "ab02"), "y = 2", later.append)
+    log.drain()  # the next cell starts before the loop got to it
+    assert [e.seq for e in read_sessions(path)[-1].events] == [1, 2, 3]
+    assert store.read("ab02") == "y = 2"
+    later.pop()()  # the loop's late callback finds nothing left to write
+    log.append(_event(4))  # no event loop (a terminal IPython): written at once
+    assert [e.seq for e in read_sessions(path)[-1].events] == [1, 2, 3, 4]
+    log.close()
+    assert len(path.read_text().splitlines()) == 6
 
 
 def test_reading_takes_the_last_session_and_skips_a_cut_line(tmp_path: Path) -> None:

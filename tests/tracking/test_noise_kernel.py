@@ -54,7 +54,7 @@ def test_a_deleted_cells_name_is_one_hazard_not_two(session) -> None:
     nb.delete("a", save=True)
     result = nb.run("b")
     assert [w.split(":")[0] for w in result.warnings] == ["nb2pipe hidden-state"], result.warnings
-    assert "a fresh kernel raises NameError here" in result.warnings[0]
+    assert "a fresh kernel raises NameError here" in result.warnings[0], result.warnings
     report = nb.report()
     assert [h["kind"] for h in report["hazards"] if h["cell_id"] == "b"] == ["hidden-state"]
 
@@ -67,15 +67,31 @@ def test_a_read_of_a_name_set_below_is_one_hazard_not_two(session) -> None:
     assert [h["kind"] for h in nb.report()["hazards"]] == ["undefined-in-fresh-kernel"]
 
 
-def test_restart_reasons_are_all_given(session, tmp_path: Path) -> None:
+def test_restart_reasons_are_all_given(session) -> None:
     """The JSON ``restart`` names every reason, not two and "(+5 more)"."""
+    cells = [(f"c{i}", f"v{i} = {i}") for i in range(6)]
+    nb = session(*cells, ("show", "print(1)"))
+    nb.run(*[cid for cid, _ in cells])
+    for i in range(6):  # each cell binds another name now: the old ones stay bound
+        nb.edit(f"c{i}", f"w{i} = {i}")
+        nb.run(f"c{i}")
+    report = nb.report()
+    restart = report["restart"]
+    assert restart and "more)" not in restart
+    for i in range(6):
+        assert f"'v{i}' is still bound" in restart, restart
+    assert report["rerun"] == [], report["rerun"]  # the restart runs them all
+
+
+def test_files_to_remove_are_all_given(session, tmp_path: Path) -> None:
+    """Six cells append to six logs and must run again: ``remove`` names every log."""
     logs = [tmp_path / f"log{i}.txt" for i in range(6)]
     cells = [(f"c{i}", f"with open({str(p)!r}, 'a') as f:\n    f.write(str(seed))") for i, p in enumerate(logs)]
     nb = session(("s", "seed = 1"), *cells)
     nb.run("s", *[cid for cid, _ in cells])
     nb.edit("s", "seed = 2")
-    nb.run("s")  # every cell has to run again, and each appends to its log again
-    restart = nb.report()["restart"]
-    assert restart and "more)" not in restart
-    for log in logs:
-        assert f"appends to {log}" in restart, restart
+    nb.run("s")  # every cell has to run again, and each would append to its log again
+    report = nb.report()
+    assert report["restart"] is None, report["restart"]  # a restart leaves the logs as they are
+    assert sorted(report["remove"]) == sorted(p.name for p in logs), report["remove"]
+    assert report["rerun"] == [cid for cid, _ in cells], report["rerun"]

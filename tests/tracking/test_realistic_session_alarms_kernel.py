@@ -86,7 +86,7 @@ def test_a_function_that_increments_a_global_makes_its_caller_non_idempotent(ses
     nb.run("a")
     assert nb.run("b").warnings == []
     again = nb.run("b")
-    assert any(w.startswith("nb2pipe non-idempotent: cell 2 `") and "counter" in w
+    assert any(w.startswith("nb2pipe non-idempotent: ran 2 times") and "counter" in w
                for w in again.warnings), again.warnings
     nb.run("c")
     assert nb.run("c").warnings == []  # rebinding to a constant is idempotent

@@ -217,7 +217,8 @@ def test_the_log_gives_jupyterlab_each_cells_marker_while_tracking_runs(shell: A
         run(shell, dict(cells)[cell_id], cell_id=cell_id)
     recorder(shell).log.drain()
     assert history_state(notebook).live == {
-        "executions": 12, "rerun": [], "rerun_labels": [], "restart": None, "cells": []
+        "executions": 12, "rerun": [], "rerun_labels": [], "restart": None, "remove": [],
+        "cells": [],
     }
     # tracking off: no session runs, so nothing to show (the hazards stay readable)
     run(shell, "%track off")
