@@ -213,14 +213,15 @@ def _row(group: list[StoredRecord], latest: dict[str, tuple[str, str]]) -> RunRo
     errors = tuple(
         RunError(record.run_id, record.step, record.error) for record in records if record.error
     )
-    failed = any(record.status != "finished" for record in records)
+    failed = any(record.status == "failed" for record in records)
+    pruned = any(record.status == "pruned" for record in records)
     dirty = any(record.git is not None and record.git.dirty for record in records)
     return RunRow(
         label=dvc_name or first.run_id,
         experiment=first.experiment,
         run_ids=tuple(record.run_id for record in records),
         steps=tuple(str(r.step) for r in records) if all(r.step for r in records) else (),
-        status="failed" if failed else last.status,
+        status="failed" if failed else "pruned" if pruned else last.status,
         start=first.start,
         params=params,
         own_params=own,

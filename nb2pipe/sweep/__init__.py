@@ -1,19 +1,30 @@
-"""``nb2pipe sweep``: run an exported script over a grid (or random points) of its parameters."""
+"""``nb2pipe sweep``: optimize an exported script's parameters on an Optuna study."""
 
-from nb2pipe.sweep.runner import PointRun, SweepRun, run_sweep
-from nb2pipe.sweep.script import CheckedPoints, check_points
-from nb2pipe.sweep.space import Choice, Range, SweepSpace, parse_assignment, points, read_space_file
+from nb2pipe.sweep.runner import Sweeper, SweepRun, TrialRun
+from nb2pipe.sweep.script import CheckedPoints, check_points, first_metric, type_space
+from nb2pipe.sweep.space import (
+    Choice,
+    Range,
+    SweepSpace,
+    distributions,
+    grid,
+    parse_assignment,
+    read_space_file,
+)
 
 __all__ = [
     "CheckedPoints",
     "Choice",
-    "PointRun",
     "Range",
     "SweepRun",
     "SweepSpace",
+    "Sweeper",
+    "TrialRun",
     "check_points",
+    "distributions",
+    "first_metric",
+    "grid",
     "parse_assignment",
-    "points",
     "read_space_file",
-    "run_sweep",
+    "type_space",
 ]

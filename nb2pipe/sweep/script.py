@@ -16,8 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from nb2pipe.errors import Nb2PipeError
+from nb2pipe.sweep.space import Choice, SweepSpace
 
-__all__ = ["CheckedPoints", "check_points"]
+__all__ = ["CheckedPoints", "check_points", "first_metric", "type_space"]
+
+
+class _PointError(Nb2PipeError):
+    """A point the script's parser refused: which one (1-based) and why."""
+
+    def __init__(self, number: int, point: dict[str, Any], reason: str) -> None:
+        shown = ", ".join(f"{name}={value}" for name, value in point.items())
+        super().__init__(f"sweep point {number} ({shown}): {reason}")
+        self.number = number
+        self.reason = reason
 
 # Runs in the script's interpreter: argv = script, points file. An exported script's
 # ``parse_params`` needs only the script's own imports (argparse, json, pathlib, datetime and
@@ -117,9 +128,7 @@ def check_points(script: Path, python: str, points: list[dict[str, Any]]) -> Che
     effective = []
     for number, (point, result) in enumerate(zip(points, results["points"]), 1):
         if result["code"] != 0:
-            reason = _reason(result["stderr"])
-            shown = ", ".join(f"{name}={value}" for name, value in point.items())
-            raise Nb2PipeError(f"sweep point {number} ({shown}): {reason}")
+            raise _PointError(number, point, _reason(result["stderr"]))
         effective.append(_values(result))
     return CheckedPoints(defaults, tuple(effective))
 
@@ -143,3 +152,71 @@ def _reason(stderr: str) -> str:
     if message.startswith("--config ") and ": " in message:
         message = message.split(": ", 1)[1]  # the point's temporary file means nothing to the user
     return message
+
+
+def type_space(script: Path, python: str, space: SweepSpace) -> tuple[SweepSpace, dict[str, Any]]:
+    """``space`` with its values as the script reads them, and the script's defaults.
+
+    Each listed value, and each range's ends, is checked alone (the other parameters at their
+    defaults) by the script's parser: a bad value is refused before anything runs, and a
+    range of floats on an integer parameter too.
+
+    Raises
+    ------
+    Nb2PipeError
+        As :func:`check_points`, the message naming the value (``sweep value x=two: ...``).
+    """
+    probes: list[tuple[str, Any]] = []
+    for name, dimension in space.items():
+        if isinstance(dimension, Choice):
+            probes += [(name, value) for value in dimension.values]
+        else:
+            ends = (dimension.low, dimension.high)
+            if dimension.kind == "int_uniform":
+                ends = (int(dimension.low), int(dimension.high))
+            probes += [(name, end) for end in ends]
+    try:
+        checked = check_points(script, python, [{name: value} for name, value in probes])
+    except _PointError as exc:
+        name, value = probes[exc.number - 1]
+        reason = exc.reason.removeprefix(f"{name}: ")
+        raise Nb2PipeError(f"sweep value {name}={_shown(value)}: {reason}") from None
+    typed: SweepSpace = {}
+    for (name, _value), effective in zip(probes, checked.effective):
+        dimension = space[name]
+        if isinstance(dimension, Choice):
+            found = typed.setdefault(name, Choice(()))
+            assert isinstance(found, Choice)
+            if effective[name] not in found.values:
+                typed[name] = Choice((*found.values, effective[name]))
+        else:
+            typed[name] = dimension
+    return typed, dict(checked.defaults)
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def first_metric(script: Path) -> str | None:
+    """The first metric the script's metrics cell records (``record_metrics(accuracy=...)``'s
+    first keyword): what a sweep without ``--metric`` ranks by."""
+    import ast
+
+    try:
+        tree = ast.parse(script.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    calls = [
+        node for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and (
+            (isinstance(node.func, ast.Name) and node.func.id == "record_metrics")
+            or (isinstance(node.func, ast.Attribute) and node.func.attr == "record_metrics")
+        )
+    ]
+    calls.sort(key=lambda node: (node.lineno, node.col_offset))
+    for call in calls:
+        for keyword in call.keywords:
+            if keyword.arg is not None:
+                return keyword.arg
+    return None

@@ -1,24 +1,27 @@
-"""A sweep's search space, and the points of it to run: a grid, or random samples.
+"""A sweep's search space, and how Optuna sees it.
 
 ``-p NAME=V1,V2`` gives a parameter's values on the command line (the script's parser types
-them); a YAML or JSON file gives them typed (``C: [0.05, 0.5]``), as one value (``seed: 3``),
-or as a range to sample (``lr: {log_uniform: [1e-4, 1e-1]}``, ``uniform``, ``int_uniform``).
-A grid is every combination; ``samples=K`` draws K points (of the grid without repeats, or from
-the ranges) with ``seed`` for a repeatable sweep.
+them); a ``--space`` YAML or JSON file gives them typed (``C: [0.05, 0.5]``), as one value
+(``seed: 3``), or as a range to sample (``lr: {log_uniform: [1e-4, 1e-1]}``, ``uniform``,
+``int_uniform``). Lists are Optuna categorical distributions, ranges float, log-float or int
+distributions; a grid is every combination of the lists.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import math
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from nb2pipe.errors import Nb2PipeError
 
-__all__ = ["Choice", "Range", "SweepSpace", "parse_assignment", "points", "read_space_file"]
+__all__ = [
+    "Choice", "Range", "SweepSpace", "describe", "distributions", "from_choices", "grid",
+    "parse_assignment", "read_space_file", "to_choice",
+]
 
 RangeKind = Literal["uniform", "log_uniform", "int_uniform"]
 _RANGE_KINDS: tuple[RangeKind, ...] = ("uniform", "log_uniform", "int_uniform")
@@ -38,13 +41,6 @@ class Range:
     kind: RangeKind
     low: float
     high: float
-
-    def sample(self, rng: random.Random) -> Any:
-        if self.kind == "int_uniform":
-            return rng.randint(int(self.low), int(self.high))
-        if self.kind == "log_uniform":
-            return math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
-        return rng.uniform(self.low, self.high)
 
 
 SweepSpace = dict[str, "Choice | Range"]
@@ -134,39 +130,80 @@ def _range(path: Path, name: str, value: dict[str, Any]) -> Range:
     raise Nb2PipeError(f"{path}: {name}: a range is one of {kinds} with low < high")
 
 
-def points(space: SweepSpace, samples: int | None = None, seed: int | None = None) -> list[dict[str, Any]]:
-    """The parameter values of each run, in order.
+def grid(space: SweepSpace) -> list[dict[str, Any]]:
+    """Every combination of the listed values, in order (the first parameter varies slowest).
 
     Raises
     ------
     Nb2PipeError
-        Ranges without ``samples``, or an empty space.
+        A parameter is a range (a grid needs lists), or the space is empty.
     """
-    if not space:
-        raise Nb2PipeError("nothing to sweep: give -p NAME=V1,V2 or --config FILE")
+    _check_not_empty(space)
     names = list(space)
     ranges = [name for name in names if isinstance(space[name], Range)]
-    rng = random.Random(seed)
-    if ranges and samples is None:
+    if ranges:
         raise Nb2PipeError(
-            f"{ranges[0]} is a range: give --samples K to draw K points from it"
+            f"{ranges[0]} is a range, which a grid cannot list: use --sampler random, tpe or "
+            "cmaes (with --trials N)"
         )
-    if not ranges:
-        grid = [
-            dict(zip(names, values))
-            for values in itertools.product(*(space[name].values for name in names))  # type: ignore[union-attr]
-        ]
-        if samples is None or samples >= len(grid):
-            return grid
-        return [grid[index] for index in sorted(rng.sample(range(len(grid)), samples))]
-    drawn = []
-    for _ in range(samples or 0):
-        point: dict[str, Any] = {}
-        for name in names:
-            dimension = space[name]
-            if isinstance(dimension, Range):
-                point[name] = dimension.sample(rng)
-            else:
-                point[name] = rng.choice(dimension.values)
-        drawn.append(point)
-    return drawn
+    return [
+        dict(zip(names, values))
+        for values in itertools.product(*(space[name].values for name in names))  # type: ignore[union-attr]
+    ]
+
+
+def _check_not_empty(space: SweepSpace) -> None:
+    if not space:
+        raise Nb2PipeError("nothing to sweep: give -p NAME=V1,V2 or --space FILE")
+
+
+def distributions(space: SweepSpace) -> dict[str, Any]:
+    """The space as Optuna distributions: lists are categorical (over their JSON texts when a
+    value is a list or a mapping, which Optuna cannot hold), ranges float, log or int."""
+    import optuna
+
+    _check_not_empty(space)
+    found: dict[str, Any] = {}
+    for name, dimension in space.items():
+        if isinstance(dimension, Choice):
+            found[name] = optuna.distributions.CategoricalDistribution(
+                [to_choice(value) for value in dimension.values]
+            )
+        elif dimension.kind == "int_uniform":
+            found[name] = optuna.distributions.IntDistribution(
+                math.ceil(dimension.low), math.floor(dimension.high)
+            )
+        else:
+            found[name] = optuna.distributions.FloatDistribution(
+                dimension.low, dimension.high, log=dimension.kind == "log_uniform"
+            )
+    return found
+
+
+def to_choice(value: Any) -> Any:
+    """A listed value as an Optuna categorical choice (None, bool, int, float or str)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return json.dumps(value, sort_keys=True)
+
+
+def from_choices(space: SweepSpace, params: dict[str, Any]) -> dict[str, Any]:
+    """A trial's Optuna parameters as the script's values (the inverse of :func:`to_choice`)."""
+    values: dict[str, Any] = {}
+    for name, value in params.items():
+        dimension = space.get(name)
+        if isinstance(dimension, Choice):
+            value = next((v for v in dimension.values if to_choice(v) == value), value)
+        values[name] = value
+    return values
+
+
+def describe(space: SweepSpace) -> dict[str, Any]:
+    """The space as JSON values: what a study keeps to refuse a resume with another space."""
+    described: dict[str, Any] = {}
+    for name, dimension in space.items():
+        if isinstance(dimension, Choice):
+            described[name] = list(dimension.values)
+        else:
+            described[name] = {dimension.kind: [dimension.low, dimension.high]}
+    return described

@@ -9,17 +9,20 @@ from nb2pipe_runtime.figures import save_figures
 from nb2pipe_runtime.pipeline import Pipeline
 from nb2pipe_runtime.run import Run, record_metrics
 from nb2pipe_runtime.shell import shell, shell_output, shell_script, write_file
+from nb2pipe_runtime.sweep import Pruned, report
 
 __version__ = "0.2.0"
 
 __all__ = [
     "Pipeline",
+    "Pruned",
     "Run",
     "__version__",
     "json_or_text",
     "optional",
     "parse_args",
     "record_metrics",
+    "report",
     "save_figures",
     "shell",
     "shell_output",

@@ -49,8 +49,9 @@ RECORD_NAME = "run.json"
 JSONValue: TypeAlias = (
     None | bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"]
 )
-#: How a run ended.
-Status: TypeAlias = Literal["finished", "failed"]
+#: How a run ended; ``pruned``: ``nb2pipe sweep``'s pruner stopped it early (added to format
+#: version 2 later: a reader of an older nb2pipe refuses such a record, naming the field)
+Status: TypeAlias = Literal["finished", "failed", "pruned"]
 #: How a step output is saved (see :mod:`nb2pipe_runtime.outputs`).
 OutputFormat: TypeAlias = Literal["parquet", "npy", "joblib", "json", "pickle"]
 
@@ -193,7 +194,7 @@ class MlflowRun:
 #: Which way a metric is better.
 Goal: TypeAlias = Literal["maximize", "minimize"]
 #: Who chose a run's primary metric: the notebook (the first number its ``metrics`` cell
-#: assigns) or ``nb2pipe sweep --sort``/``--ascending``.
+#: assigns) or ``nb2pipe sweep --metric``/``--minimize``.
 ObjectiveSource: TypeAlias = Literal["metrics", "sweep"]
 
 #: Words that make a metric's name one where lower is better (``val_loss``, ``rmse``,

@@ -36,6 +36,7 @@ from nb2pipe_runtime.record import (
     Objective,
     RunRecord,
     SavedOutput,
+    Status,
     StepTiming,
 )
 from nb2pipe_runtime.sources import SourceAudit, SourceRead, public_url
@@ -154,14 +155,20 @@ class Run:
         if _RUNS and _RUNS[-1] is self:
             _RUNS.pop()
         self.ended = time.time()
-        failed = exc is not None and not (isinstance(exc, SystemExit) and exc.code in (None, 0))
+        # nb2pipe_runtime.sweep.Pruned, known by its mark: that module is not imported here,
+        # so a --standalone script inlines it only when its notebook reports
+        pruned = getattr(exc, "pruned_by_sweep", False) is True
+        failed = exc is not None and not pruned and not (
+            isinstance(exc, SystemExit) and exc.code in (None, 0)
+        )
         error = None
         if exc is not None and failed:
             error = str(exc.code) if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
+        if pruned:
+            self._record_pruned(float(getattr(exc, "value", math.nan)))
+        status = "failed" if failed else "pruned" if pruned else "finished"
         try:
-            record = self._finish(
-                "failed" if failed else "finished", error, exc if failed else None
-            )
+            record = self._finish(status, error, exc if failed else None)
         except Exception as problem:  # noqa: BLE001 - recording must not hide the run's result
             print(f"nb2pipe: error: could not record the run: {problem!r}", file=sys.stderr)
             if not failed:
@@ -191,6 +198,13 @@ class Run:
             self.metrics[key] = number
             if self.first_metric is None:
                 self.first_metric = key
+
+    def _record_pruned(self, value: float) -> None:
+        """A pruned run's metric is the value it reported last (its metrics cell never ran),
+        under the name the sweep ranks by."""
+        metric = os.environ.get(OBJECTIVE_VARIABLE, "").partition(":")[0] or self.first_metric
+        if metric and metric not in self.metrics:
+            self.add_metrics({metric: value})
 
     # -- finishing ---------------------------------------------------------------------------
     def _effective_params(
@@ -299,7 +313,7 @@ class Run:
             experiment=self.experiment,
             script=os.path.basename(self.script),
             notebook=self.notebook,
-            status="failed" if status == "failed" else "finished",
+            status=_status(status),
             error=error,
             traceback=(
                 "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -414,6 +428,12 @@ def _data_source(read: SourceRead, params: dict[str, JSONValue]) -> DataSource:
         version_id=read.version_id, etag=read.etag, last_modified=read.last_modified,
         pinned=read.pinned, dvc=dvc, parameter=parameter,
     )
+
+
+def _status(status: str) -> Status:
+    if status in ("failed", "pruned"):
+        return "failed" if status == "failed" else "pruned"
+    return "finished"
 
 
 def _write_json(path: str, value: Any) -> None:

@@ -133,7 +133,7 @@ def _written(tmp_path: Path, data: Any) -> Path:
         (lambda d: [d], "not a run record (not a JSON object)"),
         (lambda d: {k: v for k, v in d.items() if k != "format"}, "no nb2pipe-run format"),
         (lambda d: d | {"seconds": "fast"}, "record.seconds: expected a number"),
-        (lambda d: d | {"status": "running"}, "record.status: expected one of finished, failed"),
+        (lambda d: d | {"status": "running"}, "record.status: expected one of finished, failed, pruned"),
         (lambda d: d | {"metrics": {"acc": "high"}}, "record.metrics.acc: expected a number"),
         (
             lambda d: d | {"git": {"commit": "x", "dirty": "yes"}},
@@ -319,7 +319,7 @@ def test_legacy_record_without_notebook_takes_the_scripts_name() -> None:
         ({"steps": {"train": 1.5}}, "record.steps: expected a list"),
         ({"steps": ["train"]}, "record.steps[0]: expected an object"),
         ({"params": ["n"]}, "record.params: expected an object"),
-        ({"status": "running"}, "record.status: expected one of finished, failed"),
+        ({"status": "running"}, "record.status: expected one of finished, failed, pruned"),
     ],
 )
 def test_malformed_legacy_record_is_a_read_error(

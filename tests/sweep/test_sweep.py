@@ -1,4 +1,5 @@
-"""``nb2pipe sweep`` on real exported scripts: grids, random points, failures and Ctrl-C."""
+"""``nb2pipe sweep`` on real exported scripts: grids, checked values, failures and Ctrl-C (the
+Optuna study itself: tests/sweep/test_study.py)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from nb2pipe.cli import cli
+from nb2pipe.errors import Nb2PipeError
 from nb2pipe.export import export_notebook
-from nb2pipe.sweep import Choice, Range, parse_assignment, points
+from nb2pipe.sweep import Choice, Range, distributions, grid, parse_assignment
 
 from ..conftest import SAMPLES, notebook_json
 
@@ -80,7 +82,7 @@ def test_a_bad_value_is_one_line_before_anything_runs(tmp_path: Path) -> None:
     script = _toy(tmp_path / "p", "y = x + 1")
     done = _sweep(script.parent, script.name, "-p", "x=1,two")
     assert done.returncode == 2
-    assert done.stderr == "nb2pipe: error: sweep point 2 (x=two): x: invalid int value: 'two'\n"
+    assert done.stderr == "nb2pipe: error: sweep value x=two: invalid int value: 'two'\n"
     assert not (script.parent / "runs").exists()
     done = _sweep(script.parent, script.name, "-p", "z=1")
     assert done.returncode == 2 and done.stderr == (
@@ -103,13 +105,13 @@ def test_a_value_outside_a_parameters_choices_is_refused_before_anything_runs(
     done = _sweep(folder, script.name, "-p", "model=ridge,xgboost")
     assert done.returncode == 2
     assert done.stderr == (
-        "nb2pipe: error: sweep point 2 (model=xgboost): model: expected one of 'ridge', "
-        "'lasso', got 'xgboost'\n"
+        "nb2pipe: error: sweep value model=xgboost: expected one of 'ridge', 'lasso', "
+        "got 'xgboost'\n"
     )
     done = _sweep(folder, script.name, "-p", "folds=3,4")
     assert done.returncode == 2
     assert done.stderr == (
-        "nb2pipe: error: sweep point 2 (folds=4): folds: expected one of 3, 5, got 4\n"
+        "nb2pipe: error: sweep value folds=4: expected one of 3, 5, got 4\n"
     )
     assert not (folder / "runs").exists()
 
@@ -119,7 +121,7 @@ def test_a_failing_point_is_reported_and_the_others_run(tmp_path: Path) -> None:
     script = _toy(tmp_path / "p", "if x == 3:\n    raise ValueError('three is not allowed')")
     done = _sweep(script.parent, script.name, "-p", "x=1,3,5", "-j", "2")
     assert done.returncode == 1
-    assert "point 2 (x=3) failed: ValueError: three is not allowed" in done.stderr
+    assert "trial 1 (x=3) failed: ValueError: three is not allowed" in done.stderr
     records = _records(script.parent)
     assert sorted((r["params"]["x"], r["status"]) for r in records) == [
         (1, "finished"), (3, "failed"), (5, "finished")
@@ -129,10 +131,10 @@ def test_a_failing_point_is_reported_and_the_others_run(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_the_sweeps_metric_and_direction_are_recorded_and_mark_the_best(tmp_path: Path) -> None:
-    """``--sort score --ascending``: each run records it, and ``nb2pipe runs`` later marks
+    """``--metric score --minimize``: each run records it, and ``nb2pipe runs`` later marks
     the run the sweep called best (lowest score), not the highest."""
     script = _toy(tmp_path / "p", "y = x + 1")
-    done = _sweep(script.parent, script.name, "-p", "x=3,1,2", "--sort", "score", "--ascending")
+    done = _sweep(script.parent, script.name, "-p", "x=3,1,2", "--metric", "score", "--minimize")
     assert done.returncode == 0, done.stderr
     records = _records(script.parent)
     assert {json.dumps(r["objective"]) for r in records} == {
@@ -152,19 +154,47 @@ def test_the_sweeps_metric_and_direction_are_recorded_and_mark_the_best(tmp_path
     assert "(lowest; the metric its sweep ranked by)" in table  # the sweep's choice still wins
 
 
-def test_random_points_of_ranges_are_repeatable_with_a_seed(tmp_path: Path) -> None:
+def test_the_flags_of_0_2_still_work_with_a_note_saying_how_each_maps(tmp_path: Path) -> None:
     script = _toy(tmp_path / "p", "y = x + 1")
     space = script.parent / "space.yaml"
     space.write_text("x: {int_uniform: [1, 1000]}\ndelay: [0.0]\n")
-    first = _sweep(script.parent, script.name, "--config", "space.yaml", "--samples", "3", "--seed", "7")
-    second = _sweep(script.parent, script.name, "--config", "space.yaml", "--samples", "3", "--seed", "7")
-    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
-    values = [r["params"]["x"] for r in _records(script.parent)]
-    # the same 3 points twice (run ids need not sort in the order the runs started)
-    assert len(values) == 6 and len(set(values)) == 3
-    assert all(values.count(value) == 2 for value in values)
-    unseeded = _sweep(script.parent, script.name, "--config", "space.yaml")
-    assert unseeded.returncode == 2 and "give --samples K" in unseeded.stderr
+    old = ("--config", "space.yaml", "--samples", "2", "--seed", "7", "--sort", "score",
+           "--ascending")
+    done = _sweep(script.parent, script.name, *old)
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stderr.splitlines() if line.startswith("nb2pipe: note:")]
+    assert notes == [
+        ("nb2pipe: note: --config space.yaml is now --space space.yaml (--config names the "
+         "script's own parameter file, which --dump-best writes); the old flag goes in the next "
+         "release"),
+        ("nb2pipe: note: --samples 2 is now --sampler random --trials 2; the old flag goes in "
+         "the next release"),
+        "nb2pipe: note: --sort score is now --metric score; the old flag goes in the next release",
+        "nb2pipe: note: --ascending is now --minimize; the old flag goes in the next release",
+    ]
+    records = _records(script.parent)
+    assert len(records) == 2 and all(1 <= r["params"]["x"] <= 1000 for r in records)
+    assert {r["objective"]["goal"] for r in records} == {"minimize"}
+    # the same command again: the study has its 2 trials, nothing more runs
+    again = _sweep(script.parent, script.name, *old)
+    assert again.returncode == 0, again.stderr
+    assert "resuming: 2 trial(s) done" in again.stderr and len(_records(script.parent)) == 2
+    # a seeded random sweep in another study draws the same points
+    other = _sweep(script.parent, script.name, "--space", "space.yaml", "--sampler", "random",
+                   "--trials", "2", "--seed", "7", "--metric", "score", "--minimize",
+                   "--study", "again")
+    assert other.returncode == 0, other.stderr
+    later = [r["params"]["x"] for r in _records(script.parent) if r["run_id"] not in
+             {first["run_id"] for first in records}]
+    assert sorted(later) == sorted(r["params"]["x"] for r in records)
+    unbounded = _sweep(script.parent, script.name, "--space", "space.yaml")
+    assert unbounded.returncode == 2
+    assert unbounded.stderr == (
+        "nb2pipe: error: --sampler tpe needs --trials N or --timeout S (a grid ends by itself, "
+        "a sampler does not)\n"
+    )
+    gridded = _sweep(script.parent, script.name, "--space", "space.yaml", "--sampler", "grid")
+    assert gridded.returncode == 2 and "x is a range, which a grid cannot list" in gridded.stderr
 
 
 @pytest.mark.slow
@@ -182,7 +212,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_runs(tmp_path: Path) -> None:
         time.sleep(0.2)
     time.sleep(1.0)  # the second point (60 s) is running now
     sweep.send_signal(signal.SIGINT)
-    stdout, stderr = sweep.communicate(timeout=30)
+    _stdout, stderr = sweep.communicate(timeout=30)
     assert sweep.returncode == 130, stderr
     assert "interrupted: 1 run(s) finished and kept" in stderr
     statuses = sorted((r["params"]["delay"], r["status"]) for r in _records(script.parent))
@@ -213,11 +243,16 @@ def test_assignments(text: str, name: str, values: tuple[str, ...]) -> None:
     assert parse_assignment(text) == (name, Choice(values))
 
 
-def test_a_grid_is_every_combination_and_samples_draw_from_it() -> None:
+def test_a_grid_is_every_combination_and_ranges_are_optuna_distributions() -> None:
     space = {"a": Choice((1, 2)), "b": Choice(("x", "y", "z"))}
-    grid = points(space)
-    assert len(grid) == 6 and grid[0] == {"a": 1, "b": "x"} and grid[-1] == {"a": 2, "b": "z"}
-    drawn = points(space, samples=4, seed=1)
-    assert len(drawn) == 4 and all(point in grid for point in drawn) and drawn == points(space, 4, 1)
-    ranged = points({"lr": Range("log_uniform", 1e-4, 1e-1)}, samples=20, seed=3)
-    assert all(1e-4 <= point["lr"] <= 1e-1 for point in ranged)
+    points = grid(space)
+    assert len(points) == 6 and points[0] == {"a": 1, "b": "x"} and points[-1] == {"a": 2, "b": "z"}
+    found = distributions({
+        "lr": Range("log_uniform", 1e-4, 1e-1), "n": Range("int_uniform", 1, 9),
+        "features": Choice((["a", "b"], ["c"])),
+    })
+    assert found["lr"].log and (found["lr"].low, found["lr"].high) == (1e-4, 1e-1)
+    assert (found["n"].low, found["n"].high) == (1, 9)
+    assert found["features"].choices == ('["a", "b"]', '["c"]')  # Optuna holds no lists
+    with pytest.raises(Nb2PipeError, match="lr is a range, which a grid cannot list"):
+        grid({"lr": Range("uniform", 0.0, 1.0)})
