@@ -24,6 +24,8 @@ __all__ = [
     "FunctionSymbols",
     "ImportBinding",
     "NOTEBOOK_NAMES",
+    "definition_time_exprs",
+    "definition_time_reads",
     "function_locals",
     "gather_cell_symbols",
 ]
@@ -335,7 +337,7 @@ class _FunctionScanner(ast.NodeVisitor):
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         self.stores.add(node.name)
-        for expr in _definition_time_exprs(node):
+        for expr in definition_time_exprs(node):
             self.visit(expr)
         self._nested(node)
 
@@ -453,7 +455,7 @@ class _FunctionScanner(ast.NodeVisitor):
         return (self.declared_global & self.stores) | (self.nested_global_writes - self.local_names())
 
 
-def _definition_time_exprs(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.expr]:
+def definition_time_exprs(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.expr]:
     """Expressions evaluated when ``def`` runs: decorators, defaults, annotations."""
     args = node.args
     exprs: list[ast.expr] = [*node.decorator_list, *args.defaults]
@@ -705,7 +707,7 @@ class _CellVisitor(ast.NodeVisitor):
             self._define(bound)
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        for expr in _definition_time_exprs(node):
+        for expr in definition_time_exprs(node):
             self.visit(expr)
         info = _function_symbols(node)
         self.out.functions.append(info)
@@ -882,12 +884,12 @@ def definition_time_reads(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Cla
         body = _FunctionScanner()
         for statement in node.body:
             if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                for expr in _definition_time_exprs(statement):
+                for expr in definition_time_exprs(statement):
                     body.visit(expr)
             else:
                 body.visit(statement)
         return (scanner.loads | (body.loads - body.stores) | body.nested_free) - BUILTIN_NAMES
-    for expr in _definition_time_exprs(node):
+    for expr in definition_time_exprs(node):
         scanner.visit(expr)
     return (scanner.loads | scanner.nested_free) - BUILTIN_NAMES
 

@@ -16,11 +16,11 @@ import re
 import textwrap
 from pathlib import Path
 
+from nb2pipe.analysis.statements import assigned_names
 from nb2pipe.export.magics import python_string
 from nb2pipe.export.parameters import Parameter, ParamType
 from nb2pipe.export.plan import ExportPlan
 from nb2pipe.export.scaffold import GENERATED_MARKER
-from nb2pipe.export.statements import assigned_names
 from nb2pipe.export.steps import PipelinePlan
 
 __all__ = ["dag_file_name", "render_airflow_dag"]

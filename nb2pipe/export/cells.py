@@ -9,7 +9,6 @@ kept too. Both flat scripts and pipelines are assembled from these pieces.
 
 from __future__ import annotations
 
-import ast
 import io
 import textwrap
 import tokenize
@@ -17,15 +16,11 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from nb2pipe.analysis.display import decision_notes
+from nb2pipe.analysis.statements import assigned_names
 from nb2pipe.errors import UnsupportedMagicError
 from nb2pipe.export.plan import CellPlan, ExportPlan
-from nb2pipe.export.statements import assigned_names
-from nb2pipe.export.transformers import (
-    MagicError,
-    RewriteCellTransformer,
-    apply_decisions,
-    decision_notes,
-)
+from nb2pipe.export.transformers import MagicError, RewriteCellTransformer, apply_decisions
 
 #: A statement of a module's body, as libcst types it.
 Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
@@ -130,9 +125,7 @@ def _parameters_cell(
 ) -> RenderedCell:
     source = cell.parsed.python_source
     imports = tuple(
-        _segment(source, node)
-        for group in cell.groups if group.is_import
-        for node in group.nodes
+        line for group in cell.groups if group.is_import for line in group.import_lines(source)
     )
     params = plan.names.params
     body = "" if pipeline else "\n".join(f"{p.name} = {params}.{p.name}" for p in plan.parameters)
@@ -157,7 +150,7 @@ def _copied(plan: ExportPlan, cell: CellPlan) -> _Piece:
         position = group.statements[0]
         if group.index in cell.hoisted_statements:
             if group.is_import:
-                imports += [_segment(source, node) for node in group.nodes]
+                imports += group.import_lines(source)
             else:
                 definitions.append("\n".join(_trim_blank_lines(chunk)))
         elif position in cell.dropped:
@@ -184,12 +177,6 @@ def figure_call(plan: ExportPlan, cell: CellPlan) -> str:
     """``save_figures("<notebook>-cell<N>")``: what a cell that drew ends with."""
     name = plan.names.of("save_figures")
     return f'{name}("{plan.analysis.notebook.stem}-cell{cell.index + 1}")'
-
-
-def _segment(source: str, node: ast.stmt) -> str:
-    text = ast.get_source_segment(source, node)
-    assert text is not None
-    return text
 
 
 def _trim_blank_lines(lines: list[str]) -> list[str]:

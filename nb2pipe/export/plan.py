@@ -8,21 +8,28 @@ Nothing here depends on which packages are installed.
 
 from __future__ import annotations
 
-import ast
 import builtins
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nb2pipe.analysis import ImportBinding, NotebookAnalysis, ParsedCell, build_dataflow
+from nb2pipe.analysis.display import display_decisions
+from nb2pipe.analysis.facts import (
+    class_reads_in_body,
+    declared_globals,
+    defined_methods,
+    first_await,
+    first_use,
+    plots_with_pandas,
+    rewrite_needed,
+)
 from nb2pipe.analysis.magics import MagicKind
 from nb2pipe.analysis.randomness import resolve_callee
-from nb2pipe.analysis.symbols import definition_time_reads
+from nb2pipe.analysis.statements import IMPORT_BARRIER_WORDS, StatementGroup
 from nb2pipe.errors import CellLocation, ExportError, ParameterError, UnsupportedMagicError
-from nb2pipe.export.display import is_pyplot_show, only_displays
 from nb2pipe.export.options import ExportOptions
 from nb2pipe.export.parameters import Parameter, read_parameters
-from nb2pipe.export.statements import StatementGroup, statement_groups
 from nb2pipe.model import Output
 
 if TYPE_CHECKING:
@@ -41,15 +48,11 @@ SCRIPT_OPTIONS = (
     "config", "dump_config", "runs_dir", "experiment", "tracking_uri", "metrics_file", "step",
     "outputs_dir",
 )
-#: Calls after which moving an import to the top of the script could change what it imports.
-_IMPORT_BARRIER_CALLS = ("os.chdir", "sys.path.", "matplotlib.use", "site.addsitedir", "os.environ")
+#: Magics after which moving an import to the top of the script could change what it imports.
 _IMPORT_BARRIER_MAGICS = frozenset({"cd", "env", "run"})
-_IMPORT_BARRIER_WORDS = ("chdir", "sys", "matplotlib", "addsitedir", "environ")
 #: Calls that give code access to its scope's variables by name: ``main`` must then keep every
 #: notebook variable global, as the notebook had them.
 _DYNAMIC_SCOPE_CALLS = frozenset({"globals", "locals", "vars", "exec", "eval"})
-#: pandas' plotting entry points (DataFrame/Series/GroupBy methods)
-_PANDAS_PLOTTING = frozenset({"plot", "hist", "boxplot"})
 #: Calls that draw or show a figure (names of methods of axes, frames and plotting modules).
 _PLOT_METHODS = frozenset(
     {"plot", "hist", "scatter", "bar", "barh", "boxplot", "imshow", "pie", "heatmap", "subplots",
@@ -118,6 +121,14 @@ class CellPlan:
         return frozenset(
             name for group in self.groups if group.index in self.hoisted_statements
             for name in group.bound
+        )
+
+    def moved_positions(self) -> frozenset[int]:
+        """Positions (in the cell's top-level statements) of the statements moved to module
+        level."""
+        return frozenset(
+            position for group in self.groups if group.index in self.hoisted_statements
+            for position in group.statements
         )
 
     @property
@@ -231,7 +242,7 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
     flow = build_dataflow(exported)
     _check_skipped_inputs(analysis, flow)
     _check_ipython_only_names(analysis, flow, options)
-    awaiting = [(parsed, line) for parsed in exported if (line := _first_await(parsed)) is not None]
+    awaiting = [(parsed, line) for parsed in exported if (line := first_await(parsed)) is not None]
     if awaiting:
         notes.append(
             "main() is async, run by asyncio.run: "
@@ -253,7 +264,7 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
         for parsed in exported
         for magic in parsed.symbols.magics
     )
-    groups = {parsed.cell.index: statement_groups(parsed.tree) for parsed in exported}
+    groups = {parsed.cell.index: parsed.groups for parsed in exported}
     all_names: set[str] = set()
     for parsed in analysis.cells:
         all_names |= parsed.symbols.defines | parsed.symbols.reads
@@ -352,7 +363,7 @@ def _check_skipped_inputs(analysis: NotebookAnalysis, flow: object) -> None:
                 dropped = f"{source.cell.label}, dropped because its saved output is an error,"
                 fix = "re-run that cell without the error"
             raise ExportError(
-                user.cell.location(analysis.notebook.path, first_use(user.tree, name)),
+                user.cell.location(analysis.notebook.path, first_use(user, name)),
                 f"reads {name!r}, which only {dropped} defines; "
                 f"{fix} or define the name in an exported cell",
             )
@@ -373,7 +384,7 @@ def _check_ipython_only_names(
                 parsed = analysis.parsed(cell_flow.cell_index)
                 assert parsed is not None
                 raise UnsupportedMagicError(
-                    parsed.cell.location(analysis.notebook.path, first_use(parsed.tree, name)),
+                    parsed.cell.location(analysis.notebook.path, first_use(parsed, name)),
                     f"uses IPython's {name!r}, which a plain script does not have; "
                     "use --allow-ipython to keep it",
                 )
@@ -392,45 +403,11 @@ def _check_option_clashes(
             )
 
 
-def _first_await(parsed: ParsedCell) -> int | None:
-    """The line of the cell's first top-level ``await``, ``async for`` or ``async with``
-    (IPython runs such a cell in its event loop), else ``None``.
-
-    A list, set or dict comprehension that awaits (``[await f(x) for x in xs]``) counts: it
-    runs at once, awaited by the cell; a generator expression that awaits is an async
-    generator, created without awaiting anything.
-    """
-    lines = list(parsed.symbols.top_level_awaits)
-    source = parsed.python_source
-    if "async" in source or "await" in source:  # most cells have neither: no walk
-        pending: list[ast.AST] = list(parsed.tree.body)
-        while pending:
-            node = pending.pop()
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-                continue
-            if isinstance(node, ast.GeneratorExp):  # only its first iterable runs here
-                pending.append(node.generators[0].iter)
-                continue
-            if isinstance(node, (ast.AsyncFor, ast.AsyncWith, ast.Await)):
-                lines.append(node.lineno)
-            elif isinstance(node, ast.comprehension) and node.is_async:
-                lines.append(node.target.lineno)
-            pending.extend(ast.iter_child_nodes(node))
-    return min(lines) if lines else None
-
-
 def _error_text(output: Output) -> str:
     """``TypeError: unsupported operand ...``, shortened to fit a one-line message."""
     text = f"{output.ename}: {output.evalue}".rstrip(": ") if output.evalue else f"{output.ename}"
     first = text.splitlines()[0] if text else "an error"
     return first if len(first) <= 80 else first[:77] + "..."
-
-
-def first_use(tree: ast.Module, name: str) -> int | None:
-    lines = [
-        node.lineno for node in ast.walk(tree) if isinstance(node, ast.Name) and node.id == name
-    ]
-    return min(lines) if lines else None
 
 
 # -- names ---------------------------------------------------------------------------------------
@@ -488,108 +465,14 @@ def _global_names(cells: tuple[CellPlan, ...], parameters: tuple[Parameter, ...]
             needed |= info.global_writes
             if info.name in module_level:
                 needed |= info.free_globals | info.global_mutations
-        source = cell.parsed.python_source
-        if "global" in source:  # `global x` anywhere (read only, nested, ...) names the
-            needed |= {  # notebook's variable, which main then keeps global too
-                name for node in ast.walk(cell.parsed.tree) if isinstance(node, ast.Global)
-                for name in node.names
-            }
-        if "class" in source:  # most cells define no class: no walk
-            for node in _classes_in_main(cell):
-                needed |= class_scope_global_reads(node)
+        # `global x` anywhere (read only, nested, ...) names the notebook's variable, which
+        # main then keeps global too
+        needed |= declared_globals(cell.parsed)
+        needed |= class_reads_in_body(cell.parsed, cell.moved_positions())
     return tuple(sorted((bound & needed) | needed_builtins))
 
 
 _BUILTIN_NAMES = frozenset(dir(builtins)) - {"__name__", "__doc__", "__file__"}
-
-
-def _classes_in_main(cell: CellPlan) -> list[ast.ClassDef]:
-    """The classes the statements that stay in the body define (not inside functions)."""
-    found: list[ast.ClassDef] = []
-    hoisted = {
-        position for group in cell.groups if group.index in cell.hoisted_statements
-        for position in group.statements
-    }
-    pending: list[ast.AST] = [
-        node for position, node in enumerate(cell.parsed.tree.body) if position not in hoisted
-    ]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            continue
-        if isinstance(node, ast.ClassDef):
-            found.append(node)
-        pending.extend(ast.iter_child_nodes(node))
-    return found
-
-
-#: Class-body statements after which the names they bind are bound for the rest of the body.
-_DEFINITE_BINDERS = (
-    ast.Assign, ast.AnnAssign, ast.AugAssign, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
-    ast.Import, ast.ImportFrom,
-)
-
-
-def class_scope_global_reads(node: ast.ClassDef) -> set[str]:
-    """Names a class body binds and may read before it binds them (``alpha = alpha + 1``).
-
-    Python looks such a name up in the class's namespace, then in the module's globals,
-    skipping the variables of an enclosing function: inside ``main`` the read finds a
-    notebook variable only if it is global, and a class moved to module level reads it
-    when the script starts.
-    """
-    bound: set[str] = set()
-    binds: set[str] = set()
-    early: set[str] = set()
-    for statement in node.body:
-        loads, stores = _class_scope_names(statement)
-        early |= loads - bound
-        binds |= stores
-        if isinstance(statement, _DEFINITE_BINDERS):
-            bound |= stores
-    return early & binds
-
-
-def _class_scope_names(statement: ast.stmt) -> tuple[set[str], set[str]]:
-    """Names one class-body statement loads and binds in the class's own scope."""
-    loads: set[str] = set()
-    stores: set[str] = set()
-    pending: list[ast.AST] = [statement]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            stores.add(node.name)
-            pending += node.decorator_list
-            if isinstance(node, ast.ClassDef):
-                pending += [*node.bases, *(keyword.value for keyword in node.keywords)]
-            else:
-                pending += _argument_defaults(node.args)
-            continue
-        if isinstance(node, ast.Lambda):
-            pending += _argument_defaults(node.args)
-            continue
-        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            pending.append(node.generators[0].iter)  # the rest runs in its own scope
-            continue
-        if isinstance(node, ast.Name):
-            (loads if isinstance(node.ctx, ast.Load) else stores).add(node.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            stores |= {
-                (alias.asname or alias.name).split(".", 1)[0] for alias in node.names
-                if alias.name != "*"
-            }
-        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
-            stores.add(node.name)
-        elif isinstance(node, ast.MatchMapping) and node.rest:
-            stores.add(node.rest)
-        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-            loads.add(node.target.id)
-        pending.extend(ast.iter_child_nodes(node))
-    return loads, stores
-
-
-def _argument_defaults(arguments: ast.arguments) -> list[ast.expr]:
-    return [*arguments.defaults, *(d for d in arguments.kw_defaults if d is not None)]
 
 
 def _reaches_scope_by_name(parsed: ParsedCell) -> bool:
@@ -625,12 +508,12 @@ def _hoisted_groups(
     for parsed in cells:
         for group in groups[parsed.cell.index]:
             if group.is_import:
-                for node in group.nodes:
+                for identity in group.import_identities():
                     for name in group.bound:
-                        import_texts.setdefault(name, set()).add(ast.dump(node))
+                        import_texts.setdefault(name, set()).add(identity)
                 candidates |= group.bound
             elif group.definition is not None:
-                candidates.add(group.definition.name)
+                candidates.add(group.definition)
     # how many statements bind each candidate name (a name bound twice stays in place)
     binders: dict[str, int] = {}
     for parsed in cells:
@@ -675,19 +558,15 @@ def _hoisted_groups(
             continue
         moved: set[int] = set()
         # (a cheap look at the text first: most cells name none of these)
-        might_move_imports = any(word in parsed.python_source for word in _IMPORT_BARRIER_WORDS)
+        might_move_imports = any(word in parsed.python_source for word in IMPORT_BARRIER_WORDS)
         for group in groups[parsed.cell.index]:
-            nodes = group.nodes
-            if any(
-                isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)
-                for node in nodes
-            ):
+            if group.star_import:
                 moved.add(group.index)  # `from m import *` is only legal at module level
                 continue
             if barrier:
                 continue
             if group.is_import:
-                if all(_hoistable_import(node) for node in nodes) and all(
+                if group.absolute_imports and all(
                     len(import_texts.get(name, ())) == 1
                     and binders.get(name, 0) == import_binds.get(name, 0)
                     and name not in early
@@ -697,22 +576,19 @@ def _hoisted_groups(
                     safe |= group.bound
                     continue
             elif group.definition is not None:
-                definition = group.definition
+                name = group.definition
                 if (
-                    definition.name not in keep
-                    and binders.get(definition.name, 0) == 1
-                    and definition.name not in early
-                    and definition_time_reads(definition) <= safe
-                    and not (rebound_builtins and _definition_names(definition) & rebound_builtins)
-                    and not (
-                        isinstance(definition, ast.ClassDef)
-                        and class_scope_global_reads(definition) - safe
-                    )
+                    name not in keep
+                    and binders.get(name, 0) == 1
+                    and name not in early
+                    and group.definition_reads <= safe
+                    and not (rebound_builtins and group.definition_names & rebound_builtins)
+                    and not (group.is_class and group.class_reads_before_binding - safe)
                 ):
                     moved.add(group.index)
-                    safe.add(definition.name)
+                    safe.add(name)
                     continue
-            if might_move_imports and any(_is_barrier(node) for node in nodes):
+            if might_move_imports and group.changes_import_path():
                 barrier = True
         if any(
             magic.kind is MagicKind.LINE and magic.name in _IMPORT_BARRIER_MAGICS
@@ -721,51 +597,6 @@ def _hoisted_groups(
             barrier = True
         hoisted[parsed.cell.index] = frozenset(moved)
     return hoisted
-
-
-def _definition_names(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> set[str]:
-    """Every name a ``def``/``class`` statement may read when it runs, builtins included
-    (decorators, defaults, annotations; a class's bases and body): a superset."""
-    names: set[str] = set()
-    pending: list[ast.AST] = [node]
-    while pending:
-        current = pending.pop()
-        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            arguments = current.args
-            pending += _argument_defaults(arguments)
-            if not isinstance(current, ast.Lambda):
-                pending += current.decorator_list
-                pending += [
-                    arg.annotation
-                    for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
-                                arguments.vararg, arguments.kwarg]
-                    if arg is not None and arg.annotation is not None
-                ]
-                if current.returns is not None:
-                    pending.append(current.returns)
-            continue
-        if isinstance(current, ast.Name) and isinstance(current.ctx, ast.Load):
-            names.add(current.id)
-        pending.extend(ast.iter_child_nodes(current))
-    return names
-
-
-def _hoistable_import(statement: ast.stmt) -> bool:
-    """Absolute imports move (installed or not: the script is the same either way); a
-    relative import stays where the notebook has it."""
-    return not (isinstance(statement, ast.ImportFrom) and statement.level)
-
-
-def _is_barrier(statement: ast.stmt) -> bool:
-    for node in ast.walk(statement):
-        if isinstance(node, ast.Call):
-            text = ast.unparse(node.func)
-            if text.startswith(_IMPORT_BARRIER_CALLS):
-                return True
-        elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, ast.Store):
-            if ast.unparse(node).startswith(("os.environ", "sys.path")):
-                return True
-    return False
 
 
 # -- figures and rewrites ------------------------------------------------------------------------
@@ -781,34 +612,13 @@ def _may_draw(parsed: ParsedCell, imports: dict[str, ImportBinding]) -> bool:
             return True
         if call.callee.rsplit(".", 1)[-1] in _PLOT_METHODS and "." in call.callee:
             return True
-    # pandas' plotting on any value: `pd.Series(x).plot()`, `df.groupby(k).y.hist()`,
-    # `df.plot.bar()` (a call's receiver need not be a name); most cells name none of these
-    if not any(word in parsed.python_source for word in (*_PANDAS_PLOTTING, "plot")):
-        return False
-    for node in ast.walk(parsed.tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            receiver = node.func.value
-            if node.func.attr in _PANDAS_PLOTTING or (
-                isinstance(receiver, ast.Attribute) and receiver.attr == "plot"
-            ):
-                return True
-    return False
+    return plots_with_pandas(parsed)
 
 
 def _notebook_methods(analysis: NotebookAnalysis) -> frozenset[str]:
     """Names of the methods the notebook's classes define (a bare call of one may have
     effects, whatever pandas means by the name)."""
-    methods: set[str] = set()
-    for parsed in analysis.cells:
-        if "class" not in parsed.python_source:  # most cells define no class: no walk
-            continue
-        for node in ast.walk(parsed.tree):
-            if isinstance(node, ast.ClassDef):
-                methods |= {
-                    statement.name for statement in node.body
-                    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef))
-                }
-    return frozenset(methods)
+    return frozenset(name for parsed in analysis.cells for name in defined_methods(parsed))
 
 
 def _with_rewrites(
@@ -825,15 +635,12 @@ def _with_rewrites(
     if cell.is_parameters:
         return cell
     parsed = cell.parsed
-    body = parsed.tree.body
-    dropped: set[int] = set()
-    shows: set[int] = set()
-    if not parsed.cell.role.keep_display:
-        dropped = {
-            position for position, node in enumerate(body) if only_displays(node, own_methods)
-        }
-    if figures:
-        shows = {position for position, node in enumerate(body) if is_pyplot_show(node, pyplot_names)}
+    dropped, shows = display_decisions(
+        parsed.tree,
+        keep_display=parsed.cell.role.keep_display,
+        pyplot_names=pyplot_names if figures else None,
+        own_methods=own_methods,
+    )
     # a statement dropped or replaced shares its line with another (`x = 1; df.head()`): libcst
     # cuts the line apart
     changed = dropped | shows
@@ -842,35 +649,7 @@ def _with_rewrites(
     )
     return replace(
         cell,
-        dropped=frozenset(dropped),
-        shows=frozenset(shows),
-        needs_rewrite=shared or _needs_rewrite(parsed, global_names, pyplot_names),
+        dropped=dropped,
+        shows=shows,
+        needs_rewrite=shared or rewrite_needed(parsed, global_names, pyplot_names),
     )
-
-
-def _needs_rewrite(
-    parsed: ParsedCell, global_names: frozenset[str], pyplot_names: frozenset[str]
-) -> bool:
-    """Whether the transformer must rewrite this cell's code (else it is copied as text).
-
-    Magics, ``;``, ``global`` statements and annotated globals in the body, and ``plt.show()``
-    inside a block of the body (top-level ones are replaced as text).
-    """
-    if parsed.symbols.magics or ";" in parsed.python_source:
-        return True
-    pending: list[tuple[ast.AST, bool]] = [(node, True) for node in parsed.tree.body]
-    while pending:
-        node, top = pending.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
-        if isinstance(node, ast.Global):
-            return True
-        if isinstance(node, ast.AnnAssign) and (
-            isinstance(node.target, ast.Name) and node.target.id in global_names
-        ):
-            return True
-        if not top and isinstance(node, ast.stmt) and is_pyplot_show(node, pyplot_names):
-            return True
-        if isinstance(node, ast.stmt):
-            pending.extend((child, False) for child in ast.iter_child_nodes(node))
-    return False

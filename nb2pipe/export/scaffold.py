@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import nb2pipe_runtime
+
 from nb2pipe.export.cells import RenderedCell
 from nb2pipe.export.dependencies import (
     ModuleOrigin,

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import nb2pipe_runtime
+
 from nb2pipe.analysis import syntax
 from nb2pipe.errors import CellLocation, ExportError
 from nb2pipe.export.plan import ExportPlan

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Callable
 
 from nb2pipe.analysis import NotebookAnalysis, build_dataflow
+from nb2pipe.analysis.statements import assigned_names
 from nb2pipe.analysis.symbols import FunctionSymbols
 from nb2pipe.errors import CellLocation, ExportError
 from nb2pipe.export.parameters import Parameter
 from nb2pipe.export.plan import CellPlan, ScriptNames
-from nb2pipe.export.statements import assigned_names
 
 __all__ = ["PREPARE", "PipelinePlan", "StepPlan", "plan_steps"]
 

@@ -10,15 +10,15 @@ from typing import Callable, Sequence, Union
 import libcst as cst
 
 from nb2pipe.analysis import syntax
+from nb2pipe.analysis.display import code_display_decisions
 from nb2pipe.analysis.magics import Magic, magic_from_call, mask_ipython
 from nb2pipe.analysis.symbols import function_locals
-from nb2pipe.export.display import displayed_code, is_pyplot_show, only_displays
 from nb2pipe.export.magics import BrokenMagic, MagicTranslation, Untranslatable, translate_magic
 
 #: A statement of a module's body, as libcst types it.
 Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
 
-__all__ = ["CellRewrite", "RewriteCellTransformer", "apply_decisions", "decision_notes"]
+__all__ = ["CellRewrite", "RewriteCellTransformer", "apply_decisions"]
 
 # libcst.matchers would read better here, but importing it costs 0.3 s of every export (more
 # than the whole analysis of a 1,000-cell notebook): these two shapes are checked by hand.
@@ -319,15 +319,11 @@ class RewriteCellTransformer(cst.CSTTransformer):
             module = cst.parse_module(python if python.endswith("\n") else python + "\n")
         except cst.ParserSyntaxError as exc:
             raise MagicError(magic, f"the code of {magic.display} does not parse: {exc.message}") from None
-        tree = syntax.parse(python)
-        dropped = set() if self.keep_display else {
-            position for position, node in enumerate(tree.body) if only_displays(node)
-        }
-        shows = set() if self.figure_call is None else {
-            position for position, node in enumerate(tree.body)
-            if is_pyplot_show(node, self.pyplot_names)
-        }
-        self.result.notes += decision_notes(self.cell_label, python, tree, dropped, shows)
+        dropped, shows, notes = code_display_decisions(
+            self.cell_label, python, keep_display=self.keep_display,
+            pyplot_names=None if self.figure_call is None else self.pyplot_names,
+        )
+        self.result.notes += notes
         if shows:
             self.result.saves_figures = True
             self.result.runtime.add("save_figures")
@@ -338,21 +334,6 @@ class RewriteCellTransformer(cst.CSTTransformer):
         if body and module.header:
             body[0] = body[0].with_changes(leading_lines=[*module.header, *body[0].leading_lines])
         return body
-
-
-def decision_notes(
-    label: str, source: str, tree: ast.Module, dropped: set[int] | frozenset[int],
-    shows: set[int] | frozenset[int],
-) -> list[str]:
-    """What the export summary says about the statements dropped or replaced."""
-    notes = []
-    for position in sorted(set(dropped) | set(shows)):
-        node = tree.body[position]
-        if position in shows:
-            notes.append(f"{label}: `{ast.get_source_segment(source, node)}` saves figures instead")
-        else:
-            notes.append(f"{label}: dropped display-only `{displayed_code(source, node)}`")
-    return notes
 
 
 def apply_decisions(
