@@ -10,11 +10,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Collection
 
+from nb2pipe.analysis import statements
 from nb2pipe.analysis.display import is_pyplot_show
 from nb2pipe.analysis.parse import ParsedCell
 from nb2pipe.analysis.statements import class_reads_before_binding
 
 __all__ = [
+    "assigned_names",
     "class_reads_in_body",
     "declared_globals",
     "defined_methods",
@@ -22,10 +24,22 @@ __all__ = [
     "first_use",
     "plots_with_pandas",
     "rewrite_needed",
+    "top_level_definitions",
 ]
 
 #: pandas' plotting entry points (DataFrame/Series/GroupBy methods)
 PANDAS_PLOTTING = frozenset({"plot", "hist", "boxplot"})
+
+
+def assigned_names(parsed: ParsedCell) -> tuple[str, ...]:
+    """Names the cell assigns at top level, in order: a ``metrics`` cell's candidate metrics."""
+    return statements.assigned_names(parsed.tree)
+
+
+def top_level_definitions(parsed: ParsedCell) -> list[tuple[str, frozenset[str], int]]:
+    """``(kind, names, line)`` of each top-level ``def``, ``class`` and ``import`` of the cell
+    (``kind``: ``defines function``, ``defines class``, ``imports``)."""
+    return list(statements.top_level_definitions(parsed.tree))
 
 
 def first_use(parsed: ParsedCell, name: str) -> int | None:

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from nb2pipe.analysis.display import decision_notes
-from nb2pipe.analysis.statements import assigned_names
+from nb2pipe.analysis.facts import assigned_names
 from nb2pipe.errors import UnsupportedMagicError
-from nb2pipe.export.plan import CellPlan, ExportPlan
+from nb2pipe.export.planned import CellPlan, ExportPlan
 from nb2pipe.export.transformers import MagicError, RewriteCellTransformer, apply_decisions
 
 #: A statement of a module's body, as libcst types it.
@@ -333,7 +333,7 @@ def _fold_comment_placeholders(statements: list[Statement]) -> list[Statement]:
 def _metric_names(cell: CellPlan) -> tuple[str, ...]:
     """What a ``metrics`` cell assigns at top level and does not delete."""
     deleted = cell.parsed.symbols.deletes
-    return tuple(name for name in assigned_names(cell.parsed.tree) if name not in deleted)
+    return tuple(name for name in assigned_names(cell.parsed) if name not in deleted)
 
 
 _WIDTH = 92

@@ -17,7 +17,7 @@ from nb2pipe.analysis import syntax
 from nb2pipe.analysis.symbols import gather_cell_symbols
 from nb2pipe.export.cells import RenderedCell, indent_code, render_cells
 from nb2pipe.export.magics import python_string
-from nb2pipe.export.plan import ExportPlan
+from nb2pipe.export.planned import PREPARE, ExportPlan, PipelinePlan, StepPlan
 from nb2pipe.export.scaffold import GENERATED_MARKER, Scaffold, chunked_statement
 from nb2pipe.export.script import (
     RenderedScript,
@@ -27,7 +27,6 @@ from nb2pipe.export.script import (
     keeps_display,
     notes_of,
 )
-from nb2pipe.export.steps import PREPARE, PipelinePlan, StepPlan
 
 __all__ = ["package_name", "render_pipeline"]
 

@@ -9,11 +9,9 @@ Nothing here depends on which packages are installed.
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from nb2pipe.analysis import ImportBinding, NotebookAnalysis, ParsedCell, build_dataflow
+from nb2pipe.analysis import Dataflow, ImportBinding, NotebookAnalysis, ParsedCell, build_dataflow
 from nb2pipe.analysis.display import display_decisions
 from nb2pipe.analysis.facts import (
     class_reads_in_body,
@@ -26,30 +24,22 @@ from nb2pipe.analysis.facts import (
 )
 from nb2pipe.analysis.magics import MagicKind
 from nb2pipe.analysis.randomness import resolve_callee
-from nb2pipe.analysis.statements import IMPORT_BARRIER_WORDS, StatementGroup
 from nb2pipe.errors import CellLocation, ExportError, ParameterError, UnsupportedMagicError
+from nb2pipe.export.hoisting import BUILTIN_NAMES, hoisted_groups
 from nb2pipe.export.options import ExportOptions
 from nb2pipe.export.parameters import Parameter, read_parameters
+from nb2pipe.export.planned import RUNTIME_API, CellPlan, ExportPlan, ScriptNames
+from nb2pipe.export.steps import keep_in_steps, plan_pipeline
 from nb2pipe.model import Output
-
-if TYPE_CHECKING:
-    from nb2pipe.export.steps import PipelinePlan
 
 __all__ = ["RUNTIME_API", "SCRIPT_OPTIONS", "CellPlan", "ExportPlan", "ScriptNames", "plan_export"]
 
-#: What scripts import from nb2pipe-runtime (each under another name if the notebook uses it).
-RUNTIME_API = (
-    "Pipeline", "Run", "json_or_text", "optional", "parse_args", "record_metrics", "save_figures",
-    "shell", "shell_output", "shell_script", "write_file",
-)
 #: Options every script has (``dest`` names); a parameter may not take them. Kept equal to
 #: nb2pipe_runtime.cli's RUN_OPTIONS and STEP_OPTIONS (a test checks).
 SCRIPT_OPTIONS = (
     "config", "dump_config", "runs_dir", "experiment", "tracking_uri", "metrics_file", "step",
     "outputs_dir",
 )
-#: Magics after which moving an import to the top of the script could change what it imports.
-_IMPORT_BARRIER_MAGICS = frozenset({"cd", "env", "run"})
 #: Calls that give code access to its scope's variables by name: ``main`` must then keep every
 #: notebook variable global, as the notebook had them.
 _DYNAMIC_SCOPE_CALLS = frozenset({"globals", "locals", "vars", "exec", "eval"})
@@ -63,123 +53,6 @@ _PLOT_METHODS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class ScriptNames:
-    """Names the script itself introduces, chosen not to clash with the notebook's."""
-
-    main: str = "main"
-    parse_params: str = "parse_params"
-    params: str = "params"
-    argv: str = "argv"
-    run: str = "run"
-    #: nb2pipe-runtime's names -> the script's names for them
-    runtime: dict[str, str] = field(default_factory=lambda: {name: name for name in RUNTIME_API})
-
-    def of(self, runtime_name: str) -> str:
-        """The script's name for ``runtime_name`` (``shell`` -> ``shell_`` when taken)."""
-        return self.runtime[runtime_name]
-
-
-@dataclass(frozen=True)
-class CellPlan:
-    """An exported code cell and what happens to its top-level statements."""
-
-    parsed: ParsedCell
-    #: markdown cells right above it (their text becomes comments)
-    markdown: tuple[str, ...]
-    #: the cell's top-level statements, grouped as libcst lines
-    groups: tuple[StatementGroup, ...]
-    #: indices of the groups moved to module level
-    hoisted_statements: frozenset[int]
-    is_parameters: bool
-    may_draw: bool
-    #: top-level statements (positions in the cell's ``ast.Module.body``) dropped because they
-    #: only showed a value, and ``plt.show()`` statements that save the figures instead
-    dropped: frozenset[int] = frozenset()
-    shows: frozenset[int] = frozenset()
-    #: the code must be rewritten with libcst (magics, ``;``, ...) rather than copied as text
-    needs_rewrite: bool = False
-
-    @property
-    def index(self) -> int:
-        return self.parsed.cell.index
-
-    def bound_in_body(self) -> frozenset[str]:
-        """Names the statements that stay in the body (``main`` or a step) bind."""
-        if not self.hoisted_statements:
-            symbols = self.parsed.symbols
-            return frozenset(symbols.defines | symbols.deletes)
-        return frozenset(
-            name
-            for group in self.groups
-            if group.index not in self.hoisted_statements
-            for name in group.bound
-        )
-
-    def module_level_names(self) -> frozenset[str]:
-        """Names the statements moved to module level bind."""
-        return frozenset(
-            name for group in self.groups if group.index in self.hoisted_statements
-            for name in group.bound
-        )
-
-    def moved_positions(self) -> frozenset[int]:
-        """Positions (in the cell's top-level statements) of the statements moved to module
-        level."""
-        return frozenset(
-            position for group in self.groups if group.index in self.hoisted_statements
-            for position in group.statements
-        )
-
-    @property
-    def has_body(self) -> bool:
-        """Whether statements stay in the body (not everything moves to module level)."""
-        return len(self.hoisted_statements) < len(self.groups)
-
-
-@dataclass(frozen=True)
-class ExportPlan:
-    """Everything the renderers need to write the script (and a pipeline's modules)."""
-
-    analysis: NotebookAnalysis
-    options: ExportOptions
-    script_path: Path
-    cells: tuple[CellPlan, ...]
-    parameters: tuple[Parameter, ...]
-    #: names ``main`` of a flat script declares ``global``: the ones module-level notebook
-    #: functions read or rebind (every variable when the code reaches its scope by name)
-    global_names: tuple[str, ...]
-    names: ScriptNames
-    pyplot_names: frozenset[str]
-    #: some cell may draw a figure, which the script then saves
-    saves_figures: bool
-    #: names defined or read anywhere in the notebook (``$name`` in a shell escape expands
-    #: only these)
-    notebook_names: frozenset[str]
-    #: names some cell of the notebook binds
-    notebook_defines: frozenset[str]
-    #: the steps, when the notebook has ``step:`` cells
-    pipeline: PipelinePlan | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
-    #: some cell awaits at top level (IPython's autoawait): ``main`` is ``async``, run by
-    #: ``asyncio.run``
-    awaits: bool = False
-
-    @property
-    def notebook_reference(self) -> str:
-        """The notebook's path relative to the script's folder (POSIX form)."""
-        import os
-
-        notebook = self.analysis.notebook
-        if notebook.path is None:
-            return notebook.name
-        try:
-            relative = os.path.relpath(notebook.path.resolve(), self.script_path.resolve().parent)
-        except ValueError:  # another drive on Windows
-            relative = notebook.path.name
-        return Path(relative).as_posix()
-
-
 def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path: Path) -> ExportPlan:
     """Decide the script's shape, refusing what cannot be exported faithfully.
 
@@ -191,8 +64,6 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
         (``strict_errors``), top-level ``await`` in a pipeline, a name that clashes with the
         script's options, or a pipeline that cannot be planned.
     """
-    from nb2pipe.export.steps import plan_steps  # steps.py builds on this module
-
     notebook = analysis.notebook
     path = notebook.path
     notes: list[str] = []
@@ -264,7 +135,6 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
         for parsed in exported
         for magic in parsed.symbols.magics
     )
-    groups = {parsed.cell.index: parsed.groups for parsed in exported}
     all_names: set[str] = set()
     for parsed in analysis.cells:
         all_names |= parsed.symbols.defines | parsed.symbols.reads
@@ -274,33 +144,14 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
         parsed.cell.index: uses_matplotlib and _may_draw(parsed, imports) for parsed in exported
     }
 
-    def cell_plans(keep: frozenset[str]) -> tuple[CellPlan, ...]:
-        hoisted = _hoisted_groups(exported, groups, keep)
-        plans = []
-        markdown: list[str] = []
-        exported_indices = {parsed.cell.index for parsed in exported}
-        for cell in notebook.cells:
-            if cell.kind.value == "markdown":
-                markdown.append(cell.source)
-                continue
-            if cell.index not in exported_indices:
-                continue
-            parsed = analysis.parsed(cell.index)
-            assert parsed is not None
-            plans.append(
-                CellPlan(
-                    parsed=parsed,
-                    markdown=tuple(markdown),
-                    groups=groups[cell.index],
-                    hoisted_statements=hoisted.get(cell.index, frozenset()),
-                    is_parameters=cell.role.parameters,
-                    may_draw=may_draw[cell.index],
-                )
-            )
-            markdown = []
-        return tuple(plans)
-
-    cells, pipeline = plan_steps(cell_plans, analysis, parameters, names, all_names)
+    has_steps = any(parsed.cell.role.step for parsed in exported)
+    hoisted, kept = (
+        keep_in_steps(exported, analysis, parameters) if has_steps else (hoisted_groups(exported), frozenset())
+    )
+    cells = _cell_plans(analysis, exported, hoisted, may_draw)
+    pipeline = (
+        plan_pipeline(cells, analysis, flow, parameters, names, all_names, kept) if has_steps else None
+    )
     if pipeline is not None and awaiting:
         parsed, line = awaiting[0]
         raise ExportError(
@@ -334,8 +185,40 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
     )
 
 
+def _cell_plans(
+    analysis: NotebookAnalysis,
+    exported: list[ParsedCell],
+    hoisted: dict[int, frozenset[int]],
+    may_draw: dict[int, bool],
+) -> tuple[CellPlan, ...]:
+    """The exported cells in order, each with the Markdown above it and what moves out of it."""
+    plans = []
+    markdown: list[str] = []
+    exported_indices = {parsed.cell.index for parsed in exported}
+    for cell in analysis.notebook.cells:
+        if cell.kind.value == "markdown":
+            markdown.append(cell.source)
+            continue
+        if cell.index not in exported_indices:
+            continue
+        parsed = analysis.parsed(cell.index)
+        assert parsed is not None
+        plans.append(
+            CellPlan(
+                parsed=parsed,
+                markdown=tuple(markdown),
+                groups=parsed.groups,
+                hoisted_statements=hoisted.get(cell.index, frozenset()),
+                is_parameters=cell.role.parameters,
+                may_draw=may_draw[cell.index],
+            )
+        )
+        markdown = []
+    return tuple(plans)
+
+
 # -- checks ------------------------------------------------------------------------------------
-def _check_skipped_inputs(analysis: NotebookAnalysis, flow: object) -> None:
+def _check_skipped_inputs(analysis: NotebookAnalysis, flow: Dataflow) -> None:
     """Refuse when an exported cell reads a name that only a dropped cell defines.
 
     Dropped: tagged ``skip`` or ``raises-exception`` (neither is in the script).
@@ -347,7 +230,7 @@ def _check_skipped_inputs(analysis: NotebookAnalysis, flow: object) -> None:
                 skipped_defines.setdefault(name, parsed)
     if not skipped_defines:
         return
-    for cell_flow in flow.flows:  # type: ignore[attr-defined]
+    for cell_flow in flow.flows:
         for name in sorted(cell_flow.undefined):
             source = skipped_defines.get(name)
             if source is None or source.cell.index > cell_flow.cell_index:
@@ -374,11 +257,11 @@ _IPYTHON_ONLY = ("get_ipython", "In", "Out", "_", "__", "___", "_ih", "_oh", "_i
 
 
 def _check_ipython_only_names(
-    analysis: NotebookAnalysis, flow: object, options: ExportOptions
+    analysis: NotebookAnalysis, flow: Dataflow, options: ExportOptions
 ) -> None:
     if options.allow_ipython:
         return
-    for cell_flow in flow.flows:  # type: ignore[attr-defined]
+    for cell_flow in flow.flows:
         for name in _IPYTHON_ONLY:
             if name in cell_flow.undefined:
                 parsed = analysis.parsed(cell_flow.cell_index)
@@ -446,7 +329,7 @@ def _global_names(cells: tuple[CellPlan, ...], parameters: tuple[Parameter, ...]
             bound |= cell.bound_in_body()
     # main's variables named like builtins: a function kept in main closes over them, and
     # finds nothing before they are bound or after `del`, where the notebook finds the builtin
-    needed_builtins = bound & _BUILTIN_NAMES
+    needed_builtins = bound & BUILTIN_NAMES
     if any(_reaches_scope_by_name(cell.parsed) for cell in cells):
         return tuple(sorted(bound))
     # a name bound both at module level (a moved import or definition) and in main: were it
@@ -472,7 +355,6 @@ def _global_names(cells: tuple[CellPlan, ...], parameters: tuple[Parameter, ...]
     return tuple(sorted((bound & needed) | needed_builtins))
 
 
-_BUILTIN_NAMES = frozenset(dir(builtins)) - {"__name__", "__doc__", "__file__"}
 
 
 def _reaches_scope_by_name(parsed: ParsedCell) -> bool:
@@ -481,122 +363,6 @@ def _reaches_scope_by_name(parsed: ParsedCell) -> bool:
     ):
         return True
     return any(call.callee in _DYNAMIC_SCOPE_CALLS for call in parsed.symbols.calls)
-
-
-# -- what moves to module level ------------------------------------------------------------------
-def _hoisted_groups(
-    exported: list[ParsedCell],
-    groups: dict[int, tuple[StatementGroup, ...]],
-    keep: frozenset[str],
-) -> dict[int, frozenset[int]]:
-    """Which statement groups of each cell move to module level.
-
-    An import moves when it is absolute, its names are
-    bound by nothing else in the exported cells, and no earlier code changed where imports
-    come from (``os.chdir``, ``sys.path``, ``%cd``, ...). A ``def``/``class`` moves when its
-    name is bound once and everything its definition evaluates (decorators, defaults,
-    annotations, base classes, class bodies) is a builtin, a moved import or an earlier moved
-    definition. Neither moves above code that reads its name before the notebook binds it
-    (``try: helper except NameError``: the notebook has the NameError there). ``keep`` names
-    definitions that stay in their step. Moving keeps behaviour:
-    definitions still read the notebook's variables when called (see ``_global_names``).
-    Whether a module is installed never matters.
-    """
-    cells = [parsed for parsed in exported if not parsed.cell.role.parameters]
-    candidates: set[str] = set()
-    import_texts: dict[str, set[str]] = {}
-    for parsed in cells:
-        for group in groups[parsed.cell.index]:
-            if group.is_import:
-                for identity in group.import_identities():
-                    for name in group.bound:
-                        import_texts.setdefault(name, set()).add(identity)
-                candidates |= group.bound
-            elif group.definition is not None:
-                candidates.add(group.definition)
-    # how many statements bind each candidate name (a name bound twice stays in place)
-    binders: dict[str, int] = {}
-    for parsed in cells:
-        defined_here = (parsed.symbols.defines | parsed.symbols.deletes) & candidates
-        if not defined_here:
-            continue
-        cell_groups = groups[parsed.cell.index]
-        if len(cell_groups) == 1:
-            for name in defined_here:
-                binders[name] = binders.get(name, 0) + 1
-            continue
-        counted: set[str] = set()
-        for group in cell_groups:
-            for name in group.bound & defined_here:
-                binders[name] = binders.get(name, 0) + 1
-                counted.add(name)
-        for name in defined_here - counted:  # bound only inside a magic's code
-            binders[name] = binders.get(name, 0) + 1
-    import_binds: dict[str, int] = {}
-    for parsed in cells:
-        for group in groups[parsed.cell.index]:
-            if group.is_import:
-                for name in group.bound:
-                    import_binds[name] = import_binds.get(name, 0) + 1
-
-    hoisted: dict[int, frozenset[int]] = {}
-    # builtins the notebook rebinds (`input = 3`) are its variables, not safe to read early
-    rebound_builtins: set[str] = set()
-    for parsed in exported:
-        rebound_builtins |= parsed.symbols.defines & _BUILTIN_NAMES
-    safe = set(dir(builtins)) - rebound_builtins
-    barrier = False
-    #: names read before the notebook binds them, by this cell and the cells above it (the
-    #: notebook has a NameError there: a definition moved above the read would hide it)
-    early: set[str] = set()
-    bound: set[str] = set()  # names the cells above have bound (and not deleted)
-    for parsed in exported:
-        early |= parsed.symbols.reads - bound
-        bound |= parsed.symbols.defines  # (in place: a 100,000-cell notebook binds as many)
-        bound -= parsed.symbols.deletes
-        if parsed.cell.role.parameters:
-            continue
-        moved: set[int] = set()
-        # (a cheap look at the text first: most cells name none of these)
-        might_move_imports = any(word in parsed.python_source for word in IMPORT_BARRIER_WORDS)
-        for group in groups[parsed.cell.index]:
-            if group.star_import:
-                moved.add(group.index)  # `from m import *` is only legal at module level
-                continue
-            if barrier:
-                continue
-            if group.is_import:
-                if group.absolute_imports and all(
-                    len(import_texts.get(name, ())) == 1
-                    and binders.get(name, 0) == import_binds.get(name, 0)
-                    and name not in early
-                    for name in group.bound
-                ):
-                    moved.add(group.index)
-                    safe |= group.bound
-                    continue
-            elif group.definition is not None:
-                name = group.definition
-                if (
-                    name not in keep
-                    and binders.get(name, 0) == 1
-                    and name not in early
-                    and group.definition_reads <= safe
-                    and not (rebound_builtins and group.definition_names & rebound_builtins)
-                    and not (group.is_class and group.class_reads_before_binding - safe)
-                ):
-                    moved.add(group.index)
-                    safe.add(name)
-                    continue
-            if might_move_imports and group.changes_import_path():
-                barrier = True
-        if any(
-            magic.kind is MagicKind.LINE and magic.name in _IMPORT_BARRIER_MAGICS
-            for magic in parsed.symbols.magics
-        ):
-            barrier = True
-        hoisted[parsed.cell.index] = frozenset(moved)
-    return hoisted
 
 
 # -- figures and rewrites ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from nb2pipe.analysis import syntax
 from nb2pipe.errors import CellLocation, ExportError
 from nb2pipe.export.cells import RenderedCell, indent_code, render_cells
 from nb2pipe.export.magics import python_string
-from nb2pipe.export.plan import ExportPlan
+from nb2pipe.export.planned import ExportPlan
 from nb2pipe.export.scaffold import Scaffold
 
 __all__ = ["RenderedScript", "check_generated_code", "render_script"]

@@ -19,7 +19,7 @@ import nb2pipe_runtime
 
 from nb2pipe.analysis import syntax
 from nb2pipe.errors import CellLocation, ExportError
-from nb2pipe.export.plan import ExportPlan
+from nb2pipe.export.planned import ExportPlan
 
 __all__ = ["inlined_runtime", "runtime_modules"]
 
