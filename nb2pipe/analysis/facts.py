@@ -24,6 +24,7 @@ __all__ = [
     "first_use",
     "plots_with_pandas",
     "rewrite_needed",
+    "statements_reading",
     "top_level_definitions",
 ]
 
@@ -40,6 +41,20 @@ def top_level_definitions(parsed: ParsedCell) -> list[tuple[str, frozenset[str],
     """``(kind, names, line)`` of each top-level ``def``, ``class`` and ``import`` of the cell
     (``kind``: ``defines function``, ``defines class``, ``imports``)."""
     return list(statements.top_level_definitions(parsed.tree))
+
+
+def statements_reading(parsed: ParsedCell, name: str) -> frozenset[int]:
+    """Positions of the cell's top-level statements that read ``name`` anywhere inside them
+    (``display`` kept in a block or a function needs an import in a script)."""
+    if name not in parsed.python_source:
+        return frozenset()
+    return frozenset(
+        position for position, statement in enumerate(parsed.tree.body)
+        if any(
+            isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)
+            for node in ast.walk(statement)
+        )
+    )
 
 
 def first_use(parsed: ParsedCell, name: str) -> int | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable
 
+from nb2pipe.analysis import syntax
 from nb2pipe.analysis.symbols import (
     definition_time_exprs,
     definition_time_reads,
@@ -27,6 +28,8 @@ __all__ = [
     "assigned_names",
     "bound_names",
     "class_reads_before_binding",
+    "function_free_names",
+    "module_bindings",
     "statement_groups",
     "top_level_definitions",
 ]
@@ -179,6 +182,27 @@ def top_level_definitions(tree: ast.Module) -> Iterable[tuple[str, frozenset[str
             yield "defines class", frozenset({statement.name}), statement.lineno
         elif isinstance(statement, (ast.Import, ast.ImportFrom)):
             yield "imports", bound_names(statement), statement.lineno
+
+
+def module_bindings(code: str) -> set[str]:
+    """Names a module's code binds at top level (imports, definitions, assignments)."""
+    names: set[str] = set()
+    for statement in syntax.parse(code).body:
+        if isinstance(statement, (ast.Import, ast.ImportFrom)):
+            names |= bound_names(statement)
+        elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(statement.name)
+        elif isinstance(statement, (ast.Assign, ast.AnnAssign)):
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            for target in targets:
+                names |= {node.id for node in ast.walk(target) if isinstance(node, ast.Name)}
+    return names
+
+
+def function_free_names(code: str) -> set[str]:
+    """Globals the one function that ``code`` defines reads or changes in place."""
+    info = gather_cell_symbols(syntax.parse(code)).functions[0]
+    return set(info.free_globals | info.global_mutations)
 
 
 def _first_line(statement: ast.stmt) -> int:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.analysis import analyze_notebook
+from nb2pipe.analysis import analyze_notebook, syntax
 from nb2pipe.errors import CellLocation, ExportError, Nb2PipeError, OutputExistsError
 from nb2pipe.export.dependencies import missing_import_notes, normalized_name
 from nb2pipe.export.dvc import PARAMS_FILE, render_dvc_files
@@ -117,6 +117,9 @@ def render_notebook(
 
         rendered.files.append(render_airflow_dag(plan, pipeline))
     files = tuple((script_path.parent / relative, text) for relative, text in rendered.files)
+    modules = [text for relative, text in rendered.files if relative.endswith(".py")]
+    for code in (rendered.code, *modules):
+        _check_python(code, notebook)
     notes = list(notebook.warnings) + list(rendered.notes)
     notes += missing_import_notes(
         (cell.parsed for cell in plan.cells), notebook.path.parent if notebook.path else None
@@ -132,6 +135,25 @@ def render_notebook(
         notes=tuple(notes),
     )
     return ExportResult(notebook.path, script_path, rendered.code, summary, files=files)
+
+
+def _check_python(code: str, notebook: Notebook) -> None:
+    """Refuse to hand out code that does not parse: a bug in nb2pipe must not write a broken
+    file (the one look at the rendered code; the renderers never read their output).
+
+    Raises
+    ------
+    ExportError
+        The code does not parse (reported as nb2pipe's bug, with the notebook).
+    """
+    try:
+        syntax.parse(code)
+    except SyntaxError as exc:  # pragma: no cover - a bug in nb2pipe, reported as such
+        raise ExportError(
+            CellLocation(notebook.path),
+            f"nb2pipe produced invalid Python (line {exc.lineno}: {exc.msg}); "
+            "please report this with the notebook",
+        ) from None
 
 
 def export_notebook(notebook_path: str | Path, options: ExportOptions = ExportOptions()) -> ExportResult:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from nb2pipe.analysis.display import decision_notes
-from nb2pipe.analysis.facts import assigned_names
+from nb2pipe.analysis.facts import assigned_names, statements_reading
 from nb2pipe.errors import UnsupportedMagicError
 from nb2pipe.export.planned import CellPlan, ExportPlan
 from nb2pipe.export.transformers import MagicError, RewriteCellTransformer, apply_decisions
@@ -52,6 +52,8 @@ class RenderedCell:
     notes: tuple[str, ...] = ()
     #: a magic was kept as a ``get_ipython()`` call (``--allow-ipython``)
     ipython_kept: bool = False
+    #: the code (moved definitions or body) reads ``display``
+    reads_display: bool = False
 
 
 def render_cells(plan: ExportPlan, *, pipeline: bool = False) -> tuple[RenderedCell, ...]:
@@ -102,6 +104,7 @@ def _render_cell(plan: ExportPlan, cell: CellPlan, pipeline: bool) -> RenderedCe
         requirements=piece.requirements,
         notes=piece.notes,
         ipython_kept=piece.ipython_kept,
+        reads_display=piece.reads_display,
     )
 
 
@@ -116,6 +119,7 @@ class _Piece:
     requirements: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     ipython_kept: bool = False
+    reads_display: bool = False
     #: runtime calls the rewrite itself placed (``plt.show()`` became ``save_figures``)
     figures: frozenset[str] = field(default_factory=frozenset)
 
@@ -170,6 +174,7 @@ def _copied(plan: ExportPlan, cell: CellPlan) -> _Piece:
         )),
         runtime=figures,
         figures=figures,
+        reads_display=bool(statements_reading(cell.parsed, "display") - cell.dropped),
     )
 
 
@@ -282,6 +287,7 @@ def _rewritten(plan: ExportPlan, cell: CellPlan) -> _Piece:
         requirements=tuple(result.requirements),
         notes=tuple(notes + result.notes),
         ipython_kept="from IPython import get_ipython" in result.imports,
+        reads_display=result.reads_display,
         figures=frozenset({"save_figures"}) if result.saves_figures else frozenset(),
     )
 

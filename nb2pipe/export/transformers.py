@@ -58,6 +58,8 @@ class CellRewrite:
     runtime: set[str] = field(default_factory=set)
     requirements: list[str] = field(default_factory=list)
     saves_figures: bool = False
+    #: the rewritten code reads ``display`` (IPython's, unless the notebook defines one)
+    reads_display: bool = False
 
 
 def _magic_of(call: cst.Call) -> Magic | None:
@@ -134,6 +136,12 @@ class RewriteCellTransformer(cst.CSTTransformer):
         self._scope_depth = 0
         self._block_depth = 0
         self._functions: list[cst.FunctionDef] = []  # the functions being visited, innermost last
+
+    def visit_Name(self, node: cst.Name) -> None:
+        # every name the transformer meets stays in the code (dropped statements are removed
+        # before it runs): ``display`` left in a block or a function needs IPython's
+        if node.value == "display":
+            self.result.reads_display = True
 
     # -- scopes ------------------------------------------------------------------------------
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
