@@ -23,7 +23,7 @@ from nb2pipe.analysis.syntax_errors import explain_syntax_error
 from nb2pipe.errors import CellParseError, NestedTooDeeplyError
 from nb2pipe.model import Cell
 
-__all__ = ["KernelNamespace", "ParsedCell", "parse_cell"]
+__all__ = ["KernelNamespace", "ParsedCell", "parse_cell", "symbols_only"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,12 @@ class ParsedCell:
     def groups(self) -> tuple[StatementGroup, ...]:
         """The cell's top-level statements grouped by the source lines they share."""
         return statement_groups(self.tree)
+
+
+def symbols_only(cell: Cell, symbols: CellSymbols) -> ParsedCell:
+    """``cell`` with symbols known from elsewhere (``%track``'s record of what ran) and no
+    tree: for the analyses that read symbols only (static hazards, the dataflow)."""
+    return ParsedCell(cell, cell.source, ast.Module(body=[], type_ignores=[]), symbols)
 
 
 @dataclass

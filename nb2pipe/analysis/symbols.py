@@ -27,6 +27,7 @@ __all__ = [
     "definition_time_exprs",
     "definition_time_reads",
     "function_locals",
+    "function_locals_of_code",
     "gather_cell_symbols",
 ]
 
@@ -498,6 +499,18 @@ def function_locals(node: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[s
     scanner = _FunctionScanner()
     scanner.scan_function(node)
     return frozenset(scanner.local_names())
+
+
+def function_locals_of_code(code: str) -> frozenset[str]:
+    """:func:`function_locals` of the one function ``code`` defines (empty if it is not one)."""
+    try:
+        tree = syntax.parse(code)
+    except SyntaxError:
+        return frozenset()
+    function = tree.body[0] if tree.body else None
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return frozenset()
+    return function_locals(function)
 
 
 def _class_symbols(node: ast.ClassDef) -> FunctionSymbols:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Sequence, Union
 
 import libcst as cst
 
-from nb2pipe.analysis import syntax
 from nb2pipe.analysis.display import code_display_decisions
-from nb2pipe.analysis.magics import Magic, magic_from_call, mask_ipython
-from nb2pipe.analysis.symbols import function_locals
+from nb2pipe.analysis.magics import Magic, magic_from_code, mask_ipython
+from nb2pipe.analysis.symbols import function_locals_of_code
 from nb2pipe.export.magics import BrokenMagic, MagicTranslation, Untranslatable, translate_magic
 
 #: A statement of a module's body, as libcst types it.
@@ -64,24 +62,13 @@ class CellRewrite:
 
 def _magic_of(call: cst.Call) -> Magic | None:
     """The :class:`Magic` of a ``get_ipython()`` call node: one recogniser, shared with analysis."""
-    code = cst.Module([]).code_for_node(call)
-    try:
-        tree = syntax.parse(code, mode="eval")
-    except SyntaxError:
-        return None
-    return magic_from_call(tree.body)
+    return magic_from_code(cst.Module([]).code_for_node(call))
 
 
 @lru_cache(maxsize=64)
 def _locals_of(node: cst.FunctionDef) -> frozenset[str]:
-    """The function's local names, from the one analysis (on the stdlib tree of its code)."""
-    try:
-        tree = syntax.parse(cst.Module([]).code_for_node(node))
-    except SyntaxError:
-        return frozenset()
-    function = tree.body[0]
-    assert isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
-    return function_locals(function)
+    """The function's local names, from the one analysis."""
+    return function_locals_of_code(cst.Module([]).code_for_node(node))
 
 
 def _dotted(node: cst.BaseExpression) -> str | None:
