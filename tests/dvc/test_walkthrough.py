@@ -31,8 +31,11 @@ def test_export_two_runs_and_compare(walkthrough: Walkthrough) -> None:
     assert "accuracy:          1.0000" in outputs["python pipeline_steps.py --C 0.01"][0]
     compared = outputs["nb2pipe runs --sort accuracy"][0].splitlines()
     assert compared[0] == "experiment pipeline_steps"
-    rows = [line.split() for line in compared if line.split()[:1] in (["1"], ["2"])]
-    assert [row[4:6] for row in rows] == [["0.01", "1"], ["0.5", "0.9556"]]
+    # the best run by the primary metric is marked with ">" in front of its number
+    rows = [line.split() for line in compared if line.lstrip("> ").split()[:1] in (["1"], ["2"])]
+    assert [row[0] for row in rows] == [">", "2"]
+    assert [row[5:7] for row in rows[:1]] + [row[4:6] for row in rows[1:]] == [
+        ["0.01", "1"], ["0.5", "0.9556"]]
     assert "accuracy:" in outputs["python pipeline_steps.py --step evaluate"][0]
 
 
