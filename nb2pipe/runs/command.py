@@ -33,6 +33,11 @@ __all__ = ["runs"]
     help="Show what differs between two runs (table numbers, run ids or unique id prefixes).",
 )
 @click.option(
+    "--config", "config_of", metavar="RUN",
+    help="Print a finished run's effective parameters as a --config file (YAML), with the data "
+    "versions it read pinned: nb2pipe runs --config 3 > params.yaml.",
+)
+@click.option(
     "--html", "html", metavar="FILE", type=click.Path(path_type=Path),
     help="Write a static page: per experiment a sortable table, plots and figures.",
 )
@@ -49,7 +54,7 @@ __all__ = ["runs"]
 def runs(
     directory: Path, experiment: str | None, sort: str | None, ascending: bool,
     since: str | None, last: str | None, where: tuple[str, ...], diff: tuple[str, str] | None,
-    html: Path | None, as_json: bool, to_mlflow: str | None, with_dvc: bool,
+    config_of: str | None, html: Path | None, as_json: bool, to_mlflow: str | None, with_dvc: bool,
 ) -> None:
     """List and compare the recorded runs of exported scripts in DIRECTORY (or DIRECTORY/runs).
 
@@ -60,6 +65,10 @@ def runs(
     ! belongs to no single run's settings: a note below the table says why. The stages of one
     DVC experiment are one row. The best run of each experiment by its primary metric is
     marked >.
+
+    Data read from URLs and DVC registries is compared by its version (S3 versionId, DVC
+    md5, SHA-256 of the content); --diff names both versions; --config RUN writes a run's
+    parameters with the versions it read pinned.
 
     --to-mlflow URI copies the runs shown into an MLflow store (then `mlflow ui
     --backend-store-uri URI` shows them); a run already there is not copied again.
@@ -91,6 +100,12 @@ def runs(
             found = diff_runs(
                 comparison, resolve_run(comparison, diff[0]), resolve_run(comparison, diff[1])
             )
+        if config_of is not None:
+            from nb2pipe.runs.config import pinned_config
+            from nb2pipe.runs.diff import resolve_run, run_title
+
+            row = resolve_run(comparison, config_of, option="--config")
+            pinned = pinned_config(row, f"parameters of {run_title(comparison, row)}")
         if html is not None:
             from nb2pipe.runs.html import write_page
 
@@ -109,6 +124,11 @@ def runs(
         sys.exit(1 if isinstance(exc, MlflowCopyError) else 2)
     if to_mlflow is not None:
         click.echo(copied.summary())
+        return
+    if config_of is not None:
+        click.echo(pinned.to_yaml(), nl=False)
+        for note in pinned.notes:
+            click.echo(f"nb2pipe: note: {note}", err=True)
         return
     if diff is not None:
         click.echo(json.dumps(found.to_json(), indent=1) if as_json else format_diff(found))

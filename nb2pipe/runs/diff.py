@@ -18,9 +18,9 @@ from nb2pipe.errors import Nb2PipeError
 from nb2pipe.runs.compare import RunComparison
 from nb2pipe.runs.rows import RunRow
 from nb2pipe.runs.table import mixed_note, param_cell, stale_notes
-from nb2pipe.runs.values import format_number, short_hash
+from nb2pipe.runs.values import format_number, short_hash, source_version
 
-__all__ = ["Change", "RunDiff", "diff_runs", "format_diff", "resolve_run"]
+__all__ = ["Change", "RunDiff", "diff_runs", "format_diff", "resolve_run", "run_title"]
 
 ABSENT = "(none)"
 
@@ -66,7 +66,7 @@ class RunDiff:
         }
 
 
-def resolve_run(comparison: RunComparison, token: str) -> RunRow:
+def resolve_run(comparison: RunComparison, token: str, option: str = "--diff") -> RunRow:
     """The row ``token`` names: a table number, a run id or unique prefix, a DVC experiment.
 
     Raises
@@ -92,11 +92,11 @@ def resolve_run(comparison: RunComparison, token: str) -> RunRow:
             names = ", ".join(row.label for row in matches[:5])
             names += ", ..." if len(matches) > 5 else ""
             raise Nb2PipeError(
-                f"--diff {token}: several runs match ({names}); give more of the id"
+                f"{option} {token}: several runs match ({names}); give more of the id"
             )
     raise Nb2PipeError(
-        f"--diff {token}: no run with that number (1-{len(rows)}) or with that in its id"
-        if rows else f"--diff {token}: no runs to compare"
+        f"{option} {token}: no run with that number (1-{len(rows)}) or with that in its id"
+        if rows else f"{option} {token}: no runs to compare"
     )
 
 
@@ -202,6 +202,11 @@ def _number(comparison: RunComparison, row: RunRow) -> int:
     return next(i for i, found in enumerate(comparison.rows, 1) if found is row)
 
 
+def run_title(comparison: RunComparison, row: RunRow) -> str:
+    """``run 3: <run id> (experiment train, 2026-12-01T10:00:00)``."""
+    return _title(comparison, row)
+
+
 def _title(comparison: RunComparison, row: RunRow) -> str:
     number = _number(comparison, row)
     steps = f", steps {'+'.join(row.steps)}" if row.steps else ""
@@ -236,6 +241,9 @@ def _data_changes(comparison: RunComparison, before: RunRow, after: RunRow) -> l
         digest = row.data[path]
         md5 = tracked[path].versions.get(digest) if path in tracked else None
         mark = "!" if any(found.path == path for found in row.stale) else ""
+        source = row.sources.get(path)
+        if source is not None and (source.identity or source.checks or "unversioned") == digest:
+            return source_version(source) + mark
         return short_hash(digest) + (f" (md5 {short_hash(md5)})" if md5 else "") + mark
 
     changes = []

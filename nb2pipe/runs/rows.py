@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nb2pipe_runtime.record import JSONValue, Objective, RunRecord
+from nb2pipe_runtime.record import DataSource, JSONValue, Objective, RunRecord
 
 from nb2pipe.runs.records import StoredRecord, moment
 
-__all__ = ["MixedParam", "RunError", "RunRow", "StaleInput", "build_rows", "value_key"]
+__all__ = [
+    "MixedParam", "RunError", "RunRow", "StaleInput", "build_rows", "source_json", "value_key",
+]
 
 _FIGURE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".gif")
 
@@ -86,7 +88,8 @@ class RunRow:
     #: the parameters the row's own runs read
     own_params: dict[str, JSONValue]
     metrics: dict[str, float]
-    #: data files along the lineage (path -> SHA-256); the row's own reads win
+    #: data along the lineage (path -> SHA-256, URL -> version identity); the row's own reads
+    #: win
     data: dict[str, str]
     commit: str | None
     dirty: bool
@@ -101,6 +104,8 @@ class RunRow:
     figures: tuple[Path, ...] = ()  #: the runs' figure artifacts
     #: the primary metric the row's (latest) run recorded
     objective: Objective | None = None
+    #: what the row's runs recorded of the data they read from URLs and DVC registries
+    sources: dict[str, DataSource] = field(default_factory=dict)
 
     @property
     def flagged(self) -> bool:
@@ -130,6 +135,7 @@ class RunRow:
             "stale_inputs": [stale.to_json() for stale in self.stale],
             "metrics": self.metrics,
             "data": self.data,
+            "sources": {url: source_json(source) for url, source in self.sources.items()},
             "git": {"commit": self.commit, "dirty": self.dirty} if self.commit else None,
             "errors": [
                 {"run_id": error.run_id, "step": error.step, "error": error.message}
@@ -137,6 +143,11 @@ class RunRow:
             ],
             "figures": [path.name for path in self.figures],
         }
+
+
+def source_json(source: DataSource) -> dict[str, Any]:
+    """A source as the record has it, with the identity runs are compared by."""
+    return {**asdict(source), "identity": source.identity}
 
 
 def value_key(value: Any) -> str:
@@ -172,7 +183,7 @@ def _latest_reads(records: Sequence[StoredRecord]) -> dict[str, tuple[str, str]]
     """Data file -> (SHA-256, run id) of the latest run that read it."""
     latest: dict[str, tuple[str, str]] = {}
     for stored in sorted(records, key=lambda stored: moment(stored.record.start)):
-        for path, digest in stored.record.data.items():
+        for path, digest in stored.record.data_versions().items():
             latest[path] = (digest, stored.record.run_id)
     return latest
 
@@ -187,15 +198,18 @@ def _row(group: list[StoredRecord], latest: dict[str, tuple[str, str]]) -> RunRo
     data: dict[str, str] = {}
     read: dict[str, tuple[str, str]] = {}  # what the row's own runs read: path -> (hash, run)
     packages: dict[str, str] = {}
+    sources: dict[str, DataSource] = {}
     for record in records:
         params.update(record.effective_params or record.params)
         own.update(record.params)
         metrics.update(record.metrics)
         for entry in record.lineage:
             data.update(entry.data)
-        data.update(record.data)
-        read.update({path: (digest, record.run_id) for path, digest in record.data.items()})
+        versions = record.data_versions()
+        data.update(versions)
+        read.update({path: (digest, record.run_id) for path, digest in versions.items()})
         packages.update(record.packages)
+        sources.update({source.url: source for source in record.sources})
     errors = tuple(
         RunError(record.run_id, record.step, record.error) for record in records if record.error
     )
@@ -226,6 +240,7 @@ def _row(group: list[StoredRecord], latest: dict[str, tuple[str, str]]) -> RunRo
         objective=next(
             (record.objective for record in reversed(records) if record.objective), None
         ),
+        sources=sources,
     )
 
 

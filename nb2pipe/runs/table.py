@@ -8,12 +8,17 @@ by its primary metric is marked ``>``, and a note says by which metric and why t
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterable, Mapping
 
 from nb2pipe.runs.compare import Experiment, RunComparison
 from nb2pipe.runs.rows import MixedParam, RunRow, value_key
-from nb2pipe.runs.values import format_number, format_value, short_hash
+from nb2pipe.runs.values import (
+    data_name,
+    format_number,
+    format_value,
+    short_hash,
+    source_version,
+)
 
 __all__ = [
     "BEST",
@@ -95,7 +100,7 @@ def data_cell(experiment: Experiment, row: RunRow) -> str:
     marks = []
     for path in row.data:
         version = experiment.data_version(row, path)
-        name = posixpath.basename(path)
+        name = data_name(path)
         if version is not None:
             marks.append(f"{name}@{version}" + (MARK if path in stale else ""))
         elif path in stale:
@@ -202,6 +207,12 @@ def _differences(experiment: Experiment) -> list[str]:
             ]
             md5 = tracked.versions.get(digest) if tracked is not None else None
             shown = short_hash(digest) + (f" = md5 {short_hash(md5)}" if md5 else "")
+            source = next(
+                (row.sources[path] for row in experiment.rows
+                 if path in row.sources and row.data.get(path) == digest), None,
+            )
+            if source is not None:
+                shown = source_version(source)
             parts.append(f"@{number} = {shown} (runs {', '.join(users)})")
         lines.append(f"data differs: {name}: " + "; ".join(parts))
     if experiment.commits:

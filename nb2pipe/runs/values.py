@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import posixpath
 
-__all__ = ["format_number", "format_value", "short_hash"]
+from nb2pipe_runtime.record import DataSource
+
+__all__ = ["data_name", "format_number", "format_value", "short_hash", "source_version"]
 
 
 def format_value(value: object) -> str:
@@ -33,3 +36,38 @@ def format_number(value: object) -> str:
 def short_hash(digest: str) -> str:
     """The first 12 hex digits of a SHA-256 or md5, as the table shows them."""
     return digest[:12]
+
+
+def source_version(source: DataSource) -> str:
+    """The version of a source a run read, as a person names it: ``versionId 3HL4...,
+    sha256 8baab0330389``; ``rev v1 = bbd3821, md5 e5ebd4c02cef``; ``sha256 ...`` for a whole
+    HTTP read; ``etag "..."``/``modified ...`` when that is all there is."""
+    parts = []
+    if source.dvc is not None:
+        full = source.dvc.commit
+        commit = full[:7] if full else None
+        rev = source.dvc.rev
+        if rev and full and not full.startswith(rev):
+            parts.append(f"rev {rev} = {commit}")
+        elif commit or rev:
+            parts.append(f"rev {commit or rev}")
+        if source.dvc.md5:
+            parts.append(f"md5 {short_hash(source.dvc.md5)}")
+    else:
+        if source.version_id:
+            parts.append(f"versionId {source.version_id}")
+        if source.sha256:
+            parts.append(f"sha256 {short_hash(source.sha256)}")
+        if not parts and source.etag:
+            parts.append(f"etag {source.etag}")
+        if not parts and source.last_modified:
+            parts.append(f"modified {source.last_modified}")
+    return ", ".join(parts) or "no version"
+
+
+def data_name(path: str) -> str:
+    """A data file's or source's short name in a table: its file name (``wine.csv`` of
+    ``s3://bucket/data/wine.csv``, of ``dvc:///registry#data/wine.csv``)."""
+    if "://" in path:
+        path = path.partition("?")[0].rpartition("#")[2] or path
+    return posixpath.basename(path.rstrip("/")) or path

@@ -21,17 +21,18 @@ from nb2pipe.analysis import (
     analyze_notebook,
     find_static_hazards,
 )
-from nb2pipe.errors import NestedTooDeeplyError, Nb2PipeError
+from nb2pipe.errors import Nb2PipeError, NestedTooDeeplyError
 from nb2pipe.export.parameters import Parameter
 from nb2pipe.model import DEFAULT_MAX_SIZE, Cell, Notebook, load_notebook
-from nb2pipe.verify.errors import VerificationFailed, VerifyInterrupted, VerifyUsageError
 from nb2pipe.verify.compare import compare_outputs
+from nb2pipe.verify.errors import VerificationFailed, VerifyInterrupted, VerifyUsageError
 from nb2pipe.verify.judge import (
     first_out_of_order,
     judge_run,
     mark_nondeterministic,
     pair_code_cells,
 )
+from nb2pipe.verify.kernels import KernelLookahead, StartedKernel
 from nb2pipe.verify.options import VerifyOptions
 from nb2pipe.verify.parameters import BoundParameters, bind_parameters, notebook_parameters
 from nb2pipe.verify.probe import data_files_read, sha256_of
@@ -49,6 +50,7 @@ from nb2pipe.verify.report import (
 from nb2pipe.verify.runner import (
     NotebookRun,
     allow_running,
+    check_kernel,
     kill_running,
     preload,
     resolve_kernel,
@@ -163,11 +165,14 @@ def verify_paths(
             "--update cannot be combined with -p: saved outputs must come from the notebook's "
             "own parameter values"
         )
+    if options.kernel is not None:
+        check_kernel(options.kernel)
     notebooks, reports = find_notebooks(paths)
     for report in reports:
         progress.notebook_finished(report)
     prepared: list[_Prepared | NotebookReport] = [
-        _prepare(path, options.strict_errors, options.max_notebook_size) for path in notebooks
+        _prepare(path, options.strict_errors, options.max_notebook_size, options.kernel)
+        for path in notebooks
     ]
     _bind_parameters([p for p in prepared if isinstance(p, _Prepared)], options)
     if any(isinstance(item, _Prepared) for item in prepared):
@@ -179,11 +184,27 @@ def verify_paths(
 
     interrupted = threading.Event()
     finished: dict[int, NotebookReport] = {}  # position -> report, before any interrupt
+    # while N notebooks run, the kernels of the next N start
+    lookahead = KernelLookahead(
+        [
+            (item.kernel_name, item.path.resolve().parent, _metric_names(item.analysis))
+            if isinstance(item, _Prepared)
+            else None
+            for item in prepared
+        ],
+        ahead=max(1, options.jobs),
+    )
 
     def work(position: int, item: _Prepared | NotebookReport) -> NotebookReport:
-        report = (
-            item if isinstance(item, NotebookReport) else _verify_prepared(item, options, progress)
-        )
+        if isinstance(item, NotebookReport):
+            report = item
+        else:
+            kernel = lookahead.take(position)
+            try:
+                report = _verify_prepared(item, options, progress, kernel)
+            finally:
+                if kernel is not None:
+                    kernel.close()  # the run closed it, unless it never ran
         if not interrupted.is_set():  # the kernels killed on an interrupt are no verdict
             finished[position] = report
             progress.notebook_finished(report)
@@ -224,6 +245,7 @@ def verify_paths(
             raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        lookahead.close()
     return VerifyReport(
         tuple(reports + results), time.monotonic() - start, options.rtol, options.script
     )
@@ -251,9 +273,13 @@ def raise_for_mismatches(report: VerifyReport) -> None:
 
 
 def _prepare(
-    path: Path, strict_errors: bool = False, max_size: int | None = DEFAULT_MAX_SIZE
+    path: Path,
+    strict_errors: bool = False,
+    max_size: int | None = DEFAULT_MAX_SIZE,
+    kernel: str | None = None,
 ) -> _Prepared | NotebookReport:
-    """Load and statically check one notebook (PRODUCT.md §4.1)."""
+    """Load and statically check one notebook (PRODUCT.md §4.1); ``kernel`` overrides the
+    notebook's own."""
     start = time.monotonic()
     try:
         notebook = load_notebook(path, max_size=max_size)
@@ -294,7 +320,7 @@ def _prepare(
         )
     except Nb2PipeError as exc:  # a cell that is not Python: the run will say more
         notes.append(f"static check skipped: {exc}")
-    kernel_name, kernel_note = resolve_kernel(notebook.kernel_name)
+    kernel_name, kernel_note = resolve_kernel(kernel or notebook.kernel_name)
     if kernel_note:
         notes.append(kernel_note)
     declared = notebook_parameters(analysis) if analysis is not None else None
@@ -316,14 +342,18 @@ def _bind_parameters(prepared: list[_Prepared], options: VerifyOptions) -> None:
 
 
 def _verify_prepared(
-    item: _Prepared, options: VerifyOptions, progress: VerifyProgress
+    item: _Prepared,
+    options: VerifyOptions,
+    progress: VerifyProgress,
+    kernel: StartedKernel | None = None,
 ) -> NotebookReport:
-    """Steps 2–5 of PRODUCT.md §4 for one notebook: run, compare, script, verdict."""
+    """Steps 2–5 of PRODUCT.md §4 for one notebook: run, compare, script, verdict.
+    ``kernel``: one started ahead for the run."""
     start = time.monotonic()
     progress.notebook_started(item.path, len(item.notebook.code_cells))
     script_check = _start_script(item, options)
     try:
-        run = _run(item, options, lambda: progress.cell_executed(item.path))
+        run = _run(item, options, lambda: progress.cell_executed(item.path), kernel=kernel)
         data_files = _data_files(item, run, bool(item.parameters.values))
         compare_saved = not item.parameters.changed
         judgement = judge_run(
@@ -367,7 +397,9 @@ def _verify_prepared(
             and m.cell_index not in judgement.random_cells
         }
         if unexplained and options.second_run and run.failure is None:
-            variable = _second_run_differences(item, options, judgement.fresh_cells)
+            variable = _second_run_differences(
+                item, options, judgement.fresh_cells, max(unexplained)
+            )
             mismatches = mark_nondeterministic(
                 mismatches, {i: why for i, why in variable.items() if i in judgement.unexplained}
             )
@@ -485,9 +517,14 @@ def _start_script(item: _Prepared, options: VerifyOptions) -> ScriptCheckJob | N
 
 
 def _run(
-    item: _Prepared, options: VerifyOptions, on_cell_executed: Callable[[], None] | None = None
+    item: _Prepared,
+    options: VerifyOptions,
+    on_cell_executed: Callable[[], None] | None = None,
+    last_cell: int | None = None,
+    kernel: StartedKernel | None = None,
 ) -> NotebookRun:
-    """One fresh run of the notebook (the cells expected to raise may raise)."""
+    """One fresh run of the notebook (the cells expected to raise may raise), to its end or
+    to ``last_cell`` (included)."""
     return run_notebook(
         item.path,
         kernel_name=item.kernel_name,
@@ -500,16 +537,27 @@ def _run(
             for cell in item.notebook.code_cells
             if cell.expects_error(options.strict_errors) and not cell.role.raises_exception
         ],
+        last_cell=last_cell,
+        kernel=kernel,
     )
 
 
 def _second_run_differences(
-    item: _Prepared, options: VerifyOptions, first: dict[int, Cell]
+    item: _Prepared, options: VerifyOptions, first: dict[int, Cell], last_cell: int
 ) -> dict[int, str]:
-    """Run the notebook again: the cells whose outputs differ between the two fresh runs,
-    with what differs (saved cell index -> message). ``first`` pairs the saved cells with the
-    first run's."""
-    second = _run(item, options)
+    """Run the notebook again, up to ``last_cell`` (the last cell in question): the cells whose
+    outputs differ between the two fresh runs, with what differs (saved cell index ->
+    message). ``first`` pairs the saved cells with the first run's.
+
+    The cells below ``last_cell`` would only cost time: what they print cannot change what
+    the cells above printed. With parameters the run goes at least to the ``parameters``
+    cell, where papermill injects the values.
+    """
+    if item.parameters.values:
+        last_cell = max(
+            [last_cell, *(c.index for c in item.notebook.code_cells if c.role.parameters)]
+        )
+    second = _run(item, options, last_cell=last_cell)
     if second.failure is not None:
         return {}
     executed = set(second.executed)
@@ -532,7 +580,8 @@ def _second_run_differences(
 
 
 def _data_files(item: _Prepared, run: NotebookRun, parameterized: bool) -> tuple[DataFile, ...]:
-    """Files the run read, hashed now, beside the hashes ``--update`` stored last time."""
+    """Files the run read, hashed now, and the data it read from URLs and DVC registries, by
+    version, beside the hashes and versions ``--update`` stored last time."""
     folder = item.path.resolve().parent
     saved_hashes = read_saved_data_hashes(item.path)
     fresh_to_saved = {
@@ -545,8 +594,18 @@ def _data_files(item: _Prepared, run: NotebookRun, parameterized: bool) -> tuple
         fresh_index = run.cell_at(ordinal)
         reader = fresh_to_saved.get(fresh_index) if fresh_index is not None else None
         files[key] = DataFile(key, sha256_of(path), saved_hashes.get(key), reader)
+    for access in run.probe.sources:
+        # data read from a URL or a DVC registry: by its version identity, as run records
+        # compare it (what can be checked when it has none)
+        source = access.source
+        fresh_index = run.cell_at(access.ordinal)
+        reader = fresh_to_saved.get(fresh_index) if fresh_index is not None else None
+        version = source.identity or source.checks or "unversioned"
+        files[source.url] = DataFile(source.url, version, saved_hashes.get(source.url), reader)
     for key, saved in saved_hashes.items():
         if key not in files:
+            if "://" in key:  # a source this run did not read: nothing to compare
+                continue
             path = Path(key) if Path(key).is_absolute() else folder / key
             files[key] = DataFile(key, sha256_of(path), saved, None)
     return tuple(files[key] for key in sorted(files))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -66,6 +67,11 @@ def _exit_on_sigterm() -> None:
     "the script gets the same value. Repeatable.",
 )
 @click.option(
+    "--kernel",
+    metavar="NAME",
+    help="Run every notebook with kernel NAME instead of the one its metadata names.",
+)
+@click.option(
     "--no-script", is_flag=True, help="Skip script equivalence (export and run the script)."
 )
 @click.option(
@@ -108,6 +114,13 @@ def _exit_on_sigterm() -> None:
     metavar="MB", help="Refuse notebooks larger than this, before reading them (0: no limit).",
 )
 @click.option(
+    "--github-annotations",
+    is_flag=True,
+    help="Also print a GitHub Actions workflow command for each failing cell "
+    "(`::error file=NB,line=L::...`, L the line of the cell's source in the .ipynb file), "
+    "so that GitHub shows it on the notebook.",
+)
+@click.option(
     "-q", "--quiet", is_flag=True, help="Print only the notebooks that fail, and the summary."
 )
 @click.option(
@@ -122,6 +135,7 @@ def verify(
     jobs: int,
     timeout: float,
     parameters: tuple[tuple[str, str], ...],
+    kernel: str | None,
     no_script: bool,
     rtol: float,
     image_tolerance: float,
@@ -131,6 +145,7 @@ def verify(
     junit_path: Path | None,
     html_path: Path | None,
     max_size: int,
+    github_annotations: bool,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -163,6 +178,7 @@ def verify(
         update=update,
         strict_errors=strict_errors,
         max_notebook_size=max_size * 1024 * 1024 or None,
+        kernel=kernel,
     )
     # papermill, nbclient and jupyter_client log each failure they hand back to us; verify
     # reports it once, with its cell, so their log lines would only repeat it
@@ -183,6 +199,12 @@ def verify(
         console.print(Text("interrupted", style="bold red"))
         sys.exit(130)
     render_summary(console, report)
+    if github_annotations:
+        from nb2pipe.verify.github import annotation_commands
+
+        workspace = os.environ.get("GITHUB_WORKSPACE")
+        for line in annotation_commands(report, Path(workspace) if workspace else None):
+            click.echo(line)
     if json_path is not None:
         write_atomically(json_path, json.dumps(report.to_json(), indent=2) + "\n")
     if junit_path is not None:

@@ -297,6 +297,19 @@ def _failure_cell(run: NotebookRun, pairs: Mapping[int, Cell]) -> int | None:
     return None  # papermill's injected-parameters cell
 
 
+def _version(identity: str | None) -> str:
+    """A source's version identity as the reason shows it: ``sha256 1a5cc6ec8f3e``,
+    ``versionId 3HL4...``, ``md5 6f5902ac2370``."""
+    if not identity:
+        return "not read"
+    kind, _, value = identity.partition(":")
+    if not value:
+        return f"sha256 {identity[:12]}" if len(identity) == 64 else identity
+    names = {"version": "versionId", "md5": "md5", "commit": "commit", "etag": "etag"}
+    shown = value if kind in ("version", "etag") else value[:12]
+    return f"{names.get(kind, kind)} {shown}"
+
+
 class _ReasonFinder:
     """The evidence for why a cell's output differs: changed data, saved order, randomness."""
 
@@ -318,6 +331,11 @@ class _ReasonFinder:
         for data_file in self.changed:
             # a file the fresh run did not read (gone, renamed) may explain any difference
             if data_file.read_by is None or data_file.read_by <= index:
+                if "://" in data_file.path:  # a source: by its version identity
+                    return Reason.DATA_CHANGED, (
+                        f"data {data_file.path} changed since the outputs were saved "
+                        f"({_version(data_file.saved_sha256)} -> {_version(data_file.sha256)})"
+                    )
                 return Reason.DATA_CHANGED, (
                     f"data file {data_file.path} changed since the outputs were saved "
                     f"(sha256 {(data_file.saved_sha256 or '')[:12]} -> "

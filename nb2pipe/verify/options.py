@@ -40,6 +40,8 @@ class VerifyOptions:
     second_run: bool = True
     #: refuse notebooks larger than this many bytes before reading them (``None``: no limit)
     max_notebook_size: int | None = DEFAULT_MAX_SIZE
+    #: run every notebook with this kernel instead of the one its metadata names
+    kernel: str | None = None
 
     @property
     def compare(self) -> CompareOptions:

@@ -6,7 +6,9 @@ notebook and no name lands in the user's namespace. It runs the source of
 kernel, as a private module: the kernel's environment need not have nb2pipe installed, and
 all three agree on which files a run reads and writes. Its :class:`FileAudit`, rooted at the
 notebook's folder, keeps the first read and first write of each of the user's files with the
-cell that did it. After each cell, a ``post_run_cell`` callback notes the numeric values of the
+cell that did it. The source of :mod:`nb2pipe_runtime.sources` runs beside it, so data the
+notebook reads from URLs and DVC registries is logged with its version, as exported scripts
+record it. After each cell, a ``post_run_cell`` callback notes the numeric values of the
 names ``metrics`` cells assign, for comparison with the exported script's run record. Every
 entry is one line appended to a log file, flushed at once, so a kernel that dies loses nothing.
 """
@@ -21,11 +23,14 @@ from pathlib import Path
 from typing import Iterable
 
 import nb2pipe_runtime.audit
+import nb2pipe_runtime.sources
+from nb2pipe_runtime.record import DataSource, DvcSource
 
 __all__ = [
     "FileAccess",
     "MetricValue",
     "ProbeLog",
+    "SourceAccess",
     "data_files_read",
     "probe_exec_line",
     "read_probe_log",
@@ -35,15 +40,21 @@ __all__ = [
 #: The name the kernel's copy of the audit module has in its ``sys.modules`` (private: the
 #: user's own ``import nb2pipe_runtime``, if any, gets the installed package, untouched).
 _AUDIT_MODULE = "_nb2pipe_verify_audit"
+_SOURCES_MODULE = "_nb2pipe_verify_sources"
 
 # Runs inside the kernel. It must never raise into user code; the audit hook's cost is the
 # runtime's (one list test and one string test decide most events).
 _PROBE_SOURCE = """
-def _install(log_path, root, metric_names, audit_source, module_name):
+def _install(log_path, root, metric_names, audit_source, module_name, sources_source,
+             sources_name):
     import math, numbers, sys, types
     audit_module = types.ModuleType(module_name)
     sys.modules[module_name] = audit_module  # what the module defines may look itself up there
     exec(compile(audit_source, "<nb2pipe_runtime/audit.py>", "exec"), audit_module.__dict__)
+    sources_module = types.ModuleType(sources_name)
+    sys.modules[sources_name] = sources_module
+    exec(compile(sources_source, "<nb2pipe_runtime/sources.py>", "exec"),
+         sources_module.__dict__)
     log = open(log_path, "a", buffering=1, encoding="utf-8")
     cells = [0]  # ordinal of the running cell: 1 for the first cell the notebook runs
     metrics = {}
@@ -76,6 +87,15 @@ def _install(log_path, root, metric_names, audit_source, module_name):
         except Exception:
             pass
 
+    def on_source(read):
+        try:
+            fields = (read.url, read.scheme, read.sha256, read.version_id, read.etag,
+                      read.last_modified, read.dvc_path, read.dvc_commit, read.dvc_md5)
+            text = "\\t".join("" if f is None else " ".join(str(f).split()) for f in fields)
+            log.write("u\\t" + str(cells[0]) + "\\t" + text + "\\n")
+        except Exception:
+            pass
+
     try:
         from IPython import get_ipython
         shell = get_ipython()
@@ -85,6 +105,7 @@ def _install(log_path, root, metric_names, audit_source, module_name):
     except Exception:
         pass
     audit_module.FileAudit(root, on_open=on_open).start()
+    sources_module.SourceAudit(on_read=on_source).start()
 """
 
 
@@ -98,11 +119,22 @@ class MetricValue:
 
 
 @dataclass(frozen=True)
+class SourceAccess:
+    """Data the run read from a URL or a DVC registry, as last logged (its hash is logged when
+    the read completes)."""
+
+    source: DataSource
+    ordinal: int  #: the cell that read it (see :attr:`FileAccess.ordinal`)
+
+
+@dataclass(frozen=True)
 class ProbeLog:
     """Everything the probe logged during one run."""
 
     accesses: tuple[FileAccess, ...] = ()
     metrics: tuple[MetricValue, ...] = ()
+    #: one per URL: the first cell that read it, with what the last read of it showed
+    sources: tuple[SourceAccess, ...] = ()
 
     def metric_at(self, name: str, ordinal: int) -> float | None:
         """The value of ``name`` right after the ``ordinal``-th cell ran."""
@@ -128,9 +160,11 @@ class FileAccess:
 def probe_exec_line(log_path: Path, notebook_dir: Path, metric_names: Iterable[str] = ()) -> str:
     """The one line of Python, for ``--IPKernelApp.exec_lines``, that installs the probe."""
     audit_source = inspect.getsource(nb2pipe_runtime.audit)
+    sources_source = inspect.getsource(nb2pipe_runtime.sources)
     call = (
         f"{_PROBE_SOURCE}\n_install({str(log_path)!r}, {str(notebook_dir.resolve())!r}, "
-        f"{tuple(sorted(metric_names))!r}, {audit_source!r}, {_AUDIT_MODULE!r})\n"
+        f"{tuple(sorted(metric_names))!r}, {audit_source!r}, {_AUDIT_MODULE!r}, "
+        f"{sources_source!r}, {_SOURCES_MODULE!r})\n"
     )
     encoded = base64.b64encode(call.encode()).decode()
     # the namespace is a fresh dict: nothing is left in the user's globals
@@ -145,6 +179,7 @@ def read_probe_log(log_path: Path) -> ProbeLog:
         return ProbeLog()
     accesses = []
     metrics = []
+    sources: dict[str, SourceAccess] = {}
     for line in text.splitlines():
         kind, _, rest = line.partition("\t")
         count, _, rest = rest.partition("\t")
@@ -152,13 +187,33 @@ def read_probe_log(log_path: Path) -> ProbeLog:
             continue
         if kind in ("r", "w"):
             accesses.append(FileAccess(Path(rest), kind == "w", int(count)))
+        elif kind == "u":
+            source = _logged_source(rest)
+            if source is not None:
+                first = sources.get(source.url)
+                sources[source.url] = SourceAccess(
+                    source, first.ordinal if first is not None else int(count)
+                )
         elif kind == "m":
             name, _, value = rest.partition("\t")
             try:
                 metrics.append(MetricValue(name, float(value), int(count)))
             except ValueError:
                 continue
-    return ProbeLog(tuple(accesses), tuple(metrics))
+    return ProbeLog(tuple(accesses), tuple(metrics), tuple(sources.values()))
+
+
+def _logged_source(text: str) -> DataSource | None:
+    fields = [field or None for field in text.split("\t")]
+    if len(fields) != 9 or not text.split("\t")[0]:
+        return None
+    url = text.split("\t")[0]
+    _url, scheme, sha256, version_id, etag, modified, dvc_path, commit, md5 = fields
+    dvc = DvcSource("", dvc_path, commit=commit, md5=md5) if dvc_path is not None else None
+    return DataSource(
+        url=url, scheme=scheme or "", sha256=sha256, version_id=version_id, etag=etag,
+        last_modified=modified, dvc=dvc,
+    )
 
 
 def data_files_read(accesses: Iterable[FileAccess]) -> dict[Path, int]:

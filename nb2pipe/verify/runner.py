@@ -6,6 +6,8 @@ a timeout or a dead kernel is a result to judge, never an exception out of verif
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import shutil
 import signal
@@ -21,6 +23,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from nb2pipe.errors import Nb2PipeError
 from nb2pipe.model import Cell, Notebook, notebook_from_json
+from nb2pipe.verify.kernels import StartedKernel
 from nb2pipe.verify.probe import FileAccess, ProbeLog, probe_exec_line, read_probe_log
 from nb2pipe.verify.report import Reason
 
@@ -30,6 +33,7 @@ __all__ = [
     "RunFailure",
     "ScriptJob",
     "ScriptRun",
+    "check_kernel",
     "copy_folder",
     "kernel_command",
     "resolve_kernel",
@@ -150,6 +154,24 @@ def resolve_kernel(name: str | None) -> tuple[str, str | None]:
     return fallback, None
 
 
+def check_kernel(name: str) -> None:
+    """Refuse a kernel the user named (``--kernel``) that is not installed here.
+
+    Raises
+    ------
+    VerifyUsageError
+        Naming the kernels that are installed.
+    """
+    from nb2pipe.verify.errors import VerifyUsageError
+
+    specs = _kernel_specs()
+    if name not in specs:
+        raise VerifyUsageError(
+            f"kernel {name!r} is not installed; installed kernels: "
+            + (", ".join(sorted(specs)) or "none")
+        )
+
+
 _KERNEL_MODULES = frozenset({"ipykernel_launcher", "ipykernel"})
 
 
@@ -197,12 +219,39 @@ def kernel_python(kernel_name: str) -> str:
     return kernel_command(kernel_name)[0][-1]
 
 
-def _kernel_manager(kernel_name: str, log_path: Path) -> Any:
+def kernel_start_arguments(
+    probe_log: Path, folder: Path, metric_names: Iterable[str]
+) -> list[str]:
+    """The kernel's command-line arguments beyond the kernelspec's: the file-access probe
+    (see :mod:`.probe`), and IPython's history kept in memory (as nbclient would add)."""
+    return [
+        "--IPKernelApp.exec_lines=" + probe_exec_line(probe_log, folder, metric_names),
+        "--HistoryManager.hist_file=:memory:",
+    ]
+
+
+def forget_kernel(manager: Any) -> None:
+    """The kernel of ``manager`` has ended: an interrupt need not end it."""
+    _running.discard(getattr(manager, "kernel_pid", -1))
+
+
+def kernel_manager_class(log_path: Path, made: list[Any]) -> type[Any]:
+    """The kernel manager class for one run; each instance is appended to ``made``.
+
+    nbclient is given the class, not a manager: it shuts down (and closes the channels of)
+    only a kernel whose manager it created itself. Given a manager, it left every kernel
+    running, with its libraries in memory, until verify exited.
+    """
     from jupyter_client.manager import AsyncKernelManager
 
     class _LoggedKernelManager(AsyncKernelManager):
         """Sends the kernel's own stdout/stderr to a file: kept for dead-kernel reports and
         kept off verify's terminal output."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.clients: list[Any] = []
+            made.append(self)
 
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             with open(log_path, "ab") as log:
@@ -217,13 +266,11 @@ def _kernel_manager(kernel_name: str, log_path: Path) -> Any:
 
         def client(self, **kwargs: Any) -> Any:
             """nbclient's client of this kernel, remembered so that its context is closed."""
-            made = super().client(**kwargs)
-            self.clients.append(made)
-            return made
+            client = super().client(**kwargs)
+            self.clients.append(client)
+            return client
 
-    manager = _LoggedKernelManager(kernel_name=kernel_name)
-    manager.clients = []
-    return manager
+    return _LoggedKernelManager
 
 
 class _RunningProcesses:
@@ -288,11 +335,34 @@ def preload() -> None:
     imports) at the same moment, which Python's per-module import locks allow but which
     buys nothing and has been seen to fail under load.
     """
+    _import_jsonschema_without_iri_syntax()
     import jupyter_client.manager  # noqa: F401
     import nbclient.exceptions  # noqa: F401
     import papermill  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
     import papermill.exceptions  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
     from PIL import Image, ImageChops, ImageStat  # noqa: F401
+
+
+def _import_jsonschema_without_iri_syntax() -> None:
+    """Import jsonschema (nbformat validates notebooks with it) without ``rfc3987_syntax``.
+
+    When that optional package is installed (``jsonschema[format-nongpl]``, which
+    jupyter_server brings), importing jsonschema builds its IRI grammars: about 2 s on a quiet
+    machine, 10 s on a loaded one, before the first kernel starts (and again in each
+    pytest-xdist worker). Only the ``iri`` and ``iri-reference`` format checkers use it, and
+    nothing verify validates has such a format (nbformat validates without format checkers).
+    The import is refused only for jsonschema's first import; later imports find the package.
+    """
+    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+        return
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # `import` raises ImportError
+    try:
+        importlib.import_module("jsonschema")
+    except ImportError:
+        pass  # a jsonschema that needs it: nbformat's import below says what is missing
+    finally:
+        if "rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is None:
+            del sys.modules["rfc3987_syntax"]
 
 
 def run_notebook(
@@ -304,8 +374,12 @@ def run_notebook(
     metric_names: Iterable[str] = (),
     on_cell_executed: Callable[[], None] | None = None,
     expected_errors: Iterable[int] = (),
+    last_cell: int | None = None,
+    kernel: StartedKernel | None = None,
 ) -> NotebookRun:
-    """Run the notebook at ``path`` top to bottom in a fresh kernel, in the notebook's folder.
+    """Run the notebook at ``path`` top to bottom in a fresh kernel, in the notebook's folder
+    (to the cell at position ``last_cell`` included, when given). ``kernel``: one started
+    ahead for this run (:mod:`.kernels`); the run ends it.
 
     papermill writes the executed notebook into a temporary directory; the user's notebook is
     never written. File accesses of the kernel are recorded (see :mod:`.probe`). The cells at
@@ -335,17 +409,36 @@ def run_notebook(
             on_cell_executed()
 
     failure: RunFailure | None = None
-    with tempfile.TemporaryDirectory(prefix="nb2pipe-verify-") as scratch:
-        work = Path(scratch)
+    folder = path.resolve().parent
+    metrics = frozenset(metric_names)
+    if kernel is not None and not kernel.fits(kernel_name, folder, metrics):
+        kernel.close()
+        kernel = None
+    scratch_folder: contextlib.AbstractContextManager[str] = (
+        contextlib.nullcontext(kernel.scratch.name)
+        if kernel is not None
+        else tempfile.TemporaryDirectory(prefix="nb2pipe-verify-")
+    )
+    with contextlib.ExitStack() as ending:
+        if kernel is not None:
+            ending.callback(kernel.close)
+        work = Path(ending.enter_context(scratch_folder))
         probe_log, kernel_log = work / "probe.log", work / "kernel.log"
-        folder = path.resolve().parent
         for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
-            probe_log.write_bytes(b"")
-            kernel_log.write_bytes(b"")
-            kernel_manager = _kernel_manager(kernel_name, kernel_log)
+            # the kernel started ahead, for the first attempt; else one started now
+            ready = kernel.manager if kernel is not None and attempt == 1 else None
+            managers: list[Any] = [ready] if ready is not None else []
+            if ready is None:
+                probe_log.write_bytes(b"")
+                kernel_log.write_bytes(b"")
+            manager = (
+                {"km": ready}
+                if ready is not None
+                else {"kernel_manager_class": kernel_manager_class(kernel_log, managers)}
+            )
             try:
                 papermill.execute_notebook(
-                    _with_expected_errors(path, frozenset(expected_errors)),
+                    _with_expected_errors(path, frozenset(expected_errors), last_cell),
                     str(work / path.name),
                     parameters=dict(parameters) if parameters else None,
                     kernel_name=kernel_name,
@@ -357,12 +450,9 @@ def run_notebook(
                     # the kernel's cwd (not papermill's process-wide chdir: -j runs in
                     # threads), the file-access hook, progress hooks, and no graceful-shutdown
                     # wait
-                    km=kernel_manager,
+                    **manager,
                     resources={"metadata": {"path": str(folder)}},
-                    extra_arguments=[
-                        "--IPKernelApp.exec_lines="
-                        + probe_exec_line(probe_log, folder, metric_names)
-                    ],
+                    extra_arguments=kernel_start_arguments(probe_log, folder, metrics),
                     on_cell_start=on_start,
                     on_cell_execute=on_execute,
                     on_cell_executed=on_executed,
@@ -381,7 +471,7 @@ def run_notebook(
                 failure = RunFailure(
                     Reason.DEAD_KERNEL,
                     current[0],
-                    "the kernel died while running the cell" + _how_it_ended(kernel_manager),
+                    "the kernel died while running the cell" + _how_it_ended(managers),
                     _tail(kernel_log),
                 )
             except (RuntimeError, TimeoutError, OSError) as exc:  # start-up failed, lost link
@@ -400,8 +490,12 @@ def run_notebook(
                     f"papermill could not run the notebook: {type(exc).__name__}: {exc}",
                 )
             finally:
-                _running.discard(getattr(kernel_manager, "kernel_pid", -1))
-                _release(kernel_manager)
+                for started in managers:
+                    forget_kernel(started)
+                if ready is not None and kernel is not None:
+                    kernel.shut_down()  # nbclient ends only the kernels it started
+                for started in managers:
+                    release_kernel_manager(started)
             if not (
                 attempt < KERNEL_START_ATTEMPTS
                 and failure is not None
@@ -450,7 +544,7 @@ def _cell_reply(message: Any) -> CellReply:
     )
 
 
-def _release(kernel_manager: Any) -> None:
+def release_kernel_manager(kernel_manager: Any) -> None:
     """Close what a kernel manager we passed to papermill keeps open: nbclient shuts the
     kernel down but leaves a manager it does not own with its ZeroMQ context and sockets, a
     dozen file descriptors a run (a process verifying a hundred notebooks ran out of them)."""
@@ -471,14 +565,19 @@ def _destroy(context: Any) -> None:
             pass
 
 
-def _with_expected_errors(path: Path, cells: frozenset[int]) -> Any:
+def _with_expected_errors(
+    path: Path, cells: frozenset[int], last_cell: int | None = None
+) -> Any:
     """The notebook to hand papermill: its path, or (when some cells may raise without the
-    tag nbclient looks for) the notebook read with those cells tagged ``raises-exception``."""
-    if not cells:
+    tag nbclient looks for) the notebook read with those cells tagged ``raises-exception``,
+    and without the cells after ``last_cell``."""
+    if not cells and last_cell is None:
         return str(path)
     import nbformat
 
     node = nbformat.read(str(path), as_version=4)  # type: ignore[no-untyped-call]
+    if last_cell is not None:
+        del node.cells[last_cell + 1 :]
     for index in cells:
         if 0 <= index < len(node.cells):
             tags = node.cells[index].setdefault("metadata", {}).setdefault("tags", [])
@@ -544,9 +643,9 @@ def _lost_port_race(kernel_log: Path) -> bool:
     return "Address already in use" in text
 
 
-def _how_it_ended(kernel_manager: Any) -> str:
+def _how_it_ended(managers: Sequence[Any]) -> str:
     """`` (killed by SIGKILL: ...)`` or `` (exit status 1)``: how a dead kernel's process ended."""
-    process = getattr(kernel_manager, "kernel_process", None)
+    process = getattr(managers[-1], "kernel_process", None) if managers else None
     code = process.poll() if process is not None else None
     if code is None:
         return ""

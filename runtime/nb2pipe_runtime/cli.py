@@ -4,6 +4,7 @@ The script builds an ``argparse`` parser with one option per parameter, as a per
 (``type=int``, ``type=json.loads``, ``action=argparse.BooleanOptionalAction`` ...), and hands it
 to :func:`parse_args`, which adds the options every script has (``--config``,
 ``--dump-config``, ``--runs-dir``, ``--experiment``, ``--tracking-uri``, ``--metrics-file``,
+``--require-data-version``,
 and ``--step``/``--outputs-dir`` for pipelines) and applies the precedence
 notebook defaults < config file < command line.
 """
@@ -33,7 +34,10 @@ __all__ = [
 ]
 
 #: Options of every script (``dest`` names): a parameter may not be called so.
-RUN_OPTIONS = ("config", "dump_config", "runs_dir", "experiment", "tracking_uri", "metrics_file")
+RUN_OPTIONS = (
+    "config", "dump_config", "runs_dir", "experiment", "tracking_uri", "metrics_file",
+    "require_data_version",
+)
 #: Options a pipeline script adds.
 STEP_OPTIONS = ("step", "outputs_dir")
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
@@ -211,6 +215,11 @@ def parse_args(
     )
     group.add_argument(
         "--metrics-file", metavar="FILE", help="also write the run's metrics to this JSON file"
+    )
+    group.add_argument(
+        "--require-data-version", action="store_true",
+        help="fail a run that read data without a version identity (default: "
+        "$NB2PIPE_REQUIRE_DATA_VERSION)",
     )
     _one_line_errors(parser)
     args = parser.parse_args(arguments, namespace=_Parsed(arguments))

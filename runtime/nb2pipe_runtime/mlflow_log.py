@@ -85,20 +85,32 @@ def experiment_name(record: RunRecord) -> str:
 
 def _datasets(record: RunRecord) -> list[Any]:
     """The data files the run read, and those its inputs were computed from (a ``--step``
-    run's lineage), as MLflow dataset inputs with their SHA-256 as digest."""
+    run's lineage), as MLflow dataset inputs with their SHA-256 as digest; the data it read
+    from URLs and DVC registries with their URL as source and their version as digest."""
     from mlflow.entities import Dataset, DatasetInput, InputTag
 
     files = dict(record.data)
     for entry in record.lineage:
         for path, digest in entry.data.items():
             files.setdefault(path, digest)
-    return [
+    inputs = [
         DatasetInput(
             Dataset(name=path, digest=digest[:36], source_type="local", source=path),
             tags=[InputTag("mlflow.data.context", "read" if path in record.data else "lineage")],
         )
-        for path, digest in sorted(files.items())
+        for path, digest in sorted(files.items()) if "://" not in path
     ]
+    # data read from URLs and DVC registries: the URL as source, the version as digest
+    for source in record.sources:
+        identity = source.identity or source.checks or "unversioned"
+        inputs.append(DatasetInput(
+            Dataset(
+                name=source.url, digest=identity.partition(":")[2][:36] if ":" in identity
+                else identity[:36], source_type=source.scheme, source=source.url,
+            ),
+            tags=[InputTag("mlflow.data.context", "read")],
+        ))
+    return inputs
 
 
 def _tags(record: RunRecord) -> dict[str, str]:

@@ -97,11 +97,13 @@ class Pipeline(Run):
         """The run's own reading and writing (saved outputs, hashes) is not the code's."""
         listening = self.audit.active
         self.audit.stop()
+        self.sources.stop()
         try:
             yield
         finally:
             if listening:
                 self.audit.start()
+                self.sources.start()
 
     # -- inputs of a --step run --------------------------------------------------------------
     def _load(self, value: Any, step: str) -> Any:
@@ -137,12 +139,14 @@ class Pipeline(Run):
         return loaded
 
     def _upstream_data(self) -> dict[str, str]:
-        """The data files this run's results so far depend on: the ones it read, and the ones
-        the runs that produced its inputs read."""
+        """The data this run's results so far depend on: the files and sources (by URL and
+        version) it read, and the ones the runs that produced its inputs read."""
         data: dict[str, str] = {}
         for entry in self.lineage:
             data.update(entry.data)
         data.update(self._data_files())
+        for source in self._data_sources({}):
+            data[source.url] = source.identity or source.checks or "unversioned"
         return dict(sorted(data.items()))
 
     def _finish_outputs(self) -> None:

@@ -21,7 +21,9 @@ from typing import Any, Literal, TypeAlias
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "DataSource",
     "DvcContext",
+    "DvcSource",
     "GitState",
     "Goal",
     "InputLineage",
@@ -38,7 +40,9 @@ __all__ = [
 
 FORMAT = "nb2pipe-run"
 #: 0: nb2pipe 0.1 (no ``format_version``); 1: nb2pipe 0.2; 2: ``git.changed`` lists untracked
-#: files the run read and no longer cuts characters off names; ``mlflow_error``; ``objective``
+#: files the run read and no longer cuts characters off names; ``mlflow_error``; ``objective``;
+#: ``sources`` (data read from URLs and DVC registries, with their versions; records of version
+#: 2 written before it read with none)
 FORMAT_VERSION = 2
 RECORD_NAME = "run.json"
 
@@ -101,7 +105,7 @@ class InputLineage:
     #: what the value was computed with: the parameters that run's steps up to this one read,
     #: and the effective parameters of that run's own inputs
     params: dict[str, JSONValue] = field(default_factory=dict)
-    #: the data files the value was computed from (path -> SHA-256)
+    #: the data the value was computed from (path -> SHA-256; a URL -> its version identity)
     data: dict[str, str] = field(default_factory=dict)
 
 
@@ -112,6 +116,69 @@ class DvcContext:
     experiment: str | None = None
     stage: str | None = None
     baseline: str | None = None
+
+
+@dataclass(frozen=True)
+class DvcSource:
+    """Where a read through ``dvc.api`` came from."""
+
+    repo: str  #: the repository as the code named it (a URL or a path); ``""``: the run's own
+    path: str  #: the path in the repository
+    rev: str | None = None  #: the revision the code asked for (a tag, a branch, a commit)
+    commit: str | None = None  #: the commit ``rev`` resolved to
+    md5: str | None = None  #: DVC's md5 of the path at that commit (``None``: git tracks it)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Data the run read from elsewhere than a local file (a bucket, a web server, a DVC
+    registry) and which version of it: what the store says and what the bytes were."""
+
+    url: str  #: without credentials, signatures or a pinned ``versionId``
+    scheme: str  #: ``s3``, ``gs``, ``az``, ``hf``, ``http``, ``https``, ``dvc``, ...
+    size: int | None = None
+    #: SHA-256 of the bytes, when the code read the whole object
+    sha256: str | None = None
+    #: the store's version of the object: S3 ``VersionId``, GCS generation, Azure version id,
+    #: Hugging Face blob id
+    version_id: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    #: the version the code asked for: a URL's ``versionId``, a DVC revision
+    pinned: str | None = None
+    dvc: DvcSource | None = None
+    #: the parameter whose value named this source (its URL, or its DVC revision)
+    parameter: str | None = None
+
+    @property
+    def identity(self) -> str | None:
+        """The version identity runs are compared by: the content's SHA-256, else DVC's md5,
+        else the store's version id, else the commit of a git-tracked file in a DVC
+        repository; ``None`` when the run cannot say which version it read."""
+        if self.sha256:
+            return self.sha256
+        if self.dvc is not None and self.dvc.md5:
+            return f"md5:{self.dvc.md5}"
+        if self.version_id:
+            return f"version:{self.version_id}"
+        if self.dvc is not None and self.dvc.commit:
+            return f"commit:{self.dvc.commit}"
+        return None
+
+    @property
+    def checks(self) -> str | None:
+        """What a later read can be checked against when there is no identity (HTTP: the
+        ``ETag`` and ``Last-Modified`` headers)."""
+        parts = [part for part in (self.etag, self.last_modified) if part]
+        return "etag:" + " ".join(parts) if parts else None
+
+    @property
+    def can_pin(self) -> bool:
+        """Whether a configuration can name the version read (S3 ``?versionId=``, a DVC
+        commit); HTTP content can be checked but not pinned."""
+        return (self.scheme == "s3" and self.version_id is not None) or (
+            self.dvc is not None and self.dvc.commit is not None
+        )
 
 
 @dataclass(frozen=True)
@@ -184,6 +251,8 @@ class RunRecord:
     metrics: dict[str, float] = field(default_factory=dict)
     #: data files the run read (relative path, or absolute outside its folder) -> SHA-256
     data: dict[str, str] = field(default_factory=dict)
+    #: data the run read from URLs and DVC registries, with the versions it read
+    sources: tuple[DataSource, ...] = ()
     #: saved step outputs a ``--step`` run loaded instead of computing them
     lineage: tuple[InputLineage, ...] = ()
     #: step -> output name -> what was saved
@@ -206,6 +275,15 @@ class RunRecord:
     warnings: tuple[str, ...] = ()
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
+
+    def data_versions(self) -> dict[str, str]:
+        """Every input the run read -> the version it read: local files by SHA-256 (``data``),
+        sources by URL and :attr:`DataSource.identity` (else what can be checked, else
+        ``unversioned``)."""
+        versions = dict(self.data)
+        for source in self.sources:
+            versions[source.url] = source.identity or source.checks or "unversioned"
+        return versions
 
     # -- JSON --------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

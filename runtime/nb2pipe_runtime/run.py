@@ -1,6 +1,7 @@
 """One recorded run of an exported script: ``with Run(params, __file__, notebook):``.
 
-Entering the block starts the run: a run id, ``runs/<run id>/artifacts/``, and the file audit.
+Entering the block starts the run: a run id, ``runs/<run id>/artifacts/``, the file audit and
+the audit of data read from URLs and DVC registries (:mod:`nb2pipe_runtime.sources`).
 Leaving it writes ``runs/<run id>/run.json`` (a :class:`~nb2pipe_runtime.record.RunRecord`),
 also for a failed run, whose exception then propagates. A pipeline runs its steps through
 :meth:`Run.step`, which saves their outputs and, for ``--step NAME``, stands in for the steps
@@ -28,6 +29,8 @@ from nb2pipe_runtime.cli import command_line, parameter_values
 from nb2pipe_runtime.environment import dvc_context, git_state, package_versions, sha256_of
 from nb2pipe_runtime.record import (
     RECORD_NAME,
+    DataSource,
+    DvcSource,
     InputLineage,
     JSONValue,
     Objective,
@@ -35,11 +38,20 @@ from nb2pipe_runtime.record import (
     SavedOutput,
     StepTiming,
 )
+from nb2pipe_runtime.sources import SourceAudit, SourceRead, public_url
 
-__all__ = ["OBJECTIVE_VARIABLE", "Run", "active_run", "record_metrics"]
+__all__ = [
+    "OBJECTIVE_VARIABLE",
+    "REQUIRE_DATA_VERSION_VARIABLE",
+    "Run",
+    "active_run",
+    "record_metrics",
+]
 
 #: The environment variable ``nb2pipe sweep`` sets to the metric it ranks runs by.
 OBJECTIVE_VARIABLE = "NB2PIPE_OBJECTIVE"
+#: ``1`` (a team's CI): every run behaves as with ``--require-data-version``.
+REQUIRE_DATA_VERSION_VARIABLE = "NB2PIPE_REQUIRE_DATA_VERSION"
 
 #: The runs in progress, innermost last.
 _RUNS: list[Run] = []
@@ -112,6 +124,11 @@ class Run:
         #: parameters the steps that ran read (a whole flat run reads them all)
         self.params_read: set[str] = set()
         self.audit = FileAudit(root=self.cwd)
+        self.sources = SourceAudit()
+        self.require_data_version = bool(getattr(params, "require_data_version", False)) or (
+            os.environ.get(REQUIRE_DATA_VERSION_VARIABLE, "").strip().lower()
+            not in ("", "0", "false", "no", "off")
+        )
 
     # -- the run -----------------------------------------------------------------------------
     def __enter__(self) -> Run:  # noqa: PYI034 - typing.Self needs Python 3.11
@@ -123,6 +140,7 @@ class Run:
         _RUNS.append(self)
         _print_frames_as_a_notebook_does()
         self.audit.start()
+        self.sources.start()
         return self
 
     def __exit__(
@@ -132,6 +150,7 @@ class Run:
         tb: TracebackType | None,
     ) -> None:
         self.audit.stop()
+        self.sources.stop()
         if _RUNS and _RUNS[-1] is self:
             _RUNS.pop()
         self.ended = time.time()
@@ -148,8 +167,9 @@ class Run:
             if not failed:
                 raise SystemExit(1) from None  # the run worked, its record did not: say so
             return
-        if not failed and record.mlflow_error is not None:
-            # the user asked for MLflow and logging failed: say so with the exit code too
+        if not failed and (record.mlflow_error is not None or record.status == "failed"):
+            # the user asked for MLflow and logging failed, or for versioned data and the run
+            # read some without a version: say so with the exit code too
             raise SystemExit(1)
 
     def artifact_dir(self, name: str) -> str:
@@ -232,9 +252,43 @@ class Run:
                 continue
         return dict(sorted(data.items()))
 
+    def _data_sources(self, params: dict[str, JSONValue]) -> tuple[DataSource, ...]:
+        """The data read from URLs and DVC registries, each version once, in the order first
+        read, with the parameter that named it."""
+        found: dict[tuple[str, str | None, str | None], DataSource] = {}
+        for read in self.sources.reads:
+            source = _data_source(read, params)
+            found.setdefault((source.url, source.identity, source.checks), source)
+        return tuple(found.values())
+
+    def _unversioned(self, sources: tuple[DataSource, ...]) -> str | None:
+        """With ``--require-data-version``: the one line naming the data read without a
+        version identity, if any."""
+        if not self.require_data_version:
+            return None
+        missing = [source for source in sources if source.identity is None]
+        if not missing:
+            return None
+        first = missing[0]
+        why = "no version id from the store, and the run did not read all of it"
+        if first.checks:
+            why += f" (only {first.checks.removeprefix('etag:')}, which can change in place)"
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        return (
+            f"read data without a version identity: {first.url}{more}: {why} "
+            f"(--require-data-version)"
+        )
+
     def _finish(self, status: str, error: str | None, exc: BaseException | None) -> RunRecord:
         self._finish_outputs()
         own, effective, mixed = self._effective_params(whole=True)
+        sources = self._data_sources(parameter_values(self.params))
+        unversioned = self._unversioned(sources)
+        if unversioned is not None:
+            if status == "failed":
+                self.warnings.append(unversioned)
+            else:
+                status, error = "failed", unversioned
         for name in mixed:
             self.warnings.append(
                 f"parameter {name!r} differs between this run and the runs that produced its "
@@ -259,6 +313,7 @@ class Run:
             mixed_params=tuple(mixed),
             metrics=dict(sorted(self.metrics.items())),
             data=self._data_files(),
+            sources=sources,
             lineage=tuple(self.lineage),
             outputs=self.outputs,
             artifacts=self._artifacts(),
@@ -293,6 +348,9 @@ class Run:
                 record = replace(record, mlflow=logged)
             record.write(path)
         print(f"nb2pipe: run {self.run_id} {record.status}; recorded in {where}", file=sys.stderr)
+        if unversioned is not None and error == unversioned:
+            # the last line names the input, as the exit code says the run failed
+            print(f"nb2pipe: error: {unversioned}; the run is recorded in {where}", file=sys.stderr)
         if record.mlflow_error is not None:
             # the last line says what went wrong, as the exit code does (see __exit__)
             print(
@@ -329,6 +387,33 @@ class Run:
             for name in files:
                 found.append(os.path.relpath(os.path.join(folder, name), base).replace(os.sep, "/"))
         return tuple(sorted(found))
+
+
+def _data_source(read: SourceRead, params: dict[str, JSONValue]) -> DataSource:
+    """A read of :mod:`~nb2pipe_runtime.sources` as the record keeps it, with the parameter
+    whose value named it: the URL (pinned or not) or, for DVC, the revision or the path."""
+    dvc = None
+    if read.dvc_path is not None:
+        dvc = DvcSource(
+            repo=read.dvc_repo or "", path=read.dvc_path, rev=read.dvc_rev,
+            commit=read.dvc_commit, md5=read.dvc_md5,
+        )
+    parameter = None
+    for name, value in params.items():
+        if not isinstance(value, str) or not value:
+            continue
+        if "://" in value and public_url(value) == read.url:
+            parameter = name
+            break
+        if dvc is not None and value in (dvc.rev, dvc.path) and parameter is None:
+            parameter = name  # a revision names the version; keep looking for it first
+            if value == dvc.rev:
+                break
+    return DataSource(
+        url=read.url, scheme=read.scheme, size=read.size, sha256=read.sha256,
+        version_id=read.version_id, etag=read.etag, last_modified=read.last_modified,
+        pinned=read.pinned, dvc=dvc, parameter=parameter,
+    )
 
 
 def _write_json(path: str, value: Any) -> None:

@@ -59,13 +59,15 @@ def test_modules_import_only_the_standard_library(path: Path) -> None:
 def test_every_module_is_checked() -> None:
     assert {path.stem for path in MODULES} >= {
         "__init__", "audit", "cli", "config", "environment", "figures", "mlflow_log", "outputs",
-        "record", "run", "shell",
+        "record", "run", "shell", "sources",
     }
 
 
-def test_audit_imports_no_other_module_of_the_package() -> None:
-    """verify executes audit.py's source standalone, in kernels without the package."""
-    tree = ast.parse((PACKAGE / "audit.py").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("name", ["audit.py", "sources.py"])
+def test_audit_imports_no_other_module_of_the_package(name: str) -> None:
+    """verify executes audit.py's and sources.py's source standalone, in kernels without the
+    package."""
+    tree = ast.parse((PACKAGE / name).read_text(encoding="utf-8"))
     imported = [
         node.module if isinstance(node, ast.ImportFrom) else alias.name
         for node in ast.walk(tree)

@@ -16,7 +16,9 @@ import jsonschema
 import pytest
 from nb2pipe_runtime import record
 from nb2pipe_runtime.record import (
+    DataSource,
     DvcContext,
+    DvcSource,
     GitState,
     InputLineage,
     MlflowRun,
@@ -255,11 +257,53 @@ def test_every_earlier_format_reads_as_the_current_one(tmp_path: Path) -> None:
     assert version_1.metrics == {"accuracy": 0.5} and version_1.params == {"n": 3}
     assert version_1.mlflow == MlflowRun("m1", "1", "sqlite:///m.db")
     assert (version_1.objective, version_1.mlflow_error) == (None, None)  # added in version 2
+    assert version_1.sources == ()
     jsonschema.validate(version_1.to_json(), _schema())
     version_0 = read_record(_written(tmp_path, _legacy()))
     assert version_0.format_version == record.FORMAT_VERSION
     # what a reader writes back is the current format, and reads back the same
     assert record_from_json(version_1.to_json()) == version_1
+
+
+SOURCES = [
+    {"url": "s3://team-data/wine.csv", "scheme": "s3", "size": 11534, "sha256": DIGEST,
+     "version_id": "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY", "etag": '"6f5902ac237024bdd0c176cb93063dc4"',
+     "last_modified": "2026-12-01T10:00:00+00:00", "pinned": None, "dvc": None,
+     "parameter": "data_path"},
+    {"url": "dvc://git@example.com/registry.git#wine.csv", "scheme": "dvc", "size": 11534,
+     "sha256": None, "version_id": None, "etag": None, "last_modified": None, "pinned": "v1",
+     "dvc": {"repo": "git@example.com/registry.git", "path": "wine.csv", "rev": "v1",
+             "commit": "e" * 40, "md5": "6f5902ac237024bdd0c176cb93063dc4"},
+     "parameter": "data_rev"},
+    {"url": "http://127.0.0.1:8765/wine.csv", "scheme": "http", "size": None, "sha256": None,
+     "version_id": None, "etag": '"abc"', "last_modified": None, "pinned": None, "dvc": None,
+     "parameter": None},
+]
+
+
+def test_a_version_2_record_without_sources_reads_and_one_with_them_round_trips(
+    tmp_path: Path,
+) -> None:
+    """``sources`` was added to version 2 with a default: version 2 records written before it
+    read with none; records with sources read back the same and match the schema."""
+    before = _version_1() | {"format_version": 2}
+    assert read_record(_written(tmp_path, before)).sources == ()
+    with_sources = read_record(_written(tmp_path, before | {"sources": SOURCES}))
+    s3, dvc, web = with_sources.sources
+    assert s3.identity == DIGEST and s3.can_pin
+    assert dvc.dvc == DvcSource("git@example.com/registry.git", "wine.csv", "v1", "e" * 40,
+                                "6f5902ac237024bdd0c176cb93063dc4")
+    assert dvc.identity == "md5:6f5902ac237024bdd0c176cb93063dc4" and dvc.can_pin
+    assert web.identity is None and web.checks == 'etag:"abc"' and not web.can_pin
+    assert with_sources.data_versions() == {
+        "data/x.csv": DIGEST, s3.url: DIGEST, dvc.url: "md5:6f5902ac237024bdd0c176cb93063dc4",
+        web.url: 'etag:"abc"',
+    }
+    assert with_sources.to_json()["sources"] == SOURCES
+    jsonschema.validate(with_sources.to_json(), _schema())
+    broken = SOURCES[0] | {"size": "11534"}
+    with pytest.raises(RunRecordError, match=r"record.sources\[0\].size: expected an integer"):
+        read_record(_written(tmp_path, before | {"sources": [broken]}))
 
 
 def test_legacy_record_without_notebook_takes_the_scripts_name() -> None:
@@ -289,7 +333,8 @@ def test_malformed_legacy_record_is_a_read_error(
 
 # -- the JSON Schema in docs/ ----------------------------------------------------------------
 DATACLASSES = [
-    RunRecord, GitState, StepTiming, SavedOutput, InputLineage, DvcContext, MlflowRun, Objective
+    RunRecord, GitState, StepTiming, SavedOutput, InputLineage, DvcContext, MlflowRun, Objective,
+    DataSource, DvcSource,
 ]
 
 

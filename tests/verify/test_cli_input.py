@@ -109,3 +109,13 @@ def test_registering_verify_does_not_import_heavy_modules() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_a_kernel_that_is_not_installed_is_a_usage_error(
+    make_notebook: Callable[..., Path], run_verify: Callable[..., VerifyRun]
+) -> None:
+    notebook = make_notebook("print(1)")
+    outcome = run_verify(notebook, "--kernel", "no-such-kernel")
+    assert outcome.exit_code == 2, outcome.output
+    assert "kernel 'no-such-kernel' is not installed; installed kernels: " in outcome.output
+    assert "python3" in outcome.output and "Traceback" not in outcome.output

@@ -15,11 +15,30 @@ from nb2pipe.verify import Reason
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
-def _workflow() -> dict:
+def _workflows() -> list[dict]:
     text = (DOCS / "ci.md").read_text(encoding="utf-8")
-    block = re.search(r"```yaml\n(.*?)```", text, re.S)
-    assert block is not None
-    return yaml.safe_load(block.group(1))
+    blocks = [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+    return [block for block in blocks if isinstance(block, dict) and "jobs" in block]
+
+
+def _workflow() -> dict:
+    """The workflow that installs nb2pipe its own way and runs ``nb2pipe verify``."""
+    [workflow] = [w for w in _workflows() if "pip install nb2pipe" in yaml.safe_dump(w)]
+    return workflow
+
+
+def test_the_action_workflow_passes_only_inputs_the_action_has() -> None:
+    action = yaml.safe_load((DOCS.parent / "action.yml").read_text(encoding="utf-8"))
+    [step] = [
+        step
+        for workflow in _workflows()
+        for step in workflow["jobs"]["verify"]["steps"]
+        if step.get("uses", "").startswith("<owner>/nb2pipe@")
+    ]
+    assert set(step["with"]) <= set(action["inputs"])
+    arguments = shlex.split(step["with"]["args"])
+    outcome = CliRunner().invoke(cli, ["verify", ".", *arguments, "--help"])
+    assert outcome.exit_code == 0, outcome.output
 
 
 def test_ci_workflow_installs_nb2pipe_and_runs_verify() -> None:

@@ -101,3 +101,31 @@ def test_a_kernel_that_never_binds_is_reported_after_the_retries(
     assert mismatch["reason"] == "dead-kernel"
     assert "Address already in use" in run.output
     assert starts.read_text().count("start") == runner.KERNEL_START_ATTEMPTS
+
+
+def test_a_kernel_started_ahead_that_lost_its_port_is_started_again(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_notebook: Callable[..., Path],
+    run_verify: Callable[..., VerifyRun],
+) -> None:
+    """With -j 1 the second notebook's kernel starts while the first runs; both of the first
+    two starts lose their port, so the kernel started ahead is dead when its turn comes."""
+    starts = install_racing_kernel(tmp_path / "env", monkeypatch, lost=2)
+    # the first notebook notes how many kernels had started when its cell ran
+    seen = f"open('seen.txt', 'w').write(open({str(starts)!r}).read())"
+    make_notebook(code(f"_ = {seen}", count=1), kernel="racing", name="first.ipynb")
+    make_notebook(
+        code('print("hi")', stdout("hi\n"), count=1), kernel="racing", name="second.ipynb"
+    )
+
+    run = run_verify(tmp_path / "first.ipynb", tmp_path / "second.ipynb", "--no-script")
+
+    assert run.exit_code == 0, run.output
+    assert [run.notebook(n)["status"] for n in ("first.ipynb", "second.ipynb")] == [
+        "reproduces",
+        "reproduces",
+    ]
+    assert starts.read_text().count("start") == 4  # each lost once, then started again
+    # the second notebook's first kernel had started before the first notebook's cell ran
+    assert (tmp_path / "seen.txt").read_text().count("start") == 3

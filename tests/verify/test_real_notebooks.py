@@ -34,6 +34,8 @@ NOTEBOOKS = {
     "hidden_random.ipynb": [
         code("import os\nprint(os.urandom(8).hex())", stdout("00000000000000ff\n"), count=1),
         code("print('steady')", stdout("steady\n"), count=2),
+        # below the cell in question: the second run stops before it
+        code("with open('hidden_random.runs', 'a') as log:\n    log.write('ran\\n')", count=3),
     ],
     # %whos by automagic: the script leaves it out, and its output is not expected from it
     "introspection.ipynb": [
@@ -98,6 +100,9 @@ def test_randomness_no_rule_sees_is_found_by_a_second_run(verified: VerifyRun) -
     assert "ran the notebook a second time: cell 1 (id c0) differ between two fresh runs" in report["notes"]
     assert report["script"]["status"] == "equal"
     assert "      > import os" in verified.output
+    # the second run went as far as the cell in question: the last cell ran once, in the first
+    folder = Path(report["path"]).parent
+    assert (folder / "hidden_random.runs").read_text() == "ran\n"
     assert "hint: its output varies by run: if that is expected, tag the cell nb2pipe:ignore-output" in verified.output
 
 
