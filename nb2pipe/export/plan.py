@@ -11,6 +11,8 @@ from __future__ import annotations
 import builtins
 from pathlib import Path
 
+from nb2pipe_runtime.cli import RUN_OPTIONS, STEP_OPTIONS
+
 from nb2pipe.analysis import Dataflow, ImportBinding, NotebookAnalysis, ParsedCell, build_dataflow
 from nb2pipe.analysis.display import display_decisions
 from nb2pipe.analysis.facts import (
@@ -34,12 +36,9 @@ from nb2pipe.model import Output
 
 __all__ = ["RUNTIME_API", "SCRIPT_OPTIONS", "CellPlan", "ExportPlan", "ScriptNames", "plan_export"]
 
-#: Options every script has (``dest`` names); a parameter may not take them. Kept equal to
-#: nb2pipe_runtime.cli's RUN_OPTIONS and STEP_OPTIONS (a test checks).
-SCRIPT_OPTIONS = (
-    "config", "dump_config", "runs_dir", "experiment", "tracking_uri", "metrics_file", "step",
-    "outputs_dir",
-)
+#: Options every script has (``dest`` names); a parameter may not take them. The runtime's CLI
+#: adds them, so they are its lists (tests/export/test_script_cli.py checks its parser).
+SCRIPT_OPTIONS = RUN_OPTIONS + STEP_OPTIONS
 #: Calls that give code access to its scope's variables by name: ``main`` must then keep every
 #: notebook variable global, as the notebook had them.
 _DYNAMIC_SCOPE_CALLS = frozenset({"globals", "locals", "vars", "exec", "eval"})
@@ -47,7 +46,7 @@ _DYNAMIC_SCOPE_CALLS = frozenset({"globals", "locals", "vars", "exec", "eval"})
 _PLOT_METHODS = frozenset(
     {"plot", "hist", "scatter", "bar", "barh", "boxplot", "imshow", "pie", "heatmap", "subplots",
      "figure", "pairplot", "histplot", "lineplot", "scatterplot", "countplot", "barplot",
-     "boxplot", "violinplot", "kdeplot", "displot", "catplot", "relplot", "matshow", "contour",
+     "violinplot", "kdeplot", "displot", "catplot", "relplot", "matshow", "contour",
      "contourf", "hexbin", "area", "kde", "fill_between", "errorbar", "stem", "step", "show",
      "plot_tree", "from_estimator", "from_predictions", "regplot", "lmplot", "jointplot"}
 )
