@@ -186,17 +186,16 @@ def top_level_definitions(tree: ast.Module) -> Iterable[tuple[str, frozenset[str
 
 def module_bindings(code: str) -> set[str]:
     """Names a module's code binds at top level (imports, definitions, assignments)."""
-    names: set[str] = set()
-    for statement in syntax.parse(code).body:
-        if isinstance(statement, (ast.Import, ast.ImportFrom)):
-            names |= bound_names(statement)
-        elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(statement.name)
-        elif isinstance(statement, (ast.Assign, ast.AnnAssign)):
-            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-            for target in targets:
-                names |= {node.id for node in ast.walk(target) if isinstance(node, ast.Name)}
-    return names
+    binding = (
+        ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+        ast.Assign, ast.AnnAssign,
+    )
+    return {
+        name
+        for statement in syntax.parse(code).body
+        if isinstance(statement, binding)
+        for name in bound_names(statement)
+    }
 
 
 def function_free_names(code: str) -> set[str]:
