@@ -27,6 +27,7 @@ __all__ = [
     "is_pyplot_show",
     "only_displays",
     "prints_help",
+    "shows_pyplot",
 ]
 
 #: Methods whose bare call only returns a value to show (no ``inplace=``).
@@ -73,7 +74,12 @@ def is_pyplot_show(statement: ast.stmt, pyplot_names: frozenset[str]) -> bool:
     """``plt.show()`` (any name bound to ``matplotlib.pyplot``) as a statement."""
     if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
         return False
-    callee = dotted_name(statement.value.func)
+    return shows_pyplot(dotted_name(statement.value.func), pyplot_names)
+
+
+def shows_pyplot(callee: str | None, pyplot_names: Collection[str]) -> bool:
+    """Whether a call of ``callee`` (dotted) is ``plt.show``: the one rule, for the top-level
+    statements decided here and the ones in blocks that the rewrite replaces."""
     return callee is not None and callee.count(".") == 1 and (
         callee.split(".")[0] in pyplot_names and callee.endswith(".show")
     )

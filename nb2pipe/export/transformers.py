@@ -8,7 +8,7 @@ from typing import Callable, Sequence, Union
 
 import libcst as cst
 
-from nb2pipe.analysis.display import code_display_decisions
+from nb2pipe.analysis.display import code_display_decisions, shows_pyplot
 from nb2pipe.analysis.magics import Magic, magic_from_code, mask_ipython
 from nb2pipe.analysis.symbols import function_locals_of_code
 from nb2pipe.export.magics import BrokenMagic, MagicTranslation, Untranslatable, translate_magic
@@ -249,12 +249,7 @@ class RewriteCellTransformer(cst.CSTTransformer):
         if self._block_depth == 0 or self.figure_call is None or not isinstance(value, cst.Call):
             return None
         callee = _dotted(value.func)
-        if (
-            callee is not None
-            and callee.count(".") == 1
-            and callee.split(".")[0] in self.pyplot_names
-            and callee.endswith(".show")
-        ):
+        if shows_pyplot(callee, self.pyplot_names):
             self.result.saves_figures = True
             self.result.runtime.add("save_figures")
             self.result.notes.append(f"{self.cell_label}: `{callee}()` saves figures instead")
