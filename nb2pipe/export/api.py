@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.analysis import analyze_notebook, syntax
+from nb2pipe.analysis import NotebookAnalysis, analyze_notebook, syntax
 from nb2pipe.errors import CellLocation, ExportError, Nb2PipeError, OutputExistsError
 from nb2pipe.export.dependencies import missing_import_notes, normalized_name
 from nb2pipe.export.dvc import PARAMS_FILE, render_dvc_files
@@ -69,6 +69,9 @@ class ExportResult:
     written: bool = False
     #: further files of a ``--dvc`` export (step modules, ``dvc.yaml``, ``params.yaml``, ...)
     files: tuple[tuple[Path, str], ...] = ()
+    #: the one analysis the script was planned from (a caller showing the notebook's hazards
+    #: reads them here instead of loading and analysing the notebook again)
+    analysis: NotebookAnalysis | None = field(default=None, repr=False, compare=False)
 
 
 class CheckStatus(str, enum.Enum):
@@ -134,7 +137,9 @@ def render_notebook(
         requirements=tuple(rendered.requirements),
         notes=tuple(notes),
     )
-    return ExportResult(notebook.path, script_path, rendered.code, summary, files=files)
+    return ExportResult(
+        notebook.path, script_path, rendered.code, summary, files=files, analysis=analysis
+    )
 
 
 def _check_python(code: str, notebook: Notebook) -> None:
@@ -184,7 +189,7 @@ def export_notebook(notebook_path: str | Path, options: ExportOptions = ExportOp
             write_atomically(path, text)
     return ExportResult(
         result.notebook_path, script_path, result.code, result.summary, written=True,
-        files=result.files,
+        files=result.files, analysis=result.analysis,
     )
 
 
