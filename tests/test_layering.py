@@ -18,9 +18,11 @@ from .conftest import ROOT
 
 PACKAGE = ROOT / "nb2pipe"
 
-#: What each part of the package may import from the others (``errors`` is the floor).
+#: What each part of the package may import from the others (``errors`` and ``files`` are
+#: the floor).
 ALLOWED: dict[str, frozenset[str]] = {
     "errors": frozenset(),
+    "files": frozenset(),
     "model": frozenset({"errors"}),
     "runs": frozenset({"errors"}),
     "analysis": frozenset({"errors", "model"}),
@@ -34,6 +36,11 @@ ALLOWED: dict[str, frozenset[str]] = {
     "cli": frozenset({"__init__", "errors", "export", "verify", "recover", "runs", "sweep"}),
     "__init__": frozenset({"errors", "model", "analysis", "tracking", "export", "server"}),
     "__main__": frozenset({"cli"}),
+}
+#: ``files`` (the atomic writer) stands on the floor beside ``errors``: every layer may use it.
+ALLOWED = {
+    part: allowed | {"files"} if part not in ("errors", "files", "__main__") else allowed
+    for part, allowed in ALLOWED.items()
 }
 
 #: Modules outside nb2pipe/analysis/ that may read or rewrite syntax trees, and why.

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import enum
-import os
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from nb2pipe.export.pipeline import render_pipeline
 from nb2pipe.export.plan import plan_export
 from nb2pipe.export.scaffold import GENERATED_MARKER
 from nb2pipe.export.script import render_script
+from nb2pipe.files import write_atomically
 from nb2pipe.model import Notebook, load_notebook
 
 __all__ = [
@@ -286,24 +285,3 @@ def _refuse_foreign_file(path: Path, force: bool) -> None:
         raise Nb2PipeError(f"{path}: is a directory; give a file name with -o")
     if path.exists() and not force and not is_generated(path):
         raise OutputExistsError(path)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as file:
-            file.write(text)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
