@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import keyword
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -354,7 +355,7 @@ def _data_files(
     params: set[str],
     parameters: tuple[Parameter, ...],
     folder: Path | None,
-    written: set[str] = frozenset(),  # type: ignore[assignment]
+    written: Collection[str] = frozenset(),
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Files a step names: string literals and parameter defaults that are existing files.
 
