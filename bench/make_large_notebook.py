@@ -70,8 +70,10 @@ ADJECTIVES = ["raw", "clean", "scaled", "filtered", "merged", "sampled", "final"
 class Generator:
     """Emits cells one at a time, tracking which names earlier cells define."""
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, globals_: bool = False):
         self.rng = random.Random(seed)
+        #: functions and methods also read notebook variables (globals), not only parameters
+        self.globals = globals_
         self.n = 0  # counter used to make names unique
         self.cells: list = []
         self.base_frames: list[str] = []  # frames with exactly the base columns + "group"
@@ -85,6 +87,7 @@ class Generator:
         self.summaries: list[str] = []
         self.models: list[str] = []
         self.late_imports: set[str] = set()
+        self.report_funcs: list[str] = []
         self.section = 0
 
     # -- helpers -----------------------------------------------------------------------------
@@ -251,12 +254,15 @@ class Generator:
         k = self.next()
         name = f"transform_{k}"
         factor = self.num(0.5, 3)
+        shift = "offset"
+        if self.globals and self.scalars:
+            shift = f"offset + {self.pick(self.scalars)} * 0.01"
         src = (
             f"def {name}(x, factor={factor}):\n"
             f'    """Piecewise-linear transform used in section {self.section}."""\n'
             "    if x < 0:\n"
             "        return -x * factor\n"
-            "    return x * factor + offset\n"
+            f"    return x * factor + {shift}\n"
         )
         self.scalar_funcs.append(name)
         return src
@@ -270,11 +276,35 @@ class Generator:
             "    out = frame.copy()\n"
             '    out["ratio"] = out["a"] / (out["b"].abs() + 1)\n'
             '    out["score"] = out["c"] * weight + out["d"]\n'
-            f'    out["flag"] = out["score"] > out["score"].quantile({self.num(0.5, 0.95)})\n'
+            + (
+                f'    out["ref"] = out["a"] - {self.pick(self.dicts)}["a"]\n'
+                if self.globals and self.dicts else ""
+            )
+            + f'    out["flag"] = out["score"] > out["score"].quantile({self.num(0.5, 0.95)})\n'
             "    return out\n"
         )
         self.frame_funcs.append(name)
         return src
+
+    def t_def_report(self) -> str:
+        """A function reading parameters and a frame an earlier cell computed (a global)."""
+        frame = self.pick(self.frames)
+        k = self.next()
+        name = f"summarize_{k}"
+        self.report_funcs.append(name)
+        return (
+            f"def {name}(col=\"a\"):\n"
+            f'    """Mean of ``col`` per group, rows over the threshold only."""\n'
+            f'    kept = {frame}[{frame}["b"] > threshold]\n'
+            '    return {g: round(float(kept.loc[kept["group"] == g, col].mean()), 3) for g in groups}\n'
+        )
+
+    def t_use_report(self) -> str:
+        fn = self.pick(self.report_funcs)
+        k = self.next()
+        name = f"report_{k}"
+        self.dicts.append(name)
+        return f'{name} = {fn}("{self.rng.choice(BASE_COLUMNS)}")\nprint({name})'
 
     def t_apply_frame(self) -> str:
         fn = self.pick(self.frame_funcs)
@@ -523,6 +553,10 @@ class Generator:
             options.append((self.t_math, 0.3))
         if self.frames:
             options.append((self.t_save_path, 0.2))
+        if self.globals and self.frames:
+            options.append((self.t_def_report, 0.4))
+            if self.report_funcs:
+                options.append((self.t_use_report, 0.6))
         funcs, weights = zip(*options)
         source = self.rng.choices(funcs, weights=weights)[0]()
         roll = self.rng.random()
@@ -563,12 +597,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cells", type=int, default=1000, help="total number of cells (code + markdown), at least 4")
     parser.add_argument("--out", required=True, help="path of the notebook to write")
+    parser.add_argument(
+        "--globals", action="store_true",
+        help="functions also read notebook variables (globals), as well as parameters",
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.cells < 4:
         parser.error("--cells must be at least 4 (title, imports, setup and parameters cells)")
 
-    nb = Generator(args.seed).build(args.cells)
+    nb = Generator(args.seed, args.globals).build(args.cells)
     nbformat.validate(nb)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -140,8 +140,6 @@ def export(
             continue
         except OSError as exc:  # the output cannot be written (a file where a folder is, ...)
             where = Path(exc.filename) if exc.filename else None
-            if where is not None and where.name.endswith(".tmp"):  # write_atomically's file
-                where = where.parent
             _error(
                 f"{notebook}: cannot write the script"
                 + (f" ({where})" if where is not None else "")

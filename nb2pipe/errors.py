@@ -15,6 +15,7 @@ __all__ = [
     "ParameterError",
     "TagError",
     "UnsupportedMagicError",
+    "cell_label",
 ]
 
 
@@ -24,6 +25,12 @@ class Nb2PipeError(Exception):
     ``str(error)`` is always one line that names the file (and the cell and line where there
     is one), so the CLI, the server and the ``%track`` magic can show it as it is.
     """
+
+
+def cell_label(index: int, cell_id: str | None = None) -> str:
+    """How messages name a cell: ``cell 3 (id ab12)``, 1-based like the UI shows (``index`` is
+    0-based); the one place that spells it, for errors, summaries and reports alike."""
+    return f"cell {index + 1}" + (f" (id {cell_id})" if cell_id else "")
 
 
 @dataclass(frozen=True)
@@ -38,10 +45,7 @@ class CellLocation:
     def __str__(self) -> str:
         parts = [self.path.name if self.path is not None else "<notebook>"]
         if self.cell_index is not None:
-            cell = f"cell {self.cell_index + 1}"
-            if self.cell_id:
-                cell += f" (id {self.cell_id})"
-            parts.append(cell)
+            parts.append(cell_label(self.cell_index, self.cell_id))
         if self.line is not None:
             parts.append(f"line {self.line}")
         return ", ".join(parts)

@@ -5,7 +5,12 @@ from nb2pipe.analysis.dataflow import CellEffects, CellFlow, Dataflow, build_dat
 from nb2pipe.analysis.hazards import Hazard, HazardKind, Severity
 from nb2pipe.analysis.magics import Magic, MagicKind, mask_ipython
 from nb2pipe.analysis.parse import ParsedCell, parse_cell
-from nb2pipe.analysis.symbols import CellSymbols, FunctionSymbols, ImportBinding, gather_cell_symbols
+from nb2pipe.analysis.symbols import (
+    CellSymbols,
+    FunctionSymbols,
+    ImportBinding,
+    gather_cell_symbols,
+)
 
 __all__ = [
     "CellEffects",

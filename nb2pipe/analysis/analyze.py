@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 from nb2pipe.analysis.dataflow import Dataflow, build_dataflow
 from nb2pipe.analysis.hazards import Hazard, HazardKind, short_labels
 from nb2pipe.analysis.parse import KernelNamespace, ParsedCell, parse_cell
-from nb2pipe.analysis.randomness import classify_random_call, is_seed_call, resolve_callee
+from nb2pipe.analysis.randomness import random_calls
 from nb2pipe.analysis.symbols import NOTEBOOK_NAMES, CellSymbols, ImportBinding, gather_cell_symbols
 from nb2pipe.model import Cell, Notebook
 
@@ -159,13 +159,11 @@ def _unseeded_random_hazards(analysis: NotebookAnalysis) -> Iterator[Hazard]:
             imports[binding.name] = binding
         functions.define(parsed, imports)
         draws: list[_Draw] = []
-        for call in parsed.symbols.calls:
-            qualified = resolve_callee(call.callee, imports)
-            family = is_seed_call(qualified)
-            if family is not None:
-                seeded.add(family)
+        for scanned in random_calls(parsed.symbols.calls, imports):
+            call, draw = scanned.call, scanned.draw
+            if scanned.seeds is not None:
+                seeded.add(scanned.seeds)
                 continue
-            draw = classify_random_call(call, qualified)
             if draw is not None:
                 draws.append(_Draw(call.callee, call.line, draw.qualified, draw.seeded_by))
                 continue
@@ -238,13 +236,11 @@ class _NotebookFunctions:
         body, scope = entry
         draws: list[_Draw] = []
         seeds: set[str] = set()
-        for call in body.calls:
-            qualified = resolve_callee(call.callee, scope)
-            family = is_seed_call(qualified)
-            if family is not None:
-                seeds.add(family)
+        for scanned in random_calls(body.calls, scope):
+            call, draw = scanned.call, scanned.draw
+            if scanned.seeds is not None:
+                seeds.add(scanned.seeds)
                 continue
-            draw = classify_random_call(call, qualified)
             if draw is not None:
                 if draw.seeded_by is None or draw.seeded_by not in seeds:
                     where = f"{call.callee} in {name}()"

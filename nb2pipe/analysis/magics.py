@@ -192,3 +192,13 @@ def magic_from_call(node: ast.AST) -> Magic | None:
     if method == "getoutput" and len(args) == 1:
         return Magic(MagicKind.GETOUTPUT, "", args[0], None, node.lineno)
     return None
+
+
+def magic_from_code(code: str) -> Magic | None:
+    """The :class:`Magic` a ``get_ipython()`` call's code (one expression) runs, else ``None``:
+    the rewrite of a cell asks this of the calls it meets."""
+    try:
+        tree = syntax.parse(code, mode="eval")
+    except SyntaxError:
+        return None
+    return magic_from_call(tree.body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import keyword
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from nb2pipe.analysis import syntax
@@ -16,12 +17,13 @@ from nb2pipe.analysis.magics import (
     automagic_of,
     mask_ipython,
 )
+from nb2pipe.analysis.statements import StatementGroup, statement_groups
 from nb2pipe.analysis.symbols import BUILTIN_NAMES, NOTEBOOK_NAMES, CellSymbols, gather_cell_symbols
 from nb2pipe.analysis.syntax_errors import explain_syntax_error
 from nb2pipe.errors import CellParseError, NestedTooDeeplyError
 from nb2pipe.model import Cell
 
-__all__ = ["KernelNamespace", "ParsedCell", "parse_cell"]
+__all__ = ["KernelNamespace", "ParsedCell", "parse_cell", "symbols_only"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,17 @@ class ParsedCell:
     #: the cell is not Python, and its saved outputs (or its ``raises-exception`` tag) say it
     #: raises: it is kept as an empty tree, with the reason (no consumer runs its code)
     syntax_error: str | None = None
+
+    @cached_property
+    def groups(self) -> tuple[StatementGroup, ...]:
+        """The cell's top-level statements grouped by the source lines they share."""
+        return statement_groups(self.tree)
+
+
+def symbols_only(cell: Cell, symbols: CellSymbols) -> ParsedCell:
+    """``cell`` with symbols known from elsewhere (``%track``'s record of what ran) and no
+    tree: for the analyses that read symbols only (static hazards, the dataflow)."""
+    return ParsedCell(cell, cell.source, ast.Module(body=[], type_ignores=[]), symbols)
 
 
 @dataclass

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from nb2pipe.analysis.symbols import CallSite, ImportBinding
 
-__all__ = ["RandomDraw", "classify_random_call", "resolve_callee"]
+__all__ = [
+    "RandomCall", "RandomDraw", "classify_random_call", "is_seed_call", "random_calls",
+    "resolve_callee",
+]
 
 _STDLIB_RANDOM_DRAWS = frozenset(
     {
@@ -123,3 +126,24 @@ def classify_random_call(call: CallSite, qualified: str) -> RandomDraw | None:
         # random_state=None uses numpy's global RandomState, which np.random.seed seeds
         return RandomDraw(call, qualified, "numpy")
     return None
+
+
+@dataclass(frozen=True)
+class RandomCall:
+    """One call as the unseeded-random scan sees it: a seed, a draw, or neither (a call the
+    caller may follow, into a notebook function)."""
+
+    call: CallSite
+    qualified: str  #: the callee through the import bindings (``numpy.random.rand``)
+    seeds: str | None  #: the seed family the call sets (``numpy``), if it is a seed call
+    draw: RandomDraw | None  #: the draw, if it draws (never both ``seeds`` and ``draw``)
+
+
+def random_calls(calls: Iterable[CallSite], imports: Mapping[str, ImportBinding]) -> Iterator[RandomCall]:
+    """``calls`` in their order, each resolved and classified: the one scan for seeds and
+    draws that the static hazards, notebook functions and ``%track``'s effects all read."""
+    for call in calls:
+        qualified = resolve_callee(call.callee, imports)
+        family = is_seed_call(qualified)
+        draw = classify_random_call(call, qualified) if family is None else None
+        yield RandomCall(call, qualified, family, draw)

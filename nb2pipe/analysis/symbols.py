@@ -25,7 +25,10 @@ __all__ = [
     "FunctionSymbols",
     "ImportBinding",
     "NOTEBOOK_NAMES",
+    "definition_time_exprs",
+    "definition_time_reads",
     "function_locals",
+    "function_locals_of_code",
     "gather_cell_symbols",
 ]
 
@@ -389,7 +392,7 @@ class _FunctionScanner(ast.NodeVisitor):
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         self.stores.add(node.name)
-        for expr in _definition_time_exprs(node):
+        for expr in definition_time_exprs(node):
             self.visit(expr)
         self._nested(node)
 
@@ -508,7 +511,7 @@ class _FunctionScanner(ast.NodeVisitor):
         return (self.declared_global & self.stores) | (self.nested_global_writes - self.local_names())
 
 
-def _definition_time_exprs(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.expr]:
+def definition_time_exprs(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.expr]:
     """Expressions evaluated when ``def`` runs: decorators, defaults, annotations."""
     args = node.args
     exprs: list[ast.expr] = [*node.decorator_list, *args.defaults]
@@ -553,6 +556,18 @@ def function_locals(node: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[s
     scanner = _FunctionScanner()
     scanner.scan_function(node)
     return frozenset(scanner.local_names())
+
+
+def function_locals_of_code(code: str) -> frozenset[str]:
+    """:func:`function_locals` of the one function ``code`` defines (empty if it is not one)."""
+    try:
+        tree = syntax.parse(code)
+    except SyntaxError:
+        return frozenset()
+    function = tree.body[0] if tree.body else None
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return frozenset()
+    return function_locals(function)
 
 
 def _class_symbols(node: ast.ClassDef) -> FunctionSymbols:
@@ -798,7 +813,7 @@ class _CellVisitor(ast.NodeVisitor):
                 self._constants[bound] = ConstantBinding(bound, imported=f"{module}|{alias.name}|{bound}")
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        for expr in _definition_time_exprs(node):
+        for expr in definition_time_exprs(node):
             self.visit(expr)
         info = _function_symbols(node)
         self.out.functions.append(info)
@@ -974,12 +989,12 @@ def definition_time_reads(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Cla
         body = _FunctionScanner()
         for statement in node.body:
             if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                for expr in _definition_time_exprs(statement):
+                for expr in definition_time_exprs(statement):
                     body.visit(expr)
             else:
                 body.visit(statement)
         return (scanner.loads | (body.loads - body.stores) | body.nested_free) - BUILTIN_NAMES
-    for expr in _definition_time_exprs(node):
+    for expr in definition_time_exprs(node):
         scanner.visit(expr)
     return (scanner.loads | scanner.nested_free) - BUILTIN_NAMES
 

@@ -16,12 +16,11 @@ import re
 import textwrap
 from pathlib import Path
 
+from nb2pipe.analysis.facts import assigned_names
 from nb2pipe.export.magics import python_string
 from nb2pipe.export.parameters import Parameter, ParamType
-from nb2pipe.export.plan import ExportPlan
+from nb2pipe.export.planned import ExportPlan, PipelinePlan
 from nb2pipe.export.scaffold import GENERATED_MARKER
-from nb2pipe.export.statements import assigned_names
-from nb2pipe.export.steps import PipelinePlan
 
 __all__ = ["dag_file_name", "render_airflow_dag"]
 
@@ -184,7 +183,7 @@ def _param(parameter: Parameter) -> str:
 def _first_metric(plan: ExportPlan) -> str | None:
     for cell in plan.cells:
         if cell.parsed.cell.role.metrics:
-            names = assigned_names(cell.parsed.tree)
+            names = assigned_names(cell.parsed)
             if names:
                 return names[0]
     return None

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import enum
-import os
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.analysis import analyze_notebook
+from nb2pipe.analysis import NotebookAnalysis, analyze_notebook, syntax
 from nb2pipe.errors import CellLocation, ExportError, Nb2PipeError, OutputExistsError
 from nb2pipe.export.dependencies import missing_import_notes, normalized_name
 from nb2pipe.export.dvc import PARAMS_FILE, render_dvc_files
@@ -19,6 +17,7 @@ from nb2pipe.export.pipeline import render_pipeline
 from nb2pipe.export.plan import plan_export
 from nb2pipe.export.scaffold import GENERATED_MARKER
 from nb2pipe.export.script import render_script
+from nb2pipe.files import write_atomically
 from nb2pipe.model import Notebook, load_notebook
 
 __all__ = [
@@ -69,6 +68,9 @@ class ExportResult:
     written: bool = False
     #: further files of a ``--dvc`` export (step modules, ``dvc.yaml``, ``params.yaml``, ...)
     files: tuple[tuple[Path, str], ...] = ()
+    #: the one analysis the script was planned from (a caller showing the notebook's hazards
+    #: reads them here instead of loading and analysing the notebook again)
+    analysis: NotebookAnalysis | None = field(default=None, repr=False, compare=False)
 
 
 class CheckStatus(str, enum.Enum):
@@ -117,6 +119,9 @@ def render_notebook(
 
         rendered.files.append(render_airflow_dag(plan, pipeline))
     files = tuple((script_path.parent / relative, text) for relative, text in rendered.files)
+    modules = [text for relative, text in rendered.files if relative.endswith(".py")]
+    for code in (rendered.code, *modules):
+        _check_python(code, notebook)
     notes = list(notebook.warnings) + list(rendered.notes)
     notes += missing_import_notes(
         (cell.parsed for cell in plan.cells), notebook.path.parent if notebook.path else None
@@ -131,7 +136,28 @@ def render_notebook(
         requirements=tuple(rendered.requirements),
         notes=tuple(notes),
     )
-    return ExportResult(notebook.path, script_path, rendered.code, summary, files=files)
+    return ExportResult(
+        notebook.path, script_path, rendered.code, summary, files=files, analysis=analysis
+    )
+
+
+def _check_python(code: str, notebook: Notebook) -> None:
+    """Refuse to hand out code that does not parse: a bug in nb2pipe must not write a broken
+    file (the one look at the rendered code; the renderers never read their output).
+
+    Raises
+    ------
+    ExportError
+        The code does not parse (reported as nb2pipe's bug, with the notebook).
+    """
+    try:
+        syntax.parse(code)
+    except SyntaxError as exc:  # pragma: no cover - a bug in nb2pipe, reported as such
+        raise ExportError(
+            CellLocation(notebook.path),
+            f"nb2pipe produced invalid Python (line {exc.lineno}: {exc.msg}); "
+            "please report this with the notebook",
+        ) from None
 
 
 def export_notebook(notebook_path: str | Path, options: ExportOptions = ExportOptions()) -> ExportResult:
@@ -162,7 +188,7 @@ def export_notebook(notebook_path: str | Path, options: ExportOptions = ExportOp
             write_atomically(path, text)
     return ExportResult(
         result.notebook_path, script_path, result.code, result.summary, written=True,
-        files=result.files,
+        files=result.files, analysis=result.analysis,
     )
 
 
@@ -259,24 +285,3 @@ def _refuse_foreign_file(path: Path, force: bool) -> None:
         raise Nb2PipeError(f"{path}: is a directory; give a file name with -o")
     if path.exists() and not force and not is_generated(path):
         raise OutputExistsError(path)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as file:
-            file.write(text)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

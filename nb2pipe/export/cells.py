@@ -9,7 +9,6 @@ kept too. Both flat scripts and pipelines are assembled from these pieces.
 
 from __future__ import annotations
 
-import ast
 import io
 import textwrap
 import tokenize
@@ -17,15 +16,11 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from nb2pipe.analysis.display import decision_notes
+from nb2pipe.analysis.facts import assigned_names, statements_reading
 from nb2pipe.errors import UnsupportedMagicError
-from nb2pipe.export.plan import CellPlan, ExportPlan
-from nb2pipe.export.statements import assigned_names
-from nb2pipe.export.transformers import (
-    MagicError,
-    RewriteCellTransformer,
-    apply_decisions,
-    decision_notes,
-)
+from nb2pipe.export.planned import CellPlan, ExportPlan
+from nb2pipe.export.transformers import MagicError, RewriteCellTransformer, apply_decisions
 
 #: A statement of a module's body, as libcst types it.
 Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
@@ -57,6 +52,8 @@ class RenderedCell:
     notes: tuple[str, ...] = ()
     #: a magic was kept as a ``get_ipython()`` call (``--allow-ipython``)
     ipython_kept: bool = False
+    #: the code (moved definitions or body) reads ``display``
+    reads_display: bool = False
 
 
 def render_cells(plan: ExportPlan, *, pipeline: bool = False) -> tuple[RenderedCell, ...]:
@@ -107,6 +104,7 @@ def _render_cell(plan: ExportPlan, cell: CellPlan, pipeline: bool) -> RenderedCe
         requirements=piece.requirements,
         notes=piece.notes,
         ipython_kept=piece.ipython_kept,
+        reads_display=piece.reads_display,
     )
 
 
@@ -121,6 +119,7 @@ class _Piece:
     requirements: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     ipython_kept: bool = False
+    reads_display: bool = False
     #: runtime calls the rewrite itself placed (``plt.show()`` became ``save_figures``)
     figures: frozenset[str] = field(default_factory=frozenset)
 
@@ -130,9 +129,7 @@ def _parameters_cell(
 ) -> RenderedCell:
     source = cell.parsed.python_source
     imports = tuple(
-        _segment(source, node)
-        for group in cell.groups if group.is_import
-        for node in group.nodes
+        line for group in cell.groups if group.is_import for line in group.import_lines(source)
     )
     params = plan.names.params
     body = "" if pipeline else "\n".join(f"{p.name} = {params}.{p.name}" for p in plan.parameters)
@@ -157,7 +154,7 @@ def _copied(plan: ExportPlan, cell: CellPlan) -> _Piece:
         position = group.statements[0]
         if group.index in cell.hoisted_statements:
             if group.is_import:
-                imports += [_segment(source, node) for node in group.nodes]
+                imports += group.import_lines(source)
             else:
                 definitions.append("\n".join(_trim_blank_lines(chunk)))
         elif position in cell.dropped:
@@ -177,6 +174,7 @@ def _copied(plan: ExportPlan, cell: CellPlan) -> _Piece:
         )),
         runtime=figures,
         figures=figures,
+        reads_display=bool(statements_reading(cell.parsed, "display") - cell.dropped),
     )
 
 
@@ -184,12 +182,6 @@ def figure_call(plan: ExportPlan, cell: CellPlan) -> str:
     """``save_figures("<notebook>-cell<N>")``: what a cell that drew ends with."""
     name = plan.names.of("save_figures")
     return f'{name}("{plan.analysis.notebook.stem}-cell{cell.index + 1}")'
-
-
-def _segment(source: str, node: ast.stmt) -> str:
-    text = ast.get_source_segment(source, node)
-    assert text is not None
-    return text
 
 
 def _trim_blank_lines(lines: list[str]) -> list[str]:
@@ -295,6 +287,7 @@ def _rewritten(plan: ExportPlan, cell: CellPlan) -> _Piece:
         requirements=tuple(result.requirements),
         notes=tuple(notes + result.notes),
         ipython_kept="from IPython import get_ipython" in result.imports,
+        reads_display=result.reads_display,
         figures=frozenset({"save_figures"}) if result.saves_figures else frozenset(),
     )
 
@@ -346,7 +339,7 @@ def _fold_comment_placeholders(statements: list[Statement]) -> list[Statement]:
 def _metric_names(cell: CellPlan) -> tuple[str, ...]:
     """What a ``metrics`` cell assigns at top level and does not delete."""
     deleted = cell.parsed.symbols.deletes
-    return tuple(name for name in assigned_names(cell.parsed.tree) if name not in deleted)
+    return tuple(name for name in assigned_names(cell.parsed) if name not in deleted)
 
 
 _WIDTH = 92

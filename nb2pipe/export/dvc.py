@@ -20,10 +20,9 @@ from typing import Any
 from nb2pipe.errors import CellLocation, ExportError
 from nb2pipe.export.parameters import Parameter
 from nb2pipe.export.pipeline import package_name
-from nb2pipe.export.plan import ExportPlan
+from nb2pipe.export.planned import ExportPlan, PipelinePlan, StepPlan
 from nb2pipe.export.scaffold import GENERATED_MARKER
 from nb2pipe.export.script import RenderedScript
-from nb2pipe.export.steps import PipelinePlan, StepPlan
 
 __all__ = ["OUTPUTS_DIR", "PARAMS_FILE", "metrics_file", "render_dvc_files"]
 

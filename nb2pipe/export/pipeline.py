@@ -9,25 +9,21 @@ modules (:mod:`nb2pipe.export.dvc` writes the stages).
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import replace
 
-from nb2pipe.analysis import syntax
-from nb2pipe.analysis.symbols import gather_cell_symbols
+from nb2pipe.analysis.statements import function_free_names, module_bindings
 from nb2pipe.export.cells import RenderedCell, indent_code, render_cells
 from nb2pipe.export.magics import python_string
-from nb2pipe.export.plan import ExportPlan
+from nb2pipe.export.planned import PREPARE, ExportPlan, PipelinePlan, StepPlan
 from nb2pipe.export.scaffold import GENERATED_MARKER, Scaffold, chunked_statement
 from nb2pipe.export.script import (
     RenderedScript,
     body_of,
-    check_generated_code,
     chunked_global,
     keeps_display,
     notes_of,
 )
-from nb2pipe.export.steps import PREPARE, PipelinePlan, StepPlan
 
 __all__ = ["package_name", "render_pipeline"]
 
@@ -74,18 +70,13 @@ class _Pipeline:
         self.pipeline = pipeline
         self.by_step = by_step
         self.package = package_name(plan.script_path.stem)
-        self.scaffold = Scaffold(plan, cells, steps=tuple(step.name for step in pipeline.steps))
+        self.scaffold = Scaffold(
+            plan, cells, steps=tuple(step.name for step in pipeline.steps),
+            keeps_display=keeps_display(plan, cells),
+        )
 
     def render(self) -> RenderedScript:
         code = self._script()
-        functions = "\n".join(self._step_function(step) for step in self.pipeline.steps)
-        definitions = "\n".join(d for cell in self.scaffold.cells for d in cell.definitions)
-        tree = check_generated_code(code, self.plan)
-        if self.plan.options.dvc:
-            tree = check_generated_code(definitions + "\n" + functions, self.plan)
-        if keeps_display(tree, self.plan):
-            self.scaffold = replace(self.scaffold, keeps_display=True)
-            code = self._script()
         notes = notes_of(self.plan, self.scaffold.cells)
         for step in self.pipeline.steps:
             inputs = ", ".join(name for name, _ in step.inputs) or "-"
@@ -210,7 +201,7 @@ class _Pipeline:
         ]
         shared = self._shared_module(marker)
         files.append((f"{package}/shared.py", shared))
-        shared_names = _module_bindings(shared)
+        shared_names = module_bindings(shared)
         star = any(
             line.startswith("from ") and line.endswith("import *")
             for cell in self.scaffold.cells for line in cell.imports
@@ -218,7 +209,7 @@ class _Pipeline:
         runtime_names = self.plan.names.runtime
         for step in self.pipeline.steps:
             function = self._step_function(step)
-            free = _free_names(function)
+            free = function_free_names(function)
             from_shared = sorted(free & shared_names)
             runtime = sorted(
                 name for name, alias in runtime_names.items() if alias in free and alias not in shared_names
@@ -316,29 +307,3 @@ def _step_call(step: StepPlan, run: str) -> str:
         current = f"{current} {piece}" if current else f"            {piece}"
     lines.append(current)
     return "\n".join([head, *lines, "        )"])
-
-
-def _module_bindings(code: str) -> set[str]:
-    """Names a module binds at top level."""
-    tree = syntax.parse(code)
-    names: set[str] = set()
-    for statement in tree.body:
-        if isinstance(statement, (ast.Import, ast.ImportFrom)):
-            names |= {
-                alias.asname or alias.name.split(".", 1)[0]
-                for alias in statement.names if alias.name != "*"
-            }
-        elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(statement.name)
-        elif isinstance(statement, (ast.Assign, ast.AnnAssign)):
-            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-            for target in targets:
-                names |= {node.id for node in ast.walk(target) if isinstance(node, ast.Name)}
-    return names
-
-
-def _free_names(function_code: str) -> set[str]:
-    """Globals a step function's generated code reads."""
-    symbols = gather_cell_symbols(syntax.parse(function_code))
-    info = symbols.functions[0]
-    return set(info.free_globals | info.global_mutations)

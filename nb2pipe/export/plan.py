@@ -8,165 +8,48 @@ Nothing here depends on which packages are installed.
 
 from __future__ import annotations
 
-import ast
 import builtins
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from nb2pipe.analysis import ImportBinding, NotebookAnalysis, ParsedCell, build_dataflow
+from nb2pipe_runtime.cli import RUN_OPTIONS, STEP_OPTIONS
+
+from nb2pipe.analysis import Dataflow, ImportBinding, NotebookAnalysis, ParsedCell, build_dataflow
+from nb2pipe.analysis.display import display_decisions
+from nb2pipe.analysis.facts import (
+    class_reads_in_body,
+    declared_globals,
+    defined_methods,
+    first_await,
+    first_use,
+    plots_with_pandas,
+    rewrite_needed,
+)
 from nb2pipe.analysis.magics import MagicKind
 from nb2pipe.analysis.randomness import resolve_callee
-from nb2pipe.analysis.symbols import definition_time_reads
 from nb2pipe.errors import CellLocation, ExportError, ParameterError, UnsupportedMagicError
-from nb2pipe.export.display import is_pyplot_show, only_displays
+from nb2pipe.export.hoisting import BUILTIN_NAMES, hoisted_groups
 from nb2pipe.export.options import ExportOptions
 from nb2pipe.export.parameters import Parameter, read_parameters
-from nb2pipe.export.statements import StatementGroup, statement_groups
+from nb2pipe.export.planned import RUNTIME_API, CellPlan, ExportPlan, ScriptNames
+from nb2pipe.export.steps import keep_in_steps, plan_pipeline
 from nb2pipe.model import Output
-
-if TYPE_CHECKING:
-    from nb2pipe.export.steps import PipelinePlan
 
 __all__ = ["RUNTIME_API", "SCRIPT_OPTIONS", "CellPlan", "ExportPlan", "ScriptNames", "plan_export"]
 
-#: What scripts import from nb2pipe-runtime (each under another name if the notebook uses it).
-RUNTIME_API = (
-    "Pipeline", "Run", "json_or_text", "optional", "parse_args", "record_metrics", "save_figures",
-    "shell", "shell_output", "shell_script", "write_file",
-)
-#: Options every script has (``dest`` names); a parameter may not take them. Kept equal to
-#: nb2pipe_runtime.cli's RUN_OPTIONS and STEP_OPTIONS (a test checks).
-SCRIPT_OPTIONS = (
-    "config", "dump_config", "runs_dir", "experiment", "tracking_uri", "metrics_file", "step",
-    "outputs_dir",
-)
-#: Calls after which moving an import to the top of the script could change what it imports.
-_IMPORT_BARRIER_CALLS = ("os.chdir", "sys.path.", "matplotlib.use", "site.addsitedir", "os.environ")
-_IMPORT_BARRIER_MAGICS = frozenset({"cd", "env", "run"})
-_IMPORT_BARRIER_WORDS = ("chdir", "sys", "matplotlib", "addsitedir", "environ")
+#: Options every script has (``dest`` names); a parameter may not take them. The runtime's CLI
+#: adds them, so they are its lists (tests/export/test_script_cli.py checks its parser).
+SCRIPT_OPTIONS = RUN_OPTIONS + STEP_OPTIONS
 #: Calls that give code access to its scope's variables by name: ``main`` must then keep every
 #: notebook variable global, as the notebook had them.
 _DYNAMIC_SCOPE_CALLS = frozenset({"globals", "locals", "vars", "exec", "eval"})
-#: pandas' plotting entry points (DataFrame/Series/GroupBy methods)
-_PANDAS_PLOTTING = frozenset({"plot", "hist", "boxplot"})
 #: Calls that draw or show a figure (names of methods of axes, frames and plotting modules).
 _PLOT_METHODS = frozenset(
     {"plot", "hist", "scatter", "bar", "barh", "boxplot", "imshow", "pie", "heatmap", "subplots",
      "figure", "pairplot", "histplot", "lineplot", "scatterplot", "countplot", "barplot",
-     "boxplot", "violinplot", "kdeplot", "displot", "catplot", "relplot", "matshow", "contour",
+     "violinplot", "kdeplot", "displot", "catplot", "relplot", "matshow", "contour",
      "contourf", "hexbin", "area", "kde", "fill_between", "errorbar", "stem", "step", "show",
      "plot_tree", "from_estimator", "from_predictions", "regplot", "lmplot", "jointplot"}
 )
-
-
-@dataclass(frozen=True)
-class ScriptNames:
-    """Names the script itself introduces, chosen not to clash with the notebook's."""
-
-    main: str = "main"
-    parse_params: str = "parse_params"
-    params: str = "params"
-    argv: str = "argv"
-    run: str = "run"
-    #: nb2pipe-runtime's names -> the script's names for them
-    runtime: dict[str, str] = field(default_factory=lambda: {name: name for name in RUNTIME_API})
-
-    def of(self, runtime_name: str) -> str:
-        """The script's name for ``runtime_name`` (``shell`` -> ``shell_`` when taken)."""
-        return self.runtime[runtime_name]
-
-
-@dataclass(frozen=True)
-class CellPlan:
-    """An exported code cell and what happens to its top-level statements."""
-
-    parsed: ParsedCell
-    #: markdown cells right above it (their text becomes comments)
-    markdown: tuple[str, ...]
-    #: the cell's top-level statements, grouped as libcst lines
-    groups: tuple[StatementGroup, ...]
-    #: indices of the groups moved to module level
-    hoisted_statements: frozenset[int]
-    is_parameters: bool
-    may_draw: bool
-    #: top-level statements (positions in the cell's ``ast.Module.body``) dropped because they
-    #: only showed a value, and ``plt.show()`` statements that save the figures instead
-    dropped: frozenset[int] = frozenset()
-    shows: frozenset[int] = frozenset()
-    #: the code must be rewritten with libcst (magics, ``;``, ...) rather than copied as text
-    needs_rewrite: bool = False
-
-    @property
-    def index(self) -> int:
-        return self.parsed.cell.index
-
-    def bound_in_body(self) -> frozenset[str]:
-        """Names the statements that stay in the body (``main`` or a step) bind."""
-        if not self.hoisted_statements:
-            symbols = self.parsed.symbols
-            return frozenset(symbols.defines | symbols.deletes)
-        return frozenset(
-            name
-            for group in self.groups
-            if group.index not in self.hoisted_statements
-            for name in group.bound
-        )
-
-    def module_level_names(self) -> frozenset[str]:
-        """Names the statements moved to module level bind."""
-        return frozenset(
-            name for group in self.groups if group.index in self.hoisted_statements
-            for name in group.bound
-        )
-
-    @property
-    def has_body(self) -> bool:
-        """Whether statements stay in the body (not everything moves to module level)."""
-        return len(self.hoisted_statements) < len(self.groups)
-
-
-@dataclass(frozen=True)
-class ExportPlan:
-    """Everything the renderers need to write the script (and a pipeline's modules)."""
-
-    analysis: NotebookAnalysis
-    options: ExportOptions
-    script_path: Path
-    cells: tuple[CellPlan, ...]
-    parameters: tuple[Parameter, ...]
-    #: names ``main`` of a flat script declares ``global``: the ones module-level notebook
-    #: functions read or rebind (every variable when the code reaches its scope by name)
-    global_names: tuple[str, ...]
-    names: ScriptNames
-    pyplot_names: frozenset[str]
-    #: some cell may draw a figure, which the script then saves
-    saves_figures: bool
-    #: names defined or read anywhere in the notebook (``$name`` in a shell escape expands
-    #: only these)
-    notebook_names: frozenset[str]
-    #: names some cell of the notebook binds
-    notebook_defines: frozenset[str]
-    #: the steps, when the notebook has ``step:`` cells
-    pipeline: PipelinePlan | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
-    #: some cell awaits at top level (IPython's autoawait): ``main`` is ``async``, run by
-    #: ``asyncio.run``
-    awaits: bool = False
-
-    @property
-    def notebook_reference(self) -> str:
-        """The notebook's path relative to the script's folder (POSIX form)."""
-        import os
-
-        notebook = self.analysis.notebook
-        if notebook.path is None:
-            return notebook.name
-        try:
-            relative = os.path.relpath(notebook.path.resolve(), self.script_path.resolve().parent)
-        except ValueError:  # another drive on Windows
-            relative = notebook.path.name
-        return Path(relative).as_posix()
 
 
 def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path: Path) -> ExportPlan:
@@ -180,8 +63,6 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
         (``strict_errors``), top-level ``await`` in a pipeline, a name that clashes with the
         script's options, or a pipeline that cannot be planned.
     """
-    from nb2pipe.export.steps import plan_steps  # steps.py builds on this module
-
     notebook = analysis.notebook
     path = notebook.path
     notes: list[str] = []
@@ -231,7 +112,7 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
     flow = build_dataflow(exported)
     _check_skipped_inputs(analysis, flow)
     _check_ipython_only_names(analysis, flow, options)
-    awaiting = [(parsed, line) for parsed in exported if (line := _first_await(parsed)) is not None]
+    awaiting = [(parsed, line) for parsed in exported if (line := first_await(parsed)) is not None]
     if awaiting:
         notes.append(
             "main() is async, run by asyncio.run: "
@@ -253,7 +134,6 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
         for parsed in exported
         for magic in parsed.symbols.magics
     )
-    groups = {parsed.cell.index: statement_groups(parsed.tree) for parsed in exported}
     all_names: set[str] = set()
     for parsed in analysis.cells:
         all_names |= parsed.symbols.defines | parsed.symbols.reads
@@ -263,33 +143,14 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
         parsed.cell.index: uses_matplotlib and _may_draw(parsed, imports) for parsed in exported
     }
 
-    def cell_plans(keep: frozenset[str]) -> tuple[CellPlan, ...]:
-        hoisted = _hoisted_groups(exported, groups, keep)
-        plans = []
-        markdown: list[str] = []
-        exported_indices = {parsed.cell.index for parsed in exported}
-        for cell in notebook.cells:
-            if cell.kind.value == "markdown":
-                markdown.append(cell.source)
-                continue
-            if cell.index not in exported_indices:
-                continue
-            parsed = analysis.parsed(cell.index)
-            assert parsed is not None
-            plans.append(
-                CellPlan(
-                    parsed=parsed,
-                    markdown=tuple(markdown),
-                    groups=groups[cell.index],
-                    hoisted_statements=hoisted.get(cell.index, frozenset()),
-                    is_parameters=cell.role.parameters,
-                    may_draw=may_draw[cell.index],
-                )
-            )
-            markdown = []
-        return tuple(plans)
-
-    cells, pipeline = plan_steps(cell_plans, analysis, parameters, names, all_names)
+    has_steps = any(parsed.cell.role.step for parsed in exported)
+    hoisted, kept = (
+        keep_in_steps(exported, analysis, parameters) if has_steps else (hoisted_groups(exported), frozenset())
+    )
+    cells = _cell_plans(analysis, exported, hoisted, may_draw)
+    pipeline = (
+        plan_pipeline(cells, analysis, flow, parameters, names, all_names, kept) if has_steps else None
+    )
     if pipeline is not None and awaiting:
         parsed, line = awaiting[0]
         raise ExportError(
@@ -323,8 +184,40 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
     )
 
 
+def _cell_plans(
+    analysis: NotebookAnalysis,
+    exported: list[ParsedCell],
+    hoisted: dict[int, frozenset[int]],
+    may_draw: dict[int, bool],
+) -> tuple[CellPlan, ...]:
+    """The exported cells in order, each with the Markdown above it and what moves out of it."""
+    plans = []
+    markdown: list[str] = []
+    exported_indices = {parsed.cell.index for parsed in exported}
+    for cell in analysis.notebook.cells:
+        if cell.kind.value == "markdown":
+            markdown.append(cell.source)
+            continue
+        if cell.index not in exported_indices:
+            continue
+        parsed = analysis.parsed(cell.index)
+        assert parsed is not None
+        plans.append(
+            CellPlan(
+                parsed=parsed,
+                markdown=tuple(markdown),
+                groups=parsed.groups,
+                hoisted_statements=hoisted.get(cell.index, frozenset()),
+                is_parameters=cell.role.parameters,
+                may_draw=may_draw[cell.index],
+            )
+        )
+        markdown = []
+    return tuple(plans)
+
+
 # -- checks ------------------------------------------------------------------------------------
-def _check_skipped_inputs(analysis: NotebookAnalysis, flow: object) -> None:
+def _check_skipped_inputs(analysis: NotebookAnalysis, flow: Dataflow) -> None:
     """Refuse when an exported cell reads a name that only a dropped cell defines.
 
     Dropped: tagged ``skip`` or ``raises-exception`` (neither is in the script).
@@ -336,7 +229,7 @@ def _check_skipped_inputs(analysis: NotebookAnalysis, flow: object) -> None:
                 skipped_defines.setdefault(name, parsed)
     if not skipped_defines:
         return
-    for cell_flow in flow.flows:  # type: ignore[attr-defined]
+    for cell_flow in flow.flows:
         for name in sorted(cell_flow.undefined):
             source = skipped_defines.get(name)
             if source is None or source.cell.index > cell_flow.cell_index:
@@ -352,7 +245,7 @@ def _check_skipped_inputs(analysis: NotebookAnalysis, flow: object) -> None:
                 dropped = f"{source.cell.label}, dropped because its saved output is an error,"
                 fix = "re-run that cell without the error"
             raise ExportError(
-                user.cell.location(analysis.notebook.path, first_use(user.tree, name)),
+                user.cell.location(analysis.notebook.path, first_use(user, name)),
                 f"reads {name!r}, which only {dropped} defines; "
                 f"{fix} or define the name in an exported cell",
             )
@@ -363,17 +256,17 @@ _IPYTHON_ONLY = ("get_ipython", "In", "Out", "_", "__", "___", "_ih", "_oh", "_i
 
 
 def _check_ipython_only_names(
-    analysis: NotebookAnalysis, flow: object, options: ExportOptions
+    analysis: NotebookAnalysis, flow: Dataflow, options: ExportOptions
 ) -> None:
     if options.allow_ipython:
         return
-    for cell_flow in flow.flows:  # type: ignore[attr-defined]
+    for cell_flow in flow.flows:
         for name in _IPYTHON_ONLY:
             if name in cell_flow.undefined:
                 parsed = analysis.parsed(cell_flow.cell_index)
                 assert parsed is not None
                 raise UnsupportedMagicError(
-                    parsed.cell.location(analysis.notebook.path, first_use(parsed.tree, name)),
+                    parsed.cell.location(analysis.notebook.path, first_use(parsed, name)),
                     f"uses IPython's {name!r}, which a plain script does not have; "
                     "use --allow-ipython to keep it",
                 )
@@ -392,45 +285,11 @@ def _check_option_clashes(
             )
 
 
-def _first_await(parsed: ParsedCell) -> int | None:
-    """The line of the cell's first top-level ``await``, ``async for`` or ``async with``
-    (IPython runs such a cell in its event loop), else ``None``.
-
-    A list, set or dict comprehension that awaits (``[await f(x) for x in xs]``) counts: it
-    runs at once, awaited by the cell; a generator expression that awaits is an async
-    generator, created without awaiting anything.
-    """
-    lines = list(parsed.symbols.top_level_awaits)
-    source = parsed.python_source
-    if "async" in source or "await" in source:  # most cells have neither: no walk
-        pending: list[ast.AST] = list(parsed.tree.body)
-        while pending:
-            node = pending.pop()
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-                continue
-            if isinstance(node, ast.GeneratorExp):  # only its first iterable runs here
-                pending.append(node.generators[0].iter)
-                continue
-            if isinstance(node, (ast.AsyncFor, ast.AsyncWith, ast.Await)):
-                lines.append(node.lineno)
-            elif isinstance(node, ast.comprehension) and node.is_async:
-                lines.append(node.target.lineno)
-            pending.extend(ast.iter_child_nodes(node))
-    return min(lines) if lines else None
-
-
 def _error_text(output: Output) -> str:
     """``TypeError: unsupported operand ...``, shortened to fit a one-line message."""
     text = f"{output.ename}: {output.evalue}".rstrip(": ") if output.evalue else f"{output.ename}"
     first = text.splitlines()[0] if text else "an error"
     return first if len(first) <= 80 else first[:77] + "..."
-
-
-def first_use(tree: ast.Module, name: str) -> int | None:
-    lines = [
-        node.lineno for node in ast.walk(tree) if isinstance(node, ast.Name) and node.id == name
-    ]
-    return min(lines) if lines else None
 
 
 # -- names ---------------------------------------------------------------------------------------
@@ -469,7 +328,7 @@ def _global_names(cells: tuple[CellPlan, ...], parameters: tuple[Parameter, ...]
             bound |= cell.bound_in_body()
     # main's variables named like builtins: a function kept in main closes over them, and
     # finds nothing before they are bound or after `del`, where the notebook finds the builtin
-    needed_builtins = bound & _BUILTIN_NAMES
+    needed_builtins = bound & BUILTIN_NAMES
     if any(_reaches_scope_by_name(cell.parsed) for cell in cells):
         return tuple(sorted(bound))
     # a name bound both at module level (a moved import or definition) and in main: were it
@@ -488,108 +347,13 @@ def _global_names(cells: tuple[CellPlan, ...], parameters: tuple[Parameter, ...]
             needed |= info.global_writes
             if info.name in module_level:
                 needed |= info.free_globals | info.global_mutations
-        source = cell.parsed.python_source
-        if "global" in source:  # `global x` anywhere (read only, nested, ...) names the
-            needed |= {  # notebook's variable, which main then keeps global too
-                name for node in ast.walk(cell.parsed.tree) if isinstance(node, ast.Global)
-                for name in node.names
-            }
-        if "class" in source:  # most cells define no class: no walk
-            for node in _classes_in_main(cell):
-                needed |= class_scope_global_reads(node)
+        # `global x` anywhere (read only, nested, ...) names the notebook's variable, which
+        # main then keeps global too
+        needed |= declared_globals(cell.parsed)
+        needed |= class_reads_in_body(cell.parsed, cell.moved_positions())
     return tuple(sorted((bound & needed) | needed_builtins))
 
 
-_BUILTIN_NAMES = frozenset(dir(builtins)) - {"__name__", "__doc__", "__file__"}
-
-
-def _classes_in_main(cell: CellPlan) -> list[ast.ClassDef]:
-    """The classes the statements that stay in the body define (not inside functions)."""
-    found: list[ast.ClassDef] = []
-    hoisted = {
-        position for group in cell.groups if group.index in cell.hoisted_statements
-        for position in group.statements
-    }
-    pending: list[ast.AST] = [
-        node for position, node in enumerate(cell.parsed.tree.body) if position not in hoisted
-    ]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            continue
-        if isinstance(node, ast.ClassDef):
-            found.append(node)
-        pending.extend(ast.iter_child_nodes(node))
-    return found
-
-
-#: Class-body statements after which the names they bind are bound for the rest of the body.
-_DEFINITE_BINDERS = (
-    ast.Assign, ast.AnnAssign, ast.AugAssign, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
-    ast.Import, ast.ImportFrom,
-)
-
-
-def class_scope_global_reads(node: ast.ClassDef) -> set[str]:
-    """Names a class body binds and may read before it binds them (``alpha = alpha + 1``).
-
-    Python looks such a name up in the class's namespace, then in the module's globals,
-    skipping the variables of an enclosing function: inside ``main`` the read finds a
-    notebook variable only if it is global, and a class moved to module level reads it
-    when the script starts.
-    """
-    bound: set[str] = set()
-    binds: set[str] = set()
-    early: set[str] = set()
-    for statement in node.body:
-        loads, stores = _class_scope_names(statement)
-        early |= loads - bound
-        binds |= stores
-        if isinstance(statement, _DEFINITE_BINDERS):
-            bound |= stores
-    return early & binds
-
-
-def _class_scope_names(statement: ast.stmt) -> tuple[set[str], set[str]]:
-    """Names one class-body statement loads and binds in the class's own scope."""
-    loads: set[str] = set()
-    stores: set[str] = set()
-    pending: list[ast.AST] = [statement]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            stores.add(node.name)
-            pending += node.decorator_list
-            if isinstance(node, ast.ClassDef):
-                pending += [*node.bases, *(keyword.value for keyword in node.keywords)]
-            else:
-                pending += _argument_defaults(node.args)
-            continue
-        if isinstance(node, ast.Lambda):
-            pending += _argument_defaults(node.args)
-            continue
-        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            pending.append(node.generators[0].iter)  # the rest runs in its own scope
-            continue
-        if isinstance(node, ast.Name):
-            (loads if isinstance(node.ctx, ast.Load) else stores).add(node.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            stores |= {
-                (alias.asname or alias.name).split(".", 1)[0] for alias in node.names
-                if alias.name != "*"
-            }
-        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
-            stores.add(node.name)
-        elif isinstance(node, ast.MatchMapping) and node.rest:
-            stores.add(node.rest)
-        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-            loads.add(node.target.id)
-        pending.extend(ast.iter_child_nodes(node))
-    return loads, stores
-
-
-def _argument_defaults(arguments: ast.arguments) -> list[ast.expr]:
-    return [*arguments.defaults, *(d for d in arguments.kw_defaults if d is not None)]
 
 
 def _reaches_scope_by_name(parsed: ParsedCell) -> bool:
@@ -598,174 +362,6 @@ def _reaches_scope_by_name(parsed: ParsedCell) -> bool:
     ):
         return True
     return any(call.callee in _DYNAMIC_SCOPE_CALLS for call in parsed.symbols.calls)
-
-
-# -- what moves to module level ------------------------------------------------------------------
-def _hoisted_groups(
-    exported: list[ParsedCell],
-    groups: dict[int, tuple[StatementGroup, ...]],
-    keep: frozenset[str],
-) -> dict[int, frozenset[int]]:
-    """Which statement groups of each cell move to module level.
-
-    An import moves when it is absolute, its names are
-    bound by nothing else in the exported cells, and no earlier code changed where imports
-    come from (``os.chdir``, ``sys.path``, ``%cd``, ...). A ``def``/``class`` moves when its
-    name is bound once and everything its definition evaluates (decorators, defaults,
-    annotations, base classes, class bodies) is a builtin, a moved import or an earlier moved
-    definition. Neither moves above code that reads its name before the notebook binds it
-    (``try: helper except NameError``: the notebook has the NameError there). ``keep`` names
-    definitions that stay in their step. Moving keeps behaviour:
-    definitions still read the notebook's variables when called (see ``_global_names``).
-    Whether a module is installed never matters.
-    """
-    cells = [parsed for parsed in exported if not parsed.cell.role.parameters]
-    candidates: set[str] = set()
-    import_texts: dict[str, set[str]] = {}
-    for parsed in cells:
-        for group in groups[parsed.cell.index]:
-            if group.is_import:
-                for node in group.nodes:
-                    for name in group.bound:
-                        import_texts.setdefault(name, set()).add(ast.dump(node))
-                candidates |= group.bound
-            elif group.definition is not None:
-                candidates.add(group.definition.name)
-    # how many statements bind each candidate name (a name bound twice stays in place)
-    binders: dict[str, int] = {}
-    for parsed in cells:
-        defined_here = (parsed.symbols.defines | parsed.symbols.deletes) & candidates
-        if not defined_here:
-            continue
-        cell_groups = groups[parsed.cell.index]
-        if len(cell_groups) == 1:
-            for name in defined_here:
-                binders[name] = binders.get(name, 0) + 1
-            continue
-        counted: set[str] = set()
-        for group in cell_groups:
-            for name in group.bound & defined_here:
-                binders[name] = binders.get(name, 0) + 1
-                counted.add(name)
-        for name in defined_here - counted:  # bound only inside a magic's code
-            binders[name] = binders.get(name, 0) + 1
-    import_binds: dict[str, int] = {}
-    for parsed in cells:
-        for group in groups[parsed.cell.index]:
-            if group.is_import:
-                for name in group.bound:
-                    import_binds[name] = import_binds.get(name, 0) + 1
-
-    hoisted: dict[int, frozenset[int]] = {}
-    # builtins the notebook rebinds (`input = 3`) are its variables, not safe to read early
-    rebound_builtins: set[str] = set()
-    for parsed in exported:
-        rebound_builtins |= parsed.symbols.defines & _BUILTIN_NAMES
-    safe = set(dir(builtins)) - rebound_builtins
-    barrier = False
-    #: names read before the notebook binds them, by this cell and the cells above it (the
-    #: notebook has a NameError there: a definition moved above the read would hide it)
-    early: set[str] = set()
-    bound: set[str] = set()  # names the cells above have bound (and not deleted)
-    for parsed in exported:
-        early |= parsed.symbols.reads - bound
-        bound |= parsed.symbols.defines  # (in place: a 100,000-cell notebook binds as many)
-        bound -= parsed.symbols.deletes
-        if parsed.cell.role.parameters:
-            continue
-        moved: set[int] = set()
-        # (a cheap look at the text first: most cells name none of these)
-        might_move_imports = any(word in parsed.python_source for word in _IMPORT_BARRIER_WORDS)
-        for group in groups[parsed.cell.index]:
-            nodes = group.nodes
-            if any(
-                isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)
-                for node in nodes
-            ):
-                moved.add(group.index)  # `from m import *` is only legal at module level
-                continue
-            if barrier:
-                continue
-            if group.is_import:
-                if all(_hoistable_import(node) for node in nodes) and all(
-                    len(import_texts.get(name, ())) == 1
-                    and binders.get(name, 0) == import_binds.get(name, 0)
-                    and name not in early
-                    for name in group.bound
-                ):
-                    moved.add(group.index)
-                    safe |= group.bound
-                    continue
-            elif group.definition is not None:
-                definition = group.definition
-                if (
-                    definition.name not in keep
-                    and binders.get(definition.name, 0) == 1
-                    and definition.name not in early
-                    and definition_time_reads(definition) <= safe
-                    and not (rebound_builtins and _definition_names(definition) & rebound_builtins)
-                    and not (
-                        isinstance(definition, ast.ClassDef)
-                        and class_scope_global_reads(definition) - safe
-                    )
-                ):
-                    moved.add(group.index)
-                    safe.add(definition.name)
-                    continue
-            if might_move_imports and any(_is_barrier(node) for node in nodes):
-                barrier = True
-        if any(
-            magic.kind is MagicKind.LINE and magic.name in _IMPORT_BARRIER_MAGICS
-            for magic in parsed.symbols.magics
-        ):
-            barrier = True
-        hoisted[parsed.cell.index] = frozenset(moved)
-    return hoisted
-
-
-def _definition_names(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> set[str]:
-    """Every name a ``def``/``class`` statement may read when it runs, builtins included
-    (decorators, defaults, annotations; a class's bases and body): a superset."""
-    names: set[str] = set()
-    pending: list[ast.AST] = [node]
-    while pending:
-        current = pending.pop()
-        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            arguments = current.args
-            pending += _argument_defaults(arguments)
-            if not isinstance(current, ast.Lambda):
-                pending += current.decorator_list
-                pending += [
-                    arg.annotation
-                    for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
-                                arguments.vararg, arguments.kwarg]
-                    if arg is not None and arg.annotation is not None
-                ]
-                if current.returns is not None:
-                    pending.append(current.returns)
-            continue
-        if isinstance(current, ast.Name) and isinstance(current.ctx, ast.Load):
-            names.add(current.id)
-        pending.extend(ast.iter_child_nodes(current))
-    return names
-
-
-def _hoistable_import(statement: ast.stmt) -> bool:
-    """Absolute imports move (installed or not: the script is the same either way); a
-    relative import stays where the notebook has it."""
-    return not (isinstance(statement, ast.ImportFrom) and statement.level)
-
-
-def _is_barrier(statement: ast.stmt) -> bool:
-    for node in ast.walk(statement):
-        if isinstance(node, ast.Call):
-            text = ast.unparse(node.func)
-            if text.startswith(_IMPORT_BARRIER_CALLS):
-                return True
-        elif isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, ast.Store):
-            if ast.unparse(node).startswith(("os.environ", "sys.path")):
-                return True
-    return False
 
 
 # -- figures and rewrites ------------------------------------------------------------------------
@@ -781,34 +377,13 @@ def _may_draw(parsed: ParsedCell, imports: dict[str, ImportBinding]) -> bool:
             return True
         if call.callee.rsplit(".", 1)[-1] in _PLOT_METHODS and "." in call.callee:
             return True
-    # pandas' plotting on any value: `pd.Series(x).plot()`, `df.groupby(k).y.hist()`,
-    # `df.plot.bar()` (a call's receiver need not be a name); most cells name none of these
-    if not any(word in parsed.python_source for word in (*_PANDAS_PLOTTING, "plot")):
-        return False
-    for node in ast.walk(parsed.tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            receiver = node.func.value
-            if node.func.attr in _PANDAS_PLOTTING or (
-                isinstance(receiver, ast.Attribute) and receiver.attr == "plot"
-            ):
-                return True
-    return False
+    return plots_with_pandas(parsed)
 
 
 def _notebook_methods(analysis: NotebookAnalysis) -> frozenset[str]:
     """Names of the methods the notebook's classes define (a bare call of one may have
     effects, whatever pandas means by the name)."""
-    methods: set[str] = set()
-    for parsed in analysis.cells:
-        if "class" not in parsed.python_source:  # most cells define no class: no walk
-            continue
-        for node in ast.walk(parsed.tree):
-            if isinstance(node, ast.ClassDef):
-                methods |= {
-                    statement.name for statement in node.body
-                    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef))
-                }
-    return frozenset(methods)
+    return frozenset(name for parsed in analysis.cells for name in defined_methods(parsed))
 
 
 def _with_rewrites(
@@ -825,15 +400,12 @@ def _with_rewrites(
     if cell.is_parameters:
         return cell
     parsed = cell.parsed
-    body = parsed.tree.body
-    dropped: set[int] = set()
-    shows: set[int] = set()
-    if not parsed.cell.role.keep_display:
-        dropped = {
-            position for position, node in enumerate(body) if only_displays(node, own_methods)
-        }
-    if figures:
-        shows = {position for position, node in enumerate(body) if is_pyplot_show(node, pyplot_names)}
+    dropped, shows = display_decisions(
+        parsed.tree,
+        keep_display=parsed.cell.role.keep_display,
+        pyplot_names=pyplot_names if figures else None,
+        own_methods=own_methods,
+    )
     # a statement dropped or replaced shares its line with another (`x = 1; df.head()`): libcst
     # cuts the line apart
     changed = dropped | shows
@@ -842,35 +414,7 @@ def _with_rewrites(
     )
     return replace(
         cell,
-        dropped=frozenset(dropped),
-        shows=frozenset(shows),
-        needs_rewrite=shared or _needs_rewrite(parsed, global_names, pyplot_names),
+        dropped=dropped,
+        shows=shows,
+        needs_rewrite=shared or rewrite_needed(parsed, global_names, pyplot_names),
     )
-
-
-def _needs_rewrite(
-    parsed: ParsedCell, global_names: frozenset[str], pyplot_names: frozenset[str]
-) -> bool:
-    """Whether the transformer must rewrite this cell's code (else it is copied as text).
-
-    Magics, ``;``, ``global`` statements and annotated globals in the body, and ``plt.show()``
-    inside a block of the body (top-level ones are replaced as text).
-    """
-    if parsed.symbols.magics or ";" in parsed.python_source:
-        return True
-    pending: list[tuple[ast.AST, bool]] = [(node, True) for node in parsed.tree.body]
-    while pending:
-        node, top = pending.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
-        if isinstance(node, ast.Global):
-            return True
-        if isinstance(node, ast.AnnAssign) and (
-            isinstance(node.target, ast.Name) and node.target.id in global_names
-        ):
-            return True
-        if not top and isinstance(node, ast.stmt) and is_pyplot_show(node, pyplot_names):
-            return True
-        if isinstance(node, ast.stmt):
-            pending.extend((child, False) for child in ast.iter_child_nodes(node))
-    return False

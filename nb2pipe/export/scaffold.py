@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import nb2pipe_runtime
+
 from nb2pipe.export.cells import RenderedCell
 from nb2pipe.export.dependencies import (
     ModuleOrigin,
@@ -24,7 +25,7 @@ from nb2pipe.export.dependencies import (
 )
 from nb2pipe.export.magics import python_string
 from nb2pipe.export.parameters import Parameter, ParamType
-from nb2pipe.export.plan import ExportPlan
+from nb2pipe.export.planned import ExportPlan
 
 __all__ = [
     "GENERATED_MARKER",

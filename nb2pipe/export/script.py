@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import ast
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from nb2pipe.analysis import syntax
-from nb2pipe.errors import CellLocation, ExportError
 from nb2pipe.export.cells import RenderedCell, indent_code, render_cells
 from nb2pipe.export.magics import python_string
-from nb2pipe.export.plan import ExportPlan
+from nb2pipe.export.planned import ExportPlan
 from nb2pipe.export.scaffold import Scaffold
 
-__all__ = ["RenderedScript", "check_generated_code", "render_script"]
+__all__ = ["RenderedScript", "keeps_display", "render_script"]
 
 
 @dataclass
@@ -37,12 +34,8 @@ def render_script(plan: ExportPlan) -> RenderedScript:
         A magic without a plain-Python translation (unless ``allow_ipython``).
     """
     cells = render_cells(plan)
-    scaffold = Scaffold(plan, cells)
+    scaffold = Scaffold(plan, cells, keeps_display=keeps_display(plan, cells))
     code = _assemble(scaffold)
-    tree = check_generated_code(code, plan)
-    if keeps_display(tree, plan):
-        scaffold = replace(scaffold, keeps_display=True)
-        code = _assemble(scaffold)
     return RenderedScript(
         code=code,
         notes=notes_of(plan, cells),
@@ -124,30 +117,9 @@ def notes_of(plan: ExportPlan, cells: tuple[RenderedCell, ...]) -> list[str]:
     return notes
 
 
-def check_generated_code(code: str, plan: ExportPlan) -> ast.Module:
-    """Parse the finished code once: a bug in nb2pipe must not write a broken file.
-
-    Raises
-    ------
-    ExportError
-        The code does not parse (reported as nb2pipe's bug, with the notebook).
-    """
-    try:
-        return syntax.parse(code)
-    except SyntaxError as exc:  # pragma: no cover - a bug in nb2pipe, reported as such
-        raise ExportError(
-            CellLocation(plan.analysis.notebook.path),
-            f"nb2pipe produced invalid Python (line {exc.lineno}: {exc.msg}); "
-            "please report this with the notebook",
-        ) from None
-
-
-def keeps_display(tree: ast.Module, plan: ExportPlan) -> bool:
+def keeps_display(plan: ExportPlan, cells: tuple[RenderedCell, ...]) -> bool:
     """Whether ``display(...)`` stayed in the code (in a block or a function), so the script
     needs IPython's (it prints a value's repr outside a kernel)."""
     if "display" in plan.notebook_defines:
         return False
-    return any(
-        isinstance(node, ast.Name) and node.id == "display" and isinstance(node.ctx, ast.Load)
-        for node in ast.walk(tree)
-    )
+    return any(cell.reads_display for cell in cells)

@@ -16,9 +16,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import nb2pipe_runtime
+
 from nb2pipe.analysis import syntax
+from nb2pipe.analysis.statements import bound_names
 from nb2pipe.errors import CellLocation, ExportError
-from nb2pipe.export.plan import ExportPlan
+from nb2pipe.export.planned import ExportPlan
 
 __all__ = ["inlined_runtime", "runtime_modules"]
 
@@ -113,9 +115,7 @@ class _Module:
             if isinstance(statement, (ast.Import, ast.ImportFrom)):
                 text = "\n".join(lines[first - 1 : statement.end_lineno])
                 self.imports.append(text)
-                self.import_names[text] = frozenset(
-                    alias.asname or alias.name.split(".", 1)[0] for alias in statement.names
-                )
+                self.import_names[text] = bound_names(statement)
                 continue
             if isinstance(statement, ast.Assign) and any(
                 isinstance(target, ast.Name) and target.id == "__all__" for target in statement.targets
@@ -126,7 +126,7 @@ class _Module:
                 _Definition(
                     module=name,
                     code="\n".join(_inlinable(chunk, statement, offset)).strip("\n"),
-                    defines=frozenset(_bound(statement)),
+                    defines=bound_names(statement),
                     reads=frozenset(
                         node.id for node in ast.walk(statement) if isinstance(node, ast.Name)
                     ),
@@ -233,17 +233,6 @@ def _has_docstring(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) 
 def _docstring_edit(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> tuple[int, int, int, int, str]:
     first = node.body[0]
     return (first.lineno, 0, first.end_lineno or first.lineno, 0, "")
-
-
-def _bound(statement: ast.stmt) -> set[str]:
-    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return {statement.name}
-    targets: list[ast.expr] = []
-    if isinstance(statement, ast.Assign):
-        targets = list(statement.targets)
-    elif isinstance(statement, ast.AnnAssign):
-        targets = [statement.target]
-    return {node.id for target in targets for node in ast.walk(target) if isinstance(node, ast.Name)}
 
 
 def _needed_definitions(names: list[str]) -> list[_Definition]:

@@ -15,143 +15,136 @@ as a nested function (a closure over the step's variables, planned again with
 
 from __future__ import annotations
 
-import ast
 import builtins
 import keyword
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from nb2pipe.analysis import NotebookAnalysis, build_dataflow
+from nb2pipe.analysis import Dataflow, NotebookAnalysis, ParsedCell
+from nb2pipe.analysis.facts import assigned_names, top_level_definitions
+from nb2pipe.analysis.files import file_literals, written_files
 from nb2pipe.analysis.symbols import FunctionSymbols
 from nb2pipe.errors import CellLocation, ExportError
+from nb2pipe.export.hoisting import hoisted_groups
 from nb2pipe.export.parameters import Parameter
-from nb2pipe.export.plan import CellPlan, ScriptNames
-from nb2pipe.export.statements import assigned_names
+from nb2pipe.export.planned import (
+    PREPARE,
+    CellPlan,
+    PipelinePlan,
+    ScriptNames,
+    StepPlan,
+    body_names,
+)
 
-__all__ = ["PREPARE", "PipelinePlan", "StepPlan", "plan_steps"]
+__all__ = ["PREPARE", "PipelinePlan", "StepPlan", "keep_in_steps", "plan_pipeline"]
 
-#: The step the cells before the first ``step:`` cell form.
-PREPARE = "prepare"
 _MAX_ROUNDS = 20
 
 
 @dataclass(frozen=True)
-class StepPlan:
-    """One step of the pipeline and its interface."""
+class _Cell:
+    """An exported cell as the step planning sees it: which of its groups move out."""
 
-    name: str  #: the step's name (``--step NAME``, the DVC stage)
-    function: str  #: its function's name in the script (the name, unless that clashes)
-    cells: tuple[CellPlan, ...]
-    #: parameters the step reads (unpacked from ``params`` at the top of its function)
-    params: tuple[str, ...]
-    #: (name, producing step) of each input, sorted by name
-    inputs: tuple[tuple[str, str], ...]
-    #: names later steps read, sorted
-    outputs: tuple[str, ...]
-    #: per ``metrics`` cell (its index): the names it assigns at top level
-    metrics: dict[int, tuple[str, ...]] = field(default_factory=dict)
-    #: files the step's code names in string literals (relative to the notebook's folder)
-    data_files: tuple[str, ...] = ()
-    #: parameters whose default value names a data file
-    data_params: tuple[str, ...] = ()
-    #: a ``prepare`` step without outputs: process set-up that also runs before ``--step X``
-    setup: bool = False
-    #: module-level names (moved imports) the step's own code binds again: declared
-    #: ``global`` in its function, or its reads before that binding would find an unbound local
-    rebinds_module_level: tuple[str, ...] = ()
+    parsed: ParsedCell
+    moved: frozenset[int]
 
     @property
-    def first_cell(self) -> int:
-        return self.cells[0].parsed.cell.index
+    def index(self) -> int:
+        return self.parsed.cell.index
 
     @property
-    def last_cell(self) -> int:
-        return self.cells[-1].parsed.cell.index
+    def is_parameters(self) -> bool:
+        return self.parsed.cell.role.parameters
+
+    @property
+    def has_body(self) -> bool:
+        return len(self.moved) < len(self.parsed.groups)
+
+    def bound_in_body(self) -> frozenset[str]:
+        return body_names(self.parsed, self.moved)
+
+    def module_level_names(self) -> frozenset[str]:
+        return frozenset(
+            name for group in self.parsed.groups if group.index in self.moved for name in group.bound
+        )
 
 
-@dataclass(frozen=True)
-class PipelinePlan:
-    """The steps of a notebook with ``step:`` cells, in notebook order."""
+def keep_in_steps(
+    exported: list[ParsedCell], analysis: NotebookAnalysis, parameters: tuple[Parameter, ...]
+) -> tuple[dict[int, frozenset[int]], frozenset[str]]:
+    """What moves to module level in a notebook with ``step:`` cells, and the definitions kept
+    in their step instead (closures over the step's values).
 
-    steps: tuple[StepPlan, ...]
-    #: parameters module-level notebook functions read as globals (``main`` sets them)
-    function_params: tuple[str, ...]
-    #: definitions kept inside their step (closures over the step's values)
-    kept_in_steps: frozenset[str]
-    #: which step each exported cell (by index) belongs to; parameters cell and module-level
-    #: cells are absent
-    step_of_cell: dict[int, str]
-
-    def step(self, name: str) -> StepPlan:
-        for step in self.steps:
-            if step.name == name:
-                return step
-        raise KeyError(name)
-
-
-def plan_steps(
-    cell_plans: Callable[[frozenset[str]], tuple[CellPlan, ...]],
-    analysis: NotebookAnalysis,
-    parameters: tuple[Parameter, ...],
-    names: ScriptNames,
-    notebook_names: set[str],
-) -> tuple[tuple[CellPlan, ...], PipelinePlan | None]:
-    """The exported cells and, when the notebook has ``step:`` cells, its steps.
-
-    ``cell_plans(keep)`` plans the cells with the definitions named in ``keep`` left in their
-    step (closures over the step's values): definitions that read a step's values are kept
-    until nothing more needs to be (a few rounds of cheap planning; the analysis is not
-    repeated).
+    A definition that reads a step's values is kept; keeping it may keep more (a definition
+    whose decorator or base class it is no longer moves, and binds a step value in turn), so
+    the cheap hoisting pass is asked again until nothing more needs keeping (the cells'
+    analysis is not repeated, and the cells are planned once, after).
 
     Raises
     ------
     ExportError
-        A step tag used twice, a notebook function that reads a step's value from outside
-        that step, or a step output that is a function, class or module.
+        A step tag used twice, or a notebook function that reads a step's value from outside
+        that step.
     """
     kept: frozenset[str] = frozenset()
-    cells = cell_plans(kept)
-    if not any(cell.parsed.cell.role.step for cell in cells):
-        return cells, None
+    hoisted = hoisted_groups(exported)
     for _ in range(_MAX_ROUNDS):
-        planner = _StepPlanner(cells, analysis, parameters, names, notebook_names, kept)
+        cells = tuple(_Cell(parsed, hoisted.get(parsed.cell.index, frozenset())) for parsed in exported)
+        planner = _StepPlanner(cells, analysis, parameters, kept)
         more = planner.definitions_to_keep()
         if more <= kept:
-            return cells, planner.finish()
+            return hoisted, kept
         kept |= more
-        cells = cell_plans(kept)
+        hoisted = hoisted_groups(exported, kept)
     raise ExportError(CellLocation(analysis.notebook.path), "could not plan the steps")  # pragma: no cover
+
+
+def plan_pipeline(
+    cells: tuple[CellPlan, ...],
+    analysis: NotebookAnalysis,
+    flow: Dataflow,
+    parameters: tuple[Parameter, ...],
+    names: ScriptNames,
+    notebook_names: set[str],
+    kept: frozenset[str],
+) -> PipelinePlan:
+    """The steps of the planned ``cells``: their cells, parameters, inputs and outputs.
+
+    ``flow`` is the dataflow over the exported cells (the one the plan checked them with).
+
+    Raises
+    ------
+    ExportError
+        A step output that is a function, class or module.
+    """
+    views = tuple(_Cell(cell.parsed, cell.hoisted_statements) for cell in cells)
+    planner = _StepPlanner(views, analysis, parameters, kept)
+    return planner.finish(cells, flow, names, notebook_names)
 
 
 class _StepPlanner:
     def __init__(
         self,
-        cells: tuple[CellPlan, ...],
+        cells: tuple[_Cell, ...],
         analysis: NotebookAnalysis,
         parameters: tuple[Parameter, ...],
-        names: ScriptNames,
-        notebook_names: set[str],
         kept: frozenset[str],
     ) -> None:
         self.cells = cells
         self.analysis = analysis
         self.parameters = parameters
-        self.names = names
-        self.notebook_names = notebook_names
         self.kept = kept
         self.path = analysis.notebook.path
         self.groups = self._group_cells()
         self.step_of_cell = {
-            cell.parsed.cell.index: name for name, cells in self.groups for cell in cells
+            cell.index: name for name, cells in self.groups for cell in cells
         }
         self.parameter_names = {p.name for p in parameters}
-        self.parameters_cell = next(
-            (cell.parsed.cell.index for cell in cells if cell.is_parameters), None
-        )
+        self.parameters_cell = next((cell.index for cell in cells if cell.is_parameters), None)
         # names bound by code that stays in a step's function (not moved to module level)
         self.bound_in_step: dict[int, frozenset[str]] = {
-            cell.parsed.cell.index: cell.bound_in_body()
+            cell.index: cell.bound_in_body()
             for cell in cells
             if not cell.is_parameters
         }
@@ -163,10 +156,10 @@ class _StepPlanner:
         self.module_functions = self._module_functions()
 
     # -- cells into steps --------------------------------------------------------------------
-    def _group_cells(self) -> list[tuple[str, list[CellPlan]]]:
-        groups: list[tuple[str, list[CellPlan]]] = []
-        seen: dict[str, CellPlan] = {}
-        pending: list[CellPlan] = []  # cells before the first step
+    def _group_cells(self) -> list[tuple[str, list[_Cell]]]:
+        groups: list[tuple[str, list[_Cell]]] = []
+        seen: dict[str, _Cell] = {}
+        pending: list[_Cell] = []  # cells before the first step
         current: str | None = None
         for cell in self.cells:
             if cell.is_parameters:
@@ -202,13 +195,13 @@ class _StepPlanner:
         return groups
 
     # -- module-level functions that read step values ----------------------------------------
-    def _module_functions(self) -> dict[str, tuple[FunctionSymbols, CellPlan]]:
+    def _module_functions(self) -> dict[str, tuple[FunctionSymbols, _Cell]]:
         """Notebook functions and classes that the export moves to module level."""
-        out: dict[str, tuple[FunctionSymbols, CellPlan]] = {}
+        out: dict[str, tuple[FunctionSymbols, _Cell]] = {}
         for cell in self.cells:
             if cell.is_parameters:
                 continue
-            staying = self.bound_in_step.get(cell.parsed.cell.index, frozenset())
+            staying = self.bound_in_step.get(cell.index, frozenset())
             for info in cell.parsed.symbols.functions:
                 if info.name not in staying:
                     out[info.name] = (info, cell)
@@ -221,7 +214,7 @@ class _StepPlanner:
             problem = self._step_values_used(info)
             if not problem:
                 continue
-            index = cell.parsed.cell.index
+            index = cell.index
             if index in self.step_of_cell:
                 keep.add(name)
                 continue
@@ -241,8 +234,14 @@ class _StepPlanner:
         return set(used & self.step_scoped)
 
     # -- the steps' interfaces ---------------------------------------------------------------
-    def finish(self) -> PipelinePlan:
-        flow = build_dataflow([cell.parsed for cell in self.cells])
+    def finish(
+        self,
+        plans: tuple[CellPlan, ...],
+        flow: Dataflow,
+        script_names: ScriptNames,
+        notebook_names: set[str],
+    ) -> PipelinePlan:
+        plan_of = {plan.index: plan for plan in plans}
         order = [name for name, _ in self.groups]
         reads: dict[str, dict[str, str]] = {name: {} for name in order}  # name -> producer step
         params: dict[str, set[str]] = {name: set() for name in order}
@@ -250,7 +249,7 @@ class _StepPlanner:
         first_use: dict[tuple[str, str], int] = {}
         for name, cells in self.groups:
             for cell in cells:
-                index = cell.parsed.cell.index
+                index = cell.index
                 cell_flow = flow.flow(index)
                 assert cell_flow is not None
                 for value, producer in sorted(cell_flow.inputs.items()):
@@ -267,9 +266,8 @@ class _StepPlanner:
                     first_use.setdefault((source, value), index)
         self._refuse_unsaveable(outputs, first_use)
         kept_reads = self._kept_function_params()
-        script_names = self.names
         taken = (
-            set(self.notebook_names) | set(script_names.runtime.values())
+            set(notebook_names) | set(script_names.runtime.values())
             | {script_names.main, script_names.parse_params, script_names.params,
                script_names.argv, script_names.run}
             | set(dir(builtins)) | set(keyword.softkwlist)
@@ -279,7 +277,7 @@ class _StepPlanner:
         written: set[str] = set()  # files a step so far writes: outputs, not input data
         for name, cells in self.groups:
             for cell in cells:
-                written |= _written_files(cell.parsed.tree)
+                written |= written_files(cell.parsed)
             function = name
             while function in taken:
                 function += "_step"
@@ -292,12 +290,12 @@ class _StepPlanner:
                 StepPlan(
                     name=name,
                     function=function,
-                    cells=tuple(cells),
+                    cells=tuple(plan_of[cell.index] for cell in cells),
                     params=tuple(p.name for p in self.parameters if p.name in step_params),
                     inputs=tuple(sorted(reads[name].items())),
                     outputs=tuple(sorted(outputs[name])),
                     metrics={
-                        cell.parsed.cell.index: assigned_names(cell.parsed.tree)
+                        cell.index: assigned_names(cell.parsed)
                         for cell in cells
                         if cell.parsed.cell.role.metrics
                     },
@@ -306,7 +304,7 @@ class _StepPlanner:
                     setup=name == PREPARE and not outputs[name],
                     rebinds_module_level=tuple(sorted(
                         {n for cell in cells for n in self.bound_in_step.get(
-                            cell.parsed.cell.index, frozenset())}
+                            cell.index, frozenset())}
                         & self.module_level - step_params - set(reads[name])
                     )),
                 )
@@ -326,7 +324,7 @@ class _StepPlanner:
         function is called, which may be nowhere)."""
         out: dict[str, set[str]] = {}
         for cell in self.cells:
-            step = self.step_of_cell.get(cell.parsed.cell.index)
+            step = self.step_of_cell.get(cell.index)
             if step is None:
                 continue
             for info in cell.parsed.symbols.functions:
@@ -340,45 +338,24 @@ class _StepPlanner:
         """Functions, classes and modules cannot be saved between steps."""
         for name, cells in self.groups:
             for cell in cells:
-                for statement in cell.parsed.tree.body:
-                    kind = _definition_kind(statement)
-                    if kind is None:
-                        continue
-                    for bound in _statement_names(statement):
-                        if bound in outputs[name] and bound in self.bound_in_step[cell.parsed.cell.index]:
+                for kind, bound_names, line in top_level_definitions(cell.parsed):
+                    for bound in sorted(bound_names):
+                        if bound in outputs[name] and bound in self.bound_in_step[cell.index]:
                             user = self.analysis.notebook.cells[first_use[(name, bound)]]
                             raise ExportError(
-                                cell.parsed.cell.location(self.path, statement.lineno),
+                                cell.parsed.cell.location(self.path, line),
                                 f"step {name!r} {kind} {bound!r}, which {user.label} of a later step "
                                 "uses; a step can only pass data to later steps: move it before "
                                 "the first step, or into the step that uses it",
                             )
 
 
-def _definition_kind(statement: ast.stmt) -> str | None:
-    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return "defines function"
-    if isinstance(statement, ast.ClassDef):
-        return "defines class"
-    if isinstance(statement, (ast.Import, ast.ImportFrom)):
-        return "imports"
-    return None
-
-
-def _statement_names(statement: ast.stmt) -> set[str]:
-    if isinstance(statement, (ast.Import, ast.ImportFrom)):
-        return {alias.asname or alias.name.split(".", 1)[0] for alias in statement.names}
-    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return {statement.name}
-    return set()
-
-
 def _data_files(
-    cells: list[CellPlan],
+    cells: list[_Cell],
     params: set[str],
     parameters: tuple[Parameter, ...],
     folder: Path | None,
-    written: set[str] = frozenset(),  # type: ignore[assignment]
+    written: Collection[str] = frozenset(),
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Files a step names: string literals and parameter defaults that are existing files.
 
@@ -389,84 +366,14 @@ def _data_files(
         return (), ()
     literals: set[str] = set()
     for cell in cells:
-        for node in ast.walk(cell.parsed.tree):
-            if (
-                isinstance(node, ast.Constant)
-                and isinstance(node.value, str)
-                and _is_data_file(folder, node.value)
-                and node.value not in written
-            ):
-                literals.add(Path(node.value).as_posix())
+        for text in file_literals(cell.parsed):
+            if _is_data_file(folder, text) and text not in written:
+                literals.add(Path(text).as_posix())
     data_params = tuple(
         p.name for p in parameters
         if p.name in params and p.name not in written and _is_data_file(folder, p.default)
     )
     return tuple(sorted(literals)), data_params
-
-
-#: methods whose first argument is the file they write: ``df.to_csv(path)``, ``fig.savefig(path)``
-_WRITING_METHODS = frozenset({
-    "to_csv", "to_parquet", "to_json", "to_excel", "to_pickle", "to_feather", "to_hdf",
-    "to_html", "to_latex", "to_markdown", "to_stata", "to_orc", "to_xml", "to_netcdf",
-    "to_file", "savefig", "save", "savetxt", "savez", "savez_compressed", "save_model",
-})
-#: functions whose second argument is the file they write: ``joblib.dump(model, path)``
-_DUMPING_FUNCTIONS = frozenset({"dump", "save"})
-
-
-def _path_name(node: ast.AST | None) -> str | None:
-    """The string literal or plain name a path expression is built on (``Path("a.csv")``)."""
-    while isinstance(node, ast.Call) and node.args and not node.keywords:
-        func = node.func
-        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-        if name != "Path":
-            return None
-        node = node.args[0]
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.Name):
-        return node.id
-    return None
-
-
-def _opens_for_writing(call: ast.Call, mode_index: int) -> bool:
-    mode = call.args[mode_index] if len(call.args) > mode_index else None
-    for keyword_arg in call.keywords:
-        if keyword_arg.arg == "mode":
-            mode = keyword_arg.value
-    return (
-        isinstance(mode, ast.Constant)
-        and isinstance(mode.value, str)
-        and any(flag in mode.value for flag in "wax+")
-    )
-
-
-def _written_files(tree: ast.AST) -> set[str]:
-    """String literals and names that a cell's code writes a file to."""
-    written: set[str] = set()
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        target: ast.AST | None = None
-        if isinstance(func, ast.Name) and func.id == "open":
-            if node.args and _opens_for_writing(node, 1):
-                target = node.args[0]
-        elif isinstance(func, ast.Attribute):
-            if func.attr in ("write_text", "write_bytes"):
-                target = func.value
-            elif func.attr == "open" and _opens_for_writing(node, 0):
-                target = func.value
-            elif func.attr in _WRITING_METHODS and node.args:
-                target = node.args[0]
-            if func.attr in _DUMPING_FUNCTIONS and len(node.args) >= 2:
-                second = _path_name(node.args[1])
-                if second is not None:
-                    written.add(second)
-        name = _path_name(target)
-        if name is not None:
-            written.add(name)
-    return written
 
 
 def _is_data_file(folder: Path, value: object) -> bool:

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Callable, Sequence, Union
 
 import libcst as cst
 
-from nb2pipe.analysis import syntax
-from nb2pipe.analysis.magics import Magic, magic_from_call, mask_ipython
-from nb2pipe.analysis.symbols import function_locals
-from nb2pipe.export.display import displayed_code, is_pyplot_show, only_displays
+from nb2pipe.analysis.display import code_display_decisions, shows_pyplot
+from nb2pipe.analysis.magics import Magic, magic_from_code, mask_ipython
+from nb2pipe.analysis.symbols import function_locals_of_code
 from nb2pipe.export.magics import BrokenMagic, MagicTranslation, Untranslatable, translate_magic
 
 #: A statement of a module's body, as libcst types it.
 Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
 
-__all__ = ["CellRewrite", "RewriteCellTransformer", "apply_decisions", "decision_notes"]
+__all__ = ["CellRewrite", "RewriteCellTransformer", "apply_decisions"]
 
 # libcst.matchers would read better here, but importing it costs 0.3 s of every export (more
 # than the whole analysis of a 1,000-cell notebook): these two shapes are checked by hand.
@@ -58,28 +56,19 @@ class CellRewrite:
     runtime: set[str] = field(default_factory=set)
     requirements: list[str] = field(default_factory=list)
     saves_figures: bool = False
+    #: the rewritten code reads ``display`` (IPython's, unless the notebook defines one)
+    reads_display: bool = False
 
 
 def _magic_of(call: cst.Call) -> Magic | None:
     """The :class:`Magic` of a ``get_ipython()`` call node: one recogniser, shared with analysis."""
-    code = cst.Module([]).code_for_node(call)
-    try:
-        tree = syntax.parse(code, mode="eval")
-    except SyntaxError:
-        return None
-    return magic_from_call(tree.body)
+    return magic_from_code(cst.Module([]).code_for_node(call))
 
 
 @lru_cache(maxsize=64)
 def _locals_of(node: cst.FunctionDef) -> frozenset[str]:
-    """The function's local names, from the one analysis (on the stdlib tree of its code)."""
-    try:
-        tree = syntax.parse(cst.Module([]).code_for_node(node))
-    except SyntaxError:
-        return frozenset()
-    function = tree.body[0]
-    assert isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
-    return function_locals(function)
+    """The function's local names, from the one analysis."""
+    return function_locals_of_code(cst.Module([]).code_for_node(node))
 
 
 def _dotted(node: cst.BaseExpression) -> str | None:
@@ -134,6 +123,12 @@ class RewriteCellTransformer(cst.CSTTransformer):
         self._scope_depth = 0
         self._block_depth = 0
         self._functions: list[cst.FunctionDef] = []  # the functions being visited, innermost last
+
+    def visit_Name(self, node: cst.Name) -> None:
+        # every name the transformer meets stays in the code (dropped statements are removed
+        # before it runs): ``display`` left in a block or a function needs IPython's
+        if node.value == "display":
+            self.result.reads_display = True
 
     # -- scopes ------------------------------------------------------------------------------
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
@@ -254,12 +249,7 @@ class RewriteCellTransformer(cst.CSTTransformer):
         if self._block_depth == 0 or self.figure_call is None or not isinstance(value, cst.Call):
             return None
         callee = _dotted(value.func)
-        if (
-            callee is not None
-            and callee.count(".") == 1
-            and callee.split(".")[0] in self.pyplot_names
-            and callee.endswith(".show")
-        ):
+        if shows_pyplot(callee, self.pyplot_names):
             self.result.saves_figures = True
             self.result.runtime.add("save_figures")
             self.result.notes.append(f"{self.cell_label}: `{callee}()` saves figures instead")
@@ -319,15 +309,11 @@ class RewriteCellTransformer(cst.CSTTransformer):
             module = cst.parse_module(python if python.endswith("\n") else python + "\n")
         except cst.ParserSyntaxError as exc:
             raise MagicError(magic, f"the code of {magic.display} does not parse: {exc.message}") from None
-        tree = syntax.parse(python)
-        dropped = set() if self.keep_display else {
-            position for position, node in enumerate(tree.body) if only_displays(node)
-        }
-        shows = set() if self.figure_call is None else {
-            position for position, node in enumerate(tree.body)
-            if is_pyplot_show(node, self.pyplot_names)
-        }
-        self.result.notes += decision_notes(self.cell_label, python, tree, dropped, shows)
+        dropped, shows, notes = code_display_decisions(
+            self.cell_label, python, keep_display=self.keep_display,
+            pyplot_names=None if self.figure_call is None else self.pyplot_names,
+        )
+        self.result.notes += notes
         if shows:
             self.result.saves_figures = True
             self.result.runtime.add("save_figures")
@@ -338,21 +324,6 @@ class RewriteCellTransformer(cst.CSTTransformer):
         if body and module.header:
             body[0] = body[0].with_changes(leading_lines=[*module.header, *body[0].leading_lines])
         return body
-
-
-def decision_notes(
-    label: str, source: str, tree: ast.Module, dropped: set[int] | frozenset[int],
-    shows: set[int] | frozenset[int],
-) -> list[str]:
-    """What the export summary says about the statements dropped or replaced."""
-    notes = []
-    for position in sorted(set(dropped) | set(shows)):
-        node = tree.body[position]
-        if position in shows:
-            notes.append(f"{label}: `{ast.get_source_segment(source, node)}` saves figures instead")
-        else:
-            notes.append(f"{label}: dropped display-only `{displayed_code(source, node)}`")
-    return notes
 
 
 def apply_decisions(

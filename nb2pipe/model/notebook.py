@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from nb2pipe.errors import CellLocation
+from nb2pipe.errors import CellLocation, cell_label
 from nb2pipe.model.tags import CellRole
 
 __all__ = ["Cell", "CellKind", "Notebook", "Output", "source_digest"]
@@ -95,7 +95,7 @@ class Cell:
     @property
     def label(self) -> str:
         """How messages name this cell: ``cell 3 (id ab12)``, 1-based like the UI shows."""
-        return f"cell {self.index + 1}" + (f" (id {self.id})" if self.id else "")
+        return cell_label(self.index, self.id)
 
 
 @dataclass(frozen=True)

@@ -218,7 +218,7 @@ def _finish(
     proof: Proof, output: Path, options: RecoverOptions, notes: list[str], budget: float,
     started: float, tried: int = 0,
 ) -> RecoveryResult:
-    from nb2pipe.export.api import write_atomically
+    from nb2pipe.files import write_atomically
 
     document = recovered_notebook(notebook, raw, path, notebook_path.name)
     text = json.dumps(document, indent=1, ensure_ascii=False) + "\n"

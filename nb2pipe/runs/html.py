@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2pipe.errors import Nb2PipeError
+from nb2pipe.files import write_atomically
 from nb2pipe.runs.compare import Experiment, RunComparison
 from nb2pipe.runs.rows import RunRow
 from nb2pipe.runs.table import (
@@ -45,10 +46,8 @@ def write_page(comparison: RunComparison, path: Path) -> None:
         The file cannot be written.
     """
     text = render_page(comparison, path.parent)
-    temporary = path.with_name(path.name + ".tmp")
     try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
+        write_atomically(path, text)
     except OSError as exc:
         raise Nb2PipeError(f"--html {path}: cannot write: {exc.strerror or exc}") from None
 

@@ -15,7 +15,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado.http1connection import HTTP1Connection
 
-from nb2pipe.analysis import analyze_notebook, find_static_hazards
+from nb2pipe.analysis import NotebookAnalysis, analyze_notebook, find_static_hazards
 from nb2pipe.errors import Nb2PipeError, OutputExistsError
 from nb2pipe.export import ExportOptions, export_notebook
 from nb2pipe.model import load_notebook
@@ -28,7 +28,6 @@ __all__ = ["ExportHandler", "HazardsHandler", "RecoverHandler", "setup_handlers"
 
 NAMESPACE = "nb2pipe"
 SCRIPT_SUFFIX = ".py"
-HISTORY_DIR = ".nb2pipe"  #: beside the notebook: ``<stem>.history.jsonl`` written by ``%track``
 #: The largest request body: a path and a flag. A larger one is refused (413) from its
 #: Content-Length, before it is read, and a chunked one once it passes this.
 MAX_BODY_SIZE = 64 * 1024
@@ -272,7 +271,7 @@ def _export(notebook: ResolvedNotebook, overwrite: bool) -> dict[str, Any]:
     )
     try:
         result = export_notebook(notebook.os_path, options)
-        hazards = _hazards(notebook.os_path)
+        hazards, _track = _hazards_and_track(notebook.os_path, result.analysis)
     except OutputExistsError as exc:
         raise RequestRefused(409, _relative_message(exc, notebook)) from exc
     except Nb2PipeError as exc:
@@ -368,23 +367,21 @@ def _result_json(result: RecoveryResult, notebook: ResolvedNotebook) -> dict[str
     }
 
 
-def _hazards(notebook_path: Path) -> list[dict[str, Any]]:
-    return _hazards_and_track(notebook_path)[0]
-
-
-def _hazards_and_track(notebook_path: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    try:
-        analysis = analyze_notebook(load_notebook(notebook_path))
-    except Nb2PipeError as exc:
-        raise RequestRefused(400, str(exc)) from exc
+def _hazards_and_track(
+    notebook_path: Path, analysis: NotebookAnalysis | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The notebook's static and ``%track`` hazards, and the running session's cell markers;
+    ``analysis``: the notebook's, when the request already made it (an export)."""
+    if analysis is None:
+        try:
+            analysis = analyze_notebook(load_notebook(notebook_path))
+        except Nb2PipeError as exc:
+            raise RequestRefused(400, str(exc)) from exc
     hazards = [hazard.to_json() for hazard in find_static_hazards(analysis)]
-    history = notebook_path.parent / HISTORY_DIR / f"{notebook_path.stem}.history.jsonl"
-    if not history.is_file():
-        return hazards, None
-    from nb2pipe.tracking import history_state  # only when a log exists: keeps startup light
+    from nb2pipe.tracking import history_state  # imported on first use: keeps startup light
 
     state = history_state(notebook_path)
-    return hazards + [hazard.to_json() for hazard in state.hazards], state.live
+    return hazards + [hazard.to_json() for hazard in state.hazards], state.lab_json()
 
 
 def _is_within(path: Path, root: Path) -> bool:

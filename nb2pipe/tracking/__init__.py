@@ -55,7 +55,13 @@ def history_state(notebook_path: str | os.PathLike[str]) -> HistoryState:
     Its hazards (also once tracking stopped), and for JupyterLab's cell markers
     (:meth:`HistoryState.lab_json`) the running session's state: each cell's marker,
     ``rerun`` and ``restart`` (read from the log, so it survives reloads of the page).
+    Without a log it is empty, and the replay is not even imported (the server asks this on
+    every request).
     """
+    from nb2pipe.tracking.log import history_path
+
+    if not history_path(notebook_path).is_file():
+        return HistoryState()
     from nb2pipe.tracking.replay import read_history
 
     return read_history(Path(notebook_path))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from nb2pipe.analysis import CellSymbols, FunctionSymbols, ImportBinding, cell_effects
-from nb2pipe.analysis.randomness import classify_random_call, is_seed_call, resolve_callee
+from nb2pipe.analysis.randomness import random_calls
 from nb2pipe.tracking.folders import folder_effects
 from nb2pipe.tracking.log import RandomUse
 from nb2pipe.tracking.values import constant_fingerprints
@@ -56,18 +56,13 @@ def static_effects(
     bindings = import_bindings({**imports, **own_imports})
     seeds: list[str] = []
     draws: list[RandomUse] = []
-    for call in sorted(symbols.calls, key=lambda c: c.line):
-        qualified = resolve_callee(call.callee, bindings)
-        family = is_seed_call(qualified)
-        if family is not None:
-            if family not in seeds:
-                seeds.append(family)
-            continue
-        draw = classify_random_call(call, qualified)
-        if draw is not None:
-            seeded_here = draw.seeded_by is not None and draw.seeded_by in seeds
-            if not seeded_here:
-                draws.append(RandomUse(call.callee, qualified, draw.seeded_by, call.line))
+    for scanned in random_calls(sorted(symbols.calls, key=lambda c: c.line), bindings):
+        call, draw = scanned.call, scanned.draw
+        if scanned.seeds is not None:
+            if scanned.seeds not in seeds:
+                seeds.append(scanned.seeds)
+        elif draw is not None and (draw.seeded_by is None or draw.seeded_by not in seeds):
+            draws.append(RandomUse(call.callee, scanned.qualified, draw.seeded_by, call.line))
     reset = any(magic.name in _RESET_MAGICS for magic in symbols.magics)
     rebinds = symbols.rebinds | _function_rebinds(symbols, functions)
     folders = folder_effects(symbols, bindings)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nb2pipe.analysis import Hazard
+
+if TYPE_CHECKING:
+    from nb2pipe.tracking.report import TrackReport
 
 __all__ = ["HistoryState"]
 
@@ -16,6 +19,11 @@ class HistoryState:
 
     #: hazards of the last session (also once tracking stopped); empty without a log
     hazards: tuple[Hazard, ...] = ()
-    #: the running session's state for JupyterLab's cell markers (``None``: no session runs:
-    #: no log, ``%track off``, or its kernel is gone)
-    live: dict[str, Any] | None = None
+    #: the running session's report, whose cell markers JupyterLab shows (``None``: no
+    #: session runs: no log, ``%track off``, or its kernel is gone)
+    live: TrackReport | None = None
+
+    def lab_json(self) -> dict[str, Any] | None:
+        """The running session's cell markers as ``GET /nb2pipe/hazards`` sends them (its
+        ``track``), or ``None``: the wire shape is made here, at the edge."""
+        return self.live.to_lab_json() if self.live is not None else None

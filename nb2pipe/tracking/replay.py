@@ -34,7 +34,7 @@ def read_history(notebook_path: Path) -> HistoryState:
         return HistoryState()
     report = _report(session, notebook_path)
     running = not session.stopped and session.kernel_alive()
-    return HistoryState(report.hazards, report.to_lab_json() if running else None)
+    return HistoryState(report.hazards, report if running else None)
 
 
 def _report(session: RecordedSession, notebook_path: Path) -> TrackReport:

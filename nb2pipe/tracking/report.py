@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import enum
 import functools
 from dataclasses import dataclass, field
@@ -11,7 +10,7 @@ from typing import Any, Iterable, Mapping
 
 from nb2pipe.analysis import CellSymbols, Hazard, HazardKind, find_static_hazards
 from nb2pipe.analysis.analyze import NotebookAnalysis
-from nb2pipe.analysis.parse import ParsedCell, parse_cell
+from nb2pipe.analysis.parse import ParsedCell, parse_cell, symbols_only
 from nb2pipe.errors import Nb2PipeError
 from nb2pipe.model import Cell, CellKind, Notebook
 from nb2pipe.tracking.hazards import (
@@ -215,7 +214,6 @@ def _static_hazards(
     order: NotebookOrder, live_symbols: Mapping[str, tuple[str, CellSymbols]]
 ) -> list[Hazard]:
     """``find_static_hazards`` over the notebook as a fresh run would execute it now."""
-    empty = ast.Module(body=[], type_ignores=[])
     slots = order.slots
     cells: list[Cell] = []
     parsed: list[ParsedCell] = []
@@ -244,7 +242,7 @@ def _static_hazards(
                 continue
         else:
             symbols = symbols or _event_symbols(order, slot.key) or CellSymbols()
-            parsed.append(ParsedCell(cell, cell.source, empty, symbols))
+            parsed.append(symbols_only(cell, symbols))
         cells.append(cell)
         slot_of[index] = item
     notebook = Notebook(cells=tuple(cells), path=None)

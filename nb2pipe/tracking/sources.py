@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from nb2pipe.files import write_atomically
 
 __all__ = [
     "DEFAULT_CAP_BYTES",
@@ -147,14 +148,7 @@ class SourceStore:
         target = self.path_of(digest)
         if target.exists():
             return
-        handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                file.write(data)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomically(target, data)
         self._bytes += len(data)
         if 0 < self.cap < self._bytes:
             self.prune()

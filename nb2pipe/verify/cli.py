@@ -160,7 +160,7 @@ def verify(
     from rich.console import Console
     from rich.text import Text
 
-    from nb2pipe.export.api import write_atomically
+    from nb2pipe.files import write_atomically
     from nb2pipe.verify.api import verify_paths
     from nb2pipe.verify.errors import VerifyInterrupted, VerifyUsageError
     from nb2pipe.verify.html_report import write_html

@@ -207,6 +207,6 @@ def html_report(report: VerifyReport) -> str:
 
 
 def write_html(report: VerifyReport, path: Path) -> None:
-    from nb2pipe.export.api import write_atomically
+    from nb2pipe.files import write_atomically
 
     write_atomically(path, html_report(report))

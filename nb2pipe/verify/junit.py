@@ -105,6 +105,6 @@ def junit_xml(report: VerifyReport) -> str:
 
 
 def write_junit(report: VerifyReport, path: Path) -> None:
-    from nb2pipe.export.api import write_atomically
+    from nb2pipe.files import write_atomically
 
     write_atomically(path, junit_xml(report))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2pipe.analysis import Hazard
+from nb2pipe.errors import cell_label
 from nb2pipe.model import Output
 
 __all__ = [
@@ -104,7 +105,7 @@ class MaskedCell:
 
     @property
     def cell_label(self) -> str:
-        return f"cell {self.cell_index + 1}" + (f" (id {self.cell_id})" if self.cell_id else "")
+        return cell_label(self.cell_index, self.cell_id)
 
     def pairs(self) -> list[MaskedPair]:
         """The masked spans paired saved with fresh, identical pairs counted once."""
@@ -157,7 +158,7 @@ class Mismatch:
     def cell_label(self) -> str:
         if self.cell_index is None:
             return "notebook"
-        return f"cell {self.cell_index + 1}" + (f" (id {self.cell_id})" if self.cell_id else "")
+        return cell_label(self.cell_index, self.cell_id)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -21,9 +21,9 @@ from typing import Mapping, Sequence
 from nb2pipe_runtime.reading import RunRecordError, read_record
 
 from nb2pipe.analysis import Magic, MagicKind, NotebookAnalysis
+from nb2pipe.analysis.display import prints_help
 from nb2pipe.errors import Nb2PipeError, UnsupportedMagicError
 from nb2pipe.export import ExportOptions, render_notebook
-from nb2pipe.export.display import prints_help
 from nb2pipe.export.magics import SHELL_ALIASES
 from nb2pipe.model import Cell, Notebook
 from nb2pipe.verify.normalize import normalize_text, strip_timing_lines

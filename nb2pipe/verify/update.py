@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from nb2pipe.export.api import write_atomically
+from nb2pipe.files import write_atomically
 
 __all__ = ["METADATA_KEY", "read_saved_data_hashes", "write_fresh_outputs"]
 

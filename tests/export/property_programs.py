@@ -146,6 +146,7 @@ class _State:
         return set(PARAMETER_NAMES) | set(self.ints) | set(self.functions)
 
     def bind_int(self, name: str) -> None:
+        self.imported.discard(name)  # `json = ...` in any block: json is no module any more
         if name not in self.ints:
             self.ints.append(name)
         if name not in self.seen:

@@ -302,3 +302,25 @@ def test_papermills_own_msg_none_notebooks_export_and_take_msg(tmp_path: Path, n
     assert run(result.script_path).stdout == "None\n"
     assert run(result.script_path, "--msg", "hello").stdout == "hello\n"
     assert run(result.script_path, "--msg", "12.51").stdout == "12.51\n"
+
+
+def test_a_parameter_may_take_no_option_the_runtime_adds_to_every_script(make_notebook) -> None:
+    """Export keeps parameters off the options the runtime's CLI adds to every script: the
+    runtime's lists name exactly what its parser adds, and each is refused as a parameter."""
+    import argparse
+
+    from nb2pipe_runtime.cli import parse_args
+
+    from nb2pipe.errors import Nb2PipeError
+    from nb2pipe.export.plan import SCRIPT_OPTIONS
+
+    parser = argparse.ArgumentParser(prog="train.py")
+    parser.add_argument("--lr", type=float, default=0.1)
+    before = {action.dest for action in parser._actions}
+    parse_args(parser, [], steps=("load", "fit"))
+    added = {action.dest for action in parser._actions} - before
+    assert added == set(SCRIPT_OPTIONS)
+    for name in SCRIPT_OPTIONS:
+        notebook = make_notebook((f"{name} = 'x'", ["parameters"]), f"print({name})")
+        with pytest.raises(Nb2PipeError, match=f"parameter '{name}' clashes with the script's"):
+            export_notebook(notebook)

@@ -196,13 +196,15 @@ def fake_tracking(monkeypatch):
     """Stand-in for ``nb2pipe.tracking.history_state``: one hazard per call, calls recorded."""
     from nb2pipe.analysis import Hazard, HazardKind
     from nb2pipe.tracking.history import HistoryState
+    from nb2pipe.tracking.report import TrackReport
 
     calls: list[Path] = []
 
     def history_state(notebook_path: Path) -> HistoryState:
         calls.append(notebook_path)
         hazard = Hazard(HazardKind.OUT_OF_ORDER, 0, None, ("x",), "ran out of order", "re-run")
-        return HistoryState((hazard,), {"rerun": ["c0"], "cells": []})
+        report = TrackReport(None, 3, (hazard,), ("c0",), ("cell 1 `x = 1`",), None)
+        return HistoryState((hazard,), report)
 
     module = types.ModuleType("nb2pipe.tracking")
     module.history_state = history_state  # type: ignore[attr-defined]
@@ -220,16 +222,18 @@ async def test_hazards_include_the_track_history_when_logged(
     response = await jp_fetch("nb2pipe", "hazards", params={"path": "h.ipynb"})
 
     assert [h["kind"] for h in reply(response)["hazards"]] == ["out-of-order"]
-    assert reply(response)["track"] == {"rerun": ["c0"], "cells": []}
+    assert reply(response)["track"] == {
+        "executions": 3, "rerun": ["c0"], "rerun_labels": ["cell 1 `x = 1`"], "restart": None,
+        "cells": [{"cell_id": "c0", "state": "rerun", "label": "c0", "hazards": [], "rerun": True}],
+    }
     assert fake_tracking == [notebook]
 
 
 async def test_hazards_skip_the_track_history_without_a_log(
-    jp_fetch, jp_root_dir, write_notebook, fake_tracking
+    jp_fetch, jp_root_dir, write_notebook
 ) -> None:
     write_notebook(jp_root_dir / "h.ipynb", "x = 1")
 
     response = await jp_fetch("nb2pipe", "hazards", params={"path": "h.ipynb"})
 
     assert reply(response)["hazards"] == [] and reply(response)["track"] is None
-    assert fake_tracking == []

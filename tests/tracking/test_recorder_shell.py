@@ -205,7 +205,7 @@ def test_the_log_gives_jupyterlab_each_cells_marker_while_tracking_runs(shell: A
         run(shell, dict(cells)[cell_id], cell_id=cell_id)
     live = recorder(shell).report()
     recorder(shell).log.drain()
-    state = history_state(notebook).live
+    state = history_state(notebook).lab_json()
     assert state is not None
     assert state["rerun"] == list(live.rerun) == ["a", "b", "c", "d", "e"]
     markers = {m["cell_id"]: m["state"] for m in state["cells"]}
@@ -216,10 +216,10 @@ def test_the_log_gives_jupyterlab_each_cells_marker_while_tracking_runs(shell: A
     for cell_id in state["rerun"]:
         run(shell, dict(cells)[cell_id], cell_id=cell_id)
     recorder(shell).log.drain()
-    assert history_state(notebook).live == {
+    assert history_state(notebook).lab_json() == {
         "executions": 12, "rerun": [], "rerun_labels": [], "restart": None, "remove": [],
         "cells": [],
     }
     # tracking off: no session runs, so nothing to show (the hazards stay readable)
     run(shell, "%track off")
-    assert history_state(notebook).live is None
+    assert history_state(notebook).lab_json() is None

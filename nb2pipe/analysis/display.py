@@ -6,16 +6,29 @@ bare names, attributes, subscripts and tuples of them; ``display(...)`` and ``he
 calls of well-known methods that return a value to look at (``df.head()``,
 ``s.value_counts().sort_index()``) on a plain name, with plain arguments and no
 ``inplace=``. Calls of anything else are kept: their side effects may matter. The one rule
-for the whole exporter: the plan asks it, the renderers carry the answer out.
+for the whole exporter: the plan asks it (:func:`display_decisions`), and so does the rewrite
+of a code magic's code (:func:`code_display_decisions`); the renderers carry the answer out.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection
 
+from nb2pipe.analysis import syntax
 from nb2pipe.analysis.symbols import dotted_name
 
-__all__ = ["DISPLAY_METHODS", "displayed_code", "is_pyplot_show", "only_displays", "prints_help"]
+__all__ = [
+    "DISPLAY_METHODS",
+    "code_display_decisions",
+    "decision_notes",
+    "display_decisions",
+    "displayed_code",
+    "is_pyplot_show",
+    "only_displays",
+    "prints_help",
+    "shows_pyplot",
+]
 
 #: Methods whose bare call only returns a value to show (no ``inplace=``).
 DISPLAY_METHODS = frozenset(
@@ -61,7 +74,12 @@ def is_pyplot_show(statement: ast.stmt, pyplot_names: frozenset[str]) -> bool:
     """``plt.show()`` (any name bound to ``matplotlib.pyplot``) as a statement."""
     if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call)):
         return False
-    callee = dotted_name(statement.value.func)
+    return shows_pyplot(dotted_name(statement.value.func), pyplot_names)
+
+
+def shows_pyplot(callee: str | None, pyplot_names: Collection[str]) -> bool:
+    """Whether a call of ``callee`` (dotted) is ``plt.show``: the one rule, for the top-level
+    statements decided here and the ones in blocks that the rewrite replaces."""
     return callee is not None and callee.count(".") == 1 and (
         callee.split(".")[0] in pyplot_names and callee.endswith(".show")
     )
@@ -119,3 +137,54 @@ def _is_display_chain(call: ast.Call, own_methods: frozenset[str] = frozenset())
 
 def _has_effects(node: ast.AST) -> bool:
     return any(isinstance(child, (ast.Call, ast.NamedExpr, ast.Await)) for child in ast.walk(node))
+
+
+def display_decisions(
+    tree: ast.Module,
+    *,
+    keep_display: bool,
+    pyplot_names: frozenset[str] | None,
+    own_methods: frozenset[str] = frozenset(),
+) -> tuple[frozenset[int], frozenset[int]]:
+    """Positions of the top-level statements a script drops (they only showed a value) and of
+    the ``plt.show()`` statements it replaces by saving the figures.
+
+    ``keep_display``: the cell is tagged to keep them; ``pyplot_names``: the names bound to
+    ``matplotlib.pyplot`` when the script saves figures, else ``None``.
+    """
+    body = tree.body
+    dropped: frozenset[int] = frozenset()
+    shows: frozenset[int] = frozenset()
+    if not keep_display:
+        dropped = frozenset(
+            position for position, node in enumerate(body) if only_displays(node, own_methods)
+        )
+    if pyplot_names is not None:
+        shows = frozenset(
+            position for position, node in enumerate(body) if is_pyplot_show(node, pyplot_names)
+        )
+    return dropped, shows
+
+
+def code_display_decisions(
+    label: str, code: str, *, keep_display: bool, pyplot_names: frozenset[str] | None
+) -> tuple[frozenset[int], frozenset[int], list[str]]:
+    """:func:`display_decisions` for a code magic's code (``%time df.head()``), with the
+    summary's notes about them."""
+    tree = syntax.parse(code)
+    dropped, shows = display_decisions(tree, keep_display=keep_display, pyplot_names=pyplot_names)
+    return dropped, shows, decision_notes(label, code, tree, dropped, shows)
+
+
+def decision_notes(
+    label: str, source: str, tree: ast.Module, dropped: Collection[int], shows: Collection[int]
+) -> list[str]:
+    """What the export summary says about the statements dropped or replaced."""
+    notes = []
+    for position in sorted(set(dropped) | set(shows)):
+        node = tree.body[position]
+        if position in shows:
+            notes.append(f"{label}: `{ast.get_source_segment(source, node)}` saves figures instead")
+        else:
+            notes.append(f"{label}: dropped display-only `{displayed_code(source, node)}`")
+    return notes
