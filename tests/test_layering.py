@@ -28,7 +28,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "analysis": frozenset({"errors", "model"}),
     "tracking": frozenset({"errors", "model", "analysis"}),
     "export": frozenset({"errors", "model", "analysis"}),
-    "sweep": frozenset({"errors", "runs"}),
+    "sweep": frozenset({"errors", "runs", "analysis"}),
     "verify": frozenset({"errors", "model", "analysis", "tracking", "export"}),
     "recover": frozenset({"errors", "model", "analysis", "tracking", "export", "verify"}),
     # leaves: they wire the layers together, and nothing below imports them

@@ -201,22 +201,10 @@ def _shown(value: Any) -> str:
 def first_metric(script: Path) -> str | None:
     """The first metric the script's metrics cell records (``record_metrics(accuracy=...)``'s
     first keyword): what a sweep without ``--metric`` ranks by."""
-    import ast
+    from nb2pipe.analysis.calls import first_keyword
 
     try:
-        tree = ast.parse(script.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, ValueError):
+        source = script.read_text(encoding="utf-8")
+    except OSError:
         return None
-    calls = [
-        node for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and (
-            (isinstance(node.func, ast.Name) and node.func.id == "record_metrics")
-            or (isinstance(node.func, ast.Attribute) and node.func.attr == "record_metrics")
-        )
-    ]
-    calls.sort(key=lambda node: (node.lineno, node.col_offset))
-    for call in calls:
-        for keyword in call.keywords:
-            if keyword.arg is not None:
-                return keyword.arg
-    return None
+    return first_keyword(source, "record_metrics")

@@ -224,6 +224,7 @@ async def test_hazards_include_the_track_history_when_logged(
     assert [h["kind"] for h in reply(response)["hazards"]] == ["out-of-order"]
     assert reply(response)["track"] == {
         "executions": 3, "rerun": ["c0"], "rerun_labels": ["cell 1 `x = 1`"], "restart": None,
+        "remove": [],
         "cells": [{"cell_id": "c0", "state": "rerun", "label": "c0", "hazards": [], "rerun": True}],
     }
     assert fake_tracking == [notebook]
