@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -22,11 +21,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nb2pipe_runtime.reading import read_record
+from nb2pipe_runtime.run import RECORD_HANDOFF_VARIABLE
 
 __all__ = ["EngineError", "TaskRun", "best_run", "grid_points", "run_script"]
-
-_RECORDED = re.compile(r"^nb2pipe: run (\S+) (finished|failed); recorded in (.+)$", re.MULTILINE)
-
 
 class EngineError(RuntimeError):
     """A task's run of the script failed (the message is the script's last error line)."""
@@ -84,13 +81,14 @@ def run_script(
             command += ["--outputs-dir", local_outputs]
         if runs_dir is not None:
             command += ["--runs-dir", runs_dir]
+        handoff = os.path.join(scratch, "record-path")
         done = subprocess.run(
             command, cwd=folder, capture_output=True, text=True, check=False,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL, env={**os.environ, RECORD_HANDOFF_VARIABLE: handoff},
         )
         sys.stdout.write(done.stdout)
         sys.stderr.write(done.stderr)
-        recorded = _RECORDED.findall(done.stderr)
+        path = _read_text(handoff)
         if done.returncode != 0:
             lines = [line for line in done.stderr.splitlines() if line.strip()]
             raise EngineError(lines[-1] if lines else f"exit code {done.returncode}")
@@ -98,13 +96,11 @@ def run_script(
             produced = os.path.join(str(local_outputs), step)
             if os.path.isdir(produced):
                 _copy(produced, f"{outputs.rstrip('/')}/{step}")
-    if not recorded:
+    if path is None:
         raise EngineError("the script recorded no run (is it a script nb2pipe exported?)")
-    run_id, status, where = recorded[-1]
-    path = where if os.path.isabs(where) else os.path.join(folder, where)
     record = read_record(path)
     return TaskRun(
-        run_id=run_id, status=status, params=dict(record.effective_params),
+        run_id=record.run_id, status=record.status, params=dict(record.effective_params),
         metrics=dict(record.metrics), record=path,
     )
 
@@ -149,6 +145,15 @@ def best_run(
     print(f"best: run {best['run_id']}, {name} {best['metrics'][name]:.6g}, "
           f"params {best['params']}")
     return {**best, "metric": name}
+
+
+def _read_text(path: str) -> str | None:
+    """The file's text, or None when the script never wrote it."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read().strip() or None
+    except FileNotFoundError:
+        return None
 
 
 def _copy(source: str, target: str) -> None:

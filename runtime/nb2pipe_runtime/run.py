@@ -43,6 +43,7 @@ from nb2pipe_runtime.sources import SourceAudit, SourceRead, public_url
 
 __all__ = [
     "OBJECTIVE_VARIABLE",
+    "RECORD_HANDOFF_VARIABLE",
     "REQUIRE_DATA_VERSION_VARIABLE",
     "Run",
     "active_run",
@@ -53,6 +54,11 @@ __all__ = [
 OBJECTIVE_VARIABLE = "NB2PIPE_OBJECTIVE"
 #: ``1`` (a team's CI): every run behaves as with ``--require-data-version``.
 REQUIRE_DATA_VERSION_VARIABLE = "NB2PIPE_REQUIRE_DATA_VERSION"
+#: Set by an orchestrator's task (:mod:`nb2pipe_runtime.engine`) to a file the run writes its
+#: record's absolute path to when it ends, so the task reads the record instead of parsing the
+#: status line. Taken out of the environment when the run starts: a script the notebook
+#: starts does not inherit it.
+RECORD_HANDOFF_VARIABLE = "NB2PIPE_RECORD_HANDOFF"
 
 #: The runs in progress, innermost last.
 _RUNS: list[Run] = []
@@ -126,6 +132,7 @@ class Run:
         self.params_read: set[str] = set()
         self.audit = FileAudit(root=self.cwd)
         self.sources = SourceAudit()
+        self.handoff = os.environ.pop(RECORD_HANDOFF_VARIABLE, "") or None
         self.require_data_version = bool(getattr(params, "require_data_version", False)) or (
             os.environ.get(REQUIRE_DATA_VERSION_VARIABLE, "").strip().lower()
             not in ("", "0", "false", "no", "off")
@@ -361,6 +368,8 @@ class Run:
             else:
                 record = replace(record, mlflow=logged)
             record.write(path)
+        if self.handoff is not None:
+            _write_text(self.handoff, os.path.abspath(path))
         print(f"nb2pipe: run {self.run_id} {record.status}; recorded in {where}", file=sys.stderr)
         if unversioned is not None and error == unversioned:
             # the last line names the input, as the exit code says the run failed
@@ -441,6 +450,13 @@ def _write_json(path: str, value: Any) -> None:
     with open(temporary, "w", encoding="utf-8") as file:
         json.dump(value, file, indent=1, allow_nan=False)
         file.write("\n")
+    os.replace(temporary, path)
+
+
+def _write_text(path: str, text: str) -> None:
+    temporary = path + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as file:
+        file.write(text)
     os.replace(temporary, path)
 
 

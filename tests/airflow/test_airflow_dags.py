@@ -8,14 +8,12 @@ temporary AIRFLOW_HOME.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,42 +23,17 @@ import pytest
 from nb2pipe.export import ExportOptions, check_notebook, export_notebook
 from nb2pipe.export.api import CheckStatus
 
-from ..conftest import ROOT, SAMPLES
+from ..conftest import SAMPLES
+from ..engine_venvs import NOTEBOOK_PACKAGES, engine_python, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.airflow]
-VENV = ROOT / ".venv-airflow"
-AIRFLOW_REQUIREMENTS = ("apache-airflow>=3,<4", "pandas", "scikit-learn", "matplotlib", "pyarrow")
-
-
-def _run(command: list[str | Path], cwd: Path, env: dict[str, str], timeout: int = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(part) for part in command], cwd=cwd, env=env, capture_output=True, text=True,
-        timeout=timeout, check=False, stdin=subprocess.DEVNULL,
-    )
+AIRFLOW_REQUIREMENTS = ("apache-airflow>=3,<4", *NOTEBOOK_PACKAGES)
+_run = run
 
 
 @pytest.fixture(scope="session")
 def airflow_python() -> Path:
-    python = VENV / "bin" / "python"
-    marker = VENV / ".nb2pipe-installed"
-    wanted = "\n".join(AIRFLOW_REQUIREMENTS)
-    # one builder at a time (pytest -n: another worker, or another checkout's run, waits)
-    with open(ROOT / ".venv-airflow.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        _build_airflow_venv(python, marker, wanted)
-    return python
-
-
-def _build_airflow_venv(python: Path, marker: Path, wanted: str) -> None:
-    if not (marker.exists() and marker.read_text() == wanted):
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        if not python.exists():
-            done = _run([sys.executable, "-m", "venv", VENV], ROOT, env)
-            assert done.returncode == 0, done.stderr
-        done = _run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                     *AIRFLOW_REQUIREMENTS, "-e", ROOT / "runtime"], ROOT, env, timeout=1800)
-        assert done.returncode == 0, done.stderr[-3000:]
-        marker.write_text(wanted)
+    return engine_python("airflow", AIRFLOW_REQUIREMENTS)
 
 
 @pytest.fixture

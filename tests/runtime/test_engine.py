@@ -56,3 +56,23 @@ def test_grid_points_and_the_best_run() -> None:
     ]
     assert best_run(runs, "loss", ascending=True)["run_id"] == "b"
     assert best_run(runs, None)["run_id"] == "a"  # the first metric, highest first
+
+
+def test_the_task_reads_the_run_record_not_the_status_line(tmp_path: Path) -> None:
+    """The record's path comes back through a file the run writes, so a script (or a notebook
+    subprocess) printing a look-alike status line cannot mislead the task; a run the script
+    itself starts does not inherit the hand-off."""
+    notebook = tmp_path / "project" / "flat.ipynb"
+    notebook.parent.mkdir()
+    notebook.write_text(json.dumps(notebook_json(
+        ("n = 3  # how many", ["parameters"]),
+        ("import os, sys\n"
+         + "print('nb2pipe: run fake finished; recorded in /nowhere/run.json', file=sys.stderr)\n"
+         + "inherited = os.environ.get('NB2PIPE_RECORD_HANDOFF')", []),
+        ("total = n * 2 + (inherited is not None)", ["metrics"]),
+    )))
+    script = export_notebook(notebook).script_path
+    task = run_script(str(script), {"n": 4}, runs_dir=str(tmp_path / "runs"))
+    assert task.status == "finished" and task.metrics == {"total": 8.0}
+    assert Path(task.record).parent.name == task.run_id
+    assert Path(task.record).is_relative_to(tmp_path / "runs")
