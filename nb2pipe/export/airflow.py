@@ -6,18 +6,26 @@ DAG is triggered (dynamic task mapping), then reports the best point by the ``me
 cell's first metric. A flat notebook is a one-task pipeline. The DAG params are typed from the
 parameters cell (Airflow ``Param`` with JSON-schema types, the help text as description). The
 tasks call :mod:`nb2pipe_runtime.engine`, so a worker needs the script, nb2pipe-runtime and
-the notebook's packages. Another engine (Kubeflow Pipelines) would be a module like this one.
+the notebook's packages. Each engine is a module like this one; the pieces they share are in
+:mod:`nb2pipe.export.orchestration`.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import textwrap
 from pathlib import Path
 
-from nb2pipe.analysis.facts import assigned_names
 from nb2pipe.export.magics import python_string
+from nb2pipe.export.orchestration import (
+    first_metric,
+    grid_example,
+    identifier,
+    packed,
+    python_tuple,
+)
 from nb2pipe.export.parameters import Parameter, ParamType
 from nb2pipe.export.planned import ExportPlan, PipelinePlan
 from nb2pipe.export.scaffold import GENERATED_MARKER
@@ -44,7 +52,7 @@ def render_airflow_dag(plan: ExportPlan, pipeline: PipelinePlan | None) -> tuple
     stem = plan.script_path.stem
     dag_id = re.sub(r"[^A-Za-z0-9_.-]", "_", stem)
     notebook = plan.notebook_reference
-    metric = _first_metric(plan)
+    metric = first_metric(plan)
     steps = pipeline.steps if pipeline is not None else ()
     summary = (
         f"Airflow DAGs for {plan.script_path.name}: `{dag_id}` runs "
@@ -80,7 +88,7 @@ def render_airflow_dag(plan: ExportPlan, pipeline: PipelinePlan | None) -> tuple
         "",
         "",
         f'@dag(dag_id={python_string(dag_id)}, schedule=None, params=PARAMS, tags=["nb2pipe"])',
-        f"def {_identifier(dag_id)}():",
+        f"def {identifier(dag_id)}():",
         '    """The pipeline, one task per step."""',
     ]
     if steps:
@@ -88,26 +96,26 @@ def render_airflow_dag(plan: ExportPlan, pipeline: PipelinePlan | None) -> tuple
             producers = sorted({producer for _, producer in step.inputs})
             arguments = [
                 "SCRIPT", 'dict(context["params"])', f"step={python_string(step.name)}",
-                f"inputs_from={_tuple(producers)}", "outputs=OUTPUTS", "runs_dir=RUNS",
+                f"inputs_from={python_tuple(producers)}", "outputs=OUTPUTS", "runs_dir=RUNS",
             ]
             lines += [
                 "",
                 f"    @task(task_id={python_string(step.name)})",
-                f"    def {_identifier(step.name)}_task(**context):",
+                f"    def {identifier(step.name)}_task(**context):",
                 "        return run_script(",
-                *_packed(arguments, indent=12),
+                *packed(arguments, indent=12),
                 "        ).to_json()",
             ]
         lines.append("")
-        tasks = {step.name: f"{_identifier(step.name)}_task()" for step in steps}
-        lines += [f"    {_identifier(step.name)} = {tasks[step.name]}" for step in steps]
+        tasks = {step.name: f"{identifier(step.name)}_task()" for step in steps}
+        lines += [f"    {identifier(step.name)} = {tasks[step.name]}" for step in steps]
         for step in steps:
             for producer in sorted({producer for _, producer in step.inputs}):
-                lines.append(f"    {_identifier(producer)} >> {_identifier(step.name)}")
+                lines.append(f"    {identifier(producer)} >> {identifier(step.name)}")
         # steps run in notebook order even where no value flows between them
-        for before, after in zip(steps, steps[1:]):
+        for before, after in itertools.pairwise(steps):
             if not any(producer == before.name for _, producer in after.inputs):
-                lines.append(f"    {_identifier(before.name)} >> {_identifier(after.name)}")
+                lines.append(f"    {identifier(before.name)} >> {identifier(after.name)}")
     else:
         lines += [
             "",
@@ -120,7 +128,7 @@ def render_airflow_dag(plan: ExportPlan, pipeline: PipelinePlan | None) -> tuple
     lines += [
         "",
         "",
-        f"{_identifier(dag_id)}()",
+        f"{identifier(dag_id)}()",
         "",
         "",
         "@dag(",
@@ -128,11 +136,11 @@ def render_airflow_dag(plan: ExportPlan, pipeline: PipelinePlan | None) -> tuple
         "    schedule=None,",
         '    params={',
         '        "grid": Param({}, type="object", description="parameter -> values to try: "',
-        f"                      {python_string(_grid_example(plan.parameters))}),",
+        f"                      {python_string(grid_example(plan.parameters))}),",
         "    },",
         '    tags=["nb2pipe"],',
         ")",
-        f"def {_identifier(dag_id)}_sweep():",
+        f"def {identifier(dag_id)}_sweep():",
         '    """The whole pipeline once per point of the grid (in parallel), then the best point."""',
         "",
         "    @task",
@@ -151,7 +159,7 @@ def render_airflow_dag(plan: ExportPlan, pipeline: PipelinePlan | None) -> tuple
         "    best(run_point.expand(point=points()))",
         "",
         "",
-        f"{_identifier(dag_id)}_sweep()",
+        f"{identifier(dag_id)}_sweep()",
     ]
     return dag_file_name(plan.script_path), "\n".join(lines) + "\n"
 
@@ -178,45 +186,3 @@ def _param(parameter: Parameter) -> str:
     if parameter.help:
         arguments.append(f"description={python_string(parameter.help)}")
     return f"Param({', '.join(arguments)})"
-
-
-def _first_metric(plan: ExportPlan) -> str | None:
-    for cell in plan.cells:
-        if cell.parsed.cell.role.metrics:
-            names = assigned_names(cell.parsed)
-            if names:
-                return names[0]
-    return None
-
-
-def _grid_example(parameters: tuple[Parameter, ...]) -> str:
-    for parameter in parameters:
-        if parameter.type in (ParamType.INT, ParamType.FLOAT) and parameter.default:
-            return json.dumps({parameter.name: [parameter.default, "..."]})
-    return json.dumps({parameters[0].name if parameters else "name": ["..."]})
-
-
-def _packed(arguments: list[str], indent: int, width: int = 100) -> list[str]:
-    """``arguments`` as lines of a call, packed up to ``width``, each ending in a comma."""
-    lines: list[str] = []
-    current = ""
-    for argument in arguments:
-        piece = argument + ","
-        if current and indent + len(current) + 1 + len(piece) > width:
-            lines.append(" " * indent + current)
-            current = piece
-        else:
-            current = f"{current} {piece}" if current else piece
-    lines.append(" " * indent + current)
-    return lines
-
-
-def _tuple(names: list[str]) -> str:
-    if not names:
-        return "()"
-    return "(" + ", ".join(python_string(name) for name in names) + ("," if len(names) == 1 else "") + ")"
-
-
-def _identifier(name: str) -> str:
-    text = re.sub(r"\W", "_", name)
-    return text if text and not text[0].isdigit() else f"_{text}"
