@@ -7,6 +7,7 @@ verify them ``jobs`` at a time, each in its own kernel, and collect a :class:`Ve
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +33,7 @@ from nb2pipe.verify.judge import (
     mark_nondeterministic,
     pair_code_cells,
 )
-from nb2pipe.verify.kernels import KernelLookahead, StartedKernel
+from nb2pipe.verify.kernels import KernelLookahead, StartedKernel, start_kernel
 from nb2pipe.verify.options import VerifyOptions
 from nb2pipe.verify.parameters import BoundParameters, bind_parameters, notebook_parameters
 from nb2pipe.verify.probe import data_files_read, sha256_of
@@ -193,6 +194,7 @@ def verify_paths(
             for item in prepared
         ],
         ahead=max(1, options.jobs),
+        start=functools.partial(start_kernel, threads=options.process_threads),
     )
 
     def work(position: int, item: _Prepared | NotebookReport) -> NotebookReport:
@@ -513,6 +515,7 @@ def _start_script(item: _Prepared, options: VerifyOptions) -> ScriptCheckJob | N
         item.parameters.script_arguments,
         timeout,
         strict_errors=options.strict_errors,
+        threads=options.process_threads,
     )
 
 
@@ -539,6 +542,7 @@ def _run(
         ],
         last_cell=last_cell,
         kernel=kernel,
+        threads=options.process_threads,
     )
 
 

@@ -72,6 +72,15 @@ def _exit_on_sigterm() -> None:
     help="Run every notebook with kernel NAME instead of the one its metadata names.",
 )
 @click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="BLAS/OpenMP threads each kernel and script may use. Default: the cores divided "
+    "among the kernels and scripts running at once (with -j 2 on 2 cores, 1 each), so that "
+    "two notebooks doing linear algebra do not fight for the cores; OMP_NUM_THREADS and the "
+    "like, if set, win.",
+)
+@click.option(
     "--no-script", is_flag=True, help="Skip script equivalence (export and run the script)."
 )
 @click.option(
@@ -136,6 +145,7 @@ def verify(
     timeout: float,
     parameters: tuple[tuple[str, str], ...],
     kernel: str | None,
+    threads: int | None,
     no_script: bool,
     rtol: float,
     image_tolerance: float,
@@ -179,6 +189,7 @@ def verify(
         strict_errors=strict_errors,
         max_notebook_size=max_size * 1024 * 1024 or None,
         kernel=kernel,
+        threads=threads,
     )
     # papermill, nbclient and jupyter_client log each failure they hand back to us; verify
     # reports it once, with its cell, so their log lines would only repeat it

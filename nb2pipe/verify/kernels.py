@@ -82,10 +82,11 @@ class StartedKernel:
 
 
 def start_kernel(
-    kernel_name: str, folder: Path, metric_names: frozenset[str]
+    kernel_name: str, folder: Path, metric_names: frozenset[str], threads: int | None = None
 ) -> StartedKernel:
-    """Start a kernel as a notebook's run starts it; never raises (a kernel that did not
-    start is left for the run to find dead and start again)."""
+    """Start a kernel as a notebook's run starts it (``threads``: its thread pools' limit);
+    never raises (a kernel that did not start is left for the run to find dead and start
+    again)."""
     from jupyter_core.utils import run_sync
 
     from nb2pipe.verify.runner import kernel_manager_class, kernel_start_arguments
@@ -99,7 +100,9 @@ def start_kernel(
     started.probe_log.write_bytes(b"")
     started.kernel_log.write_bytes(b"")
     managers: list[Any] = []
-    manager = kernel_manager_class(started.kernel_log, managers)(kernel_name=kernel_name)
+    manager = kernel_manager_class(started.kernel_log, managers, threads)(
+        kernel_name=kernel_name
+    )
     started.manager = manager
     try:
         run_sync(manager._async_start_kernel)(

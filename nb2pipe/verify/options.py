@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from nb2pipe.model import DEFAULT_MAX_SIZE
 from nb2pipe.verify.compare import CompareOptions
 from nb2pipe.verify.images import DEFAULT_IMAGE_TOLERANCE
+from nb2pipe.verify.threads import threads_per_process
 
 __all__ = ["DEFAULT_TIMEOUT", "VerifyOptions"]
 
@@ -42,10 +43,20 @@ class VerifyOptions:
     max_notebook_size: int | None = DEFAULT_MAX_SIZE
     #: run every notebook with this kernel instead of the one its metadata names
     kernel: str | None = None
+    #: BLAS/OpenMP threads each kernel and script may use; None: the cores divided among the
+    #: kernels and scripts running at once (see :mod:`nb2pipe.verify.threads`)
+    threads: int | None = None
 
     @property
     def compare(self) -> CompareOptions:
         return CompareOptions(rtol=self.rtol, image_tolerance=self.image_tolerance)
+
+    @property
+    def process_threads(self) -> int | None:
+        """The thread limit of each kernel and script (None: no limit needed)."""
+        if self.threads is not None:
+            return self.threads
+        return threads_per_process(self.jobs * (2 if self.script else 1))
 
     @property
     def cell_timeout(self) -> int | None:

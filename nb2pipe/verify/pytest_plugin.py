@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,6 +101,8 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--nb2pipe-kernel: {exc}") from None
     timeout: float = config.getoption("nb2pipe_timeout")
     config.stash[_OPTIONS] = VerifyOptions(
+        # under pytest-xdist -n N, N notebooks run at once: their kernels share the cores
+        jobs=_xdist_workers(),
         timeout=timeout or None,
         script=not config.getoption("nb2pipe_no_script"),
         rtol=config.getoption("nb2pipe_rtol"),
@@ -109,6 +112,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # report says it once, with its cell (as the nb2pipe command does)
     for logger in ("papermill", "traitlets", "nbclient"):
         logging.getLogger(logger).setLevel(logging.CRITICAL)
+
+
+def _xdist_workers() -> int:
+    """How many pytest-xdist workers run at once (1 without xdist)."""
+    count = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    return int(count) if count.isdigit() and int(count) > 0 else 1
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

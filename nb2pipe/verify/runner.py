@@ -26,6 +26,7 @@ from nb2pipe.model import Cell, Notebook, notebook_from_json
 from nb2pipe.verify.kernels import StartedKernel
 from nb2pipe.verify.probe import FileAccess, ProbeLog, probe_exec_line, read_probe_log
 from nb2pipe.verify.report import Reason
+from nb2pipe.verify.threads import thread_environment
 
 __all__ = [
     "CellReply",
@@ -235,8 +236,11 @@ def forget_kernel(manager: Any) -> None:
     _running.discard(getattr(manager, "kernel_pid", -1))
 
 
-def kernel_manager_class(log_path: Path, made: list[Any]) -> type[Any]:
-    """The kernel manager class for one run; each instance is appended to ``made``.
+def kernel_manager_class(
+    log_path: Path, made: list[Any], threads: int | None = None
+) -> type[Any]:
+    """The kernel manager class for one run; each instance is appended to ``made``; its
+    kernels' thread pools are limited to ``threads`` (see :mod:`.threads`).
 
     nbclient is given the class, not a manager: it shuts down (and closes the channels of)
     only a kernel whose manager it created itself. Given a manager, it left every kernel
@@ -254,6 +258,9 @@ def kernel_manager_class(log_path: Path, made: list[Any]) -> type[Any]:
             made.append(self)
 
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            env = kw.get("env")  # ours and the kernelspec's, by now
+            if isinstance(env, dict):
+                env.update(thread_environment(threads, env))
             with open(log_path, "ab") as log:
                 kw["stdout"] = log
                 kw["stderr"] = log
@@ -376,10 +383,12 @@ def run_notebook(
     expected_errors: Iterable[int] = (),
     last_cell: int | None = None,
     kernel: StartedKernel | None = None,
+    threads: int | None = None,
 ) -> NotebookRun:
     """Run the notebook at ``path`` top to bottom in a fresh kernel, in the notebook's folder
     (to the cell at position ``last_cell`` included, when given). ``kernel``: one started
-    ahead for this run (:mod:`.kernels`); the run ends it.
+    ahead for this run (:mod:`.kernels`); the run ends it. ``threads``: the limit of a kernel
+    started here (see :mod:`.threads`).
 
     papermill writes the executed notebook into a temporary directory; the user's notebook is
     never written. File accesses of the kernel are recorded (see :mod:`.probe`). The cells at
@@ -434,7 +443,7 @@ def run_notebook(
             manager = (
                 {"km": ready}
                 if ready is not None
-                else {"kernel_manager_class": kernel_manager_class(kernel_log, managers)}
+                else {"kernel_manager_class": kernel_manager_class(kernel_log, managers, threads)}
             )
             try:
                 papermill.execute_notebook(

@@ -13,6 +13,7 @@ by run (two fresh runs of the notebook differ there), may hold anything.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,6 +31,7 @@ from nb2pipe.verify.normalize import normalize_text, strip_timing_lines
 from nb2pipe.verify.report import Mismatch, Reason, ScriptCheck, ScriptStatus
 from nb2pipe.verify.runner import ScriptJob, ScriptRun, copy_folder, kernel_command, start_script
 from nb2pipe.verify.text import compare_text, numbers_close, unified_diff
+from nb2pipe.verify.threads import thread_environment
 
 __all__ = ["ScriptCheckJob", "start_script_check"]
 
@@ -306,8 +308,10 @@ def start_script_check(
     timeout: float | None,
     *,
     strict_errors: bool = False,
+    threads: int | None = None,
 ) -> ScriptCheckJob:
-    """Export the notebook into a copy of its folder and start the script there.
+    """Export the notebook into a copy of its folder and start the script there (its thread
+    pools limited to ``threads``, as the kernel's are: see :mod:`.threads`).
 
     An export that fails is not raised: it becomes a ``script-failed`` finding.
     """
@@ -378,6 +382,7 @@ def start_script_check(
     # started as the kernel is: its interpreter, behind the kernelspec's wrapper (a
     # `prlimit` that bounds its memory, say), with the kernelspec's environment
     command, env = kernel_command(kernel_name)
+    env = {**env, **thread_environment(threads, {**os.environ, **env})}
     check.job = start_script(
         script_file,
         [*arguments, "--runs-dir", str(check.runs_dir)],
