@@ -118,6 +118,10 @@ def render_notebook(
         from nb2pipe.export.airflow import render_airflow_dag
 
         rendered.files.append(render_airflow_dag(plan, pipeline))
+    if options.kfp:
+        from nb2pipe.export.kfp import render_kfp_pipeline
+
+        rendered.files.append(render_kfp_pipeline(plan, pipeline))
     files = tuple((script_path.parent / relative, text) for relative, text in rendered.files)
     modules = [text for relative, text in rendered.files if relative.endswith(".py")]
     for code in (rendered.code, *modules):
