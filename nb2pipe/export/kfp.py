@@ -19,18 +19,20 @@ grid and each of its points. The pieces every orchestrator renders alike are in
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import textwrap
 from dataclasses import dataclass
 
+from nb2pipe.analysis.constants import module_constants
 from nb2pipe.export.magics import python_string
 from nb2pipe.export.orchestration import first_metric, grid_example, identifier, packed
 from nb2pipe.export.parameters import Parameter, ParamType
 from nb2pipe.export.planned import ExportPlan, PipelinePlan, StepPlan
 from nb2pipe.export.scaffold import GENERATED_MARKER
 
-__all__ = ["DEFAULT_IMAGE", "kfp_file_name", "render_kfp_pipeline"]
+__all__ = ["DEFAULT_IMAGE", "kfp_file_name", "kfp_settings", "render_kfp_pipeline"]
 
 #: the components' image when the export names none (KFP's own default, said explicitly)
 DEFAULT_IMAGE = "python:3.11"
@@ -46,7 +48,7 @@ _NATIVE = {
 #: names the generated module binds itself (a step's component or a parameter must not
 #: shadow them)
 _MODULE_NAMES = frozenset({
-    "argparse", "base64", "json", "os", "sys", "Path", "compiler", "dsl", "local", "Dataset", "Input",
+    "argparse", "base64", "json", "os", "re", "sys", "Path", "compiler", "dsl", "local", "Dataset", "Input",
     "Metrics", "Output", "SCRIPT", "CODE", "IMAGE", "PACKAGES", "LOCAL", "PARAMETERS",
     "COMPONENT", "pipeline", "grid_pipeline", "expand_grid", "run_point", "best_point",
     "main", "_packages", "_Arguments", "_arguments", "_json_value", "_fail",
@@ -56,6 +58,18 @@ _MODULE_NAMES = frozenset({
 def kfp_file_name(stem: str) -> str:
     """``<stem>_kfp.py``, beside the script."""
     return f"{stem}_kfp.py"
+
+
+def kfp_settings(text: str) -> tuple[str | None, tuple[str, ...]]:
+    """The image and the runtime's wheels a pipeline file names (``IMAGE``, ``PACKAGES``), as
+    its export was given them (``--kfp-image``, ``--kfp-packages``)."""
+    found = module_constants(text, frozenset({"IMAGE", "PACKAGES"}))
+    image = found.get("IMAGE")
+    packages = found.get("PACKAGES")
+    return (
+        image if isinstance(image, str) else None,
+        tuple(str(p) for p in packages) if isinstance(packages, list) else (),
+    )
 
 
 @dataclass(frozen=True)
@@ -164,6 +178,7 @@ def _head(
         "import base64",
         "import json",
         "import os",
+        "import re",
         "import sys",
         "from pathlib import Path",
         "",
@@ -406,7 +421,7 @@ def _pipeline(
         call += [f"{p.name}={p.name}" for p in step_names.reads]
         lines += _call(f"    {tasks[step.name]} = ", _component_name(step), call)
     # steps run in notebook order even where no value flows between them
-    for before, after in zip(steps, steps[1:]):
+    for before, after in itertools.pairwise(steps):
         if not any(producer == before.name for _, producer in after.inputs):
             lines.append(f"    {tasks[after.name]}.after({tasks[before.name]})")
     return lines
@@ -469,8 +484,8 @@ def _grid_pipeline(
     lines += _docstring(
         f"{plan.script_path.name} once per point of the grid (in parallel), then the best.",
         params,
-        [(grid, f"JSON: parameter -> values to try, e.g. {example}; the other parameters "
-          "hold for every point")],
+        [(grid, f"JSON: parameter -> values to try, e.g. {example}; the other parameters hold "
+          + "for every point")],
     )
     call = [f"{grid}={grid}", *(f"{p.name}={p.name}" for p in params)]
     lines += [
@@ -547,8 +562,9 @@ def _main(plan: ExportPlan, params: list[_KfpParam], grid: str) -> list[str]:
         "             if getattr(args, name) is not None}",
         "    if not args.local:",
         "        if given or args.grid is not None:",
-        '            parser.error("parameters and --grid are for --local runs (a cluster run takes '
-        'them when it starts)")',
+        "            parser.error(",
+        '                "parameters and --grid are for --local runs (a cluster run takes them "',
+        '                "when it starts)")',
         f'        compiler.Compiler().compile(pipeline, str(SCRIPT.with_name("{stem}_pipeline.yaml")))',
         "        compiler.Compiler().compile(",
         f'            grid_pipeline, str(SCRIPT.with_name("{stem}_grid_pipeline.yaml")))',
@@ -577,8 +593,9 @@ def _main(plan: ExportPlan, params: list[_KfpParam], grid: str) -> list[str]:
         f"            best = json.loads(grid_pipeline({grid}=json.dumps(grid), **given).output)",
         "            print(f\"best: run {best['run_id']}, {best['metric']} \"",
         "                  f\"{best['metrics'][best['metric']]:.6g}, params {best['params']}\")",
-        "    except RuntimeError as exc:",
-        '        sys.exit(f"{parser.prog}: error: {exc}")',
+        "    except RuntimeError as exc:  # a task failed: its log is above",
+        '        message = re.sub(r"\\x1b\\[[0-9;]*m", "", str(exc))  # without the colours',
+        '        sys.exit(f"{parser.prog}: error: {message}")',
         "",
         "",
         'if __name__ == "__main__":',

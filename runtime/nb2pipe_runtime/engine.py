@@ -98,9 +98,9 @@ def run_component(
     The component's working directory is the project's folder (the script's folder on a
     laptop, the image's working directory on a cluster): relative data paths resolve there,
     and the script there runs when its text is the code given (so its run records the
-    checkout's commit); otherwise a copy of the code runs, still in that folder. Step outputs travel as
-    artifact folders: ``inputs`` maps each producing step to its artifact's local path, and
-    the step's own saved outputs are moved to ``output``.
+    checkout's commit); otherwise a copy of the code runs, still in that folder. Step outputs
+    travel as artifact folders: ``inputs`` maps each producing step to its artifact's local
+    path, and the step's own saved outputs are moved to ``output``.
 
     Raises
     ------
@@ -116,13 +116,15 @@ def run_component(
             os.makedirs(os.path.dirname(path))
             with open(path, "w", encoding="utf-8") as file:
                 file.write(code)
+        if step is None:  # the whole script: its steps' outputs stay in this scratch folder
+            return _run(path, folder, scratch, params, None, None, runs_dir, python)
         store = os.path.join(scratch, "outputs")
         os.makedirs(store)
         for producer, artifact in (inputs or {}).items():
             os.symlink(os.path.abspath(artifact), os.path.join(store, producer))
         run = _run(path, folder, scratch, params, step, store, runs_dir, python)
-        produced = os.path.join(store, step or "")
-        if step is not None and output is not None and os.path.isdir(produced):
+        produced = os.path.join(store, step)
+        if output is not None and os.path.isdir(produced):
             shutil.rmtree(output, ignore_errors=True)
             shutil.move(produced, output)
     return run
