@@ -283,14 +283,14 @@ def test_bad_input_is_one_line_and_exit_2(
 @pytest.mark.slow
 def test_names_that_clash_with_the_files_own_still_compile(kfp_python: Path, tmp_path: Path) -> None:
     """Parameters named like the component's own inputs (``code``, ``outputs``, ``grid``) or
-    the file's options, a step named like a parameter, an optional and a papermill-style
+    the file's options, steps named like parameters, an optional and a papermill-style
     ``None`` parameter: the file compiles, and both pipelines keep the notebook's names."""
     notebook = tmp_path / "clash-case.ipynb"
     notebook.write_text(json.dumps(notebook_json(
         ("code = 'a'  # some code\noutputs = 2\ngrid: int | None = None\nlocal = True\n"
          "msg = None\nload = 1.5", ["parameters"]),
         ("x = len(code) + outputs", ["step:load"]),
-        ("y = x * load if local else x\nmsg2 = msg", ["step:2-train"]),
+        ("y = x * load if local else x\nmsg2 = msg", ["step:grid"]),
         ("score = y + (grid or 0)", ["metrics"]),
     )))
     export_notebook(notebook, ExportOptions(kfp=True))
@@ -307,5 +307,5 @@ def test_names_that_clash_with_the_files_own_still_compile(kfp_python: Path, tmp
                 "--load", "3"], tmp_path, env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     records = _records(tmp_path)
-    assert [record["step"] for record in records] == ["load", "2-train"]
+    assert [record["step"] for record in records] == ["load", "grid"]
     assert records[-1]["metrics"] == {"score": (1 + 2) * 3.0 + 2}

@@ -268,9 +268,10 @@ def _arguments(argv):
         prog=Path(__file__).name,
         description="Compile the pipelines for upload, or run one here with --local.",
     )
-    parser.add_argument("--local", action="store_true",
+    # the file's own options keep names no parameter has (dests that are not identifiers)
+    parser.add_argument("--local", dest="--local", action="store_true",
                         help="run on this machine with kfp.local (no cluster)")
-    parser.add_argument("--grid", metavar="JSON",
+    parser.add_argument("--grid", dest="--grid", metavar="JSON",
                         help="with --local: run the grid pipeline over these values, "
                         "{\"test_size\": [0.25, \"...\"]}")
     parser.add_argument("--data-path", dest="data_path", help="input CSV, one row per wine")
@@ -283,10 +284,11 @@ def _arguments(argv):
 
 def main(argv=None):
     parser, args = _arguments(argv)
-    given = {name: getattr(args, name) for name in PARAMETERS
-             if getattr(args, name) is not None}
-    if not args.local:
-        if given or args.grid is not None:
+    options = vars(args)
+    given = {name: options[name] for name in PARAMETERS if options[name] is not None}
+    text = options["--grid"]
+    if not options["--local"]:
+        if given or text is not None:
             parser.error(
                 "parameters and --grid are for --local runs (a cluster run takes them "
                 "when it starts)")
@@ -296,9 +298,9 @@ def main(argv=None):
         print("wrote pipeline_steps_pipeline.yaml and pipeline_steps_grid_pipeline.yaml")
         return
     grid = None
-    if args.grid is not None:
+    if text is not None:
         try:
-            grid = json.loads(args.grid)
+            grid = json.loads(text)
         except ValueError as exc:
             parser.error(f"--grid is not JSON ({exc})")
         if not isinstance(grid, dict) or not grid:
