@@ -288,7 +288,7 @@ def test_names_that_clash_with_the_files_own_still_compile(kfp_python: Path, tmp
     notebook = tmp_path / "clash-case.ipynb"
     notebook.write_text(json.dumps(notebook_json(
         ("code = 'a'  # some code\noutputs = 2\ngrid: int | None = None\nlocal = True\n"
-         "msg = None\nload = 1.5", ["parameters"]),
+         + "msg = None\nload = 1.5", ["parameters"]),
         ("x = len(code) + outputs", ["step:load"]),
         ("y = x * load if local else x\nmsg2 = msg", ["step:grid"]),
         ("score = y + (grid or 0)", ["metrics"]),

@@ -296,6 +296,10 @@ def main(argv=None):
         compiler.Compiler().compile(
             grid_pipeline, str(SCRIPT.with_name("pipeline_steps_grid_pipeline.yaml")))
         print("wrote pipeline_steps_pipeline.yaml and pipeline_steps_grid_pipeline.yaml")
+        if not (IMAGE or PACKAGES):
+            print("note: components will pip-install nb2pipe-runtime, which is not on the "
+                  "package index yet: export with --kfp-image or --kfp-packages",
+                  file=sys.stderr)
         return
     grid = None
     if text is not None:
