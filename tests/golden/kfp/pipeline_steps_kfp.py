@@ -45,6 +45,8 @@ def _packages():
 
     block = []
     lines = SCRIPT.read_text(encoding="utf-8").splitlines()
+    if "# /// script" not in lines:
+        return list(PACKAGES)
     for line in lines[lines.index("# /// script") + 1:]:
         if line == "# ///":
             break
