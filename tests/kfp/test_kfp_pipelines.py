@@ -218,6 +218,10 @@ def test_the_local_pipeline_runs_every_step_like_the_script(
     [dataset] = train_output["artifacts"]["outputs"]["artifacts"]
     assert dataset["metadata"]["nb2pipe_run_id"] == train["run_id"]
     assert (root / "train-step" / "outputs" / "model.joblib").is_file()
+    # the lineage names the input artifacts' files, not a task's scratch folder
+    paths = {entry["name"]: entry["path"] for entry in evaluate["lineage"]}
+    assert paths["model"] == (root / "train-step" / "outputs" / "model.joblib").relative_to(
+        folder).as_posix()
 
 
 @pytest.mark.slow

@@ -61,7 +61,10 @@ def test_a_component_runs_the_code_it_is_given_between_artifact_folders(
         inputs={"make": str(tmp_path / "artifacts" / "make")}, runs_dir=runs,
     )
     assert added.metrics == {"total": 12.0}
-    assert json.loads(Path(added.record).read_text())["lineage"][0]["run_id"] == made.run_id
+    [lineage] = json.loads(Path(added.record).read_text())["lineage"]
+    assert lineage["run_id"] == made.run_id
+    # where the input is: the artifact folder (not the link in the task's scratch folder)
+    assert Path(lineage["path"]).parent == (tmp_path / "artifacts" / "make").resolve()
     assert pipeline.read_text() == code and os.listdir(tmp_path / "artifacts") == ["make"]
     # the whole script, with no step store
     whole = run_component(pipeline.name, encoded, {"n": 2}, runs_dir=runs)
