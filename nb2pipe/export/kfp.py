@@ -115,6 +115,8 @@ def _kfp_param(parameter: Parameter) -> _KfpParam:
         return _KfpParam(parameter, "str", python_string(json.dumps(default)), True)
     if parameter.type in (ParamType.STR, ParamType.PATH, ParamType.DATE):
         return _KfpParam(parameter, "str", python_string(str(default)), False)
+    if parameter.type is ParamType.FLOAT:
+        default = float(default)  # `ratio: float = 1`
     return _KfpParam(parameter, _NATIVE[parameter.type], repr(default), False)
 
 

@@ -313,3 +313,44 @@ def test_names_that_clash_with_the_files_own_still_compile(kfp_python: Path, tmp
     records = _records(tmp_path)
     assert [record["step"] for record in records] == ["load", "grid"]
     assert records[-1]["metrics"] == {"score": (1 + 2) * 3.0 + 2}
+
+
+@pytest.mark.slow
+def test_every_kind_of_parameter_is_typed_for_kfp(kfp_python: Path, tmp_path: Path) -> None:
+    """Booleans, choices, dates and paths (as text), a float written as an integer, an
+    optional integer (JSON text), and a set-up step whose parameter every component reads."""
+    notebook = tmp_path / "kinds.ipynb"
+    notebook.write_text(json.dumps(notebook_json(
+        "import datetime\nfrom pathlib import Path\nfrom typing import Literal",
+        ("verbose = False  # talk more\nmode: Literal['a', 'b'] = 'a'  # the mode\n"
+         + "day = datetime.date(2024, 1, 2)\nfolder = Path('data')\nratio: float = 1\n"
+         + "seed: int | None = None", ["parameters"]),
+        ("print('setup', verbose)", []),
+        ("x = 2 if mode == 'a' else 3", ["step:make"]),
+        ("y = x * ratio + (seed or 0)\nz = str(day) + str(folder)", ["step:use"]),
+        ("score = y", ["metrics"]),
+    )))
+    export_notebook(notebook, ExportOptions(kfp=True))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = run([kfp_python, tmp_path / "kinds_kfp.py"], tmp_path, env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    spec = yaml.safe_load((tmp_path / "kinds_pipeline.yaml").read_text())
+    parameters = spec["root"]["inputDefinitions"]["parameters"]
+    assert {name: (p["parameterType"], p["defaultValue"]) for name, p in parameters.items()} == {
+        "verbose": ("BOOLEAN", False), "mode": ("STRING", "a"), "day": ("STRING", "2024-01-02"),
+        "folder": ("STRING", "data"), "ratio": ("NUMBER_DOUBLE", 1.0), "seed": ("STRING", "null"),
+    }
+    assert parameters["mode"]["description"] == 'the mode; one of: "a", "b"'
+    # the set-up step (cells before the first step) runs before every step: its parameter
+    # is an input of every component
+    for component in ("comp-prepare-step", "comp-make-step", "comp-use-step"):
+        assert "verbose" in spec["components"][component]["inputDefinitions"]["parameters"]
+    done = run([kfp_python, tmp_path / "kinds_kfp.py", "--local", "--mode", "b", "--verbose",
+                "--seed", "4", "--day", "2025-02-03"], tmp_path, env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    use = _records(tmp_path)[-1]
+    assert use["params"] == {"verbose": True, "day": "2025-02-03", "folder": "data",
+                             "ratio": 1.0, "seed": 4}
+    assert use["metrics"] == {"score": 3 * 1.0 + 4}
+    done = run([kfp_python, tmp_path / "kinds_kfp.py", "--local", "--mode", "c"], tmp_path, env)
+    assert done.returncode == 2 and "argument --mode: invalid choice: 'c'" in done.stderr
