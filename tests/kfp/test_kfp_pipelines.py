@@ -354,3 +354,33 @@ def test_every_kind_of_parameter_is_typed_for_kfp(kfp_python: Path, tmp_path: Pa
     assert use["metrics"] == {"score": 3 * 1.0 + 4}
     done = run([kfp_python, tmp_path / "kinds_kfp.py", "--local", "--mode", "c"], tmp_path, env)
     assert done.returncode == 2 and "argument --mode: invalid choice: 'c'" in done.stderr
+
+
+@pytest.mark.slow
+def test_the_local_runner_runs_two_grid_points_side_by_side(kfp_python: Path, tmp_path: Path) -> None:
+    """kfp.local 2.17 runs a ParallelFor two iterations at a time: two points that each wait
+    for the other both finish (one after the other, the first would time out waiting)."""
+    notebook = tmp_path / "slow.ipynb"
+    notebook.write_text(json.dumps(notebook_json(
+        "import os\nimport time",
+        ("x = 1  # the value\nbarrier = ''  # a folder where the points meet", ["parameters"]),
+        "if barrier:\n"
+        "    os.makedirs(barrier, exist_ok=True)\n"
+        "    open(os.path.join(barrier, str(x)), 'w').close()\n"
+        "    deadline = time.time() + 120\n"
+        "    while len(os.listdir(barrier)) < 2:\n"
+        "        if time.time() > deadline:\n"
+        "            raise TimeoutError('the other point never ran alongside this one')\n"
+        "        time.sleep(0.2)",
+        ("score = x * 2", ["metrics"]),
+    )))
+    export_notebook(notebook, ExportOptions(kfp=True))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    grid = json.dumps({"x": [1, 2], "barrier": str(tmp_path / "barrier")})
+    done = run([kfp_python, tmp_path / "slow_kfp.py", "--local", "--grid", grid], tmp_path, env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    records = _records(tmp_path)
+    assert sorted(record["params"]["x"] for record in records) == [1, 2]
+    assert max(r["start"] for r in records) <= min(r["end"] for r in records)
+    best = max(records, key=lambda record: record["metrics"]["score"])
+    assert best["params"]["x"] == 2 and f"best: run {best['run_id']}, score 4" in done.stdout
