@@ -48,10 +48,10 @@ _NATIVE = {
 #: names the generated module binds itself (a step's component or a parameter must not
 #: shadow them)
 _MODULE_NAMES = frozenset({
-    "argparse", "base64", "json", "os", "re", "sys", "Path", "compiler", "dsl", "local", "Dataset", "Input",
-    "Metrics", "Output", "SCRIPT", "CODE", "IMAGE", "PACKAGES", "LOCAL", "PARAMETERS",
-    "COMPONENT", "pipeline", "grid_pipeline", "expand_grid", "run_point", "best_point",
-    "main", "_packages", "_Arguments", "_arguments", "_json_value", "_fail",
+    "argparse", "base64", "json", "os", "re", "sys", "Path", "compiler", "dsl", "local",
+    "Dataset", "Input", "Metrics", "Output", "SCRIPT", "CODE", "IMAGE", "PACKAGES", "LOCAL",
+    "PARAMETERS", "COMPONENT", "pipeline", "grid_pipeline", "expand_grid", "run_point",
+    "best_point", "main", "_packages", "_Arguments", "_arguments", "_json_value",
 })
 
 
