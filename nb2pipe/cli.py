@@ -64,6 +64,20 @@ def cli() -> None:
     help="Also write NOTEBOOK_dag.py: the pipeline and a sweep of it as Airflow 3 DAGs.",
 )
 @click.option(
+    "--kfp", is_flag=True,
+    help="Also write NOTEBOOK_kfp.py: the pipeline and a grid of it for Kubeflow Pipelines v2.",
+)
+@click.option(
+    "--kfp-image", metavar="IMAGE",
+    help="The Kubeflow components' image, holding nb2pipe-runtime and the notebook's packages "
+    "(implies --kfp).",
+)
+@click.option(
+    "--kfp-packages", metavar="WHEEL", multiple=True,
+    help="A wheel file or URL the Kubeflow components pip-install nb2pipe-runtime from "
+    "(repeatable; implies --kfp).",
+)
+@click.option(
     "--standalone", is_flag=True,
     help="Inline the parts of nb2pipe-runtime the script uses, so it needs nothing but the "
     "notebook's own packages.",
@@ -86,6 +100,9 @@ def export(
     allow_ipython: bool,
     dvc: bool,
     airflow: bool,
+    kfp: bool,
+    kfp_image: str | None,
+    kfp_packages: tuple[str, ...],
     standalone: bool,
     strict_errors: bool,
     max_size: int,
@@ -113,6 +130,9 @@ def export(
         allow_ipython=allow_ipython,
         dvc=dvc,
         airflow=airflow,
+        kfp=kfp or bool(kfp_image or kfp_packages),
+        kfp_image=kfp_image,
+        kfp_packages=kfp_packages,
         standalone=standalone,
         strict_errors=strict_errors,
         max_notebook_size=max_size * MEGABYTE or None,

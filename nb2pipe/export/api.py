@@ -118,6 +118,10 @@ def render_notebook(
         from nb2pipe.export.airflow import render_airflow_dag
 
         rendered.files.append(render_airflow_dag(plan, pipeline))
+    if options.kfp:
+        from nb2pipe.export.kfp import render_kfp_pipeline
+
+        rendered.files.append(render_kfp_pipeline(plan, pipeline))
     files = tuple((script_path.parent / relative, text) for relative, text in rendered.files)
     modules = [text for relative, text in rendered.files if relative.endswith(".py")]
     for code in (rendered.code, *modules):
@@ -198,10 +202,16 @@ def check_notebook(notebook_path: str | Path, options: ExportOptions = ExportOpt
     notebook = load_notebook(notebook_path, max_size=options.max_notebook_size)
     script_path = default_script_path(notebook_path, options)
     from nb2pipe.export.airflow import dag_file_name
+    from nb2pipe.export.kfp import kfp_file_name, kfp_settings
 
     if is_generated(script_path.with_name(dag_file_name(script_path))):
         # the DAGs an --airflow export wrote are checked too (a pre-commit hook passes no flag)
         options = replace(options, airflow=True)
+    kfp_file = script_path.with_name(kfp_file_name(script_path.stem))
+    if not options.kfp and is_generated(kfp_file):
+        # so is the pipeline file of --kfp, with the image and wheels that export named
+        image, packages = kfp_settings(kfp_file.read_text(encoding="utf-8"))
+        options = replace(options, kfp=True, kfp_image=image, kfp_packages=packages)
     status = _check_rendered(notebook, options, script_path)
     if status is CheckStatus.STALE and not options.dvc:
         # a script exported with --dvc is checked as one (a pre-commit hook passes no --dvc)

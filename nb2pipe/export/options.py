@@ -31,6 +31,12 @@ class ExportOptions:
     standalone: bool = False
     #: also write ``<stem>_dag.py``: the pipeline (and a sweep of it) as Airflow 3 DAGs
     airflow: bool = False
+    #: also write ``<stem>_kfp.py``: the pipeline (and a grid of it) as Kubeflow Pipelines v2
+    kfp: bool = False
+    #: the Kubeflow components' base image, holding nb2pipe-runtime and the notebook's packages
+    kfp_image: str | None = None
+    #: where a Kubeflow component pip-installs nb2pipe-runtime from (wheel files or URLs)
+    kfp_packages: tuple[str, ...] = ()
     #: refuse a cell whose saved outputs hold an error instead of dropping it like a
     #: ``raises-exception`` cell
     strict_errors: bool = False

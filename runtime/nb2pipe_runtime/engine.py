@@ -1,8 +1,9 @@
 """Run an exported script from an orchestrator's tasks: one step, or one point of a sweep.
 
-The DAG files ``nb2pipe export --airflow`` writes call these from their tasks, so a worker
-needs the script, this package and the notebook's packages, nothing of the orchestrator's
-beyond running a Python function. A task's parameters reach the script as its ``--config``
+The DAG files ``nb2pipe export --airflow`` writes call these from their tasks (and the
+Kubeflow components of ``--kfp`` call :func:`run_component`), so a worker needs the script,
+this package and the notebook's packages, nothing of the orchestrator's beyond running a
+Python function. A task's parameters reach the script as its ``--config``
 (the script checks them as it checks any config file); a step's outputs go through a store all
 workers reach: a folder, or any fsspec URL (``s3://bucket/pipeline``) when fsspec is installed,
 copied to a local folder around the step.
@@ -10,6 +11,7 @@ copied to a local folder around the step.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import os
@@ -23,7 +25,7 @@ from typing import Any
 from nb2pipe_runtime.reading import read_record
 from nb2pipe_runtime.run import RECORD_HANDOFF_VARIABLE
 
-__all__ = ["EngineError", "TaskRun", "best_run", "grid_points", "run_script"]
+__all__ = ["EngineError", "TaskRun", "best_run", "grid_points", "run_component", "run_script"]
 
 class EngineError(RuntimeError):
     """A task's run of the script failed (the message is the script's last error line)."""
@@ -66,36 +68,100 @@ def run_script(
     """
     folder = os.path.dirname(os.path.abspath(script))
     with tempfile.TemporaryDirectory(prefix="nb2pipe-task-") as scratch:
-        config = os.path.join(scratch, "params.json")
-        with open(config, "w", encoding="utf-8") as file:
-            json.dump(params, file)
-        command = [python, os.path.abspath(script), "--config", config]
         local_outputs = outputs
         if outputs is not None and "://" in outputs:
             local_outputs = os.path.join(scratch, "outputs")
             for name in inputs_from:
                 _copy(f"{outputs.rstrip('/')}/{name}", os.path.join(local_outputs, name))
-        if step is not None:
-            command += ["--step", step]
-        if local_outputs is not None:
-            command += ["--outputs-dir", local_outputs]
-        if runs_dir is not None:
-            command += ["--runs-dir", runs_dir]
-        handoff = os.path.join(scratch, "record-path")
-        done = subprocess.run(
-            command, cwd=folder, capture_output=True, text=True, check=False,
-            stdin=subprocess.DEVNULL, env={**os.environ, RECORD_HANDOFF_VARIABLE: handoff},
-        )
-        sys.stdout.write(done.stdout)
-        sys.stderr.write(done.stderr)
-        path = _read_text(handoff)
-        if done.returncode != 0:
-            lines = [line for line in done.stderr.splitlines() if line.strip()]
-            raise EngineError(lines[-1] if lines else f"exit code {done.returncode}")
+        run = _run(script, folder, scratch, params, step, local_outputs, runs_dir, python)
         if step is not None and outputs is not None and local_outputs != outputs:
             produced = os.path.join(str(local_outputs), step)
             if os.path.isdir(produced):
                 _copy(produced, f"{outputs.rstrip('/')}/{step}")
+    return run
+
+
+def run_component(
+    script: str,
+    code_base64: str,
+    params: dict[str, Any],
+    *,
+    step: str | None = None,
+    inputs: dict[str, str] | None = None,
+    output: str | None = None,
+    runs_dir: str | None = None,
+    python: str = sys.executable,
+) -> TaskRun:
+    """Run the script named ``script`` from a Kubeflow component; ``code_base64`` is its text
+    (base64: ``kfp.local`` rewrites ``python3`` in a task's plain-text inputs).
+
+    The component's working directory is the project's folder (the script's folder on a
+    laptop, the image's working directory on a cluster): relative data paths resolve there,
+    and the script there runs when its text is the code given (so its run records the
+    checkout's commit); otherwise a copy of the code runs, still in that folder. Step outputs
+    travel as artifact folders: ``inputs`` maps each producing step to its artifact's local
+    path, and the step's own saved outputs are moved to ``output``.
+
+    Raises
+    ------
+    EngineError
+        The script failed; its last error line.
+    """
+    folder = os.getcwd()
+    code = base64.b64decode(code_base64).decode("utf-8")
+    with tempfile.TemporaryDirectory(prefix="nb2pipe-task-") as scratch:
+        path = os.path.join(folder, script)
+        if _read_text(path, strip=False) != code:
+            path = os.path.join(scratch, "code", os.path.basename(script))
+            os.makedirs(os.path.dirname(path))
+            with open(path, "w", encoding="utf-8") as file:
+                file.write(code)
+        if step is None:  # the whole script: its steps' outputs stay in this scratch folder
+            return _run(path, folder, scratch, params, None, None, runs_dir, python)
+        store = os.path.join(scratch, "outputs")
+        os.makedirs(store)
+        for producer, artifact in (inputs or {}).items():
+            os.symlink(os.path.abspath(artifact), os.path.join(store, producer))
+        run = _run(path, folder, scratch, params, step, store, runs_dir, python)
+        produced = os.path.join(store, step)
+        if output is not None and os.path.isdir(produced):
+            shutil.rmtree(output, ignore_errors=True)
+            shutil.move(produced, output)
+    return run
+
+
+def _run(
+    script: str,
+    folder: str,
+    scratch: str,
+    params: dict[str, Any],
+    step: str | None,
+    outputs: str | None,
+    runs_dir: str | None,
+    python: str,
+) -> TaskRun:
+    """Run ``script`` in ``folder`` with ``params`` as its ``--config``; what it recorded."""
+    config = os.path.join(scratch, "params.json")
+    with open(config, "w", encoding="utf-8") as file:
+        json.dump(params, file)
+    command = [python, os.path.abspath(script), "--config", config]
+    if step is not None:
+        command += ["--step", step]
+    if outputs is not None:
+        command += ["--outputs-dir", outputs]
+    if runs_dir is not None:
+        command += ["--runs-dir", runs_dir]
+    handoff = os.path.join(scratch, "record-path")
+    done = subprocess.run(
+        command, cwd=folder, capture_output=True, text=True, check=False,
+        stdin=subprocess.DEVNULL, env={**os.environ, RECORD_HANDOFF_VARIABLE: handoff},
+    )
+    sys.stdout.write(done.stdout)
+    sys.stderr.write(done.stderr)
+    path = _read_text(handoff)
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        raise EngineError(lines[-1] if lines else f"exit code {done.returncode}")
     if path is None:
         raise EngineError("the script recorded no run (is it a script nb2pipe exported?)")
     record = read_record(path)
@@ -147,13 +213,14 @@ def best_run(
     return {**best, "metric": name}
 
 
-def _read_text(path: str) -> str | None:
-    """The file's text, or None when the script never wrote it."""
+def _read_text(path: str, strip: bool = True) -> str | None:
+    """The file's text (stripped), or None when there is no such file."""
     try:
         with open(path, encoding="utf-8") as file:
-            return file.read().strip() or None
-    except FileNotFoundError:
+            text = file.read()
+    except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
         return None
+    return (text.strip() or None) if strip else text
 
 
 def _copy(source: str, target: str) -> None:

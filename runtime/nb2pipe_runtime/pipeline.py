@@ -121,6 +121,10 @@ class Pipeline(Run):
                 f"saved in {directory}{detail}: run step {value.step!r} (or the whole pipeline) "
                 "first"
             ) from None
+        if os.path.islink(directory):
+            # a step folder linked in from elsewhere (a Kubeflow input artifact): the lineage
+            # names where the file is, not the link in a task's scratch folder
+            directory = os.path.realpath(directory)
         path = os.path.join(directory, saved.file)
         self.lineage.append(
             InputLineage(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 from pathlib import Path
 
 import pytest
-from nb2pipe_runtime.engine import EngineError, best_run, grid_points, run_script
+from nb2pipe_runtime.engine import EngineError, best_run, grid_points, run_component, run_script
 
 from nb2pipe.export import export_notebook
 
@@ -36,6 +38,37 @@ def test_steps_pass_their_outputs_through_an_fsspec_store(pipeline: Path, tmp_pa
                        outputs=store, runs_dir=runs)
     assert added.metrics == {"total": 10.0} and added.params["n"] == 5
     assert json.loads(Path(added.record).read_text())["lineage"][0]["run_id"] == made.run_id
+
+
+def test_a_component_runs_the_code_it_is_given_between_artifact_folders(
+    pipeline: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Kubeflow component: the code comes as an input, the step outputs as artifact folders
+    (named by the producing step), in the project's folder as the working directory."""
+    code = pipeline.read_text()
+    encoded = base64.b64encode(code.encode()).decode()
+    monkeypatch.chdir(pipeline.parent)
+    runs = str(tmp_path / "runs")
+    made = run_component(pipeline.name, encoded, {"n": 4}, step="make",
+                         output=str(tmp_path / "artifacts" / "make"), runs_dir=runs)
+    assert (tmp_path / "artifacts" / "make" / "manifest.json").is_file()
+    assert not (pipeline.parent / "outputs").exists()
+    # code that differs from the folder's script runs as given (the YAML's code wins)
+    changed = code.replace("total = sum(values)", "total = sum(values) * 2")
+    assert changed != code
+    added = run_component(
+        pipeline.name, base64.b64encode(changed.encode()).decode(), {"n": 4}, step="add",
+        inputs={"make": str(tmp_path / "artifacts" / "make")}, runs_dir=runs,
+    )
+    assert added.metrics == {"total": 12.0}
+    [lineage] = json.loads(Path(added.record).read_text())["lineage"]
+    assert lineage["run_id"] == made.run_id
+    # where the input is: the artifact folder (not the link in the task's scratch folder)
+    assert Path(lineage["path"]).parent == (tmp_path / "artifacts" / "make").resolve()
+    assert pipeline.read_text() == code and os.listdir(tmp_path / "artifacts") == ["make"]
+    # the whole script, with no step store
+    whole = run_component(pipeline.name, encoded, {"n": 2}, runs_dir=runs)
+    assert whole.metrics == {"total": 1.0} and whole.params["n"] == 2
 
 
 def test_a_failing_task_raises_with_the_scripts_error(pipeline: Path, tmp_path: Path) -> None:
