@@ -64,6 +64,11 @@ def cli() -> None:
     help="Also write NOTEBOOK_dag.py: the pipeline and a sweep of it as Airflow 3 DAGs.",
 )
 @click.option(
+    "--prefect", is_flag=True,
+    help="Also write NOTEBOOK_flow.py: the pipeline and a sweep of it as Prefect 3 flows, "
+    "each step cached.",
+)
+@click.option(
     "--standalone", is_flag=True,
     help="Inline the parts of nb2pipe-runtime the script uses, so it needs nothing but the "
     "notebook's own packages.",
@@ -86,6 +91,7 @@ def export(
     allow_ipython: bool,
     dvc: bool,
     airflow: bool,
+    prefect: bool,
     standalone: bool,
     strict_errors: bool,
     max_size: int,
@@ -113,6 +119,7 @@ def export(
         allow_ipython=allow_ipython,
         dvc=dvc,
         airflow=airflow,
+        prefect=prefect,
         standalone=standalone,
         strict_errors=strict_errors,
         max_notebook_size=max_size * MEGABYTE or None,

@@ -118,6 +118,10 @@ def render_notebook(
         from nb2pipe.export.airflow import render_airflow_dag
 
         rendered.files.append(render_airflow_dag(plan, pipeline))
+    if options.prefect:
+        from nb2pipe.export.prefect import render_prefect_flow
+
+        rendered.files.append(render_prefect_flow(plan, pipeline))
     files = tuple((script_path.parent / relative, text) for relative, text in rendered.files)
     modules = [text for relative, text in rendered.files if relative.endswith(".py")]
     for code in (rendered.code, *modules):
@@ -202,6 +206,10 @@ def check_notebook(notebook_path: str | Path, options: ExportOptions = ExportOpt
     if is_generated(script_path.with_name(dag_file_name(script_path))):
         # the DAGs an --airflow export wrote are checked too (a pre-commit hook passes no flag)
         options = replace(options, airflow=True)
+    from nb2pipe.export.prefect import flow_file_name
+
+    if is_generated(script_path.with_name(flow_file_name(script_path))):
+        options = replace(options, prefect=True)  # and the flows of --prefect
     status = _check_rendered(notebook, options, script_path)
     if status is CheckStatus.STALE and not options.dvc:
         # a script exported with --dvc is checked as one (a pre-commit hook passes no --dvc)

@@ -31,6 +31,8 @@ class ExportOptions:
     standalone: bool = False
     #: also write ``<stem>_dag.py``: the pipeline (and a sweep of it) as Airflow 3 DAGs
     airflow: bool = False
+    #: also write ``<stem>_flow.py``: the pipeline (and a sweep of it) as Prefect 3 flows
+    prefect: bool = False
     #: refuse a cell whose saved outputs hold an error instead of dropping it like a
     #: ``raises-exception`` cell
     strict_errors: bool = False
