@@ -69,6 +69,8 @@ class CachedStep:
             if isinstance(value, str) and value:
                 data[value] = _file_digest(os.path.join(folder, value))
         facts = {
+            # where the outputs are kept: another checkout of the project has its own
+            "store": outputs if outputs is None or "://" in outputs else os.path.abspath(outputs),
             "script": os.path.basename(script),
             "step": self.step,
             "code": self.code,
@@ -211,7 +213,13 @@ def _script_params(script: str, arguments: list[str]) -> dict[str, Any]:
     )
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
-        raise EngineError(lines[-1] if lines else f"{script} exited with {done.returncode}")
+        name = os.path.basename(script)
+        message = lines[-1] if lines else f"{name} exited with {done.returncode}"
+        # the script's own error, told as the flow file's: ``prog: error: ... (see --help)``
+        message = message.removeprefix(f"{name}: error: ")
+        if message.endswith(" (see --help)"):
+            message = message.removesuffix(" (see --help)") + f" (see python {name} --help)"
+        raise EngineError(message)
     try:
         import yaml  # type: ignore[import-untyped]
     except ModuleNotFoundError:
@@ -226,10 +234,10 @@ def _usage(prog: str, script: str) -> str:
     name = os.path.basename(script)
     return (
         f"usage: {prog} [--grid JSON] [--config FILE] [--PARAM VALUE]...\n\n"
-        f"Run the pipeline flow of {name} here: on Prefect's ephemeral API, or on the server\n"
-        "PREFECT_API_URL names. --grid '{\"NAME\": [VALUE, ...]}' runs the sweep flow over the\n"
-        "grid instead and reports the best point. The parameters are the script's own options:\n"
-        f"`python {name} --help` lists them."
+        f"Run the pipeline flow of {name} here: on Prefect's ephemeral API, or on the\n"
+        "server PREFECT_API_URL names. With --grid '{\"NAME\": [VALUE, ...]}', run the sweep\n"
+        "flow over the grid instead and report the best point. The parameters are the\n"
+        f"script's own options: `python {name} --help` lists them."
     )
 
 
