@@ -186,10 +186,10 @@ def _step_tasks(plan: ExportPlan, steps: tuple[StepPlan, ...], helper: str) -> l
     for step in steps:
         first, last = step.first_cell + 1, step.last_cell + 1
         cells = f"cell {first}" if first == last else f"cells {first}-{last}"
-        arguments = "params: dict[str, Any], after: tuple[dict[str, Any], ...] = ()"
-        header = f"def {identifier(step.name)}_task({arguments}) -> dict[str, Any]:"
+        signature = "params: dict[str, Any], after: tuple[dict[str, Any], ...] = ()"
+        header = f"def {identifier(step.name)}_task({signature}) -> dict[str, Any]:"
         if len(header) > 100:
-            header = f"def {identifier(step.name)}_task(\n    {arguments}\n) -> dict[str, Any]:"
+            header = f"def {identifier(step.name)}_task(\n    {signature}\n) -> dict[str, Any]:"
         docstring = (
             f'    """The notebook\'s step {_docstring(step.name)} ({cells}): '
             f'`{plan.script_path.name} --step {_docstring(step.name)}`."""'

@@ -17,6 +17,7 @@ outputs no longer match their stamp runs again, and the flow refreshes its cache
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -285,13 +286,20 @@ def _files(location: str) -> Iterator[tuple[str, Callable[[], IO[bytes]]]]:
             return
         for path in sorted(filesystem.find(root)):
             relative = str(path)[len(str(root)):].lstrip("/")
-            yield relative, lambda path=path: filesystem.open(path, "rb")
+            yield relative, functools.partial(filesystem.open, path, "rb")
         return
     for folder, _dirs, names in sorted(os.walk(location)):
         for name in sorted(names):
             path = os.path.join(folder, name)
             relative = os.path.relpath(path, location).replace(os.sep, "/")
-            yield relative, lambda path=path: open(path, "rb")  # noqa: SIM115
+            yield relative, _opener(path)
+
+
+def _opener(path: str) -> Callable[[], IO[bytes]]:
+    def opened() -> IO[bytes]:
+        return open(path, "rb")  # the caller closes it
+
+    return opened
 
 
 def _read_json(location: str) -> Any:

@@ -132,8 +132,8 @@ def test_the_pipeline_flow_runs_like_the_script_and_skips_what_did_not_change(
     records = _records(project)
     assert [record["step"] for record in records] == ["load", "features", "train", "evaluate"]
     # the same metrics as a plain run of the script
-    script = run([prefect_python, project / "pipeline_steps.py", "--runs-dir", project / "plain"],
-                 project, server)
+    script = run([prefect_python, project / "pipeline_steps.py", "--runs-dir", project / "plain",
+                  "--outputs-dir", project / "plain-outputs"], project, server)
     assert script.returncode == 0, script.stderr
     [plain] = [json.loads(p.read_text()) for p in (project / "plain").glob("*/run.json")]
     assert records[-1]["metrics"] == plain["metrics"]
