@@ -144,7 +144,8 @@ def command_line(
         if any(argument in ("-h", "--help") for argument in rest):
             print(_usage(prog, script))
             return 0
-        params = _script_params(script, rest)
+        # no options: the flows' own defaults, the notebook's (no need to ask the script)
+        params = _script_params(script, rest) if rest else {}
     except EngineError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
