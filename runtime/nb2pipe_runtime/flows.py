@@ -112,10 +112,13 @@ class CachedStep:
                 where = _join(outputs, f"{POINTS}/{self.key(script, params, outputs)[:16]}")
             return run_script(script, params, outputs=where, runs_dir=runs_dir)
         key = self.key(script, params, outputs)
-        run = run_script(
-            script, params, step=self.step, inputs_from=self.inputs_from, outputs=outputs,
-            runs_dir=runs_dir,
-        )
+        try:
+            run = run_script(
+                script, params, step=self.step, inputs_from=self.inputs_from, outputs=outputs,
+                runs_dir=runs_dir,
+            )
+        except EngineError as exc:
+            raise EngineError(f"step {self.step}: {exc}") from None
         if self.saves and outputs is not None:
             location = _join(outputs, self.step)
             stamp = {"key": key, "files": _hashes(location)}
