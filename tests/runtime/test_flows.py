@@ -9,9 +9,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from nb2pipe_runtime.flows import STAMP, CachedStep, command_line
 
 from nb2pipe.export import ExportOptions, export_notebook
-from nb2pipe_runtime.flows import STAMP, CachedStep, command_line
 
 from ..conftest import notebook_json
 
