@@ -78,6 +78,11 @@ def cli() -> None:
     "(repeatable; implies --kfp).",
 )
 @click.option(
+    "--prefect", is_flag=True,
+    help="Also write NOTEBOOK_flow.py: the pipeline and a sweep of it as Prefect 3 flows, "
+    "each step cached.",
+)
+@click.option(
     "--standalone", is_flag=True,
     help="Inline the parts of nb2pipe-runtime the script uses, so it needs nothing but the "
     "notebook's own packages.",
@@ -103,6 +108,7 @@ def export(
     kfp: bool,
     kfp_image: str | None,
     kfp_packages: tuple[str, ...],
+    prefect: bool,
     standalone: bool,
     strict_errors: bool,
     max_size: int,
@@ -133,6 +139,7 @@ def export(
         kfp=kfp or bool(kfp_image or kfp_packages),
         kfp_image=kfp_image,
         kfp_packages=kfp_packages,
+        prefect=prefect,
         standalone=standalone,
         strict_errors=strict_errors,
         max_notebook_size=max_size * MEGABYTE or None,

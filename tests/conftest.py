@@ -33,7 +33,7 @@ Cell = str | tuple[str, list[str]] | dict[str, Any]
 #: folders whose tests share a session fixture that is costly or does not bear two copies at
 #: once on two cores (a JupyterLab server with a browser, Airflow's venv, the DVC walkthrough):
 #: ``make test`` keeps each in one xdist worker, and every other test file in one worker
-SHARED_FIXTURE_FOLDERS = ("airflow", "dvc", "e2e", "kfp")
+SHARED_FIXTURE_FOLDERS = ("airflow", "dvc", "e2e", "kfp", "prefect")
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

@@ -122,6 +122,10 @@ def render_notebook(
         from nb2pipe.export.kfp import render_kfp_pipeline
 
         rendered.files.append(render_kfp_pipeline(plan, pipeline))
+    if options.prefect:
+        from nb2pipe.export.prefect import render_prefect_flow
+
+        rendered.files.append(render_prefect_flow(plan, pipeline))
     files = tuple((script_path.parent / relative, text) for relative, text in rendered.files)
     modules = [text for relative, text in rendered.files if relative.endswith(".py")]
     for code in (rendered.code, *modules):
@@ -212,6 +216,10 @@ def check_notebook(notebook_path: str | Path, options: ExportOptions = ExportOpt
         # so is the pipeline file of --kfp, with the image and wheels that export named
         image, packages = kfp_settings(kfp_file.read_text(encoding="utf-8"))
         options = replace(options, kfp=True, kfp_image=image, kfp_packages=packages)
+    from nb2pipe.export.prefect import flow_file_name
+
+    if is_generated(script_path.with_name(flow_file_name(script_path))):
+        options = replace(options, prefect=True)  # and the flows of --prefect
     status = _check_rendered(notebook, options, script_path)
     if status is CheckStatus.STALE and not options.dvc:
         # a script exported with --dvc is checked as one (a pre-commit hook passes no --dvc)

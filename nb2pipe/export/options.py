@@ -37,6 +37,8 @@ class ExportOptions:
     kfp_image: str | None = None
     #: where a Kubeflow component pip-installs nb2pipe-runtime from (wheel files or URLs)
     kfp_packages: tuple[str, ...] = ()
+    #: also write ``<stem>_flow.py``: the pipeline (and a sweep of it) as Prefect 3 flows
+    prefect: bool = False
     #: refuse a cell whose saved outputs hold an error instead of dropping it like a
     #: ``raises-exception`` cell
     strict_errors: bool = False

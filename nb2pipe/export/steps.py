@@ -37,7 +37,7 @@ from nb2pipe.export.planned import (
     body_names,
 )
 
-__all__ = ["PREPARE", "PipelinePlan", "StepPlan", "keep_in_steps", "plan_pipeline"]
+__all__ = ["PREPARE", "PipelinePlan", "StepPlan", "data_files_of", "keep_in_steps", "plan_pipeline"]
 
 _MAX_ROUNDS = 20
 
@@ -283,8 +283,8 @@ class _StepPlanner:
                 function += "_step"
             taken.add(function)
             step_params = params[name] | kept_reads.get(name, set())
-            data_files, data_params = _data_files(
-                cells, step_params, self.parameters, folder, written
+            data_files, data_params = data_files_of(
+                [cell.parsed for cell in cells], step_params, self.parameters, folder, written
             )
             steps.append(
                 StepPlan(
@@ -350,14 +350,15 @@ class _StepPlanner:
                             )
 
 
-def _data_files(
-    cells: list[_Cell],
-    params: set[str],
+def data_files_of(
+    cells: Collection[ParsedCell],
+    params: Collection[str],
     parameters: tuple[Parameter, ...],
     folder: Path | None,
     written: Collection[str] = frozenset(),
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Files a step names: string literals and parameter defaults that are existing files.
+    """Files the cells name: string literals and parameter defaults that are existing files
+    (a step's data, and a flat notebook's for ``--prefect``'s cache keys).
 
     ``written`` holds the literals and parameter names this step or an earlier one writes to
     (``df.to_csv("out.csv")``): they name outputs, which a fresh clone does not have.
@@ -366,7 +367,7 @@ def _data_files(
         return (), ()
     literals: set[str] = set()
     for cell in cells:
-        for text in file_literals(cell.parsed):
+        for text in file_literals(cell):
             if _is_data_file(folder, text) and text not in written:
                 literals.add(Path(text).as_posix())
     data_params = tuple(

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nb2pipe_runtime.reading import read_record
+from nb2pipe_runtime.record import Objective
 from nb2pipe_runtime.run import RECORD_HANDOFF_VARIABLE
 
 __all__ = ["EngineError", "TaskRun", "best_run", "grid_points", "run_component", "run_script"]
@@ -193,9 +194,11 @@ def grid_points(
 
 
 def best_run(
-    runs: list[dict[str, Any]], metric: str | None, ascending: bool = False
+    runs: list[dict[str, Any]], metric: str | None, ascending: bool | None = None
 ) -> dict[str, Any]:
-    """The finished run with the best ``metric`` (default: the first metric the runs have).
+    """The finished run with the best ``metric`` (default: the first metric the runs have);
+    lower is better when ``ascending``, by default when the metric's name says so (a loss, an
+    error, a duration: :meth:`Objective.goal_of`, as ``nb2pipe sweep`` and ``nb2pipe runs``).
 
     Raises
     ------
@@ -207,6 +210,8 @@ def best_run(
     ranked = [run for run in finished if name in run["metrics"]]
     if name is None or not ranked:
         raise EngineError(f"no finished run has the metric {name!r}")
+    if ascending is None:
+        ascending = Objective.goal_of(name) == "minimize"
     best = (min if ascending else max)(ranked, key=lambda run: run["metrics"][name])
     print(f"best: run {best['run_id']}, {name} {best['metrics'][name]:.6g}, "
           f"params {best['params']}")

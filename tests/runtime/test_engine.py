@@ -87,8 +87,14 @@ def test_grid_points_and_the_best_run() -> None:
         {"run_id": "b", "status": "finished", "metrics": {"loss": 0.1}, "params": {}},
         {"run_id": "c", "status": "failed", "metrics": {}, "params": {}},
     ]
-    assert best_run(runs, "loss", ascending=True)["run_id"] == "b"
-    assert best_run(runs, None)["run_id"] == "a"  # the first metric, highest first
+    assert best_run(runs, "loss", ascending=False)["run_id"] == "a"
+    # by default the first metric, better lower for a loss (by its name, as nb2pipe sweep
+    # ranks it) and higher otherwise
+    assert best_run(runs, None)["run_id"] == "b"
+    scored = [{**run, "metrics": {"accuracy": 1 - run["metrics"]["loss"]}} for run in runs[:2]]
+    assert best_run(scored, None)["run_id"] == "b"
+    assert best_run([{**run, "metrics": {"accuracy": run["metrics"]["loss"]}} for run in runs[:2]],
+                    "accuracy")["run_id"] == "a"
 
 
 def test_the_task_reads_the_run_record_not_the_status_line(tmp_path: Path) -> None:
