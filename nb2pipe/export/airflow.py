@@ -76,7 +76,9 @@ def render_airflow_dag(plan: ExportPlan, pipeline: PipelinePlan | None) -> tuple
         "from pathlib import Path",
         "",
         "from airflow.sdk import Param, dag, task",
-        "from nb2pipe_runtime.engine import best_run, grid_points, run_script",
+        "from nb2pipe_runtime.engine import best_run, grid_points, point_outputs, run_script"
+        if steps
+        else "from nb2pipe_runtime.engine import best_run, grid_points, run_script",
         "",
         f"SCRIPT = str(Path(__file__).with_name({python_string(plan.script_path.name)}))",
         'OUTPUTS = os.environ.get("NB2PIPE_OUTPUTS_DIR", str(Path(SCRIPT).with_name("outputs")))',
@@ -150,7 +152,14 @@ def render_airflow_dag(plan: ExportPlan, pipeline: PipelinePlan | None) -> tuple
         "",
         "    @task",
         "    def run_point(point):",
-        "        return run_script(SCRIPT, point, runs_dir=RUNS).to_json()",
+        *(
+            [
+                "        outputs = point_outputs(OUTPUTS, point)  # its own: points run side by side",
+                "        return run_script(SCRIPT, point, outputs=outputs, runs_dir=RUNS).to_json()",
+            ]
+            if steps
+            else ["        return run_script(SCRIPT, point, runs_dir=RUNS).to_json()"]
+        ),
         "",
         "    @task",
         "    def best(runs):",

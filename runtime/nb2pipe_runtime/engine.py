@@ -12,6 +12,7 @@ copied to a local folder around the step.
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import json
 import os
@@ -26,7 +27,20 @@ from nb2pipe_runtime.reading import read_record
 from nb2pipe_runtime.record import Objective
 from nb2pipe_runtime.run import RECORD_HANDOFF_VARIABLE
 
-__all__ = ["EngineError", "TaskRun", "best_run", "grid_points", "run_component", "run_script"]
+__all__ = [
+    "POINTS",
+    "EngineError",
+    "TaskRun",
+    "best_run",
+    "grid_points",
+    "point_outputs",
+    "run_component",
+    "run_script",
+]
+
+#: Where a sweep's points save their steps' outputs, one folder a point, inside the store
+#: (a hidden name: no step is called so).
+POINTS = ".sweep"
 
 class EngineError(RuntimeError):
     """A task's run of the script failed (the message is the script's last error line)."""
@@ -191,6 +205,13 @@ def grid_points(
         {**(base or {}), **dict(zip(names, combination))}
         for combination in itertools.product(*values)
     ]
+
+
+def point_outputs(outputs: str, point: dict[str, Any]) -> str:
+    """The folder (or URL) of the store where one point of a sweep saves its steps' outputs:
+    the points run side by side, and one folder for all would mix their outputs."""
+    text = json.dumps(point, sort_keys=True, default=str, separators=(",", ":"))
+    return f"{outputs.rstrip('/')}/{POINTS}/{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
 
 def best_run(

@@ -27,16 +27,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from nb2pipe_runtime.engine import EngineError, TaskRun, run_script
+from nb2pipe_runtime.engine import POINTS, EngineError, TaskRun, run_script
 from nb2pipe_runtime.outputs import MANIFEST
 
 __all__ = ["STAMP", "CachedStep", "command_line"]
 
 #: The file beside a step's saved outputs naming the cache key they were made under.
 STAMP = ".nb2pipe-cache.json"
-#: Where a sweep's points save their steps' outputs, one folder a point, inside the store
-#: (a hidden name: no step is called so).
-POINTS = ".sweep"
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,10 @@ def test_the_sweep_dag_records_a_run_per_grid_point(
     assert all(record["step"] is None and "accuracy" in record["metrics"] for record in records)
     best = max(records, key=lambda record: record["metrics"]["accuracy"])
     assert f"best: run {best['run_id']}, accuracy " in output
+    # the points ran side by side, each saving its steps' outputs in a folder of its own
+    points = sorted((folder / "outputs" / ".sweep").iterdir())
+    assert len(points) == 3 and all((point / "train" / "manifest.json").is_file() for point in points)
+    assert not (folder / "outputs" / "train").exists()
 
 
 def test_a_flat_notebook_is_a_one_task_dag(

@@ -115,3 +115,12 @@ def test_the_task_reads_the_run_record_not_the_status_line(tmp_path: Path) -> No
     assert task.status == "finished" and task.metrics == {"total": 8.0}
     assert Path(task.record).parent.name == task.run_id
     assert Path(task.record).is_relative_to(tmp_path / "runs")
+
+
+def test_each_point_of_a_sweep_has_an_outputs_folder_of_its_own() -> None:
+    from nb2pipe_runtime.engine import point_outputs
+
+    one = point_outputs("s3://bucket/outputs/", {"C": 0.5, "seed": 1})
+    assert one.startswith("s3://bucket/outputs/.sweep/") and len(one.rsplit("/", 1)[1]) == 16
+    assert point_outputs("s3://bucket/outputs", {"seed": 1, "C": 0.5}) == one  # order is no matter
+    assert point_outputs("s3://bucket/outputs", {"C": 5.0, "seed": 1}) != one
