@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import ast
 import builtins
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Any
 
 from nb2pipe.analysis import syntax
 from nb2pipe.analysis.magics import CODE_MAGICS, Magic, MagicKind, magic_from_call
@@ -226,6 +227,106 @@ def _target_names(target: ast.AST) -> Iterator[str]:
         yield from _target_names(target.value)
 
 
+def _load_names(node: ast.AST) -> set[str]:
+    """Every name ``node`` holds (what ``ast.walk`` finds as ``ast.Name``), without a generator
+    per node: a cell's every assignment asks it on ``%track``'s hot path."""
+    kind = type(node)
+    if kind is ast.Name:
+        return {node.id}  # type: ignore[attr-defined]
+    if kind is ast.Constant:
+        return set()
+    out: set[str] = set()
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if type(current) is ast.Name:
+            out.add(current.id)
+            continue
+        for field_name in current._fields:
+            value = getattr(current, field_name, None)
+            if type(value) is list:
+                pending.extend(item for item in value if isinstance(item, ast.AST))
+            elif isinstance(value, ast.AST):
+                pending.append(value)
+    return out
+
+
+#: Nodes ``ast.literal_eval`` may accept (anything else in a value makes it raise).
+_LITERAL_NODES = (
+    ast.Constant, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.UnaryOp, ast.BinOp, ast.Call,
+    ast.Name, ast.expr_context, ast.operator, ast.unaryop,
+)
+
+
+def _may_be_literal(node: ast.AST) -> bool:
+    """``False`` when ``ast.literal_eval(node)`` surely raises (it reads a name, calls
+    something other than ``set()``...): asking it would cost an exception per assignment."""
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, _LITERAL_NODES):
+            return False
+        if type(current) is ast.Name:
+            if current.id != "set":
+                return False
+            continue
+        if type(current) is ast.Constant:
+            continue
+        for field_name in current._fields:
+            value = getattr(current, field_name, None)
+            if type(value) is list:
+                pending.extend(item for item in value if isinstance(item, ast.AST))
+            elif isinstance(value, ast.AST):
+                pending.append(value)
+    return True
+
+
+class _FastVisitor(ast.NodeVisitor):
+    """``ast.NodeVisitor`` with its method lookup cached per node type and a lean
+    ``generic_visit``: the same visits, without building a method name and two generators
+    per node (the analysis runs on every cell ``%track`` sees)."""
+
+    _methods: dict[type, Callable[[Any, Any], Any]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._methods = {}
+
+    def visit(self, node: ast.AST) -> Any:
+        kind = type(node)
+        method = self._methods.get(kind)
+        if method is None:
+            method = self._methods[kind] = self._method_for(kind)
+        return method(self, node)
+
+    @classmethod
+    def _method_for(cls, kind: type) -> Callable[[Any, Any], Any]:
+        found = getattr(cls, "visit_" + kind.__name__, None)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        if not getattr(kind, "_fields", ()):  # ``Load``, ``Add``...: nothing below them
+            return _visit_nothing
+        return cls.generic_visit
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        """Nothing below a constant (``NodeVisitor``'s own looks for ``visit_Num`` & co)."""
+
+    def generic_visit(self, node: ast.AST) -> None:
+        visit = self.visit
+        for field_name in node._fields:
+            value = getattr(node, field_name, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        visit(item)
+            elif isinstance(value, ast.AST):
+                visit(value)
+
+
+def _visit_nothing(visitor: Any, node: ast.AST) -> None:
+    return None
+
+
 _SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
@@ -350,7 +451,7 @@ def _mutating_methods(node: ast.ClassDef) -> frozenset[str]:
     return frozenset(direct)
 
 
-class _FunctionScanner(ast.NodeVisitor):
+class _FunctionScanner(_FastVisitor):
     """Collects a function body's locals, loads, global writes and mutations (one scope)."""
 
     def __init__(self) -> None:
@@ -608,7 +709,7 @@ class _Collected:
     parts: set[tuple[str, str]] = field(default_factory=set)
 
 
-class _CellVisitor(ast.NodeVisitor):
+class _CellVisitor(_FastVisitor):
     """Walks cell-level code in execution order."""
 
     def __init__(self) -> None:
@@ -655,6 +756,8 @@ class _CellVisitor(ast.NodeVisitor):
             return
         if not isinstance(value, (ast.Constant, ast.Tuple, ast.UnaryOp, ast.BinOp)):
             return  # ``[...]``, ``{...}``: mutable, and anything else is not a literal
+        if type(value) is not ast.Constant and not _may_be_literal(value):
+            return
         try:
             literal = ast.literal_eval(value)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -720,7 +823,7 @@ class _CellVisitor(ast.NodeVisitor):
     # -- statements --------------------------------------------------------------------------
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)
-        value_reads = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+        value_reads = _load_names(node.value)
         # ``b = a``, ``cell = table[1]``, ``x = obj.attr``: the same object, or a part of it
         whole = _root_name(node.value) if isinstance(node.value, (ast.Name, ast.Subscript, ast.Attribute)) else None
         wholes = (whole,) if whole is not None else ()
