@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Mapping
 
@@ -85,8 +86,9 @@ class Cell:
                 return text if len(text) <= 80 else text[:77] + "..."
         return ""
 
-    @property
+    @cached_property
     def source_hash(self) -> str:
+        """:func:`source_digest` of the source (computed once: ``%track`` asks it per cell)."""
         return source_digest(self.source)
 
     def location(self, path: Path | None, line: int | None = None) -> CellLocation:
