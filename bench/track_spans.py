@@ -27,6 +27,7 @@ _cells: dict[str, list[int]] = defaultdict(list)
 _profile: cProfile.Profile | None = None
 _depth = 0
 _executing = False
+_replied = [False]
 
 
 def _timed(name: str, function: Callable[..., Any], hook: bool = False) -> Callable[..., Any]:
@@ -60,7 +61,7 @@ def _patch(owner: Any, attribute: str, name: str, hook: bool = False) -> None:
         setattr(owner, attribute, _timed(name, raw, hook))
 
 
-def _end_cell() -> None:
+def end_cell() -> None:
     for name in set(_totals) | set(_cells):
         _cells[name].append(_totals.get(name, 0))
     _totals.clear()
@@ -86,17 +87,32 @@ def install(shell: Any, tracked: bool, profile: bool = False) -> None:
     async def do_execute(*args: Any, **kwargs: Any) -> Any:
         global _executing
         _executing = True
+        _replied[0] = False
         start = time.perf_counter_ns()
         try:
             return await execute(*args, **kwargs)
         finally:
             _totals["do_execute"] += time.perf_counter_ns() - start
             _executing = False
-            _end_cell()
+            end_cell()
 
     kernel.do_execute = do_execute
-    if not tracked:
-        return
+    session = kernel.session
+    send = session.send
+
+    def timed_send(stream: Any, msg_or_type: Any, *args: Any, **kwargs: Any) -> Any:
+        if msg_or_type == "execute_reply":
+            _replied[0] = True
+        return send(stream, msg_or_type, *args, **kwargs)
+
+    session.send = timed_send
+    if tracked:
+        install_tracker(shell, profile)
+
+
+def install_tracker(shell: Any, profile: bool = False) -> None:
+    """The spans inside the tracker (``end_cell()`` closes a cell's, without a kernel)."""
+    global _profile
     from nb2pipe.tracking import hazards, log, order, recorder, report, snapshot, state
 
     _profile = cProfile.Profile() if profile else None
@@ -145,6 +161,8 @@ def install(shell: Any, tracked: bool, profile: bool = False) -> None:
         finally:
             # on the event loop after the reply (counted with the next cell), or in a hook
             where = "log.drain" if _executing else "log.drain(after reply)"
+            if not _executing and not _replied[0] and self._file is not None:
+                _totals["log.drain before the reply"] += 1
             _totals[where] += time.perf_counter_ns() - start
 
     log.HistoryLog.drain = timed_drain  # type: ignore[method-assign]

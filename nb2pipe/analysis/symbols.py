@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from nb2pipe.analysis import syntax
@@ -689,24 +689,41 @@ def _class_symbols(node: ast.ClassDef) -> FunctionSymbols:
     )
 
 
-@dataclass
 class _Collected:
-    defines: set[str] = field(default_factory=set)
-    reads: set[str] = field(default_factory=set)
-    mutates: set[str] = field(default_factory=set)
-    deletes: set[str] = field(default_factory=set)
-    rebinds: set[str] = field(default_factory=set)
-    loop_targets: set[str] = field(default_factory=set)
-    with_targets: set[str] = field(default_factory=set)
-    imports: list[ImportBinding] = field(default_factory=list)
-    functions: list[FunctionSymbols] = field(default_factory=list)
-    calls: list[CallSite] = field(default_factory=list)
-    magics: list[Magic] = field(default_factory=list)
-    awaits: list[int] = field(default_factory=list)
-    opaque_defines: bool = False
-    method_calls: set[tuple[str, str]] = field(default_factory=set)
-    called_methods: set[str] = field(default_factory=set)
-    parts: set[tuple[str, str]] = field(default_factory=set)
+    """What the cell visitor gathers (a plain class: made once per cell analysed)."""
+
+    __slots__ = (
+        "defines", "reads", "mutates", "deletes", "rebinds", "loop_targets", "with_targets",
+        "imports", "functions", "calls", "magics", "awaits", "opaque_defines", "method_calls",
+        "called_methods", "parts",
+    )
+
+    def __init__(self) -> None:
+        self.defines: set[str] = set()
+        self.reads: set[str] = set()
+        self.mutates: set[str] = set()
+        self.deletes: set[str] = set()
+        self.rebinds: set[str] = set()
+        self.loop_targets: set[str] = set()
+        self.with_targets: set[str] = set()
+        self.imports: list[ImportBinding] = []
+        self.functions: list[FunctionSymbols] = []
+        self.calls: list[CallSite] = []
+        self.magics: list[Magic] = []
+        self.awaits: list[int] = []
+        self.opaque_defines = False
+        self.method_calls: set[tuple[str, str]] = set()
+        self.called_methods: set[str] = set()
+        self.parts: set[tuple[str, str]] = set()
+
+
+_EMPTY: frozenset[Any] = frozenset()
+
+
+def _frozen(items: set[Any]) -> frozenset[Any]:
+    """``frozenset(items)``, sharing one empty set (most of a cell's sets are empty, and the
+    symbols of every cell run are kept for the session)."""
+    return frozenset(items) if items else _EMPTY
 
 
 class _CellVisitor(_FastVisitor):
@@ -729,25 +746,25 @@ class _CellVisitor(_FastVisitor):
     def result(self) -> CellSymbols:
         out = self.out
         return CellSymbols(
-            defines=frozenset(out.defines),
-            reads=frozenset(out.reads - BUILTIN_NAMES),
-            mutates=frozenset(out.mutates),
-            deletes=frozenset(out.deletes),
-            rebinds=frozenset(out.rebinds),
+            defines=_frozen(out.defines),
+            reads=_frozen(out.reads - BUILTIN_NAMES if out.reads else out.reads),
+            mutates=_frozen(out.mutates),
+            deletes=_frozen(out.deletes),
+            rebinds=_frozen(out.rebinds),
             imports=tuple(out.imports),
             functions=tuple(out.functions),
             calls=tuple(out.calls),
             magics=tuple(out.magics),
             opaque_defines=out.opaque_defines,
             top_level_awaits=tuple(out.awaits),
-            loop_targets=frozenset(out.loop_targets),
-            with_targets=frozenset(out.with_targets),
-            method_calls=frozenset(out.method_calls),
-            parts=frozenset(out.parts),
-            called_methods=frozenset(out.called_methods),
+            loop_targets=_frozen(out.loop_targets),
+            with_targets=_frozen(out.with_targets),
+            method_calls=_frozen(out.method_calls),
+            parts=_frozen(out.parts),
+            called_methods=_frozen(out.called_methods),
             constants=tuple(
                 c for name, c in self._constants.items() if self._bindings.get(name) == 1
-            ),
+            ) if self._constants else (),
         )
 
     def _constant(self, node: ast.stmt, target: ast.expr, value: ast.expr | None) -> None:
@@ -789,6 +806,11 @@ class _CellVisitor(_FastVisitor):
 
     def _bind_part(self, target: ast.AST, wholes: tuple[str, ...]) -> None:
         """``target`` (a name) now holds a part of the objects of ``wholes``, or (none) its own."""
+        if not wholes:
+            if self._part_of:
+                for name in _target_names(target):
+                    self._part_of.pop(name, None)
+            return
         for name in _target_names(target):
             held = tuple(w for w in wholes if w != name)
             if held:

@@ -39,7 +39,12 @@ def source_digest(source: str) -> str:
     """The one hash of a cell's source: how ``%track``'s history, its code store and the
     notebook model name a version of a cell's code (16 hex digits of SHA-256; lone
     surrogates, which a frontend can send, are kept)."""
-    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    digest = _SHA256.copy()  # copying a fresh hash skips OpenSSL's per-hash lookup (half the cost)
+    digest.update(source.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:16]
+
+
+_SHA256 = hashlib.sha256()
 
 
 #: Error outputs that do not show the code raises: the user interrupted it, or it ended the run.
