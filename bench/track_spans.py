@@ -78,7 +78,6 @@ def _gc_timer(phase: str, info: dict[str, int]) -> None:
 
 
 def install(shell: Any, tracked: bool, profile: bool = False) -> None:
-    global _profile
     gc.callbacks.append(_gc_timer)
     kernel = shell.kernel
     execute = kernel.do_execute

@@ -693,9 +693,9 @@ class _Collected:
     """What the cell visitor gathers (a plain class: made once per cell analysed)."""
 
     __slots__ = (
-        "defines", "reads", "mutates", "deletes", "rebinds", "loop_targets", "with_targets",
-        "imports", "functions", "calls", "magics", "awaits", "opaque_defines", "method_calls",
-        "called_methods", "parts",
+        "awaits", "called_methods", "calls", "defines", "deletes", "functions", "imports",
+        "loop_targets", "magics", "method_calls", "mutates", "opaque_defines", "parts", "reads",
+        "rebinds", "with_targets",
     )
 
     def __init__(self) -> None:
@@ -773,12 +773,15 @@ class _CellVisitor(_FastVisitor):
             return
         if not isinstance(value, (ast.Constant, ast.Tuple, ast.UnaryOp, ast.BinOp)):
             return  # ``[...]``, ``{...}``: mutable, and anything else is not a literal
-        if type(value) is not ast.Constant and not _may_be_literal(value):
+        if type(value) is ast.Constant:
+            literal = value.value  # what ``ast.literal_eval`` gives for a constant
+        elif not _may_be_literal(value):
             return
-        try:
-            literal = ast.literal_eval(value)
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            return
+        else:
+            try:
+                literal = ast.literal_eval(value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                return
         self._constants[target.id] = ConstantBinding(target.id, literal=literal)
 
     # -- names -------------------------------------------------------------------------------
@@ -851,6 +854,13 @@ class _CellVisitor(_FastVisitor):
         wholes = (whole,) if whole is not None else ()
         if len(node.targets) == 1:
             self._constant(node, node.targets[0], node.value)
+            target = node.targets[0]
+            if type(target) is ast.Name:  # ``x = ...``: most assignments
+                if target.id in value_reads:
+                    self.out.rebinds.add(target.id)
+                self._define(target.id)
+                self._bind_part(target, wholes)
+                return
         for target in node.targets:
             names = set(_target_names(target))
             self.out.rebinds |= names & value_reads

@@ -79,6 +79,8 @@ _SUSPECT_KINDS = frozenset({
 _MAIN_THREAD = threading.main_thread().ident
 #: Line magics that may bind names no syntax tree shows.
 _OPAQUE_MAGICS = frozenset({"run", "store", "load", "reset_selective", "macro", "autoreload"})
+#: The hazard kinds of each mode (notebook file or not, cell ids or not).
+_KINDS: dict[tuple[bool, bool], frozenset[HazardKind]] = {}
 #: Sources whose analysis is kept for re-runs (past it the cache starts again).
 _ANALYSED_LIMIT = 4096
 #: Distinct (file, mode) opens kept per execution: a cell that opens more files is not slowed
@@ -656,7 +658,11 @@ class ExecutionRecorder:
 
     def available_kinds(self) -> frozenset[HazardKind]:
         """The hazard kinds this session can judge (no notebook file, no cell ids: fewer)."""
-        return available_kinds(self.notebook is not None, not self.without_cell_id)
+        mode = (self.notebook is not None, not self.without_cell_id)
+        kinds = _KINDS.get(mode)
+        if kinds is None:
+            kinds = _KINDS[mode] = available_kinds(*mode)
+        return kinds
 
     def report(self) -> TrackReport:
         path = str(self.notebook.path) if self.notebook else None
@@ -681,9 +687,8 @@ class ExecutionRecorder:
         if order.notebook is not None:
             slot = order.by_key.get(run.key)
             if slot is not None:
-                static = self.static_cache.hazards(order, self.live_symbols)
-                hazards += [h for h in static if h.cell_id == slot.cell_id and h.cell_index == slot.cell_index
-                            and h.kind is not HazardKind.UNSEEDED_RANDOM]
+                static = self.static_cache.of_cell(order, self.live_symbols, slot.cell_id, slot.cell_index)
+                hazards += [h for h in static if h.kind is not HazardKind.UNSEEDED_RANDOM]
         kinds = self.available_kinds()
         hazards = [h for h in merge_duplicates(hazards) if h.kind in kinds]
         self.last_hazards = hazards
