@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import ast
 import builtins
-from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from nb2pipe.analysis import syntax
 from nb2pipe.analysis.magics import CODE_MAGICS, Magic, MagicKind, magic_from_call
@@ -226,6 +227,106 @@ def _target_names(target: ast.AST) -> Iterator[str]:
         yield from _target_names(target.value)
 
 
+def _load_names(node: ast.AST) -> set[str]:
+    """Every name ``node`` holds (what ``ast.walk`` finds as ``ast.Name``), without a generator
+    per node: a cell's every assignment asks it on ``%track``'s hot path."""
+    kind = type(node)
+    if kind is ast.Name:
+        return {node.id}  # type: ignore[attr-defined]
+    if kind is ast.Constant:
+        return set()
+    out: set[str] = set()
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if type(current) is ast.Name:
+            out.add(current.id)
+            continue
+        for field_name in current._fields:
+            value = getattr(current, field_name, None)
+            if type(value) is list:
+                pending.extend(item for item in value if isinstance(item, ast.AST))
+            elif isinstance(value, ast.AST):
+                pending.append(value)
+    return out
+
+
+#: Nodes ``ast.literal_eval`` may accept (anything else in a value makes it raise).
+_LITERAL_NODES = (
+    ast.Constant, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.UnaryOp, ast.BinOp, ast.Call,
+    ast.Name, ast.expr_context, ast.operator, ast.unaryop,
+)
+
+
+def _may_be_literal(node: ast.AST) -> bool:
+    """``False`` when ``ast.literal_eval(node)`` surely raises (it reads a name, calls
+    something other than ``set()``...): asking it would cost an exception per assignment."""
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, _LITERAL_NODES):
+            return False
+        if type(current) is ast.Name:
+            if current.id != "set":
+                return False
+            continue
+        if type(current) is ast.Constant:
+            continue
+        for field_name in current._fields:
+            value = getattr(current, field_name, None)
+            if type(value) is list:
+                pending.extend(item for item in value if isinstance(item, ast.AST))
+            elif isinstance(value, ast.AST):
+                pending.append(value)
+    return True
+
+
+class _FastVisitor(ast.NodeVisitor):
+    """``ast.NodeVisitor`` with its method lookup cached per node type and a lean
+    ``generic_visit``: the same visits, without building a method name and two generators
+    per node (the analysis runs on every cell ``%track`` sees)."""
+
+    _methods: dict[type, Callable[[Any, Any], Any]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._methods = {}
+
+    def visit(self, node: ast.AST) -> Any:
+        kind = type(node)
+        method = self._methods.get(kind)
+        if method is None:
+            method = self._methods[kind] = self._method_for(kind)
+        return method(self, node)
+
+    @classmethod
+    def _method_for(cls, kind: type) -> Callable[[Any, Any], Any]:
+        found = getattr(cls, "visit_" + kind.__name__, None)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        if not getattr(kind, "_fields", ()):  # ``Load``, ``Add``...: nothing below them
+            return _visit_nothing
+        return cls.generic_visit
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        """Nothing below a constant (``NodeVisitor``'s own looks for ``visit_Num`` & co)."""
+
+    def generic_visit(self, node: ast.AST) -> None:
+        visit = self.visit
+        for field_name in node._fields:
+            value = getattr(node, field_name, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        visit(item)
+            elif isinstance(value, ast.AST):
+                visit(value)
+
+
+def _visit_nothing(visitor: Any, node: ast.AST) -> None:
+    return None
+
+
 _SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
@@ -350,7 +451,7 @@ def _mutating_methods(node: ast.ClassDef) -> frozenset[str]:
     return frozenset(direct)
 
 
-class _FunctionScanner(ast.NodeVisitor):
+class _FunctionScanner(_FastVisitor):
     """Collects a function body's locals, loads, global writes and mutations (one scope)."""
 
     def __init__(self) -> None:
@@ -588,27 +689,44 @@ def _class_symbols(node: ast.ClassDef) -> FunctionSymbols:
     )
 
 
-@dataclass
 class _Collected:
-    defines: set[str] = field(default_factory=set)
-    reads: set[str] = field(default_factory=set)
-    mutates: set[str] = field(default_factory=set)
-    deletes: set[str] = field(default_factory=set)
-    rebinds: set[str] = field(default_factory=set)
-    loop_targets: set[str] = field(default_factory=set)
-    with_targets: set[str] = field(default_factory=set)
-    imports: list[ImportBinding] = field(default_factory=list)
-    functions: list[FunctionSymbols] = field(default_factory=list)
-    calls: list[CallSite] = field(default_factory=list)
-    magics: list[Magic] = field(default_factory=list)
-    awaits: list[int] = field(default_factory=list)
-    opaque_defines: bool = False
-    method_calls: set[tuple[str, str]] = field(default_factory=set)
-    called_methods: set[str] = field(default_factory=set)
-    parts: set[tuple[str, str]] = field(default_factory=set)
+    """What the cell visitor gathers (a plain class: made once per cell analysed)."""
+
+    __slots__ = (
+        "awaits", "called_methods", "calls", "defines", "deletes", "functions", "imports",
+        "loop_targets", "magics", "method_calls", "mutates", "opaque_defines", "parts", "reads",
+        "rebinds", "with_targets",
+    )
+
+    def __init__(self) -> None:
+        self.defines: set[str] = set()
+        self.reads: set[str] = set()
+        self.mutates: set[str] = set()
+        self.deletes: set[str] = set()
+        self.rebinds: set[str] = set()
+        self.loop_targets: set[str] = set()
+        self.with_targets: set[str] = set()
+        self.imports: list[ImportBinding] = []
+        self.functions: list[FunctionSymbols] = []
+        self.calls: list[CallSite] = []
+        self.magics: list[Magic] = []
+        self.awaits: list[int] = []
+        self.opaque_defines = False
+        self.method_calls: set[tuple[str, str]] = set()
+        self.called_methods: set[str] = set()
+        self.parts: set[tuple[str, str]] = set()
 
 
-class _CellVisitor(ast.NodeVisitor):
+_EMPTY: frozenset[Any] = frozenset()
+
+
+def _frozen(items: set[Any]) -> frozenset[Any]:
+    """``frozenset(items)``, sharing one empty set (most of a cell's sets are empty, and the
+    symbols of every cell run are kept for the session)."""
+    return frozenset(items) if items else _EMPTY
+
+
+class _CellVisitor(_FastVisitor):
     """Walks cell-level code in execution order."""
 
     def __init__(self) -> None:
@@ -628,25 +746,25 @@ class _CellVisitor(ast.NodeVisitor):
     def result(self) -> CellSymbols:
         out = self.out
         return CellSymbols(
-            defines=frozenset(out.defines),
-            reads=frozenset(out.reads - BUILTIN_NAMES),
-            mutates=frozenset(out.mutates),
-            deletes=frozenset(out.deletes),
-            rebinds=frozenset(out.rebinds),
+            defines=_frozen(out.defines),
+            reads=_frozen(out.reads - BUILTIN_NAMES if out.reads else out.reads),
+            mutates=_frozen(out.mutates),
+            deletes=_frozen(out.deletes),
+            rebinds=_frozen(out.rebinds),
             imports=tuple(out.imports),
             functions=tuple(out.functions),
             calls=tuple(out.calls),
             magics=tuple(out.magics),
             opaque_defines=out.opaque_defines,
             top_level_awaits=tuple(out.awaits),
-            loop_targets=frozenset(out.loop_targets),
-            with_targets=frozenset(out.with_targets),
-            method_calls=frozenset(out.method_calls),
-            parts=frozenset(out.parts),
-            called_methods=frozenset(out.called_methods),
+            loop_targets=_frozen(out.loop_targets),
+            with_targets=_frozen(out.with_targets),
+            method_calls=_frozen(out.method_calls),
+            parts=_frozen(out.parts),
+            called_methods=_frozen(out.called_methods),
             constants=tuple(
                 c for name, c in self._constants.items() if self._bindings.get(name) == 1
-            ),
+            ) if self._constants else (),
         )
 
     def _constant(self, node: ast.stmt, target: ast.expr, value: ast.expr | None) -> None:
@@ -655,10 +773,15 @@ class _CellVisitor(ast.NodeVisitor):
             return
         if not isinstance(value, (ast.Constant, ast.Tuple, ast.UnaryOp, ast.BinOp)):
             return  # ``[...]``, ``{...}``: mutable, and anything else is not a literal
-        try:
-            literal = ast.literal_eval(value)
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        if type(value) is ast.Constant:
+            literal = value.value  # what ``ast.literal_eval`` gives for a constant
+        elif not _may_be_literal(value):
             return
+        else:
+            try:
+                literal = ast.literal_eval(value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                return
         self._constants[target.id] = ConstantBinding(target.id, literal=literal)
 
     # -- names -------------------------------------------------------------------------------
@@ -686,6 +809,11 @@ class _CellVisitor(ast.NodeVisitor):
 
     def _bind_part(self, target: ast.AST, wholes: tuple[str, ...]) -> None:
         """``target`` (a name) now holds a part of the objects of ``wholes``, or (none) its own."""
+        if not wholes:
+            if self._part_of:
+                for name in _target_names(target):
+                    self._part_of.pop(name, None)
+            return
         for name in _target_names(target):
             held = tuple(w for w in wholes if w != name)
             if held:
@@ -720,12 +848,19 @@ class _CellVisitor(ast.NodeVisitor):
     # -- statements --------------------------------------------------------------------------
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)
-        value_reads = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+        value_reads = _load_names(node.value)
         # ``b = a``, ``cell = table[1]``, ``x = obj.attr``: the same object, or a part of it
         whole = _root_name(node.value) if isinstance(node.value, (ast.Name, ast.Subscript, ast.Attribute)) else None
         wholes = (whole,) if whole is not None else ()
         if len(node.targets) == 1:
             self._constant(node, node.targets[0], node.value)
+            target = node.targets[0]
+            if type(target) is ast.Name:  # ``x = ...``: most assignments
+                if target.id in value_reads:
+                    self.out.rebinds.add(target.id)
+                self._define(target.id)
+                self._bind_part(target, wholes)
+                return
         for target in node.targets:
             names = set(_target_names(target))
             self.out.rebinds |= names & value_reads

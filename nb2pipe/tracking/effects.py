@@ -53,21 +53,29 @@ def static_effects(
     """The effects of running a cell with ``symbols``, given the functions and imports in scope."""
     effects = cell_effects(symbols, functions)
     own_imports = {binding.name: binding.qualified_name.lstrip(".") for binding in symbols.imports}
-    bindings = import_bindings({**imports, **own_imports})
+    # only the names the cell's calls start with are ever resolved: not every import the
+    # session made (this runs on every cell %track sees)
+    heads = {call.callee.partition(".")[0] for call in symbols.calls}
+    bindings = import_bindings({
+        head: qualified for head in heads
+        if (qualified := own_imports.get(head, imports.get(head))) is not None
+    })
     seeds: list[str] = []
     draws: list[RandomUse] = []
-    for scanned in random_calls(sorted(symbols.calls, key=lambda c: c.line), bindings):
-        call, draw = scanned.call, scanned.draw
-        if scanned.seeds is not None:
-            if scanned.seeds not in seeds:
-                seeds.append(scanned.seeds)
-        elif draw is not None and (draw.seeded_by is None or draw.seeded_by not in seeds):
-            draws.append(RandomUse(call.callee, scanned.qualified, draw.seeded_by, call.line))
+    if symbols.calls:
+        for scanned in random_calls(sorted(symbols.calls, key=lambda c: c.line), bindings):
+            call, draw = scanned.call, scanned.draw
+            if scanned.seeds is not None:
+                if scanned.seeds not in seeds:
+                    seeds.append(scanned.seeds)
+            elif draw is not None and (draw.seeded_by is None or draw.seeded_by not in seeds):
+                draws.append(RandomUse(call.callee, scanned.qualified, draw.seeded_by, call.line))
     reset = any(magic.name in _RESET_MAGICS for magic in symbols.magics)
-    rebinds = symbols.rebinds | _function_rebinds(symbols, functions)
+    called = _called_functions(symbols, functions) if symbols.calls else []
+    rebinds = symbols.rebinds | _function_rebinds(called)
     folders = folder_effects(symbols, bindings)
     constants = (
-        constant_fingerprints(symbols.constants, _called_global_writes(symbols, functions))
+        constant_fingerprints(symbols.constants, _called_global_writes(called))
         if symbols.constants
         else {}
     )
@@ -88,21 +96,19 @@ def static_effects(
     )
 
 
-def _function_rebinds(symbols: CellSymbols, functions: Mapping[str, FunctionSymbols]) -> frozenset[str]:
-    """Globals that notebook functions the cell calls rebind from their own value.
+def _function_rebinds(called: list[FunctionSymbols]) -> frozenset[str]:
+    """Globals that the notebook functions the cell calls (``called``) rebind from their own
+    value.
 
     ``def bump(): global n; n += 1`` called by the cell rebinds ``n`` from ``n``, as ``n += 1``
     in the cell would: running the cell again changes ``n`` again.
     """
-    return frozenset(
-        name for info in _called_functions(symbols, functions)
-        for name in info.global_writes & info.free_globals
-    )
+    return frozenset(name for info in called for name in info.global_writes & info.free_globals)
 
 
-def _called_global_writes(symbols: CellSymbols, functions: Mapping[str, FunctionSymbols]) -> set[str]:
-    """Globals that notebook functions the cell calls may rebind (``global n``)."""
-    return {name for info in _called_functions(symbols, functions) for name in info.global_writes}
+def _called_global_writes(called: list[FunctionSymbols]) -> set[str]:
+    """Globals that the notebook functions the cell calls may rebind (``global n``)."""
+    return {name for info in called for name in info.global_writes}
 
 
 def _called_functions(

@@ -58,7 +58,12 @@ class FolderEffects:
     exclusive: bool  #: creates a folder in a way that fails if it exists (``os.makedirs(p)``)
 
 
+_NONE = FolderEffects(False, False)
+
+
 def folder_effects(symbols: CellSymbols, bindings: Mapping[str, ImportBinding]) -> FolderEffects:
+    if not symbols.calls and not symbols.called_methods and not symbols.magics:
+        return _NONE  # most cells of a notebook: nothing that could touch a folder
     changes = exclusive = False
     for call in symbols.calls:
         qualified = resolve_callee(call.callee, bindings)

@@ -187,26 +187,34 @@ class ExecutionEvent:
             "reads": sorted(self.reads),
             "mutates": sorted(self.mutates),
         }
-        optional: dict[str, Any] = {
-            "interrupted": self.interrupted,
-            "deletes": sorted(self.deletes),
-            "rebinds": sorted(self.rebinds),
-            "loop_targets": sorted(self.loop_targets),
-            "generators": sorted(self.generators),
-            "aliases": dict(sorted(self.aliases.items())),
-            "files": [access.to_json() for access in self.files],
-            "seeds": list(self.seeds),
-            "draws": [draw.to_json() for draw in self.draws],
-            "functions": [_function_to_json(info) for info in self.functions],
-            "imports": dict(sorted(self.imports.items())),
-            "deleted_cells": list(self.deleted_cells),
-            "reset": self.reset,
-            "opaque": self.opaque,
-            "exclusive": self.exclusive,
-            "values": dict(sorted(self.values.items())),
-            "constants": sorted(self.constants),
-        }
-        record.update((key, value) for key, value in optional.items() if value)
+        # the others only when set (most are empty): no sorting or copying of empty fields
+        if self.interrupted:
+            record["interrupted"] = True
+        for key in ("deletes", "rebinds", "loop_targets", "generators"):
+            names = getattr(self, key)
+            if names:
+                record[key] = sorted(names)
+        if self.aliases:
+            record["aliases"] = dict(sorted(self.aliases.items()))
+        if self.files:
+            record["files"] = [access.to_json() for access in self.files]
+        if self.seeds:
+            record["seeds"] = list(self.seeds)
+        if self.draws:
+            record["draws"] = [draw.to_json() for draw in self.draws]
+        if self.functions:
+            record["functions"] = [_function_to_json(info) for info in self.functions]
+        if self.imports:
+            record["imports"] = dict(sorted(self.imports.items()))
+        if self.deleted_cells:
+            record["deleted_cells"] = list(self.deleted_cells)
+        for key in ("reset", "opaque", "exclusive"):
+            if getattr(self, key):
+                record[key] = True
+        if self.values:
+            record["values"] = dict(sorted(self.values.items()))
+        if self.constants:
+            record["constants"] = sorted(self.constants)
         return record
 
     @classmethod

@@ -79,6 +79,10 @@ _SUSPECT_KINDS = frozenset({
 _MAIN_THREAD = threading.main_thread().ident
 #: Line magics that may bind names no syntax tree shows.
 _OPAQUE_MAGICS = frozenset({"run", "store", "load", "reset_selective", "macro", "autoreload"})
+#: The hazard kinds of each mode (notebook file or not, cell ids or not).
+_KINDS: dict[tuple[bool, bool], frozenset[HazardKind]] = {}
+#: Sources whose analysis is kept for re-runs (past it the cache starts again).
+_ANALYSED_LIMIT = 4096
 #: Distinct (file, mode) opens kept per execution: a cell that opens more files is not slowed
 #: down (nor the history log filled) by the rest.
 _FILE_OPEN_LIMIT = 10_000
@@ -97,6 +101,8 @@ def _error_line(error: BaseException, namespace: Any) -> int | None:
 
 def _only_track_magics(source: str) -> bool:
     """Whether a cell holds nothing but ``%track`` lines (and blank lines or comments)."""
+    if "%track" not in source:
+        return False
     lines = [line.strip() for line in source.splitlines()]
     code = [line for line in lines if line and not line.startswith("#")]
     return bool(code) and all(line == "%track" or line.startswith("%track ") for line in code)
@@ -129,6 +135,7 @@ class _Pending:
     """What the tracker knows about the execution in flight."""
 
     raw_cell: str
+    digest: str  #: :func:`source_digest` of ``raw_cell``: the history's, the store's and the caches' key
     cell_id: str | None
     deleted_cells: tuple[str, ...]
     started: float
@@ -219,6 +226,11 @@ class ExecutionRecorder:
         self.first_lines: dict[str, str] = {}
         self.imports: dict[str, str] = {}
         self.static_cache = StaticHazardCache()
+        #: source digest -> (scope, symbols, static effects) of cells analysed in this session
+        self._analysed: dict[str, tuple[int, CellSymbols, StaticEffects]] = {}
+        #: bumped whenever the notebook functions or imports in scope may have changed
+        self._scope = 0
+        self._class_names: tuple[int, list[str]] = (-1, [])
         self.last_hazards: list[Hazard] = []
         #: (cell key, path, file's creator) of append-again warnings already printed
         self._appends_warned: set[tuple[str, str, tuple[str, int]]] = set()
@@ -311,6 +323,7 @@ class ExecutionRecorder:
         self._appends_warned = set()
         self._suspects, self._stale_now = set(), set()
         self.static_cache = StaticHazardCache()
+        self._analysed, self._scope, self._class_names = {}, 0, (-1, [])
         self._order, self._order_key = None, None
         self.started_at_count = int(getattr(self.shell, "execution_count", 1))
         self.with_cell_id = self.without_cell_id = self.deleted_reported = 0
@@ -424,8 +437,10 @@ class ExecutionRecorder:
             clock = time.perf_counter()
             if self.log is not None:
                 self.log.drain()  # the previous execution's line is on disk before this cell runs
+            raw_cell = info.raw_cell or ""
             self.pending = _Pending(
-                raw_cell=info.raw_cell or "",
+                raw_cell=raw_cell,
+                digest=source_digest(raw_cell),
                 cell_id=str(cell_id) if cell_id else None,
                 deleted_cells=tuple(str(d) for d in deleted if isinstance(d, str)),
                 started=time.time(),
@@ -450,12 +465,10 @@ class ExecutionRecorder:
         if not isinstance(tree, ast.Module):
             return
         entered = time.perf_counter()
-        symbols = gather_cell_symbols(tree)
-        effects = static_effects(symbols, self.state.functions, self.imports)
+        symbols, effects = self._analyse(pending.digest, tree)
         pending.symbols, pending.effects, pending.tree = symbols, effects, tree
-        classes = [name for name, info in self.state.functions.items() if info.is_class]
         pending.snapshot = NamespaceSnapshot.take(
-            self.shell.user_ns, symbols, effects, self._hidden_names(), classes
+            self.shell.user_ns, symbols, effects, self._hidden_names(), self._classes()
         )
         if effects.changes_paths and self.audit.root is not None:
             pending.listing = list_folder(self.audit.root)
@@ -464,6 +477,30 @@ class ExecutionRecorder:
         audit.thread = threading.get_ident()  # the thread running the cell, the only one counted
         audit.start()
         pending.cost += time.perf_counter() - entered
+
+    def _analyse(self, digest: str, tree: ast.Module) -> tuple[CellSymbols, StaticEffects]:
+        """The cell's symbols and static effects, from the cache when this source ran before.
+
+        IPython makes the same tree of the same source, so the symbols depend on the digest
+        alone; the effects also on the notebook functions and imports in scope, which
+        :attr:`_scope` counts changes of. Re-running a cell costs no analysis.
+        """
+        cached = self._analysed.get(digest)
+        if cached is not None and cached[0] == self._scope:
+            return cached[1], cached[2]
+        symbols = cached[1] if cached is not None else gather_cell_symbols(tree)
+        effects = static_effects(symbols, self.state.functions, self.imports)
+        if len(self._analysed) >= _ANALYSED_LIMIT:
+            self._analysed.clear()
+        self._analysed[digest] = (self._scope, symbols, effects)
+        return symbols, effects
+
+    def _classes(self) -> list[str]:
+        """The names the notebook's own classes were defined under (as of the current scope)."""
+        if self._class_names[0] != self._scope:
+            names = [name for name, info in self.state.functions.items() if info.is_class]
+            self._class_names = (self._scope, names)
+        return self._class_names[1]
 
     def post_run_cell(self, result: Any) -> None:
         if self._detached:
@@ -508,7 +545,7 @@ class ExecutionRecorder:
         if result is not None:
             error = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
         interrupted = result is None or isinstance(error, KeyboardInterrupt)
-        digest = source_digest(pending.raw_cell)
+        digest = pending.digest
         key = self._cell_key(pending, digest)
         self._seq += 1
         count = getattr(result, "execution_count", None) if result is not None else None
@@ -538,6 +575,8 @@ class ExecutionRecorder:
             base = core.event()
         self.deleted_reported += len(pending.deleted_cells)
         run = self.state.apply(base)
+        if base.functions or base.imports or base.reset:
+            self._scope += 1  # the functions or imports in scope changed: effects may differ
         line = first_code_line(pending.raw_cell)
         if line is not None:
             self.first_lines[key] = line
@@ -619,7 +658,11 @@ class ExecutionRecorder:
 
     def available_kinds(self) -> frozenset[HazardKind]:
         """The hazard kinds this session can judge (no notebook file, no cell ids: fewer)."""
-        return available_kinds(self.notebook is not None, not self.without_cell_id)
+        mode = (self.notebook is not None, not self.without_cell_id)
+        kinds = _KINDS.get(mode)
+        if kinds is None:
+            kinds = _KINDS[mode] = available_kinds(*mode)
+        return kinds
 
     def report(self) -> TrackReport:
         path = str(self.notebook.path) if self.notebook else None
@@ -644,9 +687,8 @@ class ExecutionRecorder:
         if order.notebook is not None:
             slot = order.by_key.get(run.key)
             if slot is not None:
-                static = self.static_cache.hazards(order, self.live_symbols)
-                hazards += [h for h in static if h.cell_id == slot.cell_id and h.cell_index == slot.cell_index
-                            and h.kind is not HazardKind.UNSEEDED_RANDOM]
+                static = self.static_cache.of_cell(order, self.live_symbols, slot.cell_id, slot.cell_index)
+                hazards += [h for h in static if h.kind is not HazardKind.UNSEEDED_RANDOM]
         kinds = self.available_kinds()
         hazards = [h for h in merge_duplicates(hazards) if h.kind in kinds]
         self.last_hazards = hazards

@@ -180,6 +180,7 @@ class StaticHazardCache:
     def __init__(self) -> None:
         self._key: object = None
         self._hazards: list[Hazard] = []
+        self._by_cell: dict[tuple[str | None, int | None], list[Hazard]] = {}
 
     def hazards(
         self, order: NotebookOrder, symbols: Mapping[str, tuple[str, CellSymbols]]
@@ -190,8 +191,22 @@ class StaticHazardCache:
         fingerprint = (id(order), order.version, unsaved)
         if fingerprint != self._key:
             self._hazards = _static_hazards(order, symbols)
+            self._by_cell = {}
+            for hazard in self._hazards:
+                self._by_cell.setdefault((hazard.cell_id, hazard.cell_index), []).append(hazard)
             self._key = fingerprint
         return self._hazards
+
+    def of_cell(
+        self,
+        order: NotebookOrder,
+        symbols: Mapping[str, tuple[str, CellSymbols]],
+        cell_id: str | None,
+        cell_index: int | None,
+    ) -> list[Hazard]:
+        """The static hazards of one cell (the warning under a cell needs only its own)."""
+        self.hazards(order, symbols)
+        return self._by_cell.get((cell_id, cell_index), [])
 
 
 def _event_symbols(order: NotebookOrder, key: str) -> CellSymbols | None:

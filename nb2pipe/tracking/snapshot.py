@@ -31,6 +31,13 @@ from nb2pipe.tracking.values import observed_fingerprints
 __all__ = ["ExecutionCore", "NamespaceSnapshot", "ObservedEffects"]
 
 _MISSING = 0  #: ``id()`` of an unbound name (no object has id 0)
+_UNBOUND = object()
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _frozen(items: set[str]) -> frozenset[str]:
+    """``frozenset(items)``, one shared empty set for the many empty ones (events are kept)."""
+    return frozenset(items) if items else _EMPTY
 #: Line magics that may bind names no syntax tree shows.
 _OPAQUE_MAGICS = frozenset({"run", "store", "load", "reset_selective", "macro", "autoreload"})
 
@@ -101,7 +108,9 @@ class ObservedEffects:
             deletes=self.deletes,
             rebinds=effects.rebinds,
             # ``with ... as fh`` targets are rebound by design too (multiple-definitions skips both)
-            loop_targets=symbols.loop_targets | symbols.with_targets,
+            loop_targets=(
+                symbols.loop_targets | symbols.with_targets if symbols.with_targets else symbols.loop_targets
+            ),
             generators=self.generators,
             aliases=dict(self.aliases),
             seeds=effects.seeds,
@@ -209,21 +218,26 @@ class NamespaceSnapshot:
         namespace changed in ways the cell's tree does not explain.
         """
         before = self.ids
+        get = namespace.get
 
         def now(name: str) -> int:
-            return id(namespace[name]) if name in namespace else _MISSING
+            value = get(name, _UNBOUND)
+            return id(value) if value is not _UNBOUND else _MISSING
 
         defines = set()
         for name in effects.defines:
             after = now(name)
             if after != _MISSING and (succeeded or after != before.get(name, _MISSING)):
                 defines.add(name)
-        deletes = {n for n in effects.deletes if before.get(n, _MISSING) != _MISSING and now(n) == _MISSING}
+        deletes = (
+            {n for n in effects.deletes if before.get(n, _MISSING) != _MISSING and now(n) == _MISSING}
+            if effects.deletes else set()
+        )
         # in place: the same object before and after (``x += 1`` on an int rebinds instead)
         mutates = {
             n for n in effects.mutates & effects.reads
             if before.get(n, _MISSING) != _MISSING and now(n) == before[n]
-        }
+        } if effects.mutates else set()
         for name, stamp in self.stamps.items():
             if stamp is not None and now(name) == before.get(name) and object_stamp(namespace[name]) != stamp:
                 mutates.add(name)
@@ -234,14 +248,15 @@ class NamespaceSnapshot:
                 mutates.add(name)
                 mutates.update(self.subclasses.get(name, ()))
                 mutates.update(n for n, owners in self.class_reads.items() if name in owners)
-        generators = {n for n in self.generators if now(n) == before.get(n)}
-        mutates -= generators
-        # ``np.add(a, 1)`` looks like ``s.add(1)``: calling a module's functions changes no
-        # module; and ``n += k`` in a function leaves the caller's number as it was
-        mutates = {
-            n for n in mutates
-            if type(namespace[n]) is not types.ModuleType and not is_value(namespace[n])
-        }
+        generators = {n for n in self.generators if now(n) == before.get(n)} if self.generators else set()
+        if mutates:
+            mutates -= generators
+            # ``np.add(a, 1)`` looks like ``s.add(1)``: calling a module's functions changes no
+            # module; and ``n += k`` in a function leaves the caller's number as it was
+            mutates = {
+                n for n in mutates
+                if type(namespace[n]) is not types.ModuleType and not is_value(namespace[n])
+            }
         reads = set(effects.reads) | mutates | generators
         for owners in self.class_reads.values():
             reads |= owners
@@ -263,16 +278,16 @@ class NamespaceSnapshot:
         defines = {n for n in defines if is_user_name(n, hidden)}
         bound = defines - mutates - generators - aliases.keys()
         return ObservedEffects(
-            defines=frozenset(defines),
-            reads=frozenset(n for n in reads if is_user_name(n, hidden)),
-            mutates=frozenset(mutates),
-            deletes=frozenset(deletes),
-            generators=frozenset(generators),
+            defines=_frozen(defines),
+            reads=_frozen({n for n in reads if is_user_name(n, hidden)}),
+            mutates=_frozen(mutates),
+            deletes=_frozen(deletes),
+            generators=_frozen(generators),
             aliases=aliases,
             reset=reset,
             opaque=self.namespace_ids is not None or effects.opaque,
             values=observed_fingerprints(namespace, bound, effects.constants),
-            constants=frozenset(n for n in effects.constants if n in bound),
+            constants=_frozen({n for n in effects.constants if n in bound}) if effects.constants else _EMPTY,
         )
 
     def _unexpected_size(

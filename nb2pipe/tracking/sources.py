@@ -144,11 +144,10 @@ class SourceStore:
     def write(self, digest: str, source: str) -> None:
         """Write one source (atomically). Raises ``OSError`` when the disk refuses."""
         data = source.encode("utf-8", "surrogatepass")
-        self.folder.mkdir(parents=True, exist_ok=True)
         target = self.path_of(digest)
-        if target.exists():
-            return
-        write_atomically(target, data)
+        if os.path.exists(target):
+            return  # another kernel of the folder wrote it since the store was listed
+        write_atomically(target, data)  # (it makes the folder the first time)
         self._bytes += len(data)
         if 0 < self.cap < self._bytes:
             self.prune()

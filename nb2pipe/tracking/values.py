@@ -78,7 +78,12 @@ def _encode_items(items: tuple[object, ...] | frozenset[object], depth: int, tag
 
 
 def _digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=8).hexdigest()
+    digest = _BLAKE2B.copy()  # a copy of a ready hash: cheaper than a new one per value
+    digest.update(data)
+    return digest.hexdigest()
+
+
+_BLAKE2B = hashlib.blake2b(digest_size=8)
 
 
 def value_fingerprint(obj: object) -> str | None:
