@@ -45,7 +45,7 @@ demo: $(VENV)/.demo-installed wheels
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed
 	bash .ci/install-browser
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
