@@ -9,7 +9,6 @@ Scripts cannot import nb2pipe: the import guard they carry prints its one line i
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -114,17 +113,15 @@ def export(
     are still written; the exit status is then 2, and the last line counts both.
     """
     from nb2pipe.export import CheckStatus, ExportOptions, check_notebook, export_notebook
+    from nb2pipe.export.options import ExportUsageError, export_target
 
-    folder = output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir())
-    if output is not None and len(notebooks) > 1 and not folder:
-        raise click.UsageError(
-            "-o must be a folder when exporting several notebooks (end it with / to create it)"
-        )
-    if folder and Path(output).exists() and not Path(output).is_dir():  # type: ignore[arg-type]
-        raise Nb2PipeError(f"-o {output}: exists and is not a folder")
+    try:
+        target = export_target(output, len(notebooks))
+    except ExportUsageError as exc:
+        raise click.UsageError(str(exc)) from None
     options = ExportOptions(
-        output=Path(output) if output is not None else None,
-        output_is_folder=bool(folder),
+        output=target.output,
+        output_is_folder=target.is_folder,
         force=force,
         allow_ipython=allow_ipython,
         dvc=dvc,
