@@ -1,12 +1,14 @@
 """The ``nb2pipe`` command: parse options, call the public API, map outcomes to exit codes.
 
 Exit codes: 0 success, 1 a check failed (stale script, verification differences), 2 bad input
-or usage. Every error is one line naming the file (and cell and line), never a traceback.
+or usage. Every error is one line naming the file (and cell and line), never a traceback: a
+command (its own module's too: ``sweep``, ``recover``, ``runs``) raises
+:class:`~nb2pipe.errors.Nb2PipeError`, and the group reports it here (:func:`report_error`).
+Scripts cannot import nb2pipe: the import guard they carry prints its one line itself.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -29,11 +31,25 @@ MEGABYTE = 1024 * 1024
 DEFAULT_MAX_SIZE_MB = 256
 
 
-def _error(message: str) -> None:
-    click.echo(f"nb2pipe: error: {message}", err=True)
+def report_error(error: Nb2PipeError | str) -> None:
+    """The one form of an error: ``nb2pipe: error: <message>``, one line on stderr."""
+    click.echo(f"nb2pipe: error: {error}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The ``nb2pipe`` group: any command's :class:`Nb2PipeError` is reported in one line
+    (:func:`report_error`) and exits with the error's status (2, bad input, unless it says
+    otherwise)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except Nb2PipeError as exc:
+            report_error(exc)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nb2pipe")
 def cli() -> None:
     """Make notebook work reproducible: export notebooks to scripts, verify they reproduce."""
@@ -120,18 +136,15 @@ def export(
     are still written; the exit status is then 2, and the last line counts both.
     """
     from nb2pipe.export import CheckStatus, ExportOptions, check_notebook, export_notebook
+    from nb2pipe.export.options import ExportUsageError, export_target
 
-    folder = output is not None and (output.endswith(("/", os.sep)) or Path(output).is_dir())
-    if output is not None and len(notebooks) > 1 and not folder:
-        raise click.UsageError(
-            "-o must be a folder when exporting several notebooks (end it with / to create it)"
-        )
-    if folder and Path(output).exists() and not Path(output).is_dir():  # type: ignore[arg-type]
-        _error(f"-o {output}: exists and is not a folder")
-        sys.exit(EXIT_BAD_INPUT)
+    try:
+        target = export_target(output, len(notebooks))
+    except ExportUsageError as exc:
+        raise click.UsageError(str(exc)) from None
     options = ExportOptions(
-        output=Path(output) if output is not None else None,
-        output_is_folder=bool(folder),
+        output=target.output,
+        output_is_folder=target.is_folder,
         force=force,
         allow_ipython=allow_ipython,
         dvc=dvc,
@@ -160,14 +173,14 @@ def export(
                     done += 1
                 continue
             result = export_notebook(notebook, options)
-        except Nb2PipeError as exc:
-            _error(str(exc))
+        except Nb2PipeError as exc:  # the other notebooks are still exported
+            report_error(exc)
             exit_code = EXIT_BAD_INPUT
             refused += 1
             continue
         except OSError as exc:  # the output cannot be written (a file where a folder is, ...)
             where = Path(exc.filename) if exc.filename else None
-            _error(
+            report_error(
                 f"{notebook}: cannot write the script"
                 + (f" ({where})" if where is not None else "")
                 + f": {exc.strerror or exc}"

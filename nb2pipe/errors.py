@@ -26,6 +26,9 @@ class Nb2PipeError(Exception):
     is one), so the CLI, the server and the ``%track`` magic can show it as it is.
     """
 
+    #: the ``nb2pipe`` command's exit status when it stops on this error (bad input)
+    exit_code: int = 2
+
 
 def cell_label(index: int, cell_id: str | None = None) -> str:
     """How messages name a cell: ``cell 3 (id ab12)``, 1-based like the UI shows (``index`` is

@@ -8,12 +8,14 @@ most cells cannot match (few cells declare ``global``, define a class or await).
 from __future__ import annotations
 
 import ast
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from functools import partial
 
 from nb2pipe.analysis import statements
 from nb2pipe.analysis.display import is_pyplot_show
 from nb2pipe.analysis.parse import ParsedCell
 from nb2pipe.analysis.statements import class_reads_before_binding
+from nb2pipe.analysis.symbols import body_free_names
 
 __all__ = [
     "assigned_names",
@@ -25,6 +27,7 @@ __all__ = [
     "plots_with_pandas",
     "rewrite_needed",
     "statements_reading",
+    "step_free_names",
     "top_level_definitions",
 ]
 
@@ -180,3 +183,30 @@ def rewrite_needed(
         if isinstance(node, ast.stmt):
             pending.extend((child, False) for child in ast.iter_child_nodes(node))
     return False
+
+
+def step_free_names(
+    cells: Iterable[tuple[ParsedCell, Collection[int]]],
+    parameters: Iterable[str],
+    declared_global: Iterable[str],
+    reads: Iterable[str],
+    replaced_shows: frozenset[str] | None,
+) -> frozenset[str]:
+    """Globals a pipeline step's function reads or changes in place.
+
+    ``cells``: each cell of the step with the positions of its top-level statements the
+    function does not hold (moved to module level, dropped, or replaced by a figure call).
+    The function takes ``parameters``, declares ``declared_global`` and reads ``reads`` in
+    lines of its own (``return``, ``record_metrics``). ``replaced_shows``: the pyplot names
+    whose ``show()`` inside a block the script replaces (``None``: it keeps them).
+    """
+    statements = [
+        statement
+        for parsed, left_out in cells
+        for position, statement in enumerate(parsed.tree.body)
+        if position not in left_out
+    ]
+    replaced = (
+        None if replaced_shows is None else partial(is_pyplot_show, pyplot_names=replaced_shows)
+    )
+    return body_free_names(statements, parameters, declared_global, reads, replaced)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable
 
-from nb2pipe.analysis import syntax
 from nb2pipe.analysis.symbols import (
     definition_time_exprs,
     definition_time_reads,
@@ -28,8 +27,6 @@ __all__ = [
     "assigned_names",
     "bound_names",
     "class_reads_before_binding",
-    "function_free_names",
-    "module_bindings",
     "statement_groups",
     "top_level_definitions",
 ]
@@ -182,26 +179,6 @@ def top_level_definitions(tree: ast.Module) -> Iterable[tuple[str, frozenset[str
             yield "defines class", frozenset({statement.name}), statement.lineno
         elif isinstance(statement, (ast.Import, ast.ImportFrom)):
             yield "imports", bound_names(statement), statement.lineno
-
-
-def module_bindings(code: str) -> set[str]:
-    """Names a module's code binds at top level (imports, definitions, assignments)."""
-    binding = (
-        ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
-        ast.Assign, ast.AnnAssign,
-    )
-    return {
-        name
-        for statement in syntax.parse(code).body
-        if isinstance(statement, binding)
-        for name in bound_names(statement)
-    }
-
-
-def function_free_names(code: str) -> set[str]:
-    """Globals the one function that ``code`` defines reads or changes in place."""
-    info = gather_cell_symbols(syntax.parse(code)).functions[0]
-    return set(info.free_globals | info.global_mutations)
 
 
 def _first_line(statement: ast.stmt) -> int:

@@ -26,6 +26,7 @@ __all__ = [
     "FunctionSymbols",
     "ImportBinding",
     "NOTEBOOK_NAMES",
+    "body_free_names",
     "definition_time_exprs",
     "definition_time_reads",
     "function_locals",
@@ -650,6 +651,46 @@ def _function_symbols(node: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionS
         params=tuple(params),
         param_calls=tuple(dict.fromkeys(passing)),
     )
+
+
+class _BodyScanner(_FunctionScanner):
+    """A function body made of cell-level code: the ``global`` statements a cell has are
+    no-ops the script leaves out, and ``replaced`` statements (at this scope, in blocks) are
+    not what the script runs."""
+
+    def __init__(self, replaced: Callable[[ast.stmt], bool] | None) -> None:
+        super().__init__()
+        self.replaced = replaced
+
+    def visit_Global(self, node: ast.Global) -> None:
+        pass
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        if self.replaced is None or not self.replaced(node):
+            self.generic_visit(node)
+
+
+def body_free_names(
+    statements: Iterable[ast.stmt],
+    parameters: Iterable[str] = (),
+    declared_global: Iterable[str] = (),
+    reads: Iterable[str] = (),
+    replaced: Callable[[ast.stmt], bool] | None = None,
+) -> frozenset[str]:
+    """Globals a function reads or changes in place when its body is ``statements`` (cell
+    code, whose own ``global`` statements are left out), its parameters ``parameters``, and it
+    declares ``declared_global``; ``reads`` are names its added lines read (``return x``).
+
+    Builtins are left out, as in :attr:`FunctionSymbols.free_globals`.
+    """
+    scanner = _BodyScanner(replaced)
+    scanner.stores.update(parameters)
+    scanner.declared_global.update(declared_global)
+    scanner.loads.update(reads)
+    for statement in statements:
+        scanner.visit(statement)
+    local = scanner.local_names()
+    return frozenset((scanner.free_names() - BUILTIN_NAMES) | (scanner.mutated_roots - local))
 
 
 def function_locals(node: ast.FunctionDef | ast.AsyncFunctionDef) -> frozenset[str]:

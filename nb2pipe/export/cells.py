@@ -45,8 +45,13 @@ class RenderedCell:
     runtime: frozenset[str] = frozenset()
     #: those the moved definitions call (a ``--dvc`` export imports them in ``shared.py``)
     definition_runtime: frozenset[str] = frozenset()
+    #: those the body calls (a ``--dvc`` step module imports them)
+    body_runtime: frozenset[str] = frozenset()
     #: modules the rewritten code needs (``os`` for ``%cd``, ...)
     stdlib: frozenset[str] = frozenset()
+    #: names the body reads that the notebook's code did not: the modules its translated
+    #: magics need, ``get_ipython`` for a magic kept (runtime functions are in ``body_runtime``)
+    body_reads: frozenset[str] = frozenset()
     #: requirements from ``%pip install`` lines
     requirements: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
@@ -79,15 +84,15 @@ def _render_cell(plan: ExportPlan, cell: CellPlan, pipeline: bool) -> RenderedCe
     else:
         piece = _copied(plan, cell)
     body = piece.body
-    runtime = set(piece.runtime)
+    added: set[str] = set()  # runtime functions the lines added below call
     names = plan.names
     if body and cell.may_draw and plan.saves_figures and "save_figures" not in piece.figures:
         body += "\n" + figure_call(plan, cell)
-        runtime.add("save_figures")
+        added.add("save_figures")
     metrics = _metric_names(cell)
     if body and cell.parsed.cell.role.metrics and metrics:
         body += "\n" + _call(names.of("record_metrics"), [f"{name}={name}" for name in metrics])
-        runtime.add("record_metrics")
+        added.add("record_metrics")
     definitions = list(piece.definitions)
     if comments and not body and definitions:
         definitions[0] = "\n".join(comments) + "\n" + definitions[0]
@@ -98,9 +103,11 @@ def _render_cell(plan: ExportPlan, cell: CellPlan, pipeline: bool) -> RenderedCe
         imports=piece.imports,
         definitions=tuple(definitions),
         body=body,
-        runtime=frozenset(runtime),
+        runtime=piece.runtime | added,
         definition_runtime=piece.definition_runtime,
+        body_runtime=piece.body_runtime | added,
         stdlib=piece.stdlib,
+        body_reads=piece.body_reads,
         requirements=piece.requirements,
         notes=piece.notes,
         ipython_kept=piece.ipython_kept,
@@ -115,7 +122,9 @@ class _Piece:
     body: str = ""
     runtime: frozenset[str] = frozenset()
     definition_runtime: frozenset[str] = frozenset()
+    body_runtime: frozenset[str] = frozenset()
     stdlib: frozenset[str] = frozenset()
+    body_reads: frozenset[str] = frozenset()
     requirements: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     ipython_kept: bool = False
@@ -173,6 +182,7 @@ def _copied(plan: ExportPlan, cell: CellPlan) -> _Piece:
             cell.parsed.cell.label, source, cell.parsed.tree, cell.dropped, cell.shows
         )),
         runtime=figures,
+        body_runtime=figures,
         figures=figures,
         reads_display=bool(statements_reading(cell.parsed, "display") - cell.dropped),
     )
@@ -244,7 +254,10 @@ def _rewritten(plan: ExportPlan, cell: CellPlan) -> _Piece:
                 lines = [line for line in statement.leading_lines if line.comment]
                 statement = statement.with_changes(leading_lines=lines)
                 definitions.append(cst.Module(body=[statement]).code.rstrip())
+        # what the moved definitions need, then (afresh) what the body needs
         definition_runtime = frozenset(transformer.result.runtime)
+        definition_imports = frozenset(transformer.result.imports)
+        transformer.result.runtime, transformer.result.imports = set(), set()
         rewritten = cst.Module(body=staying).visit(transformer) if staying else None
     except MagicError as exc:
         hint = ""
@@ -277,19 +290,32 @@ def _rewritten(plan: ExportPlan, cell: CellPlan) -> _Piece:
     if cell.shows:
         result.saves_figures = True
         result.runtime.add("save_figures")
+    body_runtime = frozenset(result.runtime)
+    body_reads = frozenset(
+        "get_ipython" if line == _KEPT_IPYTHON else line.split(".", 1)[0]
+        for line in result.imports
+    )
+    result.runtime |= definition_runtime
+    result.imports |= definition_imports
     return _Piece(
         imports=tuple(imports),
         definitions=tuple(definitions),
         body=text,
         runtime=frozenset(result.runtime),
         definition_runtime=definition_runtime,
-        stdlib=frozenset(result.imports - {"from IPython import get_ipython"}),
+        body_runtime=body_runtime,
+        stdlib=frozenset(result.imports - {_KEPT_IPYTHON}),
+        body_reads=body_reads,
         requirements=tuple(result.requirements),
         notes=tuple(notes + result.notes),
-        ipython_kept="from IPython import get_ipython" in result.imports,
+        ipython_kept=_KEPT_IPYTHON in result.imports,
         reads_display=result.reads_display,
         figures=frozenset({"save_figures"}) if result.saves_figures else frozenset(),
     )
+
+
+#: what a magic kept as a ``get_ipython()`` call needs (among the modules a rewrite needs)
+_KEPT_IPYTHON = "from IPython import get_ipython"
 
 
 def _unindent_blank_lines(statement: Statement) -> Statement:

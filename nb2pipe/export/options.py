@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from nb2pipe.errors import Nb2PipeError
 from nb2pipe.model import DEFAULT_MAX_SIZE
 
-__all__ = ["ExportOptions"]
+__all__ = ["ExportOptions", "ExportTarget", "ExportUsageError", "export_target"]
 
 
 @dataclass(frozen=True)
@@ -44,3 +46,40 @@ class ExportOptions:
     strict_errors: bool = False
     #: refuse notebooks larger than this many bytes before reading them (``None``: no limit)
     max_notebook_size: int | None = DEFAULT_MAX_SIZE
+
+
+class ExportUsageError(Nb2PipeError):
+    """Options that do not fit the notebooks given (the command reports it as a usage error)."""
+
+
+@dataclass(frozen=True)
+class ExportTarget:
+    """Where ``-o`` as the user typed it puts the scripts (:attr:`ExportOptions.output` and
+    :attr:`ExportOptions.output_is_folder`)."""
+
+    output: Path | None
+    is_folder: bool
+
+
+def export_target(output: str | None, notebooks: int = 1) -> ExportTarget:
+    """Read ``-o`` as typed: a folder when it ends with ``/`` (created when missing) or names
+    an existing folder, else the script's path; ``notebooks`` is how many are exported.
+
+    Raises
+    ------
+    ExportUsageError
+        Several notebooks and ``output`` is not a folder.
+    Nb2PipeError
+        ``output`` ends with ``/`` but is an existing file.
+    """
+    if output is None:
+        return ExportTarget(None, False)
+    path = Path(output)
+    folder = output.endswith(("/", os.sep)) or path.is_dir()
+    if notebooks > 1 and not folder:
+        raise ExportUsageError(
+            "-o must be a folder when exporting several notebooks (end it with / to create it)"
+        )
+    if folder and path.exists() and not path.is_dir():
+        raise Nb2PipeError(f"-o {output}: exists and is not a folder")
+    return ExportTarget(path, folder)

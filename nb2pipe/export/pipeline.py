@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from nb2pipe.analysis.statements import function_free_names, module_bindings
 from nb2pipe.export.cells import RenderedCell, indent_code, render_cells
 from nb2pipe.export.magics import python_string
 from nb2pipe.export.planned import PREPARE, ExportPlan, PipelinePlan, StepPlan
@@ -199,17 +198,12 @@ class _Pipeline:
         files = [
             (f"{package}/__init__.py", f'"""The steps of the pipeline exported from {notebook}."""\n{marker}')
         ]
-        shared = self._shared_module(marker)
+        shared, shared_names = self._shared_module(marker)
         files.append((f"{package}/shared.py", shared))
-        shared_names = module_bindings(shared)
-        star = any(
-            line.startswith("from ") and line.endswith("import *")
-            for cell in self.scaffold.cells for line in cell.imports
-        )
         runtime_names = self.plan.names.runtime
         for step in self.pipeline.steps:
             function = self._step_function(step)
-            free = function_free_names(function)
+            free = self._free_names(step)
             from_shared = sorted(free & shared_names)
             runtime = sorted(
                 name for name, alias in runtime_names.items() if alias in free and alias not in shared_names
@@ -230,7 +224,7 @@ class _Pipeline:
                 ))
             if from_shared:
                 local.append(chunked_statement(f"from {package}.shared import", from_shared))
-            if star:
+            if self.pipeline.star_import:
                 local.append(f"from {package}.shared import *  # noqa: F403")
             if local:
                 parts.append("\n" + "\n".join(local) + "\n")
@@ -238,7 +232,19 @@ class _Pipeline:
             files.append((f"{package}/{self._module_of(step)}.py", "".join(parts)))
         return files
 
-    def _shared_module(self, marker: str) -> str:
+    def _free_names(self, step: StepPlan) -> frozenset[str]:
+        """The globals the step's function reads: the plan's, and those its rendered cells
+        added (runtime functions by the script's names, modules of translated magics)."""
+        names = self.plan.names
+        added = {
+            name for cell in self.by_step.get(step.name, [])
+            for name in (*cell.body_reads, *(names.of(runtime) for runtime in cell.body_runtime))
+        }
+        return step.free_names | added
+
+    def _shared_module(self, marker: str) -> tuple[str, frozenset[str]]:
+        """The shared module's text, and the names it binds: the notebook's module-level names
+        (the plan's) and the imports added here."""
         notebook = self.plan.notebook_reference
         parts = [
             (
@@ -255,11 +261,12 @@ class _Pipeline:
                 target = future if line.startswith("from __future__") else imports
                 if line not in target:
                     target.append(line)
-        stdlib = [f"import {m}" for m in sorted(
-            {m for cell in self.scaffold.cells for m in cell.stdlib}
-        ) if f"import {m}" not in imports]
+        modules = sorted({m for cell in self.scaffold.cells for m in cell.stdlib})
+        stdlib = [f"import {m}" for m in modules if f"import {m}" not in imports]
+        added = {module.split(".", 1)[0] for module in modules}
         if self.scaffold.keeps_display:
             stdlib.append("from IPython.display import display")
+            added.add("display")
         names = self.plan.names
         definitions_use_runtime = sorted(
             {name for cell in self.scaffold.cells for name in cell.definition_runtime}
@@ -278,7 +285,8 @@ class _Pipeline:
         body += [d for cell in self.scaffold.cells for d in cell.definitions]
         for section in body:
             parts.append("\n\n" + section.rstrip() + "\n")
-        return "".join(parts)
+        added |= {names.of(name) for name in definitions_use_runtime}
+        return "".join(parts), self.pipeline.module_names | added
 
 
 def _step_call(step: StepPlan, run: str) -> str:

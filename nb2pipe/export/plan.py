@@ -148,8 +148,19 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
         keep_in_steps(exported, analysis, parameters) if has_steps else (hoisted_groups(exported), frozenset())
     )
     cells = _cell_plans(analysis, exported, hoisted, may_draw)
+    global_names = _global_names(cells, parameters) if not has_steps else ()
+    own_methods = _notebook_methods(analysis)
+    cells = tuple(
+        _with_rewrites(cell, frozenset(global_names), pyplot_names, uses_matplotlib, own_methods)
+        for cell in cells
+    )
+    saves_figures = uses_matplotlib and any(cell.may_draw for cell in cells)
     pipeline = (
-        plan_pipeline(cells, analysis, flow, parameters, names, all_names, kept) if has_steps else None
+        plan_pipeline(
+            cells, analysis, flow, parameters, names, all_names, kept,
+            replaced_shows=pyplot_names if saves_figures else None,
+        )
+        if has_steps else None
     )
     if pipeline is not None and awaiting:
         parsed, line = awaiting[0]
@@ -158,12 +169,6 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
             "top-level await in a notebook with steps: a step cannot await; wrap the code in "
             "an async function and call it with asyncio.run(...)",
         )
-    global_names = _global_names(cells, parameters) if pipeline is None else ()
-    own_methods = _notebook_methods(analysis)
-    cells = tuple(
-        _with_rewrites(cell, frozenset(global_names), pyplot_names, uses_matplotlib, own_methods)
-        for cell in cells
-    )
     return ExportPlan(
         analysis=analysis,
         options=options,
@@ -173,7 +178,7 @@ def plan_export(analysis: NotebookAnalysis, options: ExportOptions, script_path:
         global_names=global_names,
         names=names,
         pyplot_names=pyplot_names,
-        saves_figures=uses_matplotlib and any(cell.may_draw for cell in cells),
+        saves_figures=saves_figures,
         notebook_names=frozenset(all_names),
         notebook_defines=frozenset(
             name for parsed in analysis.cells for name in parsed.symbols.defines

@@ -168,6 +168,11 @@ class StepPlan:
     #: module-level names (moved imports) the step's own code binds again: declared
     #: ``global`` in its function, or its reads before that binding would find an unbound local
     rebinds_module_level: tuple[str, ...] = ()
+    #: globals the step's function reads or changes in place (builtins left out), as the
+    #: analysis finds them in the code it holds: a ``--dvc`` step module imports those the
+    #: shared module binds. Names the rendering adds (runtime functions, modules a translated
+    #: magic needs) are not here: the rendered cells carry them
+    free_names: frozenset[str] = frozenset()
 
     @property
     def first_cell(self) -> int:
@@ -190,6 +195,13 @@ class PipelinePlan:
     #: which step each exported cell (by index) belongs to; parameters cell and module-level
     #: cells are absent
     step_of_cell: dict[int, str]
+    #: names the notebook's code binds at module level (moved imports and definitions, the
+    #: parameters cell's imports) and the parameters notebook functions read: what a
+    #: ``--dvc`` export's shared module binds, besides the imports the rendering adds
+    module_names: frozenset[str] = frozenset()
+    #: a ``from m import *`` moves to module level (each step module star-imports the shared
+    #: module too)
+    star_import: bool = False
 
     def step(self, name: str) -> StepPlan:
         for step in self.steps:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nb2pipe.analysis import Dataflow, NotebookAnalysis, ParsedCell
-from nb2pipe.analysis.facts import assigned_names, top_level_definitions
+from nb2pipe.analysis.facts import assigned_names, step_free_names, top_level_definitions
 from nb2pipe.analysis.files import file_literals, written_files
 from nb2pipe.analysis.symbols import FunctionSymbols
 from nb2pipe.errors import CellLocation, ExportError
@@ -108,10 +108,13 @@ def plan_pipeline(
     names: ScriptNames,
     notebook_names: set[str],
     kept: frozenset[str],
+    replaced_shows: frozenset[str] | None = None,
 ) -> PipelinePlan:
     """The steps of the planned ``cells``: their cells, parameters, inputs and outputs.
 
     ``flow`` is the dataflow over the exported cells (the one the plan checked them with).
+    ``replaced_shows``: the pyplot names whose ``show()`` inside a block the script replaces
+    by saving the figures (``None`` when it saves none).
 
     Raises
     ------
@@ -120,7 +123,7 @@ def plan_pipeline(
     """
     views = tuple(_Cell(cell.parsed, cell.hoisted_statements) for cell in cells)
     planner = _StepPlanner(views, analysis, parameters, kept)
-    return planner.finish(cells, flow, names, notebook_names)
+    return planner.finish(cells, flow, names, notebook_names, replaced_shows)
 
 
 class _StepPlanner:
@@ -240,6 +243,7 @@ class _StepPlanner:
         flow: Dataflow,
         script_names: ScriptNames,
         notebook_names: set[str],
+        replaced_shows: frozenset[str] | None,
     ) -> PipelinePlan:
         plan_of = {plan.index: plan for plan in plans}
         order = [name for name, _ in self.groups]
@@ -286,11 +290,16 @@ class _StepPlanner:
             data_files, data_params = data_files_of(
                 [cell.parsed for cell in cells], step_params, self.parameters, folder, written
             )
+            step_cells = tuple(plan_of[cell.index] for cell in cells)
+            rebinds = tuple(sorted(
+                {n for cell in cells for n in self.bound_in_step.get(cell.index, frozenset())}
+                & self.module_level - step_params - set(reads[name])
+            ))
             steps.append(
                 StepPlan(
                     name=name,
                     function=function,
-                    cells=tuple(plan_of[cell.index] for cell in cells),
+                    cells=step_cells,
                     params=tuple(p.name for p in self.parameters if p.name in step_params),
                     inputs=tuple(sorted(reads[name].items())),
                     outputs=tuple(sorted(outputs[name])),
@@ -302,21 +311,30 @@ class _StepPlanner:
                     data_files=data_files,
                     data_params=data_params,
                     setup=name == PREPARE and not outputs[name],
-                    rebinds_module_level=tuple(sorted(
-                        {n for cell in cells for n in self.bound_in_step.get(
-                            cell.index, frozenset())}
-                        & self.module_level - step_params - set(reads[name])
-                    )),
+                    rebinds_module_level=rebinds,
+                    free_names=_free_names(
+                        step_cells, [*reads[name], *step_params], rebinds, outputs[name],
+                        replaced_shows,
+                    ),
                 )
             )
         function_params: set[str] = set()
         for info, _cell in self.module_functions.values():
             function_params |= (info.free_globals | info.global_mutations) & self.parameter_names
+        ordered_params = tuple(p.name for p in self.parameters if p.name in function_params)
+        module_groups = [
+            group for plan in plans for group in plan.groups
+            if (group.is_import if plan.is_parameters else group.index in plan.hoisted_statements)
+        ]
         return PipelinePlan(
             steps=tuple(steps),
-            function_params=tuple(p.name for p in self.parameters if p.name in function_params),
+            function_params=ordered_params,
             kept_in_steps=self.kept,
             step_of_cell=dict(self.step_of_cell),
+            module_names=frozenset(
+                {name for group in module_groups for name in group.bound} | set(ordered_params)
+            ),
+            star_import=any(group.star_import for group in module_groups),
         )
 
     def _kept_function_params(self) -> dict[str, set[str]]:
@@ -348,6 +366,25 @@ class _StepPlanner:
                                 "uses; a step can only pass data to later steps: move it before "
                                 "the first step, or into the step that uses it",
                             )
+
+
+def _free_names(
+    cells: tuple[CellPlan, ...],
+    parameters: Collection[str],
+    declared_global: Collection[str],
+    outputs: Collection[str],
+    replaced_shows: frozenset[str] | None,
+) -> frozenset[str]:
+    """The globals the step's function reads or changes: its cells' code that stays in it
+    (not moved, dropped or replaced), its ``return`` and its ``record_metrics`` calls."""
+    metrics = [
+        name for cell in cells if cell.parsed.cell.role.metrics
+        for name in assigned_names(cell.parsed) if name not in cell.parsed.symbols.deletes
+    ]
+    return step_free_names(
+        ((cell.parsed, cell.moved_positions() | cell.dropped | cell.shows) for cell in cells),
+        parameters, declared_global, [*outputs, *metrics], replaced_shows,
+    )
 
 
 def data_files_of(

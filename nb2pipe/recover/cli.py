@@ -81,12 +81,8 @@ def recover(
 
     try:
         result = recover_notebook(notebook, options, progress)
-    except Nb2PipeError as exc:
-        click.echo(f"nb2pipe: error: {exc}", err=True)
-        sys.exit(2)
-    except OSError as exc:
-        click.echo(f"nb2pipe: error: {notebook}: {exc.strerror or exc}", err=True)
-        sys.exit(2)
+    except OSError as exc:  # reported by the nb2pipe command, as every Nb2PipeError
+        raise Nb2PipeError(f"{notebook}: {exc.strerror or exc}") from None
     except KeyboardInterrupt:
         kill_running()
         click.echo("nb2pipe: recover interrupted; nothing written", err=True)

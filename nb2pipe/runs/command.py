@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -77,51 +76,46 @@ def runs(
     from nb2pipe.runs.filters import RunFilter, parse_since, parse_where
     from nb2pipe.runs.records import find_runs_dir, read_records
 
-    try:
-        query = RunsQuery(
-            experiment=experiment, sort=sort, ascending=ascending,
-            filter=RunFilter(
-                since=parse_since(since) if since is not None else None,
-                where=tuple(parse_where(text) for text in where),
-                last=_count(last) if last is not None else None,
-            ),
+    # an Nb2PipeError is reported by the nb2pipe command: one line, exit 2 (1 for MLflow's)
+    query = RunsQuery(
+        experiment=experiment, sort=sort, ascending=ascending,
+        filter=RunFilter(
+            since=parse_since(since) if since is not None else None,
+            where=tuple(parse_where(text) for text in where),
+            last=_count(last) if last is not None else None,
+        ),
+    )
+    runs_dir = find_runs_dir(directory, allow_empty=with_dvc)
+    records = read_records(runs_dir)
+    extra = []
+    if with_dvc:
+        from nb2pipe.runs.dvc_experiments import read_dvc_experiments
+
+        extra = read_dvc_experiments(records.project)
+    comparison = compare_runs(records, query, extra_rows=extra)
+    if diff is not None:
+        from nb2pipe.runs.diff import diff_runs, format_diff, resolve_run
+
+        found = diff_runs(
+            comparison, resolve_run(comparison, diff[0]), resolve_run(comparison, diff[1])
         )
-        runs_dir = find_runs_dir(directory, allow_empty=with_dvc)
-        records = read_records(runs_dir)
-        extra = []
-        if with_dvc:
-            from nb2pipe.runs.dvc_experiments import read_dvc_experiments
+    if config_of is not None:
+        from nb2pipe.runs.config import pinned_config
+        from nb2pipe.runs.diff import resolve_run, run_title
 
-            extra = read_dvc_experiments(records.project)
-        comparison = compare_runs(records, query, extra_rows=extra)
-        if diff is not None:
-            from nb2pipe.runs.diff import diff_runs, format_diff, resolve_run
+        row = resolve_run(comparison, config_of, option="--config")
+        pinned = pinned_config(row, f"parameters of {run_title(comparison, row)}")
+    if html is not None:
+        from nb2pipe.runs.html import write_page
 
-            found = diff_runs(
-                comparison, resolve_run(comparison, diff[0]), resolve_run(comparison, diff[1])
-            )
-        if config_of is not None:
-            from nb2pipe.runs.config import pinned_config
-            from nb2pipe.runs.diff import resolve_run, run_title
+        write_page(comparison, html)
+    if to_mlflow is not None:
+        from nb2pipe.runs.to_mlflow import copy_to_mlflow
 
-            row = resolve_run(comparison, config_of, option="--config")
-            pinned = pinned_config(row, f"parameters of {run_title(comparison, row)}")
-        if html is not None:
-            from nb2pipe.runs.html import write_page
-
-            write_page(comparison, html)
-        if to_mlflow is not None:
-            from nb2pipe.runs.to_mlflow import copy_to_mlflow
-
-            listed = {run_id for row in comparison.rows for run_id in row.run_ids}
-            copied = copy_to_mlflow(
-                [stored for stored in records.records if stored.record.run_id in listed], to_mlflow
-            )
-    except Nb2PipeError as exc:
-        from nb2pipe.runs.to_mlflow import MlflowCopyError
-
-        click.echo(f"nb2pipe: error: {exc}", err=True)
-        sys.exit(1 if isinstance(exc, MlflowCopyError) else 2)
+        listed = {run_id for row in comparison.rows for run_id in row.run_ids}
+        copied = copy_to_mlflow(
+            [stored for stored in records.records if stored.record.run_id in listed], to_mlflow
+        )
     if to_mlflow is not None:
         click.echo(copied.summary())
         return

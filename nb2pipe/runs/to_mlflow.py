@@ -50,6 +50,8 @@ class CopiedRuns:
 class MlflowCopyError(Nb2PipeError):
     """mlflow is missing or the store failed (a run is not bad input: exit 1, not 2)."""
 
+    exit_code = 1
+
 
 def copy_to_mlflow(records: Iterable[StoredRecord], tracking_uri: str) -> CopiedRuns:
     """Copy ``records`` (oldest first) into the MLflow store at ``tracking_uri``.

@@ -109,23 +109,15 @@ def sweep(
     if old_ascending:
         _note("--ascending is now --minimize")
         maximize = False if maximize is None else maximize
-    try:
-        prepared = _prepare(
-            script, assignments, space_file, sampler, trials, timeout, metric, maximize,
-            pruner, prune_after, study_name, storage, seed, runs_dir, python, dump_best, force,
-        )
-    except Nb2PipeError as exc:
-        click.echo(f"nb2pipe: error: {exc}", err=True)
-        sys.exit(2)
-    sweeper, label = prepared
+    # an Nb2PipeError is reported by the nb2pipe command: one line, exit 2
+    sweeper, label = _prepare(
+        script, assignments, space_file, sampler, trials, timeout, metric, maximize,
+        pruner, prune_after, study_name, storage, seed, runs_dir, python, dump_best, force,
+    )
     result = _run(sweeper, label, jobs)
     _report(result, sweeper, runs_dir)
     if dump_best is not None:
-        try:
-            _dump_best(result.study, sweeper, dump_best)
-        except Nb2PipeError as exc:
-            click.echo(f"nb2pipe: error: {exc}", err=True)
-            sys.exit(2)
+        _dump_best(result.study, sweeper, dump_best)
     from nb2pipe.sweep.mlflow_parent import link_trials
 
     problem = link_trials(result.study, runs_dir, sweeper.settings)

@@ -11,6 +11,10 @@ notebook reads from URLs and DVC registries is logged with its version, as expor
 record it. After each cell, a ``post_run_cell`` callback notes the numeric values of the
 names ``metrics`` cells assign, for comparison with the exported script's run record. Every
 entry is one line appended to a log file, flushed at once, so a kernel that dies loses nothing.
+
+The log is tab-separated text. Its first line, written by the probe into an empty log, says
+which format the lines have (``nb2pipe-probe-log<TAB>1``); :func:`read_probe_log` refuses a
+log of another version, or one without that line, instead of misreading it.
 """
 
 from __future__ import annotations
@@ -26,10 +30,14 @@ import nb2pipe_runtime.audit
 import nb2pipe_runtime.sources
 from nb2pipe_runtime.record import DataSource, DvcSource
 
+from nb2pipe.errors import Nb2PipeError
+
 __all__ = [
+    "PROBE_LOG_VERSION",
     "FileAccess",
     "MetricValue",
     "ProbeLog",
+    "ProbeLogError",
     "SourceAccess",
     "data_files_read",
     "probe_exec_line",
@@ -41,12 +49,20 @@ __all__ = [
 #: user's own ``import nb2pipe_runtime``, if any, gets the installed package, untouched).
 _AUDIT_MODULE = "_nb2pipe_verify_audit"
 _SOURCES_MODULE = "_nb2pipe_verify_sources"
+#: The format of the probe's log lines; the first line of a log names it (see the docstring).
+PROBE_LOG_VERSION = 1
+_HEADER = "nb2pipe-probe-log"
+_HEADER_LINE = f"{_HEADER}\t{PROBE_LOG_VERSION}"
+
+
+class ProbeLogError(Nb2PipeError):
+    """A probe log this nb2pipe cannot read: another version, or no version line."""
 
 # Runs inside the kernel. It must never raise into user code; the audit hook's cost is the
 # runtime's (one list test and one string test decide most events).
 _PROBE_SOURCE = """
 def _install(log_path, root, metric_names, audit_source, module_name, sources_source,
-             sources_name):
+             sources_name, header):
     import math, numbers, sys, types
     audit_module = types.ModuleType(module_name)
     sys.modules[module_name] = audit_module  # what the module defines may look itself up there
@@ -56,6 +72,8 @@ def _install(log_path, root, metric_names, audit_source, module_name, sources_so
     exec(compile(sources_source, "<nb2pipe_runtime/sources.py>", "exec"),
          sources_module.__dict__)
     log = open(log_path, "a", buffering=1, encoding="utf-8")
+    if log.tell() == 0:  # a kernel started again appends to the log it began
+        log.write(header + "\\n")
     cells = [0]  # ordinal of the running cell: 1 for the first cell the notebook runs
     metrics = {}
     logged = set()
@@ -164,7 +182,7 @@ def probe_exec_line(log_path: Path, notebook_dir: Path, metric_names: Iterable[s
     call = (
         f"{_PROBE_SOURCE}\n_install({str(log_path)!r}, {str(notebook_dir.resolve())!r}, "
         f"{tuple(sorted(metric_names))!r}, {audit_source!r}, {_AUDIT_MODULE!r}, "
-        f"{sources_source!r}, {_SOURCES_MODULE!r})\n"
+        f"{sources_source!r}, {_SOURCES_MODULE!r}, {_HEADER_LINE!r})\n"
     )
     encoded = base64.b64encode(call.encode()).decode()
     # the namespace is a fresh dict: nothing is left in the user's globals
@@ -172,11 +190,32 @@ def probe_exec_line(log_path: Path, notebook_dir: Path, metric_names: Iterable[s
 
 
 def read_probe_log(log_path: Path) -> ProbeLog:
-    """The file accesses and metric values the probe logged, in the order they happened."""
+    """The file accesses and metric values the probe logged, in the order they happened.
+
+    A missing or empty log (the kernel never started the probe) is an empty :class:`ProbeLog`.
+
+    Raises
+    ------
+    ProbeLogError
+        The log is of another version than :data:`PROBE_LOG_VERSION`, or has no version line.
+    """
     try:
         text = log_path.read_text(encoding="utf-8")
     except OSError:
         return ProbeLog()
+    if not text:
+        return ProbeLog()
+    version_line, _, text = text.partition("\n")
+    header, _, version = version_line.partition("\t")
+    if header != _HEADER:
+        raise ProbeLogError(
+            f"{log_path}: not a probe log of nb2pipe verify (its first line names no version)"
+        )
+    if version != str(PROBE_LOG_VERSION):
+        raise ProbeLogError(
+            f"{log_path}: probe log version {version or '(none)'}; this nb2pipe reads version "
+            f"{PROBE_LOG_VERSION}"
+        )
     accesses = []
     metrics = []
     sources: dict[str, SourceAccess] = {}

@@ -12,11 +12,12 @@ version read as version 0).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypeAlias
+
+from nb2pipe_runtime.atomic import write_json_atomically
 
 __all__ = [
     "FORMAT",
@@ -294,11 +295,7 @@ class RunRecord:
 
     def write(self, path: str | os.PathLike[str]) -> None:
         """Write the record atomically (a reader never sees half a file)."""
-        temporary = f"{os.fspath(path)}.tmp"
-        with open(temporary, "w", encoding="utf-8") as file:
-            json.dump(self.to_json(), file, indent=1, allow_nan=False)
-            file.write("\n")
-        os.replace(temporary, path)
+        write_json_atomically(path, self.to_json())
 
 
 # -- JSON (de)serialisation of the dataclasses above ---------------------------------------------

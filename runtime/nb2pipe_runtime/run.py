@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import math
 import numbers
 import os
@@ -24,6 +23,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
+from nb2pipe_runtime.atomic import write_json_atomically, write_text_atomically
 from nb2pipe_runtime.audit import FileAudit, is_environment_file
 from nb2pipe_runtime.cli import command_line, parameter_values
 from nb2pipe_runtime.environment import dvc_context, git_state, package_versions, sha256_of
@@ -356,7 +356,7 @@ class Run:
             folder = os.path.dirname(self.metrics_file)
             if folder:
                 os.makedirs(folder, exist_ok=True)
-            _write_json(self.metrics_file, record.metrics)
+            write_json_atomically(self.metrics_file, record.metrics)
         where = self._relative(path)
         if self.tracking_uri:
             from nb2pipe_runtime.mlflow_log import MlflowError, log_run
@@ -369,7 +369,7 @@ class Run:
                 record = replace(record, mlflow=logged)
             record.write(path)
         if self.handoff is not None:
-            _write_text(self.handoff, os.path.abspath(path))
+            write_text_atomically(self.handoff, os.path.abspath(path))
         print(f"nb2pipe: run {self.run_id} {record.status}; recorded in {where}", file=sys.stderr)
         if unversioned is not None and error == unversioned:
             # the last line names the input, as the exit code says the run failed
@@ -445,19 +445,6 @@ def _status(status: str) -> Status:
     return "finished"
 
 
-def _write_json(path: str, value: Any) -> None:
-    temporary = path + ".tmp"
-    with open(temporary, "w", encoding="utf-8") as file:
-        json.dump(value, file, indent=1, allow_nan=False)
-        file.write("\n")
-    os.replace(temporary, path)
-
-
-def _write_text(path: str, text: str) -> None:
-    temporary = path + ".tmp"
-    with open(temporary, "w", encoding="utf-8") as file:
-        file.write(text)
-    os.replace(temporary, path)
 
 
 def _when(seconds: float) -> str:

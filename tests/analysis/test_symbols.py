@@ -159,3 +159,44 @@ def test_star_import_and_run_make_defines_opaque() -> None:
 def test_plain_python_is_not_touched_by_masking() -> None:
     source = "x = 1  # %not a magic\ns = '!not shell'\n"
     assert mask_ipython(source) == source
+
+
+# -- the globals a pipeline step's function reads ------------------------------------------------
+def _body_free(source: str, **kwargs) -> set[str]:
+    from functools import partial
+
+    from nb2pipe.analysis.display import is_pyplot_show
+    from nb2pipe.analysis.symbols import body_free_names
+
+    shows = kwargs.pop("replaced_shows", None)
+    replaced = partial(is_pyplot_show, pyplot_names=shows) if shows is not None else None
+    tree = ast.parse(mask_ipython(source))
+    return set(body_free_names(tree.body, replaced=replaced, **kwargs))
+
+
+@pytest.mark.parametrize(
+    ("source", "kwargs", "free"),
+    [
+        # parameters and names the body binds are local; builtins are not globals
+        ("y = f(x)\nprint(y, z)", {"parameters": ["x"]}, {"f", "z"}),
+        # a name bound anywhere in the body is local, even when read before
+        ("print(a)\na = 1", {}, set()),
+        # a cell's own `global` is left out (the script drops it); the function's declaration
+        # counts, for reads and for changes in place
+        ("global a\na = 1\nb.append(a)", {}, {"b"}),
+        ("a = a + 1", {"declared_global": ["a"]}, {"a"}),
+        # changed in place: a global
+        ("rows[0] = 1\nmodel.fit(X)", {}, {"rows", "model", "X"}),
+        # closures read the function's locals; their other names are globals
+        ("k = 2\ndef g():\n    return k * m\nh = lambda: n", {}, {"m", "n"}),
+        # `plt.show()` in a loop is replaced: plt is read only by the plot call
+        ("for i in r:\n    plt.show()", {"replaced_shows": frozenset({"plt"})}, {"r"}),
+        ("for i in r:\n    plt.show()", {}, {"r", "plt"}),
+        # a magic reads the names its expansion and code read, not get_ipython
+        ("!echo {path}\n%time fit(data)", {}, {"path", "fit", "data"}),
+        # lines the function adds (`return`, record_metrics) read too
+        ("score = 1", {"reads": ["score", "extra"]}, {"extra"}),
+    ],
+)
+def test_body_free_names(source: str, kwargs: dict, free: set[str]) -> None:
+    assert _body_free(source, **kwargs) == free

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +104,66 @@ def test_the_cli_option(samples_copy: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "also wrote pipeline_steps_steps/__init__.py" in result.output
     assert (samples_copy / "dvc.yaml").is_file()
+
+
+def _steps_notebook(folder: Path, cells: list[tuple[str, list[str]]]) -> Path:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    for source, tags in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata["tags"] = tags
+        notebook.cells.append(cell)
+    path = folder / "names.ipynb"
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_step_modules_import_what_the_rendered_code_reads(tmp_path: Path) -> None:
+    """A step module imports the names its function reads: the plan's free names plus what
+    the rendering adds (a magic's runtime function and module, a figure saver, metrics) and
+    not what it removes (display-only lines, ``plt.show()`` in a loop, a cell's ``global``)."""
+    notebook = _steps_notebook(tmp_path, [
+        (
+            (
+                "import json\nimport os\nimport matplotlib.pyplot as plt\nfrom math import *\n"
+                "def run_echo(text):\n    !echo {text}\n"
+            ),
+            [],
+        ),
+        ("parts = [1, 2]\nlabel = 'a'\njson\n", ["step:load"]),
+        (
+            (
+                "global parts\nfor part in parts:\n    plt.plot([part, floor(2.5)])\n"
+                "    plt.show()\n!echo {label}\n%cd .\n"
+            ),
+            ["step:draw"],
+        ),
+        ("total = sum(parts)\nos.sep\n", ["step:score", "metrics"]),
+    ])
+    export_notebook(notebook, DVC)
+    package = tmp_path / "names_steps"
+    for path in [tmp_path / "names.py", *sorted(package.glob("*.py"))]:
+        assert_sound_script(path.read_text(), path.name)
+    shared = (package / "shared.py").read_text()
+    assert "from nb2pipe_runtime import shell\n" in shared  # run_echo's shell escape
+    load = (package / "load.py").read_text()
+    # `json` only showed a value: dropped, so json is not imported
+    assert "from names_steps.shared import json" not in load
+    assert "from names_steps.shared import *  # noqa: F403\n" in load
+    draw = (package / "draw.py").read_text()
+    # plt.show() in the loop saves the figures instead; !echo and %cd need shell and os
+    assert "from nb2pipe_runtime import save_figures\n" in draw
+    assert "from names_steps.shared import os, plt, shell\n" in draw  # shared imports shell
+    assert "def draw(label, parts):" in draw
+    score = (package / "score.py").read_text()
+    assert "from nb2pipe_runtime import record_metrics\n" in score
+    assert "from names_steps.shared import os" not in score  # `os.sep` only showed a value
+    done = subprocess.run(
+        [sys.executable, "names.py", "--runs-dir", str(tmp_path / "runs")], cwd=tmp_path,
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "a\n" in done.stdout

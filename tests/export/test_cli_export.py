@@ -283,3 +283,33 @@ def test_the_dependency_block_lists_pyyaml_for_config_files_and_the_runtime(make
     block = notebook.with_suffix(".py").read_text().split("# ///")[1]
     assert '#     "nb2pipe-runtime==0.2.0",' in block
     assert block.count("PyYAML") == 1  # the config files' and the notebook's import: one line
+
+
+def test_several_notebooks_go_into_a_folder_only(make_notebook, tmp_path: Path) -> None:
+    """``-o`` names a folder for a batch: an existing one, or one ending with / (created); a
+    file name is a usage error and nothing is written."""
+    first = make_notebook("print(1)", name="first.ipynb")
+    second = make_notebook("print(2)", name="second.ipynb")
+    code, _, err = run(str(first), str(second), "-o", str(tmp_path / "one.py"))
+    assert code == 2 and "-o must be a folder when exporting several notebooks" in err
+    assert not (tmp_path / "one.py").exists() and not first.with_suffix(".py").exists()
+    code, _, err = run(str(first), str(second), "-o", str(tmp_path / "batch") + "/")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "batch").iterdir()) == ["first.py", "second.py"]
+    code, _, err = run(str(first), str(second), "-o", str(tmp_path / "batch"))  # exists now
+    assert code == 0, err
+
+
+def test_the_export_api_reads_the_output_as_typed(tmp_path: Path) -> None:
+    from nb2pipe.errors import Nb2PipeError
+    from nb2pipe.export.options import ExportTarget, ExportUsageError, export_target
+
+    assert export_target(None) == ExportTarget(None, False)
+    assert export_target(str(tmp_path / "x.py")) == ExportTarget(tmp_path / "x.py", False)
+    assert export_target(str(tmp_path / "new") + "/") == ExportTarget(tmp_path / "new", True)
+    assert export_target(str(tmp_path)) == ExportTarget(tmp_path, True)  # an existing folder
+    with pytest.raises(ExportUsageError, match="-o must be a folder"):
+        export_target(str(tmp_path / "x.py"), notebooks=2)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(Nb2PipeError, match="file/: exists and is not a folder"):
+        export_target(str(tmp_path / "file") + "/")

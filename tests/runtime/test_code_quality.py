@@ -58,8 +58,8 @@ def test_modules_import_only_the_standard_library(path: Path) -> None:
 
 def test_every_module_is_checked() -> None:
     assert {path.stem for path in MODULES} >= {
-        "__init__", "audit", "cli", "config", "environment", "figures", "mlflow_log", "outputs",
-        "record", "run", "shell", "sources",
+        "__init__", "atomic", "audit", "cli", "config", "environment", "figures", "mlflow_log",
+        "outputs", "record", "run", "shell", "sources",
     }
 
 
