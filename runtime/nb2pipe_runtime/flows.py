@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+from nb2pipe_runtime.atomic import write_text_atomically
 from nb2pipe_runtime.engine import POINTS, EngineError, TaskRun, run_script
 from nb2pipe_runtime.outputs import MANIFEST
 
@@ -321,8 +322,7 @@ def _write_text(location: str, text: str) -> None:
         with filesystem.open(path, "w", encoding="utf-8") as file:
             file.write(text)
         return
-    with open(location, "w", encoding="utf-8") as file:
-        file.write(text)
+    write_text_atomically(location, text)
 
 
 def _data_unchanged(script: str, location: str) -> bool:
