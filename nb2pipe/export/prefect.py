@@ -90,7 +90,7 @@ def render_prefect_flow(plan: ExportPlan, pipeline: PipelinePlan | None) -> tupl
         "from typing import Any" + (", Literal" if _uses_literal(plan.parameters) else ""),
         "",
         "from nb2pipe_runtime.engine import best_run, grid_points",
-        "from nb2pipe_runtime.flows import CachedStep, command_line",
+        "from nb2pipe_runtime.flows import CachedStep, run_flows",
         "from prefect import flow, task",
         "from prefect.context import TaskRunContext",
         "",
@@ -175,7 +175,7 @@ def render_prefect_flow(plan: ExportPlan, pipeline: PipelinePlan | None) -> tupl
         "",
         "",
         'if __name__ == "__main__":',
-        "    raise SystemExit(command_line(SCRIPT, pipeline, sweep))",
+        "    raise SystemExit(run_flows(SCRIPT, pipeline, sweep))",
     ]
     return flow_file_name(plan.script_path), "\n".join(lines) + "\n"
 

@@ -31,7 +31,7 @@ from nb2pipe_runtime.atomic import write_text_atomically
 from nb2pipe_runtime.engine import POINTS, EngineError, TaskRun, run_script
 from nb2pipe_runtime.outputs import MANIFEST
 
-__all__ = ["STAMP", "CachedStep", "command_line"]
+__all__ = ["STAMP", "CachedStep", "run_flows"]
 
 #: The file beside a step's saved outputs naming the cache key they were made under.
 STAMP = ".nb2pipe-cache.json"
@@ -125,7 +125,7 @@ class CachedStep:
 
 
 # -- the flow file's command line ---------------------------------------------------------------
-def command_line(
+def run_flows(
     script: str,
     pipeline: Callable[..., Any],
     sweep: Callable[..., Any],

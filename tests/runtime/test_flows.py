@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from nb2pipe_runtime.flows import STAMP, CachedStep, command_line
+from nb2pipe_runtime.flows import STAMP, CachedStep, run_flows
 
 from nb2pipe.export import ExportOptions, export_notebook
 
@@ -92,10 +92,10 @@ def test_the_command_line_reads_the_parameters_as_the_script_does(
         called.append(("sweep", {"grid": grid, "params": params}))
         return {}
 
-    assert command_line(str(script), pipeline, sweep, ["--n", "4"]) == 0
+    assert run_flows(str(script), pipeline, sweep, ["--n", "4"]) == 0
     assert called == [("pipeline", {"n": 4, "extra": 1})]
     assert "add: run r1 finished; total 4" in capsys.readouterr().out
-    assert command_line(str(script), pipeline, sweep, ["--grid", '{"n": [1, 2]}']) == 0
+    assert run_flows(str(script), pipeline, sweep, ["--grid", '{"n": [1, 2]}']) == 0
     assert called[-1] == ("sweep", {"grid": {"n": [1, 2]}, "params": {}})
     for arguments, message in (
         (["--n", "many"], "argument --n: invalid int value: 'many' (see python counts.py --help)"),
@@ -103,7 +103,7 @@ def test_the_command_line_reads_the_parameters_as_the_script_does(
         (["--grid"], "argument --grid: expected a JSON object"),
         (["--nope"], "unrecognized arguments: --nope"),
     ):
-        assert command_line(str(script), pipeline, sweep, arguments) == 2
+        assert run_flows(str(script), pipeline, sweep, arguments) == 2
         [line] = capsys.readouterr().err.strip().splitlines()
         assert line.startswith(f"flow: error: {message}"), line
     assert len(called) == 2
@@ -111,7 +111,7 @@ def test_the_command_line_reads_the_parameters_as_the_script_does(
     def failing(**params: object) -> dict:
         raise RuntimeError("step add: ZeroDivisionError: division by zero\n  (more)")
 
-    assert command_line(str(script), failing, sweep, []) == 1
+    assert run_flows(str(script), failing, sweep, []) == 1
     assert capsys.readouterr().err == (
         "flow: error: step add: ZeroDivisionError: division by zero (more)\n"
     )
