@@ -36,6 +36,18 @@ Cell = str | tuple[str, list[str]] | dict[str, Any]
 SHARED_FIXTURE_FOLDERS = ("airflow", "dvc", "e2e", "kfp", "prefect")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under ``make test`` (pytest-xdist), the kernels and scripts the tests start share the
+    cores' BLAS/OpenMP threads as ``nb2pipe verify -j`` shares them: two workers each running
+    a notebook that does linear algebra, with a thread per core each, ran the RFE corpus
+    notebook in ~290-420 s instead of ~20 (see ``nb2pipe.verify.threads``)."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT", "")
+    if workers.isdigit():
+        from nb2pipe.verify.threads import thread_environment, threads_per_process
+
+        os.environ.update(thread_environment(threads_per_process(int(workers)), os.environ))
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadfile``, with each of :data:`SHARED_FIXTURE_FOLDERS` one unit (xdist's own
     ``loadgroup`` cannot mark groups under pytest 9)."""
