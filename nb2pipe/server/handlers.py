@@ -19,6 +19,7 @@ from nb2pipe.analysis import NotebookAnalysis, analyze_notebook, find_static_haz
 from nb2pipe.errors import Nb2PipeError, OutputExistsError
 from nb2pipe.export import ExportOptions, export_notebook
 from nb2pipe.model import load_notebook
+from nb2pipe.server.saves import while_not_saving
 
 if TYPE_CHECKING:
     from nb2pipe.recover.api import RecoveryResult
@@ -270,7 +271,9 @@ def _export(notebook: ResolvedNotebook, overwrite: bool) -> dict[str, Any]:
         output=notebook.script_os_path, force=overwrite, allow_ipython_hint=None
     )
     try:
-        result = export_notebook(notebook.os_path, options)
+        result = while_not_saving(
+            notebook.os_path, lambda: export_notebook(notebook.os_path, options)
+        )
         hazards, _track = _hazards_and_track(notebook.os_path, result.analysis)
     except OutputExistsError as exc:
         raise RequestRefused(409, _relative_message(exc, notebook)) from exc
@@ -309,7 +312,7 @@ def _check_recoverable(notebook: ResolvedNotebook, overwrite: bool) -> None:
     """Refuse at once what ``recover`` would refuse after starting: a notebook the loader
     refuses (400), an existing output (409)."""
     try:
-        load_notebook(notebook.os_path)
+        while_not_saving(notebook.os_path, lambda: load_notebook(notebook.os_path))
     except Nb2PipeError as exc:
         raise RequestRefused(400, notebook.relative(str(exc))) from exc
     output = notebook.recovered_os_path
@@ -374,7 +377,9 @@ def _hazards_and_track(
     ``analysis``: the notebook's, when the request already made it (an export)."""
     if analysis is None:
         try:
-            analysis = analyze_notebook(load_notebook(notebook_path))
+            analysis = while_not_saving(
+                notebook_path, lambda: analyze_notebook(load_notebook(notebook_path))
+            )
         except Nb2PipeError as exc:
             raise RequestRefused(400, str(exc)) from exc
     hazards = [hazard.to_json() for hazard in find_static_hazards(analysis)]

@@ -278,32 +278,43 @@ async def test_concurrent_exports_of_one_notebook_never_tear_the_script(
     assert listing(outside) == before
 
 
-def _save_loop(path: Path, versions: list[str], stop: threading.Event, atomic: bool) -> None:
-    """Rewrite ``path`` with each version in turn until ``stop``: as Jupyter saves
-    (``atomic``: a temporary file renamed over it) or in place (truncate, then write)."""
+def _save_loop(path: Path, versions: list[str], stop: threading.Event, how: str) -> None:
+    """Rewrite ``path`` with each version in turn until ``stop``: ``rename`` (a temporary file
+    renamed over it), ``jupyter`` (as Jupyter's contents manager saves: in place, its old
+    version kept in ``.~NAME`` meanwhile) or ``in-place`` (truncate, then write, no trace)."""
+    from jupyter_server.services.contents.fileio import atomic_writing
+
     while not stop.is_set():
         for text in versions:
-            if atomic:
+            half = len(text) // 2
+            if how == "rename":
                 fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".saving")
                 with os.fdopen(fd, "w", encoding="utf-8") as file:
                     file.write(text)
                 os.replace(temporary, path)
+            elif how == "jupyter":
+                with atomic_writing(str(path)) as file:
+                    file.write(text[:half])
+                    file.flush()
+                    time.sleep(0.005)  # a slow disk: the half-written file is there to read
+                    file.write(text[half:])
             else:
                 with path.open("w", encoding="utf-8") as file:
-                    half = len(text) // 2
                     file.write(text[:half])
                     file.flush()
                     file.write(text[half:])
             time.sleep(0.002)  # a save now and then, not a file always half-written
 
 
-@pytest.mark.parametrize("atomic", [True, False], ids=["atomic-save", "in-place-save"])
+@pytest.mark.parametrize("how", ["rename", "jupyter", "in-place"])
 async def test_export_while_the_notebook_is_being_saved(
-    jp_fetch, nb: Path, outside: Path, atomic: bool
+    jp_fetch, nb: Path, outside: Path, how: str
 ) -> None:
-    """Each export sees one whole version (or, when the save rewrites the file in place and
-    the export reads it half-written, refuses it as cut short: a 400, never a wrong script);
-    the script on disk is always the export of one version."""
+    """Each export sees one whole version, the hazards too, whether the save renames a file
+    over the notebook or rewrites it in place as Jupyter does (the export waits for the save).
+    Only a writer that leaves no trace of its write may be read half-written, and then the
+    export refuses it as cut short: a 400, never a wrong script. The script on disk is always
+    the export of one version."""
     versions = [
         json.dumps(notebook("x = 1", "print(x + 1)"), indent=1),
         json.dumps(notebook("x = 2", "y = x * 10", "print(y)"), indent=1),
@@ -316,7 +327,8 @@ async def test_export_while_the_notebook_is_being_saved(
     assert scripts[0] != scripts[1]
     before = listing(outside)
     stop, seen, torn = threading.Event(), set(), []
-    saver = threading.Thread(target=_save_loop, args=(nb, versions, stop, atomic))
+    hazards: list[Any] = []
+    saver = threading.Thread(target=_save_loop, args=(nb, versions, stop, how))
     watcher = threading.Thread(target=_watch, args=(nb.with_suffix(".py"), stop, seen, torn))
     saver.start()
     watcher.start()
@@ -326,17 +338,18 @@ async def test_export_while_the_notebook_is_being_saved(
             responses += await asyncio.gather(
                 *(fetch(jp_fetch, "export", "work/nb.ipynb") for _ in range(4))
             )
+            hazards.append(await fetch(jp_fetch, "hazards", "work/nb.ipynb"))
     finally:
         stop.set()
         saver.join()
         watcher.join()
 
-    for response in responses:
+    for response in responses + hazards:
         if response.code != 200:
-            assert not atomic and response.code == 400, response.body
+            assert how == "in-place" and response.code == 400, response.body
             message = reply(response)["message"]
             assert message.startswith(("nb.ipynb: invalid JSON", "nb.ipynb: the file is empty"))
-    assert sum(r.code == 200 for r in responses) >= (len(responses) if atomic else 1)
+    assert sum(r.code == 200 for r in responses) >= (1 if how == "in-place" else len(responses))
     assert torn == [] and seen <= set(scripts)
     assert listing(outside) == before
 
