@@ -40,7 +40,7 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 
 
 def _saving(path: Path) -> bool:
-    return os.path.lexists(path_to_intermediate(str(path)))
+    return os.path.lexists(path_to_intermediate(str(path)))  # type: ignore[no-untyped-call]
 
 
 def _wait_for_save(path: Path, deadline: float) -> None:
