@@ -72,6 +72,9 @@ class CellReply:
     status: str  #: ``ok``, ``error`` or ``aborted``
     ename: str = ""
     evalue: str = ""
+    #: the cell called ``exit()``/``quit()``: ipykernel stops its loop 0.1 s after such a reply
+    #: and the kernel process ends, so whether a later cell still runs is a race
+    ends_kernel: bool = False
 
     @property
     def failed(self) -> bool:
@@ -80,8 +83,8 @@ class CellReply:
     @property
     def planned_stop(self) -> bool:
         """The notebook's own code ended the run on purpose: ``sys.exit()``, ``sys.exit(0)``
-        or ``raise SystemExit`` with no status (``exit()``/``quit()`` do not stop an
-        ipykernel run, and a non-zero status or a message is a failure)."""
+        or ``raise SystemExit`` with no status (``exit()``/``quit()`` shut an ipykernel
+        down, see :attr:`ends_kernel`, and a non-zero status or a message is a failure)."""
         return (
             self.status == "error"
             and self.ename == "SystemExit"
@@ -517,6 +520,9 @@ def run_notebook(
             # cell ran, so a fresh kernel on fresh ports starts over cleanly.
             failure = None
         probe = read_probe_log(probe_log)
+    cut = _cut_at_kernel_exit(cells, executed, replies)
+    if cut is not None:
+        failure = cut
 
     ordered = [cells[i] for i in sorted(cells) if not _is_papermill_marker(cells[i])]
     fresh = notebook_from_json(
@@ -546,11 +552,49 @@ def run_notebook(
 
 def _cell_reply(message: Any) -> CellReply:
     content = (message or {}).get("content", {}) if isinstance(message, Mapping) else {}
+    payloads = content.get("payload") or ()
     return CellReply(
         status=str(content.get("status", "ok")),
         ename=str(content.get("ename") or ""),
         evalue=str(content.get("evalue") or ""),
+        ends_kernel=any(
+            isinstance(payload, Mapping)
+            and payload.get("source") == "ask_exit"
+            and not payload.get("keepkernel")
+            for payload in payloads
+        ),
     )
+
+
+def _cut_at_kernel_exit(
+    cells: dict[int, Any], executed: list[int], replies: dict[int, CellReply]
+) -> RunFailure | None:
+    """The failure of a run whose cell called ``exit()``/``quit()`` with code cells after it.
+
+    ipykernel ends the kernel 0.1 s after answering such a cell: on a quiet machine the next
+    cell often gets in first, on a busy one the kernel is gone. The verdict must not hang on
+    that race, so the run is cut at the exit call (whatever started after it is dropped) and
+    the cell is an error: a fresh kernel cannot get past it. (nbclient starts only non-empty
+    code cells, so any cell started after it is code the exit call cuts off.)
+    """
+    for position, index in enumerate(executed):
+        reply = replies.get(index)
+        if reply is None or not reply.ends_kernel:
+            continue
+        later = [i for i in cells if i > index]
+        if not later:
+            return None  # the last code cell: nothing is lost
+        for dropped in later:
+            cells.pop(dropped, None)
+            replies.pop(dropped, None)
+        del executed[position + 1 :]
+        return RunFailure(
+            Reason.ERROR,
+            index,
+            "called exit(): ipykernel shuts the kernel down after this cell, so a fresh run "
+            "cannot go past it (to stop on purpose use sys.exit(), or remove the call)",
+        )
+    return None
 
 
 def release_kernel_manager(kernel_manager: Any) -> None:

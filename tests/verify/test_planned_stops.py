@@ -68,9 +68,33 @@ CASES: dict[str, tuple[list[dict[str, object]], list[tuple[int, str]], str]] = {
         [(0, "error")],
         "",
     ),
-    # exit() and quit() do not stop an ipykernel run: the cells after them run and compare
+    # exit() and quit() are no planned stop: ipykernel shuts the kernel down 0.1 s after
+    # answering, so whether the next cell still gets in is a race. The verdict must not hang
+    # on it: the cell is an error, whatever the machine's load
     "exit_call.ipynb": (
         [code("exit()", count=1), code("print(2)", stdout("2\n"), count=2)],
+        [(0, "error")],
+        "1 later code cell(s) not run after the failure",
+    ),
+    "quit_mid_notebook.ipynb": (
+        [
+            code("x = 1", count=1),
+            code("quit()", count=2),
+            code("print(x)", stdout("1\n"), count=3),
+            code("print(x + 1)", stdout("2\n"), count=4),
+        ],
+        [(1, "error")],
+        "2 later code cell(s) not run after the failure",
+    ),
+    # the last code cell: nothing is lost when the kernel goes
+    "exit_at_the_end.ipynb": (
+        [code("print(1)", stdout("1\n"), count=1), code("exit()", count=2)],
+        [],
+        "",
+    ),
+    # keep_kernel=True: the kernel stays, and the run goes on
+    "exit_keep_kernel.ipynb": (
+        [code("exit(keep_kernel=True)", count=1), code("print(2)", stdout("2\n"), count=2)],
         [],
         "",
     ),
@@ -110,6 +134,12 @@ def test_each_notebook_is_judged_from_the_kernel_reply(stops: VerifyRun, name: s
     assert not any("SystemExit" in line for line in report["notes"]) or name.startswith(
         ("sys_exit", "raise_system_exit")
     )
+
+
+def test_an_exit_call_says_why_the_run_ends_there(stops: VerifyRun) -> None:
+    [finding] = stops.notebook("quit_mid_notebook.ipynb")["mismatches"]
+    assert finding["message"].startswith("called exit(): ipykernel shuts the kernel down")
+    assert "sys.exit()" in finding["message"]
 
 
 def test_a_usage_error_quotes_what_ipython_said(stops: VerifyRun) -> None:
