@@ -1176,11 +1176,21 @@ def definition_time_reads(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Cla
 
 
 def expanded_expressions(magic: Magic) -> list[ast.expr]:
-    """The ``{expression}`` parts IPython evaluates in a shell command or a line magic's
-    arguments (code magics run their code instead)."""
+    """The ``{expression}`` and ``$name`` parts IPython evaluates in a shell command or in a
+    magic's argument line (``%cd $folder``, ``%%writefile {path}``; code magics run their code
+    instead).
+
+    ``$name`` expands only when ``name`` is a variable at run time, so it is a read of the
+    notebook's ``name`` if there is one: a name no cell binds (``$HOME``) is read from nowhere,
+    as the shell's own variable, and the dataflow finds no definition to tie it to.
+    """
     if magic.kind in (MagicKind.SYSTEM, MagicKind.GETOUTPUT):
         command = magic.args
-    elif magic.kind is MagicKind.LINE and magic.name not in CODE_MAGICS and "{" in magic.args:
+    elif (
+        magic.kind in (MagicKind.LINE, MagicKind.CELL)
+        and magic.name not in CODE_MAGICS
+        and ("{" in magic.args or "$" in magic.args)
+    ):
         command = magic.args
     else:
         return []
@@ -1188,7 +1198,7 @@ def expanded_expressions(magic: Magic) -> list[ast.expr]:
 
     return [
         syntax.parse(piece.text, mode="eval").body
-        for piece in split_shell_command(command)
+        for piece in split_shell_command(command, is_variable=lambda name: True)
         if piece.is_expression
     ]
 

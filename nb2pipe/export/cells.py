@@ -217,7 +217,7 @@ def _rewritten(plan: ExportPlan, cell: CellPlan) -> _Piece:
     transformer = RewriteCellTransformer(
         cell_label=notebook_cell.label,
         cell_number=notebook_cell.index + 1,
-        is_variable=plan.notebook_names.__contains__,
+        is_variable=plan.notebook_defines.__contains__,
         pyplot_names=plan.pyplot_names,
         keep_display=notebook_cell.role.keep_display,
         allow_ipython=plan.options.allow_ipython,

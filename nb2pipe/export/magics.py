@@ -9,7 +9,7 @@ from typing import Callable
 
 from nb2pipe.analysis.magic_args import split_magic_options
 from nb2pipe.analysis.magics import Magic, MagicKind
-from nb2pipe.analysis.shell import split_shell_command
+from nb2pipe.analysis.shell import ShellPiece, split_shell_command
 
 __all__ = ["BrokenMagic", "MagicTranslation", "Untranslatable", "python_string", "translate_magic"]
 
@@ -89,17 +89,32 @@ def _fstring(command: str, is_variable: Callable[[str], bool]) -> str:
     pieces = split_shell_command(command, is_variable)
     if not any(piece.is_expression for piece in pieces):
         return python_string(command if len(pieces) != 1 else pieces[0].text)
-    if any('"' in p.text or "\\" in p.text for p in pieces if p.is_expression):
+    if any(set(p.text) & set('"\\#') for p in pieces if p.is_expression):
+        # an f-string's expression may hold none of these before Python 3.12
         return " + ".join(
-            f"str({p.text})" if p.is_expression else python_string(p.text) for p in pieces
+            f"{_CONVERTERS[p.conversion or 's']}({p.text})" if p.is_expression
+            else python_string(p.text)
+            for p in pieces
         )
     body = "".join(
-        "{" + p.text + "}"
+        _replacement_field(p)
         if p.is_expression
         else python_string(p.text)[1:-1].replace("{", "{{").replace("}", "}}")
         for p in pieces
     )
     return f'f"{body}"'
+
+
+_CONVERTERS = {"s": "str", "r": "repr", "a": "ascii"}
+
+
+def _replacement_field(piece: ShellPiece) -> str:
+    """``{expr}`` (``{expr!r}``) in an f-string; in parentheses when a ``:`` outside brackets
+    would start a format spec (``lambda x: x``) or the expression starts with a brace."""
+    text = piece.text
+    if ":" in text or text.startswith("{"):
+        text = f"({text})"
+    return "{" + text + (f"!{piece.conversion}" if piece.conversion else "") + "}"
 
 
 def _pip_requirements(args: str) -> list[str]:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from nb2pipe.cli import cli
 from nb2pipe.export import ExportOptions, render_notebook
 from nb2pipe.model import load_notebook
+
+from .equivalence import normalize, notebook_cell_stdout, script_stdout
 
 
 def export(*args: str) -> tuple[int, str, str]:
@@ -148,3 +151,37 @@ def test_check_compares_the_parameters_in_params_yaml_not_its_text(make_notebook
     params.write_text("lr: 0.1\n")  # a parameter missing: stale
     code, _, err = export("--check", "--dvc", str(notebook))
     assert code == 1 and "stale" in err
+
+
+SHELL_CELLS = (
+    "label = 'hello'\nfolder = 'data dir'\nn = 3",
+    # all or nothing: one name that is no variable leaves the command as written (the shell
+    # expands $label and $NB2PIPE_NO_SUCH_VARIABLE to nothing), as IPython runs it
+    "!echo [$label] [$NB2PIPE_NO_SUCH_VARIABLE]\n"
+    "!echo [$label] [{n + 1}] ['$label'] [$$label]\n"
+    "!mkdir -p '{folder}'",
+    "%%writefile {folder.replace(' ', '_')}.txt\nnoted\n",
+    "listing = !ls -d {folder.split()[0]}*\nprint(listing, n)",
+)
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("steps", [False, True], ids=["flat", "steps"])
+def test_shell_escapes_expand_names_as_ipython_does(make_notebook, steps: bool) -> None:
+    """``$name``/``{expr}`` in a shell escape or a magic's line, by IPython's rules (all or
+    nothing, single quotes, ``$$``); in a pipeline, a name from an earlier step is the step's
+    input (it was a NameError)."""
+    cells = SHELL_CELLS
+    if steps:
+        names = ("setup", "shell", "note", "read")
+        cells = tuple((source, [f"step:{name}"]) for source, name in zip(cells, names))
+    notebook = make_notebook(*cells)
+    code, _, err = export(str(notebook))
+    assert code == 0, err
+    expected = notebook_cell_stdout(notebook)
+    (notebook.parent / "data dir").rmdir()  # what the notebook left, made again by the script
+    (notebook.parent / "data_dir.txt").unlink()
+    returncode, stdout, stderr = script_stdout(notebook.with_suffix(".py"))
+    assert returncode == 0, stderr
+    assert stdout == normalize("".join(expected))
+    assert stdout.startswith("[] []\n[hello] [4] [$label] []\n")  # $$label: the shell's $label

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         target = "out"
         shell(f"mkdir -p {target}")
         files = shell_output("ls")
-        shell(f"echo {target} $HOME")
+        shell("echo $target $HOME")
 
         total = sum(range(10))
         sum(range(10))
