@@ -14,10 +14,10 @@ import json
 import math
 import os
 import pickle
-import shutil
 from dataclasses import dataclass, field
 from typing import Any, cast, get_args
 
+from nb2pipe_runtime.atomic import replacing_folder
 from nb2pipe_runtime.record import JSONValue, OutputFormat, SavedOutput
 
 __all__ = [
@@ -219,13 +219,27 @@ def save_outputs(
     params: dict[str, JSONValue] | None = None,
     data: dict[str, str] | None = None,
 ) -> tuple[dict[str, SavedOutput], list[str]]:
-    """Replace ``directory``'s content with ``values`` and their manifest.
+    """Replace ``directory`` with a folder of ``values`` and their manifest.
+
+    The new folder is written beside it and then takes its place (:func:`replacing_folder`):
+    a later step or a ``--step`` run never reads half of one run's outputs and half of
+    another's, and a run stopped while saving leaves the last outputs as they were.
 
     Returns the saved outputs and warnings (a value that could not be saved is left out with
     a warning: the run goes on, and a later ``--step`` run that needs it says so).
     """
-    shutil.rmtree(directory, ignore_errors=True)
-    os.makedirs(directory)
+    with replacing_folder(directory) as folder:
+        return _save_all(folder, step, values, run_id, params, data)
+
+
+def _save_all(
+    directory: str,
+    step: str,
+    values: dict[str, Any],
+    run_id: str | None,
+    params: dict[str, JSONValue] | None,
+    data: dict[str, str] | None,
+) -> tuple[dict[str, SavedOutput], list[str]]:
     saved: dict[str, SavedOutput] = {}
     warnings: list[str] = []
     for name, value in values.items():

@@ -69,3 +69,48 @@ def test_writers_at_once_use_their_own_temporary_files(
     write_text_atomically(tmp_path / "x", "1")
     write_text_atomically(tmp_path / "x", "2")
     assert len(set(names)) == 2 and all(name.startswith(".x.") for name in names)
+
+
+def test_a_folder_replaces_the_old_one_whole(tmp_path: Path) -> None:
+    target = tmp_path / "outputs" / "train"
+    with atomic.replacing_folder(target) as folder:
+        Path(folder, "a.json").write_text("1")
+        Path(folder, "stale.pkl").write_text("old")
+        assert not target.exists()  # nothing shows until the block ends
+    with atomic.replacing_folder(str(target)) as folder:
+        Path(folder, "a.json").write_text("2")
+        assert sorted(p.name for p in target.iterdir()) == ["a.json", "stale.pkl"]
+    assert sorted(p.name for p in target.iterdir()) == ["a.json"]  # no file of the old one
+    assert (target / "a.json").read_text() == "2"
+    assert [p.name for p in target.parent.iterdir()] == ["train"]
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert target.stat().st_mode == plain.stat().st_mode  # the umask's, as os.makedirs
+
+
+def test_a_failed_folder_keeps_the_old_one_and_removes_the_new(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "train"
+    target.mkdir()
+    (target / "model.joblib").write_text("old")
+    with pytest.raises(KeyboardInterrupt):  # the user stops the run while it saves
+        with atomic.replacing_folder(target) as folder:
+            Path(folder, "model.joblib").write_text("ne")
+            raise KeyboardInterrupt
+    assert [p.name for p in tmp_path.iterdir()] == ["train"]
+    assert (target / "model.joblib").read_text() == "old"
+
+    real_rename = os.rename
+
+    def refuse_the_new(source: str, destination: str) -> None:
+        if ".tmp" in os.path.basename(source):
+            raise PermissionError(13, "Permission denied", destination)
+        real_rename(source, destination)
+
+    monkeypatch.setattr(atomic.os, "rename", refuse_the_new)
+    with pytest.raises(PermissionError):
+        with atomic.replacing_folder(target) as folder:
+            Path(folder, "model.joblib").write_text("new")
+    assert [p.name for p in tmp_path.iterdir()] == ["train"]
+    assert (target / "model.joblib").read_text() == "old"

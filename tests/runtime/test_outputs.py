@@ -152,6 +152,25 @@ def test_saving_again_replaces_the_steps_folder(tmp_path: Path) -> None:
     save_outputs(str(directory), "prepare", {"old": [1]})
     save_outputs(str(directory), "prepare", {"new": [2]})
     assert sorted(p.name for p in directory.iterdir()) == [MANIFEST, "new.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["step"]
+
+
+def test_a_run_stopped_while_saving_leaves_the_last_outputs_whole(tmp_path: Path) -> None:
+    """The outputs are written beside the step's folder and take its place once all are
+    written: a run stopped half-way (Ctrl-C while pickling) leaves the last run's folder."""
+
+    class StopsThePickler:
+        def __reduce__(self) -> Any:
+            raise KeyboardInterrupt
+
+    directory = tmp_path / "step"
+    save_outputs(str(directory), "prepare", {"rows": [1, 2]}, run_id="first")
+    with pytest.raises(KeyboardInterrupt):
+        save_outputs(str(directory), "prepare", {"rows": [3], "odd": StopsThePickler()})
+    assert read_saved_step(str(directory)).run_id == "first"
+    assert sorted(p.name for p in directory.iterdir()) == [MANIFEST, "rows.json"]
+    assert json.loads((directory / "rows.json").read_text()) == [1, 2]
+    assert [p.name for p in tmp_path.iterdir()] == ["step"]
 
 
 @pytest.mark.parametrize(
