@@ -23,7 +23,7 @@ import itertools
 import json
 import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nb2pipe.analysis.constants import module_constants
 from nb2pipe.export.magics import python_string
@@ -80,6 +80,9 @@ class _KfpParam:
     kind: str  #: the KFP type: int, float, str, bool (str for JSON text)
     default: str  #: the default as a Python literal
     as_json: bool  #: the value is JSON text (decoded in the component)
+    #: its name in the file's functions: the parameter's, with ``_`` appended while that is a
+    #: name the file's code uses there (``os``, ``json``, ``dsl``, a component's name ...)
+    identifier: str = ""
 
     @property
     def name(self) -> str:
@@ -99,7 +102,7 @@ class _KfpParam:
     @property
     def value(self) -> str:
         """The expression a component's body reads the parameter's value with."""
-        return f"json.loads({self.name})" if self.as_json else self.name
+        return f"json.loads({self.identifier})" if self.as_json else self.identifier
 
 
 def _kfp_param(parameter: Parameter) -> _KfpParam:
@@ -120,12 +123,32 @@ def _kfp_param(parameter: Parameter) -> _KfpParam:
     return _KfpParam(parameter, _NATIVE[parameter.type], repr(default), False)
 
 
+def _with_identifiers(params: list[_KfpParam], reserved: frozenset[str]) -> list[_KfpParam]:
+    """``params`` with their :attr:`_KfpParam.identifier`: none of ``reserved``, none another
+    parameter's name."""
+    names = {p.name for p in params}
+    taken: set[str] = set()
+    out = []
+    for param in params:
+        identifier = param.name
+        while identifier in reserved or identifier in taken or (
+            identifier != param.name and identifier in names
+        ):
+            identifier += "_"
+        taken.add(identifier)
+        out.append(replace(param, identifier=identifier))
+    return out
+
+
 def render_kfp_pipeline(plan: ExportPlan, pipeline: PipelinePlan | None) -> tuple[str, str]:
     """The pipeline file's name (relative to the script's folder) and text."""
     stem = plan.script_path.stem
     name = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "pipeline"
-    params = [_kfp_param(parameter) for parameter in plan.parameters]
     steps = pipeline.steps if pipeline is not None else ()
+    params = _with_identifiers(
+        [_kfp_param(parameter) for parameter in plan.parameters],
+        _SHADOWED | {_component_name(step) for step in steps},
+    )
     metric = first_metric(plan)
     lines = _head(plan, name, steps, metric)
     names: dict[str, _StepNames] = {}
@@ -205,7 +228,15 @@ def _head(
         "    script's dependencies (its PEP 723 block), nb2pipe-runtime from PACKAGES when given.\"\"\"",
         "    if LOCAL or IMAGE:",
         "        return [] if LOCAL else list(PACKAGES)",
-        "    import tomllib",
+        "    try:",
+        "        import tomllib",
+        "    except ModuleNotFoundError:  # Python 3.10",
+        "        try:",
+        "            import tomli as tomllib",
+        "        except ModuleNotFoundError:",
+        "            sys.exit(f\"{Path(__file__).name}: error: reading {SCRIPT.name}'s dependencies \"",
+        "                     \"needs Python 3.11 or tomli (pip install tomli), or export with \"",
+        "                     \"--kfp-image\")",
         "",
         "    block = []",
         '    lines = SCRIPT.read_text(encoding="utf-8").splitlines()',
@@ -285,6 +316,16 @@ def _log_metrics(metrics: str) -> list[str]:
 
 #: names a component's body binds itself
 _BODY_NAMES = frozenset({"json", "os", "run", "run_component", "params", "name", "value"})
+#: names the grid pipeline's ``expand_grid`` binds
+_GRID_NAMES = frozenset({"base", "grid_points"})
+#: what a function taking the parameters uses before (or without) binding it: a parameter of
+#: that name is given another identifier (the imports of the components' bodies, the module
+#: names the pipelines call); names a body binds only after it has read every parameter
+#: (``run``, ``name``) keep the notebook's name, as KFP's UI shows it
+_SHADOWED = frozenset({
+    "json", "os", "run_component", "grid_points", "CODE", "dsl", "script_step", "expand_grid",
+    "run_point", "best_point",
+})
 
 
 @dataclass(frozen=True)
@@ -300,7 +341,7 @@ class _StepNames:
 
 def _step_names(step: StepPlan, params: list[_KfpParam], shared: frozenset[str]) -> _StepNames:
     reads = tuple(p for p in params if p.name in {*step.params, *shared})
-    taken = {p.name for p in reads} | _BODY_NAMES
+    taken = {p.identifier for p in reads} | _BODY_NAMES
     code = _free("code", taken)
     producers = sorted({producer for _, producer in step.inputs})
     inputs = {producer: _free(identifier(producer), taken) for producer in producers}
@@ -320,7 +361,7 @@ def _shared_params(pipeline: PipelinePlan) -> frozenset[str]:
 def _step_component(plan: ExportPlan, step: StepPlan, names: _StepNames) -> list[str]:
     arguments = [f"{names.code}: str"]
     arguments += [f"{name}: Input[Dataset]" for name in names.inputs.values()]
-    arguments += [f"{p.name}: {p.kind}" for p in names.reads]
+    arguments += [f"{p.identifier}: {p.kind}" for p in names.reads]
     arguments += [f"{names.output}: Output[Dataset]"] if names.output else []
     arguments += [f"{names.metrics}: Output[Metrics]"] if names.metrics else []
     extra = [f"step={python_string(step.name)}"]
@@ -358,11 +399,10 @@ def _component_name(step: StepPlan) -> str:
 
 
 def _script_component(plan: ExportPlan, params: list[_KfpParam]) -> list[str]:
-    taken = {p.name for p in params} | {"json", "os", "run", "run_component", "params", "name",
-                                       "value"}
+    taken = {p.identifier for p in params} | _BODY_NAMES
     code = _free("code", taken)
     metrics = _free("metrics", taken)
-    arguments = [f"{code}: str", *(f"{p.name}: {p.kind}" for p in params),
+    arguments = [f"{code}: str", *(f"{p.identifier}: {p.kind}" for p in params),
                  f"{metrics}: Output[Metrics]"]
     body = [
         *(["    import json"] if any(p.as_json for p in params) else []),
@@ -378,7 +418,7 @@ def _script_component(plan: ExportPlan, params: list[_KfpParam]) -> list[str]:
 
 
 def _signature(function: str, params: list[_KfpParam], first: list[str], returns: str) -> list[str]:
-    arguments = [*first, *(f"{p.name}: {p.kind} = {p.default}" for p in params)]
+    arguments = [*first, *(f"{p.identifier}: {p.kind} = {p.default}" for p in params)]
     head = f"def {function}(" + ", ".join(arguments) + f"){returns}:"
     if len(head) <= 100:
         return [head]
@@ -386,7 +426,7 @@ def _signature(function: str, params: list[_KfpParam], first: list[str], returns
 
 
 def _docstring(summary: str, params: list[_KfpParam], extra: list[tuple[str, str]]) -> list[str]:
-    described = [*extra, *((p.name, p.description) for p in params if p.description)]
+    described = [*extra, *((p.identifier, p.description) for p in params if p.description)]
     lines = [f'    """{summary}']
     if described:
         lines += ["", "    Args:"]
@@ -412,9 +452,9 @@ def _pipeline(
     )
     lines += _docstring(summary, params, [])
     if not steps:
-        call = ["code=CODE", *(f"{p.name}={p.name}" for p in params)]
+        call = ["code=CODE", *(f"{p.identifier}={p.identifier}" for p in params)]
         return [*lines, *_call("    ", "script_step", call)]
-    taken = {p.name for p in params}
+    taken = {p.identifier for p in params}
     tasks = {step.name: _free(f"{identifier(step.name)}_task", taken) for step in steps}
     for step in steps:
         step_names = names[step.name]
@@ -422,7 +462,7 @@ def _pipeline(
         for producer, argument in step_names.inputs.items():
             output = names[producer].output
             call.append(f'{argument}={tasks[producer]}.outputs["{output}"]')
-        call += [f"{p.name}={p.name}" for p in step_names.reads]
+        call += [f"{p.identifier}={p.identifier}" for p in step_names.reads]
         lines += _call(f"    {tasks[step.name]} = ", _component_name(step), call)
     # steps run in notebook order even where no value flows between them
     for before, after in itertools.pairwise(steps):
@@ -435,13 +475,13 @@ def _grid_pipeline(
     plan: ExportPlan, name: str, params: list[_KfpParam], metric: str | None
 ) -> tuple[str, list[str]]:
     """The grid pipeline's components and itself; the name of its grid parameter."""
-    taken = {p.name for p in params} | {"json", "grid_points", "base"}
+    taken = {p.identifier for p in params} | {"json"} | _GRID_NAMES
     grid = _free("grid", taken)
     points, point, run = (_free(local, taken) for local in ("points", "point", "run"))
     lines = _component(
         "expand_grid",
         "Every point of the grid (JSON: parameter -> values), on top of the other parameters.",
-        [f"{grid}: str", *(f"{p.name}: {p.kind}" for p in params)],
+        [f"{grid}: str", *(f"{p.identifier}: {p.kind}" for p in params)],
         [
             "    import json",
             "",
@@ -491,7 +531,7 @@ def _grid_pipeline(
         [(grid, f"JSON: parameter -> values to try, e.g. {example}; the other parameters hold "
           + "for every point")],
     )
-    call = [f"{grid}={grid}", *(f"{p.name}={p.name}" for p in params)]
+    call = [f"{grid}={grid}", *(f"{p.identifier}={p.identifier}" for p in params)]
     lines += [
         *_call(f"    {points} = ", "expand_grid", call),
         f"    with dsl.ParallelFor(items={points}.output) as {point}:",
@@ -524,11 +564,17 @@ def _main(plan: ExportPlan, params: list[_KfpParam], grid: str) -> list[str]:
     stem = plan.script_path.stem
     names = ", ".join(python_string(p.name) for p in params)
     trailing = "," if len(params) == 1 else ""
+    renamed = ", ".join(
+        f"{python_string(p.name)}: {python_string(p.identifier)}"
+        for p in params if p.identifier != p.name
+    )
     return [
         "",
         "",
         "#: the notebook's parameters",
         f"PARAMETERS = ({names}{trailing})",
+        "#: the parameters the pipelines call otherwise (a name this file's code uses)",
+        f"RENAMED = {{{renamed}}}",
         "",
         "",
         "class _Arguments(argparse.ArgumentParser):",
@@ -565,6 +611,7 @@ def _main(plan: ExportPlan, params: list[_KfpParam], grid: str) -> list[str]:
         "    parser, args = _arguments(argv)",
         "    options = vars(args)",
         "    given = {name: options[name] for name in PARAMETERS if options[name] is not None}",
+        "    arguments = {RENAMED.get(name, name): value for name, value in given.items()}",
         '    text = options["--grid"]',
         '    if not options["--local"]:',
         "        if given or text is not None:",
@@ -598,9 +645,9 @@ def _main(plan: ExportPlan, params: list[_KfpParam], grid: str) -> list[str]:
         "    )",
         "    try:",
         "        if grid is None:",
-        "            pipeline(**given)",
+        "            pipeline(**arguments)",
         "        else:",
-        f"            best = json.loads(grid_pipeline({grid}=json.dumps(grid), **given).output)",
+        f"            best = json.loads(grid_pipeline({grid}=json.dumps(grid), **arguments).output)",
         "            print(f\"best: run {best['run_id']}, {best['metric']} \"",
         "                  f\"{best['metrics'][best['metric']]:.6g}, params {best['params']}\")",
         "    except RuntimeError as exc:  # a task failed: its log is above",

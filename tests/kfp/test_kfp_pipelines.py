@@ -282,37 +282,52 @@ def test_bad_input_is_one_line_and_exit_2(
         "pipeline_steps_kfp.py: error: Pipeline 'pipeline-steps' finished with status FAILURE. "
         "Inner task failed: 'features-step'."
     )
+    # compiling for a cluster without an image reads the script's PEP 723 block: on Python
+    # 3.10 (no tomllib) with no tomli, that is one line too, not a traceback
+    without_toml = (
+        "import runpy, sys; sys.modules['tomllib'] = sys.modules['tomli'] = None; "
+        "sys.argv = ['pipeline_steps_kfp.py']; "
+        "runpy.run_path('pipeline_steps_kfp.py', run_name='__main__')"
+    )
+    done = run([kfp_python, "-c", without_toml], folder, env)
+    assert done.returncode == 1 and done.stderr.strip() == (
+        "pipeline_steps_kfp.py: error: reading pipeline_steps.py's dependencies needs Python "
+        "3.11 or tomli (pip install tomli), or export with --kfp-image"
+    ), done.stderr
 
 
 @pytest.mark.slow
 def test_names_that_clash_with_the_files_own_still_compile(kfp_python: Path, tmp_path: Path) -> None:
     """Parameters named like the component's own inputs (``code``, ``outputs``, ``grid``) or
     the file's options, steps named like parameters, an optional and a papermill-style
-    ``None`` parameter: the file compiles, and both pipelines keep the notebook's names."""
+    ``None`` parameter: the file compiles, and both pipelines keep the notebook's names.
+    Parameters named like what the file's functions import or call (``os``, ``json``,
+    ``dsl``) get a ``_`` there and in the pipelines' inputs, and still reach the script."""
     notebook = tmp_path / "clash-case.ipynb"
     notebook.write_text(json.dumps(notebook_json(
         ("code = 'a'  # some code\noutputs = 2\ngrid: int | None = None\nlocal = True\n"
-         + "msg = None\nload = 1.5", ["parameters"]),
-        ("x = len(code) + outputs", ["step:load"]),
-        ("y = x * load if local else x\nmsg2 = msg", ["step:grid"]),
-        ("score = y + (grid or 0)", ["metrics"]),
+         + "msg = None\nload = 1.5\nos = 'linux'\njson = 1\ndsl = 10\nname = 'n'", ["parameters"]),
+        ("x = len(code) + outputs + len(os) + json", ["step:load"]),
+        ("y = x * load if local else x\nmsg2 = msg\ntag = name * dsl", ["step:grid"]),
+        ("score = y + (grid or 0) + len(tag)", ["metrics"]),
     )))
     export_notebook(notebook, ExportOptions(kfp=True))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = run([kfp_python, tmp_path / "clash-case_kfp.py"], tmp_path, env)
     assert done.returncode == 0, done.stderr[-3000:]
+    kept = {"code", "outputs", "grid", "local", "msg", "load", "name", "os_", "json_", "dsl_"}
     steps = yaml.safe_load((tmp_path / "clash-case_pipeline.yaml").read_text())
-    assert set(steps["root"]["inputDefinitions"]["parameters"]) == {
-        "code", "outputs", "grid", "local", "msg", "load"}
+    assert set(steps["root"]["inputDefinitions"]["parameters"]) == kept
     grid = yaml.safe_load((tmp_path / "clash-case_grid_pipeline.yaml").read_text())
-    assert set(grid["root"]["inputDefinitions"]["parameters"]) == {
-        "grid_", "code", "outputs", "grid", "local", "msg", "load"}
+    assert set(grid["root"]["inputDefinitions"]["parameters"]) == {"grid_", *kept}
     done = run([kfp_python, tmp_path / "clash-case_kfp.py", "--local", "--grid-value", "2",
-                "--load", "3"], tmp_path, env)
+                "--load", "3", "--os", "macos", "--dsl", "3"], tmp_path, env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     records = _records(tmp_path)
     assert [record["step"] for record in records] == ["load", "grid"]
-    assert records[-1]["metrics"] == {"score": (1 + 2) * 3.0 + 2}
+    x = 1 + 2 + len("macos") + 1
+    assert records[-1]["metrics"] == {"score": x * 3.0 + 2 + len("n" * 3)}
+    assert records[0]["params"]["os"] == "macos" and records[-1]["params"]["dsl"] == 3
 
 
 @pytest.mark.slow

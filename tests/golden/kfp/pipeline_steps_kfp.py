@@ -41,7 +41,15 @@ def _packages():
     script's dependencies (its PEP 723 block), nb2pipe-runtime from PACKAGES when given."""
     if LOCAL or IMAGE:
         return [] if LOCAL else list(PACKAGES)
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            sys.exit(f"{Path(__file__).name}: error: reading {SCRIPT.name}'s dependencies "
+                     "needs Python 3.11 or tomli (pip install tomli), or export with "
+                     "--kfp-image")
 
     block = []
     lines = SCRIPT.read_text(encoding="utf-8").splitlines()
@@ -248,6 +256,8 @@ def grid_pipeline(
 
 #: the notebook's parameters
 PARAMETERS = ("data_path", "test_size", "C", "max_iter", "random_state")
+#: the parameters the pipelines call otherwise (a name this file's code uses)
+RENAMED = {}
 
 
 class _Arguments(argparse.ArgumentParser):
@@ -288,6 +298,7 @@ def main(argv=None):
     parser, args = _arguments(argv)
     options = vars(args)
     given = {name: options[name] for name in PARAMETERS if options[name] is not None}
+    arguments = {RENAMED.get(name, name): value for name, value in given.items()}
     text = options["--grid"]
     if not options["--local"]:
         if given or text is not None:
@@ -321,9 +332,9 @@ def main(argv=None):
     )
     try:
         if grid is None:
-            pipeline(**given)
+            pipeline(**arguments)
         else:
-            best = json.loads(grid_pipeline(grid=json.dumps(grid), **given).output)
+            best = json.loads(grid_pipeline(grid=json.dumps(grid), **arguments).output)
             print(f"best: run {best['run_id']}, {best['metric']} "
                   f"{best['metrics'][best['metric']]:.6g}, params {best['params']}")
     except RuntimeError as exc:  # a task failed: its log is above
