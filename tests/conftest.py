@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -48,22 +49,65 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.update(thread_environment(threads_per_process(int(workers)), os.environ))
 
 
+#: test files and folders that take minutes (on CI's 2 cores: a module fixture of ~130 kernel
+#: scenarios, the engines' venvs and real runs, the DVC walkthrough, a browser): ``make test``
+#: starts them first, longest first, so that the two workers finish together rather than one
+#: starting a ten-minute unit when the other is nearly done
+HEAVY_FIRST = (
+    "tests/tracking/test_rerun_scenarios.py",
+    "tests/dvc",
+    "tests/airflow",
+    "tests/e2e",
+    "tests/prefect",
+    "tests/kfp",
+    "tests/export/test_isolation.py",
+    "tests/verify/test_github_action.py",
+    "tests/export/test_pre_commit.py",
+    "tests/export/test_equivalence.py",
+    "tests/verify/test_corpus.py",
+    "tests/export/test_bad_notebooks.py",
+)
+
+
+def _scope(nodeid: str) -> str:
+    """The scheduling unit of a test: its file, or the shared folder it is in."""
+    path = nodeid.split("::", 1)[0]
+    parts = path.split("/")
+    if len(parts) > 2 and parts[0] == "tests" and parts[1] in SHARED_FIXTURE_FOLDERS:
+        return "/".join(parts[:2])
+    return path
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """``--dist loadfile``, with each of :data:`SHARED_FIXTURE_FOLDERS` one unit (xdist's own
-    ``loadgroup`` cannot mark groups under pytest 9)."""
+    ``loadgroup`` cannot mark groups under pytest 9), and the units of :data:`HEAVY_FIRST`
+    handed out first (then the others, most tests first, as xdist orders them)."""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
     class FileOrSharedFolderScheduling(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            parts = path.split("/")
-            if len(parts) > 2 and parts[0] == "tests" and parts[1] in SHARED_FIXTURE_FOLDERS:
-                return "/".join(parts[:2])
-            return path
+            return _scope(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            # the queue is whole by the first assignment; the workers' collections (whose
+            # indices the work is sent by) stay as collected
+            if not getattr(self, "_heavy_first", False):
+                units = sorted(self.workqueue.items(), key=_rank)
+                self.workqueue.clear()
+                self.workqueue.update(units)
+                self._heavy_first = True
+            super()._assign_work_unit(node)
 
     return FileOrSharedFolderScheduling(config, log)
+
+
+def _rank(unit: tuple[str, dict[str, bool]]) -> tuple[int, int]:
+    """Units of :data:`HEAVY_FIRST` in its order, then the others, most tests first."""
+    scope, tests = unit
+    order = HEAVY_FIRST.index(scope) if scope in HEAVY_FIRST else len(HEAVY_FIRST)
+    return order, -len(tests)
 
 
 def fenced_blocks(doc: Path) -> list[tuple[str, list[str]]]:
