@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from .test_lab import open_notebook, run_from_command_palette
@@ -58,15 +59,27 @@ def cell_ids(lab_server, api_path: str) -> list[str]:
     return [cell["id"] for cell in notebook["cells"]]
 
 
+def answer_dialogs(page) -> None:
+    """Answer Lab's "Select Kernel" dialog with the notebook's own kernel: Lab shows it while
+    it is still loading the kernel specs, sometimes after the kernel already looked idle. Any
+    other dialog in the way is a failure that names it."""
+    dialog = page.locator(".jp-Dialog-content")
+    if not dialog.count():
+        return
+    text = dialog.first.inner_text(timeout=5_000) if dialog.first.is_visible() else ""
+    if "Select Kernel" in text:
+        dialog.first.locator(".jp-Dialog-button.jp-mod-accept").click()
+        dialog.first.wait_for(state="detached", timeout=10_000)
+    elif text:
+        pytest.fail(f"a dialog is in the way: {' '.join(text.split())}")
+
+
 def wait_for_idle_kernel(page) -> None:
-    """Wait for the notebook's kernel; answer Lab's "Select Kernel" dialog, which it sometimes
-    shows while it is still loading the kernel specs, with the notebook's own kernel."""
-    select = page.locator(".jp-Dialog-content", has_text="Select Kernel")
+    """Wait for the notebook's kernel, answering a "Select Kernel" dialog."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if select.is_visible():
-            select.locator(".jp-Dialog-button.jp-mod-accept").click()
-        elif page.locator(KERNEL_IDLE).count() and not page.locator(".jp-Dialog").count():
+        answer_dialogs(page)
+        if page.locator(KERNEL_IDLE).count() and not page.locator(".jp-Dialog").count():
             return
         page.wait_for_timeout(200)
     pytest.fail("the notebook's kernel never became idle")
@@ -80,7 +93,11 @@ def run_cell(page, index: int, count: int) -> None:
     cell = page.locator(CELLS).nth(index)
     prompt = cell.locator(".jp-InputArea-prompt")
     for _ in range(3):
-        cell.locator(".jp-InputPrompt").click()
+        answer_dialogs(page)
+        try:
+            cell.locator(".jp-InputPrompt").click(timeout=10_000)
+        except PlaywrightTimeoutError:
+            continue  # a dialog came up meanwhile: answered on the next try
         page.keyboard.press("Control+Enter")
         try:
             expect(prompt).not_to_have_text("[ ]:", timeout=3_000)
