@@ -154,6 +154,7 @@ async def _log_lines(stream: asyncio.StreamReader, log: logging.Logger, tail: li
 def _main(result_fd: int) -> int:
     """Read the request from stdin, recover, write the outcome to ``result_fd``."""
     os.set_inheritable(result_fd, False)  # the kernels it starts must not hold it open
+    _take_sigint_back()
     os.dup2(2, 1)  # what kernels and cells print to an inherited stdout goes to the log
     request = pickle.load(sys.stdin.buffer)
     threading.Thread(target=_stop_when_the_server_goes, daemon=True).start()
@@ -180,6 +181,14 @@ def _main(result_fd: int) -> int:
     with os.fdopen(result_fd, "wb") as out:
         pickle.dump(outcome, out)
     return 0
+
+
+def _take_sigint_back() -> None:
+    """SIGINT raises KeyboardInterrupt here, whatever the server left us: a server a script
+    started in the background (``jupyter lab &``) ignores SIGINT, its children inherit that,
+    and Python then installs no handler, so the stop below would never arrive."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _stop_when_the_server_goes() -> None:

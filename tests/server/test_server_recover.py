@@ -260,9 +260,16 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
-def _wait_until_gone(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+def _wait_until_gone(processes: list[psutil.Process], timeout: float) -> list[str]:
+    """The processes still alive after ``timeout`` seconds, as ``pid: command line``."""
     _, alive = psutil.wait_procs(processes, timeout=timeout)
-    return alive
+    left = []
+    for process in alive:
+        try:
+            left.append(f"{process.pid}: {' '.join(process.cmdline())[:200]}")
+        except psutil.Error:
+            pass  # gone meanwhile
+    return left
 
 
 async def test_a_cancelled_recovery_stops_its_process_and_kernels(tmp_path: Path) -> None:
@@ -291,6 +298,14 @@ async def test_a_cancelled_recovery_stops_its_process_and_kernels(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["slow.ipynb"]
 
 
+def _IGNORE_SIGINT() -> None:  # noqa: N802 - a preexec_fn, named like the constant it sets
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _DEFAULT_SIGINT() -> None:  # noqa: N802 - as above; this test process's own may be ignored
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _free_port() -> int:
     import socket
 
@@ -306,9 +321,15 @@ def _send(request: urllib.request.Request) -> None:
         pass
 
 
-def test_a_killed_server_leaves_no_recovery_running(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_a_killed_server_leaves_no_recovery_running(tmp_path: Path, sigint: str) -> None:
     """``jupyter server`` killed (SIGKILL: no clean-up of its own) while it recovers: the
-    recovery's process and its kernels stop by themselves, and nothing is written."""
+    recovery's process and its kernels stop by themselves, and nothing is written.
+
+    ``ignored``: a server a script started in the background (``jupyter server &``), where
+    the shell sets SIGINT to be ignored and every child inherits that: the recovery's child
+    stops itself with a SIGINT, so it must take the signal back.
+    """
     root, home = tmp_path / "root", tmp_path / "home"
     saved_notebook(root / "slow.ipynb", SLOW)
     port, token = _free_port(), "the-right-token"
@@ -321,6 +342,7 @@ def test_a_killed_server_leaves_no_recovery_running(tmp_path: Path) -> None:
          f"--port={port}", "--ip=127.0.0.1", f"--ServerApp.root_dir={root}",
          f"--IdentityProvider.token={token}", "--ServerApp.port_retries=0", "--allow-root"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=_IGNORE_SIGINT if sigint == "ignored" else _DEFAULT_SIGINT,
     )
     base = f"http://127.0.0.1:{port}"
     started: list[psutil.Process] = []
