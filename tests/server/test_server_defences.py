@@ -7,7 +7,6 @@ written outside the root. (No credentials and cookie auth without XSRF: test_ser
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import json
 import os
@@ -245,7 +244,10 @@ def _watch(script: Path, stop: threading.Event, seen: set[str], torn: list[str])
         except FileNotFoundError:
             continue
         try:
-            ast.parse(text)
+            # compiled, not ast.parse'd: Python AST objects built in two threads at once can
+            # fail spuriously on CPython 3.11 (gh-106905); nb2pipe's own parsing is under
+            # one lock (analysis/syntax.py), which this thread does not take
+            compile(text, str(script), "exec", dont_inherit=True)
         except SyntaxError:
             torn.append(text)
         seen.add(text)
