@@ -89,10 +89,19 @@ def _wait_until_up(server: LabServer, proc: subprocess.Popen[bytes]) -> None:
 
 
 def _quiet_lab_settings(config_dir: Path) -> None:
-    """User settings that keep the news prompt out of the screenshots."""
-    settings = config_dir / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    """User settings that keep the news prompt out of the screenshots, and Lab's "Select
+    Kernel" dialog out of the way: Lab shows it when it opens a notebook before the kernel
+    specs have loaded, though the notebook names its kernel; a user who ticked "Always start
+    the preferred kernel" in it has this setting."""
+    user = config_dir / "lab" / "user-settings" / "@jupyterlab"
+    settings = user / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    notebook = user / "notebook-extension"
+    notebook.mkdir(parents=True)
+    (notebook / "tracker.jupyterlab-settings").write_text(
+        json.dumps({"autoStartDefaultKernel": True})
+    )
 
 
 @pytest.fixture(scope="session")
