@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,12 @@ def pytest_configure(config: pytest.Config) -> None:
         from nb2pipe.verify.threads import thread_environment, threads_per_process
 
         os.environ.update(thread_environment(threads_per_process(int(workers)), os.environ))
+    # The commands the tests start get Ctrl-C as from a user's terminal. A script that starts
+    # the suite in the background (`make test &`) has the shell ignore SIGINT in it, and every
+    # command it starts would inherit that: a test that sends one would wait in vain (tests
+    # of a background server's children set it ignored themselves).
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 #: test files and folders that take minutes (on CI's 2 cores: a module fixture of ~130 kernel
