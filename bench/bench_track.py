@@ -1,7 +1,7 @@
 """Per-cell latency of ``%track``: stock ipykernel vs ``%track`` vs ipyflow, as nbclient records it.
 
     python bench/bench_track.py [--trivial 150] [--loops 20] [--repeat 3] [--no-ipyflow]
-                                [--baseline TREE]
+                                [--baseline TREE] [--import-row]
 
 Latency is nbclient's ``record_timing``: from ``iopub.execute_input`` to ``shell.execute_reply``
 in each cell's ``metadata.execution``. The notebook holds 150 trivial cells
@@ -14,7 +14,13 @@ each); a first cell sets up the configuration and is not measured. Configuration
 - ``ipyflow``: the ``ipyflow`` kernel (``pip install ipyflow``);
 - ``%track (TREE)`` with ``--baseline TREE``: ``%track`` from another source tree (a checkout
   of the commit before a change: its ``nb2pipe`` and ``runtime/`` go first on the kernel's
-  ``PYTHONPATH``), so a change is measured before and after in one run.
+  ``PYTHONPATH``), so a change is measured before and after in one run;
+- ``stock + %load_ext`` with ``--import-row``: a stock kernel that has run ``%load_ext
+  nb2pipe`` and never turns tracking on. Importing code makes a kernel answer later cells more
+  slowly on a shared 2-core machine (``import pandas`` alone adds 0.4-0.5 ms a trivial cell
+  there), so this row tells what the import costs apart from the tracker's per-cell work. A
+  kernel more in the run spaces each kernel's cells further apart, which changes the other
+  rows too: compare rows within one run.
 
 The three kernels run side by side, one ``NotebookClient`` each, and every cell is executed in
 each kernel in turn (the first kernel rotating) before the next cell: a busy machine slows all
@@ -131,6 +137,11 @@ def main() -> None:
     parser.add_argument("--no-ipyflow", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the raw medians here")
     parser.add_argument(
+        "--import-row", action="store_true",
+        help="also run a stock kernel that has imported %%track's code (%%load_ext nb2pipe, "
+        "tracking off): what the import alone costs each later cell",
+    )
+    parser.add_argument(
         "--baseline", type=Path, metavar="TREE",
         help="also run %%track from this source tree (e.g. a worktree of the previous commit)",
     )
@@ -140,6 +151,8 @@ def main() -> None:
         "stock": ("python3", "pass", "pass", None),
         "%track": (*track, None),
     }
+    if args.import_row:
+        configs["stock + %load_ext"] = ("python3", "%load_ext nb2pipe", "pass", None)
     if args.baseline is not None:
         tree = args.baseline.resolve()
         path = os.pathsep.join([str(tree), str(tree / "runtime"), os.environ.get("PYTHONPATH", "")])
