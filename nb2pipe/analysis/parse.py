@@ -131,6 +131,16 @@ def _parse(source: str) -> _Parse:
     return result
 
 
+def analysed_symbols(source: str) -> CellSymbols | None:
+    """The symbols of ``source`` when it was already parsed here as plain Python (no IPython
+    syntax): the tree IPython makes of it is the same, so ``%track`` need not walk it again.
+    ``None`` when it was not parsed yet, or holds IPython syntax."""
+    cached = _CACHE.get(source)
+    if cached is None or cached.symbols is None or cached.python_source != source:
+        return None
+    return cached.symbols
+
+
 def _extension_magic(name: str) -> bool:
     return any(name in names for names in EXTENSION_MAGICS.values())
 

@@ -38,7 +38,7 @@ class NotebookFile:
         self.mtime: float = 0.0
         self._mtime_ns: int = -1
         self._checked = 0.0
-        self._by_source: dict[str, str | None] | None = None
+        self._by_source: dict[str, Cell | None] | None = None
         self.error: str | None = None  #: why the last load failed
 
     def refresh(self, force: bool = False) -> Notebook | None:
@@ -65,13 +65,19 @@ class NotebookFile:
 
     def cell_id_for_source(self, raw_source: str) -> str | None:
         """The id of the one saved code cell whose source is ``raw_source`` (degraded mode)."""
+        cell = self.saved_cell(raw_source)
+        return cell.id if cell is not None else None
+
+    def saved_cell(self, raw_source: str) -> Cell | None:
+        """The one saved code cell whose source is ``raw_source`` (as last loaded; no file
+        check): what ``%track`` already knows of a cell run as it was saved."""
         if self.notebook is None:
             return None
         if self._by_source is None:
-            by_source: dict[str, str | None] = {}
+            by_source: dict[str, Cell | None] = {}
             for cell in self.notebook.code_cells:
                 # a source that two cells share identifies neither
-                by_source[cell.source] = None if cell.source in by_source else cell.id
+                by_source[cell.source] = None if cell.source in by_source else cell
             self._by_source = by_source
         return self._by_source.get(raw_source)
 

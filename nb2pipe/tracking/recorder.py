@@ -35,6 +35,7 @@ from typing import Any, Callable
 from nb2pipe_runtime.audit import FileAudit, FileOpen, environment_prefixes
 
 from nb2pipe.analysis import CellSymbols, Hazard, HazardKind, gather_cell_symbols
+from nb2pipe.analysis.parse import analysed_symbols
 from nb2pipe.model import source_digest
 from nb2pipe.tracking.effects import StaticEffects, static_effects
 from nb2pipe.tracking.folders import Listing, list_folder, listing_changes
@@ -108,6 +109,12 @@ def _only_track_magics(source: str) -> bool:
     return bool(code) and all(line == "%track" or line.startswith("%track ") for line in code)
 
 
+def _as_typed(raw_cell: str, transformed: str | None) -> bool:
+    """Whether IPython's transformations (``transformed``: ``None`` when IPython does not
+    say) left ``raw_cell`` as it was, but for the trailing newline it adds."""
+    return transformed is not None and transformed.rstrip("\n") == raw_cell.rstrip("\n")
+
+
 def _event_loop_callback(shell: Any) -> Callable[[Callable[[], None]], None] | None:
     """How to run work on the kernel's event loop once the current request's handler (and
     so the cell's reply) is done: its asyncio loop's ``call_soon`` (the tracker runs on the
@@ -140,6 +147,9 @@ class _Pending:
     deleted_cells: tuple[str, ...]
     started: float
     clock: float
+    #: IPython's input transformations left the code as typed (no magics, no prompts, no
+    #: leading blank lines): its tree is the one the saved notebook's analysis parsed
+    as_typed: bool = False
     symbols: CellSymbols | None = None
     effects: StaticEffects | None = None
     snapshot: NamespaceSnapshot | None = None
@@ -440,15 +450,22 @@ class ExecutionRecorder:
             raw_cell = info.raw_cell or ""
             self.pending = _Pending(
                 raw_cell=raw_cell,
-                digest=source_digest(raw_cell),
+                digest=self._digest(raw_cell),
                 cell_id=str(cell_id) if cell_id else None,
                 deleted_cells=tuple(str(d) for d in deleted if isinstance(d, str)),
                 started=time.time(),
                 clock=clock,
+                as_typed=_as_typed(raw_cell, getattr(info, "transformed_cell", None)),
             )
             self.pending.cost = time.perf_counter() - clock
         except BaseException as exc:  # noqa: BLE001
             self.fail(exc)
+
+    def _digest(self, raw_cell: str) -> str:
+        """:func:`source_digest` of ``raw_cell``; a cell run as it was saved has its digest
+        already (the notebook's order is built from the saved cells' digests)."""
+        saved = self.notebook_file.saved_cell(raw_cell) if self.notebook_file is not None else None
+        return saved.source_hash if saved is not None else source_digest(raw_cell)
 
     def _request_metadata(self) -> dict[str, Any]:
         """The execute request's metadata (cellId, deletedCells), from ipykernel's parent header."""
@@ -465,7 +482,9 @@ class ExecutionRecorder:
         if not isinstance(tree, ast.Module):
             return
         entered = time.perf_counter()
-        symbols, effects = self._analyse(pending.digest, tree)
+        # another transformer before this one may have changed the tree
+        typed = pending.raw_cell if pending.as_typed and len(self.shell.ast_transformers) == 1 else None
+        symbols, effects = self._analyse(pending.digest, tree, typed)
         pending.symbols, pending.effects, pending.tree = symbols, effects, tree
         pending.snapshot = NamespaceSnapshot.take(
             self.shell.user_ns, symbols, effects, self._hidden_names(), self._classes()
@@ -478,17 +497,25 @@ class ExecutionRecorder:
         audit.start()
         pending.cost += time.perf_counter() - entered
 
-    def _analyse(self, digest: str, tree: ast.Module) -> tuple[CellSymbols, StaticEffects]:
+    def _analyse(
+        self, digest: str, tree: ast.Module, typed: str | None
+    ) -> tuple[CellSymbols, StaticEffects]:
         """The cell's symbols and static effects, from the cache when this source ran before.
 
         IPython makes the same tree of the same source, so the symbols depend on the digest
         alone; the effects also on the notebook functions and imports in scope, which
-        :attr:`_scope` counts changes of. Re-running a cell costs no analysis.
+        :attr:`_scope` counts changes of. Re-running a cell costs no analysis, and neither
+        does the symbol walk of a cell run as saved (``typed``: its source, when IPython left
+        it as typed), which reading the notebook analysed already.
         """
         cached = self._analysed.get(digest)
         if cached is not None and cached[0] == self._scope:
             return cached[1], cached[2]
-        symbols = cached[1] if cached is not None else gather_cell_symbols(tree)
+        symbols = cached[1] if cached is not None else None
+        if symbols is None and typed is not None:
+            symbols = analysed_symbols(typed)
+        if symbols is None:
+            symbols = gather_cell_symbols(tree)
         effects = static_effects(symbols, self.state.functions, self.imports)
         if len(self._analysed) >= _ANALYSED_LIMIT:
             self._analysed.clear()

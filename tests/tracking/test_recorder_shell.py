@@ -223,3 +223,76 @@ def test_the_log_gives_jupyterlab_each_cells_marker_while_tracking_runs(shell: A
     # tracking off: no session runs, so nothing to show (the hazards stay readable)
     run(shell, "%track off")
     assert history_state(notebook).lab_json() is None
+
+
+def _counting_walks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every symbol walk the recorder makes of IPython's tree (by the cell's first line)."""
+    from nb2pipe.tracking import recorder as recorder_module
+
+    walks: list[str] = []
+    real = recorder_module.gather_cell_symbols
+
+    def counting(tree: ast.Module) -> Any:
+        walks.append(ast.unparse(tree).splitlines()[0] if tree.body else "")
+        return real(tree)
+
+    monkeypatch.setattr(recorder_module, "gather_cell_symbols", counting)
+    return walks
+
+
+def test_a_cell_run_as_saved_is_not_walked_again(
+    shell: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the saved notebook analysed its cells: running one as saved reuses that
+    analysis, and the symbols are those IPython's tree gives. A cell not saved, or saved
+    otherwise, or changed by IPython's transformations, is walked."""
+    from nb2pipe.analysis import gather_cell_symbols
+
+    saved = [
+        ("a", "import random\nrows = [random.random() for _ in range(3)]"),
+        ("b", "def scale(values, k):\n    values[:] = [v * k for v in values]\n    return values"),
+        ("c", "total = sum(scale(rows, 2))\nprint(total)"),
+        ("d", "%time big = total * 10"),
+        ("e", "\n\nlate = f'{big}'.upper()"),
+    ]
+    notebook = write_notebook(tmp_path / "nb.ipynb", saved)
+    run(shell, f"%track --notebook {notebook}")
+    walks = _counting_walks(monkeypatch)
+    for cell_id, source in saved:
+        result = run(shell, source, cell_id=cell_id)
+        assert result.success, (cell_id, result.error_in_exec)
+    # the first cell ran before the notebook was read; %time and leading blank lines change
+    # the code IPython parses (a magic call; other line numbers): those are walked
+    assert walks == ["import random", "get_ipython().run_line_magic('time', 'big = total * 10')", "late = f'{big}'.upper()"]
+    rec = recorder(shell)
+    for cell_id, source in saved:
+        _digest, symbols = rec.live_symbols[cell_id]
+        tree = ast.parse(shell.transform_cell(source))
+        assert symbols == gather_cell_symbols(tree), cell_id
+    walks.clear()
+    run(shell, "rows.append(total)", cell_id="new")
+    run(shell, "total = sum(scale(rows, 3))\nprint(total)", cell_id="c")  # edited, not saved
+    assert walks == ["rows.append(total)", "total = sum(scale(rows, 3))"]
+    assert rec.state.runs["c"].event.mutates == frozenset({"rows"})
+
+
+def test_another_ast_transformer_means_the_tree_is_walked(
+    shell: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transformer ahead of ``%track``'s may change the tree: what runs is what it made."""
+
+    class Rename(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.Name:
+            return ast.copy_location(ast.Name("renamed" if node.id == "x" else node.id, node.ctx), node)
+
+    notebook = write_notebook(tmp_path / "nb.ipynb", [("a", "y = 0"), ("b", "x = y + 1")])
+    run(shell, f"%track --notebook {notebook}")
+    run(shell, "y = 0", cell_id="a")
+    shell.ast_transformers.insert(0, Rename())
+    try:
+        walks = _counting_walks(monkeypatch)
+        run(shell, "x = y + 1", cell_id="b")
+    finally:
+        shell.ast_transformers[:] = [t for t in shell.ast_transformers if not isinstance(t, Rename)]
+    assert walks == ["renamed = y + 1"]
+    assert recorder(shell).state.runs["b"].event.defines == frozenset({"renamed"})
