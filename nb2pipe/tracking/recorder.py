@@ -712,10 +712,8 @@ class ExecutionRecorder:
                 self._appends_warned.update((run.key, p, w) for p, w in again)
                 hazards.append(append_hazard(order, run.key, [p for p, _ in again]))
         if order.notebook is not None:
-            slot = order.by_key.get(run.key)
-            if slot is not None:
-                static = self.static_cache.of_cell(order, self.live_symbols, slot.cell_id, slot.cell_index)
-                hazards += [h for h in static if h.kind is not HazardKind.UNSEEDED_RANDOM]
+            static = self.static_cache.of_cell(order, self.live_symbols, run.key)
+            hazards += [h for h in static if h.kind is not HazardKind.UNSEEDED_RANDOM]
         kinds = self.available_kinds()
         hazards = [h for h in merge_duplicates(hazards) if h.kind in kinds]
         self.last_hazards = hazards

@@ -180,7 +180,9 @@ class StaticHazardCache:
     def __init__(self) -> None:
         self._key: object = None
         self._hazards: list[Hazard] = []
-        self._by_cell: dict[tuple[str | None, int | None], list[Hazard]] = {}
+        #: cell key (the order's) -> its hazards: a cell not in the saved file, run by a
+        #: frontend that sends no cell ids, has neither an id nor a place to tell it by
+        self._by_key: dict[str, list[Hazard]] = {}
 
     def hazards(
         self, order: NotebookOrder, symbols: Mapping[str, tuple[str, CellSymbols]]
@@ -190,23 +192,20 @@ class StaticHazardCache:
         unsaved = tuple(runs[key].event.execution_count for key in order.unsaved if key in runs)
         fingerprint = (id(order), order.version, unsaved)
         if fingerprint != self._key:
-            self._hazards = _static_hazards(order, symbols)
-            self._by_cell = {}
-            for hazard in self._hazards:
-                self._by_cell.setdefault((hazard.cell_id, hazard.cell_index), []).append(hazard)
+            keyed = _static_hazards(order, symbols)
+            self._hazards = [hazard for _, hazard in keyed]
+            self._by_key = {}
+            for key, hazard in keyed:
+                self._by_key.setdefault(key, []).append(hazard)
             self._key = fingerprint
         return self._hazards
 
     def of_cell(
-        self,
-        order: NotebookOrder,
-        symbols: Mapping[str, tuple[str, CellSymbols]],
-        cell_id: str | None,
-        cell_index: int | None,
+        self, order: NotebookOrder, symbols: Mapping[str, tuple[str, CellSymbols]], key: str
     ) -> list[Hazard]:
-        """The static hazards of one cell (the warning under a cell needs only its own)."""
+        """The static hazards of the cell ``key`` (the warning under a cell needs only its own)."""
         self.hazards(order, symbols)
-        return self._by_cell.get((cell_id, cell_index), [])
+        return self._by_key.get(key, [])
 
 
 def _event_symbols(order: NotebookOrder, key: str) -> CellSymbols | None:
@@ -227,8 +226,9 @@ def _event_symbols(order: NotebookOrder, key: str) -> CellSymbols | None:
 
 def _static_hazards(
     order: NotebookOrder, live_symbols: Mapping[str, tuple[str, CellSymbols]]
-) -> list[Hazard]:
-    """``find_static_hazards`` over the notebook as a fresh run would execute it now."""
+) -> list[tuple[str, Hazard]]:
+    """``find_static_hazards`` over the notebook as a fresh run would execute it now, each with
+    the key of the cell it is about."""
     slots = order.slots
     cells: list[Cell] = []
     parsed: list[ParsedCell] = []
@@ -275,10 +275,10 @@ def _static_hazards(
         slot = slots[slot_of[hazard.cell_index]]
         # every report line names its cell, as the inline warnings do
         message = f"{order.label(slot.key)}: {hazard.message}"
-        out.append(
-            Hazard(hazard.kind, slot.cell_index, slot.cell_id, hazard.names, message,
-                   hazard.fix, hazard.line, hazard.summary)
-        )
+        out.append((slot.key, Hazard(
+            hazard.kind, slot.cell_index, slot.cell_id, hazard.names, message, hazard.fix,
+            hazard.line, hazard.summary,
+        )))
     return out
 
 

@@ -296,3 +296,21 @@ def test_another_ast_transformer_means_the_tree_is_walked(
         shell.ast_transformers[:] = [t for t in shell.ast_transformers if not isinstance(t, Rename)]
     assert walks == ["renamed = y + 1"]
     assert recorder(shell).state.runs["b"].event.defines == frozenset({"renamed"})
+
+
+def test_a_new_cell_without_an_id_warns_of_its_own_static_hazards_only(
+    shell: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A frontend that sends no cell ids (nbclient, a console): cells typed since the save
+    are new cells with neither id nor place. Each one's warning is about that cell, not a
+    repeat of every new cell's before it."""
+    notebook = write_notebook(tmp_path / "nb.ipynb", ["alpha = 1", "beta = 2", "gamma = 3", "delta = 4"])
+    run(shell, f"%track --notebook {notebook}")
+    printed = []
+    for source in ("alpha = 10", "beta = 20", "gamma = 30", "delta = 40"):
+        capsys.readouterr()
+        run(shell, source)
+        printed.append(capsys.readouterr().err)  # warnings go to stderr
+    for name, out in zip(("alpha", "beta", "gamma", "delta"), printed):
+        lines = [line for line in out.splitlines() if "multiple-definitions" in line]
+        assert len(lines) == 1 and f"'{name}'" in lines[0], out
