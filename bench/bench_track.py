@@ -1,7 +1,7 @@
 """Per-cell latency of ``%track``: stock ipykernel vs ``%track`` vs ipyflow, as nbclient records it.
 
     python bench/bench_track.py [--trivial 150] [--loops 20] [--repeat 3] [--no-ipyflow]
-                                [--baseline TREE] [--import-row] [--edited-row]
+                                [--baseline TREE] [--import-row] [--unsaved-row]
 
 Latency is nbclient's ``record_timing``: from ``iopub.execute_input`` to ``shell.execute_reply``
 in each cell's ``metadata.execution``. The notebook holds 150 trivial cells
@@ -21,10 +21,10 @@ each); a first cell sets up the configuration and is not measured. Configuration
   there), so this row tells what the import costs apart from the tracker's per-cell work. A
   kernel more in the run spaces each kernel's cells further apart, which changes the other
   rows too: compare rows within one run.
-- ``%track, cells edited since the save`` with ``--edited-row``: ``%track`` on a notebook file
-  whose every cell differs from what runs (each was edited after the last save). A cell run
-  as saved reuses the analysis ``%track`` made when it read the notebook; these cells do not,
-  so this row is the cost of a cell the tracker sees for the first time.
+- ``%track, cells not saved yet`` with ``--unsaved-row``: ``%track`` on a notebook file that
+  holds none of the cells that run (typed since the last save). A cell run as saved reuses
+  the analysis ``%track`` made when it read the notebook; these cells do not, so this row is
+  the cost of a cell the tracker sees for the first time.
 
 The three kernels run side by side, one ``NotebookClient`` each, and every cell is executed in
 each kernel in turn (the first kernel rotating) before the next cell: a busy machine slows all
@@ -76,14 +76,13 @@ def _seconds(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-#: set-up of the edited row: the saved file's cells get another first line than what runs
-EDIT_SAVED = """import json as _json, pathlib as _pathlib
+#: set-up of the unsaved row: the saved file keeps only its first cell (the set-up)
+UNSAVED = """import json as _json, pathlib as _pathlib
 _file = _pathlib.Path("{path}")
 _saved = _json.loads(_file.read_text())
-for _cell in _saved["cells"][1:]:
-    _cell["source"] = "# before the last edit\\n" + "".join(_cell["source"])
+_saved["cells"] = _saved["cells"][:1]
 _file.write_text(_json.dumps(_saved))
-del _json, _pathlib, _file, _saved, _cell
+del _json, _pathlib, _file, _saved
 """
 
 Config = tuple[str, str, str, dict[str, str] | None]  #: kernel, setup, teardown, environment
@@ -156,8 +155,8 @@ def main() -> None:
         "tracking off): what the import alone costs each later cell",
     )
     parser.add_argument(
-        "--edited-row", action="store_true",
-        help="also run %%track on a notebook file whose cells all differ from what runs (edited "
+        "--unsaved-row", action="store_true",
+        help="also run %%track on a notebook file that holds none of the cells that run (typed "
         "since the last save): cells the tracker has not analysed before",
     )
     parser.add_argument(
@@ -172,8 +171,8 @@ def main() -> None:
     }
     if args.import_row:
         configs["stock + %load_ext"] = ("python3", "%load_ext nb2pipe", "pass", None)
-    if args.edited_row:
-        configs["%track, cells edited since the save"] = ("python3", EDIT_SAVED + track[1], track[2], None)
+    if args.unsaved_row:
+        configs["%track, cells not saved yet"] = ("python3", UNSAVED + track[1], track[2], None)
     if args.baseline is not None:
         tree = args.baseline.resolve()
         path = os.pathsep.join([str(tree), str(tree / "runtime"), os.environ.get("PYTHONPATH", "")])
